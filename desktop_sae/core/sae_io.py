@@ -1,0 +1,316 @@
+"""Read SAEs in SAELens (v6 and older), Gemma Scope and EleutherAI sparsify formats; write SAELens v6.
+
+Nothing here unpickles: weights come from safetensors or from ``.npz`` read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .atomic import atomic_write_bytes, atomic_write_text
+from .errors import SAEFormatError
+from .sae import ARCHITECTURES, NORMALIZATIONS, SAE, FeatureStats, SAEConfig
+
+SAELENS_WEIGHTS = "sae_weights.safetensors"
+SPARSIFY_WEIGHTS = "sae.safetensors"
+STATS_FILE = "feature_stats.safetensors"
+SPARSITY_FILE = "sparsity.safetensors"
+
+
+def load_sae(path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> SAE:
+    """Load an SAE from a folder or file, detecting the format. Raises SAEFormatError with a clear message."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise SAEFormatError(f"SAE not found: {path}")
+    fmt, folder = detect_format(path)
+    if fmt == "saelens":
+        sae = _load_saelens(folder)
+    elif fmt == "sparsify":
+        sae = _load_sparsify(folder)
+    else:
+        sae = _load_gemmascope(path if path.is_file() else folder / "params.npz")
+    sae.source_format = fmt
+    sae.source_path = str(path)
+    sae.stats = _load_stats(folder, sae.cfg.d_sae)
+    return sae.to(device=device, dtype=dtype)
+
+
+def detect_format(path: Path) -> tuple[str, Path]:
+    if path.is_file():
+        if path.suffix == ".npz":
+            return "gemmascope", path.parent
+        if path.name in (SAELENS_WEIGHTS, "cfg.json"):
+            return detect_format(path.parent)
+        if path.name == SPARSIFY_WEIGHTS:
+            return "sparsify", path.parent
+        raise SAEFormatError(
+            f"{path.name} is not an SAE file this app reads. Give a SAELens folder (cfg.json + {SAELENS_WEIGHTS}), "
+            f"an EleutherAI sparsify folder (cfg.json + {SPARSIFY_WEIGHTS}) or a Gemma Scope params.npz."
+        )
+    if (path / SAELENS_WEIGHTS).exists():
+        return "saelens", path
+    if (path / SPARSIFY_WEIGHTS).exists():
+        return "sparsify", path
+    if (path / "params.npz").exists():
+        return "gemmascope", path
+    raise SAEFormatError(
+        f"no SAE in {path}: expected cfg.json + {SAELENS_WEIGHTS} (SAELens), cfg.json + {SPARSIFY_WEIGHTS} "
+        f"(EleutherAI sparsify) or params.npz (Gemma Scope)"
+    )
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise SAEFormatError(f"missing {path.name} in {path.parent}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SAEFormatError(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise SAEFormatError(f"{path} must hold a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    if not path.exists():
+        raise SAEFormatError(f"missing weights file {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for truncated/garbled files
+        size = path.stat().st_size
+        raise SAEFormatError(f"{path} is damaged or not a safetensors file ({size} bytes): {e}") from None
+
+
+def _int(cfg: dict, key: str, where: Path) -> int:
+    v = cfg.get(key)
+    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        raise SAEFormatError(f"{where}: '{key}' must be a positive integer, got {v!r}")
+    return v
+
+
+def _fill(sae: SAE, tensors: dict[str, torch.Tensor], where: Path) -> SAE:
+    """Copy tensors into ``sae`` after checking every name and shape."""
+    expected = sae.expected_shapes()
+    missing = [n for n in expected if n not in tensors]
+    if missing:
+        raise SAEFormatError(
+            f"{where}: missing tensor(s) {', '.join(missing)} for a {sae.cfg.architecture} SAE "
+            f"(found: {', '.join(sorted(tensors)) or 'none'})"
+        )
+    for name, shape in expected.items():
+        t = tensors[name]
+        if tuple(t.shape) != shape:
+            raise SAEFormatError(
+                f"{where}: tensor {name} has shape {tuple(t.shape)}, expected {shape} "
+                f"(d_in={sae.cfg.d_in}, d_sae={sae.cfg.d_sae})"
+            )
+        if not t.is_floating_point():
+            raise SAEFormatError(f"{where}: tensor {name} has dtype {t.dtype}, expected a floating-point type")
+        if not torch.isfinite(t).all():
+            raise SAEFormatError(f"{where}: tensor {name} contains NaN or infinite values")
+    with torch.no_grad():
+        for name in expected:
+            getattr(sae, name).copy_(tensors[name].to(torch.float32))
+    return sae
+
+
+# --- SAELens ---------------------------------------------------------------------------------------
+def parse_saelens_cfg(cfg: dict[str, Any], where: Path) -> SAEConfig:
+    """SAELens v6 cfg, or a pre-6.0 one (hook_point/hook_name, activation_fn_str, activation_fn_kwargs)."""
+    meta = dict(cfg.get("metadata") or {})
+    d_in, d_sae = _int(cfg, "d_in", where), _int(cfg, "d_sae", where)
+    arch = cfg.get("architecture")
+    k = cfg.get("k")
+    act_fn = cfg.get("activation_fn_str") or cfg.get("activation_fn")
+    if act_fn == "topk" or (arch is None and (cfg.get("activation_fn_kwargs") or {}).get("k")):
+        arch = "topk"
+        k = k or (cfg.get("activation_fn_kwargs") or {}).get("k")
+    arch = arch or "standard"
+    if arch not in ARCHITECTURES:
+        raise SAEFormatError(f"{where}: architecture {arch!r} is not supported (supported: {', '.join(ARCHITECTURES)})")
+    if arch == "topk":
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 < k <= d_sae:
+            raise SAEFormatError(f"{where}: a TopK SAE needs an integer k with 0 < k <= d_sae={d_sae}, got {k!r}")
+    norm = cfg.get("normalize_activations") or "none"
+    if norm not in NORMALIZATIONS:
+        raise SAEFormatError(f"{where}: normalize_activations {norm!r} is not supported ({', '.join(NORMALIZATIONS)})")
+    hook = meta.get("hook_name") or cfg.get("hook_name") or cfg.get("hook_point") or ""
+    model = meta.get("model_name") or cfg.get("model_name") or ""
+    for key in ("context_size", "prepend_bos", "neuronpedia_id", "hook_head_index", "model_sha256", "typical_norm"):
+        if key not in meta and key in cfg:
+            meta[key] = cfg[key]
+    return SAEConfig(
+        d_in=d_in,
+        d_sae=d_sae,
+        architecture=arch,
+        k=k if arch == "topk" else None,
+        apply_b_dec_to_input=bool(cfg.get("apply_b_dec_to_input", True)),
+        normalize_activations=norm,
+        rescale_acts_by_decoder_norm=bool(cfg.get("rescale_acts_by_decoder_norm", False)),
+        scaling_factor=float(cfg.get("scaling_factor") or 1.0),
+        hook_name=hook,
+        model_name=model,
+        dtype=str(cfg.get("dtype", "float32")),
+        metadata=meta,
+    )
+
+
+def _load_saelens(folder: Path) -> SAE:
+    cfg = parse_saelens_cfg(_read_json(folder / "cfg.json"), folder / "cfg.json")
+    tensors = _read_safetensors(folder / SAELENS_WEIGHTS)
+    return _fill(SAE(cfg), tensors, folder / SAELENS_WEIGHTS)
+
+
+def save_sae(sae: SAE, folder: str | Path, extra_metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``sae`` as a SAELens v6 folder (each file written atomically, cfg.json last)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    c = sae.cfg
+    tensors = {n: getattr(sae, n).detach().to("cpu", torch.float32).contiguous() for n in sae.tensor_names()}
+    atomic_write_bytes(folder / SAELENS_WEIGHTS, _safetensors_bytes(tensors))
+    if sae.stats is not None:
+        save_stats(sae.stats, folder / STATS_FILE)
+    meta = {**c.metadata, "model_name": c.model_name, "hook_name": c.hook_name, **(extra_metadata or {})}
+    cfg = {
+        "d_in": c.d_in,
+        "d_sae": c.d_sae,
+        "dtype": "float32",
+        "device": "cpu",
+        "architecture": c.architecture,
+        "apply_b_dec_to_input": c.apply_b_dec_to_input,
+        "normalize_activations": c.normalize_activations,
+        "reshape_activations": "none",
+        "metadata": meta,
+    }
+    if c.architecture == "topk":
+        cfg["k"] = c.k
+        cfg["rescale_acts_by_decoder_norm"] = c.rescale_acts_by_decoder_norm
+    if c.scaling_factor != 1.0:
+        cfg["scaling_factor"] = c.scaling_factor
+    atomic_write_text(folder / "cfg.json", json.dumps(cfg, indent=2) + "\n")
+    return folder
+
+
+def _safetensors_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
+    from safetensors.torch import save
+
+    return save(tensors)
+
+
+# --- feature statistics -----------------------------------------------------------------------------
+def save_stats(stats: FeatureStats, path: Path) -> None:
+    t = {"max_activation": torch.from_numpy(np.asarray(stats.max_activation, np.float32))}
+    if stats.mean_activation is not None:
+        t["mean_activation"] = torch.from_numpy(np.asarray(stats.mean_activation, np.float32))
+    if stats.density is not None:
+        t["density"] = torch.from_numpy(np.asarray(stats.density, np.float32))
+    atomic_write_bytes(path, _safetensors_bytes(t))
+
+
+def _load_stats(folder: Path, d_sae: int) -> FeatureStats | None:
+    stats_path, sparsity_path = folder / STATS_FILE, folder / SPARSITY_FILE
+    if stats_path.exists():
+        t = _read_safetensors(stats_path)
+        if "max_activation" not in t or tuple(t["max_activation"].shape) != (d_sae,):
+            raise SAEFormatError(f"{stats_path}: needs a max_activation tensor of shape ({d_sae},)")
+        arr = {k: v.float().numpy() for k, v in t.items() if tuple(v.shape) == (d_sae,)}
+        return FeatureStats(arr["max_activation"], arr.get("mean_activation"), arr.get("density"))
+    if sparsity_path.exists():
+        t = _read_safetensors(sparsity_path)
+        log_density = t.get("sparsity")
+        if log_density is not None and tuple(log_density.shape) == (d_sae,):
+            density = np.power(10.0, log_density.float().numpy()).astype(np.float32)
+            return FeatureStats(np.full(d_sae, np.nan, np.float32), None, density)
+    return None
+
+
+# --- EleutherAI sparsify --------------------------------------------------------------------------
+def _sparsify_hook(name: str) -> str:
+    m = re.fullmatch(r"(?:model\.)?(?:layers|h)\.(\d+)(?:\.(mlp|self_attn|attn))?", name)
+    if not m:
+        return ""
+    site = {None: "hook_resid_post", "mlp": "hook_mlp_out", "self_attn": "hook_attn_out", "attn": "hook_attn_out"}
+    return f"blocks.{m.group(1)}.{site[m.group(2)]}"
+
+
+def _load_sparsify(folder: Path) -> SAE:
+    where = folder / "cfg.json"
+    raw = _read_json(where)
+    tensors = _read_safetensors(folder / SPARSIFY_WEIGHTS)
+    if "encoder.weight" not in tensors:
+        raise SAEFormatError(f"{folder / SPARSIFY_WEIGHTS}: missing tensor encoder.weight")
+    enc = tensors["encoder.weight"]
+    if enc.ndim != 2:
+        raise SAEFormatError(f"{folder / SPARSIFY_WEIGHTS}: encoder.weight must be 2-D, has shape {tuple(enc.shape)}")
+    d_in = raw.get("d_in") or int(enc.shape[1])
+    d_sae = raw.get("num_latents") or (int(raw["expansion_factor"] * d_in) if raw.get("expansion_factor") else 0)
+    d_sae = d_sae or int(enc.shape[0])
+    k = _int(raw, "k", where)
+    cfg = SAEConfig(
+        d_in=int(d_in),
+        d_sae=int(d_sae),
+        architecture="topk",
+        k=k,
+        apply_b_dec_to_input=True,
+        hook_name=raw.get("hook_name") or _sparsify_hook(folder.name),
+        model_name=raw.get("model_name", ""),
+        metadata={"source_cfg": raw},
+    )
+    mapped = {
+        "W_enc": enc.T.contiguous(),
+        "b_enc": tensors.get("encoder.bias", torch.zeros(cfg.d_sae)),
+        "W_dec": tensors.get("W_dec"),
+        "b_dec": tensors.get("b_dec"),
+    }
+    return _fill(SAE(cfg), {k: v for k, v in mapped.items() if v is not None}, folder / SPARSIFY_WEIGHTS)
+
+
+# --- Gemma Scope ------------------------------------------------------------------------------------
+def _gemmascope_hook(path: Path) -> str:
+    text = str(path)
+    m = re.search(r"layer_(\d+)", text)
+    if not m:
+        return ""
+    site = "hook_mlp_out" if "-mlp" in text else "hook_attn_out" if "-att" in text else "hook_resid_post"
+    return f"blocks.{m.group(1)}.{site}"
+
+
+def _load_gemmascope(path: Path) -> SAE:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except ValueError as e:
+        raise SAEFormatError(f"{path} holds pickled objects, which are never loaded for safety ({e})") from None
+    except Exception as e:
+        raise SAEFormatError(f"{path} is damaged or not an .npz file: {e}") from None
+    if "W_enc" not in arrays or arrays["W_enc"].ndim != 2:
+        raise SAEFormatError(f"{path}: missing a 2-D W_enc (found: {', '.join(sorted(arrays)) or 'none'})")
+    d_in, d_sae = (int(s) for s in arrays["W_enc"].shape)
+    meta_cfg = _read_json(path.parent / "cfg.json") if (path.parent / "cfg.json").exists() else {}
+    cfg = SAEConfig(
+        d_in=d_in,
+        d_sae=d_sae,
+        architecture="jumprelu",
+        apply_b_dec_to_input=False,
+        hook_name=meta_cfg.get("hook_name") or _gemmascope_hook(path),
+        model_name=meta_cfg.get("model_name", ""),
+    )
+    tensors = {}
+    for k, v in arrays.items():
+        if v.dtype.kind != "f":
+            raise SAEFormatError(f"{path}: array {k} has dtype {v.dtype}, expected floating point")
+        tensors[k] = torch.from_numpy(np.ascontiguousarray(v))
+    return _fill(SAE(cfg), tensors, path)
+
+
+__all__ = ["load_sae", "save_sae", "detect_format", "parse_saelens_cfg", "save_stats", "save_file"]

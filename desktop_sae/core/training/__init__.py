@@ -1,0 +1,1 @@
+"""Corpus, activation collection, TopK SAE training, evaluation and the feature dictionary."""
