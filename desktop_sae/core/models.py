@@ -189,9 +189,17 @@ def load_model(
     )
 
 
+def _quiet_transformers() -> None:
+    """Our own progress reporting replaces transformers' tqdm bars."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def _from_folder(folder: Path, dev: torch.device, dtype: torch.dtype, trust_remote_code: bool):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    _quiet_transformers()
     try:
         tok = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
@@ -220,6 +228,7 @@ def _converted_gguf(gguf: Path, sha: str, report: Progress, cancelled) -> tuple[
     report(0.05, f"Converting {gguf.name} to a cached model (first start only)")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    _quiet_transformers()
     try:
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         if cancelled and cancelled():

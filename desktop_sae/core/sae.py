@@ -136,6 +136,20 @@ class SAE(nn.Module):
             pre = pre * self.W_dec.norm(dim=-1)
         return pre
 
+    @property
+    def linear_input(self) -> bool:
+        """True when pre-activations are affine in the input, so a change ``v`` shifts them by ``pre_shift(v)``."""
+        return self.cfg.normalize_activations in ("none", "expected_average_only_in")
+
+    def pre_shift(self, v: torch.Tensor) -> torch.Tensor:
+        """Change of the pre-activations caused by adding ``v`` to the input (valid when ``linear_input``)."""
+        if self.cfg.normalize_activations == "expected_average_only_in" and self.cfg.scaling_factor != 1.0:
+            v = v * self.cfg.scaling_factor
+        shift = v @ self.W_enc
+        if self.cfg.architecture == "topk" and self.cfg.rescale_acts_by_decoder_norm:
+            shift = shift * self.W_dec.norm(dim=-1)
+        return shift
+
     def activation(self, pre: torch.Tensor) -> torch.Tensor:
         arch = self.cfg.architecture
         if arch == "standard":

@@ -1,0 +1,49 @@
+"""Turning chat messages into prompt token ids: the tokenizer's chat template, or a plain-text fallback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # 'system' | 'user' | 'assistant'
+    content: str
+
+
+def as_messages(prompt: str | Sequence[Message] | Sequence[dict], system: str | None = None) -> list[dict]:
+    if isinstance(prompt, str):
+        msgs = [{"role": "user", "content": prompt}]
+    else:
+        msgs = [m if isinstance(m, dict) else {"role": m.role, "content": m.content} for m in prompt]
+    if system and not any(m["role"] == "system" for m in msgs):
+        msgs = [{"role": "system", "content": system}, *msgs]
+    return msgs
+
+
+def plain_text_prompt(messages: list[dict]) -> str:
+    """Fallback for models without a chat template: 'System: …\\nUser: …\\nAssistant:'."""
+    lines = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
+    return "\n".join(lines) + "\nAssistant:"
+
+
+def chat_prompt_ids(tokenizer, prompt, system: str | None = None) -> list[int]:
+    messages = as_messages(prompt, system)
+    if getattr(tokenizer, "chat_template", None):
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        if hasattr(ids, "keys") and "input_ids" in ids:  # BatchEncoding in transformers >= 5
+            ids = ids["input_ids"]
+        if ids and isinstance(ids[0], list):
+            ids = ids[0]
+        return [int(i) for i in ids]
+    return text_ids(tokenizer, plain_text_prompt(messages))
+
+
+def text_ids(tokenizer, text: str) -> list[int]:
+    """Raw text -> ids, with BOS prepended when the tokenizer has one and did not add it."""
+    ids = list(tokenizer(text, add_special_tokens=True)["input_ids"])
+    bos = tokenizer.bos_token_id
+    if bos is not None and (not ids or ids[0] != bos):
+        ids = [bos, *ids]
+    return ids

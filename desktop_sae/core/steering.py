@@ -1,0 +1,188 @@
+"""Steering with SAE features at the SAE's hook point (shared/design.md §4).
+
+- additive:   x <- x + s * W_dec[f]
+- clamp:      x <- x + (c - a_f(x)) * W_dec[f]          (error term kept; several features sum their terms)
+- orthogonal: x <- (I - P) x + c * P x,  P = v v^T / |v|^2, v = W_dec[f]
+
+Strength is given raw or as a multiple of the feature's max activation ('max' unit); a global multiplier m
+scales additive and clamp strengths (s*m, c*m) and orthogonal gains as 1 + m*(c - 1), so m = 0 is always
+"no additive/orthogonal steering".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from .errors import SteeringError
+from .sae import SAE
+
+METHODS = ("add", "clamp", "orth")
+UNITS = ("raw", "max")
+METHOD_ALIASES = {"add": "add", "additive": "add", "clamp": "clamp", "orth": "orth", "orthogonal": "orth"}
+
+
+@dataclass(frozen=True)
+class SteerSpec:
+    feature: int
+    strength: float
+    unit: str = "raw"  # 'raw' | 'max' (multiple of the feature's max activation)
+    method: str = "add"  # 'add' | 'clamp' | 'orth'
+    enabled: bool = True
+    label: str = ""
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise SteeringError(f"unknown steering method {self.method!r}; use one of {', '.join(METHODS)}")
+        if self.unit not in UNITS:
+            raise SteeringError(f"unknown strength unit {self.unit!r}; use 'raw' or 'max'")
+        if not math.isfinite(self.strength):
+            raise SteeringError(f"feature {self.feature}: strength must be a finite number, got {self.strength}")
+
+
+@dataclass(frozen=True)
+class SteeringConfig:
+    features: tuple[SteerSpec, ...] = ()
+    multiplier: float = 1.0
+    skip_special: bool = True  # leave BOS / chat-template special tokens unsteered
+
+    @property
+    def active(self) -> tuple[SteerSpec, ...]:
+        return tuple(s for s in self.features if s.enabled)
+
+    def is_noop(self) -> bool:
+        return not self.active
+
+
+NO_STEERING = SteeringConfig()
+
+
+def parse_steer(text: str) -> SteerSpec:
+    """CLI form ``F=V[x][:add|clamp|orth]``: ``12=8`` raw, ``12=10x`` ten times max activation."""
+    try:
+        lhs, rhs = text.split("=", 1)
+        method = "add"
+        if ":" in rhs:
+            rhs, method = rhs.rsplit(":", 1)
+        unit = "raw"
+        rhs = rhs.strip()
+        if rhs.lower().endswith("x"):
+            unit, rhs = "max", rhs[:-1]
+        if method.strip().lower() not in METHOD_ALIASES:
+            raise SteeringError(f"unknown method {method!r} in --steer {text!r}; use add, clamp or orth")
+        return SteerSpec(int(lhs), float(rhs), unit, METHOD_ALIASES[method.strip().lower()])
+    except SteeringError:
+        raise
+    except ValueError:
+        raise SteeringError(f"bad --steer {text!r}: expected FEATURE=VALUE[x][:add|clamp|orth], e.g. 123=8x:clamp") from None
+
+
+@dataclass
+class ResolvedSteer:
+    spec: SteerSpec
+    coefficient: float  # raw additive strength, clamp target, or orthogonal gain (after the multiplier)
+    x_max: float | None  # the same as a multiple of max activation (add/clamp), if stats exist
+    pct_norm: float | None  # |coefficient * W_dec[f]| as % of the hook's typical residual norm (add/clamp)
+
+    def units(self) -> dict:
+        return {"raw": self.coefficient, "x_max": self.x_max, "pct_norm": self.pct_norm}
+
+
+@dataclass
+class SteeringPlan:
+    """Steering resolved against one SAE into tensors the hook can apply in a few ops per token."""
+
+    resolved: list[ResolvedSteer] = field(default_factory=list)
+    add_vec: torch.Tensor | None = None  # [d]
+    clamp_idx: torch.Tensor | None = None  # [n]
+    clamp_val: torch.Tensor | None = None  # [n]
+    clamp_dirs: torch.Tensor | None = None  # [n, d] = W_dec[clamp_idx]
+    orth_dirs: torch.Tensor | None = None  # [m, d] unit vectors
+    orth_gain: torch.Tensor | None = None  # [m] (c - 1)
+
+    @property
+    def empty(self) -> bool:
+        return self.add_vec is None and self.clamp_idx is None and self.orth_dirs is None
+
+
+def resolve(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | None = None) -> SteeringPlan:
+    """Validate everything first and build the plan; raises SteeringError and applies nothing on bad input."""
+    specs = cfg.active
+    if not specs:
+        return SteeringPlan()
+    if sae is None:
+        raise SteeringError("steering needs an SAE: load one first")
+    if not math.isfinite(cfg.multiplier):
+        raise SteeringError(f"the global multiplier must be finite, got {cfg.multiplier}")
+    d_sae = sae.cfg.d_sae
+    m = cfg.multiplier
+    W_dec = sae.W_dec.detach()
+    plan = SteeringPlan()
+    add_terms, clamp_i, clamp_v, orth_i, orth_g = [], [], [], [], []
+    for s in specs:
+        if not 0 <= s.feature < d_sae:
+            raise SteeringError(f"feature {s.feature} does not exist: this SAE has features 0..{d_sae - 1}")
+        max_act = sae.max_activation(s.feature)
+        if s.unit == "max" and (max_act is None or not math.isfinite(max_act) or max_act <= 0):
+            raise SteeringError(
+                f"feature {s.feature}: strength in × max activation needs feature statistics, which this SAE lacks "
+                f"(or the feature never fired); give a raw strength instead"
+            )
+        if s.method == "orth":
+            coef = 1.0 + m * (s.strength - 1.0)
+            orth_i.append(s.feature)
+            orth_g.append(coef - 1.0)
+            plan.resolved.append(ResolvedSteer(s, coef, None, None))
+            continue
+        base = s.strength * max_act if s.unit == "max" else s.strength
+        coef = base * m
+        dir_norm = float(W_dec[s.feature].float().norm())
+        plan.resolved.append(
+            ResolvedSteer(
+                s,
+                coef,
+                coef / max_act if max_act and math.isfinite(max_act) and max_act > 0 else None,
+                100.0 * abs(coef) * dir_norm / typical_norm if typical_norm else None,
+            )
+        )
+        if s.method == "add":
+            add_terms.append((s.feature, coef))
+        else:
+            clamp_i.append(s.feature)
+            clamp_v.append(coef)
+    dev, dt = W_dec.device, W_dec.dtype
+    if add_terms:
+        idx = torch.tensor([f for f, _ in add_terms], device=dev)
+        coefs = torch.tensor([c for _, c in add_terms], device=dev, dtype=torch.float32)
+        plan.add_vec = (coefs[:, None] * W_dec[idx].float()).sum(0).to(dt)
+    if clamp_i:
+        plan.clamp_idx = torch.tensor(clamp_i, device=dev)
+        plan.clamp_val = torch.tensor(clamp_v, device=dev, dtype=dt)
+        plan.clamp_dirs = W_dec[plan.clamp_idx]
+    if orth_i:
+        v = W_dec[torch.tensor(orth_i, device=dev)].float()
+        norms = v.norm(dim=-1, keepdim=True)
+        if (norms == 0).any():
+            raise SteeringError("orthogonal steering needs a non-zero decoder direction")
+        plan.orth_dirs = (v / norms).to(dt)
+        plan.orth_gain = torch.tensor(orth_g, device=dev, dtype=dt)
+    return plan
+
+
+def steering_delta(x: torch.Tensor, acts: torch.Tensor | None, plan: SteeringPlan, sae: SAE) -> torch.Tensor | None:
+    """The change to add to ``x`` [..., d] (all terms computed from the un-steered x), or None."""
+    delta = None
+    if plan.add_vec is not None:
+        delta = plan.add_vec.expand_as(x)
+    if plan.clamp_idx is not None:
+        cur = acts[..., plan.clamp_idx]
+        scale = sae.decoder_scale(x)
+        term = ((plan.clamp_val - cur) @ plan.clamp_dirs) * scale
+        delta = term if delta is None else delta + term
+    if plan.orth_dirs is not None:
+        proj = x @ plan.orth_dirs.T  # [..., m]
+        term = (proj * plan.orth_gain) @ plan.orth_dirs
+        delta = term if delta is None else delta + term
+    return delta

@@ -1,0 +1,230 @@
+"""Feature dictionary (design.md §6): per-feature statistics, histogram, max-activating and quantile examples
+with per-token values, top/bottom logits and an automatic short label.
+
+Files beside the SAE: ``dictionary.safetensors`` (arrays) and ``dictionary.json`` (labels, token strings, meta).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file, save_file
+
+from ..atomic import atomic_write_bytes, atomic_write_text
+
+ARRAYS, META = "dictionary.safetensors", "dictionary.json"
+N_TOP, N_QUANT, WINDOW, BEFORE, N_LOGITS, N_BINS = 20, 5, 16, 11, 10, 16
+QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+
+def encode_sparse(sae, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(values [B, k], feature ids [B, k]) of the active features; zeros are dropped later."""
+    if sae.cfg.architecture == "topk" and sae.cfg.normalize_activations == "none":
+        pre = sae.pre_activations(x.to(sae.dtype))
+        v, i = pre.topk(sae.cfg.k, dim=1, sorted=False)
+        return v.clamp_min(0), i
+    acts = sae.encode(x)
+    k = int((acts > 0).sum(1).max().clamp_min(1))
+    v, i = acts.topk(k, dim=1, sorted=False)
+    return v, i
+
+
+def _tok_str(tokenizer, i: int) -> str:
+    return tokenizer.convert_tokens_to_string([tokenizer.convert_ids_to_tokens(int(i))])
+
+
+def _label(top_tokens: list[str], logits: list[str]) -> str:
+    clean = [t.strip() for t in top_tokens if t.strip()]
+    common = [t for t, _ in Counter(clean).most_common(3)]
+    outs = [t.strip() for t in logits if re.search(r"\w", t)][:2]
+    left = " / ".join(common[:3]) if common else "(whitespace)"
+    return f"{left} → {', '.join(outs)}" if outs else left
+
+
+@torch.inference_mode()
+def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Path, max_rows: int | None = None,
+                     batch: int = 8192, progress: Callable[[str, float], None] | None = None) -> "FeatureDictionary":
+    """Scan the store's activations with the SAE and write the dictionary files into ``folder``."""
+    t0 = time.time()
+    S = sae.cfg.d_sae
+    n = min(store.n_tokens, max_rows or store.n_tokens)
+    feats, rows, vals = [], [], []
+    for s in range(0, n, batch):
+        x = torch.from_numpy(np.asarray(store.acts[s : min(s + batch, n)]).astype(np.float32))
+        v, i = encode_sparse(sae, x)
+        keep = v > 0
+        feats.append(i[keep].numpy().astype(np.int32))
+        rows.append((torch.nonzero(keep)[:, 0] + s).numpy().astype(np.int32))
+        vals.append(v[keep].numpy().astype(np.float32))
+        if progress:
+            progress("encode", min(s + batch, n) / n)
+    feats, rows, vals = np.concatenate(feats), np.concatenate(rows), np.concatenate(vals)
+    order = np.argsort(feats, kind="stable")  # stable: rows stay sorted within a feature
+    feats, rows, vals = feats[order], rows[order], vals[order]
+    bounds = np.searchsorted(feats, np.arange(S + 1))
+    tokens, locs = store.tokens(), np.asarray(store.locs[:n])
+    ctx_len = tokens.shape[1]
+    E = N_TOP + N_QUANT
+    out = {"max_activation": np.zeros(S, np.float32), "mean_activation": np.zeros(S, np.float32),
+           "density": np.zeros(S, np.float32), "histogram": np.zeros((S, N_BINS), np.int32),
+           "ex_tokens": np.zeros((S, E, WINDOW), np.int32), "ex_values": np.zeros((S, E, WINDOW), np.float16),
+           "ex_act": np.zeros((S, E), np.float32), "ex_count": np.zeros((S, 2), np.int32)}
+    for f in range(S):
+        a, b = bounds[f], bounds[f + 1]
+        if a == b:
+            continue
+        fr, fv = rows[a:b], vals[a:b]
+        out["max_activation"][f] = fv.max()
+        out["mean_activation"][f] = fv.mean()
+        out["density"][f] = (b - a) / n
+        out["histogram"][f] = np.histogram(fv, bins=N_BINS, range=(0.0, float(fv.max())))[0]
+        ctx = locs[fr, 0]
+        by_val = np.argsort(-fv, kind="stable")
+        _, first = np.unique(ctx[by_val], return_index=True)  # best token of each context
+        best = by_val[np.sort(first)][:N_TOP]
+        chosen = list(best)
+        rest = np.setdiff1d(by_val[np.sort(first)], best)
+        if len(rest):
+            qv = np.quantile(fv[rest], QUANTILES)
+            picks = {int(rest[np.argmin(np.abs(fv[rest] - q))]) for q in qv}
+            chosen += sorted(picks, key=lambda j: -fv[j])
+        out["ex_count"][f] = (len(best), len(chosen) - len(best))
+        for e, j in enumerate(chosen):
+            c, p = locs[fr[j]]
+            lo = min(max(0, p - BEFORE), ctx_len - WINDOW)
+            out["ex_tokens"][f, e] = tokens[c, lo : lo + WINDOW]
+            out["ex_act"][f, e] = fv[j]
+            # per-token values: rows of the same context, found among this feature's (row-sorted) entries
+            near = slice(np.searchsorted(fr, fr[j] - WINDOW), np.searchsorted(fr, fr[j] + WINDOW + 1))
+            for r, v in zip(fr[near], fv[near]):
+                cc, pp = locs[r]
+                if cc == c and lo <= pp < lo + WINDOW:
+                    out["ex_values"][f, e, pp - lo] = v
+        if progress and f % 512 == 0:
+            progress("examples", f / S)
+    W_dec = sae.W_dec.detach().float()
+    top_i, top_v, bot_i, bot_v = [], [], [], []
+    for s in range(0, S, 512):
+        lg = W_dec[s : s + 512] @ W_U.float().T
+        v, i = lg.topk(N_LOGITS, dim=1)
+        top_i.append(i), top_v.append(v)
+        v, i = (-lg).topk(N_LOGITS, dim=1)
+        bot_i.append(i), bot_v.append(-v)
+    out["top_logit_ids"] = torch.cat(top_i).numpy().astype(np.int32)
+    out["top_logit_values"] = torch.cat(top_v).numpy().astype(np.float32)
+    out["bottom_logit_ids"] = torch.cat(bot_i).numpy().astype(np.int32)
+    out["bottom_logit_values"] = torch.cat(bot_v).numpy().astype(np.float32)
+    used = np.unique(np.concatenate([out["ex_tokens"].ravel(), out["top_logit_ids"].ravel(),
+                                     out["bottom_logit_ids"].ravel()]))
+    vocab = {int(i): _tok_str(tokenizer, i) for i in used}
+    labels = []
+    for f in range(S):
+        k = int(out["ex_count"][f, 0])
+        maxtok = []
+        for e in range(k):
+            vv = out["ex_values"][f, e].astype(np.float32)
+            maxtok.append(vocab[int(out["ex_tokens"][f, e, int(vv.argmax())])])
+        labels.append(_label(maxtok, [vocab[int(i)] for i in out["top_logit_ids"][f]]) if k else "(dead)")
+    meta = {"version": 1, "d_sae": S, "tokens_scanned": int(n), "window": WINDOW, "n_top": N_TOP,
+            "quantiles": list(QUANTILES), "histogram_bins": N_BINS, "hook_name": sae.cfg.hook_name,
+            "labels": labels, "vocab": {str(k): v for k, v in vocab.items()}, "seconds": round(time.time() - t0, 1)}
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{ARRAYS}.tmp"
+    save_file(out, str(tmp))
+    tmp.replace(folder / ARRAYS)
+    atomic_write_text(folder / META, json.dumps(meta, ensure_ascii=False))
+    return FeatureDictionary.load(folder)
+
+
+class FeatureDictionary:
+    """Loaded dictionary: ``entry(f)``, ``search(q)``, ``labels``; user label edits via ``set_label``/``save_labels``."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], meta: dict, folder: Path | None = None):
+        self.a, self.meta, self.folder = arrays, meta, folder
+        self.labels: list[str] = list(meta["labels"])
+        self.vocab = {int(k): v for k, v in meta["vocab"].items()}
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "FeatureDictionary":
+        folder = Path(folder)
+        d = cls(load_file(str(folder / ARRAYS)), json.loads((folder / META).read_text(encoding="utf-8")), folder)
+        user = folder / "labels.user.json"
+        if user.exists():
+            for k, v in json.loads(user.read_text(encoding="utf-8")).items():
+                d.labels[int(k)] = v
+        return d
+
+    @staticmethod
+    def exists(folder: str | Path) -> bool:
+        return (Path(folder) / ARRAYS).exists() and (Path(folder) / META).exists()
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def tok(self, i: int) -> str:
+        return self.vocab.get(int(i), f"<{int(i)}>")
+
+    def entry(self, f: int) -> dict:
+        """A JSON-able dictionary entry for feature f."""
+        if not 0 <= f < len(self):
+            raise IndexError(f"feature {f} out of range 0..{len(self) - 1}")
+        a = self.a
+        n_top, n_q = (int(x) for x in a["ex_count"][f])
+
+        def ex(e):
+            return {"activation": float(a["ex_act"][f, e]), "tokens": [self.tok(t) for t in a["ex_tokens"][f, e]],
+                    "values": [round(float(v), 3) for v in a["ex_values"][f, e]]}
+
+        return {"id": f, "label": self.labels[f], "max_activation": float(a["max_activation"][f]),
+                "mean_activation": float(a["mean_activation"][f]), "density": float(a["density"][f]),
+                "histogram": {"counts": a["histogram"][f].tolist(), "range": [0.0, float(a["max_activation"][f])]},
+                "top_examples": [ex(e) for e in range(n_top)],
+                "quantile_examples": [ex(e) for e in range(n_top, n_top + n_q)],
+                "top_logits": [(self.tok(i), float(v)) for i, v in zip(a["top_logit_ids"][f], a["top_logit_values"][f])],
+                "bottom_logits": [(self.tok(i), float(v))
+                                  for i, v in zip(a["bottom_logit_ids"][f], a["bottom_logit_values"][f])]}
+
+    def max_tokens(self, f: int) -> list[str]:
+        a = self.a
+        return [self.tok(a["ex_tokens"][f, e, int(a["ex_values"][f, e].astype(np.float32).argmax())])
+                for e in range(int(a["ex_count"][f, 0]))]
+
+    def search(self, query: str, limit: int = 20) -> list[tuple[int, str, float]]:
+        """Features matching an id ("123" / "#123"), a label substring, or a top-activating / top-logit token.
+        Returns (id, label, score), best first."""
+        q = query.strip().lower().lstrip("#")
+        if q.isdigit():
+            f = int(q)
+            return [(f, self.labels[f], 1.0)] if f < len(self) else []
+        hits = []
+        for f, lab in enumerate(self.labels):
+            score = 0.0
+            if q in lab.lower():
+                score += 2.0
+            mt = [t.strip().lower() for t in self.max_tokens(f)]
+            if mt:
+                score += 2.0 * sum(t == q for t in mt) / len(mt) + 0.5 * sum(q in t for t in mt) / len(mt)
+            score += 0.5 * sum(self.tok(i).strip().lower() == q for i in self.a["top_logit_ids"][f][:5])
+            if score > 0:
+                hits.append((f, lab, score))
+        hits.sort(key=lambda h: (-h[2], h[0]))
+        return hits[:limit]
+
+    def set_label(self, f: int, text: str) -> None:
+        self.labels[f] = text
+
+    def save_labels(self) -> None:
+        """Persist labels that differ from the automatic ones to ``labels.user.json``."""
+        if self.folder is None:
+            raise ValueError("this dictionary was not loaded from a folder")
+        auto = self.meta["labels"]
+        edits = {str(i): l for i, l in enumerate(self.labels) if l != auto[i]}
+        atomic_write_text(self.folder / "labels.user.json", json.dumps(edits, ensure_ascii=False, indent=1))

@@ -1,0 +1,102 @@
+"""SAE quality on held-out text (design.md §5): L0, explained variance, dead fraction, CE loss recovered and
+delta loss. BOS positions are neither spliced nor scored as targets (the SAE never sees them)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..atomic import atomic_write_text
+from ..hooks import hooks
+
+EVAL_FILE = "eval.json"
+
+
+class ReconAccumulator:
+    """Streaming L0 / FVU / firing counts over batches of (x, x_hat, acts)."""
+
+    def __init__(self, d_sae: int):
+        self.n, self.sq_err, self.sum_x, self.sum_sq = 0, 0.0, None, 0.0
+        self.active = 0
+        self.fired = np.zeros(d_sae, dtype=np.int64)
+
+    def add(self, x: torch.Tensor, x_hat: torch.Tensor, acts: torch.Tensor) -> None:
+        x, x_hat = x.double(), x_hat.double()
+        self.n += len(x)
+        self.sq_err += float((x - x_hat).pow(2).sum())
+        self.sum_x = x.sum(0) if self.sum_x is None else self.sum_x + x.sum(0)
+        self.sum_sq += float(x.pow(2).sum())
+        on = acts > 0
+        self.active += int(on.sum())
+        self.fired += on.sum(0).numpy().astype(np.int64)
+
+    def result(self) -> dict[str, float]:
+        total_var = self.sum_sq - float(self.sum_x.pow(2).sum()) / self.n
+        fvu = self.sq_err / total_var
+        return {"tokens": self.n, "l0": self.active / self.n, "fvu": fvu, "explained_variance": 1 - fvu,
+                "mse": self.sq_err / self.n, "dead_fraction": float((self.fired == 0).mean())}
+
+
+def _ce(logits: torch.Tensor, ids: torch.Tensor, bos_id: int) -> tuple[float, int]:
+    tgt = ids[:, 1:]
+    mask = tgt != bos_id
+    lp = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), tgt.reshape(-1), reduction="none")
+    return float(lp[mask.reshape(-1)].sum()), int(mask.sum())
+
+
+@torch.inference_mode()
+def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batch_size: int = 8,
+             max_tokens: int = 32_768, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Run held-out contexts clean, with the SAE reconstruction spliced in, and with the hook zero-ablated."""
+    n_ctx = min(len(contexts), max(1, -(-max_tokens // contexts.shape[1])))
+    acc = ReconAccumulator(sae.cfg.d_sae)
+    ce = {"clean": [0.0, 0], "sae": [0.0, 0], "zero": [0.0, 0]}
+    t0 = time.time()
+    for c in range(0, n_ctx, batch_size):
+        ids = torch.from_numpy(contexts[c : min(c + batch_size, n_ctx)].astype(np.int64))
+        keep = ids != bos_id
+        state: dict = {}
+
+        def clean(x):
+            state["x"] = x.detach().clone()
+
+        def splice(x):
+            out = x.clone()
+            xs = x[keep]
+            recon, acts = sae(xs.to(sae.dtype))
+            acc.add(xs.float(), recon.float(), acts.float())
+            out[keep] = recon.to(x.dtype)
+            return out
+
+        def zero(x):
+            out = x.clone()
+            out[keep] = 0
+            return out
+
+        for name, fn in (("clean", clean), ("sae", splice), ("zero", zero)):
+            with hooks(model, {hook_name: fn}):
+                logits = model(input_ids=ids, use_cache=False).logits
+            s, n = _ce(logits, ids, bos_id)
+            ce[name][0] += s
+            ce[name][1] += n
+        if progress:
+            progress(min(c + batch_size, n_ctx), n_ctx)
+    clean_, sae_, zero_ = (ce[k][0] / max(ce[k][1], 1) for k in ("clean", "sae", "zero"))
+    out = acc.result()
+    out.update({"ce_clean": clean_, "ce_sae": sae_, "ce_zero_ablation": zero_, "delta_loss": sae_ - clean_,
+                "ce_loss_recovered": (zero_ - sae_) / (zero_ - clean_) if zero_ != clean_ else float("nan"),
+                "hook_name": hook_name, "contexts": n_ctx, "context_len": int(contexts.shape[1]),
+                "seconds": round(time.time() - t0, 1)})
+    return out
+
+
+def write_eval(folder: str | Path, result: dict) -> Path:
+    p = Path(folder) / EVAL_FILE
+    atomic_write_text(p, json.dumps(result, indent=1))
+    return p

@@ -1,0 +1,275 @@
+"""TopK SAE trainer (shared/design.md §5) with a sparse backward pass.
+
+Only the k active latents per token (plus the AuxK latents) touch the decoder, so the decoder runs as an
+``embedding_bag`` and every gradient that a dense trainer gets from a [batch, d_sae] matmul is computed here from
+the sparse entries (COO sparse @ dense, sampled dense-dense products). The encoder matmul is the only dense one.
+Inputs are scaled so E‖x‖ = √d_in during training; the scale is folded into the saved weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from ..atomic import atomic_write_text
+from ..sae import SAE, SAEConfig
+
+
+@dataclass
+class TrainConfig:
+    d_sae: int
+    k: int = 32
+    batch_size: int = 4096
+    total_tokens: int = 2_000_000
+    lr: float | None = None  # default 2e-4 / sqrt(d_sae / 16384)
+    lr_decay_frac: float = 0.2  # linear decay to 0 over the last fraction of training
+    aux_k: int | None = None  # default d_in // 2
+    aux_alpha: float = 1 / 32
+    dead_tokens: int = 500_000  # a latent not fired for this many tokens is dead
+    b_dec_init: str = "geometric_median"  # or "mean"
+    select_dtype: str = "float32"  # "bfloat16": choose the top k from a bf16 matmul, values recomputed in fp32
+    seed: int = 0
+    checkpoint_every: int = 100  # steps
+
+    def learning_rate(self) -> float:
+        return self.lr if self.lr else 2e-4 / math.sqrt(self.d_sae / 16384)
+
+
+@dataclass
+class TrainProgress:
+    step: int
+    tokens: int
+    total_tokens: int
+    loss: float
+    aux_loss: float
+    l0: float
+    explained_variance: float
+    dead_fraction: float
+    tokens_per_s: float
+    eta_s: float
+    lr: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def geometric_median(x: torch.Tensor, iters: int = 30) -> torch.Tensor:
+    """Weiszfeld iterations starting from the mean."""
+    m = x.mean(0)
+    for _ in range(iters):
+        w = 1.0 / (x - m).norm(dim=1).clamp_min(1e-6)
+        m = (w[:, None] * x).sum(0) / w.sum()
+    return m
+
+
+def _spmm_t(idx: torch.Tensor, rows: torch.Tensor, vals: torch.Tensor, y: torch.Tensor, n: int) -> torch.Tensor:
+    """out[n, d] with out[idx[i]] += vals[i] * y[rows[i]] (a sparse [n, B] matrix times dense y)."""
+    m = torch.sparse_coo_tensor(torch.stack([idx, rows]), vals, (n, y.shape[0]))
+    return torch.sparse.mm(m, y)
+
+
+_SPARSE_WARN = None
+
+
+def _gather_dot(idx: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """out[b, j] = y[b] · w[idx[b, j]] as a sampled dense-dense product (never forms [B, d_sae])."""
+    b, k = idx.shape
+    crow = torch.arange(0, b * k + 1, k, dtype=torch.int64)
+    pattern = torch.sparse_csr_tensor(crow, idx.reshape(-1), torch.zeros(b * k, dtype=y.dtype), (b, w.shape[0]))
+    return torch.sparse.sampled_addmm(pattern, y, w.T, beta=0.0).values().view(b, k)
+
+
+class TopKTrainer:
+    """Holds the parameters (training space), Adam state and dead-latent counters; ``step(x)`` trains one batch."""
+
+    NAMES = ("W_encT", "b_enc", "W_dec", "b_dec")
+
+    def __init__(self, d_in: int, cfg: TrainConfig):
+        self.d_in, self.cfg = d_in, cfg
+        g = torch.Generator().manual_seed(cfg.seed)
+        w = torch.randn(cfg.d_sae, d_in, generator=g)
+        self.W_dec = w / w.norm(dim=1, keepdim=True)
+        self.W_encT = self.W_dec.clone()  # W_enc = W_dec^T
+        self.b_enc = torch.zeros(cfg.d_sae)
+        self.b_dec = torch.zeros(d_in)
+        self.scale = 1.0
+        self.since_fired = torch.zeros(cfg.d_sae, dtype=torch.int64)
+        self.step_n = 0
+        self.tokens = 0
+        self.opt = torch.optim.Adam(self.params(), lr=cfg.learning_rate(), betas=(0.9, 0.999), eps=1e-8)
+
+    def params(self) -> list[torch.Tensor]:
+        return [getattr(self, n) for n in self.NAMES]
+
+    def init_from_sample(self, x: torch.Tensor) -> None:
+        """Input scale (√d_in / mean norm) and b_dec from a sample of raw activations."""
+        self.scale = float(math.sqrt(self.d_in) / x.norm(dim=1).mean())
+        xs = x * self.scale
+        self.b_dec.copy_(geometric_median(xs) if self.cfg.b_dec_init == "geometric_median" else xs.mean(0))
+
+    # --- one step ------------------------------------------------------------------------------------
+    def encode_topk(self, x_in: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.cfg.select_dtype == "bfloat16":
+            pre = (x_in.bfloat16() @ self.W_encT.bfloat16().T).float() + self.b_enc
+            _, idx = pre.topk(k, dim=1, sorted=False)
+            vals = _gather_dot(idx, x_in, self.W_encT) + self.b_enc[idx]
+        else:
+            pre = torch.addmm(self.b_enc, x_in, self.W_encT.T)
+            vals, idx = pre.topk(k, dim=1, sorted=False)
+        return pre, vals, idx
+
+    def step(self, x_raw: torch.Tensor, lr: float | None = None) -> dict[str, float]:
+        cfg, S = self.cfg, self.cfg.d_sae
+        x = x_raw * self.scale
+        B = x.shape[0]
+        x_in = x - self.b_dec
+        pre, vals, idx = self.encode_topk(x_in, cfg.k)
+        a = vals.clamp_min(0)
+        x_hat = F.embedding_bag(idx, self.W_dec, per_sample_weights=a, mode="sum") + self.b_dec
+        e = x_hat - x
+        denom = (x - x.mean(0)).pow(2).sum().clamp_min(1e-12)
+        fvu = e.pow(2).sum() / denom
+        g = 2 * e / denom
+        rows = torch.arange(B).repeat_interleave(cfg.k)
+        fired = torch.bincount(idx[a > 0], minlength=S) > 0
+        self.since_fired += B
+        self.since_fired[fired] = 0
+        dead = torch.nonzero(self.since_fired > cfg.dead_tokens).squeeze(1)
+
+        d_vals = _gather_dot(idx, g, self.W_dec) * (vals > 0)
+        dec_idx, dec_rows, dec_w, Y = [idx.reshape(-1)], [rows], [a.reshape(-1)], [g]
+        enc_idx, enc_w = [idx.reshape(-1)], [d_vals.reshape(-1)]
+        enc_rows = [rows]
+        aux = torch.zeros(())
+        if len(dead) > 0:
+            ka = min(cfg.aux_k or self.d_in // 2, len(dead))
+            pv, j = pre[:, dead].topk(ka, dim=1, sorted=False)
+            ia = dead[j]
+            if cfg.select_dtype == "bfloat16":
+                pv = _gather_dot(ia, x_in, self.W_encT) + self.b_enc[ia]
+            aa = pv.clamp_min(0)
+            r = -e
+            r_hat = F.embedding_bag(ia, self.W_dec, per_sample_weights=aa, mode="sum")
+            denom_a = (r - r.mean(0)).pow(2).sum().clamp_min(1e-12)
+            w_aux = cfg.aux_alpha * min(len(dead) / ka, 1.0)
+            aux = (r_hat - r).pow(2).sum() / denom_a
+            g_a = w_aux * 2 * (r_hat - r) / denom_a
+            rows_a = torch.arange(B).repeat_interleave(ka)
+            dva = _gather_dot(ia, g_a, self.W_dec) * (pv > 0)
+            dec_idx.append(ia.reshape(-1)); dec_rows.append(rows_a + B); dec_w.append(aa.reshape(-1)); Y.append(g_a)
+            enc_idx.append(ia.reshape(-1)); enc_rows.append(rows_a); enc_w.append(dva.reshape(-1))
+
+        ei, ew = torch.cat(enc_idx), torch.cat(enc_w)
+        gW_dec = _spmm_t(torch.cat(dec_idx), torch.cat(dec_rows), torch.cat(dec_w), torch.cat(Y), S)
+        gW_dec -= (gW_dec * self.W_dec).sum(1, keepdim=True) * self.W_dec  # keep rows on the unit sphere
+        gW_encT = _spmm_t(ei, torch.cat(enc_rows), ew, x_in, S)
+        gb_enc = torch.bincount(ei, weights=ew, minlength=S).to(x.dtype)
+        gb_dec = g.sum(0) - gb_enc @ self.W_encT
+        for p, gr in zip(self.params(), (gW_encT, gb_enc, gW_dec, gb_dec)):
+            p.grad = gr
+        if lr is not None:
+            for group in self.opt.param_groups:
+                group["lr"] = lr
+        self.opt.step()
+        self.W_dec /= self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        self.step_n += 1
+        self.tokens += B
+        return {"loss": float(fvu) + cfg.aux_alpha * float(aux), "fvu": float(fvu), "aux_loss": float(aux),
+                "l0": float((a > 0).sum()) / B, "dead_fraction": len(dead) / S}
+
+    # --- export / checkpoints ------------------------------------------------------------------------
+    def to_sae(self, hook_name: str = "", model_name: str = "", metadata: dict | None = None) -> SAE:
+        """An SAE on raw activations: the input scale s is folded in (b_enc/s, b_dec/s; activations come out /s)."""
+        s = self.scale
+        cfg = SAEConfig(self.d_in, self.cfg.d_sae, architecture="topk", k=self.cfg.k, hook_name=hook_name,
+                        model_name=model_name, metadata=dict(metadata or {}))
+        sae = SAE(cfg)
+        with torch.no_grad():
+            sae.W_enc.copy_(self.W_encT.T)
+            sae.b_enc.copy_(self.b_enc / s)
+            sae.W_dec.copy_(self.W_dec)
+            sae.b_dec.copy_(self.b_dec / s)
+        return sae
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        t = {n: p.contiguous() for n, p in zip(self.NAMES, self.params())}
+        t["since_fired"] = self.since_fired
+        for i, p in enumerate(self.params()):
+            st = self.opt.state.get(p, {})
+            if st:
+                t[f"adam{i}.m"], t[f"adam{i}.v"] = st["exp_avg"], st["exp_avg_sq"]
+                t[f"adam{i}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1)
+        meta = {"step": self.step_n, "tokens": self.tokens, "scale": self.scale, "d_in": self.d_in,
+                "config": asdict(self.cfg)}
+        return t, meta
+
+    def save_checkpoint(self, folder: Path, **extra) -> None:
+        t, meta = self.state()
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / ".checkpoint.safetensors.tmp"
+        save_file(t, str(tmp))
+        tmp.replace(folder / "checkpoint.safetensors")
+        atomic_write_text(folder / "checkpoint.json", json.dumps({**meta, **extra}, indent=1))
+
+    @classmethod
+    def load_checkpoint(cls, folder: Path) -> tuple["TopKTrainer", dict]:
+        meta = json.loads((folder / "checkpoint.json").read_text())
+        t = load_file(str(folder / "checkpoint.safetensors"))
+        tr = cls(int(meta["d_in"]), TrainConfig(**meta["config"]))
+        for n, p in zip(cls.NAMES, tr.params()):
+            p.copy_(t[n])
+        tr.since_fired.copy_(t["since_fired"])
+        for i, p in enumerate(tr.params()):
+            if f"adam{i}.m" in t:
+                tr.opt.state[p] = {"step": t[f"adam{i}.step"][0].clone(), "exp_avg": t[f"adam{i}.m"].clone(),
+                                   "exp_avg_sq": t[f"adam{i}.v"].clone()}
+        tr.scale, tr.step_n, tr.tokens = float(meta["scale"]), int(meta["step"]), int(meta["tokens"])
+        return tr, meta
+
+
+def train(store, cfg: TrainConfig, out: str | Path, progress: Callable[[TrainProgress], None] | None = None,
+          cancel: Callable[[], bool] | None = None, log_every: int = 10) -> TopKTrainer:
+    """Train on an ActivationStore for ``cfg.total_tokens`` tokens (several shuffled epochs if needed).
+    Resumes from ``out/checkpoint.*``; returns the trainer (call ``to_sae``). Cancellation checkpoints and returns."""
+    torch.manual_seed(cfg.seed)
+    out = Path(out)
+    if (out / "checkpoint.json").exists():
+        tr, meta = TopKTrainer.load_checkpoint(out)
+        tr.cfg = cfg
+    else:
+        tr = TopKTrainer(store.d, cfg)
+        tr.init_from_sample(store.sample(min(20_000, store.n_tokens), seed=cfg.seed))
+    steps_per_epoch = store.n_batches(cfg.batch_size)
+    if steps_per_epoch < 1:
+        raise ValueError(f"the store holds {store.n_tokens} tokens, fewer than one batch of {cfg.batch_size}")
+    total_steps = max(1, cfg.total_tokens // cfg.batch_size)
+    base_lr, decay_from = cfg.learning_rate(), int(total_steps * (1 - cfg.lr_decay_frac))
+    t0, tok0, acc = time.time(), tr.tokens, []
+    while tr.step_n < total_steps:
+        epoch, start = divmod(tr.step_n, steps_per_epoch)
+        for x in store.batches(cfg.batch_size, seed=cfg.seed, epoch=epoch, start=start):
+            if tr.step_n >= total_steps:
+                break
+            if cancel is not None and cancel():
+                tr.save_checkpoint(out)
+                return tr
+            lr = base_lr if tr.step_n < decay_from else base_lr * (total_steps - tr.step_n) / max(1, total_steps - decay_from)
+            acc.append(tr.step(x, lr=lr))
+            if tr.step_n % cfg.checkpoint_every == 0:
+                tr.save_checkpoint(out)
+            if progress and (tr.step_n % log_every == 0 or tr.step_n == total_steps):
+                el = time.time() - t0
+                rate = (tr.tokens - tok0) / max(el, 1e-9)
+                m = {key: sum(d[key] for d in acc) / len(acc) for key in acc[0]}
+                acc = []
+                progress(TrainProgress(tr.step_n, tr.tokens, total_steps * cfg.batch_size, m["loss"], m["aux_loss"],
+                                       m["l0"], 1 - m["fvu"], m["dead_fraction"], rate,
+                                       (total_steps - tr.step_n) * cfg.batch_size / max(rate, 1e-9), lr))
+    tr.save_checkpoint(out)
+    return tr

@@ -1,0 +1,24 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).parent))  # for `import tiny`
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Config/data dirs per test; the model cache is shared so the bundled model converts once per run."""
+    base = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("DESKTOP_SAE_CONFIG_DIR", str(base / "config"))
+    monkeypatch.setenv("DESKTOP_SAE_DATA_DIR", str(base / "data"))
+
+
+@pytest.fixture(scope="session")
+def bundled_lm():
+    """The real bundled SmolLM2-135M-Instruct (converted once into the user cache)."""
+    from desktop_sae.core.models import load_model
+
+    return load_model()

@@ -1,0 +1,97 @@
+"""Tiny random models and a tiny tokenizer, built from configs in a second, for fast unit tests."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from desktop_sae.core.models import LoadedModel
+from desktop_sae.core.sae import SAE, SAEConfig
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+TRAIN_TEXT = (
+    "the quick brown fox jumps over the lazy dog. a bridge in san francisco is golden. "
+    "def add(a, b): return a + b. secrets are kept in a safe. hello world, how are you today? "
+) * 20
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_tokenizer(chat_template: bool = True):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator([TRAIN_TEXT], trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>", unk_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
+    if chat_template:
+        fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def tiny_model(family: str = "llama", vocab: int | None = None, layers: int = 3, seed: int = 0):
+    from transformers import (
+        GPT2Config,
+        GPT2LMHeadModel,
+        GPTNeoXConfig,
+        GPTNeoXForCausalLM,
+        LlamaConfig,
+        LlamaForCausalLM,
+    )
+
+    vocab = vocab or len(tiny_tokenizer())
+    torch.manual_seed(seed)
+    if family == "llama":
+        cfg = LlamaConfig(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=layers,
+                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                          tie_word_embeddings=True, bos_token_id=1, eos_token_id=2)
+        model = LlamaForCausalLM(cfg)
+    elif family == "gpt2":
+        cfg = GPT2Config(vocab_size=vocab, n_embd=64, n_layer=layers, n_head=4, n_positions=512,
+                         bos_token_id=1, eos_token_id=2)
+        model = GPT2LMHeadModel(cfg)
+    elif family == "gpt_neox":
+        cfg = GPTNeoXConfig(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=layers,
+                            num_attention_heads=4, max_position_embeddings=512, bos_token_id=1, eos_token_id=2)
+        model = GPTNeoXForCausalLM(cfg)
+    else:
+        raise ValueError(family)
+    return model.eval().requires_grad_(False)
+
+
+def tiny_lm(family: str = "llama", dtype=torch.float32, chat_template: bool = True, seed: int = 0) -> LoadedModel:
+    tok = tiny_tokenizer(chat_template)
+    model = tiny_model(family, len(tok), seed=seed).to(dtype)
+    return LoadedModel(model=model, tokenizer=tok, name=f"tiny-{family}", source="memory", location="memory",
+                       device=torch.device("cpu"), dtype=dtype)
+
+
+def random_sae(d_in: int = 64, d_sae: int = 256, arch: str = "topk", k: int = 8, hook: str = "blocks.1.hook_resid_post",
+               seed: int = 0, model_name: str = "", **cfg_kw) -> SAE:
+    g = torch.Generator().manual_seed(seed)
+    sae = SAE(SAEConfig(d_in, d_sae, arch, k=k if arch == "topk" else None, hook_name=hook, model_name=model_name, **cfg_kw))
+    with torch.no_grad():
+        sae.W_dec.copy_(torch.nn.functional.normalize(torch.randn(d_sae, d_in, generator=g), dim=-1))
+        sae.W_enc.copy_(sae.W_dec.T + 0.1 * torch.randn(d_in, d_sae, generator=g))
+        sae.b_enc.copy_(0.05 * torch.randn(d_sae, generator=g))
+        sae.b_dec.copy_(0.05 * torch.randn(d_in, generator=g))
+        if arch == "jumprelu":
+            sae.threshold.copy_(0.1 * torch.rand(d_sae, generator=g))
+        if arch == "gated":
+            sae.b_gate.copy_(0.05 * torch.randn(d_sae, generator=g))
+            sae.b_mag.copy_(0.05 * torch.randn(d_sae, generator=g))
+            sae.r_mag.copy_(0.1 * torch.randn(d_sae, generator=g))
+    return sae
