@@ -134,12 +134,13 @@ class _Detok:
     def piece(self, tid: int) -> str:
         return self.tok.decode([tid], skip_special_tokens=False)
 
-    def push(self, tid: int, special: bool) -> str:
-        if special:
+    def push(self, tid: int, special: bool, final: bool = False) -> str:
+        if not special:
+            self.ids.append(tid)
+        elif not final:
             return ""
-        self.ids.append(tid)
         text = self.tok.decode(self.ids, skip_special_tokens=True)
-        if text.endswith("\ufffd"):
+        if text.endswith("\ufffd") and not final:
             return ""
         delta = text[len(self.emitted) :] if text.startswith(self.emitted) else text
         self.emitted = text
@@ -207,10 +208,10 @@ def generate_tokens(
                 torch.tensor([[0.0 if i in special else 1.0 for i in ids]], device=dev) if skip_special else None
             )
 
-    def readout(ids, start, is_prompt, rec):
+    def readout(ids, start, is_prompt, rec, final=False):
         specials = [i in special for i in ids]
         texts = [detok.piece(i) for i in ids]
-        deltas = [""] * len(ids) if is_prompt else [detok.push(i, s) for i, s in zip(ids, specials)]
+        deltas = [""] * len(ids) if is_prompt else [detok.push(i, s, final) for i, s in zip(ids, specials)]
         for e in _events(rec, ids, start, texts, deltas, is_prompt, specials, run):
             if is_prompt and not emit_prompt:
                 continue
@@ -236,7 +237,8 @@ def generate_tokens(
             answer.append(tok)
             is_stop = tok in stop
             rec = None
-            if not (is_stop or len(answer) == sampling.max_new_tokens):
+            final = is_stop or len(answer) == sampling.max_new_tokens
+            if not final:
                 set_mask([tok])
                 out = model(input_ids=torch.tensor([[tok]], device=dev), use_cache=True, logits_to_keep=1, **{kw: cache})
                 cache = _out_cache(out)
@@ -252,7 +254,7 @@ def generate_tokens(
                 finally:
                     tap.stop_after = False
                 rec = tap.last
-            readout([tok], pos, False, rec)
+            readout([tok], pos, False, rec, final)
             pos += 1
             if is_stop:
                 reason = "eos"

@@ -78,9 +78,7 @@ def _pack(streams: Iterable[list[int]], ctx_len: int, bos: int) -> np.ndarray:
     """Concatenate documents (each preceded by BOS) and cut into rows of ctx_len; rows get a leading BOS."""
     rows, cur = [], [bos]
     for ids in streams:
-        if cur[-1] != bos:
-            cur.append(bos)
-        for t in ids:
+        for t in ([bos] if cur[-1] != bos else []) + list(ids):
             cur.append(t)
             if len(cur) == ctx_len:
                 rows.append(cur)

@@ -1,0 +1,192 @@
+"""Everything the feature panel knows about features, without Qt: statistics, dictionary labels, user-edited
+labels (saved atomically beside the SAE, or in the user data dir when that folder is read-only), fast search,
+and per-conversation activation totals fed from the token stream."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..core import paths
+from ..core.atomic import atomic_write_text
+
+USER_LABELS = "labels.user.json"  # same file the dictionary module reads: {"id": "label"}
+DENSE = 0.1  # features firing on more than 10 % of tokens are hidden from "active in this conversation"
+
+
+class FeatureCatalog:
+    def __init__(self, d_sae: int, max_activation=None, density=None, mean_activation=None, dictionary=None,
+                 sae_path: str | None = None, identity=None):
+        self.d_sae = d_sae
+        nan = np.full(d_sae, np.nan, np.float32)
+        self.max_activation = nan if max_activation is None else np.asarray(max_activation, np.float32)
+        self.density = nan if density is None else np.asarray(density, np.float32)
+        self.mean_activation = nan if mean_activation is None else np.asarray(mean_activation, np.float32)
+        self.dictionary = dictionary
+        self.sae_path = sae_path
+        self.identity = identity
+        self.auto_labels = _dictionary_labels(dictionary, d_sae)
+        self.top_tokens = _dictionary_top_tokens(dictionary, d_sae)
+        self.user_labels: dict[int, str] = {}
+        self.labels_path = self._labels_path()
+        self._load_user_labels()
+        self.conv_max = np.zeros(d_sae, np.float32)
+        self.conv_sum = np.zeros(d_sae, np.float32)
+        self._rebuild_index()
+
+    # --- labels ----------------------------------------------------------------------------------------
+    def label(self, f: int) -> str:
+        return self.user_labels.get(f) or self.auto_labels[f]
+
+    def has_stats(self) -> bool:
+        return bool(np.isfinite(self.max_activation).any())
+
+    def _labels_path(self) -> Path:
+        if self.sae_path:
+            folder = Path(self.sae_path)
+            folder = folder if folder.is_dir() else folder.parent
+            if os.access(folder, os.W_OK):
+                return folder / USER_LABELS
+        ident = self.identity
+        key = f"{getattr(ident, 'name', '') or 'sae'}-{getattr(ident, 'fingerprint', '') or self.d_sae}"
+        return paths.data_dir() / "labels" / f"{key}.json"
+
+    def _load_user_labels(self) -> None:
+        for p in (self.labels_path, *self._fallback_paths()):
+            try:
+                d = json.loads(p.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            labels = d.get("labels", d) if isinstance(d, dict) else {}
+            for k, v in labels.items():
+                if str(k).isdigit() and int(k) < self.d_sae and isinstance(v, str):
+                    self.user_labels.setdefault(int(k), v[:200])
+
+    def _fallback_paths(self):
+        ident = self.identity
+        key = f"{getattr(ident, 'name', '') or 'sae'}-{getattr(ident, 'fingerprint', '') or self.d_sae}"
+        p = paths.data_dir() / "labels" / f"{key}.json"
+        return () if p == self.labels_path else (p,)
+
+    def set_label(self, f: int, text: str) -> Path:
+        """Set (or clear, with an empty text) a user label and save all user labels atomically."""
+        text = text.strip()[:200]
+        if text and text != self.auto_labels[f]:
+            self.user_labels[f] = text
+        else:
+            self.user_labels.pop(f, None)
+        self._lower[f] = self._row_text(f)
+        body = json.dumps({str(k): v for k, v in sorted(self.user_labels.items())}, indent=1, ensure_ascii=False)
+        try:
+            atomic_write_text(self.labels_path, body)
+        except OSError:
+            self.labels_path = self._fallback_paths()[0] if self._fallback_paths() else self.labels_path
+            atomic_write_text(self.labels_path, body)
+        return self.labels_path
+
+    # --- search ----------------------------------------------------------------------------------------
+    def _row_text(self, f: int) -> str:
+        return f"{self.label(f)}\t{self.top_tokens[f]}".lower()
+
+    def _rebuild_index(self) -> None:
+        self._lower = [self._row_text(f) for f in range(self.d_sae)]
+
+    def search(self, query: str) -> np.ndarray:
+        """Feature ids matching ``query``: '#12' or '12' matches the id exactly (plus text hits); otherwise every
+        word must occur in the label or top tokens."""
+        q = query.strip().lower()
+        if not q:
+            return np.arange(self.d_sae)
+        exact = []
+        qs = q.lstrip("#")
+        if qs.isdigit() and int(qs) < self.d_sae:
+            exact = [int(qs)]
+            if q.startswith("#"):
+                return np.array(exact)
+        words = q.split()
+        hits = [f for f, t in enumerate(self._lower) if all(w in t for w in words)]
+        return np.array(exact + [f for f in hits if not exact or f != exact[0]], dtype=np.int64)
+
+    # --- conversation activity -------------------------------------------------------------------------
+    def observe(self, ev) -> None:
+        """Accumulate one TokenEvent (BOS / special tokens are skipped)."""
+        if ev.is_special or ev.top_ids is None:
+            return
+        ids, vals = ev.top_ids, ev.top_vals
+        np.maximum.at(self.conv_max, ids, vals)
+        np.add.at(self.conv_sum, ids, vals)
+
+    def reset_conversation(self) -> None:
+        self.conv_max[:] = 0
+        self.conv_sum[:] = 0
+
+    def active_ids(self, by: str = "max") -> np.ndarray:
+        """Features seen in this conversation, strongest first; very dense features are hidden."""
+        score = self.conv_max if by == "max" else self.conv_sum
+        dense = np.nan_to_num(self.density, nan=0.0) > DENSE
+        ids = np.nonzero((score > 0) & ~dense)[0]
+        return ids[np.argsort(-score[ids], kind="stable")]
+
+    # --- dictionary entries -----------------------------------------------------------------------------
+    def entry(self, f: int):
+        """The dictionary's entry for ``f`` (any object/dict), or None."""
+        d = self.dictionary
+        if d is None:
+            return None
+        for name in ("entry", "get", "feature"):
+            fn = getattr(d, name, None)
+            if callable(fn):
+                try:
+                    return fn(f)
+                except Exception:  # noqa: BLE001
+                    return None
+        try:
+            return d[f]
+        except Exception:  # noqa: BLE001
+            return None
+
+
+def _dictionary_labels(d, n: int) -> list[str]:
+    """Automatic labels (the dictionary's own, before any user edits)."""
+    labels = [""] * n
+    if d is None:
+        return labels
+    try:
+        src = getattr(d, "meta", {}).get("labels") or getattr(d, "labels", None)
+        for i, v in enumerate(list(src or [])[:n]):
+            labels[i] = "" if v == "(dead)" else str(v)
+    except Exception:  # noqa: BLE001 - unknown dictionary flavour: ids + stats only
+        pass
+    return labels
+
+
+def _dictionary_top_tokens(d, n: int) -> list[str]:
+    """Per feature: its max-activating tokens and top logit tokens, for search (vectorised over features)."""
+    out = [""] * n
+    a = getattr(d, "a", None)
+    tok = getattr(d, "tok", None)
+    if not isinstance(a, dict) or tok is None:
+        return out
+    try:
+        vals, toks, cnt = a["ex_values"], a["ex_tokens"], a["ex_count"][:, 0]
+        arg = vals.astype(np.float32).argmax(-1)  # [S, N]
+        best = np.take_along_axis(toks, arg[..., None], -1)[..., 0]  # [S, N]
+        logit_ids = a["top_logit_ids"][:, :5]
+        cache: dict[int, str] = {}
+
+        def t(i):
+            s = cache.get(i)
+            if s is None:
+                s = cache[i] = tok(i).strip()
+            return s
+
+        for f in range(min(n, len(best))):
+            words = dict.fromkeys(t(int(i)) for i in best[f, : int(cnt[f])])
+            words.update(dict.fromkeys(t(int(i)) for i in logit_ids[f]))
+            out[f] = " ".join(w for w in words if w)
+    except Exception:  # noqa: BLE001
+        pass
+    return out

@@ -1,0 +1,170 @@
+"""Live plots (pyqtgraph): a strip chart of the pinned features' activation per answer token and a bar chart of
+one token's top features. Curves and bars are created once; data is pushed with ``setData`` from a ~30 Hz timer
+only when something changed, never once per token."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, QWidget
+
+from .theme import TRACE_COLORS, plot_colors
+
+pg.setConfigOptions(antialias=False, useOpenGL=False)
+REFRESH_MS = 33
+
+
+class StripChart(QWidget):
+    """Activation of each pinned feature per generated token; steered (solid) and default (dashed) traces."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        bg, fg = plot_colors()
+        self.plot = pg.PlotWidget(background=bg)
+        self.plot.setLabel("bottom", "answer token")
+        self.plot.setLabel("left", "activation")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setMouseEnabled(x=True, y=False)
+        self.legend = self.plot.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self.plot.setToolTip("Activation of each pinned feature on every token of the answer, updated while it streams.\n"
+                             "Solid: the (steered) answer; dashed: the default answer in side-by-side mode.")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.plot)
+        self.features: tuple[int, ...] = ()
+        self.curves: dict[tuple[str, int], pg.PlotDataItem] = {}
+        self.data: dict[str, list[np.ndarray]] = {}
+        self.watch_pos: dict[int, int] = {}  # feature -> column in TokenEvent.watched
+        self._dirty = False
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+
+    def set_features(self, features, labels: dict[int, str] | None = None, runs=("main",)) -> None:
+        """(Re)create one curve per feature and run; call when the pinned set or the mode changes."""
+        features = tuple(features)
+        key = (features, tuple(runs), tuple(sorted((labels or {}).items())))
+        if key == getattr(self, "_key", None):
+            return
+        self._key = key
+        for c in self.curves.values():
+            self.plot.removeItem(c)
+        self.legend.clear()
+        self.curves = {}
+        self.features = features
+        for i, f in enumerate(features):
+            color = TRACE_COLORS[i % len(TRACE_COLORS)]
+            for run in runs:
+                dashed = run == "default"
+                pen = pg.mkPen(color, width=2, style=Qt.DashLine if dashed else Qt.SolidLine)
+                name = f"#{f} {(labels or {}).get(f, '')}".strip()[:28] + (" (default)" if dashed else "")
+                self.curves[(run, f)] = self.plot.plot([], [], pen=pen, name=name)
+        self._dirty = True
+
+    def begin(self, watch: tuple[int, ...]) -> None:
+        """A new generation started with these watched feature ids."""
+        self.watch_pos = {f: i for i, f in enumerate(watch)}
+        self.data = {}
+        self._dirty = True
+
+    def append(self, ev) -> None:
+        if ev.is_prompt or ev.watched is None:
+            return
+        self.data.setdefault(ev.run, []).append(ev.watched)
+        self._dirty = True
+
+    def n_points(self, run: str = "main") -> int:
+        """Points currently drawn on the first curve of ``run`` (what the user sees)."""
+        for (r, _f), c in self.curves.items():
+            if r == run:
+                x, _ = c.getData()
+                return 0 if x is None else len(x)
+        return 0
+
+    def refresh(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        for (run, f), curve in self.curves.items():
+            rows = self.data.get(run) or self.data.get({"main": "steered", "steered": "main"}.get(run, ""), [])
+            col = self.watch_pos.get(f)
+            if not rows or col is None:
+                curve.setData([], [])
+                continue
+            y = np.fromiter((r[col] for r in rows), np.float32, len(rows))
+            curve.setData(np.arange(len(y)), y)
+
+    def apply_theme(self) -> None:
+        bg, _ = plot_colors()
+        self.plot.setBackground(bg)
+
+
+class TokenFeatures(QWidget):
+    """Bar chart and list of one token's strongest features; clicking a row selects that feature."""
+
+    featureClicked = Signal(int)
+    N = 10
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        bg, _ = plot_colors()
+        self.title = QLabel("Hover or click a token to see its top features")
+        self.title.setWordWrap(True)
+        self.plot = pg.PlotWidget(background=bg)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setLabel("left", "activation")
+        self.bars = pg.BarGraphItem(x=np.arange(self.N), height=np.zeros(self.N), width=0.7, brush="#ff8c00")
+        self.plot.addItem(self.bars)
+        self.list = QListWidget()
+        self.list.setToolTip("Click a feature to open it in the feature panel")
+        self.list.itemClicked.connect(lambda it: self.featureClicked.emit(int(it.data(Qt.UserRole))))
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(self.plot)
+        split.addWidget(self.list)
+        split.setSizes([300, 200])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.title)
+        lay.addWidget(split)
+        self._pending = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self._flush)
+        self.timer.start()
+
+    def show_token(self, ev, label_of=lambda f: "") -> None:
+        """Show ``ev``'s top features (applied on the next timer tick; repeated calls just replace it)."""
+        self._pending = (ev, label_of)
+
+    def _flush(self) -> None:
+        if self._pending is None:
+            return
+        ev, label_of = self._pending
+        self._pending = None
+        text = ev.text.replace("\n", "\\n")
+        self.title.setText(f"Token {ev.index}: <b>{_esc(text)!s}</b>" + (" (special)" if ev.is_special else ""))
+        self.list.clear()
+        if ev.top_ids is None:
+            self.bars.setOpts(height=np.zeros(self.N))
+            return
+        keep = [(int(i), float(v)) for i, v in zip(ev.top_ids, ev.top_vals) if v > 0][: self.N]
+        h = np.zeros(self.N)
+        h[: len(keep)] = [v for _, v in keep]
+        self.bars.setOpts(height=h)
+        ax = self.plot.getAxis("bottom")
+        ax.setTicks([[(i, f"#{f}") for i, (f, _) in enumerate(keep)]])
+        for f, v in keep:
+            it = QListWidgetItem(f"#{f}  {v:.2f}  {label_of(f)}")
+            it.setData(Qt.UserRole, f)
+            self.list.addItem(it)
+
+    def apply_theme(self) -> None:
+        bg, _ = plot_colors()
+        self.plot.setBackground(bg)
+
+
+def _esc(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

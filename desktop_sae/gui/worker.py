@@ -1,0 +1,319 @@
+"""The one long-lived inference thread: a worker QObject that owns the model, the SAE and the core Session.
+
+Requests go in through queued signals (``InferenceClient`` emits them from the GUI thread); results come out
+as immutable snapshots (frozen ``TokenEvent``s, numpy arrays, plain dicts). Every request carries an id; the
+newest request wins: starting one cancels the one in flight (checked before every token) and requests that
+were overtaken while queued are skipped. Errors come back as signals, never as exceptions across threads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..core.generation import SamplingConfig
+from ..core.steering import NO_STEERING, SteeringConfig
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    model: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    sae: str | None = None  # path, 'none', or None = bundled default (with the bundled model)
+    hook: str | None = None
+    trust_remote_code: bool = False
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    id: int
+    messages: tuple[dict, ...]
+    system: str | None
+    sampling: SamplingConfig
+    steering: SteeringConfig = NO_STEERING
+    watch: tuple[int, ...] = ()
+    compare: bool = False
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI needs to know about the loaded model and SAE (read-only snapshot)."""
+
+    model: dict
+    sae: dict | None
+    sae_path: str | None
+    d_sae: int = 0
+    max_activation: np.ndarray | None = None
+    mean_activation: np.ndarray | None = None
+    density: np.ndarray | None = None
+    dec_norms: np.ndarray | None = None
+    typical_norm: float | None = None
+    identity: Any = None  # core.presets.SAEIdentity
+    dictionary: Any = None  # a feature dictionary object, if one ships with the SAE
+    catalog: Any = None  # gui.feature_data.FeatureCatalog, built off the GUI thread
+    warnings: tuple[str, ...] = ()
+    load_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class FeatureLogits:
+    feature: int
+    top: tuple[tuple[str, float], ...]
+    bottom: tuple[tuple[str, float], ...]
+
+
+Loader = Callable[[LoadRequest, Callable[[float | None, str], None]], Any]  # -> core Session
+
+
+def default_loader(req: LoadRequest, progress) -> Any:
+    from ..core.models import load_model
+    from ..core.paths import default_sae_dir
+    from ..core.sae_io import load_sae
+    from ..core.session import Session
+
+    lm = load_model(req.model, device=req.device, dtype=req.dtype, progress=progress, trust_remote_code=req.trust_remote_code)
+    session = Session(lm, top_k_features=32)
+    path = None
+    if req.sae and req.sae.lower() != "none":
+        path = req.sae
+    elif req.sae is None and req.model is None:
+        path = default_sae_dir()
+    if path is not None:
+        progress(None, f"Loading SAE {Path(path).name}")
+        session.attach_sae(load_sae(path), req.hook)
+    return session
+
+
+class InferenceWorker(QObject):
+    loadProgress = Signal(float, str)  # fraction (-1 = unknown), message
+    loaded = Signal(object)  # ModelInfo
+    loadFailed = Signal(str)
+    token = Signal(int, object)  # request id, TokenEvent
+    finished = Signal(int, object)  # request id, {run: GenerationResult}
+    failed = Signal(int, str)  # request id, message
+    logits = Signal(object)  # FeatureLogits
+
+    def __init__(self, loader: Loader | None = None):
+        super().__init__()
+        self.loader = loader or default_loader
+        self.session = None
+        self.latest_id = 0  # written by the GUI thread before it queues a request
+        self.cancel_upto = 0  # requests with id <= this are cancelled
+        self._fault: Exception | None = None  # test hook: raised inside the next request
+
+    # --- slots (run on the worker thread) ----------------------------------------------------------------
+    @Slot(object)
+    def load(self, req: LoadRequest) -> None:
+        def progress(frac, msg):
+            self.loadProgress.emit(-1.0 if frac is None else float(frac), str(msg))
+
+        try:
+            import time
+
+            t0 = time.perf_counter()
+            session = self.loader(req, progress)
+            info = self._info(session, time.perf_counter() - t0)
+        except Exception as e:  # noqa: BLE001 - reported to the user
+            self.loadFailed.emit(_message(e))
+            return
+        self.session = session
+        self.loaded.emit(info)
+
+    def _info(self, session, seconds: float) -> ModelInfo:
+        from ..core.presets import sae_identity
+
+        sae = session.sae
+        if sae is None:
+            return ModelInfo(session.lm.describe(), None, None, warnings=tuple(session.warnings), load_seconds=seconds)
+        from .feature_data import FeatureCatalog
+
+        stats = sae.stats
+        ident = sae_identity(sae, session.hook_name)
+        dictionary = _load_dictionary(sae.source_path)
+        catalog = FeatureCatalog(
+            int(sae.cfg.d_sae), stats.max_activation if stats else None, stats.density if stats else None,
+            stats.mean_activation if stats else None, dictionary, sae.source_path, ident,
+        )
+        ro = lambda a: None if a is None else _readonly(np.asarray(a, np.float32))  # noqa: E731
+        return ModelInfo(
+            model=session.lm.describe(),
+            sae={**sae.describe(), "hook": session.hook_name},
+            sae_path=sae.source_path,
+            d_sae=int(sae.cfg.d_sae),
+            max_activation=ro(stats.max_activation) if stats else None,
+            mean_activation=ro(stats.mean_activation) if stats else None,
+            density=ro(stats.density) if stats else None,
+            dec_norms=ro(sae.W_dec.detach().float().norm(dim=-1).cpu().numpy()),
+            typical_norm=session.typical_norm,
+            identity=ident,
+            dictionary=dictionary,
+            catalog=catalog,
+            warnings=tuple(session.warnings),
+            load_seconds=seconds,
+        )
+
+    @Slot(object)
+    def generate(self, req: GenerateRequest) -> None:
+        if req.id < self.latest_id or req.id <= self.cancel_upto:
+            return  # overtaken while queued: drop silently (the GUI already moved on)
+        if self.session is None:
+            self.failed.emit(req.id, "the model is not loaded yet")
+            return
+        cancel = lambda: req.id < self.latest_id or req.id <= self.cancel_upto  # noqa: E731
+        emit = lambda e: self.token.emit(req.id, e)  # noqa: E731
+        try:
+            if self._fault is not None:
+                fault, self._fault = self._fault, None
+                raise fault
+            kw = dict(system=req.system, watch=req.watch, on_token=emit, cancel=cancel)
+            msgs = [dict(m) for m in req.messages]
+            if req.compare:
+                steered, default = self.session.compare(msgs, req.sampling, req.steering, **kw)
+                results = {"steered": steered, "default": default}
+            else:
+                results = {"main": self.session.generate(msgs, req.sampling, req.steering, **kw)}
+        except Exception as e:  # noqa: BLE001 - any failure becomes a message; the thread lives on
+            traceback.print_exc()
+            self.failed.emit(req.id, _message(e))
+            return
+        self.finished.emit(req.id, results)
+
+    @Slot(int, int)
+    def feature_logits(self, feature: int, n: int = 10) -> None:
+        try:
+            s = self.session
+            if s is None or s.sae is None or not 0 <= feature < s.sae.cfg.d_sae:
+                return
+            import torch
+
+            with torch.inference_mode():
+                W_U = s.lm.model.get_output_embeddings().weight
+                v = (W_U.float() @ s.sae.W_dec[feature].float().to(W_U.device)).cpu()
+            tok = s.lm.tokenizer
+            hi, lo = v.topk(n), (-v).topk(n)
+            top = tuple((tok.decode([int(i)]), float(x)) for x, i in zip(hi.values, hi.indices))
+            bot = tuple((tok.decode([int(i)]), -float(x)) for x, i in zip(lo.values, lo.indices))
+            self.logits.emit(FeatureLogits(feature, top, bot))
+        except Exception:  # noqa: BLE001 - optional extra; the detail view just shows none
+            traceback.print_exc()
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = a.copy()
+    a.setflags(write=False)
+    return a
+
+
+def _message(e: BaseException) -> str:
+    from ..core.errors import DesktopSAEError
+
+    if isinstance(e, DesktopSAEError):
+        return str(e)
+    return f"{type(e).__name__}: {e}"
+
+
+def _load_dictionary(sae_path: str | None):
+    """The feature dictionary beside the SAE (core.training.dictionary), or None: the panel then degrades to
+    ids + statistics."""
+    if not sae_path:
+        return None
+    folder = Path(sae_path)
+    folder = folder if folder.is_dir() else folder.parent
+    try:
+        from ..core.training.dictionary import FeatureDictionary
+
+        return FeatureDictionary.load(folder) if FeatureDictionary.exists(folder) else None
+    except Exception:  # noqa: BLE001 - missing module or damaged files
+        traceback.print_exc()
+        return None
+
+
+class InferenceClient(QObject):
+    """GUI-side handle: owns the thread, numbers requests, drops stale results, re-emits current ones."""
+
+    _load = Signal(object)
+    _generate = Signal(object)
+    _logits = Signal(int, int)
+
+    loadProgress = Signal(float, str)
+    loaded = Signal(object)
+    loadFailed = Signal(str)
+    token = Signal(object)  # TokenEvent of the current request
+    finished = Signal(object)  # {run: GenerationResult} of the current request
+    failed = Signal(str)
+    logits = Signal(object)
+
+    def __init__(self, loader: Loader | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self._ids = itertools.count(1)
+        self.current_id = 0
+        self.busy = False
+        self.thread = QThread()
+        self.thread.setObjectName("desktop-sae-inference")
+        self.worker = InferenceWorker(loader)
+        self.worker.moveToThread(self.thread)
+        self.thread.finished.connect(self.worker.deleteLater)
+        self._load.connect(self.worker.load)
+        self._generate.connect(self.worker.generate)
+        self._logits.connect(self.worker.feature_logits)
+        self.worker.loadProgress.connect(self.loadProgress)
+        self.worker.loaded.connect(self.loaded)
+        self.worker.loadFailed.connect(self.loadFailed)
+        self.worker.token.connect(self._on_token)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.logits.connect(self.logits)
+        self.thread.start()
+
+    def load(self, req: LoadRequest) -> None:
+        self._load.emit(req)
+
+    def submit(self, **kw) -> int:
+        """Start a generation (cancels any in flight); returns its request id."""
+        rid = next(self._ids)
+        self.worker.latest_id = rid
+        self.current_id = rid
+        self.busy = True
+        self._generate.emit(GenerateRequest(id=rid, **kw))
+        return rid
+
+    def cancel(self) -> None:
+        self.worker.cancel_upto = self.current_id
+
+    def request_logits(self, feature: int) -> None:
+        self._logits.emit(int(feature), 10)
+
+    def inject_fault(self, exc: Exception) -> None:
+        """Make the next request fail with ``exc`` (used by the tests)."""
+        self.worker._fault = exc
+
+    @Slot(int, object)
+    def _on_token(self, rid: int, ev) -> None:
+        if rid == self.current_id:
+            self.token.emit(ev)
+
+    @Slot(int, object)
+    def _on_finished(self, rid: int, results) -> None:
+        if rid == self.current_id:
+            self.busy = False
+            self.finished.emit(results)
+
+    @Slot(int, str)
+    def _on_failed(self, rid: int, msg: str) -> None:
+        if rid == self.current_id:
+            self.busy = False
+            self.failed.emit(msg)
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel, quit and wait. Returns True when the thread has stopped."""
+        self.worker.cancel_upto = 1 << 62
+        self.worker.latest_id = 1 << 62
+        self.thread.quit()
+        return self.thread.wait(timeout_ms)
