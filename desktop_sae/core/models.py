@@ -278,13 +278,19 @@ def download_from_hub(repo_id: str, report: Progress, cancelled=None) -> Path:
         raise ModelLoadError(f"huggingface_hub is needed to download models: {e}") from None
 
     patterns = ["*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt", "*.jinja"]
-    report(None, f"Fetching {repo_id}")
+    offline = _offline()
+    report(None, f"{'Looking up' if offline else 'Fetching'} {repo_id}")
     try:
-        path = snapshot_download(repo_id, allow_patterns=patterns, tqdm_class=_progress_tqdm(report, cancelled))
+        path = snapshot_download(
+            repo_id,
+            allow_patterns=patterns,
+            cache_dir=os.environ.get("HF_HUB_CACHE") or None,
+            local_files_only=offline,
+            tqdm_class=_progress_tqdm(report, cancelled),
+        )
     except Cancelled:
         raise
     except (LocalEntryNotFoundError, OSError) as e:
-        offline = os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0")
         why = "offline mode is on (HF_HUB_OFFLINE)" if offline else "the hub cannot be reached"
         raise ModelLoadError(
             f"model {repo_id!r} is not in the local Hugging Face cache and {why}. Connect to the internet, "
@@ -295,6 +301,11 @@ def download_from_hub(repo_id: str, report: Progress, cancelled=None) -> Path:
     except Exception as e:
         raise ModelLoadError(f"downloading {repo_id!r} failed: {e}") from None
     return Path(path)
+
+
+def _offline() -> bool:
+    """HF_HUB_OFFLINE read at call time (huggingface_hub reads it once, at import)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _progress_tqdm(report: Progress, cancelled):

@@ -69,16 +69,17 @@ class FeatureLogits:
     bottom: tuple[tuple[str, float], ...]
 
 
-Loader = Callable[[LoadRequest, Callable[[float | None, str], None]], Any]  # -> core Session
+Loader = Callable[..., Any]  # (LoadRequest, progress(fraction|None, message), cancelled() -> bool) -> core Session
 
 
-def default_loader(req: LoadRequest, progress) -> Any:
+def default_loader(req: LoadRequest, progress, cancelled=None) -> Any:
     from ..core.models import load_model
     from ..core.paths import default_sae_dir
     from ..core.sae_io import load_sae
     from ..core.session import Session
 
-    lm = load_model(req.model, device=req.device, dtype=req.dtype, progress=progress, trust_remote_code=req.trust_remote_code)
+    lm = load_model(req.model, device=req.device, dtype=req.dtype, progress=progress,
+                    trust_remote_code=req.trust_remote_code, cancelled=cancelled)
     session = Session(lm, top_k_features=32)
     path = None
     if req.sae and req.sae.lower() != "none":
@@ -107,6 +108,7 @@ class InferenceWorker(QObject):
         self.latest_id = 0  # written by the GUI thread before it queues a request
         self.cancel_upto = 0  # requests with id <= this are cancelled
         self._fault: Exception | None = None  # test hook: raised inside the next request
+        self.closing = False
 
     # --- slots (run on the worker thread) ----------------------------------------------------------------
     @Slot(object)
@@ -118,7 +120,7 @@ class InferenceWorker(QObject):
             import time
 
             t0 = time.perf_counter()
-            session = self.loader(req, progress)
+            session = self.loader(req, progress, lambda: self.closing)
             info = self._info(session, time.perf_counter() - t0)
         except Exception as e:  # noqa: BLE001 - reported to the user
             self.loadFailed.emit(_message(e))
@@ -313,6 +315,7 @@ class InferenceClient(QObject):
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Cancel, quit and wait. Returns True when the thread has stopped."""
+        self.worker.closing = True
         self.worker.cancel_upto = 1 << 62
         self.worker.latest_id = 1 << 62
         self.thread.quit()

@@ -1,0 +1,221 @@
+"""CLI subcommands for training and inspecting SAEs: train-sae, eval-sae, features, feature."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+HELDOUT_FILE = "heldout_tokens.npz"
+
+
+def register(sub) -> None:
+    from .cli import add_model_args
+
+    t = sub.add_parser("train-sae", help="collect activations from a corpus and train a TopK SAE (resumable)")
+    add_model_args(t, sae=False)
+    t.add_argument("--corpus", nargs="+", required=True, help="text files, folders or .jsonl files (field 'text')")
+    t.add_argument("--hook", default="blocks.12.hook_resid_post")
+    t.add_argument("--width", type=int, default=4608, help="number of latents (d_sae)")
+    t.add_argument("--k", type=int, default=32)
+    t.add_argument("--tokens", type=int, default=2_000_000, help="training tokens (several epochs if > collected)")
+    t.add_argument("--collect-tokens", type=int, default=None, help="activations to collect (default: --tokens)")
+    t.add_argument("--batch-size", type=int, default=4096)
+    t.add_argument("--ctx", type=int, default=128, help="context length in tokens")
+    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--held-out", type=float, default=0.02, help="fraction of documents kept for evaluation")
+    t.add_argument("--eval-tokens", type=int, default=16384)
+    t.add_argument("--no-dictionary", action="store_true")
+    t.add_argument("--work", default=None, help="working folder for tokens, activations, checkpoints (default OUT/.train)")
+    t.add_argument("--out", required=True)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval-sae", help="L0, explained variance, dead fraction, CE loss recovered on held-out text")
+    add_model_args(e, sae=False)
+    e.add_argument("path", help="SAE folder")
+    e.add_argument("--corpus", nargs="*", default=None, help="text to evaluate on (default: the SAE's held-out tokens)")
+    e.add_argument("--tokens", type=int, default=16384)
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval)
+
+    f = sub.add_parser("features", help="features active on a text, strongest first (BOS hidden)")
+    add_model_args(f)
+    f.add_argument("--text", required=True)
+    f.add_argument("--top", type=int, default=20)
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(func=cmd_features)
+
+    d = sub.add_parser("feature", help="a feature's dictionary entry")
+    d.add_argument("id", type=int)
+    d.add_argument("--sae", default=None, help="SAE folder (default: the bundled SAE)")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_feature)
+
+
+def _printer(every: float = 1.0):
+    from .cli import progress_line
+
+    last = [0.0]
+
+    def show(fraction, msg):
+        if time.time() - last[0] >= every or (fraction is not None and fraction >= 1):
+            last[0] = time.time()
+            progress_line(fraction, msg)
+
+    return show
+
+
+def cmd_train(args) -> int:
+    import numpy as np
+    import torch
+
+    from .core.models import load_model
+    from .core.sae_io import save_sae
+    from .core.sae import FeatureStats
+    from .core.training.activation_store import ActivationStore, collect
+    from .core.training.corpus import TokenizedCorpus, read_documents, tokenize_corpus
+    from .core.training.dictionary import build_dictionary
+    from .core.training.evaluate import evaluate, write_eval
+    from .core.training.trainer import TrainConfig, train
+
+    out = Path(args.out)
+    work = Path(args.work) if args.work else out / ".train"
+    work.mkdir(parents=True, exist_ok=True)
+    show = _printer()
+    lm = load_model(args.model, device="cpu", dtype=args.dtype or "float32")
+    tc_path = work / "tokens.npz"
+    if tc_path.exists():
+        tc = TokenizedCorpus.load(tc_path)
+    else:
+        tc = tokenize_corpus(read_documents(args.corpus), lm.tokenizer, ctx_len=args.ctx, held_out=args.held_out)
+        tc.save(tc_path)
+    print(f"corpus: {len(tc.train)} training contexts, {len(tc.held_out)} held-out, tokens by source {tc.sources}",
+          file=sys.stderr)
+    if len(tc.train) == 0:
+        raise ValueError("the corpus is too small for one training context")
+    store_dir = work / "acts"
+    n_collect = args.collect_tokens or args.tokens
+    if not (store_dir / "meta.json").exists() or not ActivationStore(store_dir).meta.get("complete"):
+        collect(lm.model, tc.train, args.hook, store_dir, bos_id=tc.bos_id, max_tokens=n_collect,
+                progress=lambda p: show(p.done / max(p.total, 1),
+                                        f"collect {p.done}/{p.total} tokens {p.rate:.0f} tok/s ETA {p.eta_s:.0f}s"),
+                model_sha256=lm.sha256, model_name=lm.name)
+    store = ActivationStore(store_dir)
+    batch = min(args.batch_size, store.n_tokens)
+    cfg = TrainConfig(d_sae=args.width, k=args.k, batch_size=batch, total_tokens=args.tokens, lr=args.lr)
+    tr = train(store, cfg, work / "run", progress=lambda p: show(
+        p.tokens / p.total_tokens, f"train step {p.step} loss {p.loss:.4f} EV {p.explained_variance:.3f} "
+        f"L0 {p.l0:.1f} dead {100 * p.dead_fraction:.1f}% {p.tokens_per_s:.0f} tok/s ETA {p.eta_s:.0f}s"))
+    sample = store.sample(20_000)
+    typical = float(sample.norm(dim=1).mean())
+    sae = tr.to_sae(args.hook, lm.name, {"model_sha256": lm.sha256, "typical_norm": typical,
+                                         "context_size": args.ctx, "prepend_bos": True, "training_tokens": tr.tokens})
+    buf_path = out / HELDOUT_FILE
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(buf_path, held_out=tc.held_out[:256], bos_id=np.int64(tc.bos_id))
+    if not args.no_dictionary:
+        d = build_dictionary(sae, store, lm.tokenizer, lm.model.get_output_embeddings().weight, out,
+                             progress=lambda stage, fr: show(fr, f"dictionary: {stage}"))
+        sae.stats = FeatureStats(d.a["max_activation"], d.a["mean_activation"], d.a["density"])
+    save_sae(sae, out)
+    if len(tc.held_out):
+        res = evaluate(lm.model, sae, tc.held_out, args.hook, tc.bos_id, max_tokens=args.eval_tokens)
+        write_eval(out, res)
+        print(json.dumps({k: res[k] for k in ("explained_variance", "ce_loss_recovered", "delta_loss", "l0",
+                                              "dead_fraction")}), file=sys.stderr)
+    print(out)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import numpy as np
+
+    from .core.models import load_model
+    from .core.sae_io import load_sae
+    from .core.training.corpus import read_documents, tokenize_corpus
+    from .core.training.evaluate import evaluate, write_eval
+
+    lm = load_model(args.model, device="cpu", dtype=args.dtype or "float32")
+    sae = load_sae(args.path)
+    ctx = int(sae.cfg.metadata.get("context_size") or 128)
+    if args.corpus:
+        tc = tokenize_corpus(read_documents(args.corpus), lm.tokenizer, ctx_len=ctx, held_out=1.0)
+        contexts, bos = tc.held_out, tc.bos_id
+    else:
+        p = Path(args.path) / HELDOUT_FILE
+        if not p.exists():
+            raise ValueError(f"{args.path} has no {HELDOUT_FILE}; give --corpus")
+        with np.load(p, allow_pickle=False) as z:
+            contexts, bos = z["held_out"], int(z["bos_id"])
+    show = _printer()
+    res = evaluate(lm.model, sae, contexts, sae.cfg.hook_name, bos, max_tokens=args.tokens,
+                   progress=lambda i, n: show(i / n, f"eval {i}/{n} contexts"))
+    if Path(args.path).is_dir() and not args.corpus:
+        write_eval(args.path, res)
+    if args.json:
+        print(json.dumps(res, indent=1))
+    else:
+        for k in ("tokens", "l0", "explained_variance", "dead_fraction", "ce_clean", "ce_sae", "ce_zero_ablation",
+                  "ce_loss_recovered", "delta_loss"):
+            print(f"{k:20s} {res[k]:.4f}" if isinstance(res[k], float) else f"{k:20s} {res[k]}")
+    return 0
+
+
+def _dictionary(sae_path):
+    from .core.training.dictionary import FeatureDictionary
+
+    if sae_path is not None and Path(sae_path).is_dir() and FeatureDictionary.exists(sae_path):
+        return FeatureDictionary.load(sae_path)
+    return None
+
+
+def cmd_features(args) -> int:
+    import numpy as np
+
+    from .cli import open_session
+    from .core.paths import default_sae_dir
+
+    session = open_session(args, quiet=True)
+    if session.sae is None:
+        raise ValueError("no SAE loaded; give --sae")
+    toks, ids, acts = session.encode_text(args.text)
+    keep = np.array([i not in session.special_ids for i in ids], dtype=bool)
+    if not keep.any():
+        raise ValueError("the text has no ordinary tokens")
+    a = acts[keep]
+    kept_toks = [t for t, k in zip(toks, keep) if k]
+    mx, arg = a.max(0), a.argmax(0)
+    order = [int(f) for f in np.argsort(-mx) if mx[f] > 0][: args.top]
+    dic = _dictionary(args.sae if args.sae else default_sae_dir())
+    rows = [{"feature": f, "max": float(mx[f]), "mean": float(a[:, f].mean()), "tokens_active": int((a[:, f] > 0).sum()),
+             "at_token": kept_toks[int(arg[f])], "label": dic.labels[f] if dic else ""} for f in order]
+    if args.json:
+        print(json.dumps({"tokens": kept_toks, "features": rows}, ensure_ascii=False, indent=1))
+    else:
+        for r in rows:
+            print(f"{r['feature']:6d}  max {r['max']:8.2f}  on {r['tokens_active']:3d} tokens  at {r['at_token']!r:14s} "
+                  f"{r['label']}")
+    return 0
+
+
+def cmd_feature(args) -> int:
+    from .core.paths import default_sae_dir
+
+    folder = args.sae or default_sae_dir()
+    dic = _dictionary(folder)
+    if dic is None:
+        raise ValueError(f"no feature dictionary in {folder}")
+    e = dic.entry(args.id)
+    if args.json:
+        print(json.dumps(e, ensure_ascii=False, indent=1))
+        return 0
+    print(f"feature {e['id']}: {e['label']}")
+    print(f"max {e['max_activation']:.2f}  mean {e['mean_activation']:.2f}  density {100 * e['density']:.3f}%")
+    print("top logits:    " + "  ".join(f"{t!r} {v:+.2f}" for t, v in e["top_logits"]))
+    print("bottom logits: " + "  ".join(f"{t!r} {v:+.2f}" for t, v in e["bottom_logits"]))
+    for ex in e["top_examples"][:10]:
+        text = "".join(f"[{t}]" if v > 0 else t for t, v in zip(ex["tokens"], ex["values"]))
+        print(f"  {ex['activation']:7.2f}  {text!r}")
+    return 0

@@ -1,0 +1,37 @@
+"""Entry point of the desktop app: ``desktop-sae`` with no subcommand calls ``run_app``."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtWidgets import QApplication
+
+from . import theme
+from .main_window import MainWindow
+from .settings import app_settings
+from .worker import LoadRequest
+
+
+def load_request_from_args(args) -> LoadRequest:
+    return LoadRequest(
+        model=getattr(args, "model", None), device=getattr(args, "device", None), dtype=getattr(args, "dtype", None),
+        sae=getattr(args, "sae", None), hook=getattr(args, "hook", None),
+        trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
+    )
+
+
+def make_app(argv=None) -> QApplication:
+    app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
+    QCoreApplication.setOrganizationName("desktop-sae")
+    QCoreApplication.setApplicationName("Desktop SAE")
+    theme.apply_theme(str(app_settings().value("view/theme", "system")), app)
+    return app
+
+
+def run_app(args) -> int:
+    """Open the main window at once; the model loads in the worker thread with a progress bar."""
+    app = make_app()
+    win = MainWindow(load_request_from_args(args), preset=getattr(args, "preset", None))
+    win.show()
+    return app.exec()

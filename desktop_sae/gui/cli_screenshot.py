@@ -1,0 +1,106 @@
+"""``desktop-sae screenshot OUT.png``: run a real interaction offscreen (load, optional steering, one prompt)
+and save the window. Qt is imported only inside the handler so the CLI stays light."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+
+
+def register(sub) -> None:
+    from ..cli import add_model_args
+
+    p = sub.add_parser("screenshot", help="run a real chat offscreen and save the app window as a PNG")
+    p.add_argument("out", help="PNG file to write")
+    add_model_args(p)
+    p.add_argument("--prompt", default="Tell me about the Golden Gate Bridge.")
+    p.add_argument("--system", default=None)
+    p.add_argument("--steer", action="append", default=[], metavar="F=V[x][:add|clamp|orth]", help="steer (repeatable)")
+    p.add_argument("--multiplier", type=float, default=1.0)
+    p.add_argument("--compare", action="store_true", help="side by side: steered and default answers")
+    p.add_argument("--preset", default=None, help="apply this preset first")
+    p.add_argument("--pin", action="append", type=int, default=[], help="pin a feature (default: steered or most active)")
+    p.add_argument("--max-tokens", type=int, default=48)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--theme", choices=["light", "dark", "system"], default="light")
+    p.add_argument("--size", default="1480x920", help="window size WxH")
+    p.add_argument("--timeout", type=float, default=600)
+    p.set_defaults(func=cmd_screenshot)
+
+
+def _wait(app, cond, timeout: float, what: str) -> None:
+    from PySide6.QtCore import QEventLoop
+
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise TimeoutError(f"timed out waiting for {what}")
+        app.processEvents(QEventLoop.AllEvents, 50)
+        time.sleep(0.005)
+
+
+def cmd_screenshot(args) -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-shot-")  # default layout, user's untouched
+    from dataclasses import replace
+
+    from ..core.generation import SamplingConfig
+    from ..core.steering import SteeringConfig, parse_steer
+    from .app import load_request_from_args, make_app
+    from .main_window import MainWindow
+
+    app = make_app()
+    w, h = (int(x) for x in args.size.lower().split("x"))
+    win = MainWindow(load_request_from_args(args))
+    win.set_theme(args.theme)
+    win.resize(w, h)
+    win.show()
+    _wait(app, lambda: win.ready or win.last_error, args.timeout, "the model to load")
+    if not win.ready:
+        print(f"error: {win.last_error}", file=sys.stderr)
+        return 2
+    if args.preset and not win.load_preset(args.preset):
+        print(f"error: {win.last_error}", file=sys.stderr)
+        return 2
+    specs = tuple(parse_steer(s) for s in args.steer)
+    if specs:
+        labelled = tuple(replace(s, label=win._label(s.feature)) for s in specs)
+        win.steering.set_config(SteeringConfig(labelled, args.multiplier))
+    cfg = win.chat.sampling.full_config()
+    win.chat.sampling.set_config(replace(cfg, seed=args.seed, max_new_tokens=args.max_tokens))
+    if args.system:
+        win.chat.system.setText(args.system)
+    win.chat.compare.setChecked(args.compare)
+    for f in args.pin or [s.feature for s in win.steering.config().features]:
+        win.toggle_pin(f)
+
+    def ask():
+        win.chat.input.setPlainText(args.prompt)
+        win.chat.send_btn.click()
+        _wait(app, lambda: not win.client.busy, args.timeout, "the answer")
+
+    ask()
+    if win.catalog is not None:
+        active = [int(f) for f in win.catalog.active_ids("max")[:4]]
+        if not win.pinned and active:  # pin the most active features and answer again (same seed, same answer)
+            for f in active:
+                win.toggle_pin(f)
+            win.clear_chat()
+            ask()
+        if active:
+            win.features.sort.setCurrentIndex(win.features.sort.findData("active_max"))
+            win.features.select(active[0])
+            win.color_by(active[0])
+        answer = [e for (run, _i), e in win.chat.events.items() if not e.is_prompt and run in ("main", "steered")]
+        if answer:
+            win.token_view.show_token(answer[min(3, len(answer) - 1)], win._label)
+    end = time.monotonic() + 0.5  # let the 30 Hz timers draw the last data
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+    ok = win.grab().save(args.out)
+    win.close()
+    print(f"{'saved' if ok else 'could not save'} {args.out}: {win.chat.last_answer()[:120]!r}")
+    return 0 if ok else 1

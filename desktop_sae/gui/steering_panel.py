@@ -1,0 +1,255 @@
+"""The steering panel: one row per steered feature (slider + exact value in × max activation, with the raw
+coefficient and % of the hook's typical residual norm beside it, method, enable, remove), a global multiplier,
+reset, and "re-run automatically" (debounced; the newest change wins)."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+    QSlider, QToolButton, QVBoxLayout, QWidget,
+)
+
+from ..core.steering import SteerSpec, SteeringConfig
+
+METHOD_NAMES = {"add": "add", "clamp": "clamp", "orth": "orthogonal"}
+METHOD_TIPS = ("add: x + s·W_dec[f] (Neuronpedia's default)\n"
+               "clamp: set the feature's activation to c, keeping the SAE error (Anthropic's Golden Gate method)\n"
+               "orthogonal: scale the component of x along W_dec[f] by c (1 = unchanged, 0 = remove)")
+SLIDER_STEPS = 200  # each side
+DEBOUNCE_MS = 300
+
+
+class SteeringRow(QFrame):
+    edited = Signal()
+    removed = Signal(object)
+
+    def __init__(self, feature: int, label: str, unit: str, raw_span: float, parent=None):
+        super().__init__(parent)
+        self.feature = feature
+        self.label = label
+        self.unit = unit  # 'max' when the SAE has statistics, else 'raw'
+        self.span = 20.0 if unit == "max" else raw_span  # strength at the slider's end
+        self.setFrameShape(QFrame.StyledPanel)
+        self.enabled = QCheckBox()
+        self.enabled.setChecked(True)
+        self.enabled.setToolTip("Apply this feature's steering")
+        self.name = QLabel(f"<b>#{feature}</b> {label}"[:80])
+        self.name.setToolTip(f"Feature #{feature}: {label}")
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(-SLIDER_STEPS, SLIDER_STEPS)
+        self.slider.setToolTip("Strength" + (" in multiples of the feature's max activation (±10× is the useful range)" if unit == "max" else " (raw coefficient)"))
+        self.value = QDoubleSpinBox()
+        self.value.setDecimals(2)
+        self.value.setRange(-1000.0, 1000.0) if unit == "max" else self.value.setRange(-1e5, 1e5)
+        self.value.setSingleStep(0.5 if unit == "max" else max(1.0, round(self.span / 20)))
+        self.value.setSuffix("×" if unit == "max" else "")
+        self.value.setToolTip(self.slider.toolTip())
+        self.method = QComboBox()
+        for k, v in METHOD_NAMES.items():
+            self.method.addItem(v, k)
+        self.method.setToolTip(METHOD_TIPS)
+        self.units = QLabel("")
+        self.units.setToolTip("Raw coefficient and its size as % of the hook's typical residual norm (after the global multiplier)")
+        rm = QToolButton(text="✕")
+        rm.setToolTip("Stop steering with this feature")
+        rm.clicked.connect(lambda: self.removed.emit(self))
+        g = QGridLayout(self)
+        g.setContentsMargins(4, 2, 4, 2)
+        g.addWidget(self.enabled, 0, 0)
+        g.addWidget(self.name, 0, 1, 1, 2)
+        g.addWidget(self.method, 0, 3)
+        g.addWidget(rm, 0, 4)
+        g.addWidget(self.slider, 1, 1)
+        g.addWidget(self.value, 1, 2)
+        g.addWidget(self.units, 1, 3, 1, 2)
+        g.setColumnStretch(1, 1)
+        self.slider.valueChanged.connect(self._from_slider)
+        self.value.valueChanged.connect(self._from_value)
+        self.method.currentIndexChanged.connect(self.edited)
+        self.enabled.toggled.connect(self.edited)
+
+    def _from_slider(self, v: int) -> None:
+        self.value.blockSignals(True)
+        self.value.setValue(v / SLIDER_STEPS * self.span)
+        self.value.blockSignals(False)
+        self.edited.emit()
+
+    def _from_value(self, v: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(int(round(max(-1.0, min(1.0, v / self.span)) * SLIDER_STEPS)))
+        self.slider.blockSignals(False)
+        self.edited.emit()
+
+    def spec(self) -> SteerSpec:
+        return SteerSpec(self.feature, float(self.value.value()), self.unit, self.method.currentData(),
+                         self.enabled.isChecked(), self.label)
+
+    def set_spec(self, s: SteerSpec) -> None:
+        for w in (self.value, self.method, self.enabled):
+            w.blockSignals(True)
+        self.value.setValue(s.strength)
+        self._from_value_silent(s.strength)
+        self.method.setCurrentIndex(max(0, self.method.findData(s.method)))
+        self.enabled.setChecked(s.enabled)
+        for w in (self.value, self.method, self.enabled):
+            w.blockSignals(False)
+
+    def _from_value_silent(self, v: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(int(round(max(-1.0, min(1.0, v / self.span)) * SLIDER_STEPS)))
+        self.slider.blockSignals(False)
+
+
+class SteeringPanel(QWidget):
+    changed = Signal()  # debounced: the steering the next generation will use changed
+    rerunRequested = Signal()  # debounced, only with "re-run automatically" on
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rows: list[SteeringRow] = []
+        self.max_activation = None
+        self.dec_norms = None
+        self.typical_norm: float | None = None
+        self.mult = QDoubleSpinBox()
+        self.mult.setRange(-10, 10)
+        self.mult.setSingleStep(0.1)
+        self.mult.setValue(1.0)
+        self.mult.setToolTip("Global strength multiplier applied to every row (0 = no steering)")
+        self.mult.valueChanged.connect(self._edited)
+        self.auto = QCheckBox("Re-run automatically")
+        self.auto.setToolTip("Answer the last message again whenever steering changes (after you stop moving a slider)")
+        self.reset_btn = QPushButton("Reset")
+        self.reset_btn.setToolTip("Set every strength to 0 and the multiplier to 1")
+        self.reset_btn.clicked.connect(self.reset)
+        self.clear_btn = QPushButton("Remove all")
+        self.clear_btn.setToolTip("Stop steering with every feature")
+        self.clear_btn.clicked.connect(self.clear)
+        self.skip_special = QCheckBox("Leave special tokens unsteered")
+        self.skip_special.setChecked(True)
+        self.skip_special.setToolTip("Do not steer BOS and chat-template tokens (recommended)")
+        self.skip_special.toggled.connect(self._edited)
+        self.hint = QLabel("Add features with <b>Steer</b> in the feature panel.")
+        self.hint.setWordWrap(True)
+        self.box = QVBoxLayout()
+        self.box.setContentsMargins(0, 0, 0, 0)
+        inner = QWidget()
+        v = QVBoxLayout(inner)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.hint)
+        v.addLayout(self.box)
+        v.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Multiplier"))
+        top.addWidget(self.mult)
+        top.addWidget(self.auto)
+        top.addStretch(1)
+        top.addWidget(self.reset_btn)
+        top.addWidget(self.clear_btn)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(self.skip_special)
+        lay.addWidget(scroll, 1)
+        self.debounce = QTimer(self)
+        self.debounce.setSingleShot(True)
+        self.debounce.setInterval(DEBOUNCE_MS)
+        self.debounce.timeout.connect(self._fire)
+
+    # --- setup ---------------------------------------------------------------------------------------------
+    def set_sae(self, max_activation, dec_norms, typical_norm) -> None:
+        self.clear()
+        self.max_activation, self.dec_norms, self.typical_norm = max_activation, dec_norms, typical_norm
+
+    def has_stats(self, f: int) -> bool:
+        m = self.max_activation
+        return m is not None and math.isfinite(float(m[f])) and float(m[f]) > 0
+
+    def add_feature(self, f: int, label: str = "", strength: float | None = None) -> SteeringRow:
+        for r in self.rows:
+            if r.feature == f:
+                return r
+        unit = "max" if self.has_stats(f) else "raw"
+        span = 2.0 * (self.typical_norm or 100.0)
+        row = SteeringRow(f, label, unit, span)
+        row.edited.connect(self._edited)
+        row.removed.connect(self.remove_row)
+        self.rows.append(row)
+        self.box.addWidget(row)
+        self.hint.setVisible(False)
+        if strength is not None:
+            row.value.setValue(strength)
+        self._edited()
+        return row
+
+    def remove_row(self, row: SteeringRow) -> None:
+        self.rows.remove(row)
+        row.setParent(None)
+        row.deleteLater()
+        self.hint.setVisible(not self.rows)
+        self._edited()
+
+    def clear(self) -> None:
+        for r in list(self.rows):
+            self.remove_row(r)
+
+    def reset(self) -> None:
+        for r in self.rows:
+            r.value.setValue(0.0)
+        self.mult.setValue(1.0)
+
+    # --- state ---------------------------------------------------------------------------------------------
+    def config(self) -> SteeringConfig:
+        return SteeringConfig(tuple(r.spec() for r in self.rows), float(self.mult.value()), self.skip_special.isChecked())
+
+    def set_config(self, cfg: SteeringConfig) -> None:
+        """Replace all rows with ``cfg`` (already validated against the SAE)."""
+        self.blockSignals(True)
+        for r in list(self.rows):
+            self.rows.remove(r)
+            r.setParent(None)
+            r.deleteLater()
+        for s in cfg.features:
+            row = SteeringRow(s.feature, s.label, s.unit, 2.0 * (self.typical_norm or 100.0))
+            row.set_spec(s)
+            row.edited.connect(self._edited)
+            row.removed.connect(self.remove_row)
+            self.rows.append(row)
+            self.box.addWidget(row)
+        self.mult.setValue(cfg.multiplier)
+        self.skip_special.setChecked(cfg.skip_special)
+        self.hint.setVisible(not self.rows)
+        self.blockSignals(False)
+        self._update_units()
+        self.debounce.stop()
+        self.changed.emit()
+
+    def _edited(self, *_):
+        self._update_units()
+        self.debounce.start()
+
+    def _fire(self) -> None:
+        self.changed.emit()
+        if self.auto.isChecked():
+            self.rerunRequested.emit()
+
+    def _update_units(self) -> None:
+        m = float(self.mult.value())
+        for r in self.rows:
+            s = r.spec()
+            if s.method == "orth":
+                r.units.setText(f"gain {1 + m * (s.strength - 1):.2f}")
+                continue
+            max_act = float(self.max_activation[s.feature]) if self.has_stats(s.feature) else None
+            coef = (s.strength * max_act if s.unit == "max" else s.strength) * m
+            parts = [f"raw {coef:.3g}"]
+            if s.unit == "raw" and max_act:
+                parts.append(f"{coef / max_act:.2g}× max")
+            if self.typical_norm and self.dec_norms is not None:
+                parts.append(f"{100 * abs(coef) * float(self.dec_norms[s.feature]) / self.typical_norm:.3g}% norm")
+            r.units.setText(" · ".join(parts))
