@@ -204,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--dtypes", default="float32,bfloat16")
     bench.add_argument("--json", default=None, help="also write the results to this JSON file")
+    bench.add_argument("--no-load", action="store_true", help="skip the load-time and RSS measurements")
     bench.set_defaults(func=cmd_bench)
 
     for register in _plugins():

@@ -188,3 +188,15 @@ def test_large_additive_steer_along_unembedding_makes_the_token_appear():
     assert s.generate("hello world", sc).answer_ids.count(target) == 0
     steered = s.generate("hello world", sc, SteeringConfig((SteerSpec(0, 200.0),)))
     assert steered.answer_ids.count(target) >= 5
+
+
+@pytest.mark.parametrize("spec", [SteerSpec(7, 6.0), SteerSpec(3, 0.2, method="orth"), SteerSpec(9, 2.0, method="clamp")])
+def test_reported_activations_are_those_of_the_steered_residual(x, spec):
+    """The tap shifts pre-activations along precomputed encoder directions; it must equal a fresh encode."""
+    sae = random_sae(arch="standard")
+    mask = torch.tensor([[0.0, 1, 1, 1, 1]])
+    out, tap = apply(sae, steer(sae, spec, SteerSpec(20, 1.5)), x, mask)
+    with torch.no_grad():
+        fresh = sae.encode(out)[0]
+    vals, ids = fresh.topk(4, dim=-1)
+    torch.testing.assert_close(tap.last.top_vals, vals, atol=1e-4, rtol=1e-4)

@@ -69,9 +69,9 @@ def _store(tmp_path, x):
 
 
 def test_recovers_planted_features(tmp_path):
-    x, feats = _planted(40_000)
+    x, feats = _planted(30_000)
     store = _store(tmp_path, x)
-    cfg = TrainConfig(d_sae=128, k=4, batch_size=512, total_tokens=400_000, lr=3e-3, dead_tokens=20_000)
+    cfg = TrainConfig(d_sae=128, k=4, batch_size=512, total_tokens=240_000, lr=4e-3, dead_tokens=20_000)
     tr = train(store, cfg, tmp_path / "run")
     cos = F.normalize(tr.W_dec, dim=1) @ feats.T  # [d_sae, n_feat]
     best = cos.max(0).values
@@ -100,3 +100,18 @@ def test_checkpoint_resume_matches_uninterrupted(tmp_path):
     assert resumed.step_n == full.step_n == 40
     for p, q in zip(full.params(), resumed.params()):
         assert torch.allclose(p, q, atol=1e-5)
+
+
+def test_bf16_selection_matches_fp32_step():
+    torch.manual_seed(0)
+    x = torch.randn(256, 32) * 2
+    out = []
+    for sel in ("float32", "bfloat16"):
+        tr = TopKTrainer(32, TrainConfig(d_sae=128, k=8, lr=1e-3, select_dtype=sel))
+        tr.init_from_sample(x)
+        m = tr.step(x)
+        out.append((m, [p.clone() for p in tr.params()]))
+    (m32, p32), (m16, p16) = out
+    assert abs(m32["fvu"] - m16["fvu"]) < 0.02
+    for a, b in zip(p32, p16):
+        assert torch.allclose(a, b, atol=5e-3)

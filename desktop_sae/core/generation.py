@@ -124,12 +124,13 @@ class Sampler:
 
 
 class _Detok:
-    """Incremental detokenisation: yields text deltas, holding back incomplete UTF-8 sequences."""
+    """Incremental detokenisation in O(1) per token: decodes a short window, holds back partial UTF-8."""
 
     def __init__(self, tokenizer):
         self.tok = tokenizer
         self.ids: list[int] = []
-        self.emitted = ""
+        self.prefix = 0  # window start
+        self.read = 0  # ids before this are already emitted
 
     def piece(self, tid: int) -> str:
         return self.tok.decode([tid], skip_special_tokens=False)
@@ -139,12 +140,13 @@ class _Detok:
             self.ids.append(tid)
         elif not final:
             return ""
-        text = self.tok.decode(self.ids, skip_special_tokens=True)
-        if text.endswith("\ufffd") and not final:
+        dec = lambda a, b=None: self.tok.decode(self.ids[a:b], skip_special_tokens=True)  # noqa: E731
+        before = dec(self.prefix, self.read)
+        now = dec(self.prefix)
+        if len(now) <= len(before) or (now.endswith("\ufffd") and not final):
             return ""
-        delta = text[len(self.emitted) :] if text.startswith(self.emitted) else text
-        self.emitted = text
-        return delta
+        self.prefix, self.read = self.read, len(self.ids)
+        return now[len(before) :]
 
 
 def _events(rec, ids: Sequence[int], start: int, texts, deltas, is_prompt, specials, run) -> list[TokenEvent]:

@@ -101,6 +101,11 @@ class SteeringPlan:
     clamp_dirs: torch.Tensor | None = None  # [n, d] = W_dec[clamp_idx]
     orth_dirs: torch.Tensor | None = None  # [m, d] unit vectors
     orth_gain: torch.Tensor | None = None  # [m] (c - 1)
+    # the same directions pushed through the encoder (SAEs whose pre-activations are affine in x), so the
+    # steered activations cost a few multiply-adds instead of a second encoder pass
+    add_shift: torch.Tensor | None = None  # [d_sae]
+    clamp_shift: torch.Tensor | None = None  # [n, d_sae]
+    orth_shift: torch.Tensor | None = None  # [m, d_sae]
 
     @property
     def empty(self) -> bool:
@@ -168,21 +173,39 @@ def resolve(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | None = N
             raise SteeringError("orthogonal steering needs a non-zero decoder direction")
         plan.orth_dirs = (v / norms).to(dt)
         plan.orth_gain = torch.tensor(orth_g, device=dev, dtype=dt)
+    if sae.linear_input:
+        with torch.no_grad():
+            plan.add_shift = None if plan.add_vec is None else sae.pre_shift(plan.add_vec)
+            plan.clamp_shift = None if plan.clamp_dirs is None else sae.pre_shift(plan.clamp_dirs)
+            plan.orth_shift = None if plan.orth_dirs is None else sae.pre_shift(plan.orth_dirs)
     return plan
 
 
-def steering_delta(x: torch.Tensor, acts: torch.Tensor | None, plan: SteeringPlan, sae: SAE) -> torch.Tensor | None:
-    """The change to add to ``x`` [..., d] (all terms computed from the un-steered x), or None."""
-    delta = None
+def steering_delta(x: torch.Tensor, acts: torch.Tensor | None, plan: SteeringPlan, sae: SAE, mask=None):
+    """(delta, pre_shift): the change to add to ``x`` [..., d], all terms computed from the un-steered x, and
+    the change it causes in the SAE's pre-activations (None unless the plan has the encoder-side shifts).
+    ``mask`` [..., 1] zeroes the change at positions that must stay unsteered."""
+    terms = []  # (coefficients [..., n] or None for a constant, directions [n, d], shifts [n, d_sae])
     if plan.add_vec is not None:
-        delta = plan.add_vec.expand_as(x)
+        terms.append((None, plan.add_vec, plan.add_shift))
     if plan.clamp_idx is not None:
-        cur = acts[..., plan.clamp_idx]
-        scale = sae.decoder_scale(x)
-        term = ((plan.clamp_val - cur) @ plan.clamp_dirs) * scale
-        delta = term if delta is None else delta + term
+        coef = (plan.clamp_val - acts[..., plan.clamp_idx]) * sae.decoder_scale(x)
+        terms.append((coef, plan.clamp_dirs, plan.clamp_shift))
     if plan.orth_dirs is not None:
-        proj = x @ plan.orth_dirs.T  # [..., m]
-        term = (proj * plan.orth_gain) @ plan.orth_dirs
-        delta = term if delta is None else delta + term
-    return delta
+        terms.append(((x @ plan.orth_dirs.T) * plan.orth_gain, plan.orth_dirs, plan.orth_shift))
+    if not terms:
+        return None, None
+    delta = shift = None
+    exact_shift = True
+    for coef, dirs, sh in terms:
+        d = dirs.expand_as(x) if coef is None else coef @ dirs
+        delta = d if delta is None else delta + d
+        if sh is None:
+            exact_shift = False
+        elif exact_shift:
+            s_ = sh if coef is None else coef @ sh
+            shift = s_ if shift is None else shift + s_
+    if mask is not None:
+        delta = delta * mask
+        shift = shift * mask if (exact_shift and shift is not None) else shift
+    return delta, (shift if exact_shift else None)

@@ -48,15 +48,14 @@ class SAETap:
         x_n, _, _ = sae._norm_in(x)
         pre = sae.pre_activations(x_n)
         acts = sae.activation(pre) if (plan.clamp_idx is not None or plan.empty) else None
-        delta = None if plan.empty else steering_delta(x, acts, plan, sae)
         out = None
-        if delta is not None:
-            if self.mask is not None:
-                delta = delta * self.mask[..., None].to(delta.dtype)
+        if not plan.empty:
+            mask = None if self.mask is None else self.mask[..., None].to(x.dtype)
+            delta, shift = steering_delta(x, acts, plan, sae, mask)
             out = x + delta
             if self.record:
-                if sae.linear_input:
-                    acts = sae.activation(pre + sae.pre_shift(delta))
+                if shift is not None:
+                    acts = sae.activation(pre + shift)
                 else:
                     acts = sae.activation(sae.pre_activations(sae._norm_in(out)[0]))
         if self.record:

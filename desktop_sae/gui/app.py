@@ -13,6 +13,16 @@ from .settings import app_settings
 from .worker import LoadRequest
 
 
+def binding_problem() -> str | None:
+    """A known-broken Qt binding for this Python, as a message (None when fine)."""
+    import PySide6
+
+    if PySide6.__version__ == "6.12.0" and sys.version_info < (3, 12):
+        return ("PySide6 6.12.0 leaks a reference to None on every slot call under Python < 3.12 and will crash this "
+                "app after a few minutes; install another version: pip install 'PySide6-Essentials!=6.12.0'")
+    return None
+
+
 def load_request_from_args(args) -> LoadRequest:
     return LoadRequest(
         model=getattr(args, "model", None), device=getattr(args, "device", None), dtype=getattr(args, "dtype", None),
@@ -32,6 +42,11 @@ def make_app(argv=None) -> QApplication:
 def run_app(args) -> int:
     """Open the main window at once; the model loads in the worker thread with a progress bar."""
     app = make_app()
+    problem = binding_problem()
+    if problem:
+        print(f"warning: {problem}", file=sys.stderr)
     win = MainWindow(load_request_from_args(args), preset=getattr(args, "preset", None))
     win.show()
+    if problem:
+        win.show_error("Qt binding problem", problem)
     return app.exec()

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QTextBrowser, QToolButton, QVBoxLayout, QWidget,
 )
 
-from ..core.generation import SamplingConfig
 from .theme import heat, is_dark
 
 ROLE_TITLES = {"user": "You", "assistant": "Model", "system": "System", "error": "Error"}
@@ -127,9 +126,17 @@ class SamplingBar(QWidget):
             lay.addWidget(lab)
             lay.addWidget(w)
         lay.addStretch(1)
-        self.set_config(SamplingConfig())
+        self._extra = None
+        self.temperature.setValue(0.5)  # core.generation.SamplingConfig's defaults (Neuronpedia's)
+        self.top_p.setValue(1.0)
+        self.freq.setValue(1.0)
+        self.seed.setValue(42)
+        self.max_tokens.setValue(128)
 
-    def config(self) -> SamplingConfig:
+    def config(self):
+        """The settings as a core SamplingConfig (imported lazily: torch must not load before the first paint)."""
+        from ..core.generation import SamplingConfig
+
         seed = self.seed.value()
         return SamplingConfig(
             temperature=round(self.temperature.value(), 4), top_p=round(self.top_p.value(), 4),
@@ -137,7 +144,7 @@ class SamplingBar(QWidget):
             max_new_tokens=self.max_tokens.value(),
         )
 
-    def set_config(self, c: SamplingConfig) -> None:
+    def set_config(self, c) -> None:
         self._extra = c  # keeps top_k / repetition_penalty that have no control here
         self.temperature.setValue(c.temperature)
         self.top_p.setValue(c.top_p)
@@ -145,10 +152,11 @@ class SamplingBar(QWidget):
         self.seed.setValue(-1 if c.seed is None else min(int(c.seed), 2**31 - 1))
         self.max_tokens.setValue(max(1, c.max_new_tokens))
 
-    def full_config(self) -> SamplingConfig:
+    def full_config(self):
         from dataclasses import replace
 
-        return replace(self.config(), top_k=self._extra.top_k, repetition_penalty=self._extra.repetition_penalty)
+        c = self.config()
+        return c if self._extra is None else replace(c, top_k=self._extra.top_k, repetition_penalty=self._extra.repetition_penalty)
 
 
 class ChatPane(QWidget):
@@ -299,6 +307,8 @@ class ChatPane(QWidget):
     def finish_answer(self, results: dict) -> None:
         self._flush()
         main = results.get("main") or results.get("steered")
+        if not self.turns or self.turns[-1]["role"] != "assistant":
+            self.begin_answer(tuple(results))
         turn = self.turns[-1]
         turn["content"] = main.text
         if "default" in results:

@@ -93,6 +93,11 @@ def cmd_screenshot(args) -> int:
             win.features.sort.setCurrentIndex(win.features.sort.findData("active_max"))
             win.features.select(active[0])
             win.color_by(active[0])
+            if win.catalog.entry(active[0]) is None:  # no dictionary: wait for the worker's logits
+                try:
+                    _wait(app, lambda: "promotes" in win.detail.logits.text(), 10, "feature logits")
+                except TimeoutError:
+                    pass
         answer = [e for (run, _i), e in win.chat.events.items() if not e.is_prompt and run in ("main", "steered")]
         if answer:
             win.token_view.show_token(answer[min(3, len(answer) - 1)], win._label)

@@ -6,24 +6,23 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QToolTip,
 )
 
 from ..core.errors import DesktopSAEError, PresetError
-from ..core.presets import Preset, PresetStore, SAEIdentity, check_preset
 from . import theme
 from .about import show_about
 from .chat_pane import ChatPane
-from .feature_detail import FeatureDetail
 from .feature_panel import FeaturePanel
-from .plots import StripChart, TokenFeatures
-from .presets_ui import PresetManager
-from .settings import app_settings, get_bool
+from .settings import app_settings, get_bool, get_float, get_int
 from .steering_panel import SteeringPanel
 from .worker import InferenceClient, LoadRequest, ModelInfo
+
+# torch (via core.generation / core.presets) and pyqtgraph are imported only after the first paint: the window
+# shows at once, the plot widgets are built right after it, and torch loads in the worker thread.
 
 MAX_PINNED = 10
 
@@ -37,7 +36,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Desktop SAE")
         self.resize(1480, 920)
         self.settings = app_settings()
-        self.store = store or PresetStore()
+        self._store = store
         self.info: ModelInfo | None = None
         self.catalog = None
         self.ready = False
@@ -51,18 +50,16 @@ class MainWindow(QMainWindow):
         self.client = InferenceClient(loader, self)
         self.chat = ChatPane()
         self.features = FeaturePanel()
-        self.detail = FeatureDetail()
         self.steering = SteeringPanel()
-        self.strip = StripChart()
-        self.token_view = TokenFeatures()
+        self.detail = self.strip = self.token_view = None  # pyqtgraph widgets: built just after the first paint
         self.setCentralWidget(self.chat)
         self.docks = {}
         for key, title, w, area in (
             ("features", "Features", self.features, Qt.RightDockWidgetArea),
-            ("detail", "Feature detail", self.detail, Qt.RightDockWidgetArea),
+            ("detail", "Feature detail", QLabel("…"), Qt.RightDockWidgetArea),
             ("steering", "Steering", self.steering, Qt.LeftDockWidgetArea),
-            ("strip", "Live activations", self.strip, Qt.BottomDockWidgetArea),
-            ("token", "Token features", self.token_view, Qt.BottomDockWidgetArea),
+            ("strip", "Live activations", QLabel("…"), Qt.BottomDockWidgetArea),
+            ("token", "Token features", QLabel("…"), Qt.BottomDockWidgetArea),
         ):
             d = QDockWidget(title, self)
             d.setObjectName(f"dock_{key}")
@@ -72,13 +69,49 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.docks["strip"], self.docks["token"], Qt.Horizontal)
         self.resizeDocks([self.docks["features"], self.docks["steering"]], [430, 360], Qt.Horizontal)
         self.resizeDocks([self.docks["strip"]], [230], Qt.Vertical)
+        self.resizeDocks([self.docks["features"], self.docks["detail"]], [420, 330], Qt.Vertical)
         self._build_actions()
         self._build_status()
         self._wire()
         self._restore_settings()
         self._set_ready(False)
-        if load is not None:
-            QTimer.singleShot(0, lambda: self.client.load(load))
+        self._load = load
+        self._late_done = False
+        self.chat.installEventFilter(self)
+        QTimer.singleShot(300, self._late)  # fallback if no paint event comes (hidden window)
+
+    @property
+    def store(self):
+        if self._store is None:
+            from ..core.presets import PresetStore
+
+            self._store = PresetStore()
+        return self._store
+
+    def eventFilter(self, obj, ev):  # noqa: N802
+        if ev.type() == QEvent.Paint and not self._late_done:
+            QTimer.singleShot(0, self._late)
+        return False
+
+    def _late(self) -> None:
+        """After the first paint: build the plot widgets (pyqtgraph) and start loading the model."""
+        if self._late_done:
+            return
+        self._late_done = True
+        self.chat.removeEventFilter(self)
+        from .feature_detail import FeatureDetail
+        from .plots import StripChart, TokenFeatures
+
+        self.detail, self.strip, self.token_view = FeatureDetail(), StripChart(), TokenFeatures()
+        for key, w in (("detail", self.detail), ("strip", self.strip), ("token", self.token_view)):
+            self.docks[key].setWidget(w)
+        self.client.logits.connect(self.detail.set_logits)
+        self.detail.steerRequested.connect(self.steer_feature)
+        self.detail.pinRequested.connect(self.toggle_pin)
+        self.detail.labelChanged.connect(self.set_label)
+        self.token_view.featureClicked.connect(lambda f: self.features.select(f))
+        if self._load is not None:
+            self.client.load(self._load)
 
     # --- construction ------------------------------------------------------------------------------------
     def _action(self, text, slot, shortcut=None, tip=None, checkable=False) -> QAction:
@@ -160,7 +193,6 @@ class MainWindow(QMainWindow):
         c.token.connect(self._on_token)
         c.finished.connect(self._on_finished)
         c.failed.connect(self._on_failed)
-        c.logits.connect(self.detail.set_logits)
         self.chat.sendRequested.connect(self.send)
         self.chat.stopRequested.connect(self.stop)
         self.chat.regenerateRequested.connect(self.regenerate)
@@ -172,10 +204,6 @@ class MainWindow(QMainWindow):
         self.features.pinToggled.connect(self.toggle_pin)
         self.features.steerRequested.connect(self.steer_feature)
         self.features.colorRequested.connect(self.color_by)
-        self.detail.steerRequested.connect(self.steer_feature)
-        self.detail.pinRequested.connect(self.toggle_pin)
-        self.detail.labelChanged.connect(self.set_label)
-        self.token_view.featureClicked.connect(lambda f: self.features.select(f))
         self.steering.rerunRequested.connect(self.rerun)
 
     # --- settings ----------------------------------------------------------------------------------------
@@ -191,16 +219,12 @@ class MainWindow(QMainWindow):
         self.chat.system.setText(str(s.value("chat/system", "") or ""))
         self.chat.compare.setChecked(get_bool(s, "chat/compare", False))
         self.steering.auto.setChecked(get_bool(s, "steering/auto_rerun", False))
-        from .settings import get_float, get_int
-
-        from ..core.generation import SamplingConfig
-
-        d = SamplingConfig()
-        seed = get_int(s, "sampling/seed", d.seed)
-        self.chat.sampling.set_config(SamplingConfig(
-            temperature=get_float(s, "sampling/temperature", d.temperature), top_p=get_float(s, "sampling/top_p", d.top_p),
-            frequency_penalty=get_float(s, "sampling/frequency_penalty", d.frequency_penalty),
-            seed=None if seed < 0 else seed, max_new_tokens=get_int(s, "sampling/max_new_tokens", d.max_new_tokens)))
+        sb = self.chat.sampling
+        sb.temperature.setValue(get_float(s, "sampling/temperature", sb.temperature.value()))
+        sb.top_p.setValue(get_float(s, "sampling/top_p", sb.top_p.value()))
+        sb.freq.setValue(get_float(s, "sampling/frequency_penalty", sb.freq.value()))
+        sb.seed.setValue(get_int(s, "sampling/seed", sb.seed.value()))
+        sb.max_tokens.setValue(get_int(s, "sampling/max_new_tokens", sb.max_tokens.value()))
 
     def save_settings(self) -> None:
         s = self.settings
@@ -210,17 +234,18 @@ class MainWindow(QMainWindow):
         s.setValue("chat/system", self.chat.system.text())
         s.setValue("chat/compare", self.chat.compare.isChecked())
         s.setValue("steering/auto_rerun", self.steering.auto.isChecked())
-        c = self.chat.sampling.config()
-        for k in ("temperature", "top_p", "frequency_penalty", "max_new_tokens"):
-            s.setValue(f"sampling/{k}", getattr(c, k))
-        s.setValue("sampling/seed", -1 if c.seed is None else c.seed)
+        sb = self.chat.sampling
+        for k, w in (("temperature", sb.temperature), ("top_p", sb.top_p), ("frequency_penalty", sb.freq),
+                     ("seed", sb.seed), ("max_new_tokens", sb.max_tokens)):
+            s.setValue(f"sampling/{k}", w.value())
         s.sync()
 
     def set_theme(self, mode: str) -> None:
         theme.apply_theme(mode)
         self.theme_actions[mode].setChecked(True)
         for w in (self.strip, self.token_view):
-            w.apply_theme()
+            if w is not None:
+                w.apply_theme()
         self.chat.rerender()
 
     # --- loading -----------------------------------------------------------------------------------------
@@ -310,7 +335,8 @@ class MainWindow(QMainWindow):
         if self.catalog is not None:
             self.catalog.reset_conversation()
             self.features.activity_changed()
-        self.strip.begin(())
+        if self.strip is not None:
+            self.strip.begin(())
 
     def _on_token(self, ev) -> None:
         self.chat.add_event(ev)
@@ -372,6 +398,8 @@ class MainWindow(QMainWindow):
         self._refresh_strip()
 
     def _refresh_strip(self, runs=None) -> None:
+        if self.strip is None:
+            return
         runs = runs or (("steered", "default") if self.chat.compare.isChecked() else ("main",))
         self.strip.set_features(self.pinned, {f: self._label(f) for f in self.pinned}, runs)
 
@@ -412,7 +440,9 @@ class MainWindow(QMainWindow):
         self.features.search.selectAll()
 
     # --- presets -----------------------------------------------------------------------------------------
-    def current_preset(self, name: str, description: str = "") -> Preset:
+    def current_preset(self, name: str, description: str = ""):
+        from ..core.presets import Preset, SAEIdentity
+
         info = self.info
         return Preset(
             name=name, steering=self.steering.config(), sampling=self.chat.sampling.full_config(),
@@ -440,6 +470,8 @@ class MainWindow(QMainWindow):
             self.load_preset(path)
 
     def show_presets(self) -> None:
+        from .presets_ui import PresetManager
+
         dlg = PresetManager(self.store, self)
         dlg.loadRequested.connect(lambda p: self.load_preset(p) and dlg.accept())
         dlg.open()
@@ -450,6 +482,8 @@ class MainWindow(QMainWindow):
         if not self.ready:
             self.pending_preset = str(path)
             return False
+        from ..core.presets import check_preset
+
         try:
             p = self.store.read(path)
             check_preset(p, self.info.identity, self.info.max_activation)

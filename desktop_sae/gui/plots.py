@@ -118,6 +118,9 @@ class TokenFeatures(QWidget):
         self.plot.setLabel("left", "activation")
         self.bars = pg.BarGraphItem(x=np.arange(self.N), height=np.zeros(self.N), width=0.7, brush="#ff8c00")
         self.plot.addItem(self.bars)
+        font = self.plot.getAxis("bottom").style.get("tickFont") or self.font()
+        font.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.75))
+        self.plot.getAxis("bottom").setStyle(tickFont=font)
         self.list = QListWidget()
         self.list.setToolTip("Click a feature to open it in the feature panel")
         self.list.itemClicked.connect(lambda it: self.featureClicked.emit(int(it.data(Qt.UserRole))))
@@ -155,7 +158,7 @@ class TokenFeatures(QWidget):
         h[: len(keep)] = [v for _, v in keep]
         self.bars.setOpts(height=h)
         ax = self.plot.getAxis("bottom")
-        ax.setTicks([[(i, f"#{f}") for i, (f, _) in enumerate(keep)]])
+        ax.setTicks([[(i, str(f)) for i, (f, _) in enumerate(keep)]])
         for f, v in keep:
             it = QListWidgetItem(f"#{f}  {v:.2f}  {label_of(f)}")
             it.setData(Qt.UserRole, f)

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QSlider, QToolButton, QVBoxLayout, QWidget,
 )
 
-from ..core.steering import SteerSpec, SteeringConfig
 
 METHOD_NAMES = {"add": "add", "clamp": "clamp", "orth": "orthogonal"}
 METHOD_TIPS = ("add: x + s·W_dec[f] (Neuronpedia's default)\n"
@@ -83,11 +82,13 @@ class SteeringRow(QFrame):
         self.slider.blockSignals(False)
         self.edited.emit()
 
-    def spec(self) -> SteerSpec:
+    def spec(self):
+        from ..core.steering import SteerSpec
+
         return SteerSpec(self.feature, float(self.value.value()), self.unit, self.method.currentData(),
                          self.enabled.isChecked(), self.label)
 
-    def set_spec(self, s: SteerSpec) -> None:
+    def set_spec(self, s) -> None:
         for w in (self.value, self.method, self.enabled):
             w.blockSignals(True)
         self.value.setValue(s.strength)
@@ -168,7 +169,7 @@ class SteeringPanel(QWidget):
 
     def has_stats(self, f: int) -> bool:
         m = self.max_activation
-        return m is not None and math.isfinite(float(m[f])) and float(m[f]) > 0
+        return m is not None and 0 <= f < len(m) and math.isfinite(float(m[f])) and float(m[f]) > 0
 
     def add_feature(self, f: int, label: str = "", strength: float | None = None) -> SteeringRow:
         for r in self.rows:
@@ -204,10 +205,12 @@ class SteeringPanel(QWidget):
         self.mult.setValue(1.0)
 
     # --- state ---------------------------------------------------------------------------------------------
-    def config(self) -> SteeringConfig:
+    def config(self):
+        from ..core.steering import SteeringConfig
+
         return SteeringConfig(tuple(r.spec() for r in self.rows), float(self.mult.value()), self.skip_special.isChecked())
 
-    def set_config(self, cfg: SteeringConfig) -> None:
+    def set_config(self, cfg) -> None:
         """Replace all rows with ``cfg`` (already validated against the SAE)."""
         self.blockSignals(True)
         for r in list(self.rows):
@@ -251,5 +254,6 @@ class SteeringPanel(QWidget):
             if s.unit == "raw" and max_act:
                 parts.append(f"{coef / max_act:.2g}× max")
             if self.typical_norm and self.dec_norms is not None:
-                parts.append(f"{100 * abs(coef) * float(self.dec_norms[s.feature]) / self.typical_norm:.3g}% norm")
+                if 0 <= s.feature < len(self.dec_norms):
+                    parts.append(f"{100 * abs(coef) * float(self.dec_norms[s.feature]) / self.typical_norm:.3g}% norm")
             r.units.setText(" · ".join(parts))

@@ -17,8 +17,6 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ..core.generation import SamplingConfig
-from ..core.steering import NO_STEERING, SteeringConfig
 
 
 @dataclass(frozen=True)
@@ -36,8 +34,8 @@ class GenerateRequest:
     id: int
     messages: tuple[dict, ...]
     system: str | None
-    sampling: SamplingConfig
-    steering: SteeringConfig = NO_STEERING
+    sampling: Any  # core.generation.SamplingConfig (core imports are lazy: torch loads in the worker thread)
+    steering: Any = None  # core.steering.SteeringConfig; None = no steering
     watch: tuple[int, ...] = ()
     compare: bool = False
 
@@ -72,12 +70,24 @@ class FeatureLogits:
 Loader = Callable[..., Any]  # (LoadRequest, progress(fraction|None, message), cancelled() -> bool) -> core Session
 
 
+def _leave_a_core_for_the_ui() -> None:
+    """Decode with one thread fewer than the machine has (unless the user chose via OMP_NUM_THREADS): the GUI
+    thread keeps a core, and on small shared machines oversubscribed OpenMP threads decode many times slower."""
+    import os
+
+    import torch
+
+    if not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1)))
+
+
 def default_loader(req: LoadRequest, progress, cancelled=None) -> Any:
     from ..core.models import load_model
     from ..core.paths import default_sae_dir
     from ..core.sae_io import load_sae
     from ..core.session import Session
 
+    _leave_a_core_for_the_ui()
     lm = load_model(req.model, device=req.device, dtype=req.dtype, progress=progress,
                     trust_remote_code=req.trust_remote_code, cancelled=cancelled)
     session = Session(lm, top_k_features=32)
@@ -174,13 +184,16 @@ class InferenceWorker(QObject):
             if self._fault is not None:
                 fault, self._fault = self._fault, None
                 raise fault
+            from ..core.steering import NO_STEERING
+
+            steering = req.steering or NO_STEERING
             kw = dict(system=req.system, watch=req.watch, on_token=emit, cancel=cancel)
             msgs = [dict(m) for m in req.messages]
             if req.compare:
-                steered, default = self.session.compare(msgs, req.sampling, req.steering, **kw)
+                steered, default = self.session.compare(msgs, req.sampling, steering, **kw)
                 results = {"steered": steered, "default": default}
             else:
-                results = {"main": self.session.generate(msgs, req.sampling, req.steering, **kw)}
+                results = {"main": self.session.generate(msgs, req.sampling, steering, **kw)}
         except Exception as e:  # noqa: BLE001 - any failure becomes a message; the thread lives on
             traceback.print_exc()
             self.failed.emit(req.id, _message(e))
@@ -197,7 +210,7 @@ class InferenceWorker(QObject):
 
             with torch.inference_mode():
                 W_U = s.lm.model.get_output_embeddings().weight
-                v = (W_U.float() @ s.sae.W_dec[feature].float().to(W_U.device)).cpu()
+                v = (W_U @ s.sae.W_dec[feature].to(W_U.device, W_U.dtype)).float().cpu()
             tok = s.lm.tokenizer
             hi, lo = v.topk(n), (-v).topk(n)
             top = tuple((tok.decode([int(i)]), float(x)) for x, i in zip(hi.values, hi.indices))

@@ -1,0 +1,151 @@
+"""``desktop-sae bench engine``: decoding speed of the engine against transformers' ``generate()``.
+
+All configurations run interleaved in one process (machines are noisy), batch 1, greedy, a fixed number of
+new tokens (EOS ignored). Reported: median tok/s per configuration and ratios against the baselines measured
+in the same run, warm and cold model load times, and the peak RSS of a typical app session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+PROMPT = "Write a long story about a lighthouse keeper who finds a message in a bottle."
+
+
+def _sae_for(lm):
+    from .paths import default_sae_dir
+    from .sae import SAE, SAEConfig
+    from .sae_io import load_sae
+
+    d = default_sae_dir()
+    if d is not None:
+        return load_sae(d), f"bundled ({d.name})"
+    g = torch.Generator().manual_seed(0)
+    sae = SAE(SAEConfig(lm.d_model, 4608, "topk", k=32, hook_name="blocks.12.hook_resid_post"))
+    with torch.no_grad():
+        sae.W_dec.copy_(torch.nn.functional.normalize(torch.randn(4608, lm.d_model, generator=g), dim=-1))
+        sae.W_enc.copy_(sae.W_dec.T)
+    return sae, "random TopK 576->4608 k=32 at blocks.12.hook_resid_post (no bundled SAE yet)"
+
+
+def _engine_run(session, ids, n, steering):
+    from .generation import SamplingConfig, generate_tokens
+    from .tap import SAETap
+
+    sc = SamplingConfig(temperature=0, frequency_penalty=0.0, max_new_tokens=n)
+    tap = SAETap(session.sae, session.plan(steering), (), 10) if session.sae is not None else None
+    t = time.perf_counter()
+    res = generate_tokens(session.lm.model, session.lm.tokenizer, ids, sc, tap=tap, hook_name=session.hook_name,
+                          special_ids=session.special_ids, skip_special=True)
+    dt = time.perf_counter() - t
+    assert len(res.answer_ids) == n
+    return n / dt
+
+
+def _hf_run(model, ids, n):
+    t = time.perf_counter()
+    out = model.generate(input_ids=torch.tensor([ids]), max_new_tokens=n, min_new_tokens=n, do_sample=False,
+                         pad_token_id=0)
+    dt = time.perf_counter() - t
+    assert out.shape[1] - len(ids) == n
+    return n / dt
+
+
+def _subprocess_load(cache_dir: str | None) -> dict:
+    code = (
+        "import time, json, resource; t=time.perf_counter()\n"
+        "from desktop_sae.core.models import load_model\n"
+        "t1=time.perf_counter(); lm=load_model(); t2=time.perf_counter()\n"
+        "print(json.dumps({'import_s': t1-t, 'load_s': t2-t1, 'cache_hit': lm.cache_hit}))\n"
+    )
+    env = dict(os.environ)
+    if cache_dir:
+        env["DESKTOP_SAE_CACHE_DIR"] = cache_dir
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _subprocess_rss(n: int) -> float:
+    """Peak RSS (MB) of loading the default model + SAE and generating n tokens with SAE readouts."""
+    code = (
+        "import resource, argparse\n"
+        "from desktop_sae.cli import open_session\n"
+        "from desktop_sae.core.generation import SamplingConfig\n"
+        "a = argparse.Namespace(model=None, device=None, dtype=None, sae=None, hook=None, trust_remote_code=False)\n"
+        "s = open_session(a, quiet=True)\n"
+        f"s.generate('Tell me a story.', SamplingConfig(max_new_tokens={n}))\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main(args) -> int:
+    from .models import load_model
+    from .session import Session
+    from .steering import SteerSpec, SteeringConfig
+
+    n, repeats = args.tokens, args.repeats
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {n} new tokens, batch 1, greedy, {repeats} repeats", flush=True)
+    sessions = {}
+    for dt in dtypes:
+        lm = load_model(dtype=dt)
+        sae, sae_desc = _sae_for(lm)
+        s_sae = Session(lm)
+        s_sae.attach_sae(sae)
+        sessions[dt] = (Session(lm), s_sae)
+    print(f"SAE: {sae_desc}", flush=True)
+    hf_model = load_model(dtype="float32").model
+    ids = sessions[dtypes[0]][0].prompt_ids(PROMPT)
+    feats = [11, 222, 3333]
+    add3 = SteeringConfig(tuple(SteerSpec(f, 4.0) for f in feats))
+    clamp3 = SteeringConfig(tuple(SteerSpec(f, 4.0, method="clamp") for f in feats))
+    configs = {"a: transformers generate() fp32": lambda: _hf_run(hf_model, ids, n)}
+    for dt in dtypes:
+        plain, with_sae = sessions[dt]
+        configs[f"b: engine {dt}"] = lambda p=plain: _engine_run(p, ids, n, SteeringConfig())
+        configs[f"c: engine {dt} + SAE encode"] = lambda s=with_sae: _engine_run(s, ids, n, SteeringConfig())
+        configs[f"d: engine {dt} + SAE + 3 add"] = lambda s=with_sae: _engine_run(s, ids, n, add3)
+        configs[f"e: engine {dt} + SAE + 3 clamp"] = lambda s=with_sae: _engine_run(s, ids, n, clamp3)
+    for fn in configs.values():  # warm-up (kernel selection, allocator)
+        fn()
+    rates = {k: [] for k in configs}
+    for r in range(repeats):
+        for k, fn in configs.items():
+            rates[k].append(fn())
+        print(f"  repeat {r + 1}/{repeats} done", flush=True)
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    base = med["a: transformers generate() fp32"]
+    rows = []
+    print(f"\n{'configuration':40s} {'tok/s':>7s} {'vs a':>6s} {'vs b':>6s}")
+    for k, v in med.items():
+        dt = next((d for d in dtypes if f" {d}" in k), None)
+        b = med.get(f"b: engine {dt}") if dt else None
+        rows.append({"config": k, "tok_s": v, "vs_a": v / base, "vs_b": (v / b) if b else None, "all": rates[k]})
+        print(f"{k:40s} {v:7.1f} {v / base:6.2f} {'' if not b else f'{v / b:6.3f}'}")
+    result = {"tokens": n, "repeats": repeats, "rows": rows}
+    if not args.no_load:
+        with tempfile.TemporaryDirectory() as tmp:
+            cold = _subprocess_load(tmp)
+        warm = _subprocess_load(None)
+        rss = _subprocess_rss(n)
+        result.update(cold_load=cold, warm_load=warm, peak_rss_mb=rss)
+        print(f"\ncold load (GGUF -> cache): {cold['load_s']:.2f} s; warm load: {warm['load_s']:.2f} s "
+              f"(+ {warm['import_s']:.2f} s importing torch/transformers)")
+        print(f"peak RSS, default model + SAE, {n} tokens with readouts: {rss:.0f} MB")
+    result["bench_process_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.json:
+        from .atomic import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(result, indent=1))
+    return 0

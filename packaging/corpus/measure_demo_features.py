@@ -1,0 +1,185 @@
+"""Pick and measure the demo features of the shipped SAE; writes resources/demo_features.json.
+
+For each concept: candidate features = highest (mean activation on concept sentences − on neutral sentences);
+a short pilot picks the strength (× max activation, additive) that puts answers on the concept while staying fluent;
+then the measurement: SEEDS seeds × the neutral PROMPTS, steered vs default (same seed), share of answers that
+match the concept's keywords, and a fluency check (no token > 40 % of the answer, no run of 4 equal tokens).
+
+Usage: python packaging/corpus/measure_demo_features.py [--sae DIR] [--out resources/demo_features.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CONCEPTS = {
+    "golden_gate": {
+        "label": "Golden Gate Bridge / San Francisco",
+        "texts": ["The Golden Gate Bridge spans the strait into San Francisco Bay.",
+                  "We walked across the Golden Gate Bridge in the fog.", "San Francisco is famous for its cable cars.",
+                  "The orange suspension bridge in San Francisco opened in 1937."],
+        "keywords": ["golden gate", "san francisco", "bridge"]},
+    "code": {
+        "label": "Python code",
+        "texts": ["def add(a, b):\n    return a + b", "import os\nfor name in os.listdir(path):\n    print(name)",
+                  "class Stack:\n    def __init__(self):\n        self.items = []", "x = [i * 2 for i in range(10)]"],
+        "keywords": ["def ", "import ", "return", "python", "code", "function", "print(", "()"]},
+    "bugs": {
+        "label": "code errors / bugs",
+        "texts": ["Traceback (most recent call last): IndexError: list index out of range",
+                  "The bug was an off-by-one error in the loop.", "TypeError: unsupported operand type(s)",
+                  "I fixed the bug that caused the program to crash with an exception."],
+        "keywords": ["error", "bug", "exception", "traceback", "crash", "debug", "fix"]},
+    "secrets": {
+        "label": "secrets / keeping something hidden",
+        "texts": ["She promised to keep his secret and never tell anyone.", "This document is confidential.",
+                  "He whispered the secret so that nobody else could hear.", "They hid the truth from everyone."],
+        "keywords": ["secret", "confidential", "hidden", "hide", "whisper", "private", "nobody"]},
+    "scam": {
+        "label": "scams / phishing",
+        "texts": ["Dear customer, your account is suspended. Click here to verify your password.",
+                  "This is a phishing email that tries to steal your bank details.",
+                  "Congratulations, you have won the lottery! Send us a fee to claim your prize.",
+                  "Scammers pretend to be tech support to get access to your computer."],
+        "keywords": ["scam", "phishing", "fraud", "password", "suspicious", "verify", "account", "click"]},
+    "religion": {
+        "label": "God / the Bible",
+        "texts": ["And God said, Let there be light: and there was light.", "The Lord is my shepherd; I shall not want.",
+                  "Jesus answered and said unto them", "Blessed are the meek: for they shall inherit the earth."],
+        "keywords": ["god", "lord", "jesus", "holy", "pray", "bible", "heaven", "faith", "church"]},
+    "food": {
+        "label": "food and cooking",
+        "texts": ["Preheat the oven and bake the cookies for twelve minutes.", "Add the chopped onions to the pan.",
+                  "This soup is delicious with fresh bread.", "Mix the flour, sugar and butter in a bowl."],
+        "keywords": ["food", "cook", "recipe", "bake", "delicious", "eat", "flour", "soup", "dish", "meal"]},
+    "music": {
+        "label": "music",
+        "texts": ["She played a beautiful melody on the piano.", "The band performed their new song live.",
+                  "He tuned his guitar before the concert.", "The choir sang in perfect harmony."],
+        "keywords": ["music", "song", "melody", "sing", "guitar", "piano", "concert", "band"]},
+    "ocean": {
+        "label": "the sea / ocean",
+        "texts": ["The waves crashed against the rocks on the shore.", "Fishermen sailed out onto the open sea.",
+                  "Whales swim in the deep ocean.", "We spent the day at the beach watching the tide."],
+        "keywords": ["ocean", "sea", "wave", "beach", "shore", "tide", "sail", "water"]},
+}
+NEUTRAL = ["The meeting was moved to Thursday afternoon.", "I bought a new pair of shoes yesterday.",
+           "The train was late again this morning.", "Please remember to water the plants.",
+           "The report is due at the end of the month.", "My neighbour has a small red car."]
+PROMPTS = ["Tell me about your day.", "What should I do this weekend?", "Give me some advice for the new year."]
+
+
+def on_concept(text: str, keywords: list[str]) -> bool:
+    t = text.lower()
+    return any(k in t for k in keywords)
+
+
+def fluent(ids) -> bool:
+    ids = list(ids)
+    if len(ids) < 4:
+        return True
+    if Counter(ids).most_common(1)[0][1] > 0.4 * len(ids):
+        return False
+    return not any(ids[i] == ids[i + 1] == ids[i + 2] == ids[i + 3] for i in range(len(ids) - 3))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sae", default=None)
+    ap.add_argument("--out", default="resources/demo_features.json")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--max-new", type=int, default=32)
+    ap.add_argument("--strengths", default="4,8")
+    ap.add_argument("--concepts", default=",".join(CONCEPTS))
+    a = ap.parse_args(argv)
+    torch.set_num_threads(2)
+    from desktop_sae.core.generation import SamplingConfig
+    from desktop_sae.core.models import load_model
+    from desktop_sae.core.paths import default_sae_dir
+    from desktop_sae.core.sae_io import load_sae
+    from desktop_sae.core.session import Session
+    from desktop_sae.core.steering import NO_STEERING, SteerSpec, SteeringConfig
+    from desktop_sae.core.training.dictionary import FeatureDictionary
+
+    sae_dir = Path(a.sae or default_sae_dir())
+    session = Session(load_model(), load_sae(sae_dir))
+    dic = FeatureDictionary.load(sae_dir) if FeatureDictionary.exists(sae_dir) else None
+
+    def mean_acts(texts):
+        rows = []
+        for t in texts:
+            _, ids, acts = session.encode_text(t)
+            keep = [i for i, tid in enumerate(ids) if tid not in session.special_ids]
+            rows.append(acts[keep].mean(0))
+        return np.mean(rows, 0)
+
+    neutral = mean_acts(NEUTRAL)
+    sampling = lambda seed: SamplingConfig(seed=seed, max_new_tokens=a.max_new)  # noqa: E731
+    default_cache: dict = {}
+
+    def default(prompt, seed):
+        if (prompt, seed) not in default_cache:
+            default_cache[(prompt, seed)] = session.generate(prompt, sampling(seed), NO_STEERING)
+        return default_cache[(prompt, seed)]
+
+    results, t0 = [], time.time()
+    strengths = [float(s) for s in a.strengths.split(",")]
+    for name in a.concepts.split(","):
+        c = CONCEPTS[name]
+        diff = mean_acts(c["texts"]) - neutral
+        cands = [int(f) for f in np.argsort(-diff)[:3]]
+        best = None
+        for f in cands[:2]:  # pilot: 2 seeds x first prompt
+            for s in strengths:
+                st = SteeringConfig(features=(SteerSpec(f, s, unit="max", method="add"),))
+                outs = [session.generate(PROMPTS[0], sampling(100 + i), st) for i in range(2)]
+                score = sum(on_concept(o.text, c["keywords"]) and fluent(o.answer_ids) for o in outs)
+                if best is None or score > best[0]:
+                    best = (score, f, s)
+        _, f, s = best
+        st = SteeringConfig(features=(SteerSpec(f, s, unit="max", method="add"),))
+        n = steered_on = default_on = flu = 0
+        examples = []
+        for p in PROMPTS:
+            for seed in range(a.seeds):
+                r = session.generate(p, sampling(seed), st)
+                d = default(p, seed)
+                n += 1
+                steered_on += on_concept(r.text, c["keywords"])
+                default_on += on_concept(d.text, c["keywords"])
+                flu += fluent(r.answer_ids)
+                if seed == 0:
+                    examples.append({"prompt": p, "steered": r.text, "default": d.text})
+        rec = {"concept": name, "label": c["label"], "feature": f, "candidates": cands,
+               "dictionary_label": dic.labels[f] if dic else None, "method": "add", "unit": "max", "strength": s,
+               "strength_raw": float(s * session.sae.stats.max_activation[f]), "n_answers": n,
+               "steered_on_concept": steered_on / n, "default_on_concept": default_on / n, "steered_fluent": flu / n,
+               "steering_works": steered_on / n >= default_on / n + 0.3 and flu / n >= 0.7,
+               "keywords": c["keywords"], "examples": examples}
+        results.append(rec)
+        print(f"{name:12s} f{f:5d} x{s:g}max  on-concept {steered_on}/{n} vs default {default_on}/{n}  "
+              f"fluent {flu}/{n}  ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
+        doc = {"sae": str(sae_dir.name), "hook": session.hook_name,
+               "method": {"seeds": a.seeds, "prompts": PROMPTS, "max_new_tokens": a.max_new,
+                          "sampling": "temperature 0.5, frequency penalty 1.0 (SamplingConfig defaults)",
+                          "on_concept": "answer contains one of the concept's keywords (case-insensitive)",
+                          "fluent": "no token is more than 40% of the answer and no run of 4 identical tokens",
+                          "default": "same prompt and seed without steering",
+                          "selection": "top features by mean activation on concept sentences minus neutral ones; "
+                                       "strength chosen on a 2-seed pilot of the first prompt among " + a.strengths},
+               "concepts": results}
+        Path(a.out).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,194 @@
+"""GUI benchmark (not a timed test; run it by hand):
+
+    QT_QPA_PLATFORM=offscreen python tests/bench/bench_gui.py [--sae DIR] [--tokens 200] [--json out.json]
+
+1. main-thread stall: gaps between event-loop ticks (a 0 ms timer) while the real bundled model streams N tokens
+   with 5 pinned features plotted (goal p99 <= 16 ms, max <= 50 ms);
+2. launch -> first paint and -> ready to chat, in a fresh process with a warm model cache (goal <= 1 s / <= 3 s);
+3. feature search over all features (catalog search and the full panel refresh; goal <= 10 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+T_LAUNCH = time.time()
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _pct(xs, q):
+    import numpy as np
+
+    return float(np.percentile(np.asarray(xs), q)) if xs else float("nan")
+
+
+def launch_child(sae: str | None) -> None:
+    """Runs in a fresh process: report seconds from process launch to first paint and to ready."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    from desktop_sae.gui.app import make_app
+    from desktop_sae.gui.main_window import MainWindow
+    from desktop_sae.gui.worker import LoadRequest
+
+    t0 = float(os.environ["BENCH_T0"])
+    out = {}
+    app = make_app()
+
+    class PaintSpy(QObject):
+        def eventFilter(self, obj, ev):  # noqa: N802
+            if ev.type() == QEvent.Paint and "paint" not in out:
+                out["paint"] = time.time() - t0
+            return False
+
+    spy = PaintSpy()
+    win = MainWindow(LoadRequest(sae=sae))
+    win.installEventFilter(spy)
+    win.chat.installEventFilter(spy)
+
+    def ready(ok):
+        if ok:
+            out["ready"] = time.time() - t0
+            QTimer.singleShot(0, win.close)
+
+    win.readyChanged.connect(ready)
+    win.show()
+    QTimer.singleShot(120_000, win.close)
+    app.exec()
+    print("LAUNCH " + json.dumps(out))
+
+
+def bench_launch(sae, repeats=3) -> dict:
+    rows = []
+    for _ in range(repeats):
+        env = {**os.environ, "BENCH_T0": repr(time.time())}
+        r = subprocess.run([sys.executable, __file__, "--child"] + (["--sae", sae] if sae else []), env=env,
+                           capture_output=True, text=True, timeout=300)
+        line = next((l for l in r.stdout.splitlines() if l.startswith("LAUNCH ")), None)
+        if line is None:
+            raise RuntimeError(r.stderr[-2000:])
+        rows.append(json.loads(line[7:]))
+    return {"first_paint_s": [round(r["paint"], 3) for r in rows], "ready_s": [round(r["ready"], 3) for r in rows]}
+
+
+def bench_stall(sae, tokens: int) -> dict:
+    from dataclasses import replace
+
+    from PySide6.QtCore import Qt, QTimer
+
+    from desktop_sae.gui.app import make_app
+    from desktop_sae.gui.main_window import MainWindow
+    from desktop_sae.gui.worker import LoadRequest
+
+    app = make_app()
+    win = MainWindow(LoadRequest(sae=sae))
+    win.show()
+    while not win.ready:
+        app.processEvents()
+        time.sleep(0.01)
+        if win.last_error:
+            raise RuntimeError(win.last_error)
+    for f in range(5):  # 5 pinned features (the first five of the catalog's most dense, so curves move)
+        win.toggle_pin(int(f))
+    cfg = win.chat.sampling.full_config()
+    win.chat.sampling.set_config(replace(cfg, max_new_tokens=tokens, temperature=0.8, seed=1))
+    ticks: list[float] = []
+    tick = QTimer()
+    tick.setTimerType(Qt.PreciseTimer)
+    tick.setInterval(1)  # the event loop runs freely; a gap between ticks = the loop was blocked that long
+    tick.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    streamed = []
+    win.client.token.connect(lambda ev: streamed.append(ev))
+    win.client.finished.connect(lambda _r: QTimer.singleShot(100, app.quit))
+    win.client.failed.connect(lambda _m: app.quit())
+    win.chat.input.setPlainText("Write a long story about a lighthouse keeper and the sea.")
+    tick.start()
+    QTimer.singleShot(0, win.chat.send_btn.click)
+    t0 = time.perf_counter()
+    app.exec()
+    seconds = time.perf_counter() - t0
+    tick.stop()
+    gaps = [1000 * (b - a) for a, b in zip(ticks, ticks[1:])]
+    worst = sorted(range(len(gaps)), key=lambda i: -gaps[i])[:5]
+    n = sum(not e.is_prompt for e in streamed)
+    res = {"tokens": n, "seconds": round(seconds, 2), "tok_per_s": round(n / seconds, 1), "ticks": len(ticks),
+           "gap_p50_ms": round(_pct(gaps, 50), 2), "gap_p99_ms": round(_pct(gaps, 99), 2),
+           "gap_max_ms": round(max(gaps), 2), "worst_gaps_at_s": [(round(ticks[i] - t0, 2), round(gaps[i], 1)) for i in worst],
+           "strip_points": win.strip.n_points("main"), "last_error": win.last_error}
+    win.close()
+    return res
+
+
+def bench_search(sae) -> dict:
+    from desktop_sae.core.sae_io import load_sae
+    from desktop_sae.gui.app import make_app
+    from desktop_sae.gui.feature_data import FeatureCatalog
+    from desktop_sae.gui.feature_panel import FeaturePanel
+    from desktop_sae.gui.worker import _load_dictionary
+
+    from desktop_sae.core.paths import default_sae_dir
+
+    make_app()
+    path = sae or str(default_sae_dir())
+    s = load_sae(path)
+    st = s.stats
+    t0 = time.perf_counter()
+    cat = FeatureCatalog(s.cfg.d_sae, st.max_activation if st else None, st.density if st else None,
+                         st.mean_activation if st else None, _load_dictionary(path), path)
+    build = time.perf_counter() - t0
+    queries = ["bridge", "code", "the", "#123", "123", "secret pass", "zzzz", "san francisco", "error", "a"]
+    search_ms, panel_ms = [], []
+    panel = FeaturePanel()
+    panel.set_catalog(cat)
+    panel.resize(420, 600)
+    panel.show()
+    for _ in range(5):
+        for q in queries:
+            t = time.perf_counter()
+            cat.search(q)
+            search_ms.append(1000 * (time.perf_counter() - t))
+            t = time.perf_counter()
+            panel.search.setText(q)  # search + sort + model reset
+            panel_ms.append(1000 * (time.perf_counter() - t))
+    return {"features": cat.d_sae, "dictionary": cat.dictionary is not None, "catalog_build_ms": round(1000 * build, 1),
+            "search_p50_ms": round(_pct(search_ms, 50), 3), "search_max_ms": round(max(search_ms), 3),
+            "panel_refresh_p50_ms": round(_pct(panel_ms, 50), 3), "panel_refresh_max_ms": round(max(panel_ms), 3)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sae", default=None, help="SAE folder (default: the bundled SAE)")
+    ap.add_argument("--tokens", type=int, default=200)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--child", action="store_true")
+    ap.add_argument("--skip", default="", help="comma list of launch,stall,search to skip")
+    ap.add_argument("--switch-ms", type=float, default=None, help="sys.setswitchinterval for the run (GIL hand-off)")
+    a = ap.parse_args()
+    if a.switch_ms:
+        sys.setswitchinterval(a.switch_ms / 1000)
+    if a.child:
+        launch_child(a.sae)
+        return 0
+    skip = set(a.skip.split(","))
+    res = {"machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()}}
+    if "search" not in skip:
+        res["search"] = bench_search(a.sae)
+        print("search", res["search"], flush=True)
+    if "launch" not in skip:
+        res["launch"] = bench_launch(a.sae)
+        print("launch", res["launch"], flush=True)
+    if "stall" not in skip:
+        res["stall"] = bench_stall(a.sae, a.tokens)
+        print("stall", res["stall"], flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
