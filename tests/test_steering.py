@@ -200,3 +200,15 @@ def test_reported_activations_are_those_of_the_steered_residual(x, spec):
         fresh = sae.encode(out)[0]
     vals, ids = fresh.topk(4, dim=-1)
     torch.testing.assert_close(tap.last.top_vals, vals, atol=1e-4, rtol=1e-4)
+
+
+def test_topk_clamp_uses_the_topk_activation(x):
+    """For a TopK SAE the clamp term uses a_f from the top-k encode (zero when f is outside the top k)."""
+    sae = random_sae(arch="topk", k=8)
+    with torch.no_grad():
+        acts = sae.encode(x)
+        on = int(acts[0, 2].argmax())
+        off = int((acts[0, 2] == 0).nonzero()[0])
+        out, _ = apply(sae, steer(sae, SteerSpec(on, 1.0, method="clamp"), SteerSpec(off, 1.0, method="clamp")), x)
+        expected = x + (1.0 - acts[..., on])[..., None] * sae.W_dec[on] + (1.0 - acts[..., off])[..., None] * sae.W_dec[off]
+        torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)

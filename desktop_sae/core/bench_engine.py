@@ -83,8 +83,9 @@ def _subprocess_rss(n: int) -> float:
         "a = argparse.Namespace(model=None, device=None, dtype=None, sae=None, hook=None, trust_remote_code=False)\n"
         "s = open_session(a, quiet=True)\n"
         f"s.generate('Tell me a story.', SamplingConfig(max_new_tokens={n}))\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])\n"
     )
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork+exec, so a child would report this process's peak
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 

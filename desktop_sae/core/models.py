@@ -172,6 +172,8 @@ def load_model(
     if cancelled and cancelled():
         raise Cancelled("model loading was cancelled")
     report(0.9, f"Loading {name} ({dtype_name(torch_dtype)}, {dev})")
+    if kind in ("bundled", "gguf") and torch_dtype != torch.float32:
+        folder = _dtype_variant(folder, torch_dtype, sha, report)
     model, tok = _from_folder(folder, dev, torch_dtype, trust_remote_code)
     layout_of(model)  # unsupported architectures fail here, with the list of supported ones
     report(1.0, f"Loaded {name}")
@@ -249,10 +251,30 @@ def _converted_gguf(gguf: Path, sha: str, report: Progress, cancelled) -> tuple[
     with atomic_dir(folder) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
-        files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
-        marker = {"format": CACHE_FORMAT, "gguf_sha256": sha, "source": str(gguf), "files": files}
-        (tmp / "desktop_sae_cache.json").write_text(json.dumps(marker, indent=1))
+        _write_marker(tmp, sha, str(gguf))
     return folder, False
+
+
+def _dtype_variant(folder: Path, dtype: torch.dtype, sha: str, report: Progress) -> Path:
+    """A copy of the cached float32 folder stored in ``dtype``: loading it reads half the bytes and never
+    holds the float32 weights in memory (peak RSS of a bf16 start drops by ~0.5 GB)."""
+    variant = folder / dtype_name(dtype)
+    if _cache_ok(variant, sha):
+        return variant
+    report(0.92, f"Caching a {dtype_name(dtype)} copy (first start only)")
+    model, tok = _from_folder(folder, torch.device("cpu"), dtype, False)
+    with atomic_dir(variant) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        _write_marker(tmp, sha, str(folder))
+    del model
+    return variant
+
+
+def _write_marker(folder: Path, sha: str, source: str) -> None:
+    files = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
+    marker = {"format": CACHE_FORMAT, "gguf_sha256": sha, "source": source, "files": files}
+    (folder / "desktop_sae_cache.json").write_text(json.dumps(marker, indent=1))
 
 
 def _cache_ok(folder: Path, sha: str) -> bool:

@@ -181,15 +181,16 @@ def resolve(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | None = N
     return plan
 
 
-def steering_delta(x: torch.Tensor, acts: torch.Tensor | None, plan: SteeringPlan, sae: SAE, mask=None):
+def steering_delta(x: torch.Tensor, clamped_now: torch.Tensor | None, plan: SteeringPlan, sae: SAE, mask=None):
     """(delta, pre_shift): the change to add to ``x`` [..., d], all terms computed from the un-steered x, and
     the change it causes in the SAE's pre-activations (None unless the plan has the encoder-side shifts).
-    ``mask`` [..., 1] zeroes the change at positions that must stay unsteered."""
+    ``clamped_now`` [..., n] holds the current activations of the clamped features; ``mask`` [..., 1] zeroes
+    the change at positions that must stay unsteered."""
     terms = []  # (coefficients [..., n] or None for a constant, directions [n, d], shifts [n, d_sae])
     if plan.add_vec is not None:
         terms.append((None, plan.add_vec, plan.add_shift))
     if plan.clamp_idx is not None:
-        coef = (plan.clamp_val - acts[..., plan.clamp_idx]) * sae.decoder_scale(x)
+        coef = (plan.clamp_val - clamped_now) * sae.decoder_scale(x)
         terms.append((coef, plan.clamp_dirs, plan.clamp_shift))
     if plan.orth_dirs is not None:
         terms.append(((x @ plan.orth_dirs.T) * plan.orth_gain, plan.orth_dirs, plan.orth_shift))

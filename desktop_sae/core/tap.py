@@ -45,22 +45,42 @@ class SAETap:
         if sae is None:
             self.last = TapRecord(None, None, None, x[0].float().norm(dim=-1)) if self.record else None
             return None
-        x_n, _, _ = sae._norm_in(x)
-        pre = sae.pre_activations(x_n)
-        acts = sae.activation(pre) if (plan.clamp_idx is not None or plan.empty) else None
+        pre = sae.pre_activations(sae._norm_in(x)[0])
         out = None
         if not plan.empty:
             mask = None if self.mask is None else self.mask[..., None].to(x.dtype)
-            delta, shift = steering_delta(x, acts, plan, sae, mask)
+            now = None if plan.clamp_idx is None else self._acts_of(pre, plan.clamp_idx)
+            delta, shift = steering_delta(x, now, plan, sae, mask)
             out = x + delta
             if self.record:
-                if shift is not None:
-                    acts = sae.activation(pre + shift)
-                else:
-                    acts = sae.activation(sae.pre_activations(sae._norm_in(out)[0]))
+                pre = pre + shift if shift is not None else sae.pre_activations(sae._norm_in(out)[0])
         if self.record:
-            a = acts[0]
-            vals, ids = a.topk(self.top_k, dim=-1) if self.top_k else (None, None)
-            watched = a[:, self.watch] if self.watch is not None else None
-            self.last = TapRecord(ids, vals, watched, (out if out is not None else x)[0].float().norm(dim=-1))
+            self.last = self._readout(pre, out if out is not None else x)
         return out
+
+    def _acts_of(self, pre: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Activations of a few features. TopK: a feature is active iff its pre-activation reaches the k-th
+        largest, so no dense activation vector is built."""
+        sae = self.sae
+        if sae.cfg.architecture == "topk":
+            kth = pre.topk(sae.cfg.k, dim=-1).values[..., -1:]
+            sel = pre[..., idx]
+            return torch.where(sel >= kth, torch.relu(sel), torch.zeros_like(sel))
+        return sae.activation(pre)[..., idx]
+
+    def _readout(self, pre: torch.Tensor, resid: torch.Tensor) -> TapRecord:
+        sae, n = self.sae, self.top_k
+        p = pre[0]
+        if sae.cfg.architecture == "topk":
+            vals, ids = p.topk(sae.cfg.k, dim=-1)  # sorted: the first n are the strongest features
+            kth = vals[..., -1:]
+            top_vals, top_ids = torch.relu(vals[..., :n]), ids[..., :n]
+            watched = None
+            if self.watch is not None:
+                w = p[..., self.watch]
+                watched = torch.where(w >= kth, torch.relu(w), torch.zeros_like(w))
+        else:
+            a = sae.activation(p)
+            top_vals, top_ids = a.topk(n, dim=-1)
+            watched = a[..., self.watch] if self.watch is not None else None
+        return TapRecord(top_ids, top_vals, watched, resid[0].float().norm(dim=-1))

@@ -12,7 +12,9 @@ from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, Q
 from .theme import TRACE_COLORS, plot_colors
 
 pg.setConfigOptions(antialias=False, useOpenGL=False)
-REFRESH_MS = 33
+REFRESH_MS = 33  # strip chart: ~30 Hz
+BARS_MS = 100  # token bar chart: ~10 Hz is plenty for a per-token readout
+X_CHUNK = 50  # the x axis grows in steps, so axes are not re-laid out on every frame
 
 
 class StripChart(QWidget):
@@ -26,6 +28,9 @@ class StripChart(QWidget):
         self.plot.setLabel("left", "activation")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setMouseEnabled(x=True, y=False)
+        self.plot.enableAutoRange(x=False, y=True)
+        self.plot.setXRange(0, X_CHUNK, padding=0.02)
+        self._x_end = X_CHUNK
         self.legend = self.plot.addLegend(offset=(5, 5), labelTextSize="8pt")
         self.plot.setToolTip("Activation of each pinned feature on every token of the answer, updated while it streams.\n"
                              "Solid: the (steered) answer; dashed: the default answer in side-by-side mode.")
@@ -68,6 +73,12 @@ class StripChart(QWidget):
         self.watch_pos = {f: i for i, f in enumerate(watch)}
         self.data = {}
         self._dirty = True
+        self._set_x_end(X_CHUNK)
+
+    def _set_x_end(self, end: int) -> None:
+        if end != self._x_end:
+            self._x_end = end
+            self.plot.setXRange(0, end, padding=0.02)
 
     def append(self, ev) -> None:
         if ev.is_prompt or ev.watched is None:
@@ -87,6 +98,8 @@ class StripChart(QWidget):
         if not self._dirty:
             return
         self._dirty = False
+        longest = max((len(v) for v in self.data.values()), default=0)
+        self._set_x_end(max(X_CHUNK, -(-longest // X_CHUNK) * X_CHUNK))
         for (run, f), curve in self.curves.items():
             rows = self.data.get(run) or self.data.get({"main": "steered", "steered": "main"}.get(run, ""), [])
             col = self.watch_pos.get(f)
@@ -94,7 +107,7 @@ class StripChart(QWidget):
                 curve.setData([], [])
                 continue
             y = np.fromiter((r[col] for r in rows), np.float32, len(rows))
-            curve.setData(np.arange(len(y)), y)
+            curve.setData(np.arange(len(y)), y, skipFiniteCheck=True)
 
     def apply_theme(self) -> None:
         bg, _ = plot_colors()
@@ -134,7 +147,7 @@ class TokenFeatures(QWidget):
         lay.addWidget(split)
         self._pending = None
         self.timer = QTimer(self)
-        self.timer.setInterval(REFRESH_MS)
+        self.timer.setInterval(BARS_MS)
         self.timer.timeout.connect(self._flush)
         self.timer.start()
 

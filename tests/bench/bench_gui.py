@@ -105,6 +105,17 @@ def bench_stall(sae, tokens: int) -> dict:
     win.client.token.connect(lambda ev: streamed.append(ev))
     win.client.finished.connect(lambda _r: QTimer.singleShot(100, app.quit))
     win.client.failed.connect(lambda _m: app.quit())
+    # baseline in the same run: the same tick timer for 5 s with the model idle (machine noise floor)
+    base: list[float] = []
+    idle = QTimer()
+    idle.setTimerType(Qt.PreciseTimer)
+    idle.setInterval(1)
+    idle.timeout.connect(lambda: base.append(time.perf_counter()))
+    idle.start()
+    QTimer.singleShot(5000, app.quit)
+    app.exec()
+    idle.stop()
+    base_gaps = [1000 * (b - a) for a, b in zip(base, base[1:])]
     win.chat.input.setPlainText("Write a long story about a lighthouse keeper and the sea.")
     tick.start()
     QTimer.singleShot(0, win.chat.send_btn.click)
@@ -118,7 +129,8 @@ def bench_stall(sae, tokens: int) -> dict:
     res = {"tokens": n, "seconds": round(seconds, 2), "tok_per_s": round(n / seconds, 1), "ticks": len(ticks),
            "gap_p50_ms": round(_pct(gaps, 50), 2), "gap_p99_ms": round(_pct(gaps, 99), 2),
            "gap_max_ms": round(max(gaps), 2), "worst_gaps_at_s": [(round(ticks[i] - t0, 2), round(gaps[i], 1)) for i in worst],
-           "strip_points": win.strip.n_points("main"), "last_error": win.last_error}
+           "strip_points": win.strip.n_points("main"), "last_error": win.last_error,
+           "idle_baseline": {"gap_p99_ms": round(_pct(base_gaps, 99), 2), "gap_max_ms": round(max(base_gaps), 2)}}
     win.close()
     return res
 

@@ -108,3 +108,22 @@ def ask(qtbot, win, text="Hello there", timeout=120_000):
     assert win.client.busy, "Ctrl+Enter did not start a generation"
     qtbot.waitUntil(lambda: not win.client.busy, timeout=timeout)
     return seen
+
+
+@pytest.fixture(scope="session")
+def tiny_sae_with_dictionary(tmp_path_factory, tiny_sae_dir):
+    """A copy of the tiny SAE with a feature dictionary built by core.training.dictionary."""
+    import shutil
+
+    from desktop_sae.core.training.activation_store import collect
+    from desktop_sae.core.training.dictionary import build_dictionary
+
+    folder = tmp_path_factory.mktemp("dict_sae") / "tiny-sae-dict"
+    shutil.copytree(tiny_sae_dir, folder, ignore=shutil.ignore_patterns("labels.user.json"))
+    lm = tiny.tiny_lm()
+    ctx = np.random.default_rng(0).integers(3, len(lm.tokenizer), size=(48, 16)).astype(np.int32)
+    ctx[:, 0] = 1
+    store = collect(lm.model, ctx, "blocks.1.hook_resid_post", folder.parent / "store", bos_id=1, batch_size=8)
+    sae = load_sae(folder)
+    build_dictionary(sae, store, lm.tokenizer, lm.model.get_output_embeddings().weight, folder)
+    return folder

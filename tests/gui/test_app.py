@@ -307,3 +307,27 @@ def test_feature_search_labels_and_detail(make_window, tiny_sae_dir, qtbot):
     qtbot.waitUntil(lambda: "promotes" in win.detail.logits.text(), timeout=5000)  # computed by the worker
     win.set_label(42, "")  # clearing restores the automatic label
     assert json.loads((tiny_sae_dir / "labels.user.json").read_text()) == {}
+
+
+def test_feature_dashboard_with_a_dictionary(make_window, tiny_sae_with_dictionary, qtbot):
+    from desktop_sae.core.training.dictionary import FeatureDictionary
+
+    d = FeatureDictionary.load(tiny_sae_with_dictionary)
+    f = max(range(len(d)), key=lambda i: d.entry(i)["max_activation"])
+    e = d.entry(f)
+    win = make_window(make_tiny_loader(tiny_sae_with_dictionary))
+    assert win.catalog.dictionary is not None and win.catalog.label(f) == e["label"]
+    win.features.search.setText(e["label"].split()[0])
+    assert f in list(win.features.model.rows)
+    win.features.search.setText("")
+    win.features.select(f)
+    assert e["label"] in win.detail.title.text()
+    assert "promotes" in win.detail.logits.text() and e["top_logits"][0][0].strip() in win.detail.logits.text()
+    html = win.detail.contexts.toHtml()
+    assert html.count("background-color") >= 2  # highlighted tokens in the top contexts
+    assert win.detail.hist.isVisibleTo(win.detail)
+    x, h = win.detail.hist_bars.opts["x"], win.detail.hist_bars.opts["height"]
+    assert int(sum(h)) == sum(e["histogram"]["counts"])
+    # a user label is written where the dictionary module reads it, in its format
+    win.set_label(f, "my own label")
+    assert FeatureDictionary.load(tiny_sae_with_dictionary).labels[f] == "my own label"

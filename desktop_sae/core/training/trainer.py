@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -70,18 +71,18 @@ def geometric_median(x: torch.Tensor, iters: int = 30) -> torch.Tensor:
 
 def _spmm_t(idx: torch.Tensor, rows: torch.Tensor, vals: torch.Tensor, y: torch.Tensor, n: int) -> torch.Tensor:
     """out[n, d] with out[idx[i]] += vals[i] * y[rows[i]] (a sparse [n, B] matrix times dense y)."""
-    m = torch.sparse_coo_tensor(torch.stack([idx, rows]), vals, (n, y.shape[0]))
+    m = torch.sparse_coo_tensor(torch.stack([idx, rows]), vals, (n, y.shape[0]), check_invariants=False)
     return torch.sparse.mm(m, y)
-
-
-_SPARSE_WARN = None
 
 
 def _gather_dot(idx: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """out[b, j] = y[b] · w[idx[b, j]] as a sampled dense-dense product (never forms [B, d_sae])."""
     b, k = idx.shape
     crow = torch.arange(0, b * k + 1, k, dtype=torch.int64)
-    pattern = torch.sparse_csr_tensor(crow, idx.reshape(-1), torch.zeros(b * k, dtype=y.dtype), (b, w.shape[0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        pattern = torch.sparse_csr_tensor(crow, idx.reshape(-1), torch.zeros(b * k, dtype=y.dtype), (b, w.shape[0]),
+                                          check_invariants=False)
     return torch.sparse.sampled_addmm(pattern, y, w.T, beta=0.0).values().view(b, k)
 
 
