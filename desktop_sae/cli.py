@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks")
     bench.add_argument("what", choices=["engine"])
     bench.add_argument("--tokens", type=int, default=64)
-    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--repeats", type=int, default=5)
     bench.add_argument("--dtypes", default="float32,bfloat16")
     bench.add_argument("--json", default=None, help="also write the results to this JSON file")
     bench.add_argument("--no-load", action="store_true", help="skip the load-time and RSS measurements")

@@ -41,11 +41,24 @@ def _tok_str(tokenizer, i: int) -> str:
 
 
 def _label(top_tokens: list[str], logits: list[str]) -> str:
+    """"<most common peak tokens> → <top whole-word logits>", e.g. "Francisco / California → Bay"."""
     clean = [t.strip() for t in top_tokens if t.strip()]
     common = [t for t, _ in Counter(clean).most_common(3)]
-    outs = [t.strip() for t in logits if re.search(r"\w", t)][:2]
+    outs = [t.strip() for t in logits if t[:1] == " " and t.strip().isalpha() and len(t.strip()) >= 3][:2]
     left = " / ".join(common[:3]) if common else "(whitespace)"
     return f"{left} → {', '.join(outs)}" if outs else left
+
+
+def auto_labels(arrays: dict[str, np.ndarray], vocab: dict[int, str]) -> list[str]:
+    """Automatic short labels from the peak tokens of the top examples and the top logits."""
+    arg = arrays["ex_values"].astype(np.float32).argmax(2)
+    peak = np.take_along_axis(arrays["ex_tokens"], arg[..., None], 2)[..., 0]
+    labels = []
+    for f in range(len(arrays["max_activation"])):
+        k = int(arrays["ex_count"][f, 0])
+        labels.append(_label([vocab[int(i)] for i in peak[f, :k]], [vocab[int(i)] for i in arrays["top_logit_ids"][f]])
+                      if k else "(dead)")
+    return labels
 
 
 @torch.inference_mode()
@@ -124,14 +137,7 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
     used = np.unique(np.concatenate([out["ex_tokens"].ravel(), out["top_logit_ids"].ravel(),
                                      out["bottom_logit_ids"].ravel()]))
     vocab = {int(i): _tok_str(tokenizer, i) for i in used}
-    labels = []
-    for f in range(S):
-        k = int(out["ex_count"][f, 0])
-        maxtok = []
-        for e in range(k):
-            vv = out["ex_values"][f, e].astype(np.float32)
-            maxtok.append(vocab[int(out["ex_tokens"][f, e, int(vv.argmax())])])
-        labels.append(_label(maxtok, [vocab[int(i)] for i in out["top_logit_ids"][f]]) if k else "(dead)")
+    labels = auto_labels(out, vocab)
     meta = {"version": 1, "d_sae": S, "tokens_scanned": int(n), "window": WINDOW, "n_top": N_TOP,
             "quantiles": list(QUANTILES), "histogram_bins": N_BINS, "hook_name": sae.cfg.hook_name,
             "labels": labels, "vocab": {str(k): v for k, v in vocab.items()}, "seconds": round(time.time() - t0, 1)}
@@ -193,9 +199,17 @@ class FeatureDictionary:
                                   for i, v in zip(a["bottom_logit_ids"][f], a["bottom_logit_values"][f])]}
 
     def max_tokens(self, f: int) -> list[str]:
-        a = self.a
-        return [self.tok(a["ex_tokens"][f, e, int(a["ex_values"][f, e].astype(np.float32).argmax())])
-                for e in range(int(a["ex_count"][f, 0]))]
+        """The token at which each top example peaks."""
+        return self._max_tokens()[f]
+
+    def _max_tokens(self) -> list[list[str]]:
+        if getattr(self, "_maxtok", None) is None:
+            a = self.a
+            arg = a["ex_values"].astype(np.float32).argmax(2)  # [S, E]
+            ids = np.take_along_axis(a["ex_tokens"], arg[..., None], 2)[..., 0]
+            self._maxtok = [[self.tok(i) for i in ids[f, : int(a["ex_count"][f, 0])]] for f in range(len(self))]
+            self._top_logit_str = [[self.tok(i).strip().lower() for i in row[:5]] for row in a["top_logit_ids"]]
+        return self._maxtok
 
     def search(self, query: str, limit: int = 20) -> list[tuple[int, str, float]]:
         """Features matching an id ("123" / "#123"), a label substring, or a top-activating / top-logit token.
@@ -205,14 +219,15 @@ class FeatureDictionary:
             f = int(q)
             return [(f, self.labels[f], 1.0)] if f < len(self) else []
         hits = []
+        maxtok = self._max_tokens()
         for f, lab in enumerate(self.labels):
             score = 0.0
             if q in lab.lower():
                 score += 2.0
-            mt = [t.strip().lower() for t in self.max_tokens(f)]
+            mt = [t.strip().lower() for t in maxtok[f]]
             if mt:
                 score += 2.0 * sum(t == q for t in mt) / len(mt) + 0.5 * sum(q in t for t in mt) / len(mt)
-            score += 0.5 * sum(self.tok(i).strip().lower() == q for i in self.a["top_logit_ids"][f][:5])
+            score += 0.5 * sum(t == q for t in self._top_logit_str[f])
             if score > 0:
                 hits.append((f, lab, score))
         hits.sort(key=lambda h: (-h[2], h[0]))
