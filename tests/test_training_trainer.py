@@ -115,3 +115,16 @@ def test_bf16_selection_matches_fp32_step():
     assert abs(m32["fvu"] - m16["fvu"]) < 0.02
     for a, b in zip(p32, p16):
         assert torch.allclose(a, b, atol=5e-3)
+
+
+def test_attention_sink_outliers_are_skipped():
+    torch.manual_seed(0)
+    x = torch.randn(1000, 16)
+    x[:3] *= 500  # three attention-sink-like rows
+    tr = TopKTrainer(16, TrainConfig(d_sae=32, k=4))
+    tr.init_from_sample(x)
+    assert 30 < tr.outlier_norm < 50  # 10 x median norm (~3.9)
+    assert abs(tr.scale * x[3:].norm(dim=1).mean() - 4.0) < 0.1  # scale from ordinary rows only
+    m = tr.step(x[:64])
+    assert m["fvu"] < 5  # the huge rows did not enter the loss
+    assert tr.to_sae().cfg.metadata["outlier_norm_threshold"] == tr.outlier_norm

@@ -5,8 +5,8 @@ Loading is two-step and validates everything before anything is applied:
 ``parse_preset`` checks the file itself (structure, types, ranges) and ``check_preset`` checks it against the
 loaded SAE (identity, feature ids, units that need statistics). Both raise ``PresetError`` naming what is wrong.
 ``PresetStore`` keeps user presets in ``paths.data_dir()/presets`` (atomic writes) next to read-only built-ins
-from ``resources/presets/``; built-ins may name features by demo concept (``"demo": "bridge"``), resolved via
-``resources/demo_features.json``.
+from ``resources/presets/``; built-ins may name features by demo concept (``"demo": "golden_gate"``), resolved via
+``resources/demo_features.json`` (which also supplies strength, unit and method when the preset leaves them out).
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def _str(v, what: str, max_len: int = 10_000) -> str:
     return v
 
 
-def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, int] | None = None) -> Preset:
+def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict] | None = None) -> Preset:
     """Parse and validate a preset's JSON (structure, types, ranges). Raises PresetError."""
     try:
         d = json.loads(text)
@@ -156,7 +156,8 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, int] 
                 raise PresetError(f"{w} names demo concept {concept!r}, but no demo feature list (resources/demo_features.json) is installed")
             if concept not in demo:
                 raise PresetError(f"{w} names unknown demo concept {concept!r} (known: {', '.join(sorted(demo)) or 'none'})")
-            fid = demo[concept]
+            f = {**{k: v for k, v in demo[concept].items() if k != "id"}, **f}  # the preset's own values win
+            fid = demo[concept]["id"]
             refs[i] = concept
         if isinstance(fid, bool) or not isinstance(fid, int) or fid < 0:
             raise PresetError(f"{w}.id must be a non-negative integer feature id, got {fid!r}")
@@ -250,25 +251,30 @@ def check_preset(p: Preset, current: SAEIdentity | None, max_activation=None) ->
 
 
 # --- demo features -------------------------------------------------------------------------------------------
-def load_demo_features(path: Path | None = None) -> dict[str, int] | None:
-    """Concept -> feature id from ``resources/demo_features.json`` (None if absent or unreadable).
-    Accepts {concept: id}, {concept: {"id"|"feature": id}}, a list of such objects with a "concept"/"name"/"key",
-    or any of these under a "features" key."""
+def load_demo_features(path: Path | None = None) -> dict[str, dict] | None:
+    """Concept -> {"id", and where given "strength", "unit", "method", "label"} from ``resources/demo_features.json``
+    (None if absent or unreadable). Accepts a list of objects under "concepts" or "features" (keys "concept"/"name",
+    "feature"/"id"), or a plain {concept: id} mapping."""
     path = path or paths.resources_dir() / "demo_features.json"
     try:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if isinstance(d, dict) and "features" in d and isinstance(d["features"], (list, dict)):
-        d = d["features"]
-    out: dict[str, int] = {}
+    if isinstance(d, dict):
+        for key in ("concepts", "features"):
+            if isinstance(d.get(key), (list, dict)):
+                d = d[key]
+                break
+    out: dict[str, dict] = {}
     items = d.items() if isinstance(d, dict) else ((None, e) for e in d) if isinstance(d, list) else ()
     for key, val in items:
+        entry: dict = {}
         if isinstance(val, dict):
             key = key or val.get("concept") or val.get("name") or val.get("key")
-            val = val.get("id", val.get("feature"))
+            entry = {k: val[k] for k in ("strength", "unit", "method", "label") if k in val}
+            val = val.get("feature", val.get("id"))
         if isinstance(key, str) and isinstance(val, int) and not isinstance(val, bool):
-            out[key] = val
+            out[key] = {"id": val, **entry}
     return out
 
 

@@ -46,7 +46,6 @@ def cmd_screenshot(args) -> int:
     os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-shot-")  # default layout, user's untouched
     from dataclasses import replace
 
-    from ..core.generation import SamplingConfig
     from ..core.steering import SteeringConfig, parse_steer
     from .app import load_request_from_args, make_app
     from .main_window import MainWindow

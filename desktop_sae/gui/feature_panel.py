@@ -51,8 +51,10 @@ class FeatureTableModel(QAbstractTableModel):
                     "Largest activation in this conversation")[section]
         return None
 
+    _ROLES = frozenset((Qt.DisplayRole, Qt.EditRole, Qt.UserRole, Qt.TextAlignmentRole, Qt.ToolTipRole))
+
     def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid() or self.cat is None:
+        if role not in self._ROLES or self.cat is None or not index.isValid():  # fast exit: views ask for ~10 roles per cell
             return None
         f = int(self.rows[index.row()])
         c = index.column()
@@ -240,8 +242,9 @@ class FeaturePanel(QWidget):
             self._activity_dirty = False
             if self.sort.currentData() in ("active_max", "active_sum"):
                 self.refresh()
-            else:
-                self.table.viewport().update()
+            elif self.model.rowCount():  # repaint just the "in chat" column
+                m = self.model
+                m.dataChanged.emit(m.index(0, 5), m.index(m.rowCount() - 1, 5), [Qt.DisplayRole])
 
     def _current(self, cur, _prev) -> None:
         if cur.isValid():

@@ -4,19 +4,18 @@ toolbar, status bar; presets; settings and layout persistence. All model work go
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QToolTip,
+    QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QToolTip,
 )
 
-from ..core.errors import DesktopSAEError, PresetError
 from . import theme
 from .about import show_about
 from .chat_pane import ChatPane
 from .feature_panel import FeaturePanel
+from .presets_ui import PresetActions
 from .settings import app_settings, get_bool, get_float, get_int
 from .steering_panel import SteeringPanel
 from .worker import InferenceClient, LoadRequest, ModelInfo
@@ -27,11 +26,11 @@ from .worker import InferenceClient, LoadRequest, ModelInfo
 MAX_PINNED = 10
 
 
-class MainWindow(QMainWindow):
+class MainWindow(PresetActions, QMainWindow):
     readyChanged = Signal(bool)
 
     def __init__(self, load: LoadRequest | None = LoadRequest(), loader=None, preset: str | None = None,
-                 store: PresetStore | None = None, parent=None):
+                 store=None, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Desktop SAE")
         self.resize(1480, 920)
@@ -56,7 +55,7 @@ class MainWindow(QMainWindow):
         self.docks = {}
         for key, title, w, area in (
             ("features", "Features", self.features, Qt.RightDockWidgetArea),
-            ("detail", "Feature detail", QLabel("…"), Qt.RightDockWidgetArea),
+            ("detail", "Feature detail", QLabel("…"), Qt.LeftDockWidgetArea),
             ("steering", "Steering", self.steering, Qt.LeftDockWidgetArea),
             ("strip", "Live activations", QLabel("…"), Qt.BottomDockWidgetArea),
             ("token", "Token features", QLabel("…"), Qt.BottomDockWidgetArea),
@@ -66,10 +65,11 @@ class MainWindow(QMainWindow):
             d.setWidget(w)
             self.addDockWidget(area, d)
             self.docks[key] = d
+        self.splitDockWidget(self.docks["steering"], self.docks["detail"], Qt.Vertical)
         self.splitDockWidget(self.docks["strip"], self.docks["token"], Qt.Horizontal)
-        self.resizeDocks([self.docks["features"], self.docks["steering"]], [430, 360], Qt.Horizontal)
+        self.resizeDocks([self.docks["features"], self.docks["steering"]], [440, 400], Qt.Horizontal)
         self.resizeDocks([self.docks["strip"]], [230], Qt.Vertical)
-        self.resizeDocks([self.docks["features"], self.docks["detail"]], [420, 330], Qt.Vertical)
+        self.resizeDocks([self.docks["steering"], self.docks["detail"]], [260, 480], Qt.Vertical)
         self._build_actions()
         self._build_status()
         self._wire()
@@ -438,75 +438,6 @@ class MainWindow(QMainWindow):
         self.docks["features"].raise_()
         self.features.search.setFocus()
         self.features.search.selectAll()
-
-    # --- presets -----------------------------------------------------------------------------------------
-    def current_preset(self, name: str, description: str = ""):
-        from ..core.presets import Preset, SAEIdentity
-
-        info = self.info
-        return Preset(
-            name=name, steering=self.steering.config(), sampling=self.chat.sampling.full_config(),
-            model=info.model["name"] if info else "", sae=info.identity if info and info.identity else SAEIdentity(),
-            system=self.chat.system_prompt(), description=description,
-        )
-
-    def save_preset(self, name: str) -> Path | None:
-        try:
-            path = self.store.save(self.current_preset(name.strip() or "untitled"))
-        except (PresetError, OSError) as e:
-            self.show_error("Could not save the preset", str(e))
-            return None
-        self.status_msg.setText(f"Preset saved: {path}")
-        return path
-
-    def save_preset_dialog(self) -> None:
-        name, ok = QInputDialog.getText(self, "Save preset", "Preset name:")
-        if ok and name.strip():
-            self.save_preset(name)
-
-    def open_preset_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open preset", str(self.store.root), "Presets (*.json);;All files (*)")
-        if path:
-            self.load_preset(path)
-
-    def show_presets(self) -> None:
-        from .presets_ui import PresetManager
-
-        dlg = PresetManager(self.store, self)
-        dlg.loadRequested.connect(lambda p: self.load_preset(p) and dlg.accept())
-        dlg.open()
-        self._boxes.append(dlg)
-
-    def load_preset(self, path: str | Path) -> bool:
-        """Validate the whole preset against the loaded SAE, then apply it; on any error nothing changes."""
-        if not self.ready:
-            self.pending_preset = str(path)
-            return False
-        from ..core.presets import check_preset
-
-        try:
-            p = self.store.read(path)
-            check_preset(p, self.info.identity, self.info.max_activation)
-        except DesktopSAEError as e:
-            self.show_error("Could not load the preset", str(e))
-            return False
-        from dataclasses import replace
-
-        feats = tuple(replace(s, label=s.label or self._label(s.feature)) for s in p.steering.features)
-        self.steering.set_config(replace(p.steering, features=feats))
-        self.chat.sampling.set_config(p.sampling)
-        if p.system is not None:
-            self.chat.system.setText(p.system)
-        self.store.touch_recent(path)
-        self.status_msg.setText(f"Preset loaded: {p.name}")
-        return True
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for p in self.store.recent():
-            self.recent_menu.addAction(p.stem, lambda pp=p: self.load_preset(pp))
-        if not self.recent_menu.actions():
-            self.recent_menu.addAction("(none)").setEnabled(False)
 
     # --- errors / closing ----------------------------------------------------------------------------------
     def show_error(self, title: str, msg: str) -> None:

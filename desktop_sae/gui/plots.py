@@ -64,7 +64,7 @@ class StripChart(QWidget):
             for run in runs:
                 dashed = run == "default"
                 pen = pg.mkPen(color, width=2, style=Qt.DashLine if dashed else Qt.SolidLine)
-                name = f"#{f} {(labels or {}).get(f, '')}".strip()[:28] + (" (default)" if dashed else "")
+                name = f"#{f} {(labels or {}).get(f, '')}".strip()[:18] + (" (default)" if dashed else "")
                 self.curves[(run, f)] = self.plot.plot([], [], pen=pen, name=name)
         self._dirty = True
 

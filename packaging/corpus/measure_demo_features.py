@@ -98,8 +98,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="resources/demo_features.json")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--max-new", type=int, default=32)
-    ap.add_argument("--strengths", default="4,8")
-    ap.add_argument("--concepts", default=",".join(CONCEPTS))
+    ap.add_argument("--strengths", default="2,4,6")
+    ap.add_argument("--concepts", default="golden_gate,code,bugs,secrets,scam,religion,food,music")
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
     from desktop_sae.core.generation import SamplingConfig
@@ -135,16 +135,20 @@ def main(argv=None) -> int:
     strengths = [float(s) for s in a.strengths.split(",")]
     for name in a.concepts.split(","):
         c = CONCEPTS[name]
-        diff = mean_acts(c["texts"]) - neutral
+        diff = (mean_acts(c["texts"]) - neutral) / np.maximum(session.sae.stats.max_activation, 1e-6)
         cands = [int(f) for f in np.argsort(-diff)[:3]]
         best = None
-        for f in cands[:2]:  # pilot: 2 seeds x first prompt
+        for f in cands[:2]:  # pilot: 2 seeds x first prompt, weakest strength first
             for s in strengths:
                 st = SteeringConfig(features=(SteerSpec(f, s, unit="max", method="add"),))
                 outs = [session.generate(PROMPTS[0], sampling(100 + i), st) for i in range(2)]
                 score = sum(on_concept(o.text, c["keywords"]) and fluent(o.answer_ids) for o in outs)
                 if best is None or score > best[0]:
                     best = (score, f, s)
+                if score == 2:
+                    break
+            if best[0] == 2:
+                break
         _, f, s = best
         st = SteeringConfig(features=(SteerSpec(f, s, unit="max", method="add"),))
         n = steered_on = default_on = flu = 0
@@ -174,7 +178,7 @@ def main(argv=None) -> int:
                           "on_concept": "answer contains one of the concept's keywords (case-insensitive)",
                           "fluent": "no token is more than 40% of the answer and no run of 4 identical tokens",
                           "default": "same prompt and seed without steering",
-                          "selection": "top features by mean activation on concept sentences minus neutral ones; "
+                          "selection": "top features by (mean activation on concept sentences - on neutral ones) / max activation; "
                                        "strength chosen on a 2-seed pilot of the first prompt among " + a.strengths},
                "concepts": results}
         Path(a.out).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")

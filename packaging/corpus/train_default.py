@@ -29,6 +29,8 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-tokens", type=int, default=16_384)
     ap.add_argument("--dict-rows", type=int, default=1_000_000)
     ap.add_argument("--stage", default="all", choices=["train", "package", "all"])
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--run-suffix", default="")
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
     from desktop_sae.core.models import load_model
@@ -43,8 +45,8 @@ def main(argv=None) -> int:
     work, out = Path(a.work), Path(a.out)
     layer = a.hook.split(".")[1]
     store = ActivationStore(work / f"acts_L{layer}")
-    run = work / f"run_L{layer}_{a.width}_k{a.k}"
-    log = open(work / f"train_L{layer}.log", "a")
+    run = work / f"run_L{layer}_{a.width}_k{a.k}{a.run_suffix}"
+    log = open(work / f"train_L{layer}{a.run_suffix}.log", "a")
 
     def prog(p):
         line = (f"step {p.step} tokens {p.tokens}/{p.total_tokens} loss {p.loss:.4f} EV {p.explained_variance:.4f} "
@@ -53,7 +55,7 @@ def main(argv=None) -> int:
         print(line, file=log, flush=True)
 
     cfg = TrainConfig(d_sae=a.width, k=a.k, batch_size=4096, total_tokens=a.tokens, select_dtype=a.select_dtype,
-                      dead_tokens=a.dead_tokens, checkpoint_every=50)
+                      dead_tokens=a.dead_tokens, checkpoint_every=50, lr=a.lr)
     print(f"store: {store.n_tokens} tokens; training {a.tokens} tokens", file=log, flush=True)
     if a.stage in ("train", "all"):
         tr = train(store, cfg, run, progress=prog, log_every=10)

@@ -75,10 +75,10 @@ def bench_launch(sae, repeats=3) -> dict:
     return {"first_paint_s": [round(r["paint"], 3) for r in rows], "ready_s": [round(r["ready"], 3) for r in rows]}
 
 
-def bench_stall(sae, tokens: int) -> dict:
+def bench_stall(sae, tokens: int, sort: str = "active_max") -> dict:
     from dataclasses import replace
 
-    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
 
     from desktop_sae.gui.app import make_app
     from desktop_sae.gui.main_window import MainWindow
@@ -92,6 +92,7 @@ def bench_stall(sae, tokens: int) -> dict:
         time.sleep(0.01)
         if win.last_error:
             raise RuntimeError(win.last_error)
+    win.features.sort.setCurrentIndex(win.features.sort.findData(sort))  # the feature list re-sorts while streaming
     for f in range(5):  # 5 pinned features (the first five of the catalog's most dense, so curves move)
         win.toggle_pin(int(f))
     cfg = win.chat.sampling.full_config()
@@ -103,8 +104,9 @@ def bench_stall(sae, tokens: int) -> dict:
     tick.timeout.connect(lambda: ticks.append(time.perf_counter()))
     streamed = []
     win.client.token.connect(lambda ev: streamed.append(ev))
-    win.client.finished.connect(lambda _r: QTimer.singleShot(100, app.quit))
-    win.client.failed.connect(lambda _m: app.quit())
+    loop = QEventLoop()
+    win.client.finished.connect(lambda _r: QTimer.singleShot(100, loop.quit))
+    win.client.failed.connect(lambda _m: loop.quit())
     # baseline in the same run: the same tick timer for 5 s with the model idle (machine noise floor)
     base: list[float] = []
     idle = QTimer()
@@ -112,21 +114,22 @@ def bench_stall(sae, tokens: int) -> dict:
     idle.setInterval(1)
     idle.timeout.connect(lambda: base.append(time.perf_counter()))
     idle.start()
-    QTimer.singleShot(5000, app.quit)
-    app.exec()
+    idle_loop = QEventLoop()
+    QTimer.singleShot(5000, idle_loop.quit)
+    idle_loop.exec()
     idle.stop()
     base_gaps = [1000 * (b - a) for a, b in zip(base, base[1:])]
     win.chat.input.setPlainText("Write a long story about a lighthouse keeper and the sea.")
     tick.start()
     QTimer.singleShot(0, win.chat.send_btn.click)
     t0 = time.perf_counter()
-    app.exec()
+    loop.exec()
     seconds = time.perf_counter() - t0
     tick.stop()
     gaps = [1000 * (b - a) for a, b in zip(ticks, ticks[1:])]
     worst = sorted(range(len(gaps)), key=lambda i: -gaps[i])[:5]
     n = sum(not e.is_prompt for e in streamed)
-    res = {"tokens": n, "seconds": round(seconds, 2), "tok_per_s": round(n / seconds, 1), "ticks": len(ticks),
+    res = {"feature_sort": sort, "tokens": n, "seconds": round(seconds, 2), "tok_per_s": round(n / seconds, 1), "ticks": len(ticks),
            "gap_p50_ms": round(_pct(gaps, 50), 2), "gap_p99_ms": round(_pct(gaps, 99), 2),
            "gap_max_ms": round(max(gaps), 2), "worst_gaps_at_s": [(round(ticks[i] - t0, 2), round(gaps[i], 1)) for i in worst],
            "strip_points": win.strip.n_points("main"), "last_error": win.last_error,
@@ -196,6 +199,8 @@ def main() -> int:
     if "stall" not in skip:
         res["stall"] = bench_stall(a.sae, a.tokens)
         print("stall", res["stall"], flush=True)
+        res["stall_sorted_by_id"] = bench_stall(a.sae, a.tokens, "id")
+        print("stall (feature list by id)", res["stall_sorted_by_id"], flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=2)

@@ -326,8 +326,36 @@ def test_feature_dashboard_with_a_dictionary(make_window, tiny_sae_with_dictiona
     html = win.detail.contexts.toHtml()
     assert html.count("background-color") >= 2  # highlighted tokens in the top contexts
     assert win.detail.hist.isVisibleTo(win.detail)
-    x, h = win.detail.hist_bars.opts["x"], win.detail.hist_bars.opts["height"]
+    h = win.detail.hist_bars.opts["height"]
     assert int(sum(h)) == sum(e["histogram"]["counts"])
     # a user label is written where the dictionary module reads it, in its format
     win.set_label(f, "my own label")
     assert FeatureDictionary.load(tiny_sae_with_dictionary).labels[f] == "my own label"
+
+
+def test_settings_and_layout_persist(make_window, tiny_sae_dir, qtbot):
+    from desktop_sae.core import paths
+
+    win = make_window(make_tiny_loader(tiny_sae_dir))
+    win.chat.system.setText("Be brief.")
+    win.chat.sampling.temperature.setValue(0.9)
+    win.chat.sampling.max_tokens.setValue(77)
+    win.docks["token"].hide()
+    win.close()
+    assert (paths.config_dir() / "desktop-sae.ini").exists()
+    again = make_window(make_tiny_loader(tiny_sae_dir))
+    assert again.chat.system.text() == "Be brief."
+    assert again.chat.sampling.temperature.value() == pytest.approx(0.9)
+    assert again.chat.sampling.max_tokens.value() == 77
+    assert not again.docks["token"].isVisible()
+
+
+def test_screenshot_command_is_registered_without_importing_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, desktop_sae.cli as c; p = c.build_parser(); "
+            "a = p.parse_args(['screenshot', 'x.png', '--steer', '3=4x', '--compare']); "
+            "assert a.func.__name__ == 'cmd_screenshot' and a.compare; "
+            "assert not [m for m in sys.modules if m.startswith('PySide6')]")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -69,10 +69,11 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
     S = sae.cfg.d_sae
     n = min(store.n_tokens, max_rows or store.n_tokens)
     feats, rows, vals = [], [], []
+    limit = float(sae.cfg.metadata.get("outlier_norm_threshold") or "inf")
     for s in range(0, n, batch):
         x = torch.from_numpy(np.asarray(store.acts[s : min(s + batch, n)]).astype(np.float32))
         v, i = encode_sparse(sae, x)
-        keep = v > 0
+        keep = (v > 0) & (x.norm(dim=1) <= limit)[:, None]  # attention-sink outliers are not described
         feats.append(i[keep].numpy().astype(np.int32))
         rows.append((torch.nonzero(keep)[:, 0] + s).numpy().astype(np.int32))
         vals.append(v[keep].numpy().astype(np.float32))
@@ -101,9 +102,19 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
         ctx = locs[fr, 0]
         by_val = np.argsort(-fv, kind="stable")
         _, first = np.unique(ctx[by_val], return_index=True)  # best token of each context
-        best = by_val[np.sort(first)][:N_TOP]
-        chosen = list(best)
-        rest = np.setdiff1d(by_val[np.sort(first)], best)
+        cands = by_val[np.sort(first)]
+        chosen, seen = [], set()
+        for j in cands:  # skip repeated passages (the same text can occur twice in a corpus)
+            c, p = locs[fr[j]]
+            lo = min(max(0, p - BEFORE), ctx_len - WINDOW)
+            key = tokens[c, lo : lo + WINDOW].tobytes()
+            if key not in seen:
+                seen.add(key)
+                chosen.append(j)
+                if len(chosen) == N_TOP:
+                    break
+        best = np.asarray(chosen, dtype=np.int64)
+        rest = np.setdiff1d(cands, best)
         if len(rest):
             qv = np.quantile(fv[rest], QUANTILES)
             picks = {int(rest[np.argmin(np.abs(fv[rest] - q))]) for q in qv}

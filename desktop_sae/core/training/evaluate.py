@@ -55,16 +55,20 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
              max_tokens: int = 32_768, progress: Callable[[int, int], None] | None = None) -> dict:
     """Run held-out contexts clean, with the SAE reconstruction spliced in, and with the hook zero-ablated."""
     n_ctx = min(len(contexts), max(1, -(-max_tokens // contexts.shape[1])))
+    limit = float(sae.cfg.metadata.get("outlier_norm_threshold") or "inf") if hasattr(sae.cfg, "metadata") else float("inf")
+    n_outliers = 0
     acc = ReconAccumulator(sae.cfg.d_sae)
     ce = {"clean": [0.0, 0], "sae": [0.0, 0], "zero": [0.0, 0]}
     t0 = time.time()
     for c in range(0, n_ctx, batch_size):
         ids = torch.from_numpy(contexts[c : min(c + batch_size, n_ctx)].astype(np.int64))
         keep = ids != bos_id
-        state: dict = {}
 
         def clean(x):
-            state["x"] = x.detach().clone()
+            nonlocal keep, n_outliers
+            big = x.float().norm(dim=-1) > limit  # attention-sink rows: left alone like BOS
+            n_outliers += int((big & keep).sum())
+            keep = keep & ~big
 
         def splice(x):
             out = x.clone()
@@ -91,6 +95,7 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
     out = acc.result()
     out.update({"ce_clean": clean_, "ce_sae": sae_, "ce_zero_ablation": zero_, "delta_loss": sae_ - clean_,
                 "ce_loss_recovered": (zero_ - sae_) / (zero_ - clean_) if zero_ != clean_ else float("nan"),
+                "outlier_tokens_skipped": n_outliers, "outlier_norm_threshold": limit if limit != float("inf") else None,
                 "hook_name": hook_name, "contexts": n_ctx, "context_len": int(contexts.shape[1]),
                 "seconds": round(time.time() - t0, 1)})
     return out

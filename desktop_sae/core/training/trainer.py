@@ -39,6 +39,7 @@ class TrainConfig:
     select_dtype: str = "float32"  # "bfloat16": choose the top k from a bf16 matmul, values recomputed in fp32
     seed: int = 0
     checkpoint_every: int = 100  # steps
+    outlier_factor: float = 10.0  # rows with norm > factor x median norm (attention sinks) are skipped; 0 = keep all
 
     def learning_rate(self) -> float:
         return self.lr if self.lr else 2e-4 / math.sqrt(self.d_sae / 16384)
@@ -100,6 +101,7 @@ class TopKTrainer:
         self.b_enc = torch.zeros(cfg.d_sae)
         self.b_dec = torch.zeros(d_in)
         self.scale = 1.0
+        self.outlier_norm = float("inf")  # raw-space norm above which a row is skipped
         self.since_fired = torch.zeros(cfg.d_sae, dtype=torch.int64)
         self.step_n = 0
         self.tokens = 0
@@ -110,7 +112,12 @@ class TopKTrainer:
 
     def init_from_sample(self, x: torch.Tensor) -> None:
         """Input scale (√d_in / mean norm) and b_dec from a sample of raw activations."""
-        self.scale = float(math.sqrt(self.d_in) / x.norm(dim=1).mean())
+        n = x.norm(dim=1)
+        if self.cfg.outlier_factor > 0:
+            self.outlier_norm = float(self.cfg.outlier_factor * n.median())
+            x = x[n <= self.outlier_norm]
+            n = n[n <= self.outlier_norm]
+        self.scale = float(math.sqrt(self.d_in) / n.mean())
         xs = x * self.scale
         self.b_dec.copy_(geometric_median(xs) if self.cfg.b_dec_init == "geometric_median" else xs.mean(0))
 
@@ -127,6 +134,8 @@ class TopKTrainer:
 
     def step(self, x_raw: torch.Tensor, lr: float | None = None) -> dict[str, float]:
         cfg, S = self.cfg, self.cfg.d_sae
+        if math.isfinite(self.outlier_norm):
+            x_raw = x_raw[x_raw.norm(dim=1) <= self.outlier_norm]
         x = x_raw * self.scale
         B = x.shape[0]
         x_in = x - self.b_dec
@@ -188,8 +197,11 @@ class TopKTrainer:
     def to_sae(self, hook_name: str = "", model_name: str = "", metadata: dict | None = None) -> SAE:
         """An SAE on raw activations: the input scale s is folded in (b_enc/s, b_dec/s; activations come out /s)."""
         s = self.scale
+        meta = dict(metadata or {})
+        if math.isfinite(self.outlier_norm):
+            meta["outlier_norm_threshold"] = self.outlier_norm
         cfg = SAEConfig(self.d_in, self.cfg.d_sae, architecture="topk", k=self.cfg.k, hook_name=hook_name,
-                        model_name=model_name, metadata=dict(metadata or {}))
+                        model_name=model_name, metadata=meta)
         sae = SAE(cfg)
         with torch.no_grad():
             sae.W_enc.copy_(self.W_encT.T)
@@ -207,6 +219,7 @@ class TopKTrainer:
                 t[f"adam{i}.m"], t[f"adam{i}.v"] = st["exp_avg"], st["exp_avg_sq"]
                 t[f"adam{i}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1)
         meta = {"step": self.step_n, "tokens": self.tokens, "scale": self.scale, "d_in": self.d_in,
+                "outlier_norm": self.outlier_norm if math.isfinite(self.outlier_norm) else None,
                 "config": asdict(self.cfg)}
         return t, meta
 
@@ -231,6 +244,7 @@ class TopKTrainer:
                 tr.opt.state[p] = {"step": t[f"adam{i}.step"][0].clone(), "exp_avg": t[f"adam{i}.m"].clone(),
                                    "exp_avg_sq": t[f"adam{i}.v"].clone()}
         tr.scale, tr.step_n, tr.tokens = float(meta["scale"]), int(meta["step"]), int(meta["tokens"])
+        tr.outlier_norm = float(meta["outlier_norm"]) if meta.get("outlier_norm") else float("inf")
         return tr, meta
 
 
