@@ -204,11 +204,17 @@ def generate_tokens(
     emit = on_token or (lambda e: None)
     cancelled = cancel or (lambda: False)
 
+    one_token_masks = {False: torch.ones(1, 1, device=dev), True: torch.zeros(1, 1, device=dev)}
+
     def set_mask(ids):
-        if tap is not None:
-            tap.mask = (
-                torch.tensor([[0.0 if i in special else 1.0 for i in ids]], device=dev) if skip_special else None
-            )
+        if tap is None:
+            return
+        if not skip_special:
+            tap.mask = None
+        elif len(ids) == 1:
+            tap.mask = one_token_masks[ids[0] in special]
+        else:
+            tap.mask = torch.tensor([[0.0 if i in special else 1.0 for i in ids]], device=dev)
 
     def readout(ids, start, is_prompt, rec, final=False):
         specials = [i in special for i in ids]
