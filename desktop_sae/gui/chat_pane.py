@@ -8,7 +8,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextCharFormat, QTextCursor, QFont
 from PySide6.QtWidgets import (
-    QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QSplitter,
+    QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox,
+    QSplitter,
     QTextBrowser, QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -186,6 +187,8 @@ class ChatPane(QWidget):
         self.compare.setToolTip("Also generate the default (unsteered) answer with the same seed and show both")
         self.compare.toggled.connect(self._on_compare)
         self.color_label = QLabel("")
+        self.color_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.color_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.color_label.setToolTip("Tokens are coloured by this feature's activation (choose one in the feature panel)")
 
         self.main_view = Transcript("")
@@ -233,8 +236,7 @@ class ChatPane(QWidget):
         tools = QHBoxLayout()
         for b in (self.regen_btn, self.clear_btn, self.copy_btn):
             tools.addWidget(b)
-        tools.addStretch(1)
-        tools.addWidget(self.color_label)
+        tools.addWidget(self.color_label, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.system)

@@ -38,6 +38,7 @@ class FeatureDetail(QWidget):
         self._has_dict_logits = False
         self.title = QLabel("Select a feature")
         self.title.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.title.setWordWrap(True)  # long labels wrap instead of widening the dock
         f = self.title.font()
         f.setPointSizeF(f.pointSizeF() * 1.2)
         f.setBold(True)

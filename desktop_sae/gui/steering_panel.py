@@ -9,7 +9,7 @@ import math
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
-    QSlider, QToolButton, QVBoxLayout, QWidget,
+    QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget,
 )
 
 
@@ -37,6 +37,7 @@ class SteeringRow(QFrame):
         self.enabled.setToolTip("Apply this feature's steering")
         self.name = QLabel(f"<b>#{feature}</b> {label}"[:80])
         self.name.setToolTip(f"Feature #{feature}: {label}")
+        self.name.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long labels never widen the dock
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(-SLIDER_STEPS, SLIDER_STEPS)
         self.slider.setToolTip("Strength" + (" in multiples of the feature's max activation (±10× is the useful range)" if unit == "max" else " (raw coefficient)"))
