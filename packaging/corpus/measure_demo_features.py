@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="resources/demo_features.json")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--max-new", type=int, default=32)
-    ap.add_argument("--strengths", default="2,4,6")
+    ap.add_argument("--strengths", default="3,5,8")
     ap.add_argument("--concepts", default="golden_gate,code,bugs,secrets,scam,religion,food,music")
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
@@ -131,6 +131,14 @@ def main(argv=None) -> int:
             default_cache[(prompt, seed)] = session.generate(prompt, sampling(seed), NO_STEERING)
         return default_cache[(prompt, seed)]
 
+    def fires(text, f):
+        """Does feature f fire (> 20 % of its max) when the answer is re-read without steering?"""
+        if not text.strip():
+            return False
+        _, ids, acts = session.encode_text(text)
+        keep = [i for i, tid in enumerate(ids) if tid not in session.special_ids]
+        return bool(len(keep)) and float(acts[keep, f].max()) > 0.2 * float(session.sae.stats.max_activation[f])
+
     results, t0 = [], time.time()
     strengths = [float(s) for s in a.strengths.split(",")]
     for name in a.concepts.split(","):
@@ -141,17 +149,17 @@ def main(argv=None) -> int:
         for f in cands[:2]:  # pilot: 2 seeds x first prompt, weakest strength first
             for s in strengths:
                 st = SteeringConfig(features=(SteerSpec(f, s, unit="max", method="add"),))
-                outs = [session.generate(PROMPTS[0], sampling(100 + i), st) for i in range(2)]
-                score = sum(on_concept(o.text, c["keywords"]) and fluent(o.answer_ids) for o in outs)
+                o = session.generate(PROMPTS[0], sampling(100), st)
+                score = (2 * on_concept(o.text, c["keywords"]) + fires(o.text, f)) * fluent(o.answer_ids)
                 if best is None or score > best[0]:
                     best = (score, f, s)
-                if score == 2:
+                if score >= 2:
                     break
-            if best[0] == 2:
+            if best[0] >= 2:
                 break
         _, f, s = best
         st = SteeringConfig(features=(SteerSpec(f, s, unit="max", method="add"),))
-        n = steered_on = default_on = flu = 0
+        n = steered_on = default_on = flu = steered_fire = default_fire = 0
         examples = []
         for p in PROMPTS:
             for seed in range(a.seeds):
@@ -161,25 +169,34 @@ def main(argv=None) -> int:
                 steered_on += on_concept(r.text, c["keywords"])
                 default_on += on_concept(d.text, c["keywords"])
                 flu += fluent(r.answer_ids)
+                steered_fire += fires(r.text, f)
+                default_fire += fires(d.text, f)
                 if seed == 0:
                     examples.append({"prompt": p, "steered": r.text, "default": d.text})
         rec = {"concept": name, "label": c["label"], "feature": f, "candidates": cands,
                "dictionary_label": dic.labels[f] if dic else None, "method": "add", "unit": "max", "strength": s,
                "strength_raw": float(s * session.sae.stats.max_activation[f]), "n_answers": n,
                "steered_on_concept": steered_on / n, "default_on_concept": default_on / n, "steered_fluent": flu / n,
-               "steering_works": steered_on / n >= default_on / n + 0.3 and flu / n >= 0.7,
+               "steered_feature_fires": steered_fire / n, "default_feature_fires": default_fire / n,
+               "steering_works": steered_on - default_on >= 0.3 * n and flu / n >= 0.7,
+               "feature_effect": steered_fire - default_fire >= 0.3 * n,
                "keywords": c["keywords"], "examples": examples}
         results.append(rec)
         print(f"{name:12s} f{f:5d} x{s:g}max  on-concept {steered_on}/{n} vs default {default_on}/{n}  "
-              f"fluent {flu}/{n}  ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
+              f"fires {steered_fire}/{n} vs {default_fire}/{n}  fluent {flu}/{n}  ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
         doc = {"sae": str(sae_dir.name), "hook": session.hook_name,
                "method": {"seeds": a.seeds, "prompts": PROMPTS, "max_new_tokens": a.max_new,
                           "sampling": "temperature 0.5, frequency penalty 1.0 (SamplingConfig defaults)",
                           "on_concept": "answer contains one of the concept's keywords (case-insensitive)",
+                          "feature_fires": "the answer, re-read without steering, activates the feature above 20% of "
+                                           "its max activation",
+                          "steering_works": "steered - default share >= 0.3 on keywords, and >= 70% fluent",
+                          "feature_effect": "steered - default share >= 0.3 on feature_fires (the text moved toward "
+                                            "what the feature reads, not necessarily toward the concept's words)",
                           "fluent": "no token is more than 40% of the answer and no run of 4 identical tokens",
                           "default": "same prompt and seed without steering",
                           "selection": "top features by (mean activation on concept sentences - on neutral ones) / max activation; "
-                                       "strength chosen on a 2-seed pilot of the first prompt among " + a.strengths},
+                                       "strength chosen on a 1-seed pilot of the first prompt (top 2 candidates) among " + a.strengths},
                "concepts": results}
         Path(a.out).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     return 0

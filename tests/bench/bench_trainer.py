@@ -11,6 +11,7 @@ dependency): python -m venv V; V/bin/pip install sae-lens.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -28,6 +29,10 @@ def _rows(store_dir: str, lo: int, hi: int) -> torch.Tensor:
 
 
 def _ev(x: torch.Tensor, recon: torch.Tensor) -> float:
+    """Explained variance on ordinary rows: attention-sink rows (norm > 10 x median, ~0.03 %) would dominate it."""
+    n = x.norm(dim=1)
+    m = n <= 10 * n.median()
+    x, recon = x[m], recon[m]
     return float(1 - (x - recon).pow(2).sum() / (x - x.mean(0)).pow(2).sum())
 
 
@@ -72,9 +77,10 @@ def run_saelens(a) -> dict:
                                                 normalize_activations="expected_average_only_in",
                                                 use_sparse_activations=a.saelens_sparse))
     batches = list(_batches(a.store, a.tokens, a.batch))
-    it = iter(batches * 2)
+    it = itertools.cycle(batches)
     cfg = SAETrainerConfig(total_training_samples=len(batches) * a.batch, train_batch_size_samples=a.batch,
-                           lr=2e-4 / (a.width / 16384) ** 0.5, device="cpu", n_batches_for_norm_estimate=4)
+                           lr=2e-4 / (a.width / 16384) ** 0.5, lr_end=2e-4 / (a.width / 16384) ** 0.5, device="cpu",
+                           n_batches_for_norm_estimate=4)
     trainer = SAETrainer(cfg, sae, it)
     t0 = time.perf_counter()
     trainer.fit()
@@ -137,16 +143,21 @@ def main(argv=None) -> int:
         print(json.dumps(run_saelens(a)))
         return 0
     results = [run_ours(a)]
+    if a.impl == "both" and a.select_dtype == "float32":
+        a.select_dtype = "bfloat16"
+        results.append(run_ours(a))
+        a.select_dtype = "float32"
     if a.impl == "both":
         args = [x for x in (argv or sys.argv[1:]) if x != "--collect"]
         for sparse in (False, True):
             cmd = [a.saelens_python, __file__, *args, "--impl", "saelens"] + (["--saelens-sparse"] if sparse else [])
             out = subprocess.run(cmd, capture_output=True, text=True)
-            if out.returncode != 0:
-                print(out.stderr[-3000:], file=sys.stderr)
+            if out.returncode != 0 or not out.stdout.strip():
+                print(f"SAELens run failed (rc {out.returncode}):", out.stderr[-3000:], file=sys.stderr)
                 continue
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        base = results[1]["tokens_per_s"] if len(results) > 1 else None
+        sl = [r for r in results if r["impl"].startswith("SAELens") and "False" in r["impl"]]
+        base = sl[0]["tokens_per_s"] if sl else None
         for r in results:
             r["speed_vs_saelens_default"] = r["tokens_per_s"] / base if base else None
     if a.collect:
