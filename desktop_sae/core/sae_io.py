@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_save
 
 from .atomic import atomic_write_bytes, atomic_write_text
 from .errors import SAEFormatError
@@ -202,9 +202,7 @@ def save_sae(sae: SAE, folder: str | Path, extra_metadata: dict[str, Any] | None
 
 
 def _safetensors_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
-    from safetensors.torch import save
-
-    return save(tensors)
+    return safetensors_save(tensors)
 
 
 # --- feature statistics -----------------------------------------------------------------------------
@@ -313,4 +311,4 @@ def _load_gemmascope(path: Path) -> SAE:
     return _fill(SAE(cfg), tensors, path)
 
 
-__all__ = ["load_sae", "save_sae", "detect_format", "parse_saelens_cfg", "save_stats", "save_file"]
+__all__ = ["load_sae", "save_sae", "detect_format", "parse_saelens_cfg", "save_stats"]
