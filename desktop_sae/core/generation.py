@@ -143,7 +143,11 @@ class _Detok:
         dec = lambda a, b=None: self.tok.decode(self.ids[a:b], skip_special_tokens=True)  # noqa: E731
         before = dec(self.prefix, self.read)
         now = dec(self.prefix)
-        if len(now) <= len(before) or (now.endswith("\ufffd") and not final):
+        if now.endswith("\ufffd"):
+            if not final:
+                return ""
+            now = now.rstrip("\ufffd")  # cut mid-character by max_tokens: drop the dangling partial byte
+        if len(now) <= len(before):
             return ""
         self.prefix, self.read = self.read, len(self.ids)
         return now[len(before) :]
@@ -272,7 +276,7 @@ def generate_tokens(
 
 def _result(tokenizer, prompt_ids, answer, events, reason, t0, run) -> GenerationResult:
     return GenerationResult(
-        text=tokenizer.decode(answer, skip_special_tokens=True),
+        text=tokenizer.decode(answer, skip_special_tokens=True).rstrip("\ufffd"),
         prompt_ids=tuple(int(i) for i in prompt_ids),
         answer_ids=tuple(answer),
         events=tuple(events),
