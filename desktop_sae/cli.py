@@ -38,29 +38,19 @@ def add_model_args(p: argparse.ArgumentParser, sae: bool = True) -> None:
 
 def open_session(args, quiet: bool = False):
     """Load the model (and SAE) named by the common arguments into a core Session."""
-    from .core.models import load_model
-    from .core.paths import default_sae_dir
-    from .core.sae_io import load_sae
-    from .core.session import Session
+    from .core.session import open_session as core_open_session
 
-    lm = load_model(
+    session = core_open_session(
         args.model,
+        getattr(args, "sae", None),
+        getattr(args, "hook", None),
         device=args.device,
         dtype=args.dtype,
-        progress=None if quiet else progress_line,
         trust_remote_code=getattr(args, "trust_remote_code", False),
+        progress=None if quiet else progress_line,
     )
-    sae_arg = getattr(args, "sae", None)
-    sae_path = None
-    if sae_arg and sae_arg.lower() != "none":
-        sae_path = sae_arg
-    elif sae_arg is None and args.model is None:
-        sae_path = default_sae_dir()
-    session = Session(lm)
-    if sae_path is not None:
-        session.attach_sae(load_sae(sae_path), getattr(args, "hook", None))
-        for w in session.warnings:
-            print(f"warning: {w}", file=sys.stderr)
+    for w in session.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     return session
 
 

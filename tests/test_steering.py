@@ -212,3 +212,14 @@ def test_topk_clamp_uses_the_topk_activation(x):
         out, _ = apply(sae, steer(sae, SteerSpec(on, 1.0, method="clamp"), SteerSpec(off, 1.0, method="clamp")), x)
         expected = x + (1.0 - acts[..., on])[..., None] * sae.W_dec[on] + (1.0 - acts[..., off])[..., None] * sae.W_dec[off]
         torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_resolve_strength_is_the_one_unit_formula():
+    """The GUI's unit labels and the engine's plan use this function; check it without an SAE."""
+    from desktop_sae.core.steering import resolve_strength
+
+    r = resolve_strength(SteerSpec(1, 2.0, unit="max"), 0.5, 10.0, 2.0, 40.0)
+    assert (r.coefficient, r.x_max, r.pct_norm) == (10.0, 1.0, 50.0)
+    raw = resolve_strength(SteerSpec(1, 3.0), 1.0, None, None, None)
+    assert (raw.coefficient, raw.x_max, raw.pct_norm) == (3.0, None, None)
+    assert resolve_strength(SteerSpec(1, 0.0, method="orth"), 0.0, 10.0, 2.0, 40.0).coefficient == 1.0

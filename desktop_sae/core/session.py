@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -178,3 +179,36 @@ class Session:
             "sae": None if self.sae is None else {**self.sae.describe(), "hook": self.hook_name},
             "warnings": list(self.warnings),
         }
+
+
+def open_session(
+    model: str | None = None,
+    sae: str | None = None,
+    hook: str | None = None,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    trust_remote_code: bool = False,
+    progress=None,
+    cancelled: Callable[[], bool] | None = None,
+    top_k_features: int = 10,
+) -> Session:
+    """Load a model and its SAE the way the CLI and the app both do: ``sae`` is a path, 'none', or None for the
+    bundled SAE (only with the bundled model, since it fits no other)."""
+    from .models import load_model
+    from .paths import default_sae_dir
+    from .sae_io import load_sae
+
+    lm = load_model(model, device=device, dtype=dtype, progress=progress, trust_remote_code=trust_remote_code,
+                    cancelled=cancelled)
+    session = Session(lm, top_k_features=top_k_features)
+    path = None
+    if sae and sae.lower() != "none":
+        path = sae
+    elif sae is None and model is None:
+        path = default_sae_dir()
+    if path is not None:
+        if progress:
+            progress(None, f"Loading SAE {Path(path).name}")
+        session.attach_sae(load_sae(path), hook)
+    return session

@@ -90,6 +90,26 @@ class ResolvedSteer:
         return {"raw": self.coefficient, "x_max": self.x_max, "pct_norm": self.pct_norm}
 
 
+def _usable(max_act: float | None) -> bool:
+    return max_act is not None and math.isfinite(max_act) and max_act > 0
+
+
+def resolve_strength(spec: SteerSpec, multiplier: float, max_act: float | None, dec_norm: float | None,
+                     typical_norm: float | None) -> ResolvedSteer:
+    """One feature's strength after the multiplier, in all three units (the GUI shows these beside each slider).
+    Orthogonal steering has only a gain; 'max' units without usable stats give ``x_max=None``."""
+    if spec.method == "orth":
+        return ResolvedSteer(spec, 1.0 + multiplier * (spec.strength - 1.0), None, None)
+    usable = _usable(max_act)
+    coef = (spec.strength * max_act if (spec.unit == "max" and usable) else spec.strength) * multiplier
+    return ResolvedSteer(
+        spec,
+        coef,
+        coef / max_act if usable else None,
+        100.0 * abs(coef) * dec_norm / typical_norm if (typical_norm and dec_norm is not None) else None,
+    )
+
+
 @dataclass
 class SteeringPlan:
     """Steering resolved against one SAE into tensors the hook can apply in a few ops per token."""
@@ -126,37 +146,26 @@ def resolve(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | None = N
     W_dec = sae.W_dec.detach()
     plan = SteeringPlan()
     add_terms, clamp_i, clamp_v, orth_i, orth_g = [], [], [], [], []
+    dec_norms = W_dec.float().norm(dim=-1)
     for s in specs:
         if not 0 <= s.feature < d_sae:
             raise SteeringError(f"feature {s.feature} does not exist: this SAE has features 0..{d_sae - 1}")
         max_act = sae.max_activation(s.feature)
-        if s.unit == "max" and (max_act is None or not math.isfinite(max_act) or max_act <= 0):
+        if s.unit == "max" and not _usable(max_act):
             raise SteeringError(
                 f"feature {s.feature}: strength in × max activation needs feature statistics, which this SAE lacks "
                 f"(or the feature never fired); give a raw strength instead"
             )
+        r = resolve_strength(s, m, max_act, float(dec_norms[s.feature]), typical_norm)
+        plan.resolved.append(r)
         if s.method == "orth":
-            coef = 1.0 + m * (s.strength - 1.0)
             orth_i.append(s.feature)
-            orth_g.append(coef - 1.0)
-            plan.resolved.append(ResolvedSteer(s, coef, None, None))
-            continue
-        base = s.strength * max_act if s.unit == "max" else s.strength
-        coef = base * m
-        dir_norm = float(W_dec[s.feature].float().norm())
-        plan.resolved.append(
-            ResolvedSteer(
-                s,
-                coef,
-                coef / max_act if max_act and math.isfinite(max_act) and max_act > 0 else None,
-                100.0 * abs(coef) * dir_norm / typical_norm if typical_norm else None,
-            )
-        )
-        if s.method == "add":
-            add_terms.append((s.feature, coef))
+            orth_g.append(r.coefficient - 1.0)
+        elif s.method == "add":
+            add_terms.append((s.feature, r.coefficient))
         else:
             clamp_i.append(s.feature)
-            clamp_v.append(coef)
+            clamp_v.append(r.coefficient)
     dev, dt = W_dec.device, W_dec.dtype
     if add_terms:
         idx = torch.tensor([f for f, _ in add_terms], device=dev)

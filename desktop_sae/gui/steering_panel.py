@@ -243,18 +243,22 @@ class SteeringPanel(QWidget):
             self.rerunRequested.emit()
 
     def _update_units(self) -> None:
+        from ..core.steering import resolve_strength
+
         m = float(self.mult.value())
         for r in self.rows:
             s = r.spec()
-            if s.method == "orth":
-                r.units.setText(f"gain {1 + m * (s.strength - 1):.2f}")
-                continue
             max_act = float(self.max_activation[s.feature]) if self.has_stats(s.feature) else None
-            coef = (s.strength * max_act if s.unit == "max" else s.strength) * m
-            parts = [f"raw {coef:.3g}"]
-            if s.unit == "raw" and max_act:
-                parts.append(f"{coef / max_act:.2g}× max")
-            if self.typical_norm and self.dec_norms is not None:
-                if 0 <= s.feature < len(self.dec_norms):
-                    parts.append(f"{100 * abs(coef) * float(self.dec_norms[s.feature]) / self.typical_norm:.3g}% norm")
+            dec_norm = None
+            if self.dec_norms is not None and 0 <= s.feature < len(self.dec_norms):
+                dec_norm = float(self.dec_norms[s.feature])
+            u = resolve_strength(s, m, max_act, dec_norm, self.typical_norm)
+            if s.method == "orth":
+                r.units.setText(f"gain {u.coefficient:.2f}")
+                continue
+            parts = [f"raw {u.coefficient:.3g}"]
+            if s.unit == "raw" and u.x_max is not None:
+                parts.append(f"{u.x_max:.2g}× max")
+            if u.pct_norm is not None:
+                parts.append(f"{u.pct_norm:.3g}% norm")
             r.units.setText(" · ".join(parts))

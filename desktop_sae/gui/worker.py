@@ -82,24 +82,12 @@ def _leave_a_core_for_the_ui() -> None:
 
 
 def default_loader(req: LoadRequest, progress, cancelled=None) -> Any:
-    from ..core.models import load_model
-    from ..core.paths import default_sae_dir
-    from ..core.sae_io import load_sae
-    from ..core.session import Session
+    from ..core.session import open_session
 
     _leave_a_core_for_the_ui()
-    lm = load_model(req.model, device=req.device, dtype=req.dtype, progress=progress,
-                    trust_remote_code=req.trust_remote_code, cancelled=cancelled)
-    session = Session(lm, top_k_features=32)
-    path = None
-    if req.sae and req.sae.lower() != "none":
-        path = req.sae
-    elif req.sae is None and req.model is None:
-        path = default_sae_dir()
-    if path is not None:
-        progress(None, f"Loading SAE {Path(path).name}")
-        session.attach_sae(load_sae(path), req.hook)
-    return session
+    return open_session(req.model, req.sae, req.hook, device=req.device, dtype=req.dtype,
+                        trust_remote_code=req.trust_remote_code, progress=progress, cancelled=cancelled,
+                        top_k_features=32)
 
 
 class InferenceWorker(QObject):
