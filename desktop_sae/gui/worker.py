@@ -3,19 +3,26 @@
 Requests go in through queued signals (``InferenceClient`` emits them from the GUI thread); results come out
 as immutable snapshots (frozen ``TokenEvent``s, numpy arrays, plain dicts). Every request carries an id; the
 newest request wins: starting one cancels the one in flight (checked before every token) and requests that
-were overtaken while queued are skipped. Errors come back as signals, never as exceptions across threads.
+were overtaken while queued are skipped. Errors come back as messages, never as exceptions across threads.
+
+The worker never emits a Qt signal itself: it puts its messages on a thread-safe outbox that the client drains
+on the GUI thread with a timer (every 15 ms while work is outstanding) and re-emits as signals there. A worker
+thread that emits while holding the GIL can deadlock against the GUI thread holding one of Qt's pooled
+signal-slot mutexes while waiting for the GIL (seen as a rare CI hang; napari and PySide report the same);
+with the outbox the worker takes no Qt lock at all while it streams tokens.
 """
 
 from __future__ import annotations
 
 import itertools
+import queue
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 
 
@@ -91,28 +98,35 @@ def default_loader(req: LoadRequest, progress, cancelled=None) -> Any:
 
 
 class InferenceWorker(QObject):
-    loadProgress = Signal(float, str)  # fraction (-1 = unknown), message
-    loaded = Signal(object)  # ModelInfo
-    loadFailed = Signal(str)
-    token = Signal(int, object)  # request id, TokenEvent
-    finished = Signal(int, object)  # request id, {run: GenerationResult}
-    failed = Signal(int, str)  # request id, message
-    logits = Signal(object)  # FeatureLogits
+    """Lives on the inference thread. Its messages go to ``outbox`` as tuples ``(kind, *args)``:
+    ("loadProgress", fraction (-1 = unknown), message), ("loaded", ModelInfo), ("loadFailed", message),
+    ("token", request id, TokenEvent), ("finished", request id, {run: GenerationResult}),
+    ("failed", request id, message), ("logits", FeatureLogits), and ("done",) after every request."""
 
     def __init__(self, loader: Loader | None = None):
         super().__init__()
         self.loader = loader or default_loader
         self.session = None
+        self.outbox: queue.SimpleQueue = queue.SimpleQueue()
         self.latest_id = 0  # written by the GUI thread before it queues a request
         self.cancel_upto = 0  # requests with id <= this are cancelled
         self._fault: Exception | None = None  # test hook: raised inside the next request
         self.closing = False
 
+    def _post(self, *msg) -> None:
+        self.outbox.put(msg)
+
     # --- slots (run on the worker thread) ----------------------------------------------------------------
     @Slot(object)
     def load(self, req: LoadRequest) -> None:
+        try:
+            self._load(req)
+        finally:
+            self._post("done")
+
+    def _load(self, req: LoadRequest) -> None:
         def progress(frac, msg):
-            self.loadProgress.emit(-1.0 if frac is None else float(frac), str(msg))
+            self._post("loadProgress", -1.0 if frac is None else float(frac), str(msg))
 
         try:
             import time
@@ -121,10 +135,10 @@ class InferenceWorker(QObject):
             session = self.loader(req, progress, lambda: self.closing)
             info = self._info(session, time.perf_counter() - t0)
         except Exception as e:  # noqa: BLE001 - reported to the user
-            self.loadFailed.emit(_message(e))
+            self._post("loadFailed", _message(e))
             return
         self.session = session
-        self.loaded.emit(info)
+        self._post("loaded", info)
 
     def _info(self, session, seconds: float) -> ModelInfo:
         from ..core.presets import sae_identity
@@ -161,13 +175,19 @@ class InferenceWorker(QObject):
 
     @Slot(object)
     def generate(self, req: GenerateRequest) -> None:
+        try:
+            self._generate(req)
+        finally:
+            self._post("done")
+
+    def _generate(self, req: GenerateRequest) -> None:
         if req.id < self.latest_id or req.id <= self.cancel_upto:
             return  # overtaken while queued: drop silently (the GUI already moved on)
         if self.session is None:
-            self.failed.emit(req.id, "the model is not loaded yet")
+            self._post("failed", req.id, "the model is not loaded yet")
             return
         cancel = lambda: req.id < self.latest_id or req.id <= self.cancel_upto  # noqa: E731
-        emit = lambda e: self.token.emit(req.id, e)  # noqa: E731
+        emit = lambda e: self._post("token", req.id, e)  # noqa: E731
         try:
             if self._fault is not None:
                 fault, self._fault = self._fault, None
@@ -184,12 +204,18 @@ class InferenceWorker(QObject):
                 results = {"main": self.session.generate(msgs, req.sampling, steering, **kw)}
         except Exception as e:  # noqa: BLE001 - any failure becomes a message; the thread lives on
             traceback.print_exc()
-            self.failed.emit(req.id, _message(e))
+            self._post("failed", req.id, _message(e))
             return
-        self.finished.emit(req.id, results)
+        self._post("finished", req.id, results)
 
     @Slot(int, int)
     def feature_logits(self, feature: int, n: int = 10) -> None:
+        try:
+            self._feature_logits(feature, n)
+        finally:
+            self._post("done")
+
+    def _feature_logits(self, feature: int, n: int) -> None:
         try:
             s = self.session
             if s is None or s.sae is None or not 0 <= feature < s.sae.cfg.d_sae:
@@ -203,7 +229,7 @@ class InferenceWorker(QObject):
             hi, lo = v.topk(n), (-v).topk(n)
             top = tuple((tok.decode([int(i)]), float(x)) for x, i in zip(hi.values, hi.indices))
             bot = tuple((tok.decode([int(i)]), -float(x)) for x, i in zip(lo.values, lo.indices))
-            self.logits.emit(FeatureLogits(feature, top, bot))
+            self._post("logits", FeatureLogits(feature, top, bot))
         except Exception:  # noqa: BLE001 - optional extra; the detail view just shows none
             traceback.print_exc()
 
@@ -266,16 +292,39 @@ class InferenceClient(QObject):
         self._load.connect(self.worker.load)
         self._generate.connect(self.worker.generate)
         self._logits.connect(self.worker.feature_logits)
-        self.worker.loadProgress.connect(self.loadProgress)
-        self.worker.loaded.connect(self.loaded)
-        self.worker.loadFailed.connect(self.loadFailed)
-        self.worker.token.connect(self._on_token)
-        self.worker.finished.connect(self._on_finished)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.logits.connect(self.logits)
+        self._outstanding = 0  # requests queued to the worker whose ("done",) has not been drained yet
+        self._drain_timer = QTimer(self)
+        self._drain_timer.setInterval(15)
+        self._drain_timer.timeout.connect(self.drain)
+        self._handlers = {
+            "loadProgress": self.loadProgress.emit, "loaded": self.loaded.emit, "loadFailed": self.loadFailed.emit,
+            "token": self._on_token, "finished": self._on_finished, "failed": self._on_failed,
+            "logits": self.logits.emit,
+        }
         self.thread.start()
 
+    def _expect(self) -> None:
+        self._outstanding += 1
+        if not self._drain_timer.isActive():
+            self._drain_timer.start()
+
+    def drain(self) -> None:
+        """Deliver the worker's queued messages as signals, on the GUI thread (called by the timer)."""
+        box = self.worker.outbox
+        while True:
+            try:
+                kind, *args = box.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "done":
+                self._outstanding -= 1
+            else:
+                self._handlers[kind](*args)
+        if self._outstanding <= 0:
+            self._drain_timer.stop()
+
     def load(self, req: LoadRequest) -> None:
+        self._expect()
         self._load.emit(req)
 
     def submit(self, **kw) -> int:
@@ -284,6 +333,7 @@ class InferenceClient(QObject):
         self.worker.latest_id = rid
         self.current_id = rid
         self.busy = True
+        self._expect()
         self._generate.emit(GenerateRequest(id=rid, **kw))
         return rid
 
@@ -291,24 +341,22 @@ class InferenceClient(QObject):
         self.worker.cancel_upto = self.current_id
 
     def request_logits(self, feature: int) -> None:
+        self._expect()
         self._logits.emit(int(feature), 10)
 
     def inject_fault(self, exc: Exception) -> None:
         """Make the next request fail with ``exc`` (used by the tests)."""
         self.worker._fault = exc
 
-    @Slot(int, object)
     def _on_token(self, rid: int, ev) -> None:
         if rid == self.current_id:
             self.token.emit(ev)
 
-    @Slot(int, object)
     def _on_finished(self, rid: int, results) -> None:
         if rid == self.current_id:
             self.busy = False
             self.finished.emit(results)
 
-    @Slot(int, str)
     def _on_failed(self, rid: int, msg: str) -> None:
         if rid == self.current_id:
             self.busy = False
@@ -319,5 +367,6 @@ class InferenceClient(QObject):
         self.worker.closing = True
         self.worker.cancel_upto = 1 << 62
         self.worker.latest_id = 1 << 62
+        self._drain_timer.stop()
         self.thread.quit()
         return self.thread.wait(timeout_ms)

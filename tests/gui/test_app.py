@@ -246,6 +246,26 @@ def test_worker_exception_is_reported_and_the_app_keeps_working(make_window, tin
     assert win.chat.messages[-1]["role"] == "assistant"
 
 
+def test_worker_messages_arrive_on_the_gui_thread_and_the_worker_emits_nothing(make_window, tiny_sae_dir, qtbot):
+    """Results reach the GUI as signals emitted on the GUI thread; the worker itself has no Qt signals (a worker
+    emitting while holding the GIL can deadlock against the GUI thread deleting widgets)."""
+    from PySide6.QtCore import Signal
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_sae.gui.worker import InferenceWorker
+
+    assert not [n for n, v in vars(InferenceWorker).items() if isinstance(v, Signal)]
+    win = make_window(make_tiny_loader(tiny_sae_dir))
+    _sampling(win, max_new_tokens=8)
+    gui_thread = QApplication.instance().thread()
+    threads = []
+    win.client.token.connect(lambda ev: threads.append(QThread.currentThread() is gui_thread))
+    win.client.finished.connect(lambda res: threads.append(QThread.currentThread() is gui_thread))
+    ask(qtbot, win, "hello")
+    assert len(threads) > 8 and all(threads)
+    assert not win.client._drain_timer.isActive()  # idle: no polling once every request is done
+
+
 def test_stale_results_are_dropped(make_window, tiny_sae_dir, qtbot):
     win = make_window(make_tiny_loader(tiny_sae_dir, delay=0.005))
     got = []
