@@ -84,7 +84,8 @@ def cmd_train(args) -> int:
     work = Path(args.work) if args.work else out / ".train"
     work.mkdir(parents=True, exist_ok=True)
     show = _printer()
-    lm = load_model(args.model, device="cpu", dtype=args.dtype or "float32")
+    # --device (default: best available) is used for collection, training, the dictionary and evaluation alike
+    lm = load_model(args.model, device=args.device, dtype=args.dtype or "float32")
     tc_path = work / "tokens.npz"
     if tc_path.exists():
         tc = TokenizedCorpus.load(tc_path)
@@ -104,7 +105,8 @@ def cmd_train(args) -> int:
                 model_sha256=lm.sha256, model_name=lm.name)
     store = ActivationStore(store_dir)
     batch = min(args.batch_size, store.n_tokens)
-    cfg = TrainConfig(d_sae=args.width, k=args.k, batch_size=batch, total_tokens=args.tokens, lr=args.lr)
+    cfg = TrainConfig(d_sae=args.width, k=args.k, batch_size=batch, total_tokens=args.tokens, lr=args.lr,
+                      device=str(lm.device))
     tr = train(store, cfg, work / "run", progress=lambda p: show(
         p.tokens / p.total_tokens, f"train step {p.step} loss {p.loss:.4f} EV {p.explained_variance:.3f} "
         f"L0 {p.l0:.1f} dead {100 * p.dead_fraction:.1f}% {p.tokens_per_s:.0f} tok/s ETA {p.eta_s:.0f}s"))
@@ -112,6 +114,7 @@ def cmd_train(args) -> int:
     typical = float(sample.norm(dim=1).mean())
     sae = tr.to_sae(args.hook, lm.name, {"model_sha256": lm.sha256, "typical_norm": typical,
                                          "context_size": args.ctx, "prepend_bos": True, "training_tokens": tr.tokens})
+    sae.to(lm.device)  # to_sae gives a CPU SAE; save_sae writes CPU tensors whatever its device
     buf_path = out / HELDOUT_FILE
     out.mkdir(parents=True, exist_ok=True)
     np.savez(buf_path, held_out=tc.held_out[:256], bos_id=np.int64(tc.bos_id))
@@ -137,8 +140,8 @@ def cmd_eval(args) -> int:
     from .core.training.corpus import read_documents, tokenize_corpus
     from .core.training.evaluate import evaluate, write_eval
 
-    lm = load_model(args.model, device="cpu", dtype=args.dtype or "float32")
-    sae = load_sae(args.path)
+    lm = load_model(args.model, device=args.device, dtype=args.dtype or "float32")
+    sae = load_sae(args.path, device=lm.device)
     ctx = int(sae.cfg.metadata.get("context_size") or 128)
     if args.corpus:
         tc = tokenize_corpus(read_documents(args.corpus), lm.tokenizer, ctx_len=ctx, held_out=1.0)

@@ -1,6 +1,10 @@
 """TopK trainer: sparse gradients match autograd, planted features are recovered, checkpoints resume."""
 
+import json
+from dataclasses import asdict
+
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -128,3 +132,78 @@ def test_attention_sink_outliers_are_skipped():
     m = tr.step(x[:64])
     assert m["fvu"] < 5  # the huge rows did not enter the loss
     assert tr.to_sae().cfg.metadata["outlier_norm_threshold"] == tr.outlier_norm
+
+
+# --- devices (CPU-testable parts; the CUDA paths are in test_cuda.py) ---------------------------------------
+def test_device_in_config_and_checkpoints_hold_cpu_tensors(tmp_path):
+    cfg = TrainConfig(d_sae=32, k=4, device="cpu", lr=1e-3)
+    assert TrainConfig(**asdict(cfg)) == cfg and cfg.torch_device() == torch.device("cpu")
+    x, _ = _planted(512, d=16, n_feat=24)
+    tr = TopKTrainer(16, cfg)
+    tr.init_from_sample(x)
+    tr.step(x[:256])
+    tensors, meta = tr.state()
+    assert meta["config"]["device"] == "cpu"
+    assert all(t.device.type == "cpu" for t in tensors.values()) and "adam0.m" in tensors
+    tr.save_checkpoint(tmp_path / "ck")
+    for device in (None, "cpu"):
+        loaded, m = TopKTrainer.load_checkpoint(tmp_path / "ck", device=device)
+        assert loaded.cfg.device == "cpu" and loaded.device == torch.device("cpu") and m["step"] == 1
+        for p, q in zip(tr.params(), loaded.params()):
+            assert torch.equal(p, q)
+            assert torch.equal(tr.opt.state[p]["exp_avg_sq"], loaded.opt.state[q]["exp_avg_sq"])
+            assert loaded.opt.state[q]["step"].device.type == "cpu"  # Adam (capturable=False) wants a CPU step
+    m_loaded, m_orig = loaded.step(x[256:]), tr.step(x[256:])  # the resumed trainer continues identically
+    assert m_loaded == m_orig
+    for p, q in zip(tr.params(), loaded.params()):
+        assert torch.equal(p, q)
+    # a checkpoint from before TrainConfig had a device loads on the CPU
+    meta_path = tmp_path / "ck" / "checkpoint.json"
+    m = json.loads(meta_path.read_text())
+    del m["config"]["device"]
+    meta_path.write_text(json.dumps(m))
+    old, _ = TopKTrainer.load_checkpoint(tmp_path / "ck")
+    assert old.device == torch.device("cpu") and old.to_sae().W_dec.device.type == "cpu"
+
+
+def test_auto_device_resolves():
+    from desktop_sae.core.device import pick_device
+
+    cfg = TrainConfig(d_sae=8, k=2, device="auto")
+    assert cfg.torch_device() == pick_device()
+    tr = TopKTrainer(4, cfg)
+    assert tr.W_dec.device.type == pick_device().type and tr.since_fired.device.type == pick_device().type
+    assert tr.to_sae().W_dec.device.type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            TopKTrainer(4, TrainConfig(d_sae=8, k=2, device="cuda"))
+
+
+def test_dense_fallbacks_match_the_sparse_kernels(monkeypatch):
+    from desktop_sae.core.training import trainer as T
+
+    monkeypatch.setattr(T, "_CHUNK", 1000)  # several chunks
+    g = torch.Generator().manual_seed(0)
+    B, k, S, d = 70, 5, 90, 24
+    idx = torch.stack([torch.randperm(S, generator=g)[:k] for _ in range(B)])
+    y, w = torch.randn(B, d, generator=g), torch.randn(S, d, generator=g)
+    torch.testing.assert_close(T._gather_dot_dense(idx, y, w), T._gather_dot(idx, y, w), rtol=1e-5, atol=1e-5)
+    rows = torch.arange(B).repeat_interleave(k)
+    vals = torch.randn(B * k, generator=g)
+    torch.testing.assert_close(T._spmm_dense(idx.reshape(-1), rows, vals, y, S), T._spmm_t(idx.reshape(-1), rows, vals, y, S),
+                               rtol=1e-5, atol=1e-5)
+    # a device whose sparse kernel raises falls back to the dense path, and remembers it
+    monkeypatch.setattr(T, "_NO_SPARSE", {"spmm": set(), "sddmm": set()})
+    calls = []
+
+    def broken(*a):
+        calls.append(1)
+        raise NotImplementedError("no sparse kernel here")
+
+    fake = torch.device("meta")
+    for _ in range(2):
+        out = T._sparse_or_dense("sddmm", broken, T._gather_dot_dense, fake, idx, y, w)
+        torch.testing.assert_close(out, T._gather_dot(idx, y, w), rtol=1e-5, atol=1e-5)
+    assert calls == [1] and T._NO_SPARSE["sddmm"] == {"meta"}
+    with pytest.raises(NotImplementedError):  # on the CPU an error is an error
+        T._sparse_or_dense("sddmm", broken, T._gather_dot_dense, torch.device("cpu"), idx, y, w)

@@ -2,6 +2,7 @@
 
 Each record's text is the full chat-formatted conversation (system, user, assistant), the way the app feeds it.
 Usage: python packaging/corpus/gen_answers.py OUT.jsonl [--samples 2] [--max-new 160] [--batch 16]
+       [--categories golden_gate,scam,secrets] [--seed-offset 1000]
 """
 
 from __future__ import annotations
@@ -25,14 +26,19 @@ def main(argv=None) -> int:
     ap.add_argument("--max-new", type=int, default=160)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--categories", default="", help="comma-separated prompt categories (default: all)")
+    ap.add_argument("--seed-offset", type=int, default=1000, help="answers in a second file need other seeds")
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     from desktop_sae.core.models import load_model
 
     lm = load_model()
     tok, model = lm.tokenizer, lm.model
     tok.padding_side = "left"
     prompts = all_prompts()
+    if a.categories:
+        prompts = [(c, p) for c, p in prompts if c in a.categories.split(",")]
     if a.limit:
         prompts = prompts[: a.limit]
     jobs = [(c, p, s) for s in range(a.samples) for c, p in prompts]
@@ -45,7 +51,7 @@ def main(argv=None) -> int:
             texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
                      for _, p, _ in chunk]
             enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-            torch.manual_seed(1000 + i)
+            torch.manual_seed(a.seed_offset + i)
             with torch.no_grad():
                 gen = model.generate(**enc, max_new_tokens=a.max_new, do_sample=True, temperature=0.7, top_p=0.9,
                                      repetition_penalty=1.1, pad_token_id=tok.pad_token_id)

@@ -1,7 +1,8 @@
 """Pick and measure the demo features of the shipped SAE; writes resources/demo_features.json.
 
-For each concept: candidate features = highest (mean activation on concept sentences − on neutral sentences);
-a short pilot picks the strength (× max activation, additive) that puts answers on the concept while staying fluent;
+For each concept: candidate features are those that fire on concept sentences (input score) and those whose decoder
+direction promotes the concept's words through the unembedding (output score); a short pilot on unmeasured seeds picks
+the feature and strength (× max activation, additive) that put answers on the concept while staying fluent;
 then the measurement: SEEDS seeds × the neutral PROMPTS, steered vs default (same seed), share of answers that
 match the concept's keywords, and a fluency check (no token > 40 % of the answer, no run of 4 equal tokens).
 
@@ -27,22 +28,26 @@ CONCEPTS = {
         "texts": ["The Golden Gate Bridge spans the strait into San Francisco Bay.",
                   "We walked across the Golden Gate Bridge in the fog.", "San Francisco is famous for its cable cars.",
                   "The orange suspension bridge in San Francisco opened in 1937."],
+        "output_words": ["Golden", "Gate", "bridge", "Bridge", "bridges", "San", "Francisco", "California"],
         "keywords": ["golden gate", "san francisco", "bridge"]},
     "code": {
         "label": "Python code",
         "texts": ["def add(a, b):\n    return a + b", "import os\nfor name in os.listdir(path):\n    print(name)",
                   "class Stack:\n    def __init__(self):\n        self.items = []", "x = [i * 2 for i in range(10)]"],
+        "output_words": ["def", "import", "return", "print", "self", "code", "Python"],
         "keywords": ["def ", "import ", "return", "python", "code", "function", "print(", "()"]},
     "bugs": {
         "label": "code errors / bugs",
         "texts": ["Traceback (most recent call last): IndexError: list index out of range",
                   "The bug was an off-by-one error in the loop.", "TypeError: unsupported operand type(s)",
                   "I fixed the bug that caused the program to crash with an exception."],
+        "output_words": ["error", "Error", "bug", "bugs", "exception", "crash", "debug", "Traceback"],
         "keywords": ["error", "bug", "exception", "traceback", "crash", "debug", "fix"]},
     "secrets": {
         "label": "secrets / keeping something hidden",
         "texts": ["She promised to keep his secret and never tell anyone.", "This document is confidential.",
                   "He whispered the secret so that nobody else could hear.", "They hid the truth from everyone."],
+        "output_words": ["secret", "secrets", "Secret", "confidential", "hidden", "whisper", "secretly"],
         "keywords": ["secret", "confidential", "hidden", "hide", "whisper", "private", "nobody"]},
     "scam": {
         "label": "scams / phishing",
@@ -50,26 +55,31 @@ CONCEPTS = {
                   "This is a phishing email that tries to steal your bank details.",
                   "Congratulations, you have won the lottery! Send us a fee to claim your prize.",
                   "Scammers pretend to be tech support to get access to your computer."],
+        "output_words": ["scam", "scams", "fraud", "phishing", "scammers", "suspicious", "fraudulent"],
         "keywords": ["scam", "phishing", "fraud", "password", "suspicious", "verify", "account", "click"]},
     "religion": {
         "label": "God / the Bible",
         "texts": ["And God said, Let there be light: and there was light.", "The Lord is my shepherd; I shall not want.",
                   "Jesus answered and said unto them", "Blessed are the meek: for they shall inherit the earth."],
+        "output_words": ["God", "Lord", "Jesus", "holy", "pray", "heaven", "Bible", "faith"],
         "keywords": ["god", "lord", "jesus", "holy", "pray", "bible", "heaven", "faith", "church"]},
     "food": {
         "label": "food and cooking",
         "texts": ["Preheat the oven and bake the cookies for twelve minutes.", "Add the chopped onions to the pan.",
                   "This soup is delicious with fresh bread.", "Mix the flour, sugar and butter in a bowl."],
+        "output_words": ["food", "cook", "cooking", "recipe", "delicious", "bake", "soup", "meal"],
         "keywords": ["food", "cook", "recipe", "bake", "delicious", "eat", "flour", "soup", "dish", "meal"]},
     "music": {
         "label": "music",
         "texts": ["She played a beautiful melody on the piano.", "The band performed their new song live.",
                   "He tuned his guitar before the concert.", "The choir sang in perfect harmony."],
+        "output_words": ["music", "song", "songs", "melody", "guitar", "piano", "sing", "musical"],
         "keywords": ["music", "song", "melody", "sing", "guitar", "piano", "concert", "band"]},
     "ocean": {
         "label": "the sea / ocean",
         "texts": ["The waves crashed against the rocks on the shore.", "Fishermen sailed out onto the open sea.",
                   "Whales swim in the deep ocean.", "We spent the day at the beach watching the tide."],
+        "output_words": ["ocean", "sea", "waves", "beach", "shore", "tide", "sailing"],
         "keywords": ["ocean", "sea", "wave", "beach", "shore", "tide", "sail", "water"]},
 }
 NEUTRAL = ["The meeting was moved to Thursday afternoon.", "I bought a new pair of shoes yesterday.",
@@ -100,8 +110,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-new", type=int, default=32)
     ap.add_argument("--strengths", default="3,5,8")
     ap.add_argument("--concepts", default="golden_gate,code,bugs,secrets,scam,religion,food,music")
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     from desktop_sae.core.generation import SamplingConfig
     from desktop_sae.core.models import load_model
     from desktop_sae.core.paths import default_sae_dir
@@ -139,23 +150,61 @@ def main(argv=None) -> int:
         keep = [i for i, tid in enumerate(ids) if tid not in session.special_ids]
         return bool(len(keep)) and float(acts[keep, f].max()) > 0.2 * float(session.sae.stats.max_activation[f])
 
+    W_U = session.lm.model.get_output_embeddings().weight.detach().float()
+    W_dec = session.sae.W_dec.detach().float().to(W_U.device)
+    max_act = np.maximum(session.sae.stats.max_activation, 1e-6)
+
+    def output_scores(words):
+        """Per feature: mean z-score (over the vocabulary) of the logits its decoder direction adds to ``words``."""
+        ids = sorted({t for w in words for v in (w, " " + w) for t in session.lm.tokenizer.encode(v, add_special_tokens=False)[:1]})
+        z = []
+        for chunk in torch.split(W_dec, 512):
+            lg = chunk @ W_U.T  # [chunk, vocab]
+            z.append(((lg[:, ids] - lg.mean(1, keepdim=True)) / lg.std(1, keepdim=True)).mean(1))
+        return torch.cat(z).cpu().numpy()
+
+    def mean_resid(texts):
+        rows = []
+        for t in texts:
+            ids = session.prompt_ids(t, chat=False)
+            x = session.activations(ids).float()
+            rows.append(x[[i for i, tid in enumerate(ids) if tid not in session.special_ids]].mean(0))
+        return torch.stack(rows).mean(0)
+
+    neutral_resid = mean_resid(NEUTRAL)
+
+    def candidates(c, act_diff):
+        """Input features (fire on the concept's sentences), output features (promote its words: steering works
+        best with these, Arad et al. 2025) and features whose decoder direction is closest to the concept's
+        mean-difference direction in the residual stream; take the top of each list and of input + output."""
+        inp = act_diff / max_act
+        out = output_scores(c["output_words"])
+        direction = torch.nn.functional.normalize(mean_resid(c["texts"]) - neutral_resid, dim=0)
+        cos = (torch.nn.functional.normalize(W_dec, dim=1) @ direction.to(W_dec)).cpu().numpy()
+        z = lambda v: (v - v.mean()) / (v.std() + 1e-9)  # noqa: E731
+        both = z(inp) + z(out)
+        picks = []
+        for order, n in ((np.argsort(-inp), 2), (np.argsort(-both), 2), (np.argsort(-out), 1), (np.argsort(-cos), 1)):
+            picks += [int(f) for f in order[:n] if int(f) not in picks]
+        return picks
+
     results, t0 = [], time.time()
     strengths = [float(s) for s in a.strengths.split(",")]
     for name in a.concepts.split(","):
         c = CONCEPTS[name]
-        diff = (mean_acts(c["texts"]) - neutral) / np.maximum(session.sae.stats.max_activation, 1e-6)
-        cands = [int(f) for f in np.argsort(-diff)[:3]]
+        cands = candidates(c, mean_acts(c["texts"]) - neutral)
         best = None
-        for f in cands[:2]:  # pilot: 2 seeds x first prompt, weakest strength first
+        for f in cands:  # pilot: 4 answers (2 prompts x 2 seeds, never measured) per candidate and strength
             for s in strengths:
                 st = SteeringConfig(features=(SteerSpec(f, s, unit="max", method="add"),))
-                o = session.generate(PROMPTS[0], sampling(100), st)
-                score = (2 * on_concept(o.text, c["keywords"]) + fires(o.text, f)) * fluent(o.answer_ids)
+                outs = [session.generate(PROMPTS[i % 2], sampling(100 + i), st) for i in range(4)]
+                score = sum(on_concept(o.text, c["keywords"]) * fluent(o.answer_ids) for o in outs)
+                score += 0.1 * sum(fires(o.text, f) for o in outs)
                 if best is None or score > best[0]:
                     best = (score, f, s)
-                if score >= 2:
+                if score >= 4:
                     break
-            if best[0] >= 2:
+            if best[0] >= 4:
                 break
         _, f, s = best
         st = SteeringConfig(features=(SteerSpec(f, s, unit="max", method="add"),))
@@ -195,8 +244,14 @@ def main(argv=None) -> int:
                                             "what the feature reads, not necessarily toward the concept's words)",
                           "fluent": "no token is more than 40% of the answer and no run of 4 identical tokens",
                           "default": "same prompt and seed without steering",
-                          "selection": "top features by (mean activation on concept sentences - on neutral ones) / max activation; "
-                                       "strength chosen on a 1-seed pilot of the first prompt (top 2 candidates) among " + a.strengths},
+                          "selection": "candidates: top 2 by input score, top 2 by z(input score) + z(output score), top 1 by "
+                                       "output score, top 1 by cosine of the decoder direction with the concept's "
+                                       "mean-difference residual direction (concept sentences - neutral ones); input score = (mean activation on concept sentences - on neutral ones) / max "
+                                       "activation, output score = mean vocabulary z-score of the logits the decoder direction "
+                                       "adds to the concept's output_words. Pilot: 4 answers (2 prompts x seeds 100-103, never "
+                                       "measured) per candidate and strength in " + a.strengths + " (x max activation, "
+                                       "additive); the first candidate with all 4 on concept and fluent wins, else the best "
+                                       "pilot score (ties: earlier candidate, weaker strength)"},
                "concepts": results}
         Path(a.out).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     return 0

@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     ap.add_argument("--stage", default="all", choices=["train", "package", "all"])
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--run-suffix", default="")
+    ap.add_argument("--store", default=None, help="store folder under WORK_DIR (default acts_L<layer>)")
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
     from desktop_sae.core.models import load_model
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
 
     work, out = Path(a.work), Path(a.out)
     layer = a.hook.split(".")[1]
-    store = ActivationStore(work / f"acts_L{layer}")
+    store = ActivationStore(work / (a.store or f"acts_L{layer}"))
     run = work / f"run_L{layer}_{a.width}_k{a.k}{a.run_suffix}"
     log = open(work / f"train_L{layer}{a.run_suffix}.log", "a")
 

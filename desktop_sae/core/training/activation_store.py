@@ -93,8 +93,10 @@ def collect(model, contexts: np.ndarray, hook_name: str, folder: str | Path, bos
             **meta) -> ActivationStore:
     """Collect activations at ``hook_name`` for ``contexts`` [n, T] into ``folder`` (resumes if it exists).
 
-    Rows whose token is BOS (every context starts with one) or padding are not stored."""
+    Rows whose token is BOS (every context starts with one) or padding are not stored. The forward pass runs on
+    the model's device; masks and the copy into the store stay on the CPU."""
     folder = Path(folder)
+    dev = next(model.parameters()).device
     parse_hook_name(hook_name)
     d = int(getattr(model.config, "hidden_size", None) or model.config.n_embd)
     if (folder / META).exists():
@@ -128,12 +130,13 @@ def collect(model, contexts: np.ndarray, hook_name: str, folder: str | Path, bos
             if pad_id is not None and pad_id != bos_id:
                 keep &= ids != pad_id
             grabbed.clear()
+            ids_d = ids.to(dev)  # no copy on the CPU
             try:
-                model(input_ids=ids, attention_mask=(ids != pad_id).long() if pad_id is not None else None,
+                model(input_ids=ids_d, attention_mask=(ids_d != pad_id).long() if pad_id is not None else None,
                       use_cache=False)
             except StopForward:
                 pass
-            x = grabbed[0][keep].float().numpy()
+            x = grabbed[0][keep.to(dev)].float().cpu().numpy()
             ci, pi = np.nonzero(keep.numpy())
             m = min(len(x), cap - n)
             store.acts[n : n + m] = x[:m].astype(np.float16)

@@ -25,9 +25,10 @@ QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 
 
 def encode_sparse(sae, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(values [B, k], feature ids [B, k]) of the active features; zeros are dropped later."""
+    """(values [B, k], feature ids [B, k]) of the active features, on the SAE's device; zeros are dropped later."""
+    x = x.to(device=sae.device, dtype=sae.dtype)
     if sae.cfg.architecture == "topk" and sae.cfg.normalize_activations == "none":
-        pre = sae.pre_activations(x.to(sae.dtype))
+        pre = sae.pre_activations(x)
         v, i = pre.topk(sae.cfg.k, dim=1, sorted=False)
         return v.clamp_min(0), i
     acts = sae.encode(x)
@@ -64,19 +65,19 @@ def auto_labels(arrays: dict[str, np.ndarray], vocab: dict[int, str]) -> list[st
 @torch.inference_mode()
 def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Path, max_rows: int | None = None,
                      batch: int = 8192, progress: Callable[[str, float], None] | None = None) -> "FeatureDictionary":
-    """Scan the store's activations with the SAE and write the dictionary files into ``folder``."""
+    """Scan the store's activations with the SAE (on its device) and write the dictionary files into ``folder``."""
     t0 = time.time()
     S = sae.cfg.d_sae
     n = min(store.n_tokens, max_rows or store.n_tokens)
     feats, rows, vals = [], [], []
     limit = float(sae.cfg.metadata.get("outlier_norm_threshold") or "inf")
     for s in range(0, n, batch):
-        x = torch.from_numpy(np.asarray(store.acts[s : min(s + batch, n)]).astype(np.float32))
+        x = torch.from_numpy(np.asarray(store.acts[s : min(s + batch, n)]).astype(np.float32)).to(sae.device)
         v, i = encode_sparse(sae, x)
         keep = (v > 0) & (x.norm(dim=1) <= limit)[:, None]  # attention-sink outliers are not described
-        feats.append(i[keep].numpy().astype(np.int32))
-        rows.append((torch.nonzero(keep)[:, 0] + s).numpy().astype(np.int32))
-        vals.append(v[keep].numpy().astype(np.float32))
+        feats.append(i[keep].cpu().numpy().astype(np.int32))
+        rows.append((torch.nonzero(keep)[:, 0] + s).cpu().numpy().astype(np.int32))
+        vals.append(v[keep].float().cpu().numpy())
         if progress:
             progress("encode", min(s + batch, n) / n)
     feats, rows, vals = np.concatenate(feats), np.concatenate(rows), np.concatenate(vals)
@@ -134,17 +135,18 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
         if progress and f % 512 == 0:
             progress("examples", f / S)
     W_dec = sae.W_dec.detach().float()
+    W_UT = W_U.detach().to(device=W_dec.device, dtype=torch.float32).T
     top_i, top_v, bot_i, bot_v = [], [], [], []
     for s in range(0, S, 512):
-        lg = W_dec[s : s + 512] @ W_U.float().T
+        lg = W_dec[s : s + 512] @ W_UT
         v, i = lg.topk(N_LOGITS, dim=1)
         top_i.append(i), top_v.append(v)
         v, i = (-lg).topk(N_LOGITS, dim=1)
         bot_i.append(i), bot_v.append(-v)
-    out["top_logit_ids"] = torch.cat(top_i).numpy().astype(np.int32)
-    out["top_logit_values"] = torch.cat(top_v).numpy().astype(np.float32)
-    out["bottom_logit_ids"] = torch.cat(bot_i).numpy().astype(np.int32)
-    out["bottom_logit_values"] = torch.cat(bot_v).numpy().astype(np.float32)
+    out["top_logit_ids"] = torch.cat(top_i).cpu().numpy().astype(np.int32)
+    out["top_logit_values"] = torch.cat(top_v).cpu().numpy().astype(np.float32)
+    out["bottom_logit_ids"] = torch.cat(bot_i).cpu().numpy().astype(np.int32)
+    out["bottom_logit_values"] = torch.cat(bot_v).cpu().numpy().astype(np.float32)
     used = np.unique(np.concatenate([out["ex_tokens"].ravel(), out["top_logit_ids"].ravel(),
                                      out["bottom_logit_ids"].ravel()]))
     vocab = {int(i): _tok_str(tokenizer, i) for i in used}

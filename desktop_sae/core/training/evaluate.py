@@ -34,7 +34,7 @@ class ReconAccumulator:
         self.sum_sq += float(x.pow(2).sum())
         on = acts > 0
         self.active += int(on.sum())
-        self.fired += on.sum(0).numpy().astype(np.int64)
+        self.fired += on.sum(0).cpu().numpy().astype(np.int64)
 
     def result(self) -> dict[str, float]:
         total_var = self.sum_sq - float(self.sum_x.pow(2).sum()) / self.n
@@ -53,7 +53,10 @@ def _ce(logits: torch.Tensor, ids: torch.Tensor, bos_id: int) -> tuple[float, in
 @torch.inference_mode()
 def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batch_size: int = 8,
              max_tokens: int = 32_768, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Run held-out contexts clean, with the SAE reconstruction spliced in, and with the hook zero-ablated."""
+    """Run held-out contexts clean, with the SAE reconstruction spliced in, and with the hook zero-ablated.
+    Token ids go to the model's device; the SAE may live on another device (its inputs/outputs are moved)."""
+    dev = next(model.parameters()).device
+    sae_dev = getattr(sae, "device", dev)
     n_ctx = min(len(contexts), max(1, -(-max_tokens // contexts.shape[1])))
     limit = float(sae.cfg.metadata.get("outlier_norm_threshold") or "inf") if hasattr(sae.cfg, "metadata") else float("inf")
     n_outliers = 0
@@ -61,7 +64,7 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
     ce = {"clean": [0.0, 0], "sae": [0.0, 0], "zero": [0.0, 0]}
     t0 = time.time()
     for c in range(0, n_ctx, batch_size):
-        ids = torch.from_numpy(contexts[c : min(c + batch_size, n_ctx)].astype(np.int64))
+        ids = torch.from_numpy(contexts[c : min(c + batch_size, n_ctx)].astype(np.int64)).to(dev)
         keep = ids != bos_id
 
         def clean(x):
@@ -73,7 +76,8 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
         def splice(x):
             out = x.clone()
             xs = x[keep]
-            recon, acts = sae(xs.to(sae.dtype))
+            recon, acts = sae(xs.to(device=sae_dev, dtype=sae.dtype))
+            recon = recon.to(x.device)  # no-op when the SAE sits beside the model
             acc.add(xs.float(), recon.float(), acts.float())
             out[keep] = recon.to(x.dtype)
             return out

@@ -4,6 +4,8 @@ Only the k active latents per token (plus the AuxK latents) touch the decoder, s
 ``embedding_bag`` and every gradient that a dense trainer gets from a [batch, d_sae] matmul is computed here from
 the sparse entries (COO sparse @ dense, sampled dense-dense products). The encoder matmul is the only dense one.
 Inputs are scaled so E‖x‖ = √d_in during training; the scale is folded into the saved weights.
+Everything lives on ``TrainConfig.device`` (CPU, CUDA or MPS); checkpoints hold CPU tensors, so a run can resume
+on another device. Where a device lacks a sparse kernel, a chunked dense-gather equivalent is used instead.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from ..atomic import atomic_write_text
+from ..device import pick_device
 from ..sae import SAE, SAEConfig
 
 
@@ -40,9 +43,13 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 100  # steps
     outlier_factor: float = 10.0  # rows with norm > factor x median norm (attention sinks) are skipped; 0 = keep all
+    device: str = "cpu"  # "cpu", "cuda", "cuda:1", "mps" or "auto" (CUDA, else MPS, else CPU)
 
     def learning_rate(self) -> float:
         return self.lr if self.lr else 2e-4 / math.sqrt(self.d_sae / 16384)
+
+    def torch_device(self) -> torch.device:
+        return pick_device(self.device)
 
 
 @dataclass
@@ -70,21 +77,59 @@ def geometric_median(x: torch.Tensor, iters: int = 30) -> torch.Tensor:
     return m
 
 
-def _spmm_t(idx: torch.Tensor, rows: torch.Tensor, vals: torch.Tensor, y: torch.Tensor, n: int) -> torch.Tensor:
-    """out[n, d] with out[idx[i]] += vals[i] * y[rows[i]] (a sparse [n, B] matrix times dense y)."""
+# Device types where a sparse kernel raised (e.g. MPS): the dense-gather fallbacks are used there from then on.
+_NO_SPARSE: dict[str, set[str]] = {"spmm": set(), "sddmm": set()}
+_CHUNK = 1 << 24  # elements of the [entries, d] intermediate per chunk in the dense fallbacks
+
+
+def _sparse_or_dense(op: str, sparse: Callable, dense: Callable, device: torch.device, *args) -> torch.Tensor:
+    if device.type == "cpu" or device.type not in _NO_SPARSE[op]:
+        try:
+            return sparse(*args)
+        except (RuntimeError, NotImplementedError) as e:  # no kernel for this device/layout
+            if device.type == "cpu" or isinstance(e, torch.cuda.OutOfMemoryError):
+                raise
+            _NO_SPARSE[op].add(device.type)
+    return dense(*args)
+
+
+def _spmm_sparse(idx, rows, vals, y, n):
     m = torch.sparse_coo_tensor(torch.stack([idx, rows]), vals, (n, y.shape[0]), check_invariants=False)
     return torch.sparse.mm(m, y)
 
 
-def _gather_dot(idx: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """out[b, j] = y[b] · w[idx[b, j]] as a sampled dense-dense product (never forms [B, d_sae])."""
+def _spmm_dense(idx, rows, vals, y, n):
+    out = torch.zeros(n, y.shape[1], dtype=y.dtype, device=y.device)
+    step = max(1, _CHUNK // y.shape[1])
+    for s in range(0, len(idx), step):
+        out.index_add_(0, idx[s : s + step], vals[s : s + step, None] * y[rows[s : s + step]])
+    return out
+
+
+def _spmm_t(idx: torch.Tensor, rows: torch.Tensor, vals: torch.Tensor, y: torch.Tensor, n: int) -> torch.Tensor:
+    """out[n, d] with out[idx[i]] += vals[i] * y[rows[i]] (a sparse [n, B] matrix times dense y)."""
+    return _sparse_or_dense("spmm", _spmm_sparse, _spmm_dense, y.device, idx, rows, vals, y, n)
+
+
+def _gather_dot_sparse(idx, y, w):
     b, k = idx.shape
-    crow = torch.arange(0, b * k + 1, k, dtype=torch.int64)
+    crow = torch.arange(0, b * k + 1, k, dtype=torch.int64, device=idx.device)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-        pattern = torch.sparse_csr_tensor(crow, idx.reshape(-1), torch.zeros(b * k, dtype=y.dtype), (b, w.shape[0]),
-                                          check_invariants=False)
+        pattern = torch.sparse_csr_tensor(crow, idx.reshape(-1), torch.zeros(b * k, dtype=y.dtype, device=y.device),
+                                          (b, w.shape[0]), check_invariants=False)
     return torch.sparse.sampled_addmm(pattern, y, w.T, beta=0.0).values().view(b, k)
+
+
+def _gather_dot_dense(idx, y, w):
+    b, k = idx.shape
+    step = max(1, _CHUNK // (k * w.shape[1]))
+    return torch.cat([torch.bmm(w[idx[s : s + step]], y[s : s + step, :, None])[..., 0] for s in range(0, b, step)])
+
+
+def _gather_dot(idx: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """out[b, j] = y[b] · w[idx[b, j]] as a sampled dense-dense product (never forms [B, d_sae])."""
+    return _sparse_or_dense("sddmm", _gather_dot_sparse, _gather_dot_dense, y.device, idx, y, w)
 
 
 class TopKTrainer:
@@ -94,15 +139,16 @@ class TopKTrainer:
 
     def __init__(self, d_in: int, cfg: TrainConfig):
         self.d_in, self.cfg = d_in, cfg
-        g = torch.Generator().manual_seed(cfg.seed)
+        self.device = dev = cfg.torch_device()
+        g = torch.Generator().manual_seed(cfg.seed)  # on the CPU: the same initial weights on every device
         w = torch.randn(cfg.d_sae, d_in, generator=g)
-        self.W_dec = w / w.norm(dim=1, keepdim=True)
+        self.W_dec = (w / w.norm(dim=1, keepdim=True)).to(dev)
         self.W_encT = self.W_dec.clone()  # W_enc = W_dec^T
-        self.b_enc = torch.zeros(cfg.d_sae)
-        self.b_dec = torch.zeros(d_in)
+        self.b_enc = torch.zeros(cfg.d_sae, device=dev)
+        self.b_dec = torch.zeros(d_in, device=dev)
         self.scale = 1.0
         self.outlier_norm = float("inf")  # raw-space norm above which a row is skipped
-        self.since_fired = torch.zeros(cfg.d_sae, dtype=torch.int64)
+        self.since_fired = torch.zeros(cfg.d_sae, dtype=torch.int64, device=dev)
         self.step_n = 0
         self.tokens = 0
         self.opt = torch.optim.Adam(self.params(), lr=cfg.learning_rate(), betas=(0.9, 0.999), eps=1e-8)
@@ -112,6 +158,7 @@ class TopKTrainer:
 
     def init_from_sample(self, x: torch.Tensor) -> None:
         """Input scale (√d_in / mean norm) and b_dec from a sample of raw activations."""
+        x = x.to(self.device)
         n = x.norm(dim=1)
         if self.cfg.outlier_factor > 0:
             self.outlier_norm = float(self.cfg.outlier_factor * n.median())
@@ -133,7 +180,8 @@ class TopKTrainer:
         return pre, vals, idx
 
     def step(self, x_raw: torch.Tensor, lr: float | None = None) -> dict[str, float]:
-        cfg, S = self.cfg, self.cfg.d_sae
+        cfg, S, dev = self.cfg, self.cfg.d_sae, self.device
+        x_raw = x_raw.to(dev, non_blocking=True)  # no-op on the CPU
         if math.isfinite(self.outlier_norm):
             x_raw = x_raw[x_raw.norm(dim=1) <= self.outlier_norm]
         x = x_raw * self.scale
@@ -146,7 +194,7 @@ class TopKTrainer:
         denom = (x - x.mean(0)).pow(2).sum().clamp_min(1e-12)
         fvu = e.pow(2).sum() / denom
         g = 2 * e / denom
-        rows = torch.arange(B).repeat_interleave(cfg.k)
+        rows = torch.arange(B, device=dev).repeat_interleave(cfg.k)
         fired = torch.bincount(idx[a > 0], minlength=S) > 0
         self.since_fired += B
         self.since_fired[fired] = 0
@@ -156,7 +204,7 @@ class TopKTrainer:
         dec_idx, dec_rows, dec_w, Y = [idx.reshape(-1)], [rows], [a.reshape(-1)], [g]
         enc_idx, enc_w = [idx.reshape(-1)], [d_vals.reshape(-1)]
         enc_rows = [rows]
-        aux = torch.zeros(())
+        aux = torch.zeros((), device=dev)
         if len(dead) > 0:
             ka = min(cfg.aux_k or self.d_in // 2, len(dead))
             pv, j = pre[:, dead].topk(ka, dim=1, sorted=False)
@@ -170,7 +218,7 @@ class TopKTrainer:
             w_aux = cfg.aux_alpha * min(len(dead) / ka, 1.0)
             aux = (r_hat - r).pow(2).sum() / denom_a
             g_a = w_aux * 2 * (r_hat - r) / denom_a
-            rows_a = torch.arange(B).repeat_interleave(ka)
+            rows_a = torch.arange(B, device=dev).repeat_interleave(ka)
             dva = _gather_dot(ia, g_a, self.W_dec) * (pv > 0)
             dec_idx.append(ia.reshape(-1)); dec_rows.append(rows_a + B); dec_w.append(aa.reshape(-1)); Y.append(g_a)
             enc_idx.append(ia.reshape(-1)); enc_rows.append(rows_a); enc_w.append(dva.reshape(-1))
@@ -195,7 +243,7 @@ class TopKTrainer:
 
     # --- export / checkpoints ------------------------------------------------------------------------
     def to_sae(self, hook_name: str = "", model_name: str = "", metadata: dict | None = None) -> SAE:
-        """An SAE on raw activations: the input scale s is folded in (b_enc/s, b_dec/s; activations come out /s)."""
+        """A CPU SAE on raw activations: the input scale s is folded in (b_enc/s, b_dec/s; activations come out /s)."""
         s = self.scale
         meta = dict(metadata or {})
         if math.isfinite(self.outlier_norm):
@@ -211,13 +259,14 @@ class TopKTrainer:
         return sae
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:
-        t = {n: p.contiguous() for n, p in zip(self.NAMES, self.params())}
-        t["since_fired"] = self.since_fired
+        """(CPU tensors, JSON meta): device-independent, so a checkpoint resumes on any device."""
+        t = {n: p.contiguous().cpu() for n, p in zip(self.NAMES, self.params())}  # .cpu(): no copy on the CPU
+        t["since_fired"] = self.since_fired.cpu()
         for i, p in enumerate(self.params()):
             st = self.opt.state.get(p, {})
             if st:
-                t[f"adam{i}.m"], t[f"adam{i}.v"] = st["exp_avg"], st["exp_avg_sq"]
-                t[f"adam{i}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1)
+                t[f"adam{i}.m"], t[f"adam{i}.v"] = st["exp_avg"].cpu(), st["exp_avg_sq"].cpu()
+                t[f"adam{i}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).cpu().reshape(1)
         meta = {"step": self.step_n, "tokens": self.tokens, "scale": self.scale, "d_in": self.d_in,
                 "outlier_norm": self.outlier_norm if math.isfinite(self.outlier_norm) else None,
                 "config": asdict(self.cfg)}
@@ -232,17 +281,22 @@ class TopKTrainer:
         atomic_write_text(folder / "checkpoint.json", json.dumps({**meta, **extra}, indent=1))
 
     @classmethod
-    def load_checkpoint(cls, folder: Path) -> tuple["TopKTrainer", dict]:
+    def load_checkpoint(cls, folder: Path, device: str | None = None) -> tuple["TopKTrainer", dict]:
+        """Resume onto ``device`` (default: the device named in the checkpoint's config)."""
         meta = json.loads((folder / "checkpoint.json").read_text())
-        t = load_file(str(folder / "checkpoint.safetensors"))
-        tr = cls(int(meta["d_in"]), TrainConfig(**meta["config"]))
+        t = load_file(str(folder / "checkpoint.safetensors"))  # CPU tensors
+        cfg = TrainConfig(**meta["config"])
+        if device is not None:
+            cfg.device = str(device)
+        tr = cls(int(meta["d_in"]), cfg)
         for n, p in zip(cls.NAMES, tr.params()):
             p.copy_(t[n])
         tr.since_fired.copy_(t["since_fired"])
         for i, p in enumerate(tr.params()):
-            if f"adam{i}.m" in t:
-                tr.opt.state[p] = {"step": t[f"adam{i}.step"][0].clone(), "exp_avg": t[f"adam{i}.m"].clone(),
-                                   "exp_avg_sq": t[f"adam{i}.v"].clone()}
+            if f"adam{i}.m" in t:  # Adam keeps "step" on the CPU (capturable=False), the moments beside the params
+                tr.opt.state[p] = {"step": t[f"adam{i}.step"][0].clone(),
+                                   "exp_avg": t[f"adam{i}.m"].to(tr.device, copy=True),
+                                   "exp_avg_sq": t[f"adam{i}.v"].to(tr.device, copy=True)}
         tr.scale, tr.step_n, tr.tokens = float(meta["scale"]), int(meta["step"]), int(meta["tokens"])
         tr.outlier_norm = float(meta["outlier_norm"]) if meta.get("outlier_norm") else float("inf")
         return tr, meta
@@ -251,11 +305,12 @@ class TopKTrainer:
 def train(store, cfg: TrainConfig, out: str | Path, progress: Callable[[TrainProgress], None] | None = None,
           cancel: Callable[[], bool] | None = None, log_every: int = 10) -> TopKTrainer:
     """Train on an ActivationStore for ``cfg.total_tokens`` tokens (several shuffled epochs if needed).
-    Resumes from ``out/checkpoint.*``; returns the trainer (call ``to_sae``). Cancellation checkpoints and returns."""
+    Resumes from ``out/checkpoint.*`` (on ``cfg.device``, whatever device wrote it); returns the trainer (call
+    ``to_sae``). Cancellation checkpoints and returns. Batches come from the store on the CPU and move to the device."""
     torch.manual_seed(cfg.seed)
     out = Path(out)
     if (out / "checkpoint.json").exists():
-        tr, meta = TopKTrainer.load_checkpoint(out)
+        tr, meta = TopKTrainer.load_checkpoint(out, device=cfg.device)
         tr.cfg = cfg
     else:
         tr = TopKTrainer(store.d, cfg)
