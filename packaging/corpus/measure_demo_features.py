@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections import Counter
@@ -110,6 +109,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-new", type=int, default=32)
     ap.add_argument("--strengths", default="3,5,8")
     ap.add_argument("--concepts", default="golden_gate,code,bugs,secrets,scam,religion,food,music")
+    ap.add_argument("--pick", action="append", default=[], metavar="CONCEPT=F@S",
+                    help="measure feature F at strength S (x max) for CONCEPT instead of piloting (hand-picked)")
+    ap.add_argument("--merge", action="store_true", help="keep the other concepts already in --out")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -188,24 +190,31 @@ def main(argv=None) -> int:
             picks += [int(f) for f in order[:n] if int(f) not in picks]
         return picks
 
+    picks = {k: tuple(map(float, v.split("@"))) for k, v in (x.split("=") for x in a.pick)}
     results, t0 = [], time.time()
+    if a.merge and Path(a.out).exists():
+        measured = set(a.concepts.split(","))
+        results = [r for r in json.loads(Path(a.out).read_text())["concepts"] if r["concept"] not in measured]
     strengths = [float(s) for s in a.strengths.split(",")]
     for name in a.concepts.split(","):
         c = CONCEPTS[name]
         cands = candidates(c, mean_acts(c["texts"]) - neutral)
-        best = None
-        for f in cands:  # pilot: 4 answers (2 prompts x 2 seeds, never measured) per candidate and strength
-            for s in strengths:
-                st = SteeringConfig(features=(SteerSpec(f, s, unit="max", method="add"),))
-                outs = [session.generate(PROMPTS[i % 2], sampling(100 + i), st) for i in range(4)]
-                score = sum(on_concept(o.text, c["keywords"]) * fluent(o.answer_ids) for o in outs)
-                score += 0.1 * sum(fires(o.text, f) for o in outs)
-                if best is None or score > best[0]:
-                    best = (score, f, s)
-                if score >= 4:
-                    break
-            if best[0] >= 4:
-                break
+
+        def pilot(f, s, n):
+            """Score of n pilot answers (prompts 0-2, seeds 100+, never measured): on concept and fluent, plus a
+            tenth for each answer that makes the feature fire."""
+            st = SteeringConfig(features=(SteerSpec(f, s, unit="max", method="add"),))
+            outs = [session.generate(PROMPTS[i % 3], sampling(100 + i), st) for i in range(n)]
+            return (sum(on_concept(o.text, c["keywords"]) * fluent(o.answer_ids) for o in outs)
+                    + 0.1 * sum(fires(o.text, f) for o in outs))
+
+        if name in picks:  # hand-picked after exploring the dictionary: no pilot
+            best = (None, int(picks[name][0]), picks[name][1])
+        else:
+            mid = strengths[len(strengths) // 2]
+            first = sorted(cands, key=lambda f: -pilot(f, mid, 3))[:2]  # stage 1: every candidate at the middle strength
+            best = max(((pilot(f, s, 4), -i, -s, f, s) for i, f in enumerate(first) for s in strengths))  # stage 2
+            best = (best[0], best[3], best[4])
         _, f, s = best
         st = SteeringConfig(features=(SteerSpec(f, s, unit="max", method="add"),))
         n = steered_on = default_on = flu = steered_fire = default_fire = 0
@@ -223,6 +232,7 @@ def main(argv=None) -> int:
                 if seed == 0:
                     examples.append({"prompt": p, "steered": r.text, "default": d.text})
         rec = {"concept": name, "label": c["label"], "feature": f, "candidates": cands,
+               "selected_by": "hand" if name in picks else "pilot",
                "dictionary_label": dic.labels[f] if dic else None, "method": "add", "unit": "max", "strength": s,
                "strength_raw": float(s * session.sae.stats.max_activation[f]), "n_answers": n,
                "steered_on_concept": steered_on / n, "default_on_concept": default_on / n, "steered_fluent": flu / n,
@@ -244,14 +254,17 @@ def main(argv=None) -> int:
                                             "what the feature reads, not necessarily toward the concept's words)",
                           "fluent": "no token is more than 40% of the answer and no run of 4 identical tokens",
                           "default": "same prompt and seed without steering",
+                          "selected_by": "pilot: feature and strength chosen by the pilot described under selection; "
+                                         "hand: chosen after exploring the dictionary (--pick), measured the same way",
                           "selection": "candidates: top 2 by input score, top 2 by z(input score) + z(output score), top 1 by "
                                        "output score, top 1 by cosine of the decoder direction with the concept's "
                                        "mean-difference residual direction (concept sentences - neutral ones); input score = (mean activation on concept sentences - on neutral ones) / max "
                                        "activation, output score = mean vocabulary z-score of the logits the decoder direction "
-                                       "adds to the concept's output_words. Pilot: 4 answers (2 prompts x seeds 100-103, never "
-                                       "measured) per candidate and strength in " + a.strengths + " (x max activation, "
-                                       "additive); the first candidate with all 4 on concept and fluent wins, else the best "
-                                       "pilot score (ties: earlier candidate, weaker strength)"},
+                                       "adds to the concept's output_words. Pilot on answers never measured (seeds 100+): stage 1 "
+                                       "scores every candidate at the middle strength on 3 answers, stage 2 the best 2 at "
+                                       "every strength in " + a.strengths + " (x max activation, additive) on 4 answers; "
+                                       "score = answers on concept and fluent + 0.1 x answers that make the feature fire; "
+                                       "ties: earlier candidate, weaker strength"},
                "concepts": results}
         Path(a.out).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     return 0
