@@ -90,13 +90,9 @@ def test_default_dtype_session_runs_on_cuda():
 
 # --- steering -----------------------------------------------------------------------------------------------
 def test_strength_zero_is_bit_identical_on_cuda_with_sampling():
-    s = session_on("cuda")
-    sc = SamplingConfig(temperature=1.0, top_p=0.9, seed=123, max_new_tokens=24, frequency_penalty=0.0)
-    plain = s.generate("hello world", sc)
-    zero = s.generate("hello world", sc, SteeringConfig((SteerSpec(11, 0.0), SteerSpec(40, 0.0))))
-    assert plain.answer_ids == zero.answer_ids and len(plain.answer_ids) > 5
-    for a, b in zip(plain.events, zero.events):
-        assert np.array_equal(a.top_vals, b.top_vals) and np.array_equal(a.top_ids, b.top_ids)
+    from test_steering import check_strength_zero_is_bit_identical
+
+    check_strength_zero_is_bit_identical(session_on("cuda"))
 
 
 @pytest.mark.parametrize("specs", [(SteerSpec(11, 40.0),), (SteerSpec(5, 30.0, method="clamp"),),

@@ -153,6 +153,11 @@ def session():
 
 
 def test_strength_zero_gives_bit_identical_tokens_with_sampling(session):
+    check_strength_zero_is_bit_identical(session)
+
+
+def check_strength_zero_is_bit_identical(session):
+    """Shared with tests/test_cuda.py (the same check on a CUDA session)."""
     sc = SamplingConfig(temperature=1.0, top_p=0.9, seed=123, max_new_tokens=24, frequency_penalty=0.0)
     plain = session.generate("hello world", sc)
     zero = session.generate("hello world", sc, SteeringConfig((SteerSpec(11, 0.0), SteerSpec(40, 0.0))))
