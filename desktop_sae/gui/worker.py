@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,8 +130,6 @@ class InferenceWorker(QObject):
             self._post("loadProgress", -1.0 if frac is None else float(frac), str(msg))
 
         try:
-            import time
-
             t0 = time.perf_counter()
             session = self.loader(req, progress, lambda: self.closing)
             info = self._info(session, time.perf_counter() - t0)
@@ -308,10 +307,11 @@ class InferenceClient(QObject):
         if not self._drain_timer.isActive():
             self._drain_timer.start()
 
-    def drain(self) -> None:
-        """Deliver the worker's queued messages as signals, on the GUI thread (called by the timer)."""
-        box = self.worker.outbox
-        while True:
+    def drain(self, budget_s: float = 0.008) -> None:
+        """Deliver the worker's queued messages as signals, on the GUI thread (called by the timer). Stops after
+        ``budget_s`` so a long prompt's burst of token events cannot freeze the window; the rest go next tick."""
+        box, t_end = self.worker.outbox, time.perf_counter() + budget_s
+        while time.perf_counter() < t_end:
             try:
                 kind, *args = box.get_nowait()
             except queue.Empty:

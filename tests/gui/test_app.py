@@ -267,6 +267,21 @@ def test_worker_messages_arrive_on_the_gui_thread_and_the_worker_emits_nothing(m
     assert not win.client._drain_timer.isActive()  # idle: no polling once every request is done
 
 
+def test_a_burst_of_worker_messages_is_delivered_over_several_ticks(make_window, tiny_sae_dir, qtbot):
+    """drain() stops after its time budget (the window stays responsive) and delivers the rest on later calls."""
+    win = make_window(make_tiny_loader(tiny_sae_dir))
+    seen = []
+    win.client.loadProgress.connect(lambda f, m: seen.append(m))
+    for i in range(20_000):
+        win.client.worker.outbox.put(("loadProgress", 0.5, f"m{i}"))
+    win.client.drain(budget_s=0.0)
+    assert seen == []
+    win.client.drain(budget_s=0.001)
+    assert 0 < len(seen) < 20_000
+    win.client.drain(budget_s=60.0)
+    assert seen == [f"m{i}" for i in range(20_000)]
+
+
 def test_stale_results_are_dropped(make_window, tiny_sae_dir, qtbot):
     win = make_window(make_tiny_loader(tiny_sae_dir, delay=0.005))
     got = []
