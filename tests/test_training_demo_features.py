@@ -1,6 +1,7 @@
 """resources/demo_features.json: well-formed, and two entries re-checked on a smaller sample (integration)."""
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -25,8 +26,12 @@ def test_demo_features_file_is_well_formed():
         assert isinstance(c["feature"], int) and c["label"]
         assert c["method"] in ("add", "clamp", "orth") and c["strength"] > 0
         assert c["n_answers"] >= 30
-        for k in ("steered_on_concept", "default_on_concept", "steered_fluent"):
+        for k in ("steered_on_concept", "default_on_concept", "steered_fluent", "steered_feature_fires",
+                  "default_feature_fires"):
             assert 0.0 <= c[k] <= 1.0
+        # perplexity of the steered answers under the unsteered model, relative to the default answers
+        assert c["steered_nll"] > 0 and c["default_nll"] > 0
+        assert c["steered_perplexity_ratio"] == pytest.approx(math.exp(c["steered_nll"] - c["default_nll"]), rel=1e-6)
 
 
 @pytest.mark.integration

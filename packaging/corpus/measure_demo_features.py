@@ -115,6 +115,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    from desktop_sae.core.atomic import atomic_write_text
     from desktop_sae.core.generation import SamplingConfig
     from desktop_sae.core.models import load_model
     from desktop_sae.core.paths import default_sae_dir
@@ -151,6 +152,18 @@ def main(argv=None) -> int:
         _, ids, acts = session.encode_text(text)
         keep = [i for i, tid in enumerate(ids) if tid not in session.special_ids]
         return bool(len(keep)) and float(acts[keep, f].max()) > 0.2 * float(session.sae.stats.max_activation[f])
+
+    @torch.inference_mode()
+    def answer_nll(prompt, answer_ids):
+        """Mean per-token negative log-likelihood of an answer under the unsteered model, given the prompt: a
+        fluency figure that also catches word salad without loops (the loop check alone does not)."""
+        ids = list(answer_ids)
+        if not ids:
+            return float("nan")
+        p = session.prompt_ids(prompt)
+        x = torch.tensor([p + ids], device=session.lm.device)
+        logp = torch.log_softmax(session.lm.model(input_ids=x).logits[0, len(p) - 1 : -1].float(), -1)
+        return float(-logp.gather(1, x[0, len(p):, None]).mean())
 
     W_U = session.lm.model.get_output_embeddings().weight.detach().float()
     W_dec = session.sae.W_dec.detach().float().to(W_U.device)
@@ -218,7 +231,7 @@ def main(argv=None) -> int:
         _, f, s = best
         st = SteeringConfig(features=(SteerSpec(f, s, unit="max", method="add"),))
         n = steered_on = default_on = flu = steered_fire = default_fire = 0
-        examples = []
+        examples, nll_s, nll_d = [], [], []
         for p in PROMPTS:
             for seed in range(a.seeds):
                 r = session.generate(p, sampling(seed), st)
@@ -229,6 +242,8 @@ def main(argv=None) -> int:
                 flu += fluent(r.answer_ids)
                 steered_fire += fires(r.text, f)
                 default_fire += fires(d.text, f)
+                nll_s.append(answer_nll(p, r.answer_ids))
+                nll_d.append(answer_nll(p, d.answer_ids))
                 if seed == 0:
                     examples.append({"prompt": p, "steered": r.text, "default": d.text})
         rec = {"concept": name, "label": c["label"], "feature": f, "candidates": cands,
@@ -237,12 +252,15 @@ def main(argv=None) -> int:
                "strength_raw": float(s * session.sae.stats.max_activation[f]), "n_answers": n,
                "steered_on_concept": steered_on / n, "default_on_concept": default_on / n, "steered_fluent": flu / n,
                "steered_feature_fires": steered_fire / n, "default_feature_fires": default_fire / n,
+               "steered_nll": float(np.nanmean(nll_s)), "default_nll": float(np.nanmean(nll_d)),
+               "steered_perplexity_ratio": float(np.exp(np.nanmean(nll_s) - np.nanmean(nll_d))),
                "steering_works": steered_on - default_on >= 0.3 * n and flu / n >= 0.7,
                "feature_effect": steered_fire - default_fire >= 0.3 * n,
                "keywords": c["keywords"], "examples": examples}
         results.append(rec)
         print(f"{name:12s} f{f:5d} x{s:g}max  on-concept {steered_on}/{n} vs default {default_on}/{n}  "
-              f"fires {steered_fire}/{n} vs {default_fire}/{n}  fluent {flu}/{n}  ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
+              f"fires {steered_fire}/{n} vs {default_fire}/{n}  fluent {flu}/{n}  "
+              f"ppl x{rec['steered_perplexity_ratio']:.1f}  ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
         doc = {"sae": str(sae_dir.name), "hook": session.hook_name,
                "method": {"seeds": a.seeds, "prompts": PROMPTS, "max_new_tokens": a.max_new,
                           "sampling": "temperature 0.5, frequency penalty 1.0 (SamplingConfig defaults)",
@@ -253,9 +271,16 @@ def main(argv=None) -> int:
                           "feature_effect": "steered - default share >= 0.3 on feature_fires (the text moved toward "
                                             "what the feature reads, not necessarily toward the concept's words)",
                           "fluent": "no token is more than 40% of the answer and no run of 4 identical tokens",
+                          "steered_nll": "mean per-token negative log-likelihood (nats) of the steered answers under "
+                                         "the unsteered model given the prompt; default_nll the same for the default "
+                                         "answers; steered_perplexity_ratio = exp(steered_nll - default_nll): how much "
+                                         "less expected (less fluent or further off the model's usual text) the "
+                                         "steered answers are",
                           "default": "same prompt and seed without steering",
                           "selected_by": "pilot: feature and strength chosen by the pilot described under selection; "
-                                         "hand: chosen after exploring the dictionary (--pick), measured the same way",
+                                         "hand: chosen after exploring the dictionary (labels, activation on the concept's sentences and on the "
+                                         "model's own answers on the concept) and short steering probes on seeds 200+ "
+                                         "(never measured), given with --pick and measured the same way",
                           "selection": "candidates: top 2 by input score, top 2 by z(input score) + z(output score), top 1 by "
                                        "output score, top 1 by cosine of the decoder direction with the concept's "
                                        "mean-difference residual direction (concept sentences - neutral ones); input score = (mean activation on concept sentences - on neutral ones) / max "
@@ -266,7 +291,7 @@ def main(argv=None) -> int:
                                        "score = answers on concept and fluent + 0.1 x answers that make the feature fire; "
                                        "ties: earlier candidate, weaker strength"},
                "concepts": results}
-        Path(a.out).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+        atomic_write_text(Path(a.out), json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     return 0
 
 
