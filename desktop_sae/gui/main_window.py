@@ -15,6 +15,7 @@ from . import theme
 from .about import show_about
 from .chat_pane import ChatPane
 from .feature_panel import FeaturePanel
+from .gc_guard import GuiThreadGC
 from .presets_ui import PresetActions
 from .settings import app_settings, get_bool, get_float, get_int
 from .steering_panel import SteeringPanel
@@ -46,6 +47,8 @@ class MainWindow(PresetActions, QMainWindow):
         self._n_tokens = 0
         self._boxes: list = []
 
+        self.gc_guard = GuiThreadGC()  # the inference thread must never run the cyclic GC: see gc_guard.py
+        self.gc_guard.acquire()
         self.client = InferenceClient(loader, self)
         self.chat = ChatPane()
         self.features = FeaturePanel()
@@ -451,5 +454,6 @@ class MainWindow(PresetActions, QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         self.save_settings()
         self.status_msg.setText("Closing…")
-        self.client.shutdown()
+        if self.client.shutdown():
+            self.gc_guard.release()  # no inference thread left: automatic collection is safe again
         super().closeEvent(event)

@@ -1,0 +1,90 @@
+"""Run Python's cyclic garbage collector on the GUI thread only, while inference threads are alive.
+
+Automatic collection runs in whichever thread happens to allocate. When that is the inference thread and the garbage
+holds Qt wrappers made on the GUI thread (a closed window, a dialog, a menu in a reference cycle), the wrapper's C++
+object is destroyed on the inference thread: ``~QObject`` takes a Qt mutex and then waits for the GIL to ask
+Python for overrides, while the GUI thread holds the GIL and waits for that mutex — a deadlock, seen in CI (the
+worker's stack ended in ``gc_collect_main`` → shiboken dealloc → ``~QObject``).
+
+So while any guard is held, automatic collection is off and a timer on the GUI thread collects instead, one
+generation at a time as the allocation counts pass the usual thresholds. Guards are counted: the last release
+collects once more on the GUI thread and restores automatic collection.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from PySide6.QtCore import QObject, QThread, QTimer
+from PySide6.QtWidgets import QApplication
+
+
+class _GuiCollector(QObject):
+    interval_ms = 250
+
+    def __init__(self, app: QApplication):
+        super().__init__(app)
+        self.holders = 0
+        self.was_enabled = gc.isenabled()
+        self.timer = QTimer(self)
+        self.timer.setInterval(self.interval_ms)
+        self.timer.timeout.connect(self.collect_due)
+
+    def acquire(self) -> None:
+        if self.holders == 0:
+            self.was_enabled = gc.isenabled()
+            gc.collect()  # garbage left from before (e.g. a closed window) goes now, on this thread
+            gc.disable()
+            self.timer.start()
+        self.holders += 1
+
+    def release(self) -> None:
+        if self.holders == 0:
+            return
+        self.holders -= 1
+        if self.holders == 0:
+            self.timer.stop()
+            gc.collect()
+            if self.was_enabled:
+                gc.enable()
+
+    def collect_due(self) -> int:
+        """Collect the oldest generation whose count passed its threshold (what automatic collection would do)."""
+        counts, limits = gc.get_count(), gc.get_threshold()
+        for gen in (2, 1, 0):
+            if limits[gen] and counts[gen] > limits[gen]:
+                return gc.collect(gen)
+        return 0
+
+
+def _collector() -> _GuiCollector:
+    app = QApplication.instance()
+    if app is None:
+        raise RuntimeError("a QApplication must exist before guarding garbage collection")
+    if QThread.currentThread() is not app.thread():
+        raise RuntimeError("garbage collection can only be guarded from the GUI thread")
+    found = app.findChild(_GuiCollector)
+    return found if found is not None else _GuiCollector(app)
+
+
+class GuiThreadGC:
+    """Holds GUI-thread-only garbage collection from ``acquire()`` until ``release()`` (idempotent)."""
+
+    def __init__(self):
+        self.held = False
+
+    def acquire(self) -> None:
+        if not self.held:
+            _collector().acquire()
+            self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            _collector().release()
+
+    @staticmethod
+    def active() -> bool:
+        app = QApplication.instance()
+        found = app.findChild(_GuiCollector) if app is not None else None
+        return bool(found and found.holders)
