@@ -7,13 +7,17 @@ Python for overrides, while the GUI thread holds the GIL and waits for that mute
 worker's stack ended in ``gc_collect_main`` → shiboken dealloc → ``~QObject``).
 
 So while any guard is held, automatic collection is off and a timer on the GUI thread collects instead, one
-generation at a time as the allocation counts pass the usual thresholds. Guards are counted: the last release
-collects once more on the GUI thread and restores automatic collection.
+generation at a time as the allocation counts pass the usual thresholds. A full (generation 2) collection walks
+every object, the model's included (about 0.1-0.2 s with the bundled model loaded), so it waits until no holder is
+busy (no answer streaming) and runs at most every ``full_every_s``. Guards are counted: the last release collects
+once more on the GUI thread and restores automatic collection.
 """
 
 from __future__ import annotations
 
 import gc
+import time
+from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, QTimer
 from PySide6.QtWidgets import QApplication
@@ -21,10 +25,13 @@ from PySide6.QtWidgets import QApplication
 
 class _GuiCollector(QObject):
     interval_ms = 250
+    full_every_s = 10.0
 
     def __init__(self, app: QApplication):
         super().__init__(app)
         self.holders = 0
+        self.busy_checks: dict[int, Callable[[], bool]] = {}
+        self.last_full = time.monotonic()
         self.was_enabled = gc.isenabled()
         self.timer = QTimer(self)
         self.timer.setInterval(self.interval_ms)
@@ -52,8 +59,13 @@ class _GuiCollector(QObject):
         """Collect the oldest generation whose count passed its threshold (what automatic collection would do)."""
         counts, limits = gc.get_count(), gc.get_threshold()
         for gen in (2, 1, 0):
-            if limits[gen] and counts[gen] > limits[gen]:
-                return gc.collect(gen)
+            if not limits[gen] or counts[gen] <= limits[gen]:
+                continue
+            if gen == 2:
+                if time.monotonic() - self.last_full < self.full_every_s or any(b() for b in self.busy_checks.values()):
+                    continue  # a younger generation may still be due
+                self.last_full = time.monotonic()
+            return gc.collect(gen)
         return 0
 
 
@@ -70,18 +82,24 @@ def _collector() -> _GuiCollector:
 class GuiThreadGC:
     """Holds GUI-thread-only garbage collection from ``acquire()`` until ``release()`` (idempotent)."""
 
-    def __init__(self):
+    def __init__(self, busy: Callable[[], bool] | None = None):
         self.held = False
+        self.busy = busy  # while it returns True, full collections wait (e.g. an answer is streaming)
 
     def acquire(self) -> None:
         if not self.held:
-            _collector().acquire()
+            c = _collector()
+            c.acquire()
+            if self.busy is not None:
+                c.busy_checks[id(self)] = self.busy
             self.held = True
 
     def release(self) -> None:
         if self.held:
             self.held = False
-            _collector().release()
+            c = _collector()
+            c.busy_checks.pop(id(self), None)
+            c.release()
 
     @staticmethod
     def active() -> bool:

@@ -47,7 +47,8 @@ class MainWindow(PresetActions, QMainWindow):
         self._n_tokens = 0
         self._boxes: list = []
 
-        self.gc_guard = GuiThreadGC()  # the inference thread must never run the cyclic GC: see gc_guard.py
+        # the inference thread must never run the cyclic GC (see gc_guard.py); full collections wait while busy
+        self.gc_guard = GuiThreadGC(busy=lambda: self.client.busy)
         self.gc_guard.acquire()
         self.client = InferenceClient(loader, self)
         self.chat = ChatPane()

@@ -69,3 +69,28 @@ def test_a_window_holds_the_guard_until_it_closes(make_window, tiny_sae_dir):
     win.close()
     assert not win.client.thread.isRunning()
     assert gc.isenabled() and not GuiThreadGC.active()
+
+
+def test_full_collections_wait_while_a_holder_is_busy(qapp):
+    from desktop_sae.gui.gc_guard import _collector
+
+    busy = [True]
+    guard = GuiThreadGC(busy=lambda: busy[0])
+    guard.acquire()
+    try:
+        c = _collector()
+        c.last_full = 0.0  # long ago: only the busy check can hold a full collection back
+        for _ in range(gc.get_threshold()[2] + 1):
+            gc.collect(1)  # each generation-1 collection counts towards a full one
+        due = gc.get_count()[2]
+        assert due > gc.get_threshold()[2]
+        c.collect_due()
+        assert gc.get_count()[2] >= due, "a full collection ran while busy"
+        busy[0] = False
+        c.collect_due()
+        assert gc.get_count()[2] == 0, "the due full collection did not run once idle"
+        c.collect_due()  # and not again right away
+        assert c.last_full > 0.0
+    finally:
+        guard.release()
+    assert gc.isenabled()
