@@ -6,6 +6,10 @@
    with 5 pinned features plotted (goal p99 <= 16 ms, max <= 50 ms);
 2. launch -> first paint and -> ready to chat, in a fresh process with a warm model cache (goal <= 1 s / <= 3 s);
 3. feature search over all features (catalog search and the full panel refresh; goal <= 10 ms).
+
+``--gc-compare N`` runs only the stall test, N rounds alternating the app's GUI-thread-only garbage collection
+(gui/gc_guard.py) with Python's automatic collection (the baseline), and counts collections per thread during the
+model load and while streaming.
 """
 
 from __future__ import annotations
@@ -75,7 +79,27 @@ def bench_launch(sae, repeats=3) -> dict:
     return {"first_paint_s": [round(r["paint"], 3) for r in rows], "ready_s": [round(r["ready"], 3) for r in rows]}
 
 
-def bench_stall(sae, tokens: int, sort: str = "active_max") -> dict:
+def _gc_pauses():
+    """Record (thread is GUI thread, ms) for every cyclic-GC collection until the returned stop() is called."""
+    import gc
+    import threading
+
+    main, start, out = threading.main_thread().ident, {}, []
+
+    def cb(phase, info):
+        tid = threading.get_ident()
+        if phase == "start":
+            start[tid] = time.perf_counter()
+        elif tid in start:
+            out.append((tid == main, info["generation"], 1000 * (time.perf_counter() - start.pop(tid))))
+
+    gc.callbacks.append(cb)
+    return out, lambda: gc.callbacks.remove(cb)
+
+
+def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui") -> dict:
+    """gc_mode "gui": the window's GUI-thread-only collection (the app's behaviour); "auto": Python's automatic
+    collection in whichever thread allocates (the behaviour before gc_guard; the baseline)."""
     from dataclasses import replace
 
     from PySide6.QtCore import QEventLoop, Qt, QTimer
@@ -84,14 +108,29 @@ def bench_stall(sae, tokens: int, sort: str = "active_max") -> dict:
     from desktop_sae.gui.main_window import MainWindow
     from desktop_sae.gui.worker import LoadRequest
 
+    import desktop_sae.gui.main_window as mw
+
+    class NoGuard:  # the baseline: automatic collection stays on
+        def __init__(self, busy=None):
+            pass
+
+        acquire = release = lambda self: None
+
     app = make_app()
-    win = MainWindow(LoadRequest(sae=sae))
+    real_guard = mw.GuiThreadGC
+    mw.GuiThreadGC = NoGuard if gc_mode == "auto" else real_guard
+    load_pauses, stop_load_pauses = _gc_pauses()
+    try:
+        win = MainWindow(LoadRequest(sae=sae))
+    finally:
+        mw.GuiThreadGC = real_guard
     win.show()
     while not win.ready:
         app.processEvents()
         time.sleep(0.01)
         if win.last_error:
             raise RuntimeError(win.last_error)
+    stop_load_pauses()
     win.features.sort.setCurrentIndex(win.features.sort.findData(sort))  # the feature list re-sorts while streaming
     for f in range(5):  # 5 pinned features (the first five of the catalog's most dense, so curves move)
         win.toggle_pin(int(f))
@@ -120,16 +159,25 @@ def bench_stall(sae, tokens: int, sort: str = "active_max") -> dict:
     idle.stop()
     base_gaps = [1000 * (b - a) for a, b in zip(base, base[1:])]
     win.chat.input.setPlainText("Write a long story about a lighthouse keeper and the sea.")
+    pauses, stop_pauses = _gc_pauses()
     tick.start()
     QTimer.singleShot(0, win.chat.send_btn.click)
     t0 = time.perf_counter()
     loop.exec()
     seconds = time.perf_counter() - t0
     tick.stop()
+    stop_pauses()
     gaps = [1000 * (b - a) for a, b in zip(ticks, ticks[1:])]
     worst = sorted(range(len(gaps)), key=lambda i: -gaps[i])[:5]
     n = sum(not e.is_prompt for e in streamed)
-    res = {"feature_sort": sort, "tokens": n, "seconds": round(seconds, 2), "tok_per_s": round(n / seconds, 1), "ticks": len(ticks),
+    gui_gc = [ms for on_gui, _g, ms in pauses if on_gui]
+    res = {"gc_mode": gc_mode,
+           "gc_collections_during_load": {"gui_thread": sum(g for g, _gen, _ms in load_pauses),
+                                          "other_threads": sum(not g for g, _gen, _ms in load_pauses)},
+           "gc_collections": {"gui_thread": len(gui_gc), "other_threads": len(pauses) - len(gui_gc),
+                                                  "gui_thread_max_ms": round(max(gui_gc, default=0.0), 2),
+                                                  "full": sum(g == 2 for _t, g, _ms in pauses)},
+           "feature_sort": sort, "tokens": n, "seconds": round(seconds, 2), "tok_per_s": round(n / seconds, 1), "ticks": len(ticks),
            "gap_p50_ms": round(_pct(gaps, 50), 2), "gap_p99_ms": round(_pct(gaps, 99), 2),
            "gap_max_ms": round(max(gaps), 2), "worst_gaps_at_s": [(round(ticks[i] - t0, 2), round(gaps[i], 1)) for i in worst],
            "strip_points": win.strip.n_points("main"), "last_error": win.last_error,
@@ -181,6 +229,8 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     ap.add_argument("--child", action="store_true")
     ap.add_argument("--skip", default="", help="comma list of launch,stall,search to skip")
+    ap.add_argument("--gc-compare", type=int, default=0, metavar="N",
+                    help="only the stall test, N rounds alternating GUI-thread GC and automatic GC (same run)")
     ap.add_argument("--switch-ms", type=float, default=None, help="sys.setswitchinterval for the run (GIL hand-off)")
     a = ap.parse_args()
     if a.switch_ms:
@@ -190,6 +240,14 @@ def main() -> int:
         return 0
     skip = set(a.skip.split(","))
     res = {"machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()}}
+    if a.gc_compare:
+        rows = []
+        for i in range(a.gc_compare):
+            for mode in ("gui", "auto"):
+                rows.append(bench_stall(a.sae, a.tokens, gc_mode=mode))
+                print(f"round {i + 1} {mode}", rows[-1], flush=True)
+        res["gc_compare"] = rows
+        skip = {"search", "launch", "stall"}
     if "search" not in skip:
         res["search"] = bench_search(a.sae)
         print("search", res["search"], flush=True)
