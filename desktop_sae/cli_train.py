@@ -179,6 +179,7 @@ def cmd_features(args) -> int:
 
     from .cli import open_session
     from .core.paths import default_sae_dir
+    from .core.presets import demo_feature_labels
 
     session = open_session(args, quiet=True)
     if session.sae is None:
@@ -191,30 +192,36 @@ def cmd_features(args) -> int:
     kept_toks = [t for t, k in zip(toks, keep) if k]
     mx, arg = a.max(0), a.argmax(0)
     order = [int(f) for f in np.argsort(-mx) if mx[f] > 0][: args.top]
-    dic = _dictionary(args.sae if args.sae else default_sae_dir())
+    folder = args.sae if args.sae else default_sae_dir()
+    dic, demo = _dictionary(folder), demo_feature_labels(folder)
     rows = [{"feature": f, "max": float(mx[f]), "mean": float(a[:, f].mean()), "tokens_active": int((a[:, f] > 0).sum()),
-             "at_token": kept_toks[int(arg[f])], "label": dic.labels[f] if dic else ""} for f in order]
+             "at_token": kept_toks[int(arg[f])], "label": dic.labels[f] if dic else "",
+             **({"demo": demo[f]} if f in demo else {})} for f in order]
     if args.json:
         print(json.dumps({"tokens": kept_toks, "features": rows}, ensure_ascii=False, indent=1))
     else:
         for r in rows:
             print(f"{r['feature']:6d}  max {r['max']:8.2f}  on {r['tokens_active']:3d} tokens  at {r['at_token']!r:14s} "
-                  f"{r['label']}")
+                  f"{r['label']}" + (f"  [{r['demo']}]" if "demo" in r else ""))
     return 0
 
 
 def cmd_feature(args) -> int:
     from .core.paths import default_sae_dir
+    from .core.presets import demo_feature_labels
 
     folder = args.sae or default_sae_dir()
     dic = _dictionary(folder)
     if dic is None:
         raise ValueError(f"no feature dictionary in {folder}")
     e = dic.entry(args.id)
+    demo = demo_feature_labels(folder).get(args.id)
+    if demo:
+        e = {**e, "demo": demo}
     if args.json:
         print(json.dumps(e, ensure_ascii=False, indent=1))
         return 0
-    print(f"feature {e['id']}: {e['label']}")
+    print(f"feature {e['id']}: {e['label']}" + (f"  [{demo}]" if demo else ""))
     print(f"max {e['max_activation']:.2f}  mean {e['mean_activation']:.2f}  density {100 * e['density']:.3f}%")
     print("top logits:    " + "  ".join(f"{t!r} {v:+.2f}" for t, v in e["top_logits"]))
     print("bottom logits: " + "  ".join(f"{t!r} {v:+.2f}" for t, v in e["bottom_logits"]))

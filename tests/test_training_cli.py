@@ -44,3 +44,13 @@ def test_train_eval_feature_features(tmp_path, capsys):
     maxes = [r["max"] for r in res["features"]]
     assert maxes == sorted(maxes, reverse=True)
     assert "<|im_start|>" not in res["tokens"]
+    assert "demo" not in entry  # demo concepts belong to the bundled SAE only
+
+
+def test_feature_command_names_the_demo_concept_of_a_bundled_feature(capsys):
+    from desktop_sae.core.paths import default_sae_dir, resources_dir
+
+    concept = json.loads((resources_dir() / "demo_features.json").read_text())["concepts"][0]
+    assert main(["feature", str(concept["feature"]), "--sae", str(default_sae_dir()), "--json"]) == 0
+    entry = json.loads(capsys.readouterr().out)
+    assert entry["id"] == concept["feature"] and entry["demo"] == f"demo: {concept['label']}"

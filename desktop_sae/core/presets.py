@@ -278,6 +278,22 @@ def load_demo_features(path: Path | None = None) -> dict[str, dict] | None:
     return out
 
 
+def demo_feature_labels(sae_path, demo_path: Path | None = None) -> dict[int, str]:
+    """Feature id -> "demo: <concept label>" for the bundled default SAE, so that its measured demo features can be
+    found by what they steer to (the music feature's automatic label names its top tokens, not music). Empty for
+    any other SAE: the demo list was measured on the bundled one only."""
+    bundled = paths.default_sae_dir()
+    if sae_path is None or bundled is None:
+        return {}
+    try:
+        if Path(sae_path).resolve() != bundled.resolve():
+            return {}
+    except OSError:
+        return {}
+    demo = load_demo_features(demo_path) or {}
+    return {e["id"]: f"demo: {e.get('label') or concept}" for concept, e in demo.items()}
+
+
 # --- store ---------------------------------------------------------------------------------------------------
 def _slug(name: str) -> str:
     s = re.sub(r"[^A-Za-z0-9._ -]+", "_", name).strip(" .") or "preset"

@@ -19,7 +19,7 @@ DENSE = 0.1  # features firing on more than 10 % of tokens are hidden from "acti
 
 class FeatureCatalog:
     def __init__(self, d_sae: int, max_activation=None, density=None, mean_activation=None, dictionary=None,
-                 sae_path: str | None = None, identity=None):
+                 sae_path: str | None = None, identity=None, curated_labels: dict[int, str] | None = None):
         self.d_sae = d_sae
         nan = np.full(d_sae, np.nan, np.float32)
         self.max_activation = nan if max_activation is None else np.asarray(max_activation, np.float32)
@@ -29,6 +29,8 @@ class FeatureCatalog:
         self.sae_path = sae_path
         self.identity = identity
         self.auto_labels = _dictionary_labels(dictionary, d_sae)
+        # shipped with the SAE (e.g. the measured demo features): shown unless the user set a label; both searchable
+        self.curated_labels = {int(f): str(v) for f, v in (curated_labels or {}).items() if 0 <= int(f) < d_sae}
         self.top_tokens = _dictionary_top_tokens(dictionary, d_sae)
         self.user_labels: dict[int, str] = {}
         self.labels_path = self._labels_path()
@@ -39,7 +41,7 @@ class FeatureCatalog:
 
     # --- labels ----------------------------------------------------------------------------------------
     def label(self, f: int) -> str:
-        return self.user_labels.get(f) or self.auto_labels[f]
+        return self.user_labels.get(f) or self.curated_labels.get(f) or self.auto_labels[f]
 
     def has_stats(self) -> bool:
         return bool(np.isfinite(self.max_activation).any())
@@ -74,7 +76,7 @@ class FeatureCatalog:
     def set_label(self, f: int, text: str) -> Path:
         """Set (or clear, with an empty text) a user label and save all user labels atomically."""
         text = text.strip()[:200]
-        if text and text != self.auto_labels[f]:
+        if text and text not in (self.auto_labels[f], self.curated_labels.get(f)):
             self.user_labels[f] = text
         else:
             self.user_labels.pop(f, None)
@@ -89,7 +91,7 @@ class FeatureCatalog:
 
     # --- search ----------------------------------------------------------------------------------------
     def _row_text(self, f: int) -> str:
-        return f"{self.label(f)}\t{self.top_tokens[f]}".lower()
+        return f"{self.label(f)}\t{self.curated_labels.get(f, '')}\t{self.auto_labels[f]}\t{self.top_tokens[f]}".lower()
 
     def _rebuild_index(self) -> None:
         self._lower = [self._row_text(f) for f in range(self.d_sae)]

@@ -140,7 +140,7 @@ class InferenceWorker(QObject):
         self._post("loaded", info)
 
     def _info(self, session, seconds: float) -> ModelInfo:
-        from ..core.presets import sae_identity
+        from ..core.presets import demo_feature_labels, sae_identity
 
         sae = session.sae
         if sae is None:
@@ -153,6 +153,7 @@ class InferenceWorker(QObject):
         catalog = FeatureCatalog(
             int(sae.cfg.d_sae), stats.max_activation if stats else None, stats.density if stats else None,
             stats.mean_activation if stats else None, dictionary, sae.source_path, ident,
+            curated_labels=demo_feature_labels(sae.source_path),
         )
         ro = lambda a: None if a is None else _readonly(np.asarray(a, np.float32))  # noqa: E731
         return ModelInfo(

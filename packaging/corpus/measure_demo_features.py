@@ -23,7 +23,7 @@ import torch
 
 CONCEPTS = {
     "golden_gate": {
-        "label": "Golden Gate Bridge / San Francisco",
+        "label": "bridges (Golden Gate)",
         "texts": ["The Golden Gate Bridge spans the strait into San Francisco Bay.",
                   "We walked across the Golden Gate Bridge in the fog.", "San Francisco is famous for its cable cars.",
                   "The orange suspension bridge in San Francisco opened in 1937."],
