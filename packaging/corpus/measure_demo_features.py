@@ -139,6 +139,7 @@ def main(argv=None) -> int:
     neutral = mean_acts(NEUTRAL)
     sampling = lambda seed: SamplingConfig(seed=seed, max_new_tokens=a.max_new)  # noqa: E731
     default_cache: dict = {}
+    default_nll: dict = {}
 
     def default(prompt, seed):
         if (prompt, seed) not in default_cache:
@@ -243,7 +244,9 @@ def main(argv=None) -> int:
                 steered_fire += fires(r.text, f)
                 default_fire += fires(d.text, f)
                 nll_s.append(answer_nll(p, r.answer_ids))
-                nll_d.append(answer_nll(p, d.answer_ids))
+                if (p, seed) not in default_nll:  # the default answers are the same for every concept
+                    default_nll[(p, seed)] = answer_nll(p, d.answer_ids)
+                nll_d.append(default_nll[(p, seed)])
                 if seed == 0:
                     examples.append({"prompt": p, "steered": r.text, "default": d.text})
         rec = {"concept": name, "label": c["label"], "feature": f, "candidates": cands,
