@@ -22,3 +22,11 @@ def bundled_lm():
     from desktop_sae.core.models import load_model
 
     return load_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_sae_dir(tmp_path_factory):
+    """A random TopK SAE (64 -> 256, k 8) for the tiny model, with statistics, saved in SAELens format."""
+    import tiny
+
+    return tiny.save_tiny_sae(tmp_path_factory.mktemp("tiny_sae") / "tiny-sae")

@@ -95,3 +95,65 @@ def random_sae(d_in: int = 64, d_sae: int = 256, arch: str = "topk", k: int = 8,
             sae.b_mag.copy_(0.05 * torch.randn(d_sae, generator=g))
             sae.r_mag.copy_(0.1 * torch.randn(d_sae, generator=g))
     return sae
+
+
+# --- sessions and loaders for the app's tests (controller, GUI) ---------------------------------------------------
+def with_stats(sae: SAE, max_act: float = 2.0) -> SAE:
+    """Give a random SAE feature statistics (max / mean activation, density) like a trained one has."""
+    import numpy as np
+
+    from desktop_sae.core.sae import FeatureStats
+
+    d = sae.cfg.d_sae
+    sae.stats = FeatureStats(np.full(d, max_act, np.float32), np.full(d, max_act / 3, np.float32),
+                             np.linspace(0.001, 0.05, d).astype(np.float32))
+    return sae
+
+
+def save_tiny_sae(folder, d_sae: int = 256, seed: int = 0, d_in: int = 64):
+    from desktop_sae.core.sae_io import save_sae
+
+    save_sae(with_stats(random_sae(d_in=d_in, d_sae=d_sae, k=8, hook="blocks.1.hook_resid_post", seed=seed)), folder)
+    return folder
+
+
+def _session_class():
+    import time
+
+    from desktop_sae.core.session import Session
+
+    class TestSession(Session):
+        """A Session that can sleep before every token (to watch streaming and Stop) and fail on request."""
+
+        delay = 0.0
+        fail_next: Exception | None = None
+
+        def generate(self, *a, cancel=None, **kw):
+            if self.fail_next is not None:
+                e, self.fail_next = self.fail_next, None
+                raise e
+            inner = cancel or (lambda: False)
+
+            def slow_cancel():
+                if self.delay:
+                    time.sleep(self.delay)
+                return inner()
+
+            return super().generate(*a, cancel=slow_cancel, **kw)
+
+    return TestSession
+
+
+def make_loader(sae_dir, delay: float = 0.0, session_class=None):
+    """A loader for the app (LoadRequest, progress, cancelled) -> Session: the tiny model with the SAE in ``sae_dir``."""
+    from desktop_sae.core.sae_io import load_sae
+
+    def loader(req, progress, cancelled=None):
+        progress(0.5, "building a tiny model")
+        cls = session_class or _session_class()
+        s = cls(tiny_lm(), top_k_features=16)
+        s.delay = delay
+        s.attach_sae(load_sae(sae_dir))
+        return s
+
+    return loader

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 from . import theme
 from .main_window import MainWindow
 from .settings import app_settings
-from .worker import LoadRequest
+from ..app.state import LoadRequest
 
 
 def binding_problem() -> str | None:

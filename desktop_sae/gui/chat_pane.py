@@ -1,9 +1,12 @@
 """The chat pane: transcript(s) with tokens as hoverable, clickable anchors coloured by a chosen feature, the
 system prompt, the sampling controls, and the input box with Send / Stop / Regenerate / Clear / Copy.
 
-Streaming text is buffered and inserted at ~30 Hz with a text cursor (no full re-render per token)."""
+It renders the controller's conversation and forwards input to the controller. Streaming text is buffered and
+inserted at ~30 Hz with a text cursor (no full re-render per token)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextCharFormat, QTextCursor, QFont
@@ -14,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from .theme import heat, is_dark
+from .ticker import Ticker
 
 ROLE_TITLES = {"user": "You", "assistant": "Model", "system": "System", "error": "Error"}
 
@@ -90,12 +94,12 @@ def _parse(href: str):
 
 
 class SamplingBar(QWidget):
-    """Temperature, top-p, frequency penalty, seed and max tokens."""
+    """Temperature, top-p, frequency penalty, seed and max tokens: edits go to the controller, and the controller's
+    sampling (a preset, a lesson) shows here."""
 
-    changed = Signal()
-
-    def __init__(self, parent=None):
+    def __init__(self, controller, parent=None):
         super().__init__(parent)
+        self.ctl = controller
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
 
@@ -105,7 +109,6 @@ class SamplingBar(QWidget):
             w.setSingleStep(step)
             w.setDecimals(dec)
             w.setToolTip(tip)
-            w.valueChanged.connect(self.changed)
             return w
 
         self.temperature = dspin(0, 2, 0.05, 2, "Temperature (0 = greedy). Neuronpedia's steering default is 0.5.")
@@ -115,77 +118,54 @@ class SamplingBar(QWidget):
         self.seed.setRange(-1, 2**31 - 1)
         self.seed.setSpecialValueText("random")
         self.seed.setToolTip("Random seed (same seed + same settings = same answer); 'random' = new each time")
-        self.seed.valueChanged.connect(self.changed)
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, 4096)
         self.max_tokens.setToolTip("Maximum tokens in an answer")
-        self.max_tokens.valueChanged.connect(self.changed)
         for text, w in (("Temp", self.temperature), ("Top-p", self.top_p), ("Freq. pen.", self.freq),
                         ("Seed", self.seed), ("Max tokens", self.max_tokens)):
             lab = QLabel(text)
             lab.setBuddy(w)
             lay.addWidget(lab)
             lay.addWidget(w)
+            w.valueChanged.connect(self._edited)
         lay.addStretch(1)
-        self._extra = None
-        self.temperature.setValue(0.5)  # core.generation.SamplingConfig's defaults (Neuronpedia's)
-        self.top_p.setValue(1.0)
-        self.freq.setValue(1.0)
-        self.seed.setValue(42)
-        self.max_tokens.setValue(128)
+        self.show_config(controller.state.sampling)
+        controller.sampling_changed.connect(self.show_config)
 
-    def config(self):
-        """The settings as a core SamplingConfig (imported lazily: torch must not load before the first paint)."""
-        from ..core.generation import SamplingConfig
-
+    def _edited(self, *_) -> None:
         seed = self.seed.value()
-        return SamplingConfig(
-            temperature=round(self.temperature.value(), 4), top_p=round(self.top_p.value(), 4),
-            frequency_penalty=round(self.freq.value(), 4), seed=None if seed < 0 else seed,
-            max_new_tokens=self.max_tokens.value(),
-        )
+        cfg = replace(self.ctl.state.sampling, temperature=round(self.temperature.value(), 4),
+                      top_p=round(self.top_p.value(), 4), frequency_penalty=round(self.freq.value(), 4),
+                      seed=None if seed < 0 else seed, max_new_tokens=self.max_tokens.value())
+        self.ctl.set_sampling(cfg)
 
-    def set_config(self, c) -> None:
-        self._extra = c  # keeps top_k / repetition_penalty that have no control here
-        self.temperature.setValue(c.temperature)
-        self.top_p.setValue(c.top_p)
-        self.freq.setValue(c.frequency_penalty)
-        self.seed.setValue(-1 if c.seed is None else min(int(c.seed), 2**31 - 1))
-        self.max_tokens.setValue(max(1, c.max_new_tokens))
-
-    def full_config(self):
-        from dataclasses import replace
-
-        c = self.config()
-        return c if self._extra is None else replace(c, top_k=self._extra.top_k, repetition_penalty=self._extra.repetition_penalty)
+    def show_config(self, c) -> None:
+        for w, v in ((self.temperature, c.temperature), (self.top_p, c.top_p), (self.freq, c.frequency_penalty),
+                     (self.seed, -1 if c.seed is None else min(int(c.seed), 2**31 - 1)),
+                     (self.max_tokens, max(1, c.max_new_tokens))):
+            w.blockSignals(True)
+            w.setValue(v)
+            w.blockSignals(False)
 
 
 class ChatPane(QWidget):
-    sendRequested = Signal(str)
-    stopRequested = Signal()
-    regenerateRequested = Signal()
-    clearRequested = Signal()
+    """Renders the controller's conversation and forwards the user's input to it."""
+
     tokenHovered = Signal(object)  # TokenEvent
     tokenClicked = Signal(object)
-    compareToggled = Signal(bool)
 
-    def __init__(self, parent=None):
+    def __init__(self, controller, parent=None):
         super().__init__(parent)
-        self.messages: list[dict] = []  # the conversation sent to the model (role, content)
-        self.turns: list[dict] = []  # display: {"role", "content", "events": {run: [TokenEvent]}, "default": str}
-        self.events: dict[tuple[str, int], object] = {}
-        self.color_feature: int | None = None
-        self.color_vmax = 1.0
+        self.ctl = ctl = controller
         self._pending: list = []
-        self.busy = False
-
         self.system = QLineEdit()
         self.system.setPlaceholderText("System prompt (optional): e.g. You are a concise assistant.")
         self.system.setToolTip("System prompt, sent with the chat template at the start of the conversation")
-        self.sampling = SamplingBar()
+        self.system.textChanged.connect(ctl.set_system)
+        self.sampling = SamplingBar(ctl)
         self.compare = QCheckBox("Side by side")
         self.compare.setToolTip("Also generate the default (unsteered) answer with the same seed and show both")
-        self.compare.toggled.connect(self._on_compare)
+        self.compare.toggled.connect(ctl.set_compare)
         self.color_label = QLabel("")
         self.color_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.color_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
@@ -216,13 +196,13 @@ class ChatPane(QWidget):
         self.clear_btn.setToolTip("Start a new conversation (Ctrl+L)")
         self.copy_btn = QToolButton(text="Copy")
         self.copy_btn.setToolTip("Copy the conversation as plain text")
-        self.send_btn.clicked.connect(self._send)
-        self.stop_btn.clicked.connect(self.stopRequested)
-        self.regen_btn.clicked.connect(self.regenerateRequested)
-        self.clear_btn.clicked.connect(self.clearRequested)
+        self.send_btn.clicked.connect(self.send)
+        self.stop_btn.clicked.connect(ctl.stop)
+        self.regen_btn.clicked.connect(ctl.regenerate)
+        self.clear_btn.clicked.connect(ctl.clear)
         self.copy_btn.clicked.connect(self.copy_conversation)
-        QShortcut(QKeySequence("Ctrl+Return"), self.input, self._send, context=Qt.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence("Ctrl+Enter"), self.input, self._send, context=Qt.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence("Ctrl+Return"), self.input, self.send, context=Qt.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence("Ctrl+Enter"), self.input, self.send, context=Qt.WidgetWithChildrenShortcut)
 
         top = QHBoxLayout()
         top.addWidget(self.sampling, 1)
@@ -245,151 +225,118 @@ class ChatPane(QWidget):
         lay.addLayout(tools)
         lay.addLayout(row)
 
-        self.timer = QTimer(self)
-        self.timer.setInterval(33)
-        self.timer.timeout.connect(self._flush)
-        self.timer.start()
+        self.ticker = Ticker(33, self._flush, self)  # streamed text goes in at ~30 Hz, not once per token
+        ctl.turn_added.connect(self._on_turn)
+        ctl.answer_started.connect(self._on_answer_started)
+        ctl.token.connect(self._on_token)
+        ctl.answer_finished.connect(self._on_answer_finished)
+        ctl.conversation_reset.connect(self.rerender)
+        ctl.busy_changed.connect(self.set_busy)
+        ctl.ready_changed.connect(lambda _r: self.set_busy(ctl.state.busy))
+        ctl.compare_changed.connect(self._on_compare)
+        ctl.system_changed.connect(lambda t: self.system.text() != t and self.system.setText(t))
+        ctl.color_changed.connect(self._on_color)
+        self.set_busy(False)
 
     # --- input -------------------------------------------------------------------------------------------
-    def _send(self) -> None:
-        text = self.input.toPlainText().strip()
-        if text and not self.busy:
-            self.sendRequested.emit(text)
+    def send(self) -> None:
+        if self.ctl.send(self.input.toPlainText()):
+            self.input.clear()
 
     def _on_compare(self, on: bool) -> None:
+        self.compare.blockSignals(True)
+        self.compare.setChecked(on)
+        self.compare.blockSignals(False)
         self.default_view.setVisible(on)
         self.main_view.title = "steered" if on else ""
-        self.compareToggled.emit(on)
+        if not self.ctl.state.busy:
+            self.rerender()
 
     def set_busy(self, busy: bool) -> None:
-        self.busy = busy
-        self.send_btn.setEnabled(not busy)
+        ready = self.ctl.state.ready
+        self.send_btn.setEnabled(ready and not busy)
         self.stop_btn.setEnabled(busy)
-        self.regen_btn.setEnabled(not busy)
+        self.regen_btn.setEnabled(ready and not busy)
         self.clear_btn.setEnabled(not busy)
 
-    def system_prompt(self) -> str | None:
-        return self.system.text().strip() or None
-
     # --- conversation ------------------------------------------------------------------------------------
-    def add_user(self, text: str) -> None:
-        self.input.clear()
-        self.messages.append({"role": "user", "content": text})
-        self.turns.append({"role": "user", "content": text})
-        for v in self._views():
-            v.add_heading("user")
-            v.add_plain(text)
-
-    def begin_answer(self, runs: tuple[str, ...]) -> None:
-        self._pending.clear()
-        self.turns.append({"role": "assistant", "content": "", "events": {r: [] for r in runs}, "default": ""})
-        for v in self._views():
-            v.add_heading("assistant")
-
-    def add_event(self, ev) -> None:
-        if ev.is_prompt:
-            self.events[(ev.run, ev.index)] = ev
+    def _on_turn(self, turn) -> None:
+        if turn.role == "error":  # replaces the answer's heading drawn when it started
+            self.rerender()
             return
-        self._pending.append(ev)
+        for v in self._views():
+            v.add_heading(turn.role)
+            v.add_plain(turn.content, turn.role)
+
+    def _on_answer_started(self, runs, _watch) -> None:
+        self._pending.clear()
+        self.rerender()  # drops the partial text of an answer this one replaces
+        self.ticker.poke()
+
+    def _on_token(self, ev) -> None:
+        if not ev.is_prompt:
+            self._pending.append(ev)
+            self.ticker.poke()
 
     def _flush(self) -> None:
-        if not self._pending:
-            return
         batch, self._pending = self._pending, []
-        turn = self.turns[-1] if self.turns and self.turns[-1]["role"] == "assistant" else None
         for run, view in (("main", self.main_view), ("steered", self.main_view), ("default", self.default_view)):
             evs = [e for e in batch if e.run == run]
             if evs:
-                view.add_tokens(evs, self._value, self.color_vmax)
-        for e in batch:
-            self.events[(e.run, e.index)] = e
-            if turn is not None:
-                turn["events"].setdefault(e.run, []).append(e)
+                view.add_tokens(evs, self._value, self._vmax())
 
-    def finish_answer(self, results: dict) -> None:
-        self._flush()
-        main = results.get("main") or results.get("steered")
-        if not self.turns or self.turns[-1]["role"] != "assistant":
-            self.begin_answer(tuple(results))
-        turn = self.turns[-1]
-        turn["content"] = main.text
-        if "default" in results:
-            turn["default"] = results["default"].text
-        self.messages.append({"role": "assistant", "content": main.text})
-        if main.stop_reason == "cancelled":
+    def _on_answer_finished(self, turn, _result) -> None:
+        self.ticker.flush()
+        if turn is not None and turn.stop_reason == "cancelled":
             self.main_view.add_plain("  [stopped]", "user")
 
-    def add_error(self, message: str) -> None:
-        """Show an error in the transcript; an unanswered user message is kept so Regenerate can retry."""
-        self._flush()
-        if self.turns and self.turns[-1]["role"] == "assistant" and not self.turns[-1]["content"]:
-            self.turns.pop()
-        self.turns.append({"role": "error", "content": message})
-        for v in self._views():
-            v.add_heading("error")
-            v.add_plain(message, "error")
-
-    def pop_last_answer(self) -> bool:
-        """For Regenerate: drop the last answer (and any error after it); True if a user message is last."""
-        while self.turns and self.turns[-1]["role"] in ("assistant", "error"):
-            self.turns.pop()
-        if self.messages and self.messages[-1]["role"] == "assistant":
-            self.messages.pop()
-        self.rerender()
-        return bool(self.messages) and self.messages[-1]["role"] == "user"
-
-    def clear(self) -> None:
-        self.messages.clear()
-        self.turns.clear()
-        self.events.clear()
-        self._pending.clear()
-        self.rerender()
-
-    def last_answer(self, run: str = "main") -> str:
-        for t in reversed(self.turns):
-            if t["role"] == "assistant":
-                return t["default"] if run == "default" else t["content"]
-        return ""
-
     def copy_conversation(self) -> None:
-        lines = [f"{ROLE_TITLES.get(t['role'], t['role'])}: {t['content']}" for t in self.turns]
+        lines = [f"{ROLE_TITLES.get(t.role, t.role)}: {t.content}" for t in self.ctl.state.turns]
         QGuiApplication.clipboard().setText("\n\n".join(lines))
 
     # --- colouring / re-render ----------------------------------------------------------------------------
-    def set_color_feature(self, feature: int | None, vmax: float, label: str = "") -> None:
-        self.color_feature = feature
-        self.color_vmax = vmax if vmax and vmax > 0 else 1.0
-        self.color_label.setText("" if feature is None else f"Colour: #{feature} {label}"[:60])
+    def _on_color(self, color) -> None:
+        self.color_label.setText("" if color is None else f"Colour: #{color.feature} {color.label}"[:60])
         self.rerender()
 
+    def _vmax(self) -> float:
+        c = self.ctl.state.color
+        return c.vmax if c is not None else 1.0
+
     def _value(self, ev) -> float:
-        f = self.color_feature
-        if f is None or ev.top_ids is None:
+        c = self.ctl.state.color
+        if c is None or ev.top_ids is None:
             return 0.0
-        hit = (ev.top_ids == f).nonzero()[0]
+        hit = (ev.top_ids == c.feature).nonzero()[0]
         return float(ev.top_vals[hit[0]]) if len(hit) else 0.0
 
     def rerender(self) -> None:
+        """Draw the whole conversation from the controller's state (and the answer streaming now, if any)."""
+        st = self.ctl.state
+        self._pending.clear()
         for v in (self.main_view, self.default_view):
             v.clear()
-        for t in self.turns:
-            for view, run_keys in ((self.main_view, ("main", "steered")), (self.default_view, ("default",))):
-                if view is self.default_view and not self.compare.isChecked():
-                    continue
-                view.add_heading(t["role"])
-                if t["role"] != "assistant":
-                    view.add_plain(t["content"], t["role"])
-                    continue
-                evs = next((t["events"][k] for k in run_keys if t["events"].get(k)), None)
-                if evs:
-                    view.add_tokens(evs, self._value, self.color_vmax)
+        for view, run_keys in ((self.main_view, ("main", "steered")), (self.default_view, ("default",))):
+            if view is self.default_view and not st.compare:
+                continue
+            for t in st.turns:
+                view.add_heading(t.role)
+                evs = next((t.events[k] for k in run_keys if t.events.get(k)), None)
+                if t.role != "assistant":
+                    view.add_plain(t.content, t.role)
+                elif evs:
+                    view.add_tokens(evs, self._value, self._vmax())
                 else:
-                    view.add_plain(t["default"] if view is self.default_view else t["content"], "user")
+                    view.add_plain(t.default if view is self.default_view else t.content, "user")
+            if st.busy:
+                view.add_heading("assistant")
+                evs = [e for k in run_keys for e in self.ctl.stream.get(k, ())]
+                view.add_tokens(evs, self._value, self._vmax())
 
     def _views(self):
-        return (self.main_view, self.default_view) if self.compare.isChecked() else (self.main_view,)
+        return (self.main_view, self.default_view) if self.ctl.state.compare else (self.main_view,)
 
     def _emit_token(self, sig, run: str, idx: int) -> None:
-        ev = self.events.get((run, idx))
+        ev = self.ctl.events.get((run, idx))
         if ev is not None:
             sig.emit(ev)

@@ -1,5 +1,6 @@
 """``desktop-sae screenshot OUT.png``: run a real interaction offscreen (load, optional steering, one prompt)
-and save the window. Qt is imported only inside the handler so the CLI stays light."""
+and save the window. It drives the app only through the controller, as a user or a lesson would. Qt is imported
+only inside the handler so the CLI stays light."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_screenshot)
 
 
-def _wait(app, cond, timeout: float, what: str) -> None:
+def wait_for(app, cond, timeout: float, what: str) -> None:
+    """Run the Qt event loop until ``cond()``."""
     from PySide6.QtCore import QEventLoop
 
     end = time.monotonic() + timeout
@@ -46,65 +48,57 @@ def cmd_screenshot(args) -> int:
     os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-shot-")  # default layout, user's untouched
     from dataclasses import replace
 
-    from ..core.steering import SteeringConfig, parse_steer
-    from .app import load_request_from_args, make_app
-    from .main_window import MainWindow
+    from ..core.config import SteeringConfig, parse_steer
+    from ..gui.app import load_request_from_args, make_app
+    from ..gui.main_window import MainWindow
 
     app = make_app()
     w, h = (int(x) for x in args.size.lower().split("x"))
     win = MainWindow(load_request_from_args(args))
+    ctl, st = win.controller, win.controller.state
     win.set_theme(args.theme)
     win.resize(w, h)
     win.show()
-    _wait(app, lambda: win.ready or win.last_error, args.timeout, "the model to load")
-    if not win.ready:
-        print(f"error: {win.last_error}", file=sys.stderr)
+    wait_for(app, lambda: st.ready or st.last_error, args.timeout, "the model to load")
+    if not st.ready:
+        print(f"error: {st.last_error}", file=sys.stderr)
         return 2
-    if args.preset and not win.load_preset(args.preset):
-        print(f"error: {win.last_error}", file=sys.stderr)
+    if args.preset and not ctl.load_preset(args.preset):
+        print(f"error: {st.last_error}", file=sys.stderr)
         return 2
     specs = tuple(parse_steer(s) for s in args.steer)
     if specs:
-        labelled = tuple(replace(s, label=win._label(s.feature)) for s in specs)
-        win.steering.set_config(SteeringConfig(labelled, args.multiplier))
-    cfg = win.chat.sampling.full_config()
-    win.chat.sampling.set_config(replace(cfg, seed=args.seed, max_new_tokens=args.max_tokens))
+        ctl.set_steering(SteeringConfig(tuple(replace(s, label=st.label(s.feature)) for s in specs), args.multiplier))
+    ctl.set_sampling(replace(st.sampling, seed=args.seed, max_new_tokens=args.max_tokens))
     if args.system:
-        win.chat.system.setText(args.system)
-    win.chat.compare.setChecked(args.compare)
-    for f in args.pin or [s.feature for s in win.steering.config().features]:
-        win.toggle_pin(f)
+        ctl.set_system(args.system)
+    ctl.set_compare(args.compare)
+    ctl.set_pinned(args.pin or [s.feature for s in st.steering.features])
 
     def ask():
-        win.chat.input.setPlainText(args.prompt)
-        win.chat.send_btn.click()
-        _wait(app, lambda: not win.client.busy, args.timeout, "the answer")
+        ctl.send(args.prompt)
+        wait_for(app, lambda: not st.busy, args.timeout, "the answer")
 
     ask()
-    if win.catalog is not None:
-        active = [int(f) for f in win.catalog.active_ids("max")[:4]]
-        if not win.pinned and active:  # pin the most active features and answer again (same seed, same answer)
-            for f in active:
-                win.toggle_pin(f)
-            win.clear_chat()
+    if st.catalog is not None:
+        active = [int(f) for f in st.catalog.active_ids("max")[:4]]
+        if not st.pinned and active:  # pin the most active features and answer again (same seed, same answer)
+            ctl.set_pinned(active)
+            ctl.clear()
             ask()
         if active:
-            win.features.sort.setCurrentIndex(win.features.sort.findData("active_max"))
-            win.features.select(active[0])
-            win.color_by(active[0])
-            if win.catalog.entry(active[0]) is None:  # no dictionary: wait for the worker's logits
-                try:
-                    _wait(app, lambda: "promotes" in win.detail.logits.text(), 10, "feature logits")
-                except TimeoutError:
-                    pass
-        answer = [e for (run, _i), e in win.chat.events.items() if not e.is_prompt and run in ("main", "steered")]
+            win.features.set_sort("active_max")
+            ctl.select(active[0])
+            ctl.color_by(active[0])
+        answer = [e for t in st.turns[-1:] for run in ("main", "steered") for e in t.events.get(run, ())]
         if answer:
-            win.token_view.show_token(answer[min(3, len(answer) - 1)], win._label)
-    end = time.monotonic() + 0.5  # let the 30 Hz timers draw the last data
+            ctl.inspect_token(answer[min(3, len(answer) - 1)])
+    wait_for(app, lambda: not ctl.outstanding, 10, "the feature logits")
+    end = time.monotonic() + 0.5  # let the timers draw the last data
     while time.monotonic() < end:
         app.processEvents()
         time.sleep(0.02)
     ok = win.grab().save(args.out)
     win.close()
-    print(f"{'saved' if ok else 'could not save'} {args.out}: {win.chat.last_answer()[:120]!r}")
+    print(f"{'saved' if ok else 'could not save'} {args.out}: {st.last_answer()[:120]!r}")
     return 0 if ok else 1

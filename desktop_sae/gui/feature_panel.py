@@ -4,14 +4,14 @@ statistics or by activity in this conversation; pin / steer / colour actions."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QPushButton, QTableView,
     QVBoxLayout, QWidget,
 )
 
-from .feature_data import FeatureCatalog
+from .ticker import Ticker
 
 SORTS = {
     "id": "Feature id",
@@ -27,9 +27,10 @@ COLS = ("", "id", "label", "density", "max act.", "in chat")
 class FeatureTableModel(QAbstractTableModel):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.cat: FeatureCatalog | None = None
+        self.cat = None  # core FeatureCatalog
         self.rows = np.zeros(0, np.int64)
         self.pinned: set[int] = set()
+        self.edited = lambda f, text: None  # set by the panel
 
     def set_rows(self, rows: np.ndarray) -> None:
         self.beginResetModel()
@@ -93,11 +94,7 @@ class FeatureTableModel(QAbstractTableModel):
     def setData(self, index, value, role=Qt.EditRole):  # noqa: N802
         if role != Qt.EditRole or index.column() != 2 or self.cat is None:
             return False
-        f = int(self.rows[index.row()])
-        try:
-            self.cat.set_label(f, str(value))
-        except OSError:
-            return False
+        self.edited(int(self.rows[index.row()]), str(value))  # the controller saves it and tells the views
         self.dataChanged.emit(index, index)
         return True
 
@@ -107,11 +104,11 @@ class FeaturePanel(QWidget):
     pinToggled = Signal(int)
     steerRequested = Signal(int)
     colorRequested = Signal(int)
-    labelEdited = Signal(int)
+    labelEdited = Signal(int, str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.cat: FeatureCatalog | None = None
+        self.cat = None  # core FeatureCatalog
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search label, top token or #id  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
@@ -123,6 +120,7 @@ class FeaturePanel(QWidget):
         self.sort.setToolTip("Order of the list. 'Active in this conversation' hides BOS and very dense features.")
         self.sort.currentIndexChanged.connect(self.refresh)
         self.model = FeatureTableModel(self)
+        self.model.edited = self.labelEdited.emit
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -167,17 +165,17 @@ class FeaturePanel(QWidget):
         self.placeholder = QLabel("No SAE loaded: features appear here once a model and an SAE are loaded.")
         self.placeholder.setWordWrap(True)
         lay.addWidget(self.placeholder)
-        self._activity_dirty = False
-        self.timer = QTimer(self)
-        self.timer.setInterval(500)  # "active in this conversation" re-sorts at most twice a second
-        self.timer.timeout.connect(self._activity_tick)
-        self.timer.start()
+        self.ticker = Ticker(500, self._activity_tick, self)  # "active in this conversation" re-sorts ≤ 2×/s
 
-    def set_catalog(self, cat: FeatureCatalog | None) -> None:
+    def set_catalog(self, cat) -> None:
         self.cat = cat
         self.model.cat = cat
         self.placeholder.setVisible(cat is None)
         self.refresh()
+
+    def set_sort(self, key: str) -> None:
+        """Order the list by one of ``SORTS``' keys."""
+        self.sort.setCurrentIndex(max(0, self.sort.findData(key)))
 
     def set_pinned(self, pinned) -> None:
         self.model.pinned = set(pinned)
@@ -235,16 +233,14 @@ class FeaturePanel(QWidget):
             self.featureSelected.emit(f)
 
     def activity_changed(self) -> None:
-        self._activity_dirty = True
+        self.ticker.poke()
 
     def _activity_tick(self) -> None:
-        if self._activity_dirty:
-            self._activity_dirty = False
-            if self.sort.currentData() in ("active_max", "active_sum"):
-                self.refresh()
-            elif self.model.rowCount():  # repaint just the "in chat" column
-                m = self.model
-                m.dataChanged.emit(m.index(0, 5), m.index(m.rowCount() - 1, 5), [Qt.DisplayRole])
+        if self.sort.currentData() in ("active_max", "active_sum"):
+            self.refresh()
+        elif self.model.rowCount():  # repaint just the "in chat" column
+            m = self.model
+            m.dataChanged.emit(m.index(0, 5), m.index(m.rowCount() - 1, 5), [Qt.DisplayRole])
 
     def _current(self, cur, _prev) -> None:
         if cur.isValid():

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, QWidget
 
 from .theme import TRACE_COLORS, plot_colors
+from .ticker import Ticker
 
 pg.setConfigOptions(antialias=False, useOpenGL=False)
 REFRESH_MS = 33  # strip chart: ~30 Hz
@@ -41,11 +42,7 @@ class StripChart(QWidget):
         self.curves: dict[tuple[str, int], pg.PlotDataItem] = {}
         self.data: dict[str, list[np.ndarray]] = {}
         self.watch_pos: dict[int, int] = {}  # feature -> column in TokenEvent.watched
-        self._dirty = False
-        self.timer = QTimer(self)
-        self.timer.setInterval(REFRESH_MS)
-        self.timer.timeout.connect(self.refresh)
-        self.timer.start()
+        self.ticker = Ticker(REFRESH_MS, self.refresh, self)
 
     def set_features(self, features, labels: dict[int, str] | None = None, runs=("main",)) -> None:
         """(Re)create one curve per feature and run; call when the pinned set or the mode changes."""
@@ -66,13 +63,13 @@ class StripChart(QWidget):
                 pen = pg.mkPen(color, width=2, style=Qt.DashLine if dashed else Qt.SolidLine)
                 name = f"#{f} {(labels or {}).get(f, '')}".strip()[:18] + (" (default)" if dashed else "")
                 self.curves[(run, f)] = self.plot.plot([], [], pen=pen, name=name)
-        self._dirty = True
+        self.ticker.poke()
 
     def begin(self, watch: tuple[int, ...]) -> None:
         """A new generation started with these watched feature ids."""
         self.watch_pos = {f: i for i, f in enumerate(watch)}
         self.data = {}
-        self._dirty = True
+        self.ticker.poke()
         self._set_x_end(X_CHUNK)
 
     def _set_x_end(self, end: int) -> None:
@@ -84,7 +81,7 @@ class StripChart(QWidget):
         if ev.is_prompt or ev.watched is None:
             return
         self.data.setdefault(ev.run, []).append(ev.watched)
-        self._dirty = True
+        self.ticker.poke()
 
     def n_points(self, run: str = "main") -> int:
         """Points currently drawn on the first curve of ``run`` (what the user sees)."""
@@ -95,9 +92,6 @@ class StripChart(QWidget):
         return 0
 
     def refresh(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
         longest = max((len(v) for v in self.data.values()), default=0)
         self._set_x_end(max(X_CHUNK, -(-longest // X_CHUNK) * X_CHUNK))
         for (run, f), curve in self.curves.items():
@@ -146,14 +140,19 @@ class TokenFeatures(QWidget):
         lay.addWidget(self.title)
         lay.addWidget(split)
         self._pending = None
-        self.timer = QTimer(self)
-        self.timer.setInterval(BARS_MS)
-        self.timer.timeout.connect(self._flush)
-        self.timer.start()
+        self.ticker = Ticker(BARS_MS, self._flush, self)
 
     def show_token(self, ev, label_of=lambda f: "") -> None:
         """Show ``ev``'s top features (applied on the next timer tick; repeated calls just replace it)."""
         self._pending = (ev, label_of)
+        self.ticker.poke()
+
+    def clear(self) -> None:
+        """Forget the token shown (another SAE: its feature ids mean something else)."""
+        self._pending = None
+        self.title.setText("Hover or click a token to see its top features")
+        self.list.clear()
+        self.bars.setOpts(height=np.zeros(self.N))
 
     def _flush(self) -> None:
         if self._pending is None:

@@ -1,5 +1,5 @@
 """Preset dialogs: the manager (built-in and user presets: load, rename, delete) and the save-name prompt.
-Validation and files live in ``core.presets``; the main window applies a preset only after it fully validated."""
+Validation and files live in ``core.presets``; the controller applies a preset only after it fully validated."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QListWidget, QListWidgetItem,
+    QDialog, QDialogButtonBox, QHBoxLayout, QInputDialog, QLabel, QListWidget, QListWidgetItem,
     QPushButton, QVBoxLayout, QWidget,
 )
 
-from ..core.errors import DesktopSAEError, PresetError
+from ..core.errors import PresetError
 
 
 class PresetManager(QDialog):
@@ -112,74 +112,3 @@ class PresetManager(QDialog):
             self.error.setText(str(e))
             return
         self.reload()
-
-
-class PresetActions:
-    """The main window's preset commands (save, open, manager, recent); mixed into ``MainWindow``."""
-
-    # --- presets (mixed into MainWindow) -----------------------------------------------------------------------------------------
-    def current_preset(self, name: str, description: str = ""):
-        from ..core.presets import Preset, SAEIdentity
-
-        info = self.info
-        return Preset(
-            name=name, steering=self.steering.config(), sampling=self.chat.sampling.full_config(),
-            model=info.model["name"] if info else "", sae=info.identity if info and info.identity else SAEIdentity(),
-            system=self.chat.system_prompt(), description=description,
-        )
-
-    def save_preset(self, name: str) -> Path | None:
-        try:
-            path = self.store.save(self.current_preset(name.strip() or "untitled"))
-        except (PresetError, OSError) as e:
-            self.show_error("Could not save the preset", str(e))
-            return None
-        self.status_msg.setText(f"Preset saved: {path}")
-        return path
-
-    def save_preset_dialog(self) -> None:
-        name, ok = QInputDialog.getText(self, "Save preset", "Preset name:")
-        if ok and name.strip():
-            self.save_preset(name)
-
-    def open_preset_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open preset", str(self.store.root), "Presets (*.json);;All files (*)")
-        if path:
-            self.load_preset(path)
-
-    def show_presets(self) -> None:
-        dlg = PresetManager(self.store, self)
-        dlg.loadRequested.connect(lambda p: self.load_preset(p) and dlg.accept())
-        dlg.open()
-        self._boxes.append(dlg)
-
-    def load_preset(self, path: str | Path) -> bool:
-        """Validate the whole preset against the loaded SAE, then apply it; on any error nothing changes."""
-        if not self.ready:
-            self.pending_preset = str(path)
-            return False
-        from ..core.presets import check_preset
-
-        try:
-            p = self.store.read(path)
-            check_preset(p, self.info.identity, self.info.max_activation)
-        except DesktopSAEError as e:
-            self.show_error("Could not load the preset", str(e))
-            return False
-        from dataclasses import replace
-
-        feats = tuple(replace(s, label=s.label or self._label(s.feature)) for s in p.steering.features)
-        self.steering.set_config(replace(p.steering, features=feats))
-        self.chat.sampling.set_config(p.sampling)
-        if p.system is not None:
-            self.chat.system.setText(p.system)
-        self.store.touch_recent(path)
-        self.status_msg.setText(f"Preset loaded: {p.name}")
-        return True
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for p in self.store.recent():
-            self.recent_menu.addAction(p.stem, lambda pp=p: self.load_preset(pp))
-        if not self.recent_menu.actions():
-            self.recent_menu.addAction("(none)").setEnabled(False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QSettings
 
 from ..core import paths
 
@@ -28,3 +28,47 @@ def get_int(s: QSettings, key: str, default: int) -> int:
         return int(s.value(key, default))
     except (TypeError, ValueError):
         return default
+
+
+def restore_state(win) -> None:
+    """Window layout, theme and the user's chat settings from the last session (through the controller)."""
+    from dataclasses import replace
+
+    s, ctl = win.settings, win.controller
+    geo, state = s.value("window/geometry"), s.value("window/state")
+    if isinstance(geo, QByteArray):
+        win.restoreGeometry(geo)
+    if isinstance(state, QByteArray):
+        win.restoreState(state)
+    mode = str(s.value("view/theme", "system"))
+    win.theme_actions.get(mode, win.theme_actions["system"]).setChecked(True)
+    ctl.set_system(str(s.value("chat/system", "") or ""))
+    ctl.set_compare(get_bool(s, "chat/compare", False))
+    ctl.set_auto_rerun(get_bool(s, "steering/auto_rerun", False))
+    win.steering.auto.setChecked(ctl.state.auto_rerun)
+    c = ctl.state.sampling
+    try:
+        ctl.set_sampling(replace(
+            c, temperature=get_float(s, "sampling/temperature", c.temperature), top_p=get_float(s, "sampling/top_p", c.top_p),
+            frequency_penalty=get_float(s, "sampling/frequency_penalty", c.frequency_penalty),
+            seed=get_int(s, "sampling/seed", -1 if c.seed is None else c.seed),
+            max_new_tokens=get_int(s, "sampling/max_new_tokens", c.max_new_tokens)))
+    except ValueError:  # a damaged settings file: keep the defaults
+        pass
+    if ctl.state.sampling.seed is not None and ctl.state.sampling.seed < 0:
+        ctl.set_sampling(replace(ctl.state.sampling, seed=None))
+
+
+def save_state(win) -> None:
+    s, st = win.settings, win.controller.state
+    s.setValue("window/geometry", win.saveGeometry())
+    s.setValue("window/state", win.saveState())
+    s.setValue("view/theme", next((k for k, a in win.theme_actions.items() if a.isChecked()), "system"))
+    s.setValue("chat/system", st.system)
+    s.setValue("chat/compare", st.compare)
+    s.setValue("steering/auto_rerun", st.auto_rerun)
+    c = st.sampling
+    for k, v in (("temperature", c.temperature), ("top_p", c.top_p), ("frequency_penalty", c.frequency_penalty),
+                 ("seed", -1 if c.seed is None else c.seed), ("max_new_tokens", c.max_new_tokens)):
+        s.setValue(f"sampling/{k}", v)
+    s.sync()

@@ -1,10 +1,8 @@
 """The steering panel: one row per steered feature (slider + exact value in × max activation, with the raw
 coefficient and % of the hook's typical residual norm beside it, method, enable, remove), a global multiplier,
-reset, and "re-run automatically" (debounced; the newest change wins)."""
+reset, and "re-run automatically" (debounced; the newest change wins). It mirrors the controller's steering."""
 
 from __future__ import annotations
-
-import math
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -83,12 +81,6 @@ class SteeringRow(QFrame):
         self.slider.blockSignals(False)
         self.edited.emit()
 
-    def spec(self):
-        from ..core.steering import SteerSpec
-
-        return SteerSpec(self.feature, float(self.value.value()), self.unit, self.method.currentData(),
-                         self.enabled.isChecked(), self.label)
-
     def set_spec(self, s) -> None:
         for w in (self.value, self.method, self.enabled):
             w.blockSignals(True)
@@ -106,33 +98,34 @@ class SteeringRow(QFrame):
 
 
 class SteeringPanel(QWidget):
-    changed = Signal()  # debounced: the steering the next generation will use changed
-    rerunRequested = Signal()  # debounced, only with "re-run automatically" on
+    """Shows the controller's steering set as rows; edits go to the controller at once. ``changed`` fires
+    after a drag settles (debounced); with "re-run automatically" on, the controller then answers again."""
 
-    def __init__(self, parent=None):
+    changed = Signal()  # debounced: the steering the next generation will use changed
+
+    def __init__(self, controller, parent=None):
         super().__init__(parent)
+        self.ctl = ctl = controller
         self.rows: list[SteeringRow] = []
-        self.max_activation = None
-        self.dec_norms = None
-        self.typical_norm: float | None = None
         self.mult = QDoubleSpinBox()
         self.mult.setRange(-10, 10)
         self.mult.setSingleStep(0.1)
         self.mult.setValue(1.0)
         self.mult.setToolTip("Global strength multiplier applied to every row (0 = no steering)")
-        self.mult.valueChanged.connect(self._edited)
+        self.mult.valueChanged.connect(lambda v: self._edit(ctl.set_multiplier, v))
         self.auto = QCheckBox("Re-run automatically")
         self.auto.setToolTip("Answer the last message again whenever steering changes (after you stop moving a slider)")
+        self.auto.toggled.connect(ctl.set_auto_rerun)
         self.reset_btn = QPushButton("Reset")
         self.reset_btn.setToolTip("Set every strength to 0 and the multiplier to 1")
-        self.reset_btn.clicked.connect(self.reset)
+        self.reset_btn.clicked.connect(lambda: self._edit(ctl.reset_steering))
         self.clear_btn = QPushButton("Remove all")
         self.clear_btn.setToolTip("Stop steering with every feature")
-        self.clear_btn.clicked.connect(self.clear)
+        self.clear_btn.clicked.connect(lambda: self._edit(ctl.clear_steering))
         self.skip_special = QCheckBox("Leave special tokens unsteered")
         self.skip_special.setChecked(True)
         self.skip_special.setToolTip("Do not steer BOS and chat-template tokens (recommended)")
-        self.skip_special.toggled.connect(self._edited)
+        self.skip_special.toggled.connect(lambda on: self._edit(ctl.set_skip_special, on))
         self.hint = QLabel("Add features with <b>Steer</b> in the feature panel.")
         self.hint.setWordWrap(True)
         self.box = QVBoxLayout()
@@ -162,97 +155,58 @@ class SteeringPanel(QWidget):
         self.debounce.setSingleShot(True)
         self.debounce.setInterval(DEBOUNCE_MS)
         self.debounce.timeout.connect(self._fire)
+        ctl.steering_changed.connect(self.show_config)
+        ctl.model_loaded.connect(lambda _info: self.show_config(ctl.state.steering))
 
-    # --- setup ---------------------------------------------------------------------------------------------
-    def set_sae(self, max_activation, dec_norms, typical_norm) -> None:
-        self.clear()
-        self.max_activation, self.dec_norms, self.typical_norm = max_activation, dec_norms, typical_norm
+    # --- input -> controller --------------------------------------------------------------------------------
+    def _edit(self, action, *args) -> None:
+        """A user edit: apply it now, re-run (if asked) once the user stops moving for DEBOUNCE_MS."""
+        action(*args)
+        self.debounce.start()
 
-    def has_stats(self, f: int) -> bool:
-        m = self.max_activation
-        return m is not None and 0 <= f < len(m) and math.isfinite(float(m[f])) and float(m[f]) > 0
-
-    def add_feature(self, f: int, label: str = "", strength: float | None = None) -> SteeringRow:
-        for r in self.rows:
-            if r.feature == f:
-                return r
-        unit = "max" if self.has_stats(f) else "raw"
-        span = 2.0 * (self.typical_norm or 100.0)
-        row = SteeringRow(f, label, unit, span)
-        row.edited.connect(self._edited)
-        row.removed.connect(self.remove_row)
-        self.rows.append(row)
-        self.box.addWidget(row)
-        self.hint.setVisible(False)
-        if strength is not None:
-            row.value.setValue(strength)
-        self._edited()
-        return row
-
-    def remove_row(self, row: SteeringRow) -> None:
-        self.rows.remove(row)
-        row.setParent(None)
-        row.deleteLater()
-        self.hint.setVisible(not self.rows)
-        self._edited()
-
-    def clear(self) -> None:
-        for r in list(self.rows):
-            self.remove_row(r)
-
-    def reset(self) -> None:
-        for r in self.rows:
-            r.value.setValue(0.0)
-        self.mult.setValue(1.0)
-
-    # --- state ---------------------------------------------------------------------------------------------
-    def config(self):
-        from ..core.steering import SteeringConfig
-
-        return SteeringConfig(tuple(r.spec() for r in self.rows), float(self.mult.value()), self.skip_special.isChecked())
-
-    def set_config(self, cfg) -> None:
-        """Replace all rows with ``cfg`` (already validated against the SAE)."""
-        self.blockSignals(True)
-        for r in list(self.rows):
-            self.rows.remove(r)
-            r.setParent(None)
-            r.deleteLater()
-        for s in cfg.features:
-            row = SteeringRow(s.feature, s.label, s.unit, 2.0 * (self.typical_norm or 100.0))
-            row.set_spec(s)
-            row.edited.connect(self._edited)
-            row.removed.connect(self.remove_row)
-            self.rows.append(row)
-            self.box.addWidget(row)
-        self.mult.setValue(cfg.multiplier)
-        self.skip_special.setChecked(cfg.skip_special)
-        self.hint.setVisible(not self.rows)
-        self.blockSignals(False)
-        self._update_units()
-        self.debounce.stop()
-        self.changed.emit()
-
-    def _edited(self, *_):
-        self._update_units()
+    def _row_edited(self, row: SteeringRow) -> None:
+        f = row.feature
+        self.ctl.set_strength(f, float(row.value.value()))
+        self.ctl.set_method(f, row.method.currentData())
+        self.ctl.set_enabled(f, row.enabled.isChecked())
         self.debounce.start()
 
     def _fire(self) -> None:
         self.changed.emit()
-        if self.auto.isChecked():
-            self.rerunRequested.emit()
+        if self.ctl.state.auto_rerun:
+            self.ctl.rerun()
+
+    def row(self, f: int) -> SteeringRow | None:
+        return next((r for r in self.rows if r.feature == f), None)
+
+    # --- controller -> rows --------------------------------------------------------------------------------
+    def show_config(self, cfg) -> None:
+        """Mirror ``cfg``: rows are rebuilt only when the set of features changes, so a drag keeps its slider."""
+        if [r.feature for r in self.rows] != [s.feature for s in cfg.features] or any(
+                r.unit != s.unit for r, s in zip(self.rows, cfg.features)):
+            for r in self.rows:
+                r.setParent(None)
+                r.deleteLater()
+            self.rows = []
+            span = 2.0 * (self.ctl.state.info.typical_norm or 100.0) if self.ctl.state.info else 200.0
+            for s in cfg.features:
+                row = SteeringRow(s.feature, s.label, s.unit, span)
+                row.edited.connect(lambda r=row: self._row_edited(r))
+                row.removed.connect(lambda r: self._edit(self.ctl.unsteer, r.feature))
+                self.rows.append(row)
+                self.box.addWidget(row)
+        for r, s in zip(self.rows, cfg.features):
+            r.set_spec(s)
+        for w, val in ((self.mult, cfg.multiplier), (self.skip_special, cfg.skip_special)):
+            w.blockSignals(True)
+            w.setValue(val) if w is self.mult else w.setChecked(val)
+            w.blockSignals(False)
+        self.hint.setVisible(not self.rows)
+        self._update_units()
 
     def _update_units(self) -> None:
-        from ..core.steering import resolve_strength
-
-        m = float(self.mult.value())
-        for r in self.rows:
-            s = r.spec()
-            max_act = float(self.max_activation[s.feature]) if self.has_stats(s.feature) else None
-            dec_norm = None
-            if self.dec_norms is not None and 0 <= s.feature < len(self.dec_norms):
-                dec_norm = float(self.dec_norms[s.feature])
-            u = resolve_strength(s, m, max_act, dec_norm, self.typical_norm)
+        for r, s in zip(self.rows, self.ctl.state.steering.features):
+            u = self.ctl.strength_units(s)
             if s.method == "orth":
                 r.units.setText(f"gain {u.coefficient:.2f}")
                 continue

@@ -37,7 +37,7 @@ def launch_child(sae: str | None) -> None:
 
     from desktop_sae.gui.app import make_app
     from desktop_sae.gui.main_window import MainWindow
-    from desktop_sae.gui.worker import LoadRequest
+    from desktop_sae.app.state import LoadRequest
 
     t0 = float(os.environ["BENCH_T0"])
     out = {}
@@ -106,7 +106,7 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
 
     from desktop_sae.gui.app import make_app
     from desktop_sae.gui.main_window import MainWindow
-    from desktop_sae.gui.worker import LoadRequest
+    from desktop_sae.app.state import LoadRequest
 
     import desktop_sae.gui.main_window as mw
 
@@ -125,27 +125,25 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
     finally:
         mw.GuiThreadGC = real_guard
     win.show()
-    while not win.ready:
+    ctl = win.controller
+    while not ctl.state.ready:
         app.processEvents()
         time.sleep(0.01)
-        if win.last_error:
-            raise RuntimeError(win.last_error)
+        if ctl.state.last_error:
+            raise RuntimeError(ctl.state.last_error)
     stop_load_pauses()
-    win.features.sort.setCurrentIndex(win.features.sort.findData(sort))  # the feature list re-sorts while streaming
-    for f in range(5):  # 5 pinned features (the first five of the catalog's most dense, so curves move)
-        win.toggle_pin(int(f))
-    cfg = win.chat.sampling.full_config()
-    win.chat.sampling.set_config(replace(cfg, max_new_tokens=tokens, temperature=0.8, seed=1))
+    win.features.set_sort(sort)  # the feature list re-sorts while streaming
+    ctl.set_pinned(range(5))  # 5 pinned features
+    ctl.set_sampling(replace(ctl.state.sampling, max_new_tokens=tokens, temperature=0.8, seed=1))
     ticks: list[float] = []
     tick = QTimer()
     tick.setTimerType(Qt.PreciseTimer)
     tick.setInterval(1)  # the event loop runs freely; a gap between ticks = the loop was blocked that long
     tick.timeout.connect(lambda: ticks.append(time.perf_counter()))
     streamed = []
-    win.client.token.connect(lambda ev: streamed.append(ev))
+    ctl.token.connect(lambda ev: streamed.append(ev))
     loop = QEventLoop()
-    win.client.finished.connect(lambda _r: QTimer.singleShot(100, loop.quit))
-    win.client.failed.connect(lambda _m: loop.quit())
+    ctl.busy_changed.connect(lambda busy: busy or QTimer.singleShot(100, loop.quit))
     # baseline in the same run: the same tick timer for 5 s with the model idle (machine noise floor)
     base: list[float] = []
     idle = QTimer()
@@ -158,10 +156,9 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
     idle_loop.exec()
     idle.stop()
     base_gaps = [1000 * (b - a) for a, b in zip(base, base[1:])]
-    win.chat.input.setPlainText("Write a long story about a lighthouse keeper and the sea.")
     pauses, stop_pauses = _gc_pauses()
     tick.start()
-    QTimer.singleShot(0, win.chat.send_btn.click)
+    QTimer.singleShot(0, lambda: ctl.send("Write a long story about a lighthouse keeper and the sea."))
     t0 = time.perf_counter()
     loop.exec()
     seconds = time.perf_counter() - t0
@@ -180,7 +177,7 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
            "feature_sort": sort, "tokens": n, "seconds": round(seconds, 2), "tok_per_s": round(n / seconds, 1), "ticks": len(ticks),
            "gap_p50_ms": round(_pct(gaps, 50), 2), "gap_p99_ms": round(_pct(gaps, 99), 2),
            "gap_max_ms": round(max(gaps), 2), "worst_gaps_at_s": [(round(ticks[i] - t0, 2), round(gaps[i], 1)) for i in worst],
-           "strip_points": win.strip.n_points("main"), "last_error": win.last_error,
+           "strip_points": win.strip.n_points("main"), "last_error": ctl.state.last_error,
            "idle_baseline": {"gap_p99_ms": round(_pct(base_gaps, 99), 2), "gap_max_ms": round(max(base_gaps), 2)}}
     win.close()
     return res
@@ -189,9 +186,8 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
 def bench_search(sae) -> dict:
     from desktop_sae.core.sae_io import load_sae
     from desktop_sae.gui.app import make_app
-    from desktop_sae.gui.feature_data import FeatureCatalog
+    from desktop_sae.core.features import FeatureCatalog, load_dictionary
     from desktop_sae.gui.feature_panel import FeaturePanel
-    from desktop_sae.gui.worker import _load_dictionary
 
     from desktop_sae.core.paths import default_sae_dir
 
@@ -201,7 +197,7 @@ def bench_search(sae) -> dict:
     st = s.stats
     t0 = time.perf_counter()
     cat = FeatureCatalog(s.cfg.d_sae, st.max_activation if st else None, st.density if st else None,
-                         st.mean_activation if st else None, _load_dictionary(path), path)
+                         st.mean_activation if st else None, load_dictionary(path), path)
     build = time.perf_counter() - t0
     queries = ["bridge", "code", "the", "#123", "123", "secret pass", "zzzz", "san francisco", "error", "a"]
     search_ms, panel_ms = [], []

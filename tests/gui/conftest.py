@@ -1,8 +1,10 @@
-"""GUI test fixtures: offscreen Qt, a tiny random model + SAE loader (fast), the real bundled model loader
-(integration), and a main-window factory that waits until the model is ready and closes cleanly."""
+"""GUI test fixtures: offscreen Qt, the tiny random model + SAE loader (fast), the real bundled SAE (integration),
+a main-window factory that waits until the model is ready and closes cleanly, and a guard that fails any test
+leaving a QThread running or a QTimer active (as napari's test suite does)."""
 
 import os
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -10,53 +12,50 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import torch  # noqa: E402
+from PySide6.QtCore import QThread, QTimer  # noqa: E402
 
 import tiny  # noqa: E402
-from desktop_sae.core.sae import FeatureStats  # noqa: E402
 from desktop_sae.core.sae_io import load_sae, save_sae  # noqa: E402
-from desktop_sae.core.session import Session  # noqa: E402
 
 torch.set_num_threads(1)  # the CI / dev machines are small and shared; one thread decodes fastest there
 
 
-def _with_stats(sae, d_sae, max_act=2.0):
-    sae.stats = FeatureStats(np.full(d_sae, max_act, np.float32), np.full(d_sae, max_act / 3, np.float32),
-                             np.linspace(0.001, 0.05, d_sae).astype(np.float32))
-    return sae
+@pytest.fixture(autouse=True)
+def no_dangling_threads_or_timers(monkeypatch, request):
+    """Fail a test that leaves a QThread running or a repeating QTimer active once its windows are closed."""
+    threads, timers = [], []
+    t_start, q_start = QThread.start, QTimer.start
 
+    def thread_start(self, *a):
+        threads.append(weakref.ref(self))
+        return t_start(self, *a)
 
-@pytest.fixture(scope="session")
-def tiny_sae_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny_sae") / "tiny-sae"
-    save_sae(_with_stats(tiny.random_sae(d_in=64, d_sae=256, k=8, hook="blocks.1.hook_resid_post"), 256), folder)
-    return folder
+    def timer_start(self, *a):
+        timers.append(weakref.ref(self))
+        return q_start(self, *a)
 
+    monkeypatch.setattr(QThread, "start", thread_start)
+    monkeypatch.setattr(QTimer, "start", timer_start)
+    yield
 
-class SlowSession(Session):
-    """A Session whose token loop sleeps a little before every token (to observe streaming and Stop)."""
+    def alive(ref, test):
+        obj = ref()
+        try:
+            return obj is not None and test(obj)
+        except RuntimeError:  # its C++ object is gone: stopped
+            return False
 
-    delay = 0.0
-
-    def generate(self, *a, cancel=None, **kw):
-        inner = cancel or (lambda: False)
-
-        def slow_cancel():
-            if self.delay:
-                time.sleep(self.delay)
-            return inner()
-
-        return super().generate(*a, cancel=slow_cancel, **kw)
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end and any(alive(r, lambda t: t.isRunning()) for r in threads):
+        time.sleep(0.02)
+    running = [r().objectName() or repr(r()) for r in threads if alive(r, lambda t: t.isRunning())]
+    active = [r() for r in timers if alive(r, lambda t: t.isActive() and not t.isSingleShot())]
+    assert not running, f"QThreads still running after the test: {running}"
+    assert not active, f"repeating QTimers still active after the test: {[(t.parent(), t.interval()) for t in active]}"
 
 
 def make_tiny_loader(sae_dir, delay: float = 0.0):
-    def loader(req, progress, cancelled=None):
-        progress(0.5, "building a tiny model")
-        s = SlowSession(tiny.tiny_lm(), top_k_features=16)
-        s.delay = delay
-        s.attach_sae(load_sae(sae_dir))
-        return s
-
-    return loader
+    return tiny.make_loader(sae_dir, delay)
 
 
 @pytest.fixture(scope="session")
@@ -69,16 +68,16 @@ def real_sae_dir(tmp_path_factory):
         return bundled
     folder = tmp_path_factory.mktemp("real_sae") / "random-smollm2-sae"
     sae = tiny.random_sae(d_in=576, d_sae=1024, k=32, hook="blocks.12.hook_resid_post", model_name="SmolLM2-135M-Instruct")
-    save_sae(_with_stats(sae, 1024, max_act=10.0), folder)
+    save_sae(tiny.with_stats(sae, max_act=10.0), folder)
     return folder
 
 
 @pytest.fixture
 def make_window(qtbot, tmp_path):
     """make_window(loader=None|callable, load=LoadRequest) -> a shown, ready MainWindow (closed at teardown)."""
+    from desktop_sae.app.state import LoadRequest
     from desktop_sae.core.presets import PresetStore
     from desktop_sae.gui.main_window import MainWindow
-    from desktop_sae.gui.worker import LoadRequest
 
     made = []
 
@@ -87,26 +86,28 @@ def make_window(qtbot, tmp_path):
         qtbot.addWidget(win)
         win.show()
         made.append(win)
-        qtbot.waitUntil(lambda: win.ready or win.last_error is not None, timeout=timeout)
-        assert win.ready, win.last_error
+        st = win.controller.state
+        qtbot.waitUntil(lambda: st.ready or st.last_error is not None, timeout=timeout)
+        assert st.ready, st.last_error
         return win
 
     yield make
     for w in made:
         w.close()
-        assert not w.client.thread.isRunning()
+        assert not w.thread.isRunning()
 
 
 def ask(qtbot, win, text="Hello there", timeout=120_000):
-    """Type a message, press Ctrl+Enter, wait for the answer; returns the number of streamed token signals."""
+    """Type a message, press Ctrl+Enter (as a user does), wait for the answer; returns the token events seen."""
     from PySide6.QtCore import Qt
 
     seen = []
-    win.client.token.connect(lambda ev: seen.append(ev))
+    win.controller.token.connect(seen.append)
     win.chat.input.setPlainText(text)
     qtbot.keyClick(win.chat.input, Qt.Key_Return, Qt.ControlModifier)
-    assert win.client.busy, "Ctrl+Enter did not start a generation"
-    qtbot.waitUntil(lambda: not win.client.busy, timeout=timeout)
+    assert win.controller.state.busy, "Ctrl+Enter did not start a generation"
+    qtbot.waitUntil(lambda: not win.controller.state.busy, timeout=timeout)
+    win.controller.token.disconnect(seen.append)
     return seen
 
 

@@ -1,0 +1,91 @@
+"""Steering actions of the controller: which features steer the next answer, how strongly and how.
+
+Strengths are in × max activation when the SAE has statistics for the feature, else raw coefficients (the unit
+rule lives in ``core.config.resolve_strength``). Every change replaces ``state.steering`` (a frozen
+``SteeringConfig``) and emits ``steering_changed``; with "re-run automatically" the GUI calls ``rerun`` after a
+debounce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..core.config import SteeringConfig, SteerSpec, resolve_strength
+from ..core.errors import SteeringError
+
+
+class SteeringActions:
+    state = None  # AppState (set by the Controller)
+    steering_changed = None  # Signal
+
+    def _set_steering(self, cfg: SteeringConfig) -> None:
+        if cfg != self.state.steering:
+            self.state.steering = cfg
+            self.steering_changed.emit(cfg)
+
+    def set_steering(self, cfg: SteeringConfig) -> None:
+        """Replace the whole steering set; features must exist in the loaded SAE (checked before anything changes)."""
+        info = self.state.info
+        d_sae = info.d_sae if info is not None else 0
+        bad = [s.feature for s in cfg.features if not 0 <= s.feature < d_sae]
+        if bad:
+            raise SteeringError(f"feature {bad[0]} does not exist in this SAE ({d_sae} features)")
+        self._set_steering(cfg)
+
+    def _spec(self, f: int) -> SteerSpec | None:
+        return next((s for s in self.state.steering.features if s.feature == f), None)
+
+    def _replace_spec(self, f: int, **kw) -> None:
+        cfg = self.state.steering
+        self._set_steering(replace(cfg, features=tuple(replace(s, **kw) if s.feature == f else s for s in cfg.features)))
+
+    def steer(self, f: int, strength: float = 0.0, method: str = "add", unit: str | None = None) -> SteerSpec:
+        """Add feature ``f`` to the steering set (or update its strength and method if it is there)."""
+        info = self.state.info
+        if info is None or not 0 <= f < info.d_sae:
+            raise SteeringError(f"feature {f} does not exist in this SAE")
+        unit = unit or ("max" if info.has_stats(f) else "raw")
+        spec = SteerSpec(int(f), float(strength), unit, method, True, self.state.label(f))
+        cfg = self.state.steering
+        if self._spec(f) is None:
+            self._set_steering(replace(cfg, features=(*cfg.features, spec)))
+        else:
+            self._replace_spec(f, strength=spec.strength, method=method, unit=unit, enabled=True)
+        return self._spec(f)
+
+    def set_strength(self, f: int, strength: float) -> None:
+        self._replace_spec(f, strength=float(strength))
+
+    def set_method(self, f: int, method: str) -> None:
+        self._replace_spec(f, method=method)
+
+    def set_enabled(self, f: int, on: bool) -> None:
+        self._replace_spec(f, enabled=bool(on))
+
+    def unsteer(self, f: int) -> None:
+        cfg = self.state.steering
+        self._set_steering(replace(cfg, features=tuple(s for s in cfg.features if s.feature != f)))
+
+    def set_multiplier(self, m: float) -> None:
+        self._set_steering(replace(self.state.steering, multiplier=float(m)))
+
+    def set_skip_special(self, on: bool) -> None:
+        self._set_steering(replace(self.state.steering, skip_special=bool(on)))
+
+    def reset_steering(self) -> None:
+        """Every strength to 0 and the multiplier to 1 (the rows stay)."""
+        cfg = self.state.steering
+        self._set_steering(replace(cfg, features=tuple(replace(s, strength=0.0) for s in cfg.features), multiplier=1.0))
+
+    def clear_steering(self) -> None:
+        self._set_steering(replace(self.state.steering, features=()))
+
+    def strength_units(self, spec: SteerSpec):
+        """One feature's strength in all units after the multiplier (raw, × max, % of the residual norm)."""
+        info = self.state.info
+        f = spec.feature
+        max_act = float(info.max_activation[f]) if info is not None and info.has_stats(f) else None
+        dec = info.dec_norms if info is not None else None
+        dec_norm = float(dec[f]) if dec is not None and 0 <= f < len(dec) else None
+        return resolve_strength(spec, self.state.steering.multiplier, max_act, dec_norm,
+                                info.typical_norm if info is not None else None)

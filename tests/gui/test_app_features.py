@@ -1,0 +1,87 @@
+"""The feature panel, the dashboard, labels, settings and the screenshot command (pytest-qt, offscreen)."""
+
+import json
+
+import pytest
+from conftest import make_tiny_loader
+from PySide6.QtCore import Qt
+
+pytestmark = pytest.mark.gui
+
+
+def test_feature_search_labels_and_detail(make_window, tiny_sae_dir, qtbot):
+    win = make_window(make_tiny_loader(tiny_sae_dir))
+    ctl, fp = win.controller, win.features
+    assert fp.model.rowCount() == 256
+    qtbot.keyClick(win, Qt.Key_F, Qt.ControlModifier)
+    fp.search.setText("#42")
+    assert list(fp.model.rows) == [42]
+    fp.search.setText("")
+    ctl.set_label(42, "Golden Gate bridge")
+    saved = json.loads((tiny_sae_dir / "labels.user.json").read_text())
+    assert saved == {"42": "Golden Gate bridge"}
+    fp.search.setText("golden bridge")
+    assert list(fp.model.rows) == [42]
+    fp.select(42)  # a click in the list
+    assert ctl.state.selected == 42
+    assert "Golden Gate bridge" in win.detail.title.text()
+    qtbot.waitUntil(lambda: "promotes" in win.detail.logits.text(), timeout=5000)  # computed by the worker
+    ctl.set_label(42, "")  # clearing restores the automatic label
+    assert json.loads((tiny_sae_dir / "labels.user.json").read_text()) == {}
+
+
+def test_feature_dashboard_with_a_dictionary(make_window, tiny_sae_with_dictionary, qtbot):
+    from desktop_sae.core.training.dictionary import FeatureDictionary
+
+    d = FeatureDictionary.load(tiny_sae_with_dictionary)
+    f = max(range(len(d)), key=lambda i: d.entry(i)["max_activation"])
+    e = d.entry(f)
+    win = make_window(make_tiny_loader(tiny_sae_with_dictionary))
+    ctl = win.controller
+    assert ctl.state.catalog.dictionary is not None and ctl.state.label(f) == e["label"]
+    win.features.search.setText(e["label"].split()[0])
+    assert f in list(win.features.model.rows)
+    win.features.search.setText("")
+    ctl.select(f)
+    assert e["label"] in win.detail.title.text()
+    assert "promotes" in win.detail.logits.text() and e["top_logits"][0][0].strip() in win.detail.logits.text()
+    html = win.detail.contexts.toHtml()
+    assert html.count("background-color") >= 2  # highlighted tokens in the top contexts
+    assert win.detail.hist.isVisibleTo(win.detail)
+    h = win.detail.hist_bars.opts["height"]
+    assert int(sum(h)) == sum(e["histogram"]["counts"])
+    # a label edited in the table is saved where the dictionary module reads it, in its format
+    m = win.features.model
+    row = int(list(m.rows).index(f))
+    assert m.setData(m.index(row, 2), "my own label")
+    assert FeatureDictionary.load(tiny_sae_with_dictionary).labels[f] == "my own label"
+    assert "my own label" in win.detail.title.text()
+
+
+def test_settings_and_layout_persist(make_window, tiny_sae_dir, qtbot):
+    from desktop_sae.core import paths
+
+    win = make_window(make_tiny_loader(tiny_sae_dir))
+    win.chat.system.setText("Be brief.")
+    win.chat.sampling.temperature.setValue(0.9)
+    win.chat.sampling.max_tokens.setValue(77)
+    assert win.controller.state.sampling.max_new_tokens == 77 and win.controller.state.system == "Be brief."
+    win.docks["token"].hide()
+    win.close()
+    assert (paths.config_dir() / "desktop-sae.ini").exists()
+    again = make_window(make_tiny_loader(tiny_sae_dir))
+    assert again.controller.state.system == "Be brief." and again.chat.system.text() == "Be brief."
+    assert again.controller.state.sampling.temperature == pytest.approx(0.9)
+    assert again.chat.sampling.max_tokens.value() == 77
+    assert not again.docks["token"].isVisible()
+
+
+def test_screenshot_command_is_registered_without_importing_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, desktop_sae.cli as c; p = c.build_parser(); "
+            "a = p.parse_args(['screenshot', 'x.png', '--steer', '3=4x', '--compare']); "
+            "assert a.func.__name__ == 'cmd_screenshot' and a.compare; "
+            "assert not [m for m in sys.modules if m.startswith('PySide6')]")
+    subprocess.run([sys.executable, "-c", code], check=True)
