@@ -7,7 +7,7 @@ tests), so a signal calls its listeners directly and in order. No Qt: the app la
 from __future__ import annotations
 
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 
 class Signal:

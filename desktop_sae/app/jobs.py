@@ -17,8 +17,9 @@ import itertools
 import queue
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .messages import JobCancelled, JobDone, JobFailed, JobPartial, JobProgress, JobStarted
 

@@ -12,8 +12,8 @@ MODEL_LICENCES = {
 
 
 def about_html(info=None) -> str:
-    import PySide6
     import pyqtgraph
+    import PySide6
     import torch
     import transformers
 

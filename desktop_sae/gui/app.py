@@ -7,10 +7,10 @@ import sys
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
 
+from ..app.state import LoadRequest
 from . import theme
 from .main_window import MainWindow
 from .settings import app_settings
-from ..app.state import LoadRequest
 
 
 def binding_problem() -> str | None:

@@ -54,7 +54,7 @@ def cmd_screenshot(args) -> int:
 
     app = make_app()
     w, h = (int(x) for x in args.size.lower().split("x"))
-    win = MainWindow(load_request_from_args(args))
+    win = MainWindow(load_request_from_args(args), welcome=False)
     ctl, st = win.controller, win.controller.state
     win.set_theme(args.theme)
     win.resize(w, h)

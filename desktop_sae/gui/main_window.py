@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QToolTip
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QStackedWidget, QToolTip
 
 from ..app.controller import Controller
 from ..app.jobs import JobRunner
@@ -21,17 +21,20 @@ from .gc_guard import GuiThreadGC
 from .inference_thread import InferenceThread, OutboxPump
 from .open_dialogs import OpenActions
 from .settings import app_settings, restore_state, save_state
+from .settings import get_bool
 from .steering_panel import SteeringPanel
+from .view_modes import ViewModes
+from .welcome import WelcomePage
 
 # torch (via core) and pyqtgraph are imported only after the first paint: the window shows at once, the plot
 # widgets are built right after it, and torch loads in the inference thread.
 
 
-class MainWindow(OpenActions, QMainWindow):
+class MainWindow(OpenActions, ViewModes, QMainWindow):
     readyChanged = Signal(bool)
 
     def __init__(self, load: LoadRequest | None = LoadRequest(), loader=None, preset: str | None = None,
-                 store=None, parent=None):
+                 store=None, welcome: bool | None = None, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Desktop SAE")
         self.resize(1480, 920)
@@ -50,7 +53,11 @@ class MainWindow(OpenActions, QMainWindow):
         self.features = FeaturePanel()
         self.steering = SteeringPanel(ctl)
         self.detail = self.strip = self.token_view = None  # pyqtgraph widgets: built just after the first paint
-        self.setCentralWidget(self.chat)
+        self.welcome = WelcomePage()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.chat)
+        self.pages.addWidget(self.welcome)
+        self.setCentralWidget(self.pages)
         self.docks = {}
         for key, title, w, area in (
             ("features", "Features", self.features, Qt.RightDockWidgetArea),
@@ -73,6 +80,8 @@ class MainWindow(OpenActions, QMainWindow):
         self._build_status()
         self._wire()
         restore_state(self)
+        if welcome if welcome is not None else not get_bool(self.settings, "welcome/shown", False):
+            self.show_welcome()
         self._on_ready(False)
         self._load = load
         self._late_done = False
@@ -142,6 +151,11 @@ class MainWindow(OpenActions, QMainWindow):
                              "Show the steered and the default answer (same seed) together", checkable=True)
         self.act_find = A("Find feature", self.focus_search, "Ctrl+F", "Search features by label, top token or id")
         self.act_about = A("&About Desktop SAE", lambda: self._boxes.append(show_about(self, ctl.state.info)))
+        self.act_welcome = A("&Welcome page", self.show_welcome, None, "Lessons, demos and chat: where to start")
+        self.act_simple = A("&Simple layout", self.set_simple, "Ctrl+Shift+S",
+                            "Only the chat, the steering sliders and the live plot", checkable=True)
+        self.act_present = A("&Presentation mode", self.set_presentation, "F11",
+                             "Full screen, large fonts and high contrast for a projector", checkable=True)
         m = self.menuBar().addMenu("&File")
         for a in (self.act_open_model, self.act_open_sae, None, self.act_open, self.act_save, self.act_presets):
             m.addSeparator() if a is None else m.addAction(a)
@@ -153,7 +167,8 @@ class MainWindow(OpenActions, QMainWindow):
         for a in (self.act_send, self.act_stop, self.act_regen, self.act_clear, self.act_compare):
             m.addAction(a)
         m = self.menuBar().addMenu("&View")
-        m.addAction(self.act_find)
+        for a in (self.act_find, self.act_simple, self.act_present):
+            m.addAction(a)
         m.addSeparator()
         for d in self.docks.values():
             m.addAction(d.toggleViewAction())
@@ -166,7 +181,9 @@ class MainWindow(OpenActions, QMainWindow):
             grp.addAction(a)
             tm.addAction(a)
             self.theme_actions[mode] = a
-        self.menuBar().addMenu("&Help").addAction(self.act_about)
+        m = self.menuBar().addMenu("&Help")
+        m.addAction(self.act_welcome)
+        m.addAction(self.act_about)
         tb = self.addToolBar("Main")
         tb.setObjectName("toolbar_main")
         for a in (self.act_stop, self.act_regen, self.act_clear, self.act_compare, None, self.act_open, self.act_save, self.act_presets):
@@ -212,6 +229,8 @@ class MainWindow(OpenActions, QMainWindow):
         self.features.steerRequested.connect(self.steer_feature)
         self.features.colorRequested.connect(ctl.color_by)
         self.features.labelEdited.connect(ctl.set_label)
+        self.welcome.chatRequested.connect(self.show_chat)
+        self.welcome.demoRequested.connect(self.start_demo)
 
     def set_theme(self, mode: str) -> None:
         theme.apply_theme(mode)
@@ -282,6 +301,24 @@ class MainWindow(OpenActions, QMainWindow):
             return
         shown = tuple(dict.fromkeys((*st.pinned, *(s.feature for s in st.steering.active))))
         self.strip.set_features(shown, {f: st.label(f) for f in shown}, runs or st.runs())
+
+    # --- pages ------------------------------------------------------------------------------------------------
+    def show_welcome(self) -> None:
+        self.welcome.set_demos([e for e in self.controller.store.entries() if e.builtin])
+        self.pages.setCurrentWidget(self.welcome)
+
+    def show_chat(self) -> None:
+        self.settings.setValue("welcome/shown", True)
+        self.pages.setCurrentWidget(self.chat)
+        self.chat.input.setFocus()
+
+    def start_demo(self, preset_path: str) -> None:
+        """A demo from the welcome page: its preset, the simple layout and a prompt ready to send."""
+        self.controller.load_preset(preset_path)
+        self.set_simple(True)
+        self.show_chat()
+        if not self.chat.input.toPlainText().strip():
+            self.chat.input.setPlainText("What should I do this weekend?")
 
     # --- feature actions that also move the window's focus ---------------------------------------------------
     def _on_inspected(self, ev) -> None:

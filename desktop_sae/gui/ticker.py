@@ -3,7 +3,7 @@ after the tick the timer stops, so an idle window has no timer firing."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
 

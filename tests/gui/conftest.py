@@ -11,10 +11,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import tiny  # noqa: E402
 import torch  # noqa: E402
 from PySide6.QtCore import QThread, QTimer  # noqa: E402
 
-import tiny  # noqa: E402
 from desktop_sae.core.sae_io import load_sae, save_sae  # noqa: E402
 
 torch.set_num_threads(1)  # the CI / dev machines are small and shared; one thread decodes fastest there
@@ -82,7 +82,7 @@ def make_window(qtbot, tmp_path):
     made = []
 
     def make(loader=None, load=LoadRequest(), timeout=120_000):
-        win = MainWindow(load, loader=loader, store=PresetStore(tmp_path / "presets"))
+        win = MainWindow(load, loader=loader, store=PresetStore(tmp_path / "presets"), welcome=False)
         qtbot.addWidget(win)
         win.show()
         made.append(win)

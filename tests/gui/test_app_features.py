@@ -85,3 +85,41 @@ def test_screenshot_command_is_registered_without_importing_qt():
             "assert a.func.__name__ == 'cmd_screenshot' and a.compare; "
             "assert not [m for m in sys.modules if m.startswith('PySide6')]")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_first_start_shows_the_welcome_page_and_a_demo_opens_the_chat(qtbot, tiny_sae_dir, tmp_path):
+    from desktop_sae.app.state import LoadRequest
+    from desktop_sae.gui.main_window import MainWindow
+
+    win = MainWindow(LoadRequest(), loader=make_tiny_loader(tiny_sae_dir))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.controller.state.ready, timeout=20_000)
+    assert win.pages.currentWidget() is win.welcome and win.welcome.demos.count() >= 3
+    win.welcome.demos.setCurrentRow(0)
+    win.welcome.demo_btn.click()
+    assert win.pages.currentWidget() is win.chat and win.mode == "simple"
+    assert not win.docks["features"].isVisible() and win.docks["steering"].isVisible()
+    assert win.chat.input.toPlainText()
+    win.set_simple(False)
+    assert win.docks["features"].isVisible()
+    win.close()
+    again = MainWindow(None)  # the welcome page is shown on the first start only
+    qtbot.addWidget(again)
+    assert again.pages.currentWidget() is again.chat
+    again.close()
+
+
+def test_presentation_mode_scales_fonts_and_restores_them(make_window, tiny_sae_dir, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    win = make_window(make_tiny_loader(tiny_sae_dir))
+    app = QApplication.instance()
+    before = app.font().pointSizeF()
+    qtbot.keyClick(win, Qt.Key_F11)
+    assert win.presenting and app.font().pointSizeF() >= 1.6 * before - 0.01
+    assert win.chat.input.font().pointSizeF() >= 1.6 * before - 0.01
+    assert not win.docks["features"].isVisible() and win.isFullScreen()
+    qtbot.keyClick(win, Qt.Key_F11)
+    assert not win.presenting and app.font().pointSizeF() == pytest.approx(before)
+    assert win.docks["features"].isVisible()
