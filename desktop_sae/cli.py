@@ -79,7 +79,7 @@ def cmd_info(args) -> int:
 
 # --- generate ---------------------------------------------------------------------------------------
 def _sampling(args):
-    from .core.generation import SamplingConfig
+    from .core.config import SamplingConfig
 
     return SamplingConfig(
         temperature=args.temperature,
@@ -93,7 +93,7 @@ def _sampling(args):
 
 
 def _steering(args):
-    from .core.steering import SteeringConfig, parse_steer
+    from .core.config import SteeringConfig, parse_steer
 
     return SteeringConfig(
         tuple(parse_steer(s) for s in args.steer), multiplier=args.multiplier, skip_special=not args.steer_special

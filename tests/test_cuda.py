@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from desktop_sae.core.device import default_dtype, pick_device
-from desktop_sae.core.generation import SamplingConfig
+from desktop_sae.core.config import SamplingConfig
 from desktop_sae.core.session import Session
-from desktop_sae.core.steering import SteerSpec, SteeringConfig
+from desktop_sae.core.config import SteerSpec, SteeringConfig
 from desktop_sae.core.training import trainer as trainer_mod
 from desktop_sae.core.training.activation_store import collect
 from desktop_sae.core.training.dictionary import build_dictionary

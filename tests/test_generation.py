@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.generation import SamplingConfig, Sampler
+from desktop_sae.core.config import SamplingConfig
+from desktop_sae.core.generation import Sampler
 from desktop_sae.core.session import Session
 from tiny import random_sae, tiny_lm
 

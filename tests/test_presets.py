@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from desktop_sae.core.errors import PresetError
-from desktop_sae.core.generation import SamplingConfig
+from desktop_sae.core.config import SamplingConfig
 from desktop_sae.core.presets import (
     Preset,
     PresetStore,
@@ -21,7 +21,7 @@ from desktop_sae.core.presets import (
     sae_identity,
 )
 from desktop_sae.core.sae import SAE, SAEConfig
-from desktop_sae.core.steering import SteerSpec, SteeringConfig
+from desktop_sae.core.config import SteerSpec, SteeringConfig
 
 IDENT = SAEIdentity(name="my-sae", d_sae=64, hook="blocks.1.hook_resid_post", fingerprint="abc")
 

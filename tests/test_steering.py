@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from desktop_sae.core.errors import SteeringError
-from desktop_sae.core.generation import SamplingConfig
+from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec, parse_steer, resolve_strength
 from desktop_sae.core.sae import SAE, FeatureStats, SAEConfig
 from desktop_sae.core.session import Session
-from desktop_sae.core.steering import SteerSpec, SteeringConfig, parse_steer, resolve
+from desktop_sae.core.steering import resolve
 from desktop_sae.core.tap import SAETap
 from tiny import random_sae, tiny_lm
 
@@ -221,8 +221,6 @@ def test_topk_clamp_uses_the_topk_activation(x):
 
 def test_resolve_strength_is_the_one_unit_formula():
     """The GUI's unit labels and the engine's plan use this function; check it without an SAE."""
-    from desktop_sae.core.steering import resolve_strength
-
     r = resolve_strength(SteerSpec(1, 2.0, unit="max"), 0.5, 10.0, 2.0, 40.0)
     assert (r.coefficient, r.x_max, r.pct_norm) == (10.0, 1.0, 50.0)
     raw = resolve_strength(SteerSpec(1, 3.0), 1.0, None, None, None)

@@ -38,7 +38,8 @@ def _sae_for(lm):
 
 
 def _engine_run(session, ids, n, steering):
-    from .generation import SamplingConfig, generate_tokens
+    from .config import SamplingConfig
+    from .generation import generate_tokens
     from .tap import SAETap
 
     sc = SamplingConfig(temperature=0, frequency_penalty=0.0, max_new_tokens=n)
@@ -79,7 +80,7 @@ def _subprocess_rss(n: int) -> float:
     code = (
         "import resource, argparse\n"
         "from desktop_sae.cli import open_session\n"
-        "from desktop_sae.core.generation import SamplingConfig\n"
+        "from desktop_sae.core.config import SamplingConfig\n"
         "a = argparse.Namespace(model=None, device=None, dtype=None, sae=None, hook=None, trust_remote_code=False)\n"
         "s = open_session(a, quiet=True)\n"
         f"s.generate('Tell me a story.', SamplingConfig(max_new_tokens={n}))\n"
@@ -93,7 +94,7 @@ def _subprocess_rss(n: int) -> float:
 def main(args) -> int:
     from .models import load_model
     from .session import Session
-    from .steering import SteerSpec, SteeringConfig
+    from .config import SteerSpec, SteeringConfig
 
     n, repeats = args.tokens, args.repeats
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]

@@ -21,8 +21,7 @@ from typing import Any
 from . import paths
 from .atomic import atomic_write_text
 from .errors import PresetError
-from .generation import SamplingConfig
-from .steering import METHOD_ALIASES, UNITS, SteerSpec, SteeringConfig
+from .config import METHOD_ALIASES, UNITS, SamplingConfig, SteerSpec, SteeringConfig
 
 SCHEMA = "desktop-sae-preset"
 SCHEMA_VERSION = 1

@@ -12,11 +12,12 @@ import torch
 
 from .chat import chat_prompt_ids, text_ids
 from .errors import HookPointError, SAEMismatchError
-from .generation import GenerationResult, SamplingConfig, TokenEvent, generate_tokens
+from .config import NO_STEERING, SamplingConfig, SteeringConfig
+from .generation import GenerationResult, TokenEvent, generate_tokens
 from .hooks import capture, parse_hook_name, resolve
 from .models import LoadedModel
 from .sae import SAE
-from .steering import NO_STEERING, SteeringConfig, SteeringPlan, resolve as resolve_steering
+from .steering import SteeringPlan, resolve as resolve_steering
 from .tap import SAETap
 
 REFERENCE_TEXT = (

@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="work_data/compare_layers.json")
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
-    from desktop_sae.core.generation import SamplingConfig
+    from desktop_sae.core.config import SamplingConfig
     from desktop_sae.core.hooks import hooks
     from desktop_sae.core.models import load_model
     from desktop_sae.core.session import Session

@@ -116,12 +116,12 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     from desktop_sae.core.atomic import atomic_write_text
-    from desktop_sae.core.generation import SamplingConfig
+    from desktop_sae.core.config import SamplingConfig
     from desktop_sae.core.models import load_model
     from desktop_sae.core.paths import default_sae_dir
     from desktop_sae.core.sae_io import load_sae
     from desktop_sae.core.session import Session
-    from desktop_sae.core.steering import NO_STEERING, SteerSpec, SteeringConfig
+    from desktop_sae.core.config import NO_STEERING, SteerSpec, SteeringConfig
     from desktop_sae.core.training.dictionary import FeatureDictionary
 
     sae_dir = Path(a.sae or default_sae_dir())
