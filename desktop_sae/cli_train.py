@@ -166,39 +166,18 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def _dictionary(sae_path):
-    from .core.training.dictionary import FeatureDictionary
-
-    if sae_path is not None and Path(sae_path).is_dir() and FeatureDictionary.exists(sae_path):
-        return FeatureDictionary.load(sae_path)
-    return None
-
-
 def cmd_features(args) -> int:
-    import numpy as np
-
     from .cli import open_session
-    from .core.paths import default_sae_dir
-    from .core.presets import demo_feature_labels
+    from .core.features import features_on_text
 
     session = open_session(args, quiet=True)
     if session.sae is None:
         raise ValueError("no SAE loaded; give --sae")
-    toks, ids, acts = session.encode_text(args.text)
-    keep = np.array([i not in session.special_ids for i in ids], dtype=bool)
-    if not keep.any():
-        raise ValueError("the text has no ordinary tokens")
-    a = acts[keep]
-    kept_toks = [t for t, k in zip(toks, keep) if k]
-    mx, arg = a.max(0), a.argmax(0)
-    order = [int(f) for f in np.argsort(-mx) if mx[f] > 0][: args.top]
-    folder = args.sae if args.sae else default_sae_dir()
-    dic, demo = _dictionary(folder), demo_feature_labels(folder)
-    rows = [{"feature": f, "max": float(mx[f]), "mean": float(a[:, f].mean()), "tokens_active": int((a[:, f] > 0).sum()),
-             "at_token": kept_toks[int(arg[f])], "label": dic.labels[f] if dic else "",
-             **({"demo": demo[f]} if f in demo else {})} for f in order]
+    res = features_on_text(session, args.text, args.top)
+    rows = [{"feature": h.feature, "max": h.max, "mean": h.mean, "tokens_active": h.tokens_active,
+             "at_token": h.at_token, "label": h.label, **({"demo": h.demo} if h.demo else {})} for h in res.features]
     if args.json:
-        print(json.dumps({"tokens": kept_toks, "features": rows}, ensure_ascii=False, indent=1))
+        print(json.dumps({"tokens": list(res.tokens), "features": rows}, ensure_ascii=False, indent=1))
     else:
         for r in rows:
             print(f"{r['feature']:6d}  max {r['max']:8.2f}  on {r['tokens_active']:3d} tokens  at {r['at_token']!r:14s} "
@@ -207,11 +186,12 @@ def cmd_features(args) -> int:
 
 
 def cmd_feature(args) -> int:
+    from .core.features import load_dictionary
     from .core.paths import default_sae_dir
     from .core.presets import demo_feature_labels
 
     folder = args.sae or default_sae_dir()
-    dic = _dictionary(folder)
+    dic = load_dictionary(folder)
     if dic is None:
         raise ValueError(f"no feature dictionary in {folder}")
     e = dic.entry(args.id)

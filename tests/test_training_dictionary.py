@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from desktop_sae.core.hooks import capture
+from desktop_sae.core.feature_catalog import FeatureCatalog
 from desktop_sae.core.training.activation_store import collect
 from desktop_sae.core.training.dictionary import FeatureDictionary, build_dictionary
 from desktop_sae.core.training.evaluate import ReconAccumulator, evaluate
@@ -50,15 +50,20 @@ def test_dictionary_build_load_entry_search(tmp_path):
     assert np.isclose(e["top_logits"][0][1], float(lg.max()), rtol=1e-4)
     assert np.isclose(e["bottom_logits"][0][1], float(lg.min()), rtol=1e-4)
     assert e["top_logits"][0][0] == lm.tokenizer.decode([int(lg.argmax())])
-    # search by id, by label text and by a top-activating token
-    assert d.search(str(f))[0][0] == f
-    assert f in [h[0] for h in d.search(e["label"][:6])]
-    tokstr = d.max_tokens(f)[0].strip()
+    # labels: the automatic ones, searchable in the catalog by id, label text and a top-activating token
+    assert len(d) == 96 and d.labels == d.meta["labels"] and e["label"] == d.labels[f] != "(dead)"
+    cat = FeatureCatalog(96, dictionary=d, sae_path=str(tmp_path / "dict"))
+    assert list(cat.search(f"#{f}")) == [f]
+    assert f in cat.search(e["label"][:6])
+    peak = int(d.a["ex_values"][f, 0].astype(np.float32).argmax())
+    tokstr = d.tok(d.a["ex_tokens"][f, 0, peak]).strip()
     if tokstr:
-        assert f in [h[0] for h in d.search(tokstr, limit=200)]
-    d.set_label(f, "my label")
-    d.save_labels()
-    assert FeatureDictionary.load(tmp_path / "dict").labels[f] == "my label"
+        assert f in cat.search(tokstr)
+    # a label the user edits in the catalog is the dictionary's label on the next load; the automatic one stays
+    cat.set_label(f, "my label")
+    again = FeatureDictionary.load(tmp_path / "dict")
+    assert again.labels[f] == "my label" and again.entry(f)["label"] == "my label"
+    assert again.meta["labels"][f] == d.meta["labels"][f]
 
 
 def test_recon_accumulator_matches_hand_computation():

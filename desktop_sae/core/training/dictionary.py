@@ -7,7 +7,6 @@ Files beside the SAE: ``dictionary.safetensors`` (arrays) and ``dictionary.json`
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,7 +16,8 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
-from ..atomic import atomic_write_bytes, atomic_write_text
+from ..atomic import atomic_write_text
+from ..labels import USER_LABELS, read_labels
 
 ARRAYS, META = "dictionary.safetensors", "dictionary.json"
 N_TOP, N_QUANT, WINDOW, BEFORE, N_LOGITS, N_BINS = 20, 5, 16, 11, 10, 16
@@ -164,21 +164,20 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
 
 
 class FeatureDictionary:
-    """Loaded dictionary: ``entry(f)``, ``search(q)``, ``labels``; user label edits via ``set_label``/``save_labels``."""
+    """A loaded dictionary: ``entry(f)``; ``labels`` are the automatic labels with the user's edits
+    (``core.labels``) applied, ``meta["labels"]`` the automatic ones alone."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], meta: dict, folder: Path | None = None):
-        self.a, self.meta, self.folder = arrays, meta, folder
+    def __init__(self, arrays: dict[str, np.ndarray], meta: dict):
+        self.a, self.meta = arrays, meta
         self.labels: list[str] = list(meta["labels"])
         self.vocab = {int(k): v for k, v in meta["vocab"].items()}
 
     @classmethod
     def load(cls, folder: str | Path) -> "FeatureDictionary":
         folder = Path(folder)
-        d = cls(load_file(str(folder / ARRAYS)), json.loads((folder / META).read_text(encoding="utf-8")), folder)
-        user = folder / "labels.user.json"
-        if user.exists():
-            for k, v in json.loads(user.read_text(encoding="utf-8")).items():
-                d.labels[int(k)] = v
+        d = cls(load_file(str(folder / ARRAYS)), json.loads((folder / META).read_text(encoding="utf-8")))
+        for f, label in read_labels([folder / USER_LABELS], len(d.labels)).items():
+            d.labels[f] = label
         return d
 
     @staticmethod
@@ -210,49 +209,3 @@ class FeatureDictionary:
                 "top_logits": [(self.tok(i), float(v)) for i, v in zip(a["top_logit_ids"][f], a["top_logit_values"][f])],
                 "bottom_logits": [(self.tok(i), float(v))
                                   for i, v in zip(a["bottom_logit_ids"][f], a["bottom_logit_values"][f])]}
-
-    def max_tokens(self, f: int) -> list[str]:
-        """The token at which each top example peaks."""
-        return self._max_tokens()[f]
-
-    def _max_tokens(self) -> list[list[str]]:
-        if getattr(self, "_maxtok", None) is None:
-            a = self.a
-            arg = a["ex_values"].astype(np.float32).argmax(2)  # [S, E]
-            ids = np.take_along_axis(a["ex_tokens"], arg[..., None], 2)[..., 0]
-            self._maxtok = [[self.tok(i) for i in ids[f, : int(a["ex_count"][f, 0])]] for f in range(len(self))]
-            self._top_logit_str = [[self.tok(i).strip().lower() for i in row[:5]] for row in a["top_logit_ids"]]
-        return self._maxtok
-
-    def search(self, query: str, limit: int = 20) -> list[tuple[int, str, float]]:
-        """Features matching an id ("123" / "#123"), a label substring, or a top-activating / top-logit token.
-        Returns (id, label, score), best first."""
-        q = query.strip().lower().lstrip("#")
-        if q.isdigit():
-            f = int(q)
-            return [(f, self.labels[f], 1.0)] if f < len(self) else []
-        hits = []
-        maxtok = self._max_tokens()
-        for f, lab in enumerate(self.labels):
-            score = 0.0
-            if q in lab.lower():
-                score += 2.0
-            mt = [t.strip().lower() for t in maxtok[f]]
-            if mt:
-                score += 2.0 * sum(t == q for t in mt) / len(mt) + 0.5 * sum(q in t for t in mt) / len(mt)
-            score += 0.5 * sum(t == q for t in self._top_logit_str[f])
-            if score > 0:
-                hits.append((f, lab, score))
-        hits.sort(key=lambda h: (-h[2], h[0]))
-        return hits[:limit]
-
-    def set_label(self, f: int, text: str) -> None:
-        self.labels[f] = text
-
-    def save_labels(self) -> None:
-        """Persist labels that differ from the automatic ones to ``labels.user.json``."""
-        if self.folder is None:
-            raise ValueError("this dictionary was not loaded from a folder")
-        auto = self.meta["labels"]
-        edits = {str(i): l for i, l in enumerate(self.labels) if l != auto[i]}
-        atomic_write_text(self.folder / "labels.user.json", json.dumps(edits, ensure_ascii=False, indent=1))
