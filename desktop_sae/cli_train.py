@@ -8,8 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-HELDOUT_FILE = "heldout_tokens.npz"
-
 
 def register(sub) -> None:
     from .cli import add_model_args
@@ -68,67 +66,20 @@ def _printer(every: float = 1.0):
 
 
 def cmd_train(args) -> int:
-    import numpy as np
-    import torch
-
     from .core.models import load_model
-    from .core.sae_io import save_sae
-    from .core.sae import FeatureStats
-    from .core.training.activation_store import ActivationStore, collect
-    from .core.training.corpus import TokenizedCorpus, read_documents, tokenize_corpus
-    from .core.training.dictionary import build_dictionary
-    from .core.training.evaluate import evaluate, write_eval
-    from .core.training.trainer import TrainConfig, train
+    from .core.training.pipeline import PipelineConfig, run_pipeline
 
-    out = Path(args.out)
-    work = Path(args.work) if args.work else out / ".train"
-    work.mkdir(parents=True, exist_ok=True)
-    show = _printer()
+    cfg = PipelineConfig(out=args.out, corpus=tuple(args.corpus), hook=args.hook, width=args.width, k=args.k,
+                         tokens=args.tokens, collect_tokens=args.collect_tokens, batch_size=args.batch_size,
+                         ctx=args.ctx, lr=args.lr, held_out=args.held_out, eval_tokens=args.eval_tokens,
+                         dictionary=not args.no_dictionary, work=args.work)
     # --device (default: best available) is used for collection, training, the dictionary and evaluation alike
     lm = load_model(args.model, device=args.device, dtype=args.dtype or "float32")
-    tc_path = work / "tokens.npz"
-    if tc_path.exists():
-        tc = TokenizedCorpus.load(tc_path)
-    else:
-        tc = tokenize_corpus(read_documents(args.corpus), lm.tokenizer, ctx_len=args.ctx, held_out=args.held_out)
-        tc.save(tc_path)
-    print(f"corpus: {len(tc.train)} training contexts, {len(tc.held_out)} held-out, tokens by source {tc.sources}",
-          file=sys.stderr)
-    if len(tc.train) == 0:
-        raise ValueError("the corpus is too small for one training context")
-    store_dir = work / "acts"
-    n_collect = args.collect_tokens or args.tokens
-    if not (store_dir / "meta.json").exists() or not ActivationStore(store_dir).meta.get("complete"):
-        collect(lm.model, tc.train, args.hook, store_dir, bos_id=tc.bos_id, max_tokens=n_collect,
-                progress=lambda p: show(p.done / max(p.total, 1),
-                                        f"collect {p.done}/{p.total} tokens {p.rate:.0f} tok/s ETA {p.eta_s:.0f}s"),
-                model_sha256=lm.sha256, model_name=lm.name)
-    store = ActivationStore(store_dir)
-    batch = min(args.batch_size, store.n_tokens)
-    cfg = TrainConfig(d_sae=args.width, k=args.k, batch_size=batch, total_tokens=args.tokens, lr=args.lr,
-                      device=str(lm.device))
-    tr = train(store, cfg, work / "run", progress=lambda p: show(
-        p.tokens / p.total_tokens, f"train step {p.step} loss {p.loss:.4f} EV {p.explained_variance:.3f} "
-        f"L0 {p.l0:.1f} dead {100 * p.dead_fraction:.1f}% {p.tokens_per_s:.0f} tok/s ETA {p.eta_s:.0f}s"))
-    sample = store.sample(20_000)
-    typical = float(sample.norm(dim=1).mean())
-    sae = tr.to_sae(args.hook, lm.name, {"model_sha256": lm.sha256, "typical_norm": typical,
-                                         "context_size": args.ctx, "prepend_bos": True, "training_tokens": tr.tokens})
-    sae.to(lm.device)  # to_sae gives a CPU SAE; save_sae writes CPU tensors whatever its device
-    buf_path = out / HELDOUT_FILE
-    out.mkdir(parents=True, exist_ok=True)
-    np.savez(buf_path, held_out=tc.held_out[:256], bos_id=np.int64(tc.bos_id))
-    if not args.no_dictionary:
-        d = build_dictionary(sae, store, lm.tokenizer, lm.model.get_output_embeddings().weight, out,
-                             progress=lambda stage, fr: show(fr, f"dictionary: {stage}"))
-        sae.stats = FeatureStats(d.a["max_activation"], d.a["mean_activation"], d.a["density"])
-    save_sae(sae, out)
-    if len(tc.held_out):
-        res = evaluate(lm.model, sae, tc.held_out, args.hook, tc.bos_id, max_tokens=args.eval_tokens)
-        write_eval(out, res)
-        print(json.dumps({k: res[k] for k in ("explained_variance", "ce_loss_recovered", "delta_loss", "l0",
-                                              "dead_fraction")}), file=sys.stderr)
-    print(out)
+    res = run_pipeline(lm, cfg, progress=_printer())
+    if res.evaluation is not None:
+        print(json.dumps({k: res.evaluation[k] for k in ("explained_variance", "ce_loss_recovered", "delta_loss", "l0",
+                                                         "dead_fraction")}), file=sys.stderr)
+    print(res.out)
     return 0
 
 
@@ -139,6 +90,7 @@ def cmd_eval(args) -> int:
     from .core.sae_io import load_sae
     from .core.training.corpus import read_documents, tokenize_corpus
     from .core.training.evaluate import evaluate, write_eval
+    from .core.training.pipeline import HELDOUT_FILE
 
     lm = load_model(args.model, device=args.device, dtype=args.dtype or "float32")
     sae = load_sae(args.path, device=lm.device)
@@ -154,7 +106,7 @@ def cmd_eval(args) -> int:
             contexts, bos = z["held_out"], int(z["bos_id"])
     show = _printer()
     res = evaluate(lm.model, sae, contexts, sae.cfg.hook_name, bos, max_tokens=args.tokens,
-                   progress=lambda i, n: show(i / n, f"eval {i}/{n} contexts"))
+                   progress=lambda fraction, message: show(fraction, f"evaluate: {message}"))
     if Path(args.path).is_dir() and not args.corpus:
         write_eval(args.path, res)
     if args.json:

@@ -3,9 +3,11 @@
 import time
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
+from desktop_sae.core.errors import Cancelled
 from desktop_sae.core.feature_catalog import FeatureCatalog
 from desktop_sae.core.training.activation_store import collect
 from desktop_sae.core.training.dictionary import FeatureDictionary, build_dictionary
@@ -107,3 +109,21 @@ def test_ce_metrics(tmp_path):
     assert r2["ce_zero_ablation"] != r2["ce_clean"]
     want = (r2["ce_zero_ablation"] - r2["ce_sae"]) / (r2["ce_zero_ablation"] - r2["ce_clean"])
     assert np.isclose(r2["ce_loss_recovered"], want) and r2["l0"] <= 6
+
+
+def test_dictionary_and_evaluation_stop_when_cancelled(tmp_path):
+    lm, ctx, store, sae = _setup(tmp_path, n=16)
+    reports = []
+
+    def cancel_after_first_report():
+        return bool(reports)
+
+    with pytest.raises(Cancelled):
+        build_dictionary(sae, store, lm.tokenizer, lm.model.get_output_embeddings().weight, tmp_path / "dict",
+                         batch=64, progress=lambda f, m: reports.append(f), cancel=cancel_after_first_report)
+    assert len(reports) == 1 and not FeatureDictionary.exists(tmp_path / "dict")
+    reports.clear()
+    with pytest.raises(Cancelled):
+        evaluate(lm.model, sae, ctx, HOOK, bos_id=1, batch_size=4, progress=lambda f, m: reports.append((f, m)),
+                 cancel=cancel_after_first_report)
+    assert reports == [(0.25, "4/16 contexts")]

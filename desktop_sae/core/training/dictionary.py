@@ -17,6 +17,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from ..atomic import atomic_write_text
+from ..errors import Cancelled
 from ..labels import USER_LABELS, read_labels
 
 ARRAYS, META = "dictionary.safetensors", "dictionary.json"
@@ -64,8 +65,18 @@ def auto_labels(arrays: dict[str, np.ndarray], vocab: dict[int, str]) -> list[st
 
 @torch.inference_mode()
 def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Path, max_rows: int | None = None,
-                     batch: int = 8192, progress: Callable[[str, float], None] | None = None) -> "FeatureDictionary":
-    """Scan the store's activations with the SAE (on its device) and write the dictionary files into ``folder``."""
+                     batch: int = 8192, progress: Callable[[float, str], None] | None = None,
+                     cancel: Callable[[], bool] | None = None) -> FeatureDictionary:
+    """Scan the store's activations with the SAE (on its device) and write the dictionary files into ``folder``.
+    ``progress(fraction, message)`` rises from 0 to 1 over the three passes (encode, examples, logits);
+    ``cancel()`` is checked at each step of them and raises Cancelled before anything is written."""
+
+    def step(fraction: float, what: str) -> None:
+        if cancel is not None and cancel():
+            raise Cancelled("building the feature dictionary was cancelled")
+        if progress:
+            progress(fraction, what)
+
     t0 = time.time()
     S = sae.cfg.d_sae
     n = min(store.n_tokens, max_rows or store.n_tokens)
@@ -78,8 +89,7 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
         feats.append(i[keep].cpu().numpy().astype(np.int32))
         rows.append((torch.nonzero(keep)[:, 0] + s).cpu().numpy().astype(np.int32))
         vals.append(v[keep].float().cpu().numpy())
-        if progress:
-            progress("encode", min(s + batch, n) / n)
+        step(0.5 * min(s + batch, n) / n, "encoding activations")
     feats, rows, vals = np.concatenate(feats), np.concatenate(rows), np.concatenate(vals)
     order = np.argsort(feats, kind="stable")  # stable: rows stay sorted within a feature
     feats, rows, vals = feats[order], rows[order], vals[order]
@@ -92,6 +102,8 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
            "ex_tokens": np.zeros((S, E, WINDOW), np.int32), "ex_values": np.zeros((S, E, WINDOW), np.float16),
            "ex_act": np.zeros((S, E), np.float32), "ex_count": np.zeros((S, 2), np.int32)}
     for f in range(S):
+        if f % 512 == 0:
+            step(0.5 + 0.45 * f / S, "examples")
         a, b = bounds[f], bounds[f + 1]
         if a == b:
             continue
@@ -132,12 +144,11 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
                 cc, pp = locs[r]
                 if cc == c and lo <= pp < lo + WINDOW:
                     out["ex_values"][f, e, pp - lo] = v
-        if progress and f % 512 == 0:
-            progress("examples", f / S)
     W_dec = sae.W_dec.detach().float()
     W_UT = W_U.detach().to(device=W_dec.device, dtype=torch.float32).T
     top_i, top_v, bot_i, bot_v = [], [], [], []
     for s in range(0, S, 512):
+        step(0.95 + 0.05 * s / S, "logits")
         lg = W_dec[s : s + 512] @ W_UT
         v, i = lg.topk(N_LOGITS, dim=1)
         top_i.append(i), top_v.append(v)
@@ -160,6 +171,8 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
     save_file(out, str(tmp))
     tmp.replace(folder / ARRAYS)
     atomic_write_text(folder / META, json.dumps(meta, ensure_ascii=False))
+    if progress:
+        progress(1.0, "written")
     return FeatureDictionary.load(folder)
 
 

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..atomic import atomic_write_text
+from ..errors import Cancelled
 from ..hooks import hooks
 
 EVAL_FILE = "eval.json"
@@ -52,9 +53,11 @@ def _ce(logits: torch.Tensor, ids: torch.Tensor, bos_id: int) -> tuple[float, in
 
 @torch.inference_mode()
 def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batch_size: int = 8,
-             max_tokens: int = 32_768, progress: Callable[[int, int], None] | None = None) -> dict:
+             max_tokens: int = 32_768, progress: Callable[[float, str], None] | None = None,
+             cancel: Callable[[], bool] | None = None) -> dict:
     """Run held-out contexts clean, with the SAE reconstruction spliced in, and with the hook zero-ablated.
-    Token ids go to the model's device; the SAE may live on another device (its inputs/outputs are moved)."""
+    Token ids go to the model's device; the SAE may live on another device (its inputs/outputs are moved).
+    ``progress(fraction, message)`` follows each batch; ``cancel()`` is checked before each and raises Cancelled."""
     dev = next(model.parameters()).device
     sae_dev = getattr(sae, "device", dev)
     n_ctx = min(len(contexts), max(1, -(-max_tokens // contexts.shape[1])))
@@ -64,6 +67,8 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
     ce = {"clean": [0.0, 0], "sae": [0.0, 0], "zero": [0.0, 0]}
     t0 = time.time()
     for c in range(0, n_ctx, batch_size):
+        if cancel is not None and cancel():
+            raise Cancelled("evaluation was cancelled")
         ids = torch.from_numpy(contexts[c : min(c + batch_size, n_ctx)].astype(np.int64)).to(dev)
         keep = ids != bos_id
 
@@ -94,7 +99,8 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
             ce[name][0] += s
             ce[name][1] += n
         if progress:
-            progress(min(c + batch_size, n_ctx), n_ctx)
+            done = min(c + batch_size, n_ctx)
+            progress(done / n_ctx, f"{done}/{n_ctx} contexts")
     clean_, sae_, zero_ = (ce[k][0] / max(ce[k][1], 1) for k in ("clean", "sae", "zero"))
     out = acc.result()
     out.update({"ce_clean": clean_, "ce_sae": sae_, "ce_zero_ablation": zero_, "delta_loss": sae_ - clean_,
