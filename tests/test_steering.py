@@ -8,13 +8,13 @@ from desktop_sae.core.errors import SteeringError
 from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec, parse_steer, resolve_strength
 from desktop_sae.core.sae import SAE, FeatureStats, SAEConfig
 from desktop_sae.core.session import Session
-from desktop_sae.core.steering import resolve
+from desktop_sae.core.steering import plan_steering
 from desktop_sae.core.tap import SAETap
 from tiny import random_sae, tiny_lm
 
 
 def steer(sae, *specs, multiplier=1.0, typical_norm=None):
-    return resolve(SteeringConfig(tuple(specs), multiplier=multiplier), sae, typical_norm)
+    return plan_steering(SteeringConfig(tuple(specs), multiplier=multiplier), sae, typical_norm)
 
 
 def apply(sae, plan, x, mask=None):
@@ -123,7 +123,7 @@ def test_bad_steering_is_rejected_before_anything_runs():
     with pytest.raises(SteeringError, match="needs feature statistics"):
         steer(sae, SteerSpec(1, 2.0, unit="max"))
     with pytest.raises(SteeringError, match="needs an SAE"):
-        resolve(SteeringConfig((SteerSpec(1, 1.0),)), None)
+        plan_steering(SteeringConfig((SteerSpec(1, 1.0),)), None)
     with pytest.raises(SteeringError, match="finite"):
         SteerSpec(1, float("nan"))
 

@@ -78,11 +78,9 @@ def _subprocess_load(cache_dir: str | None) -> dict:
 def _subprocess_rss(n: int) -> float:
     """Peak RSS (MB) of loading the default model + SAE and generating n tokens with SAE readouts."""
     code = (
-        "import resource, argparse\n"
-        "from desktop_sae.cli import open_session\n"
         "from desktop_sae.core.config import SamplingConfig\n"
-        "a = argparse.Namespace(model=None, device=None, dtype=None, sae=None, hook=None, trust_remote_code=False)\n"
-        "s = open_session(a, quiet=True)\n"
+        "from desktop_sae.core.session import open_session\n"
+        "s = open_session()\n"
         f"s.generate('Tell me a story.', SamplingConfig(max_new_tokens={n}))\n"
         "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])\n"
     )

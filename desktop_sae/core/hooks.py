@@ -83,7 +83,7 @@ def n_layers(model: nn.Module) -> int:
     return len(decoder_layers(model))
 
 
-def resolve(model: nn.Module, hook: HookPoint | str) -> tuple[nn.Module, str]:
+def resolve_hook(model: nn.Module, hook: HookPoint | str) -> tuple[nn.Module, str]:
     """(module, kind) for a hook point; kind is 'pre' (forward-pre hook on input) or 'post' (forward hook)."""
     hp = parse_hook_name(hook) if isinstance(hook, str) else hook
     lay = layout_of(model)
@@ -119,7 +119,7 @@ def hooks(model: nn.Module, fns: dict[str, HookFn]) -> Iterator[None]:
     handles = []
     try:
         for name, fn in fns.items():
-            module, kind = resolve(model, name)
+            module, kind = resolve_hook(model, name)
             if kind == "post":
                 handles.append(module.register_forward_hook(lambda m, a, out, fn=fn: _swap_first(out, fn)))
             else:

@@ -14,10 +14,10 @@ from .chat import chat_prompt_ids, text_ids
 from .errors import HookPointError, SAEMismatchError
 from .config import NO_STEERING, SamplingConfig, SteeringConfig
 from .generation import GenerationResult, TokenEvent, generate_tokens
-from .hooks import capture, parse_hook_name, resolve
+from .hooks import capture, parse_hook_name, resolve_hook
 from .models import LoadedModel
 from .sae import SAE
-from .steering import SteeringPlan, resolve as resolve_steering
+from .steering import SteeringPlan, plan_steering
 from .tap import SAETap
 
 REFERENCE_TEXT = (
@@ -65,7 +65,7 @@ class Session:
             raise SAEMismatchError("the SAE does not say which hook point it was trained at; give one (--hook)")
         try:
             hp = parse_hook_name(hook)
-            resolve(self.lm.model, hp)
+            resolve_hook(self.lm.model, hp)
         except HookPointError as e:
             raise SAEMismatchError(f"the SAE does not fit {self.lm.name}: {e}") from None
         if sae.cfg.d_in != self.lm.d_model:
@@ -109,7 +109,7 @@ class Session:
     def plan(self, steering: SteeringConfig) -> SteeringPlan:
         """Validated steering plan (raises SteeringError; nothing is applied on error)."""
         tn = self.typical_norm if steering.active and self.sae is not None else None
-        return resolve_steering(steering, self.sae, tn)
+        return plan_steering(steering, self.sae, tn)
 
     def steering_units(self, steering: SteeringConfig) -> list[dict]:
         return [{"feature": r.spec.feature, "method": r.spec.method, **r.units()} for r in self.plan(steering).resolved]

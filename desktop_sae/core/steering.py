@@ -19,7 +19,7 @@ from .errors import SteeringError
 from .sae import SAE
 
 # the GUI package still imports these from here: drop this line once it imports them from .config
-from .config import NO_STEERING, SteerSpec, parse_steer  # noqa: E402, F401, I001
+from .config import NO_STEERING, SteerSpec  # noqa: E402, F401, I001
 
 
 @dataclass
@@ -44,7 +44,7 @@ class SteeringPlan:
         return self.add_vec is None and self.clamp_idx is None and self.orth_dirs is None
 
 
-def resolve(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | None = None) -> SteeringPlan:
+def plan_steering(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | None = None) -> SteeringPlan:
     """Validate everything first and build the plan; raises SteeringError and applies nothing on bad input."""
     specs = cfg.active
     if not specs:

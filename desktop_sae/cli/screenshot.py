@@ -8,10 +8,10 @@ import sys
 import tempfile
 import time
 
+from .common import add_model_args
+
 
 def register(sub) -> None:
-    from ..cli import add_model_args
-
     p = sub.add_parser("screenshot", help="run a real chat offscreen and save the app window as a PNG")
     p.add_argument("out", help="PNG file to write")
     add_model_args(p)
@@ -46,9 +46,9 @@ def cmd_screenshot(args) -> int:
     os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-shot-")  # default layout, user's untouched
     from dataclasses import replace
 
-    from ..core.steering import SteeringConfig, parse_steer
-    from .app import load_request_from_args, make_app
-    from .main_window import MainWindow
+    from ..core.config import SteeringConfig, parse_steer
+    from ..gui.app import load_request_from_args, make_app
+    from ..gui.main_window import MainWindow
 
     app = make_app()
     w, h = (int(x) for x in args.size.lower().split("x"))
