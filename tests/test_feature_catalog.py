@@ -8,7 +8,8 @@ from desktop_sae.core.feature_catalog import FeatureCatalog
 from desktop_sae.core.generation import TokenEvent
 from desktop_sae.core.labels import USER_LABELS, fallback_path, read_labels, write_labels
 from desktop_sae.core.paths import default_sae_dir, resources_dir
-from desktop_sae.core.presets import SAEIdentity, demo_feature_labels
+from desktop_sae.core.preset_format import SAEIdentity
+from desktop_sae.core.presets import demo_feature_labels
 from desktop_sae.core.training.dictionary import FeatureDictionary
 
 

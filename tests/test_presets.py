@@ -10,16 +10,8 @@ import torch
 
 from desktop_sae.core.errors import PresetError
 from desktop_sae.core.config import SamplingConfig
-from desktop_sae.core.presets import (
-    Preset,
-    PresetStore,
-    SAEIdentity,
-    check_preset,
-    load_demo_features,
-    parse_preset,
-    preset_to_json,
-    sae_identity,
-)
+from desktop_sae.core.preset_format import Preset, SAEIdentity, parse_preset, preset_to_json
+from desktop_sae.core.presets import PresetStore, check_preset, load_demo_features, sae_identity
 from desktop_sae.core.sae import SAE, SAEConfig
 from desktop_sae.core.config import SteerSpec, SteeringConfig
 

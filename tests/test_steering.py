@@ -1,4 +1,4 @@
-"""Steering math (design.md §4) at the tap, and its effect on generation."""
+"""Steering math (docs/MATHS.md) at the tap, and its effect on generation."""
 
 import numpy as np
 import pytest

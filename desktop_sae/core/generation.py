@@ -169,7 +169,6 @@ def generate_tokens(
     skip_special: bool = True,
     on_token: Callable[[TokenEvent], None] | None = None,
     cancel: CancelFn | None = None,
-    emit_prompt: bool = True,
     run: str = "main",
 ) -> GenerationResult:
     """Generate up to ``sampling.max_new_tokens`` tokens after ``prompt_ids``; see module docstring."""
@@ -202,8 +201,6 @@ def generate_tokens(
         texts = [detok.piece(i) for i in ids]
         deltas = [""] * len(ids) if is_prompt else [detok.push(i, s, final) for i, s in zip(ids, specials)]
         for e in _events(rec, ids, start, texts, deltas, is_prompt, specials, run):
-            if is_prompt and not emit_prompt:
-                continue
             events.append(e)
             emit(e)
 

@@ -25,7 +25,7 @@ def sae_folder(sae_path: str | Path | None) -> Path | None:
 
 
 def fallback_path(identity, d_sae: int) -> Path:
-    """The per-SAE file in the user data dir, keyed by the SAE's identity (``core.presets.SAEIdentity``)."""
+    """The per-SAE file in the user data dir, keyed by the SAE's identity (``core.preset_format.SAEIdentity``)."""
     key = f"{getattr(identity, 'name', '') or 'sae'}-{getattr(identity, 'fingerprint', '') or d_sae}"
     return paths.data_dir() / "labels" / f"{key}.json"
 

@@ -86,9 +86,6 @@ class Session:
         self._typical_norm = float(tn) if tn else None
         return warnings
 
-    def detach_sae(self) -> None:
-        self.sae, self.hook_name, self._typical_norm = None, None, None
-
     @property
     def typical_norm(self) -> float | None:
         """Mean residual L2 norm at the hook over ordinary (non-special) tokens of a reference text."""
@@ -127,7 +124,6 @@ class Session:
         watch: Sequence[int] = (),
         on_token: Callable[[TokenEvent], None] | None = None,
         cancel: Callable[[], bool] | None = None,
-        emit_prompt: bool = True,
         run: str = "main",
     ) -> GenerationResult:
         ids = list(prompt_ids) if prompt_ids is not None else self.prompt_ids(prompt, system, chat)
@@ -145,7 +141,6 @@ class Session:
             skip_special=steering.skip_special,
             on_token=on_token,
             cancel=cancel,
-            emit_prompt=emit_prompt,
             run=run,
         )
 

@@ -1,4 +1,4 @@
-"""Steering with SAE features at the SAE's hook point (shared/design.md §4).
+"""Steering with SAE features at the SAE's hook point (docs/MATHS.md, "Steering").
 
 - additive:   x <- x + s * W_dec[f]
 - clamp:      x <- x + (c - a_f(x)) * W_dec[f]          (error term kept; several features sum their terms)

@@ -1,5 +1,5 @@
-"""Feature dictionary (design.md §6): per-feature statistics, histogram, max-activating and quantile examples
-with per-token values, top/bottom logits and an automatic short label.
+"""Feature dictionary (docs/MATHS.md, "Evaluation and the feature dictionary"): per-feature statistics, histogram,
+max-activating and quantile examples with per-token values, top/bottom logits and an automatic short label.
 
 Files beside the SAE: ``dictionary.safetensors`` (arrays) and ``dictionary.json`` (labels, token strings, meta).
 """

@@ -1,5 +1,5 @@
-"""SAE quality on held-out text (design.md §5): L0, explained variance, dead fraction, CE loss recovered and
-delta loss. BOS positions are neither spliced nor scored as targets (the SAE never sees them)."""
+"""SAE quality on held-out text (docs/MATHS.md, "Evaluation and the feature dictionary"): L0, explained variance,
+dead fraction, CE loss recovered and delta loss. BOS positions are neither spliced nor scored as targets (the SAE never sees them)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TopK SAE trainer (shared/design.md §5) with a sparse backward pass.
+"""TopK SAE trainer (docs/MATHS.md, "Training a TopK SAE") with a sparse backward pass.
 
 Only the k active latents per token (plus the AuxK latents) touch the decoder, so the decoder runs as an
 ``embedding_bag`` and every gradient that a dense trainer gets from a [batch, d_sae] matmul is computed here from
