@@ -19,6 +19,7 @@ def test_importing_the_core_and_cli_loads_no_qt():
             for p in (ROOT / "desktop_sae" / "core").rglob("*.py") if p.name != "__init__.py"]
     code = "import sys, importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in mods) + \
         "import desktop_sae.cli as c; c.build_parser()\n" + \
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')]\nprint(bad)\nassert not bad, bad\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')]\n" + \
+        "print(bad)\nassert not bad, bad\n"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 

@@ -2,6 +2,7 @@
 activity, and the user-label file it shares with the feature dictionary."""
 
 import json
+
 import numpy as np
 
 from desktop_sae.core.feature_catalog import FeatureCatalog

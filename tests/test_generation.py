@@ -87,7 +87,8 @@ def test_stops_at_eos():
 
 
 def test_streamed_deltas_add_up_to_the_text(session):
-    res = session.generate("hello world", SamplingConfig(temperature=1.0, seed=3, max_new_tokens=25, frequency_penalty=0.0))
+    sc = SamplingConfig(temperature=1.0, seed=3, max_new_tokens=25, frequency_penalty=0.0)
+    res = session.generate("hello world", sc)
     assert "".join(e.delta for e in res.events) == res.text
 
 

@@ -13,7 +13,8 @@ def _listed() -> list[str]:
 
 
 def test_pyproject_lists_exactly_the_packages_in_the_source_tree():
-    found = {p.parent.relative_to(ROOT).as_posix().replace("/", ".") for p in (ROOT / "desktop_sae").rglob("__init__.py")}
+    inits = (ROOT / "desktop_sae").rglob("__init__.py")
+    found = {p.parent.relative_to(ROOT).as_posix().replace("/", ".") for p in inits}
     # resources/ lives at the top level and installs as desktop_sae.resources (package-dir in pyproject)
     assert (ROOT / "resources" / "__init__.py").exists()
     found.add("desktop_sae.resources")

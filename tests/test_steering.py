@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.errors import SteeringError
 from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec, parse_steer, resolve_strength
+from desktop_sae.core.errors import SteeringError
 from desktop_sae.core.sae import SAE, FeatureStats, SAEConfig
 from desktop_sae.core.session import Session
 from desktop_sae.core.steering import plan_steering
@@ -93,7 +93,8 @@ def test_orthogonal(x):
         torch.testing.assert_close(gone @ u, torch.zeros(1, 5), atol=1e-5, rtol=0)
         doubled, _ = apply(sae, steer(sae, SteerSpec(3, 2.0, method="orth")), x)
         torch.testing.assert_close(doubled @ u, 2 * (x @ u), atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(doubled - (doubled @ u)[..., None] * u, x - (x @ u)[..., None] * u, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(doubled - (doubled @ u)[..., None] * u, x - (x @ u)[..., None] * u,
+                                   atol=1e-5, rtol=1e-5)
 
 
 def test_special_positions_are_left_unsteered(x):
@@ -195,7 +196,8 @@ def test_large_additive_steer_along_unembedding_makes_the_token_appear():
     assert steered.answer_ids.count(target) >= 5
 
 
-@pytest.mark.parametrize("spec", [SteerSpec(7, 6.0), SteerSpec(3, 0.2, method="orth"), SteerSpec(9, 2.0, method="clamp")])
+@pytest.mark.parametrize("spec", [SteerSpec(7, 6.0), SteerSpec(3, 0.2, method="orth"),
+                                  SteerSpec(9, 2.0, method="clamp")])
 def test_reported_activations_are_those_of_the_steered_residual(x, spec):
     """The tap shifts pre-activations along precomputed encoder directions; it must equal a fresh encode."""
     sae = random_sae(arch="standard")
@@ -215,7 +217,8 @@ def test_topk_clamp_uses_the_topk_activation(x):
         on = int(acts[0, 2].argmax())
         off = int((acts[0, 2] == 0).nonzero()[0])
         out, _ = apply(sae, steer(sae, SteerSpec(on, 1.0, method="clamp"), SteerSpec(off, 1.0, method="clamp")), x)
-        expected = x + (1.0 - acts[..., on])[..., None] * sae.W_dec[on] + (1.0 - acts[..., off])[..., None] * sae.W_dec[off]
+        expected = (x + (1.0 - acts[..., on])[..., None] * sae.W_dec[on]
+                    + (1.0 - acts[..., off])[..., None] * sae.W_dec[off])
         torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 

@@ -81,7 +81,7 @@ def test_cancel_mid_training_raises_and_a_rerun_resumes(tmp_path):
     again = Recorder()
     res = run_pipeline(tiny_lm(), cfg, again.progress, again.cancelled)
     collect = [r for s, _, r in again.reports if s == "collect"]
-    assert len(collect) == 1 and collect[0].endswith("activations stored")  # the store was complete: not collected again
+    assert len(collect) == 1 and collect[0].endswith("activations stored")  # complete store: nothing collected
     train = again.by_stage()["train"]
     assert train[0] > cancelled_at and train[-1] == 1.0  # continued from the checkpoint, not from step 0
     assert load_sae(res.out).cfg.metadata["training_tokens"] == cfg.tokens

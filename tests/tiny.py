@@ -19,7 +19,7 @@ TRAIN_TEXT = (
 ) * 20
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tiny_tokenizer(chat_template: bool = True):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -82,7 +82,8 @@ def tiny_lm(family: str = "llama", dtype=torch.float32, chat_template: bool = Tr
 def random_sae(d_in: int = 64, d_sae: int = 256, arch: str = "topk", k: int = 8, hook: str = "blocks.1.hook_resid_post",
                seed: int = 0, model_name: str = "", **cfg_kw) -> SAE:
     g = torch.Generator().manual_seed(seed)
-    sae = SAE(SAEConfig(d_in, d_sae, arch, k=k if arch == "topk" else None, hook_name=hook, model_name=model_name, **cfg_kw))
+    cfg = SAEConfig(d_in, d_sae, arch, k=k if arch == "topk" else None, hook_name=hook, model_name=model_name, **cfg_kw)
+    sae = SAE(cfg)
     with torch.no_grad():
         sae.W_dec.copy_(torch.nn.functional.normalize(torch.randn(d_sae, d_in, generator=g), dim=-1))
         sae.W_enc.copy_(sae.W_dec.T + 0.1 * torch.randn(d_in, d_sae, generator=g))

@@ -42,7 +42,8 @@ def add_model_args(p: argparse.ArgumentParser, sae: bool = True) -> None:
                    help="allow a hub model's own Python code to run (off by default)")
     if sae:
         p.add_argument("--sae", default=None, help="SAE folder or file (default: the bundled SAE); 'none' for no SAE")
-        p.add_argument("--hook", default=None, help="hook point, e.g. blocks.12.hook_resid_post (default: the SAE's own)")
+        p.add_argument("--hook", default=None,
+                       help="hook point, e.g. blocks.12.hook_resid_post (default: the SAE's own)")
 
 
 def session_from_args(args, quiet: bool = False):

@@ -21,7 +21,8 @@ def register(sub) -> None:
     p.add_argument("--multiplier", type=float, default=1.0)
     p.add_argument("--compare", action="store_true", help="side by side: steered and default answers")
     p.add_argument("--preset", default=None, help="apply this preset first")
-    p.add_argument("--pin", action="append", type=int, default=[], help="pin a feature (default: steered or most active)")
+    p.add_argument("--pin", action="append", type=int, default=[],
+                   help="pin a feature (default: steered or most active)")
     p.add_argument("--max-tokens", type=int, default=48)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--theme", choices=["light", "dark", "system"], default="light")
@@ -43,7 +44,8 @@ def _wait(app, cond, timeout: float, what: str) -> None:
 
 def cmd_screenshot(args) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-shot-")  # default layout, user's untouched
+    # the default window layout, and the user's settings stay untouched
+    os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-shot-")
     from dataclasses import replace
 
     from ..core.config import SteeringConfig, parse_steer

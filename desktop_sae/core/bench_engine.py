@@ -74,7 +74,7 @@ def _subprocess_rss(n: int) -> float:
 
 
 def main(args) -> int:
-    from .config import SteerSpec, SteeringConfig
+    from .config import SteeringConfig, SteerSpec
     from .models import load_model
     from .paths import default_sae_dir
     from .sae_io import load_sae

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 
 def as_messages(prompt: str | Sequence[dict], system: str | None = None) -> list[dict]:
-    """``{"role", "content"}`` dicts: a plain string is one user message; ``system`` is prepended unless one is there."""
+    """``{"role", "content"}`` dicts: a plain string is one user message; ``system`` is prepended unless one is
+    there."""
     if isinstance(prompt, str):
         msgs = [{"role": "user", "content": prompt}]
     else:

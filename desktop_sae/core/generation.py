@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -226,7 +226,8 @@ def generate_tokens(
             final = is_stop or len(answer) == sampling.max_new_tokens
             if not final:
                 set_mask([tok])
-                out = model(input_ids=torch.tensor([[tok]], device=dev), use_cache=True, logits_to_keep=1, **{kw: cache})
+                out = model(input_ids=torch.tensor([[tok]], device=dev), use_cache=True, logits_to_keep=1,
+                            **{kw: cache})
                 cache = _out_cache(out)
                 rec = tap.last if tapped else None
             elif tapped:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -89,7 +89,9 @@ def resolve_hook(model: nn.Module, hook: HookPoint | str) -> tuple[nn.Module, st
     lay = layout_of(model)
     layers = _get_path(model, lay.layers_path)
     if not 0 <= hp.layer < len(layers):
-        raise HookPointError(f"hook {hp.name}: layer {hp.layer} is out of range, the model has layers 0..{len(layers) - 1}")
+        raise HookPointError(
+            f"hook {hp.name}: layer {hp.layer} is out of range, the model has layers 0..{len(layers) - 1}"
+        )
     block = layers[hp.layer]
     if hp.site == "hook_resid_pre":
         return block, "pre"

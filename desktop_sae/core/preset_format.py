@@ -98,7 +98,9 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
     if not isinstance(ver, int) or isinstance(ver, bool) or ver < 1:
         raise PresetError(f"{where}: bad schema version {ver!r}")
     if ver > SCHEMA_VERSION:
-        raise PresetError(f"{where} was written by a newer Desktop SAE (preset version {ver}, this one reads {SCHEMA_VERSION})")
+        raise PresetError(
+            f"{where} was written by a newer Desktop SAE (preset version {ver}, this one reads {SCHEMA_VERSION})"
+        )
     name = _str(d.get("name", ""), f"{where}: name", MAX_NAME).strip() or "untitled"
     sae_d = d.get("sae") or {}
     if not isinstance(sae_d, dict):
@@ -127,9 +129,11 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
         if fid is None and "demo" in f:
             concept = _str(f["demo"], f"{w}.demo", 100)
             if demo is None:
-                raise PresetError(f"{w} names demo concept {concept!r}, but no demo feature list (resources/demo_features.json) is installed")
+                raise PresetError(f"{w} names demo concept {concept!r}, but no demo feature list "
+                                  "(resources/demo_features.json) is installed")
             if concept not in demo:
-                raise PresetError(f"{w} names unknown demo concept {concept!r} (known: {', '.join(sorted(demo)) or 'none'})")
+                known = ", ".join(sorted(demo)) or "none"
+                raise PresetError(f"{w} names unknown demo concept {concept!r} (known: {known})")
             f = {**{k: v for k, v in demo[concept].items() if k != "id"}, **f}  # the preset's own values win
             fid = demo[concept]["id"]
             refs[i] = concept
@@ -157,7 +161,8 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
     skip = st.get("skip_special", True)
     if not isinstance(skip, bool):
         raise PresetError(f"{where}: steering.skip_special must be true or false")
-    steering = SteeringConfig(tuple(specs), _num(st.get("multiplier", 1.0), f"{where}: steering.multiplier", -100, 100), skip)
+    multiplier = _num(st.get("multiplier", 1.0), f"{where}: steering.multiplier", -100, 100)
+    steering = SteeringConfig(tuple(specs), multiplier, skip)
     sampling = _parse_sampling(d.get("sampling", {}), where)
     system = d.get("system")
     if system is not None:
@@ -192,7 +197,8 @@ def _parse_sampling(s, where: str) -> SamplingConfig:
                 raise PresetError(f"{w} must be an integer in [0, 100000], got {val!r}")
             kw[key] = val
         else:
-            lo, hi = {"temperature": (0, 100), "top_p": (1e-9, 1), "repetition_penalty": (1e-9, 100)}.get(key, (-100, 100))
+            ranges = {"temperature": (0, 100), "top_p": (1e-9, 1), "repetition_penalty": (1e-9, 100)}
+            lo, hi = ranges.get(key, (-100, 100))
             kw[key] = _num(val, w, lo, hi)
     try:
         return SamplingConfig(**kw).validate()

@@ -44,20 +44,28 @@ def check_preset(p: Preset, current: SAEIdentity | None, max_activation=None) ->
         raise PresetError(f"preset {p.name!r} steers features, but no SAE is loaded")
     want = p.sae
     if want.d_sae and want.d_sae != current.d_sae:
-        raise PresetError(f"preset {p.name!r} was made for another SAE: {want.describe()}; loaded: {current.describe()}")
+        raise PresetError(
+            f"preset {p.name!r} was made for another SAE: {want.describe()}; loaded: {current.describe()}"
+        )
     if want.hook and current.hook and want.hook != current.hook:
         raise PresetError(f"preset {p.name!r} was made for an SAE at {want.hook}; the loaded SAE is at {current.hook}")
     if want.fingerprint and current.fingerprint and want.fingerprint != current.fingerprint:
-        raise PresetError(f"preset {p.name!r} was made for another SAE ({want.describe()}); its weights differ from the loaded one")
+        raise PresetError(
+            f"preset {p.name!r} was made for another SAE ({want.describe()}); its weights differ from the loaded one"
+        )
     if not want.fingerprint and want.name and current.name and want.name != current.name:
         raise PresetError(f"preset {p.name!r} was made for SAE {want.name!r}; the loaded SAE is {current.name!r}")
     for s in p.steering.features:
         if not 0 <= s.feature < current.d_sae:
-            raise PresetError(f"preset {p.name!r}: feature {s.feature} does not exist (this SAE has 0..{current.d_sae - 1})")
+            raise PresetError(
+                f"preset {p.name!r}: feature {s.feature} does not exist (this SAE has 0..{current.d_sae - 1})"
+            )
         if s.unit == "max":
-            ok = max_activation is not None and math.isfinite(float(max_activation[s.feature])) and float(max_activation[s.feature]) > 0
+            mx = None if max_activation is None else float(max_activation[s.feature])
+            ok = mx is not None and math.isfinite(mx) and mx > 0
             if not ok:
-                raise PresetError(f"preset {p.name!r}: feature {s.feature} is given in × max activation, but this SAE has no statistics for it")
+                raise PresetError(f"preset {p.name!r}: feature {s.feature} is given in × max activation, but this SAE "
+                                  "has no statistics for it")
 
 
 # --- demo features -------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""One SAE module for the standard (ReLU), TopK, JumpReLU and gated architectures (docs/MATHS.md, "SAE encode and decode").
+"""One SAE module for the standard (ReLU), TopK, JumpReLU and gated architectures (docs/MATHS.md, "SAE encode and
+decode").
 
 Shapes follow SAELens: ``W_enc [d_in, d_sae]``, ``W_dec [d_sae, d_in]``, ``b_enc [d_sae]``, ``b_dec [d_in]``,
 ``threshold [d_sae]`` (JumpReLU), ``b_gate``/``b_mag``/``r_mag [d_sae]`` (gated).

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from .chat import chat_prompt_ids, text_ids
-from .errors import HookPointError, SAEMismatchError
 from .config import NO_STEERING, SamplingConfig, SteeringConfig
+from .errors import HookPointError, SAEMismatchError
 from .generation import GenerationResult, TokenEvent, generate_tokens
 from .hooks import capture, parse_hook_name, resolve_hook
 from .models import LoadedModel
@@ -99,7 +99,8 @@ class Session:
     # --- prompts -----------------------------------------------------------------------------------
     def prompt_ids(self, prompt, system: str | None = None, chat: bool = True) -> list[int]:
         if not chat:
-            return text_ids(self.lm.tokenizer, prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt))
+            text = prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt)
+            return text_ids(self.lm.tokenizer, text)
         return chat_prompt_ids(self.lm.tokenizer, prompt, system)
 
     # --- steering ----------------------------------------------------------------------------------
@@ -144,7 +145,8 @@ class Session:
             run=run,
         )
 
-    def compare(self, prompt, sampling: SamplingConfig, steering: SteeringConfig, **kw) -> tuple[GenerationResult, GenerationResult]:
+    def compare(self, prompt, sampling: SamplingConfig, steering: SteeringConfig,
+                **kw) -> tuple[GenerationResult, GenerationResult]:
         """Steered vs default: same prompt, same seed, same sampling stream, two runs."""
         if sampling.seed is None:
             sampling = replace(sampling, seed=int(torch.randint(0, 2**31 - 1, ()).item()))
@@ -156,7 +158,8 @@ class Session:
     @torch.inference_mode()
     def activations(self, ids: Sequence[int]) -> torch.Tensor:
         """Residual activations at the hook for ``ids`` ([T, d]); layers after the hook are skipped."""
-        x = capture(self.lm.model, self.hook_name, stop=True, input_ids=torch.tensor([list(ids)], device=self.lm.device))
+        ids_t = torch.tensor([list(ids)], device=self.lm.device)
+        x = capture(self.lm.model, self.hook_name, stop=True, input_ids=ids_t)
         return x[0]
 
     @torch.inference_mode()

@@ -14,7 +14,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -61,7 +60,7 @@ def main(argv=None) -> int:
             for frac in map(float, a.fractions.split(",")):
                 delta = (frac * norm) * v
                 on = flu = good = n = 0
-                with hooks(model, {f"blocks.{layer}.hook_resid_post": lambda x: x + delta.to(x.dtype)}):
+                with hooks(model, {f"blocks.{layer}.hook_resid_post": lambda x, d=delta: x + d.to(x.dtype)}):
                     for p in PROMPTS[:2]:
                         for seed in range(a.seeds):
                             r = session.generate(p, SamplingConfig(seed=seed, max_new_tokens=a.max_new))

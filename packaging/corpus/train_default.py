@@ -35,7 +35,13 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
     from desktop_sae.core.models import load_model
-    from desktop_sae.core.training.pipeline import PipelineConfig, collect_activations, run_pipeline, tokenise, train_sae
+    from desktop_sae.core.training.pipeline import (
+        PipelineConfig,
+        collect_activations,
+        run_pipeline,
+        tokenise,
+        train_sae,
+    )
 
     work = Path(a.work)
     layer = a.hook.split(".")[1]

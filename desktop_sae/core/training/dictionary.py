@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -186,7 +186,7 @@ class FeatureDictionary:
         self.vocab = {int(k): v for k, v in meta["vocab"].items()}
 
     @classmethod
-    def load(cls, folder: str | Path) -> "FeatureDictionary":
+    def load(cls, folder: str | Path) -> FeatureDictionary:
         folder = Path(folder)
         d = cls(load_file(str(folder / ARRAYS)), json.loads((folder / META).read_text(encoding="utf-8")))
         for f, label in read_labels([folder / USER_LABELS], len(d.labels)).items():
@@ -219,6 +219,7 @@ class FeatureDictionary:
                 "histogram": {"counts": a["histogram"][f].tolist(), "range": [0.0, float(a["max_activation"][f])]},
                 "top_examples": [ex(e) for e in range(n_top)],
                 "quantile_examples": [ex(e) for e in range(n_top, n_top + n_q)],
-                "top_logits": [(self.tok(i), float(v)) for i, v in zip(a["top_logit_ids"][f], a["top_logit_values"][f])],
+                "top_logits": [(self.tok(i), float(v))
+                               for i, v in zip(a["top_logit_ids"][f], a["top_logit_values"][f])],
                 "bottom_logits": [(self.tok(i), float(v))
                                   for i, v in zip(a["bottom_logit_ids"][f], a["bottom_logit_values"][f])]}

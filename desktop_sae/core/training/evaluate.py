@@ -1,12 +1,13 @@
 """SAE quality on held-out text (docs/MATHS.md, "Evaluation and the feature dictionary"): L0, explained variance,
-dead fraction, CE loss recovered and delta loss. BOS positions are neither spliced nor scored as targets (the SAE never sees them)."""
+dead fraction, CE loss recovered and delta loss. BOS positions are neither spliced nor scored as targets (the SAE
+never sees them)."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -61,7 +62,7 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
     dev = next(model.parameters()).device
     sae_dev = getattr(sae, "device", dev)
     n_ctx = min(len(contexts), max(1, -(-max_tokens // contexts.shape[1])))
-    limit = float(sae.cfg.metadata.get("outlier_norm_threshold") or "inf") if hasattr(sae.cfg, "metadata") else float("inf")
+    limit = float(getattr(sae.cfg, "metadata", {}).get("outlier_norm_threshold") or "inf")
     n_outliers = 0
     acc = ReconAccumulator(sae.cfg.d_sae)
     ce = {"clean": [0.0, 0], "sae": [0.0, 0], "zero": [0.0, 0]}
@@ -71,25 +72,26 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
             raise Cancelled("evaluation was cancelled")
         ids = torch.from_numpy(contexts[c : min(c + batch_size, n_ctx)].astype(np.int64)).to(dev)
         keep = ids != bos_id
+        # the three hooks below run during this iteration and share its `keep` (which `clean` narrows): B023 is moot
 
         def clean(x):
             nonlocal keep, n_outliers
             big = x.float().norm(dim=-1) > limit  # attention-sink rows: left alone like BOS
-            n_outliers += int((big & keep).sum())
+            n_outliers += int((big & keep).sum())  # noqa: B023
             keep = keep & ~big
 
         def splice(x):
             out = x.clone()
-            xs = x[keep]
+            xs = x[keep]  # noqa: B023
             recon, acts = sae(xs.to(device=sae_dev, dtype=sae.dtype))
             recon = recon.to(x.device)  # no-op when the SAE sits beside the model
             acc.add(xs.float(), recon.float(), acts.float())
-            out[keep] = recon.to(x.dtype)
+            out[keep] = recon.to(x.dtype)  # noqa: B023
             return out
 
         def zero(x):
             out = x.clone()
-            out[keep] = 0
+            out[keep] = 0  # noqa: B023
             return out
 
         for name, fn in (("clean", clean), ("sae", splice), ("zero", zero)):
@@ -105,7 +107,8 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
     out = acc.result()
     out.update({"ce_clean": clean_, "ce_sae": sae_, "ce_zero_ablation": zero_, "delta_loss": sae_ - clean_,
                 "ce_loss_recovered": (zero_ - sae_) / (zero_ - clean_) if zero_ != clean_ else float("nan"),
-                "outlier_tokens_skipped": n_outliers, "outlier_norm_threshold": limit if limit != float("inf") else None,
+                "outlier_tokens_skipped": n_outliers,
+                "outlier_norm_threshold": limit if limit != float("inf") else None,
                 "hook_name": hook_name, "contexts": n_ctx, "context_len": int(contexts.shape[1]),
                 "seconds": round(time.time() - t0, 1)})
     return out
