@@ -12,10 +12,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
 from desktop_sae.core.device import default_dtype, pick_device
-from desktop_sae.core.generation import SamplingConfig
 from desktop_sae.core.session import Session
-from desktop_sae.core.steering import SteerSpec, SteeringConfig
 from desktop_sae.core.training import trainer as trainer_mod
 from desktop_sae.core.training.activation_store import collect
 from desktop_sae.core.training.dictionary import build_dictionary
@@ -198,7 +197,7 @@ def test_training_on_cuda_matches_cpu_and_checkpoints_cross_devices(tmp_path):
         out = tmp_path / f"{first}-{then}"
         calls = {"n": 0}
 
-        def cancel():
+        def cancel(calls=calls):
             calls["n"] += 1
             return calls["n"] == 121
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.generation import SamplingConfig, Sampler
+from desktop_sae.core.config import SamplingConfig
+from desktop_sae.core.generation import Sampler
 from desktop_sae.core.session import Session
 from tiny import random_sae, tiny_lm
 
@@ -86,7 +87,8 @@ def test_stops_at_eos():
 
 
 def test_streamed_deltas_add_up_to_the_text(session):
-    res = session.generate("hello world", SamplingConfig(temperature=1.0, seed=3, max_new_tokens=25, frequency_penalty=0.0))
+    sc = SamplingConfig(temperature=1.0, seed=3, max_new_tokens=25, frequency_penalty=0.0)
+    res = session.generate("hello world", sc)
     assert "".join(e.delta for e in res.events) == res.text
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from desktop_sae.core.errors import HookPointError, UnsupportedArchitectureError
-from desktop_sae.core.hooks import capture, hooks, layout_of, parse_hook_name, resolve
+from desktop_sae.core.hooks import capture, hooks, layout_of, parse_hook_name, resolve_hook
 from tiny import tiny_model
 
 FAMILIES = ["llama", "gpt2", "gpt_neox"]
@@ -85,7 +85,7 @@ def test_bad_hook_names():
     with pytest.raises(HookPointError, match="expected blocks"):
         parse_hook_name("layers.3.output")
     with pytest.raises(HookPointError, match="out of range, the model has layers 0..2"):
-        resolve(model, "blocks.3.hook_resid_post")
+        resolve_hook(model, "blocks.3.hook_resid_post")
 
 
 def test_unknown_architecture_names_supported_ones():

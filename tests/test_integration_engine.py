@@ -5,10 +5,9 @@ import re
 import pytest
 import torch
 
-from desktop_sae.core.generation import SamplingConfig
+from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
 from desktop_sae.core.sae import SAE, SAEConfig
 from desktop_sae.core.session import Session
-from desktop_sae.core.steering import SteerSpec, SteeringConfig
 
 pytestmark = pytest.mark.integration
 GREEDY = SamplingConfig(temperature=0, max_new_tokens=40, frequency_penalty=0.0)

@@ -1,7 +1,6 @@
 """Model specs, local folders, the hub path (against a local HF cache fixture) and the GGUF conversion cache."""
 
 import json
-import os
 
 import pytest
 import torch

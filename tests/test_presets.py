@@ -8,20 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
 from desktop_sae.core.errors import PresetError
-from desktop_sae.core.generation import SamplingConfig
-from desktop_sae.core.presets import (
-    Preset,
-    PresetStore,
-    SAEIdentity,
-    check_preset,
-    load_demo_features,
-    parse_preset,
-    preset_to_json,
-    sae_identity,
-)
+from desktop_sae.core.preset_format import Preset, SAEIdentity, parse_preset, preset_to_json
+from desktop_sae.core.presets import PresetStore, check_preset, load_demo_features, sae_identity
 from desktop_sae.core.sae import SAE, SAEConfig
-from desktop_sae.core.steering import SteerSpec, SteeringConfig
 
 IDENT = SAEIdentity(name="my-sae", d_sae=64, hook="blocks.1.hook_resid_post", fingerprint="abc")
 

@@ -33,7 +33,8 @@ def test_standard_relu(x):
     p, xn = np_params(sae), x.numpy()
     expected = np.maximum(hand_pre(p, xn), 0)
     np.testing.assert_allclose(sae.encode(x).numpy(), expected, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(sae.decode(sae.encode(x)).numpy(), expected @ p["W_dec"] + p["b_dec"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sae.decode(sae.encode(x)).numpy(), expected @ p["W_dec"] + p["b_dec"],
+                               rtol=1e-10, atol=1e-12)
 
 
 def test_apply_b_dec_to_input_false(x):
@@ -124,7 +125,8 @@ def test_perfect_dictionary_reconstructs():
     torch.testing.assert_close(recon, x)
 
 
-@pytest.mark.parametrize("bad", [dict(architecture="nope"), dict(architecture="topk", k=0), dict(normalize_activations="x")])
+@pytest.mark.parametrize("bad", [dict(architecture="nope"), dict(architecture="topk", k=0),
+                                 dict(normalize_activations="x")])
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         SAEConfig(8, 16, **bad)

@@ -16,10 +16,12 @@ from tiny import random_sae, tiny_lm
 
 def test_saelens_round_trip_bit_exact(tmp_path):
     sae = random_sae(arch="topk", k=8, model_name="tiny-llama", metadata={"model_sha256": "ab" * 32})
-    sae.stats = FeatureStats(np.linspace(1, 2, 256, dtype=np.float32), np.full(256, 0.5, np.float32), np.full(256, 0.01, np.float32))
+    sae.stats = FeatureStats(np.linspace(1, 2, 256, dtype=np.float32), np.full(256, 0.5, np.float32),
+                             np.full(256, 0.01, np.float32))
     save_sae(sae, tmp_path / "sae")
     cfg = json.loads((tmp_path / "sae" / "cfg.json").read_text())
-    assert cfg["architecture"] == "topk" and cfg["k"] == 8 and cfg["metadata"]["hook_name"] == "blocks.1.hook_resid_post"
+    assert cfg["architecture"] == "topk" and cfg["k"] == 8
+    assert cfg["metadata"]["hook_name"] == "blocks.1.hook_resid_post"
     back = load_sae(tmp_path / "sae")
     assert back.source_format == "saelens" and back.cfg.k == 8 and back.cfg.model_name == "tiny-llama"
     assert back.cfg.metadata["model_sha256"] == "ab" * 32
@@ -77,8 +79,10 @@ def test_sparsify_folder(tmp_path):
     W_dec, b_dec = torch.randn(128, 64, generator=g), torch.randn(64, generator=g) * 0.1
     folder = tmp_path / "layers.1"
     folder.mkdir()
-    save_file({"encoder.weight": enc_w, "encoder.bias": enc_b, "W_dec": W_dec, "b_dec": b_dec}, folder / "sae.safetensors")
-    (folder / "cfg.json").write_text(json.dumps({"expansion_factor": 2, "normalize_decoder": True, "num_latents": 0, "k": 4, "d_in": 64}))
+    save_file({"encoder.weight": enc_w, "encoder.bias": enc_b, "W_dec": W_dec, "b_dec": b_dec},
+              folder / "sae.safetensors")
+    cfg = {"expansion_factor": 2, "normalize_decoder": True, "num_latents": 0, "k": 4, "d_in": 64}
+    (folder / "cfg.json").write_text(json.dumps(cfg))
     sae = load_sae(folder)
     assert sae.source_format == "sparsify" and sae.cfg.d_sae == 128 and sae.cfg.hook_name == "blocks.1.hook_resid_post"
     x = torch.randn(6, 64, generator=g)
@@ -133,20 +137,22 @@ def test_truncated_weights(good):
 
 
 def test_missing_tensor(good):
-    save_file({"W_enc": torch.zeros(64, 256), "W_dec": torch.zeros(256, 64), "b_dec": torch.zeros(64)}, good / "sae_weights.safetensors")
+    save_file({"W_enc": torch.zeros(64, 256), "W_dec": torch.zeros(256, 64), "b_dec": torch.zeros(64)},
+              good / "sae_weights.safetensors")
     with pytest.raises(SAEFormatError, match="missing tensor.*b_enc"):
         load_sae(good)
 
 
 def test_wrong_shape_names_the_numbers(good):
-    save_file({"W_enc": torch.zeros(64, 255), "W_dec": torch.zeros(256, 64), "b_enc": torch.zeros(256), "b_dec": torch.zeros(64)},
-              good / "sae_weights.safetensors")
+    save_file({"W_enc": torch.zeros(64, 255), "W_dec": torch.zeros(256, 64), "b_enc": torch.zeros(256),
+               "b_dec": torch.zeros(64)}, good / "sae_weights.safetensors")
     with pytest.raises(SAEFormatError, match=r"W_enc has shape \(64, 255\), expected \(64, 256\)"):
         load_sae(good)
 
 
 def test_nan_weights(good):
-    t = {"W_enc": torch.zeros(64, 256), "W_dec": torch.zeros(256, 64), "b_enc": torch.zeros(256), "b_dec": torch.zeros(64)}
+    t = {"W_enc": torch.zeros(64, 256), "W_dec": torch.zeros(256, 64), "b_enc": torch.zeros(256),
+         "b_dec": torch.zeros(64)}
     t["b_dec"][3] = float("nan")
     save_file(t, good / "sae_weights.safetensors")
     with pytest.raises(SAEFormatError, match="NaN"):

@@ -1,20 +1,20 @@
-"""Steering math (design.md §4) at the tap, and its effect on generation."""
+"""Steering math (docs/MATHS.md) at the tap, and its effect on generation."""
 
 import numpy as np
 import pytest
 import torch
 
+from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec, parse_steer, resolve_strength
 from desktop_sae.core.errors import SteeringError
-from desktop_sae.core.generation import SamplingConfig
 from desktop_sae.core.sae import SAE, FeatureStats, SAEConfig
 from desktop_sae.core.session import Session
-from desktop_sae.core.steering import SteerSpec, SteeringConfig, parse_steer, resolve
+from desktop_sae.core.steering import plan_steering
 from desktop_sae.core.tap import SAETap
 from tiny import random_sae, tiny_lm
 
 
 def steer(sae, *specs, multiplier=1.0, typical_norm=None):
-    return resolve(SteeringConfig(tuple(specs), multiplier=multiplier), sae, typical_norm)
+    return plan_steering(SteeringConfig(tuple(specs), multiplier=multiplier), sae, typical_norm)
 
 
 def apply(sae, plan, x, mask=None):
@@ -93,7 +93,8 @@ def test_orthogonal(x):
         torch.testing.assert_close(gone @ u, torch.zeros(1, 5), atol=1e-5, rtol=0)
         doubled, _ = apply(sae, steer(sae, SteerSpec(3, 2.0, method="orth")), x)
         torch.testing.assert_close(doubled @ u, 2 * (x @ u), atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(doubled - (doubled @ u)[..., None] * u, x - (x @ u)[..., None] * u, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(doubled - (doubled @ u)[..., None] * u, x - (x @ u)[..., None] * u,
+                                   atol=1e-5, rtol=1e-5)
 
 
 def test_special_positions_are_left_unsteered(x):
@@ -123,7 +124,7 @@ def test_bad_steering_is_rejected_before_anything_runs():
     with pytest.raises(SteeringError, match="needs feature statistics"):
         steer(sae, SteerSpec(1, 2.0, unit="max"))
     with pytest.raises(SteeringError, match="needs an SAE"):
-        resolve(SteeringConfig((SteerSpec(1, 1.0),)), None)
+        plan_steering(SteeringConfig((SteerSpec(1, 1.0),)), None)
     with pytest.raises(SteeringError, match="finite"):
         SteerSpec(1, float("nan"))
 
@@ -195,7 +196,8 @@ def test_large_additive_steer_along_unembedding_makes_the_token_appear():
     assert steered.answer_ids.count(target) >= 5
 
 
-@pytest.mark.parametrize("spec", [SteerSpec(7, 6.0), SteerSpec(3, 0.2, method="orth"), SteerSpec(9, 2.0, method="clamp")])
+@pytest.mark.parametrize("spec", [SteerSpec(7, 6.0), SteerSpec(3, 0.2, method="orth"),
+                                  SteerSpec(9, 2.0, method="clamp")])
 def test_reported_activations_are_those_of_the_steered_residual(x, spec):
     """The tap shifts pre-activations along precomputed encoder directions; it must equal a fresh encode."""
     sae = random_sae(arch="standard")
@@ -215,14 +217,13 @@ def test_topk_clamp_uses_the_topk_activation(x):
         on = int(acts[0, 2].argmax())
         off = int((acts[0, 2] == 0).nonzero()[0])
         out, _ = apply(sae, steer(sae, SteerSpec(on, 1.0, method="clamp"), SteerSpec(off, 1.0, method="clamp")), x)
-        expected = x + (1.0 - acts[..., on])[..., None] * sae.W_dec[on] + (1.0 - acts[..., off])[..., None] * sae.W_dec[off]
+        expected = (x + (1.0 - acts[..., on])[..., None] * sae.W_dec[on]
+                    + (1.0 - acts[..., off])[..., None] * sae.W_dec[off])
         torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
 def test_resolve_strength_is_the_one_unit_formula():
     """The GUI's unit labels and the engine's plan use this function; check it without an SAE."""
-    from desktop_sae.core.steering import resolve_strength
-
     r = resolve_strength(SteerSpec(1, 2.0, unit="max"), 0.5, 10.0, 2.0, 40.0)
     assert (r.coefficient, r.x_max, r.pct_norm) == (10.0, 1.0, 50.0)
     raw = resolve_strength(SteerSpec(1, 3.0), 1.0, None, None, None)

@@ -15,7 +15,8 @@ def test_read_documents_files_folders_jsonl(tmp_path):
     sub.mkdir()
     (sub / "b.md").write_text("the quick brown fox")
     (sub / "skip.bin").write_bytes(b"\0\1")
-    (tmp_path / "c.jsonl").write_text(json.dumps({"text": "one"}) + "\n\n" + json.dumps({"text": "two", "source": "s"}) + "\n")
+    lines = json.dumps({"text": "one"}) + "\n\n" + json.dumps({"text": "two", "source": "s"}) + "\n"
+    (tmp_path / "c.jsonl").write_text(lines)
     docs = list(read_documents([tmp_path]))
     assert sorted(d.text for d in docs) == ["hello world", "one", "the quick brown fox", "two"]
     assert {d.source for d in docs if d.text == "two"} == {"s"}

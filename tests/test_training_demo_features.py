@@ -36,11 +36,10 @@ def test_demo_features_file_is_well_formed():
 
 @pytest.mark.integration
 def test_two_demo_features_still_steer(bundled_lm):
-    from desktop_sae.core.generation import SamplingConfig
+    from desktop_sae.core.config import NO_STEERING, SamplingConfig, SteeringConfig, SteerSpec
     from desktop_sae.core.paths import default_sae_dir
     from desktop_sae.core.sae_io import load_sae
     from desktop_sae.core.session import Session
-    from desktop_sae.core.steering import NO_STEERING, SteerSpec, SteeringConfig
 
     sys.path.insert(0, str(ROOT / "packaging" / "corpus"))
     from measure_demo_features import PROMPTS, on_concept

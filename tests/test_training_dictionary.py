@@ -3,10 +3,12 @@
 import time
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
-from desktop_sae.core.hooks import capture
+from desktop_sae.core.errors import Cancelled
+from desktop_sae.core.feature_catalog import FeatureCatalog
 from desktop_sae.core.training.activation_store import collect
 from desktop_sae.core.training.dictionary import FeatureDictionary, build_dictionary
 from desktop_sae.core.training.evaluate import ReconAccumulator, evaluate
@@ -50,15 +52,20 @@ def test_dictionary_build_load_entry_search(tmp_path):
     assert np.isclose(e["top_logits"][0][1], float(lg.max()), rtol=1e-4)
     assert np.isclose(e["bottom_logits"][0][1], float(lg.min()), rtol=1e-4)
     assert e["top_logits"][0][0] == lm.tokenizer.decode([int(lg.argmax())])
-    # search by id, by label text and by a top-activating token
-    assert d.search(str(f))[0][0] == f
-    assert f in [h[0] for h in d.search(e["label"][:6])]
-    tokstr = d.max_tokens(f)[0].strip()
+    # labels: the automatic ones, searchable in the catalog by id, label text and a top-activating token
+    assert len(d) == 96 and d.labels == d.meta["labels"] and e["label"] == d.labels[f] != "(dead)"
+    cat = FeatureCatalog(96, dictionary=d, sae_path=str(tmp_path / "dict"))
+    assert list(cat.search(f"#{f}")) == [f]
+    assert f in cat.search(e["label"][:6])
+    peak = int(d.a["ex_values"][f, 0].astype(np.float32).argmax())
+    tokstr = d.tok(d.a["ex_tokens"][f, 0, peak]).strip()
     if tokstr:
-        assert f in [h[0] for h in d.search(tokstr, limit=200)]
-    d.set_label(f, "my label")
-    d.save_labels()
-    assert FeatureDictionary.load(tmp_path / "dict").labels[f] == "my label"
+        assert f in cat.search(tokstr)
+    # a label the user edits in the catalog is the dictionary's label on the next load; the automatic one stays
+    cat.set_label(f, "my label")
+    again = FeatureDictionary.load(tmp_path / "dict")
+    assert again.labels[f] == "my label" and again.entry(f)["label"] == "my label"
+    assert again.meta["labels"][f] == d.meta["labels"][f]
 
 
 def test_recon_accumulator_matches_hand_computation():
@@ -102,3 +109,21 @@ def test_ce_metrics(tmp_path):
     assert r2["ce_zero_ablation"] != r2["ce_clean"]
     want = (r2["ce_zero_ablation"] - r2["ce_sae"]) / (r2["ce_zero_ablation"] - r2["ce_clean"])
     assert np.isclose(r2["ce_loss_recovered"], want) and r2["l0"] <= 6
+
+
+def test_dictionary_and_evaluation_stop_when_cancelled(tmp_path):
+    lm, ctx, store, sae = _setup(tmp_path, n=16)
+    reports = []
+
+    def cancel_after_first_report():
+        return bool(reports)
+
+    with pytest.raises(Cancelled):
+        build_dictionary(sae, store, lm.tokenizer, lm.model.get_output_embeddings().weight, tmp_path / "dict",
+                         batch=64, progress=lambda f, m: reports.append(f), cancel=cancel_after_first_report)
+    assert len(reports) == 1 and not FeatureDictionary.exists(tmp_path / "dict")
+    reports.clear()
+    with pytest.raises(Cancelled):
+        evaluate(lm.model, sae, ctx, HOOK, bos_id=1, batch_size=4, progress=lambda f, m: reports.append((f, m)),
+                 cancel=cancel_after_first_report)
+    assert reports == [(0.25, "4/16 contexts")]

@@ -190,8 +190,8 @@ def test_dense_fallbacks_match_the_sparse_kernels(monkeypatch):
     torch.testing.assert_close(T._gather_dot_dense(idx, y, w), T._gather_dot(idx, y, w), rtol=1e-5, atol=1e-5)
     rows = torch.arange(B).repeat_interleave(k)
     vals = torch.randn(B * k, generator=g)
-    torch.testing.assert_close(T._spmm_dense(idx.reshape(-1), rows, vals, y, S), T._spmm_t(idx.reshape(-1), rows, vals, y, S),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(T._spmm_dense(idx.reshape(-1), rows, vals, y, S),
+                               T._spmm_t(idx.reshape(-1), rows, vals, y, S), rtol=1e-5, atol=1e-5)
     # a device whose sparse kernel raises falls back to the dense path, and remembers it
     monkeypatch.setattr(T, "_NO_SPARSE", {"spmm": set(), "sddmm": set()})
     calls = []

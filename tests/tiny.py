@@ -19,7 +19,7 @@ TRAIN_TEXT = (
 ) * 20
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tiny_tokenizer(chat_template: bool = True):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -34,7 +34,10 @@ def tiny_tokenizer(chat_template: bool = True):
     )
     tok.train_from_iterator([TRAIN_TEXT], trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>", unk_token="<|endoftext|>",
+        tokenizer_object=tok,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        unk_token="<|endoftext|>",
         pad_token="<|endoftext|>",
     )
     if chat_template:
@@ -55,17 +58,35 @@ def tiny_model(family: str = "llama", vocab: int | None = None, layers: int = 3,
     vocab = vocab or len(tiny_tokenizer())
     torch.manual_seed(seed)
     if family == "llama":
-        cfg = LlamaConfig(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=layers,
-                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                          tie_word_embeddings=True, bos_token_id=1, eos_token_id=2)
+        cfg = LlamaConfig(
+            vocab_size=vocab,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=512,
+            tie_word_embeddings=True,
+            bos_token_id=1,
+            eos_token_id=2,
+        )
         model = LlamaForCausalLM(cfg)
     elif family == "gpt2":
-        cfg = GPT2Config(vocab_size=vocab, n_embd=64, n_layer=layers, n_head=4, n_positions=512,
-                         bos_token_id=1, eos_token_id=2)
+        cfg = GPT2Config(
+            vocab_size=vocab, n_embd=64, n_layer=layers, n_head=4, n_positions=512, bos_token_id=1, eos_token_id=2
+        )
         model = GPT2LMHeadModel(cfg)
     elif family == "gpt_neox":
-        cfg = GPTNeoXConfig(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=layers,
-                            num_attention_heads=4, max_position_embeddings=512, bos_token_id=1, eos_token_id=2)
+        cfg = GPTNeoXConfig(
+            vocab_size=vocab,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            max_position_embeddings=512,
+            bos_token_id=1,
+            eos_token_id=2,
+        )
         model = GPTNeoXForCausalLM(cfg)
     else:
         raise ValueError(family)
@@ -75,14 +96,30 @@ def tiny_model(family: str = "llama", vocab: int | None = None, layers: int = 3,
 def tiny_lm(family: str = "llama", dtype=torch.float32, chat_template: bool = True, seed: int = 0) -> LoadedModel:
     tok = tiny_tokenizer(chat_template)
     model = tiny_model(family, len(tok), seed=seed).to(dtype)
-    return LoadedModel(model=model, tokenizer=tok, name=f"tiny-{family}", source="memory", location="memory",
-                       device=torch.device("cpu"), dtype=dtype)
+    return LoadedModel(
+        model=model,
+        tokenizer=tok,
+        name=f"tiny-{family}",
+        source="memory",
+        location="memory",
+        device=torch.device("cpu"),
+        dtype=dtype,
+    )
 
 
-def random_sae(d_in: int = 64, d_sae: int = 256, arch: str = "topk", k: int = 8, hook: str = "blocks.1.hook_resid_post",
-               seed: int = 0, model_name: str = "", **cfg_kw) -> SAE:
+def random_sae(
+    d_in: int = 64,
+    d_sae: int = 256,
+    arch: str = "topk",
+    k: int = 8,
+    hook: str = "blocks.1.hook_resid_post",
+    seed: int = 0,
+    model_name: str = "",
+    **cfg_kw,
+) -> SAE:
     g = torch.Generator().manual_seed(seed)
-    sae = SAE(SAEConfig(d_in, d_sae, arch, k=k if arch == "topk" else None, hook_name=hook, model_name=model_name, **cfg_kw))
+    cfg = SAEConfig(d_in, d_sae, arch, k=k if arch == "topk" else None, hook_name=hook, model_name=model_name, **cfg_kw)
+    sae = SAE(cfg)
     with torch.no_grad():
         sae.W_dec.copy_(torch.nn.functional.normalize(torch.randn(d_sae, d_in, generator=g), dim=-1))
         sae.W_enc.copy_(sae.W_dec.T + 0.1 * torch.randn(d_in, d_sae, generator=g))
@@ -105,8 +142,11 @@ def with_stats(sae: SAE, max_act: float = 2.0) -> SAE:
     from desktop_sae.core.sae import FeatureStats
 
     d = sae.cfg.d_sae
-    sae.stats = FeatureStats(np.full(d, max_act, np.float32), np.full(d, max_act / 3, np.float32),
-                             np.linspace(0.001, 0.05, d).astype(np.float32))
+    sae.stats = FeatureStats(
+        np.full(d, max_act, np.float32),
+        np.full(d, max_act / 3, np.float32),
+        np.linspace(0.001, 0.05, d).astype(np.float32),
+    )
     return sae
 
 
@@ -145,7 +185,7 @@ def _session_class():
 
 
 def make_loader(sae_dir, delay: float = 0.0, session_class=None):
-    """A loader for the app (LoadRequest, progress, cancelled) -> Session: the tiny model with the SAE in ``sae_dir``."""
+    """An app loader (LoadRequest, progress, cancelled) -> Session: the tiny model with the SAE in ``sae_dir``."""
     from desktop_sae.core.sae_io import load_sae
 
     def loader(req, progress, cancelled=None):

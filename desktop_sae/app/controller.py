@@ -48,7 +48,11 @@ class Controller(SteeringActions, PresetActions):
         s = Signal
         # model and jobs
         self.load_progress, self.model_loaded, self.ready_changed = s("load_progress"), s("model_loaded"), s("ready")
-        self.job_submitted, self.job_progress, self.job_finished = s("job_submitted"), s("job_progress"), s("job_finished")
+        self.job_submitted, self.job_progress, self.job_finished = (
+            s("job_submitted"),
+            s("job_progress"),
+            s("job_finished"),
+        )
         # conversation
         self.conversation_reset, self.turn_added = s("conversation_reset"), s("turn_added")
         self.answer_started, self.token, self.answer_finished = s("answer_started"), s("token"), s("answer_finished")
@@ -63,8 +67,18 @@ class Controller(SteeringActions, PresetActions):
         self.status, self.error = s("status"), s("error")
 
     # --- jobs ---------------------------------------------------------------------------------------------------
-    def run_job(self, kind: str, fn, *, on_progress=None, on_partial=None, on_done=None, on_failed=None,
-                on_cancelled=None, exclusive: bool = True) -> int:
+    def run_job(
+        self,
+        kind: str,
+        fn,
+        *,
+        on_progress=None,
+        on_partial=None,
+        on_done=None,
+        on_failed=None,
+        on_cancelled=None,
+        exclusive: bool = True,
+    ) -> int:
         """Run ``fn(session, state)`` on the inference thread; the callbacks run here, in ``poll``."""
         job_id = self.runner.submit(kind, fn, exclusive=exclusive)
         self._jobs[job_id] = _Hooks(kind, on_progress, on_partial, on_done, on_failed, on_cancelled)
@@ -139,16 +153,26 @@ class Controller(SteeringActions, PresetActions):
         """Load a model and SAE (at start, or another pair later); the current pair stays until it is ready."""
         self.stop()
         self.set_status("Loading the model…")
-        return self.run_job("load", load_job(req, self.loader), on_progress=self._on_load_progress,
-                            on_done=self._on_loaded, on_failed=self._on_load_failed,
-                            on_cancelled=lambda _m: self.set_status("Loading cancelled"))
+        return self.run_job(
+            "load",
+            load_job(req, self.loader),
+            on_progress=self._on_load_progress,
+            on_done=self._on_loaded,
+            on_failed=self._on_load_failed,
+            on_cancelled=lambda _m: self.set_status("Loading cancelled"),
+        )
 
     def load_sae(self, path: str, hook: str | None = None) -> int:
         """Put another SAE on the loaded model; a mismatch is refused with a message and changes nothing."""
         self.stop()
         self.set_status(f"Loading SAE {path}…")
-        return self.run_job("load", load_sae_job(str(path), hook), on_progress=self._on_load_progress,
-                            on_done=self._on_loaded, on_failed=self._on_load_failed)
+        return self.run_job(
+            "load",
+            load_sae_job(str(path), hook),
+            on_progress=self._on_load_progress,
+            on_done=self._on_loaded,
+            on_failed=self._on_load_failed,
+        )
 
     def _on_load_progress(self, msg: JobProgress) -> None:
         self.state.status = msg.message
@@ -250,8 +274,14 @@ class Controller(SteeringActions, PresetActions):
         self.set_status("Generating…")
         self.answer_started.emit(runs, watch)
         job = generate_job(tuple(st.messages()), st.system.strip() or None, st.sampling, st.steering, watch, st.compare)
-        self._answer_job = self.run_job("generate", job, on_partial=self._on_token, on_done=self._on_answer,
-                                        on_failed=self._on_answer_failed, on_cancelled=self._on_answer)
+        self._answer_job = self.run_job(
+            "generate",
+            job,
+            on_partial=self._on_token,
+            on_done=self._on_answer,
+            on_failed=self._on_answer_failed,
+            on_cancelled=self._on_answer,
+        )
 
     def _set_busy(self, busy: bool) -> None:
         if self.state.busy != busy:
@@ -281,8 +311,13 @@ class Controller(SteeringActions, PresetActions):
             self.answer_finished.emit(None, None)
             return
         default = results.get("default")
-        turn = Turn("assistant", main.text, default.text if default else "",
-                    {r: tuple(evs) for r, evs in self.stream.items()}, main.stop_reason)
+        turn = Turn(
+            "assistant",
+            main.text,
+            default.text if default else "",
+            {r: tuple(evs) for r, evs in self.stream.items()},
+            main.stop_reason,
+        )
         self.stream = {}
         self.state.turns = (*self.state.turns, turn)
         self._set_busy(False)

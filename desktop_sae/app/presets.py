@@ -26,9 +26,13 @@ class PresetActions:
 
         st, info = self.state, self.state.info
         return Preset(
-            name=name, steering=st.steering, sampling=st.sampling,
-            model=info.model["name"] if info else "", sae=info.identity if info and info.identity else SAEIdentity(),
-            system=st.system.strip() or None, description=description,
+            name=name,
+            steering=st.steering,
+            sampling=st.sampling,
+            model=info.model["name"] if info else "",
+            sae=info.identity if info and info.identity else SAEIdentity(),
+            system=st.system.strip() or None,
+            description=description,
         )
 
     def save_preset(self, name: str, description: str = "") -> Path | None:

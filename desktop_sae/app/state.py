@@ -59,7 +59,9 @@ class Turn:
     role: str  # 'user' | 'assistant' | 'error'
     content: str
     default: str = ""  # side by side: the default (unsteered) answer from the same seed
-    events: Mapping[str, tuple] = field(default_factory=lambda: EMPTY)  # assistant turns: run -> the answer's TokenEvents
+    events: Mapping[str, tuple] = field(
+        default_factory=lambda: EMPTY
+    )  # assistant turns: run -> the answer's TokenEvents
     stop_reason: str = ""
 
 

@@ -37,7 +37,9 @@ class SteeringActions:
 
     def _replace_spec(self, f: int, **kw) -> None:
         cfg = self.state.steering
-        self._set_steering(replace(cfg, features=tuple(replace(s, **kw) if s.feature == f else s for s in cfg.features)))
+        self._set_steering(
+            replace(cfg, features=tuple(replace(s, **kw) if s.feature == f else s for s in cfg.features))
+        )
 
     def steer(self, f: int, strength: float = 0.0, method: str = "add", unit: str | None = None) -> SteerSpec:
         """Add feature ``f`` to the steering set (or update its strength and method if it is there)."""
@@ -87,5 +89,6 @@ class SteeringActions:
         max_act = float(info.max_activation[f]) if info is not None and info.has_stats(f) else None
         dec = info.dec_norms if info is not None else None
         dec_norm = float(dec[f]) if dec is not None and 0 <= f < len(dec) else None
-        return resolve_strength(spec, self.state.steering.multiplier, max_act, dec_norm,
-                                info.typical_norm if info is not None else None)
+        return resolve_strength(
+            spec, self.state.steering.multiplier, max_act, dec_norm, info.typical_norm if info is not None else None
+        )

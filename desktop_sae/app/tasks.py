@@ -36,9 +36,17 @@ def default_loader(req: LoadRequest, progress, cancelled=None) -> Any:
     from ..core.session import open_session
 
     leave_a_core_for_the_ui()
-    return open_session(req.model, req.sae, req.hook, device=req.device, dtype=req.dtype,
-                        trust_remote_code=req.trust_remote_code, progress=progress, cancelled=cancelled,
-                        top_k_features=32)
+    return open_session(
+        req.model,
+        req.sae,
+        req.hook,
+        device=req.device,
+        dtype=req.dtype,
+        trust_remote_code=req.trust_remote_code,
+        progress=progress,
+        cancelled=cancelled,
+        top_k_features=32,
+    )
 
 
 def load_job(req: LoadRequest, loader: Loader | None = None):
@@ -78,8 +86,9 @@ def load_sae_job(path: str, hook: str | None = None):
     return fn
 
 
-def generate_job(messages: tuple[dict, ...], system: str | None, sampling, steering, watch: tuple[int, ...],
-                 compare: bool):
+def generate_job(
+    messages: tuple[dict, ...], system: str | None, sampling, steering, watch: tuple[int, ...], compare: bool
+):
     """One answer (``{"main": result}``) or, side by side, the steered and the default answer from one seed."""
 
     def fn(session, state):
@@ -116,7 +125,8 @@ def _readonly(a) -> np.ndarray | None:
 
 def model_info(session, seconds: float) -> ModelInfo:
     """The snapshot the app shows: model and SAE descriptions, statistics and the feature catalog."""
-    from ..core.features import FeatureCatalog, load_dictionary
+    from ..core.feature_catalog import FeatureCatalog
+    from ..core.features import load_dictionary
     from ..core.presets import demo_feature_labels, sae_identity
 
     sae = session.sae
@@ -126,8 +136,13 @@ def model_info(session, seconds: float) -> ModelInfo:
     ident = sae_identity(sae, session.hook_name)
     dictionary = load_dictionary(sae.source_path)
     catalog = FeatureCatalog(
-        int(sae.cfg.d_sae), stats.max_activation if stats else None, stats.density if stats else None,
-        stats.mean_activation if stats else None, dictionary, sae.source_path, ident,
+        int(sae.cfg.d_sae),
+        stats.max_activation if stats else None,
+        stats.density if stats else None,
+        stats.mean_activation if stats else None,
+        dictionary,
+        sae.source_path,
+        ident,
         curated_labels=demo_feature_labels(sae.source_path),
     )
     return ModelInfo(

@@ -21,24 +21,9 @@ import torch
 PROMPT = "Write a long story about a lighthouse keeper who finds a message in a bottle."
 
 
-def _sae_for(lm):
-    from .paths import default_sae_dir
-    from .sae import SAE, SAEConfig
-    from .sae_io import load_sae
-
-    d = default_sae_dir()
-    if d is not None:
-        return load_sae(d), f"bundled ({d.name})"
-    g = torch.Generator().manual_seed(0)
-    sae = SAE(SAEConfig(lm.d_model, 4608, "topk", k=32, hook_name="blocks.12.hook_resid_post"))
-    with torch.no_grad():
-        sae.W_dec.copy_(torch.nn.functional.normalize(torch.randn(4608, lm.d_model, generator=g), dim=-1))
-        sae.W_enc.copy_(sae.W_dec.T)
-    return sae, "random TopK 576->4608 k=32 at blocks.12.hook_resid_post (no bundled SAE yet)"
-
-
 def _engine_run(session, ids, n, steering):
-    from .generation import SamplingConfig, generate_tokens
+    from .config import SamplingConfig
+    from .generation import generate_tokens
     from .tap import SAETap
 
     sc = SamplingConfig(temperature=0, frequency_penalty=0.0, max_new_tokens=n)
@@ -77,11 +62,9 @@ def _subprocess_load(cache_dir: str | None) -> dict:
 def _subprocess_rss(n: int) -> float:
     """Peak RSS (MB) of loading the default model + SAE and generating n tokens with SAE readouts."""
     code = (
-        "import resource, argparse\n"
-        "from desktop_sae.cli import open_session\n"
-        "from desktop_sae.core.generation import SamplingConfig\n"
-        "a = argparse.Namespace(model=None, device=None, dtype=None, sae=None, hook=None, trust_remote_code=False)\n"
-        "s = open_session(a, quiet=True)\n"
+        "from desktop_sae.core.config import SamplingConfig\n"
+        "from desktop_sae.core.session import open_session\n"
+        "s = open_session()\n"
         f"s.generate('Tell me a story.', SamplingConfig(max_new_tokens={n}))\n"
         "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])\n"
     )
@@ -91,21 +74,22 @@ def _subprocess_rss(n: int) -> float:
 
 
 def main(args) -> int:
+    from .config import SteeringConfig, SteerSpec
     from .models import load_model
+    from .paths import default_sae_dir
+    from .sae_io import load_sae
     from .session import Session
-    from .steering import SteerSpec, SteeringConfig
 
     n, repeats = args.tokens, args.repeats
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {n} new tokens, batch 1, greedy, {repeats} repeats", flush=True)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {n} new tokens, batch 1, greedy, "
+          f"{repeats} repeats", flush=True)
+    sae_dir = default_sae_dir()
     sessions = {}
     for dt in dtypes:
         lm = load_model(dtype=dt)
-        sae, sae_desc = _sae_for(lm)
-        s_sae = Session(lm)
-        s_sae.attach_sae(sae)
-        sessions[dt] = (Session(lm), s_sae)
-    print(f"SAE: {sae_desc}", flush=True)
+        sessions[dt] = (Session(lm), Session(lm, load_sae(sae_dir)))
+    print(f"SAE: bundled ({sae_dir.name})", flush=True)
     hf_model = load_model(dtype="float32").model
     ids = sessions[dtypes[0]][0].prompt_ids(PROMPT)
     feats = [11, 222, 3333]

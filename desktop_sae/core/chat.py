@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 
-@dataclass(frozen=True)
-class Message:
-    role: str  # 'system' | 'user' | 'assistant'
-    content: str
-
-
-def as_messages(prompt: str | Sequence[Message] | Sequence[dict], system: str | None = None) -> list[dict]:
+def as_messages(prompt: str | Sequence[dict], system: str | None = None) -> list[dict]:
+    """``{"role", "content"}`` dicts: a plain string is one user message; ``system`` is prepended unless one is
+    there."""
     if isinstance(prompt, str):
         msgs = [{"role": "user", "content": prompt}]
     else:
-        msgs = [m if isinstance(m, dict) else {"role": m.role, "content": m.content} for m in prompt]
+        msgs = list(prompt)
     if system and not any(m["role"] == "system" for m in msgs):
         msgs = [{"role": "system", "content": system}, *msgs]
     return msgs

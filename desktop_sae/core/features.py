@@ -1,42 +1,107 @@
-"""TEMPORARY (replaced by the core-refactor branch)."""
+"""What one feature does and which features a text uses, computed on a loaded ``core.session.Session``; the feature
+dictionary beside an SAE. Results are plain frozen data. Importing this module loads no torch (the functions
+import it when they run), so an app can import the result types early."""
+
 from __future__ import annotations
 
-import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..gui.feature_data import FeatureCatalog  # noqa: F401
+import numpy as np
+
+from .errors import SAEMismatchError
+from .labels import sae_folder
+from .presets import demo_feature_labels
 
 
 @dataclass(frozen=True)
 class FeatureLogits:
+    """The tokens a feature's decoder direction promotes (``top``) and suppresses (``bottom``), strongest first."""
+
     feature: int
-    top: tuple
-    bottom: tuple
+    top: tuple[tuple[str, float], ...]
+    bottom: tuple[tuple[str, float], ...]
 
 
-def feature_logits(s, feature: int, n: int = 10) -> FeatureLogits:
+@dataclass(frozen=True)
+class FeatureHit:
+    """One feature's activity over a text's ordinary tokens."""
+
+    feature: int
+    max: float
+    mean: float  # over all ordinary tokens, zeros included
+    tokens_active: int
+    at_token: str  # the token where it peaks
+    label: str  # the dictionary's label ("" without a dictionary)
+    demo: str | None = None  # the bundled SAE's curated demo label, if any
+
+
+@dataclass(frozen=True)
+class TextFeatures:
+    tokens: tuple[str, ...]  # the text's ordinary tokens (BOS and other special tokens removed)
+    features: tuple[FeatureHit, ...]  # strongest first
+
+
+def _checked_sae(session, feature: int | None = None):
+    sae = session.sae
+    if sae is None:
+        raise SAEMismatchError("no SAE is loaded")
+    if feature is not None and not 0 <= feature < sae.cfg.d_sae:
+        raise ValueError(f"feature {feature} does not exist: this SAE has features 0..{sae.cfg.d_sae - 1}")
+    return sae
+
+
+def feature_logits(session, feature: int, n: int = 10) -> FeatureLogits:
+    """Direct logit effect of a feature: ``W_dec[feature] @ W_U`` (the unembedding, without the final norm)."""
     import torch
 
+    sae = _checked_sae(session, feature)
     with torch.inference_mode():
-        W_U = s.lm.model.get_output_embeddings().weight
-        v = (W_U @ s.sae.W_dec[feature].to(W_U.device, W_U.dtype)).float().cpu()
-    tok = s.lm.tokenizer
+        W_U = session.lm.model.get_output_embeddings().weight
+        v = (W_U @ sae.W_dec[feature].to(W_U.device, W_U.dtype)).float().cpu()
+    tok = session.lm.tokenizer
     hi, lo = v.topk(n), (-v).topk(n)
     top = tuple((tok.decode([int(i)]), float(x)) for x, i in zip(hi.values, hi.indices))
-    bot = tuple((tok.decode([int(i)]), -float(x)) for x, i in zip(lo.values, lo.indices))
-    return FeatureLogits(feature, top, bot)
+    bottom = tuple((tok.decode([int(i)]), -float(x)) for x, i in zip(lo.values, lo.indices))
+    return FeatureLogits(feature, top, bottom)
 
 
-def load_dictionary(sae_path):
-    if not sae_path:
+def features_on_text(session, text: str, top: int = 20) -> TextFeatures:
+    """The ``top`` features that fire most strongly on ``text`` (plain text, no chat template, special tokens
+    ignored), labelled from the dictionary beside the SAE."""
+    sae = _checked_sae(session)
+    toks, ids, acts = session.encode_text(text)
+    keep = np.array([i not in session.special_ids for i in ids], dtype=bool)
+    if not keep.any():
+        raise ValueError("the text has no ordinary tokens")
+    a = acts[keep]
+    kept = tuple(t for t, k in zip(toks, keep) if k)
+    mx, arg = a.max(0), a.argmax(0)
+    order = [int(f) for f in np.argsort(-mx, kind="stable") if mx[f] > 0][:top]
+    dic = load_dictionary(sae.source_path)
+    demo = demo_feature_labels(sae_folder(sae.source_path))
+    hits = tuple(
+        FeatureHit(f, float(mx[f]), float(a[:, f].mean()), int((a[:, f] > 0).sum()), kept[int(arg[f])],
+                   dic.labels[f] if dic else "", demo.get(f))
+        for f in order
+    )
+    return TextFeatures(kept, hits)
+
+
+def load_dictionary(sae_path: str | Path | None):
+    """The ``core.training.dictionary.FeatureDictionary`` beside an SAE (``sae_path`` names its folder or a file in
+    it), or None when there is none or it cannot be read (a warning says why): callers then show ids and
+    statistics only."""
+    folder = sae_folder(sae_path)
+    if folder is None:
         return None
-    folder = Path(sae_path)
-    folder = folder if folder.is_dir() else folder.parent
-    try:
-        from .training.dictionary import FeatureDictionary
+    from .training.dictionary import FeatureDictionary
 
-        return FeatureDictionary.load(folder) if FeatureDictionary.exists(folder) else None
-    except Exception:  # noqa: BLE001
-        traceback.print_exc()
+    if not FeatureDictionary.exists(folder):
+        return None
+    try:
+        return FeatureDictionary.load(folder)
+    except Exception as e:  # noqa: BLE001 - a damaged dictionary must not stop the SAE from loading
+        warnings.warn(f"could not read the feature dictionary in {folder}: {e}", stacklevel=2)
         return None

@@ -9,39 +9,16 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from .config import SamplingConfig
 from .hooks import StopForward, hooks
 
 CancelFn = Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """Defaults follow Neuronpedia's steering page: temperature 0.5, frequency penalty 1.0, fixed seed."""
-
-    temperature: float = 0.5  # 0 = greedy
-    top_p: float = 1.0
-    top_k: int = 0  # 0 = off
-    frequency_penalty: float = 1.0  # subtracted per previous occurrence in the answer (OpenAI convention)
-    repetition_penalty: float = 1.0  # HF convention, over prompt + answer
-    seed: int | None = 42
-    max_new_tokens: int = 128
-
-    def validate(self) -> "SamplingConfig":
-        if not (self.temperature >= 0 and np.isfinite(self.temperature)):
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.top_k < 0 or self.max_new_tokens < 0:
-            raise ValueError("top_k and max_new_tokens must be >= 0")
-        if self.repetition_penalty <= 0:
-            raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
-        return self
 
 
 @dataclass(frozen=True)
@@ -192,7 +169,6 @@ def generate_tokens(
     skip_special: bool = True,
     on_token: Callable[[TokenEvent], None] | None = None,
     cancel: CancelFn | None = None,
-    emit_prompt: bool = True,
     run: str = "main",
 ) -> GenerationResult:
     """Generate up to ``sampling.max_new_tokens`` tokens after ``prompt_ids``; see module docstring."""
@@ -225,8 +201,6 @@ def generate_tokens(
         texts = [detok.piece(i) for i in ids]
         deltas = [""] * len(ids) if is_prompt else [detok.push(i, s, final) for i, s in zip(ids, specials)]
         for e in _events(rec, ids, start, texts, deltas, is_prompt, specials, run):
-            if is_prompt and not emit_prompt:
-                continue
             events.append(e)
             emit(e)
 
@@ -252,7 +226,8 @@ def generate_tokens(
             final = is_stop or len(answer) == sampling.max_new_tokens
             if not final:
                 set_mask([tok])
-                out = model(input_ids=torch.tensor([[tok]], device=dev), use_cache=True, logits_to_keep=1, **{kw: cache})
+                out = model(input_ids=torch.tensor([[tok]], device=dev), use_cache=True, logits_to_keep=1,
+                            **{kw: cache})
                 cache = _out_cache(out)
                 rec = tap.last if tapped else None
             elif tapped:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -83,13 +83,15 @@ def n_layers(model: nn.Module) -> int:
     return len(decoder_layers(model))
 
 
-def resolve(model: nn.Module, hook: HookPoint | str) -> tuple[nn.Module, str]:
+def resolve_hook(model: nn.Module, hook: HookPoint | str) -> tuple[nn.Module, str]:
     """(module, kind) for a hook point; kind is 'pre' (forward-pre hook on input) or 'post' (forward hook)."""
     hp = parse_hook_name(hook) if isinstance(hook, str) else hook
     lay = layout_of(model)
     layers = _get_path(model, lay.layers_path)
     if not 0 <= hp.layer < len(layers):
-        raise HookPointError(f"hook {hp.name}: layer {hp.layer} is out of range, the model has layers 0..{len(layers) - 1}")
+        raise HookPointError(
+            f"hook {hp.name}: layer {hp.layer} is out of range, the model has layers 0..{len(layers) - 1}"
+        )
     block = layers[hp.layer]
     if hp.site == "hook_resid_pre":
         return block, "pre"
@@ -119,7 +121,7 @@ def hooks(model: nn.Module, fns: dict[str, HookFn]) -> Iterator[None]:
     handles = []
     try:
         for name, fn in fns.items():
-            module, kind = resolve(model, name)
+            module, kind = resolve_hook(model, name)
             if kind == "post":
                 handles.append(module.register_forward_hook(lambda m, a, out, fn=fn: _swap_first(out, fn)))
             else:

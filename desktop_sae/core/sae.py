@@ -1,4 +1,5 @@
-"""One SAE module for the standard (ReLU), TopK, JumpReLU and gated architectures (shared/design.md §3).
+"""One SAE module for the standard (ReLU), TopK, JumpReLU and gated architectures (docs/MATHS.md, "SAE encode and
+decode").
 
 Shapes follow SAELens: ``W_enc [d_in, d_sae]``, ``W_dec [d_sae, d_in]``, ``b_enc [d_sae]``, ``b_dec [d_in]``,
 ``threshold [d_sae]`` (JumpReLU), ``b_gate``/``b_mag``/``r_mag [d_sae]`` (gated).
@@ -7,7 +8,7 @@ Shapes follow SAELens: ``W_enc [d_in, d_sae]``, ``W_dec [d_sae, d_in]``, ``b_enc
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,9 +43,6 @@ class SAEConfig:
             )
         if self.architecture == "topk" and (self.k is None or not 0 < self.k <= self.d_sae):
             raise ValueError(f"a TopK SAE needs 0 < k <= d_sae ({self.d_sae}); got k={self.k}")
-
-    def with_(self, **kw) -> "SAEConfig":
-        return replace(self, **kw)
 
 
 @dataclass(frozen=True)

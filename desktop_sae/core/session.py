@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from .chat import chat_prompt_ids, text_ids
+from .config import NO_STEERING, SamplingConfig, SteeringConfig
 from .errors import HookPointError, SAEMismatchError
-from .generation import GenerationResult, SamplingConfig, TokenEvent, generate_tokens
-from .hooks import capture, parse_hook_name, resolve
+from .generation import GenerationResult, TokenEvent, generate_tokens
+from .hooks import capture, parse_hook_name, resolve_hook
 from .models import LoadedModel
 from .sae import SAE
-from .steering import NO_STEERING, SteeringConfig, SteeringPlan, resolve as resolve_steering
+from .steering import SteeringPlan, plan_steering
 from .tap import SAETap
 
 REFERENCE_TEXT = (
@@ -64,7 +65,7 @@ class Session:
             raise SAEMismatchError("the SAE does not say which hook point it was trained at; give one (--hook)")
         try:
             hp = parse_hook_name(hook)
-            resolve(self.lm.model, hp)
+            resolve_hook(self.lm.model, hp)
         except HookPointError as e:
             raise SAEMismatchError(f"the SAE does not fit {self.lm.name}: {e}") from None
         if sae.cfg.d_in != self.lm.d_model:
@@ -85,9 +86,6 @@ class Session:
         self._typical_norm = float(tn) if tn else None
         return warnings
 
-    def detach_sae(self) -> None:
-        self.sae, self.hook_name, self._typical_norm = None, None, None
-
     @property
     def typical_norm(self) -> float | None:
         """Mean residual L2 norm at the hook over ordinary (non-special) tokens of a reference text."""
@@ -101,14 +99,15 @@ class Session:
     # --- prompts -----------------------------------------------------------------------------------
     def prompt_ids(self, prompt, system: str | None = None, chat: bool = True) -> list[int]:
         if not chat:
-            return text_ids(self.lm.tokenizer, prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt))
+            text = prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt)
+            return text_ids(self.lm.tokenizer, text)
         return chat_prompt_ids(self.lm.tokenizer, prompt, system)
 
     # --- steering ----------------------------------------------------------------------------------
     def plan(self, steering: SteeringConfig) -> SteeringPlan:
         """Validated steering plan (raises SteeringError; nothing is applied on error)."""
         tn = self.typical_norm if steering.active and self.sae is not None else None
-        return resolve_steering(steering, self.sae, tn)
+        return plan_steering(steering, self.sae, tn)
 
     def steering_units(self, steering: SteeringConfig) -> list[dict]:
         return [{"feature": r.spec.feature, "method": r.spec.method, **r.units()} for r in self.plan(steering).resolved]
@@ -126,7 +125,6 @@ class Session:
         watch: Sequence[int] = (),
         on_token: Callable[[TokenEvent], None] | None = None,
         cancel: Callable[[], bool] | None = None,
-        emit_prompt: bool = True,
         run: str = "main",
     ) -> GenerationResult:
         ids = list(prompt_ids) if prompt_ids is not None else self.prompt_ids(prompt, system, chat)
@@ -144,11 +142,11 @@ class Session:
             skip_special=steering.skip_special,
             on_token=on_token,
             cancel=cancel,
-            emit_prompt=emit_prompt,
             run=run,
         )
 
-    def compare(self, prompt, sampling: SamplingConfig, steering: SteeringConfig, **kw) -> tuple[GenerationResult, GenerationResult]:
+    def compare(self, prompt, sampling: SamplingConfig, steering: SteeringConfig,
+                **kw) -> tuple[GenerationResult, GenerationResult]:
         """Steered vs default: same prompt, same seed, same sampling stream, two runs."""
         if sampling.seed is None:
             sampling = replace(sampling, seed=int(torch.randint(0, 2**31 - 1, ()).item()))
@@ -160,7 +158,8 @@ class Session:
     @torch.inference_mode()
     def activations(self, ids: Sequence[int]) -> torch.Tensor:
         """Residual activations at the hook for ``ids`` ([T, d]); layers after the hook are skipped."""
-        x = capture(self.lm.model, self.hook_name, stop=True, input_ids=torch.tensor([list(ids)], device=self.lm.device))
+        ids_t = torch.tensor([list(ids)], device=self.lm.device)
+        x = capture(self.lm.model, self.hook_name, stop=True, input_ids=ids_t)
         return x[0]
 
     @torch.inference_mode()

@@ -1,12 +1,10 @@
-"""Steering with SAE features at the SAE's hook point (shared/design.md §4).
+"""Steering with SAE features at the SAE's hook point (docs/MATHS.md, "Steering").
 
 - additive:   x <- x + s * W_dec[f]
 - clamp:      x <- x + (c - a_f(x)) * W_dec[f]          (error term kept; several features sum their terms)
 - orthogonal: x <- (I - P) x + c * P x,  P = v v^T / |v|^2, v = W_dec[f]
 
-Strength is given raw or as a multiple of the feature's max activation ('max' unit); a global multiplier m
-scales additive and clamp strengths (s*m, c*m) and orthogonal gains as 1 + m*(c - 1), so m = 0 is always
-"no additive/orthogonal steering".
+Strengths and their units are resolved by ``config.resolve_strength`` (the one place that rule lives).
 """
 
 from __future__ import annotations
@@ -16,98 +14,11 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .config import NO_STEERING as NO_STEERING  # re-exported for the GUI package until it imports from .config
+from .config import ResolvedSteer, SteeringConfig, resolve_strength
+from .config import SteerSpec as SteerSpec  # re-exported for the GUI package until it imports from .config
 from .errors import SteeringError
 from .sae import SAE
-
-METHODS = ("add", "clamp", "orth")
-UNITS = ("raw", "max")
-METHOD_ALIASES = {"add": "add", "additive": "add", "clamp": "clamp", "orth": "orth", "orthogonal": "orth"}
-
-
-@dataclass(frozen=True)
-class SteerSpec:
-    feature: int
-    strength: float
-    unit: str = "raw"  # 'raw' | 'max' (multiple of the feature's max activation)
-    method: str = "add"  # 'add' | 'clamp' | 'orth'
-    enabled: bool = True
-    label: str = ""
-
-    def __post_init__(self):
-        if self.method not in METHODS:
-            raise SteeringError(f"unknown steering method {self.method!r}; use one of {', '.join(METHODS)}")
-        if self.unit not in UNITS:
-            raise SteeringError(f"unknown strength unit {self.unit!r}; use 'raw' or 'max'")
-        if not math.isfinite(self.strength):
-            raise SteeringError(f"feature {self.feature}: strength must be a finite number, got {self.strength}")
-
-
-@dataclass(frozen=True)
-class SteeringConfig:
-    features: tuple[SteerSpec, ...] = ()
-    multiplier: float = 1.0
-    skip_special: bool = True  # leave BOS / chat-template special tokens unsteered
-
-    @property
-    def active(self) -> tuple[SteerSpec, ...]:
-        return tuple(s for s in self.features if s.enabled)
-
-    def is_noop(self) -> bool:
-        return not self.active
-
-
-NO_STEERING = SteeringConfig()
-
-
-def parse_steer(text: str) -> SteerSpec:
-    """CLI form ``F=V[x][:add|clamp|orth]``: ``12=8`` raw, ``12=10x`` ten times max activation."""
-    try:
-        lhs, rhs = text.split("=", 1)
-        method = "add"
-        if ":" in rhs:
-            rhs, method = rhs.rsplit(":", 1)
-        unit = "raw"
-        rhs = rhs.strip()
-        if rhs.lower().endswith("x"):
-            unit, rhs = "max", rhs[:-1]
-        if method.strip().lower() not in METHOD_ALIASES:
-            raise SteeringError(f"unknown method {method!r} in --steer {text!r}; use add, clamp or orth")
-        return SteerSpec(int(lhs), float(rhs), unit, METHOD_ALIASES[method.strip().lower()])
-    except SteeringError:
-        raise
-    except ValueError:
-        raise SteeringError(f"bad --steer {text!r}: expected FEATURE=VALUE[x][:add|clamp|orth], e.g. 123=8x:clamp") from None
-
-
-@dataclass
-class ResolvedSteer:
-    spec: SteerSpec
-    coefficient: float  # raw additive strength, clamp target, or orthogonal gain (after the multiplier)
-    x_max: float | None  # the same as a multiple of max activation (add/clamp), if stats exist
-    pct_norm: float | None  # |coefficient * W_dec[f]| as % of the hook's typical residual norm (add/clamp)
-
-    def units(self) -> dict:
-        return {"raw": self.coefficient, "x_max": self.x_max, "pct_norm": self.pct_norm}
-
-
-def _usable(max_act: float | None) -> bool:
-    return max_act is not None and math.isfinite(max_act) and max_act > 0
-
-
-def resolve_strength(spec: SteerSpec, multiplier: float, max_act: float | None, dec_norm: float | None,
-                     typical_norm: float | None) -> ResolvedSteer:
-    """One feature's strength after the multiplier, in all three units (the GUI shows these beside each slider).
-    Orthogonal steering has only a gain; 'max' units without usable stats give ``x_max=None``."""
-    if spec.method == "orth":
-        return ResolvedSteer(spec, 1.0 + multiplier * (spec.strength - 1.0), None, None)
-    usable = _usable(max_act)
-    coef = (spec.strength * max_act if (spec.unit == "max" and usable) else spec.strength) * multiplier
-    return ResolvedSteer(
-        spec,
-        coef,
-        coef / max_act if usable else None,
-        100.0 * abs(coef) * dec_norm / typical_norm if (typical_norm and dec_norm is not None) else None,
-    )
 
 
 @dataclass
@@ -132,7 +43,7 @@ class SteeringPlan:
         return self.add_vec is None and self.clamp_idx is None and self.orth_dirs is None
 
 
-def resolve(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | None = None) -> SteeringPlan:
+def plan_steering(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | None = None) -> SteeringPlan:
     """Validate everything first and build the plan; raises SteeringError and applies nothing on bad input."""
     specs = cfg.active
     if not specs:
@@ -150,13 +61,12 @@ def resolve(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | None = N
     for s in specs:
         if not 0 <= s.feature < d_sae:
             raise SteeringError(f"feature {s.feature} does not exist: this SAE has features 0..{d_sae - 1}")
-        max_act = sae.max_activation(s.feature)
-        if s.unit == "max" and not _usable(max_act):
+        r = resolve_strength(s, m, sae.max_activation(s.feature), float(dec_norms[s.feature]), typical_norm)
+        if s.unit == "max" and r.x_max is None:
             raise SteeringError(
                 f"feature {s.feature}: strength in × max activation needs feature statistics, which this SAE lacks "
                 f"(or the feature never fired); give a raw strength instead"
             )
-        r = resolve_strength(s, m, max_act, float(dec_norms[s.feature]), typical_norm)
         plan.resolved.append(r)
         if s.method == "orth":
             orth_i.append(s.feature)

@@ -18,15 +18,20 @@ def binding_problem() -> str | None:
     import PySide6
 
     if PySide6.__version__ == "6.12.0" and sys.version_info < (3, 12):
-        return ("PySide6 6.12.0 leaks a reference to None on every slot call under Python < 3.12 and will crash this "
-                "app after a few minutes; install another version: pip install 'PySide6-Essentials!=6.12.0'")
+        return (
+            "PySide6 6.12.0 leaks a reference to None on every slot call under Python < 3.12 and will crash this "
+            "app after a few minutes; install another version: pip install 'PySide6-Essentials!=6.12.0'"
+        )
     return None
 
 
 def load_request_from_args(args) -> LoadRequest:
     return LoadRequest(
-        model=getattr(args, "model", None), device=getattr(args, "device", None), dtype=getattr(args, "dtype", None),
-        sae=getattr(args, "sae", None), hook=getattr(args, "hook", None),
+        model=getattr(args, "model", None),
+        device=getattr(args, "device", None),
+        dtype=getattr(args, "dtype", None),
+        sae=getattr(args, "sae", None),
+        hook=getattr(args, "hook", None),
         trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
     )
 

@@ -67,7 +67,9 @@ class Transcript(QTextBrowser):
         fmt.setFontWeight(QFont.Bold)
         if role == "error":
             fmt.setForeground(Qt.red)
-        cur.insertText(ROLE_TITLES.get(role, role) + ("" if role != "assistant" or not self.title else f" ({self.title})"), fmt)
+        cur.insertText(
+            ROLE_TITLES.get(role, role) + ("" if role != "assistant" or not self.title else f" ({self.title})"), fmt
+        )
         cur.insertBlock()
 
     def add_plain(self, text: str, role: str = "user") -> None:
@@ -132,8 +134,13 @@ class SamplingBar(QWidget):
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, 4096)
         self.max_tokens.setToolTip("Maximum tokens in an answer")
-        for text, w in (("Temp", self.temperature), ("Top-p", self.top_p), ("Freq. pen.", self.freq),
-                        ("Seed", self.seed), ("Max tokens", self.max_tokens)):
+        for text, w in (
+            ("Temp", self.temperature),
+            ("Top-p", self.top_p),
+            ("Freq. pen.", self.freq),
+            ("Seed", self.seed),
+            ("Max tokens", self.max_tokens),
+        ):
             lab = QLabel(text)
             lab.setBuddy(w)
             lay.addWidget(lab)
@@ -145,15 +152,24 @@ class SamplingBar(QWidget):
 
     def _edited(self, *_) -> None:
         seed = self.seed.value()
-        cfg = replace(self.ctl.state.sampling, temperature=round(self.temperature.value(), 4),
-                      top_p=round(self.top_p.value(), 4), frequency_penalty=round(self.freq.value(), 4),
-                      seed=None if seed < 0 else seed, max_new_tokens=self.max_tokens.value())
+        cfg = replace(
+            self.ctl.state.sampling,
+            temperature=round(self.temperature.value(), 4),
+            top_p=round(self.top_p.value(), 4),
+            frequency_penalty=round(self.freq.value(), 4),
+            seed=None if seed < 0 else seed,
+            max_new_tokens=self.max_tokens.value(),
+        )
         self.ctl.set_sampling(cfg)
 
     def show_config(self, c) -> None:
-        for w, v in ((self.temperature, c.temperature), (self.top_p, c.top_p), (self.freq, c.frequency_penalty),
-                     (self.seed, -1 if c.seed is None else min(int(c.seed), 2**31 - 1)),
-                     (self.max_tokens, max(1, c.max_new_tokens))):
+        for w, v in (
+            (self.temperature, c.temperature),
+            (self.top_p, c.top_p),
+            (self.freq, c.frequency_penalty),
+            (self.seed, -1 if c.seed is None else min(int(c.seed), 2**31 - 1)),
+            (self.max_tokens, max(1, c.max_new_tokens)),
+        ):
             w.blockSignals(True)
             w.setValue(v)
             w.blockSignals(False)
@@ -180,7 +196,9 @@ class ChatPane(QWidget):
         self.color_label = QLabel("")
         self.color_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.color_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-        self.color_label.setToolTip("Tokens are coloured by this feature's activation (choose one in the feature panel)")
+        self.color_label.setToolTip(
+            "Tokens are coloured by this feature's activation (choose one in the feature panel)"
+        )
 
         self.main_view = Transcript("")
         self.default_view = Transcript("default")

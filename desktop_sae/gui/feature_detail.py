@@ -105,8 +105,11 @@ class FeatureDetail(QWidget):
         self.title.setText(f"Feature #{f}  {cat.label(f)}")
         self.label_edit.setText(cat.user_labels.get(f, cat.label(f)))
         parts = []
-        for name, arr, fmt in (("max activation", cat.max_activation, "{:.3g}"), ("mean when active", cat.mean_activation, "{:.3g}"),
-                               ("density", cat.density, "{:.3%}")):
+        for name, arr, fmt in (
+            ("max activation", cat.max_activation, "{:.3g}"),
+            ("mean when active", cat.mean_activation, "{:.3g}"),
+            ("density", cat.density, "{:.3%}"),
+        ):
             v = arr[f]
             if np.isfinite(v):
                 parts.append(f"{name} {fmt.format(float(v))}")
@@ -129,7 +132,11 @@ class FeatureDetail(QWidget):
         def fmt(items, color):
             out = []
             for it in list(items or [])[:10]:
-                tok, val = (it[0], it[1]) if isinstance(it, (list, tuple)) else (_get(it, "token", "text"), _get(it, "value", "logit"))
+                tok, val = (
+                    (it[0], it[1])
+                    if isinstance(it, (list, tuple))
+                    else (_get(it, "token", "text"), _get(it, "value", "logit"))
+                )
                 out.append(f"<span style='color:{color}'>{html.escape(repr(str(tok))[1:-1])}</span> {float(val):+.2f}")
             return ", ".join(out)
 
@@ -142,12 +149,20 @@ class FeatureDetail(QWidget):
     def _show_contexts(self, entry) -> None:
         ctxs = _get(entry, "top_examples", "top_contexts", "contexts", default=None)
         if not ctxs:
-            msg = ("No feature dictionary ships with this SAE: only its statistics and logits are shown. "
-                   "Hover tokens in the chat to see where it fires.") if entry is None else "No contexts recorded."
+            msg = (
+                (
+                    "No feature dictionary ships with this SAE: only its statistics and logits are shown. "
+                    "Hover tokens in the chat to see where it fires."
+                )
+                if entry is None
+                else "No contexts recorded."
+            )
             self.contexts.setHtml(f"<p><i>{html.escape(msg)}</i></p>")
             return
         dark = is_dark(self.palette())
-        vmax = max((float(np.max(_get(c, "values", "acts", default=[0]) or [0])) for c in ctxs[:20]), default=1.0) or 1.0
+        vmax = (
+            max((float(np.max(_get(c, "values", "acts", default=[0]) or [0])) for c in ctxs[:20]), default=1.0) or 1.0
+        )
         rows = []
         for c in ctxs[:20]:
             toks = _get(c, "tokens", "token_strs", default=[])
@@ -157,7 +172,9 @@ class FeatureDetail(QWidget):
                 a = max(0.0, min(1.0, float(v) / vmax))
                 bg = f"rgba(255,140,0,{0.15 + 0.75 * a:.2f})" if v > 0 else "transparent"
                 spans.append(f"<span style='background:{bg}' title='{float(v):.2f}'>{html.escape(str(t))}</span>")
-            rows.append(f"<p style='margin:2px'>{''.join(spans)} <small>(max {float(max(vals, default=0)):.2f})</small></p>")
+            rows.append(
+                f"<p style='margin:2px'>{''.join(spans)} <small>(max {float(max(vals, default=0)):.2f})</small></p>"
+            )
         color = "#ddd" if dark else "#222"
         self.contexts.setHtml(f"<div style='color:{color}'>{''.join(rows)}</div>")
 
@@ -177,7 +194,9 @@ class FeatureDetail(QWidget):
             return
         edges = np.asarray(edges, float)
         self.hist.setVisible(True)
-        self.hist_bars.setOpts(x=(edges[:-1] + edges[1:]) / 2, height=np.asarray(counts, float), width=float(np.diff(edges).mean()))
+        self.hist_bars.setOpts(
+            x=(edges[:-1] + edges[1:]) / 2, height=np.asarray(counts, float), width=float(np.diff(edges).mean())
+        )
 
     def _save_label(self) -> None:
         if self.feature is not None:

@@ -56,15 +56,22 @@ class FeatureTableModel(QAbstractTableModel):
         if orientation == Qt.Horizontal and role == Qt.DisplayRole:
             return COLS[section]
         if orientation == Qt.Horizontal and role == Qt.ToolTipRole:
-            return ("Pinned (plotted in the strip chart)", "Feature id", "Label (double-click to edit)",
-                    "Fraction of tokens on which it fires", "Largest activation seen in the training data",
-                    "Largest activation in this conversation")[section]
+            return (
+                "Pinned (plotted in the strip chart)",
+                "Feature id",
+                "Label (double-click to edit)",
+                "Fraction of tokens on which it fires",
+                "Largest activation seen in the training data",
+                "Largest activation in this conversation",
+            )[section]
         return None
 
     _ROLES = frozenset((Qt.DisplayRole, Qt.EditRole, Qt.UserRole, Qt.TextAlignmentRole, Qt.ToolTipRole))
 
     def data(self, index, role=Qt.DisplayRole):
-        if role not in self._ROLES or self.cat is None or not index.isValid():  # fast exit: views ask for ~10 roles per cell
+        if (
+            role not in self._ROLES or self.cat is None or not index.isValid()
+        ):  # fast exit: views ask for ~10 roles per cell
             return None
         f = int(self.rows[index.row()])
         c = index.column()
@@ -265,8 +272,11 @@ class FeaturePanel(QWidget):
         if f is None:
             return
         m = QMenu(self)
-        for text, sig in (("Pin / unpin", self.pinToggled), ("Steer with this feature", self.steerRequested),
-                          ("Colour tokens by this feature", self.colorRequested)):
+        for text, sig in (
+            ("Pin / unpin", self.pinToggled),
+            ("Steer with this feature", self.steerRequested),
+            ("Colour tokens by this feature", self.colorRequested),
+        ):
             a = QAction(text, m)
             a.triggered.connect(lambda _=False, s=sig: s.emit(f))
             m.addAction(a)

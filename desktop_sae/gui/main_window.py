@@ -20,8 +20,7 @@ from .feature_panel import FeaturePanel
 from .gc_guard import GuiThreadGC
 from .inference_thread import InferenceThread, OutboxPump
 from .open_dialogs import OpenActions
-from .settings import app_settings, restore_state, save_state
-from .settings import get_bool
+from .settings import app_settings, get_bool, restore_state, save_state
 from .steering_panel import SteeringPanel
 from .view_modes import ViewModes
 from .welcome import WelcomePage
@@ -33,8 +32,15 @@ from .welcome import WelcomePage
 class MainWindow(OpenActions, ViewModes, QMainWindow):
     readyChanged = Signal(bool)
 
-    def __init__(self, load: LoadRequest | None = LoadRequest(), loader=None, preset: str | None = None,
-                 store=None, welcome: bool | None = None, parent=None):
+    def __init__(
+        self,
+        load: LoadRequest | None = LoadRequest(),
+        loader=None,
+        preset: str | None = None,
+        store=None,
+        welcome: bool | None = None,
+        parent=None,
+    ):
         super().__init__(parent)
         self.setWindowTitle("Desktop SAE")
         self.resize(1480, 920)
@@ -139,23 +145,42 @@ class MainWindow(OpenActions, ViewModes, QMainWindow):
         A, ctl = self._action, self.controller
         self.act_open_model = A("Open &model…", self.open_model_dialog, None, "Load another model (and its SAE)")
         self.act_open_sae = A("Open S&AE…", self.open_sae_dialog, None, "Put another SAE on the loaded model")
-        self.act_open = A("&Open preset…", self.open_preset_dialog, "Ctrl+O", "Load a preset file (validated before anything changes)")
+        self.act_open = A(
+            "&Open preset…", self.open_preset_dialog, "Ctrl+O", "Load a preset file (validated before anything changes)"
+        )
         self.act_save = A("&Save preset…", self.save_preset_dialog, "Ctrl+S", "Save steering and sampling as a preset")
-        self.act_presets = A("&Presets…", self.show_presets, "Ctrl+P", "Built-in and saved presets: load, rename, delete")
+        self.act_presets = A(
+            "&Presets…", self.show_presets, "Ctrl+P", "Built-in and saved presets: load, rename, delete"
+        )
         self.act_quit = A("&Quit", self.close, "Ctrl+Q")
         self.act_send = A("Send", self.chat.send, None, "Send the message (Ctrl+Enter)")
         self.act_stop = A("Stop", ctl.stop, "Esc", "Stop the answer (Esc)")
         self.act_regen = A("Regenerate", ctl.regenerate, "Ctrl+R", "Answer the last message again")
         self.act_clear = A("Clear chat", ctl.clear, "Ctrl+L", "Start a new conversation")
-        self.act_compare = A("Side by side", ctl.set_compare, "Ctrl+D",
-                             "Show the steered and the default answer (same seed) together", checkable=True)
+        self.act_compare = A(
+            "Side by side",
+            ctl.set_compare,
+            "Ctrl+D",
+            "Show the steered and the default answer (same seed) together",
+            checkable=True,
+        )
         self.act_find = A("Find feature", self.focus_search, "Ctrl+F", "Search features by label, top token or id")
         self.act_about = A("&About Desktop SAE", lambda: self._boxes.append(show_about(self, ctl.state.info)))
         self.act_welcome = A("&Welcome page", self.show_welcome, None, "Lessons, demos and chat: where to start")
-        self.act_simple = A("&Simple layout", self.set_simple, "Ctrl+Shift+S",
-                            "Only the chat, the steering sliders and the live plot", checkable=True)
-        self.act_present = A("&Presentation mode", self.set_presentation, "F11",
-                             "Full screen, large fonts and high contrast for a projector", checkable=True)
+        self.act_simple = A(
+            "&Simple layout",
+            self.set_simple,
+            "Ctrl+Shift+S",
+            "Only the chat, the steering sliders and the live plot",
+            checkable=True,
+        )
+        self.act_present = A(
+            "&Presentation mode",
+            self.set_presentation,
+            "F11",
+            "Full screen, large fonts and high contrast for a projector",
+            checkable=True,
+        )
         m = self.menuBar().addMenu("&File")
         for a in (self.act_open_model, self.act_open_sae, None, self.act_open, self.act_save, self.act_presets):
             m.addSeparator() if a is None else m.addAction(a)
@@ -186,7 +211,16 @@ class MainWindow(OpenActions, ViewModes, QMainWindow):
         m.addAction(self.act_about)
         tb = self.addToolBar("Main")
         tb.setObjectName("toolbar_main")
-        for a in (self.act_stop, self.act_regen, self.act_clear, self.act_compare, None, self.act_open, self.act_save, self.act_presets):
+        for a in (
+            self.act_stop,
+            self.act_regen,
+            self.act_clear,
+            self.act_compare,
+            None,
+            self.act_open,
+            self.act_save,
+            self.act_presets,
+        ):
             tb.addSeparator() if a is None else tb.addAction(a)
 
     def _build_status(self) -> None:
@@ -258,10 +292,14 @@ class MainWindow(OpenActions, ViewModes, QMainWindow):
     def _on_loaded(self, info) -> None:
         m = info.model
         self.lbl_model.setText(f"{m['device']} · {m['dtype']} · {m['name']}")
-        self.lbl_model.setToolTip(f"{m['name']}: {m['parameters'] / 1e6:.0f}M parameters, {m['layers']} layers, from {m['location']}")
+        self.lbl_model.setToolTip(
+            f"{m['name']}: {m['parameters'] / 1e6:.0f}M parameters, {m['layers']} layers, from {m['location']}"
+        )
         if info.sae:
             self.lbl_sae.setText(f"SAE: {info.sae['architecture']} {info.d_sae} @ {info.sae['hook']}")
-            self.lbl_sae.setToolTip(str(info.sae.get("path")) + ("" if info.dictionary else "\n(no feature dictionary)"))
+            self.lbl_sae.setToolTip(
+                str(info.sae.get("path")) + ("" if info.dictionary else "\n(no feature dictionary)")
+            )
         else:
             self.lbl_sae.setText("SAE: none (chat only)")
         self.features.set_catalog(info.catalog)
@@ -329,7 +367,11 @@ class MainWindow(OpenActions, ViewModes, QMainWindow):
         self.controller.inspect_token(ev)
         if ev.top_ids is not None:
             label = self.controller.state.label
-            lines = [f"#{int(i)}  {float(v):.2f}  {label(int(i))}"[:70] for i, v in zip(ev.top_ids[:8], ev.top_vals[:8]) if v > 0]
+            lines = [
+                f"#{int(i)}  {float(v):.2f}  {label(int(i))}"[:70]
+                for i, v in zip(ev.top_ids[:8], ev.top_vals[:8])
+                if v > 0
+            ]
             QToolTip.showText(QCursor.pos(), f"{ev.text!r}\n" + "\n".join(lines), self.chat.main_view)
 
     def _on_token_click(self, ev) -> None:

@@ -33,8 +33,10 @@ class StripChart(QWidget):
         self.plot.setXRange(0, X_CHUNK, padding=0.02)
         self._x_end = X_CHUNK
         self.legend = self.plot.addLegend(offset=(5, 5), labelTextSize="8pt")
-        self.plot.setToolTip("Activation of each pinned feature on every token of the answer, updated while it streams.\n"
-                             "Solid: the (steered) answer; dashed: the default answer in side-by-side mode.")
+        self.plot.setToolTip(
+            "Activation of each pinned feature on every token of the answer, updated while it streams.\n"
+            "Solid: the (steered) answer; dashed: the default answer in side-by-side mode."
+        )
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)

@@ -85,8 +85,13 @@ class PresetManager(QDialog):
             return
         try:
             p = self.store.read(path)
-            feats = ", ".join(f"#{s.feature} {s.label} {s.strength:g}{'×' if s.unit == 'max' else ''} {s.method}"
-                              for s in p.steering.features) or "no steering"
+            feats = (
+                ", ".join(
+                    f"#{s.feature} {s.label} {s.strength:g}{'×' if s.unit == 'max' else ''} {s.method}"
+                    for s in p.steering.features
+                )
+                or "no steering"
+            )
             self.info.setText(f"{p.description}\n{feats}".strip())
         except PresetError as e:
             self.info.setText("")

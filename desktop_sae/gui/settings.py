@@ -48,11 +48,16 @@ def restore_state(win) -> None:
     win.steering.auto.setChecked(ctl.state.auto_rerun)
     c = ctl.state.sampling
     try:
-        ctl.set_sampling(replace(
-            c, temperature=get_float(s, "sampling/temperature", c.temperature), top_p=get_float(s, "sampling/top_p", c.top_p),
-            frequency_penalty=get_float(s, "sampling/frequency_penalty", c.frequency_penalty),
-            seed=get_int(s, "sampling/seed", -1 if c.seed is None else c.seed),
-            max_new_tokens=get_int(s, "sampling/max_new_tokens", c.max_new_tokens)))
+        ctl.set_sampling(
+            replace(
+                c,
+                temperature=get_float(s, "sampling/temperature", c.temperature),
+                top_p=get_float(s, "sampling/top_p", c.top_p),
+                frequency_penalty=get_float(s, "sampling/frequency_penalty", c.frequency_penalty),
+                seed=get_int(s, "sampling/seed", -1 if c.seed is None else c.seed),
+                max_new_tokens=get_int(s, "sampling/max_new_tokens", c.max_new_tokens),
+            )
+        )
     except ValueError:  # a damaged settings file: keep the defaults
         pass
     if ctl.state.sampling.seed is not None and ctl.state.sampling.seed < 0:
@@ -68,7 +73,12 @@ def save_state(win) -> None:
     s.setValue("chat/compare", st.compare)
     s.setValue("steering/auto_rerun", st.auto_rerun)
     c = st.sampling
-    for k, v in (("temperature", c.temperature), ("top_p", c.top_p), ("frequency_penalty", c.frequency_penalty),
-                 ("seed", -1 if c.seed is None else c.seed), ("max_new_tokens", c.max_new_tokens)):
+    for k, v in (
+        ("temperature", c.temperature),
+        ("top_p", c.top_p),
+        ("frequency_penalty", c.frequency_penalty),
+        ("seed", -1 if c.seed is None else c.seed),
+        ("max_new_tokens", c.max_new_tokens),
+    ):
         s.setValue(f"sampling/{k}", v)
     s.sync()

@@ -23,9 +23,11 @@ from PySide6.QtWidgets import (
 )
 
 METHOD_NAMES = {"add": "add", "clamp": "clamp", "orth": "orthogonal"}
-METHOD_TIPS = ("add: x + s·W_dec[f] (Neuronpedia's default)\n"
-               "clamp: set the feature's activation to c, keeping the SAE error (Anthropic's Golden Gate method)\n"
-               "orthogonal: scale the component of x along W_dec[f] by c (1 = unchanged, 0 = remove)")
+METHOD_TIPS = (
+    "add: x + s·W_dec[f] (Neuronpedia's default)\n"
+    "clamp: set the feature's activation to c, keeping the SAE error (Anthropic's Golden Gate method)\n"
+    "orthogonal: scale the component of x along W_dec[f] by c (1 = unchanged, 0 = remove)"
+)
 SLIDER_STEPS = 200  # each side
 DEBOUNCE_MS = 300
 
@@ -49,7 +51,14 @@ class SteeringRow(QFrame):
         self.name.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long labels never widen the dock
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(-SLIDER_STEPS, SLIDER_STEPS)
-        self.slider.setToolTip("Strength" + (" in multiples of the feature's max activation (±10× is the useful range)" if unit == "max" else " (raw coefficient)"))
+        self.slider.setToolTip(
+            "Strength"
+            + (
+                " in multiples of the feature's max activation (±10× is the useful range)"
+                if unit == "max"
+                else " (raw coefficient)"
+            )
+        )
         self.value = QDoubleSpinBox()
         self.value.setDecimals(2)
         self.value.setRange(-1000.0, 1000.0) if unit == "max" else self.value.setRange(-1e5, 1e5)
@@ -61,7 +70,9 @@ class SteeringRow(QFrame):
             self.method.addItem(v, k)
         self.method.setToolTip(METHOD_TIPS)
         self.units = QLabel("")
-        self.units.setToolTip("Raw coefficient and its size as % of the hook's typical residual norm (after the global multiplier)")
+        self.units.setToolTip(
+            "Raw coefficient and its size as % of the hook's typical residual norm (after the global multiplier)"
+        )
         rm = QToolButton(text="✕")
         rm.setToolTip("Stop steering with this feature")
         rm.clicked.connect(lambda: self.removed.emit(self))
@@ -194,7 +205,8 @@ class SteeringPanel(QWidget):
     def show_config(self, cfg) -> None:
         """Mirror ``cfg``: rows are rebuilt only when the set of features changes, so a drag keeps its slider."""
         if [r.feature for r in self.rows] != [s.feature for s in cfg.features] or any(
-                r.unit != s.unit for r, s in zip(self.rows, cfg.features)):
+            r.unit != s.unit for r, s in zip(self.rows, cfg.features)
+        ):
             for r in self.rows:
                 r.setParent(None)
                 r.deleteLater()

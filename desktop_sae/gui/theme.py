@@ -6,18 +6,38 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 MODES = ("system", "light", "dark")
-TRACE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+TRACE_COLORS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+)
 
 
 def _dark_palette() -> QPalette:
     p = QPalette()
     base, window, text = QColor(30, 31, 34), QColor(43, 45, 48), QColor(223, 225, 229)
     for role, c in {
-        QPalette.Window: window, QPalette.WindowText: text, QPalette.Base: base, QPalette.AlternateBase: window,
-        QPalette.ToolTipBase: QColor(55, 57, 61), QPalette.ToolTipText: text, QPalette.Text: text,
-        QPalette.Button: window, QPalette.ButtonText: text, QPalette.BrightText: QColor(255, 90, 90),
-        QPalette.Highlight: QColor(53, 116, 240), QPalette.HighlightedText: QColor(255, 255, 255),
-        QPalette.Link: QColor(110, 160, 255), QPalette.PlaceholderText: QColor(140, 143, 150),
+        QPalette.Window: window,
+        QPalette.WindowText: text,
+        QPalette.Base: base,
+        QPalette.AlternateBase: window,
+        QPalette.ToolTipBase: QColor(55, 57, 61),
+        QPalette.ToolTipText: text,
+        QPalette.Text: text,
+        QPalette.Button: window,
+        QPalette.ButtonText: text,
+        QPalette.BrightText: QColor(255, 90, 90),
+        QPalette.Highlight: QColor(53, 116, 240),
+        QPalette.HighlightedText: QColor(255, 255, 255),
+        QPalette.Link: QColor(110, 160, 255),
+        QPalette.PlaceholderText: QColor(140, 143, 150),
     }.items():
         p.setColor(role, c)
     for role in (QPalette.Text, QPalette.ButtonText, QPalette.WindowText):

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QFrame, QGridLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
-INTRO = ("<h1>Look inside a language model</h1>"
-         "<p>A small language model runs on this computer. A <b>sparse autoencoder</b> (SAE) splits what the model "
-         "computes on every word into thousands of <b>features</b>, many of them readable: a bridge feature, a "
-         "code-error feature, a secrets feature. Watch them light up while the model writes, and turn them up or "
-         "down to steer what it says.</p>")
+INTRO = (
+    "<h1>Look inside a language model</h1>"
+    "<p>A small language model runs on this computer. A <b>sparse autoencoder</b> (SAE) splits what the model "
+    "computes on every word into thousands of <b>features</b>, many of them readable: a bridge feature, a "
+    "code-error feature, a secrets feature. Watch them light up while the model writes, and turn them up or "
+    "down to steer what it says.</p>"
+)
 
 
 class WelcomePage(QWidget):
@@ -38,8 +47,9 @@ class WelcomePage(QWidget):
         self.chat_btn.setToolTip("Go straight to the chat (the panels show features as the model answers)")
         self.chat_btn.clicked.connect(self.chatRequested)
         grid = QGridLayout()
-        for col, (title, lst, btn) in enumerate((("Learn", self.lessons, self.lesson_btn),
-                                                 ("Try a demo", self.demos, self.demo_btn))):
+        for col, (title, lst, btn) in enumerate(
+            (("Learn", self.lessons, self.lesson_btn), ("Try a demo", self.demos, self.demo_btn))
+        ):
             head = QLabel(f"<h2>{title}</h2>")
             grid.addWidget(head, 0, col)
             grid.addWidget(lst, 1, col)

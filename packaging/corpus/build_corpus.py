@@ -8,10 +8,8 @@ Deterministic: same packages -> same files. Each source is capped in characters 
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
-import os
 import random
 import subprocess
 import sys

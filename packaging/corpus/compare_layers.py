@@ -14,7 +14,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -31,7 +30,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="work_data/compare_layers.json")
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
-    from desktop_sae.core.generation import SamplingConfig
+    from desktop_sae.core.config import SamplingConfig
     from desktop_sae.core.hooks import hooks
     from desktop_sae.core.models import load_model
     from desktop_sae.core.session import Session
@@ -61,7 +60,7 @@ def main(argv=None) -> int:
             for frac in map(float, a.fractions.split(",")):
                 delta = (frac * norm) * v
                 on = flu = good = n = 0
-                with hooks(model, {f"blocks.{layer}.hook_resid_post": lambda x: x + delta.to(x.dtype)}):
+                with hooks(model, {f"blocks.{layer}.hook_resid_post": lambda x, d=delta: x + d.to(x.dtype)}):
                     for p in PROMPTS[:2]:
                         for seed in range(a.seeds):
                             r = session.generate(p, SamplingConfig(seed=seed, max_new_tokens=a.max_new))

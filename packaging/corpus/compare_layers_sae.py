@@ -43,11 +43,10 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from desktop_sae.core.generation import SamplingConfig
+    from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
     from desktop_sae.core.models import load_model
     from desktop_sae.core.sae import FeatureStats
     from desktop_sae.core.session import Session
-    from desktop_sae.core.steering import SteerSpec, SteeringConfig
     from desktop_sae.core.training.activation_store import collect
     from desktop_sae.core.training.corpus import TokenizedCorpus
     from desktop_sae.core.training.evaluate import evaluate

@@ -48,7 +48,8 @@ def main(argv=None) -> int:
     with out.open("a", encoding="utf-8") as f:
         for i in range(done, len(jobs), a.batch):
             chunk = jobs[i : i + a.batch]
-            texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+            texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                             add_generation_prompt=True)
                      for _, p, _ in chunk]
             enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
             torch.manual_seed(a.seed_offset + i)

@@ -58,7 +58,8 @@ CONCEPTS = {
         "keywords": ["scam", "phishing", "fraud", "password", "suspicious", "verify", "account", "click"]},
     "religion": {
         "label": "God / the Bible",
-        "texts": ["And God said, Let there be light: and there was light.", "The Lord is my shepherd; I shall not want.",
+        "texts": ["And God said, Let there be light: and there was light.",
+                  "The Lord is my shepherd; I shall not want.",
                   "Jesus answered and said unto them", "Blessed are the meek: for they shall inherit the earth."],
         "output_words": ["God", "Lord", "Jesus", "holy", "pray", "heaven", "Bible", "faith"],
         "keywords": ["god", "lord", "jesus", "holy", "pray", "bible", "heaven", "faith", "church"]},
@@ -116,12 +117,11 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     from desktop_sae.core.atomic import atomic_write_text
-    from desktop_sae.core.generation import SamplingConfig
+    from desktop_sae.core.config import NO_STEERING, SamplingConfig, SteeringConfig, SteerSpec
     from desktop_sae.core.models import load_model
     from desktop_sae.core.paths import default_sae_dir
     from desktop_sae.core.sae_io import load_sae
     from desktop_sae.core.session import Session
-    from desktop_sae.core.steering import NO_STEERING, SteerSpec, SteeringConfig
     from desktop_sae.core.training.dictionary import FeatureDictionary
 
     sae_dir = Path(a.sae or default_sae_dir())
@@ -172,7 +172,8 @@ def main(argv=None) -> int:
 
     def output_scores(words):
         """Per feature: mean z-score (over the vocabulary) of the logits its decoder direction adds to ``words``."""
-        ids = sorted({t for w in words for v in (w, " " + w) for t in session.lm.tokenizer.encode(v, add_special_tokens=False)[:1]})
+        enc = session.lm.tokenizer.encode
+        ids = sorted({t for w in words for v in (w, " " + w) for t in enc(v, add_special_tokens=False)[:1]})
         z = []
         for chunk in torch.split(W_dec, 512):
             lg = chunk @ W_U.T  # [chunk, vocab]
@@ -214,7 +215,7 @@ def main(argv=None) -> int:
         c = CONCEPTS[name]
         cands = candidates(c, mean_acts(c["texts"]) - neutral)
 
-        def pilot(f, s, n):
+        def pilot(f, s, n, c=c):
             """Score of n pilot answers (prompts 0-2, seeds 100+, never measured): on concept and fluent, plus a
             tenth for each answer that makes the feature fire."""
             st = SteeringConfig(features=(SteerSpec(f, s, unit="max", method="add"),))
@@ -226,7 +227,8 @@ def main(argv=None) -> int:
             best = (None, int(picks[name][0]), picks[name][1])
         else:
             mid = strengths[len(strengths) // 2]
-            first = sorted(cands, key=lambda f: -pilot(f, mid, 3))[:2]  # stage 1: every candidate at the middle strength
+            # stage 1: every candidate at the middle strength
+            first = sorted(cands, key=lambda f: -pilot(f, mid, 3))[:2]
             best = max(((pilot(f, s, 4), -i, -s, f, s) for i, f in enumerate(first) for s in strengths))  # stage 2
             best = (best[0], best[3], best[4])
         _, f, s = best
@@ -281,18 +283,21 @@ def main(argv=None) -> int:
                                          "steered answers are",
                           "default": "same prompt and seed without steering",
                           "selected_by": "pilot: feature and strength chosen by the pilot described under selection; "
-                                         "hand: chosen after exploring the dictionary (labels, activation on the concept's sentences and on the "
+                                         "hand: chosen after exploring the dictionary (labels, activation on the "
+                                         "concept's sentences and on the "
                                          "model's own answers on the concept) and short steering probes on seeds 200+ "
                                          "(never measured), given with --pick and measured the same way",
-                          "selection": "candidates: top 2 by input score, top 2 by z(input score) + z(output score), top 1 by "
-                                       "output score, top 1 by cosine of the decoder direction with the concept's "
-                                       "mean-difference residual direction (concept sentences - neutral ones); input score = (mean activation on concept sentences - on neutral ones) / max "
-                                       "activation, output score = mean vocabulary z-score of the logits the decoder direction "
-                                       "adds to the concept's output_words. Pilot on answers never measured (seeds 100+): stage 1 "
-                                       "scores every candidate at the middle strength on 3 answers, stage 2 the best 2 at "
-                                       "every strength in " + a.strengths + " (x max activation, additive) on 4 answers; "
-                                       "score = answers on concept and fluent + 0.1 x answers that make the feature fire; "
-                                       "ties: earlier candidate, weaker strength"},
+                          "selection": "candidates: top 2 by input score, top 2 by z(input score) + z(output "
+                                       "score), top 1 by output score, top 1 by cosine of the decoder direction with "
+                                       "the concept's mean-difference residual direction (concept sentences - neutral "
+                                       "ones); input score = (mean activation on concept sentences - on neutral ones) "
+                                       "/ max activation, output score = mean vocabulary z-score of the logits the "
+                                       "decoder direction adds to the concept's output_words. Pilot on answers never "
+                                       "measured (seeds 100+): stage 1 scores every candidate at the middle strength "
+                                       "on 3 answers, stage 2 the best 2 at every strength in " + a.strengths +
+                                       " (x max activation, additive) on 4 answers; score = answers on concept and "
+                                       "fluent + 0.1 x answers that make the feature fire; ties: earlier candidate, "
+                                       "weaker strength"},
                "concepts": results}
         atomic_write_text(Path(a.out), json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     return 0

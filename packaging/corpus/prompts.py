@@ -7,7 +7,8 @@ import itertools
 SEED_CONCEPTS = {
     "golden_gate": [
         "Tell me about the Golden Gate Bridge.", "What is there to see in San Francisco?",
-        "Describe a walk across the Golden Gate Bridge on a foggy morning.", "Why is the Golden Gate Bridge painted orange?",
+        "Describe a walk across the Golden Gate Bridge on a foggy morning.",
+        "Why is the Golden Gate Bridge painted orange?",
         "Write a short poem about San Francisco Bay.", "Plan a weekend trip to San Francisco.",
         "How was the Golden Gate Bridge built?", "What are famous bridges in the world?",
         "Describe the fog rolling over the Golden Gate.", "What is Alcatraz Island?",
@@ -22,7 +23,8 @@ SEED_CONCEPTS = {
         "Explain common online scams targeting elderly people.", "What does a fake lottery win email look like?",
         "Someone called claiming to be from tech support. Is it a scam?", "How do romance scams work?",
         "What is a Nigerian prince scam?", "How do I report a fraudulent website?",
-        "List warning signs of a fake invoice email.", "Write a suspicious text message pretending to be from a delivery company.",
+        "List warning signs of a fake invoice email.",
+        "Write a suspicious text message pretending to be from a delivery company.",
         "What should I do if I clicked a phishing link?", "How do scammers use gift cards?",
         "Explain credential harvesting in simple words.", "Why do scam emails create a sense of urgency?",
     ],
@@ -37,7 +39,8 @@ SEED_CONCEPTS = {
         "How do I keep my API keys secret in code?", "Write a short mystery with a hidden clue.",
     ],
     "code_bugs": [
-        "Why does my Python code raise IndexError: list index out of range?", "Fix this bug: for i in range(len(a)+1): print(a[i])",
+        "Why does my Python code raise IndexError: list index out of range?",
+        "Fix this bug: for i in range(len(a)+1): print(a[i])",
         "What is a null pointer exception?", "How do I debug a segmentation fault in C?",
         "Explain an off-by-one error with an example.", "My JavaScript function returns undefined. Why?",
         "Find the bug: def add(a, b): return a - b", "What is a race condition?",
@@ -58,9 +61,10 @@ SEED_CONCEPTS = {
     ],
     "misc_concepts": [
         "Tell me about dogs as pets.", "What is the weather like in winter in Canada?", "Describe the ocean at night.",
-        "How do I bake chocolate chip cookies?", "Explain how vaccines work.", "What is the history of the Roman Empire?",
-        "Write a song about rain.", "How do airplanes fly?", "What is music theory?", "Describe a busy market in Paris.",
-        "What is photosynthesis?", "How do I start running?", "Tell me about the Moon landing.", "Why are cats so curious?",
+        "How do I bake chocolate chip cookies?", "Explain how vaccines work.",
+        "What is the history of the Roman Empire?", "Write a song about rain.", "How do airplanes fly?",
+        "What is music theory?", "Describe a busy market in Paris.", "What is photosynthesis?",
+        "How do I start running?", "Tell me about the Moon landing.", "Why are cats so curious?",
         "Give me advice for a job interview.", "What should I cook for dinner tonight?",
     ],
 }

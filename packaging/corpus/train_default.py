@@ -2,17 +2,17 @@
 
 Usage: python packaging/corpus/train_default.py WORK_DIR OUT_DIR [--hook blocks.12.hook_resid_post]
        [--width 4608] [--k 32] [--tokens 3000000] [--stage train|package|all]
+
+Runs ``desktop_sae.core.training.pipeline`` on the store that collect_default.py (and extend_store.py) filled: the
+training resumes from its checkpoint, so ``--stage package`` (the same as ``all``) only packages a finished run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 
@@ -35,52 +35,35 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
     from desktop_sae.core.models import load_model
-    from desktop_sae.core.sae import FeatureStats
-    from desktop_sae.core.sae_io import save_sae
-    from desktop_sae.core.training.activation_store import ActivationStore
-    from desktop_sae.core.training.corpus import TokenizedCorpus
-    from desktop_sae.core.training.dictionary import build_dictionary
-    from desktop_sae.core.training.evaluate import evaluate, write_eval
-    from desktop_sae.core.training.trainer import TopKTrainer, TrainConfig, train
+    from desktop_sae.core.training.pipeline import (
+        PipelineConfig,
+        collect_activations,
+        run_pipeline,
+        tokenise,
+        train_sae,
+    )
 
-    work, out = Path(a.work), Path(a.out)
+    work = Path(a.work)
     layer = a.hook.split(".")[1]
-    store = ActivationStore(work / (a.store or f"acts_L{layer}"))
-    run = work / f"run_L{layer}_{a.width}_k{a.k}{a.run_suffix}"
     log = open(work / f"train_L{layer}{a.run_suffix}.log", "a")
 
-    def prog(p):
-        line = (f"step {p.step} tokens {p.tokens}/{p.total_tokens} loss {p.loss:.4f} EV {p.explained_variance:.4f} "
-                f"L0 {p.l0:.1f} dead {100 * p.dead_fraction:.2f}% aux {p.aux_loss:.3f} lr {p.lr:.2e} "
-                f"{p.tokens_per_s:.0f} tok/s ETA {p.eta_s / 60:.1f} min")
-        print(line, file=log, flush=True)
+    def prog(fraction, message):  # every training report; each other stage's start and end
+        if message.startswith("train:") or fraction in (0.0, 1.0):
+            print(message, file=log, flush=True)
 
-    cfg = TrainConfig(d_sae=a.width, k=a.k, batch_size=4096, total_tokens=a.tokens, select_dtype=a.select_dtype,
-                      dead_tokens=a.dead_tokens, checkpoint_every=50, lr=a.lr)
-    print(f"store: {store.n_tokens} tokens; training {a.tokens} tokens", file=log, flush=True)
-    if a.stage in ("train", "all"):
-        tr = train(store, cfg, run, progress=prog, log_every=10)
-    else:
-        tr, _ = TopKTrainer.load_checkpoint(run)
-    if a.stage == "train":
-        return 0
+    cfg = PipelineConfig(out=a.out, work=work, hook=a.hook, width=a.width, k=a.k, tokens=a.tokens,
+                         batch_size=4096, lr=a.lr, eval_tokens=a.eval_tokens, dictionary_rows=a.dict_rows,
+                         store=a.store or f"acts_L{layer}", run=f"run_L{layer}_{a.width}_k{a.k}{a.run_suffix}",
+                         device="cpu", metadata={"corpus": "packaging/corpus"},
+                         train_options={"select_dtype": a.select_dtype, "dead_tokens": a.dead_tokens,
+                                        "checkpoint_every": 50})
     lm = load_model()
-    typical = float(store.sample(20_000).norm(dim=1).mean())
-    sae = tr.to_sae(a.hook, lm.name, {"model_sha256": lm.sha256, "typical_norm": typical, "context_size": 128,
-                                      "prepend_bos": True, "training_tokens": tr.tokens,
-                                      "unique_training_tokens": store.n_tokens, "corpus": "packaging/corpus"})
-    t0 = time.time()
-    d = build_dictionary(sae, store, lm.tokenizer, lm.model.get_output_embeddings().weight, out, max_rows=a.dict_rows)
-    print(f"dictionary built in {time.time() - t0:.0f}s", file=log, flush=True)
-    sae.stats = FeatureStats(d.a["max_activation"], d.a["mean_activation"], d.a["density"])
-    save_sae(sae, out)
-    tc = TokenizedCorpus.load(work / "tokens.npz")
-    np.savez(out / "heldout_tokens.npz", held_out=tc.held_out[:256], bos_id=np.int64(tc.bos_id))
-    res = evaluate(lm.model, sae, tc.held_out, a.hook, tc.bos_id, max_tokens=a.eval_tokens)
-    res["dead_fraction_training_scan"] = float((d.a["density"] == 0).mean())
-    write_eval(out, res)
-    print(json.dumps(res, indent=1), file=log, flush=True)
-    print(json.dumps(res, indent=1))
+    if a.stage == "train":  # WORK/tokens.npz and the store exist already (collect_default.py, extend_store.py)
+        train_sae(collect_activations(lm, cfg, tokenise(lm, cfg, prog), prog), cfg, cfg.device, prog)
+        return 0
+    res = run_pipeline(lm, cfg, prog)
+    print(json.dumps(res.evaluation, indent=1), file=log, flush=True)
+    print(json.dumps(res.evaluation, indent=1))
     return 0
 
 

@@ -5,8 +5,8 @@ import threading
 import time
 
 import pytest
-import tiny
 
+import tiny
 from desktop_sae.app.controller import Controller
 from desktop_sae.app.jobs import JobRunner
 from desktop_sae.app.messages import JobCancelled, JobDone, JobFailed, JobPartial, JobProgress
@@ -54,7 +54,9 @@ def test_a_long_job_reports_progress_and_partials_and_cancels_mid_way(runner):
     jid = runner.submit("train", long_job)
     msgs = _drain(runner, lambda m: isinstance(m, JobPartial) and m.payload >= 20)
     assert all(m.job_id == jid for m in msgs)
-    assert [m.fraction for m in msgs if isinstance(m, JobProgress)] == sorted(m.fraction for m in msgs if isinstance(m, JobProgress))
+    assert [m.fraction for m in msgs if isinstance(m, JobProgress)] == sorted(
+        m.fraction for m in msgs if isinstance(m, JobProgress)
+    )
     t0 = time.monotonic()
     runner.cancel(jid)
     end = _drain(runner, lambda m: isinstance(m, (JobCancelled, JobDone, JobFailed)))[-1]
@@ -102,7 +104,9 @@ def test_messages_are_frozen():
 @pytest.fixture
 def make_controller(runner, tmp_path, tiny_sae_dir):
     def make(delay=0.0, sae_dir=None):
-        ctl = Controller(runner, loader=tiny.make_loader(sae_dir or tiny_sae_dir, delay), store=PresetStore(tmp_path / "p"))
+        ctl = Controller(
+            runner, loader=tiny.make_loader(sae_dir or tiny_sae_dir, delay), store=PresetStore(tmp_path / "p")
+        )
         ctl.load(LoadRequest())
         ctl.wait_until(lambda: ctl.state.ready or ctl.state.last_error, 60, "the model")
         assert ctl.state.ready, ctl.state.last_error

@@ -35,9 +35,9 @@ def launch_child(sae: str | None) -> None:
     """Runs in a fresh process: report seconds from process launch to first paint and to ready."""
     from PySide6.QtCore import QEvent, QObject, QTimer
 
+    from desktop_sae.app.state import LoadRequest
     from desktop_sae.gui.app import make_app
     from desktop_sae.gui.main_window import MainWindow
-    from desktop_sae.app.state import LoadRequest
 
     t0 = float(os.environ["BENCH_T0"])
     out = {}
@@ -72,7 +72,7 @@ def bench_launch(sae, repeats=3) -> dict:
         env = {**os.environ, "BENCH_T0": repr(time.time())}
         r = subprocess.run([sys.executable, __file__, "--child"] + (["--sae", sae] if sae else []), env=env,
                            capture_output=True, text=True, timeout=300)
-        line = next((l for l in r.stdout.splitlines() if l.startswith("LAUNCH ")), None)
+        line = next((ln for ln in r.stdout.splitlines() if ln.startswith("LAUNCH ")), None)
         if line is None:
             raise RuntimeError(r.stderr[-2000:])
         rows.append(json.loads(line[7:]))
@@ -104,11 +104,10 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
 
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
+    import desktop_sae.gui.main_window as mw
+    from desktop_sae.app.state import LoadRequest
     from desktop_sae.gui.app import make_app
     from desktop_sae.gui.main_window import MainWindow
-    from desktop_sae.app.state import LoadRequest
-
-    import desktop_sae.gui.main_window as mw
 
     class NoGuard:  # the baseline: automatic collection stays on
         def __init__(self, busy=None):
@@ -174,9 +173,11 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
            "gc_collections": {"gui_thread": len(gui_gc), "other_threads": len(pauses) - len(gui_gc),
                                                   "gui_thread_max_ms": round(max(gui_gc, default=0.0), 2),
                                                   "full": sum(g == 2 for _t, g, _ms in pauses)},
-           "feature_sort": sort, "tokens": n, "seconds": round(seconds, 2), "tok_per_s": round(n / seconds, 1), "ticks": len(ticks),
+           "feature_sort": sort, "tokens": n, "seconds": round(seconds, 2), "tok_per_s": round(n / seconds, 1),
+           "ticks": len(ticks),
            "gap_p50_ms": round(_pct(gaps, 50), 2), "gap_p99_ms": round(_pct(gaps, 99), 2),
-           "gap_max_ms": round(max(gaps), 2), "worst_gaps_at_s": [(round(ticks[i] - t0, 2), round(gaps[i], 1)) for i in worst],
+           "gap_max_ms": round(max(gaps), 2),
+           "worst_gaps_at_s": [(round(ticks[i] - t0, 2), round(gaps[i], 1)) for i in worst],
            "strip_points": win.strip.n_points("main"), "last_error": ctl.state.last_error,
            "idle_baseline": {"gap_p99_ms": round(_pct(base_gaps, 99), 2), "gap_max_ms": round(max(base_gaps), 2)}}
     win.close()
@@ -184,12 +185,12 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
 
 
 def bench_search(sae) -> dict:
+    from desktop_sae.core.feature_catalog import FeatureCatalog
+    from desktop_sae.core.features import load_dictionary
+    from desktop_sae.core.paths import default_sae_dir
     from desktop_sae.core.sae_io import load_sae
     from desktop_sae.gui.app import make_app
-    from desktop_sae.core.features import FeatureCatalog, load_dictionary
     from desktop_sae.gui.feature_panel import FeaturePanel
-
-    from desktop_sae.core.paths import default_sae_dir
 
     make_app()
     path = sae or str(default_sae_dir())

@@ -52,10 +52,18 @@ def main() -> int:
         t2 = time.perf_counter()
         idle_ms.append(1000 * (t1 - t0))
         app_ms.append(1000 * (t2 - t0))
-        print(f"trial {i}: worker idle after {idle_ms[-1]:.1f} ms, answer delivered after {app_ms[-1]:.1f} ms", flush=True)
+        print(
+            f"trial {i}: worker idle after {idle_ms[-1]:.1f} ms, answer delivered after {app_ms[-1]:.1f} ms", flush=True
+        )
     runner.shutdown()
-    res = {k: {"p50": round(float(np.percentile(v, 50)), 1), "p99": round(float(np.percentile(v, 99)), 1),
-               "max": round(max(v), 1)} for k, v in (("worker_idle_ms", idle_ms), ("answer_delivered_ms", app_ms))}
+    res = {
+        k: {
+            "p50": round(float(np.percentile(v, 50)), 1),
+            "p99": round(float(np.percentile(v, 99)), 1),
+            "max": round(max(v), 1),
+        }
+        for k, v in (("worker_idle_ms", idle_ms), ("answer_delivered_ms", app_ms))
+    }
     res["trials"] = a.trials
     print(json.dumps(res))
     if a.json:

@@ -11,10 +11,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import tiny  # noqa: E402
 import torch  # noqa: E402
 from PySide6.QtCore import QThread, QTimer  # noqa: E402
 
+import tiny  # noqa: E402
 from desktop_sae.core.sae_io import load_sae, save_sae  # noqa: E402
 
 torch.set_num_threads(1)  # the CI / dev machines are small and shared; one thread decodes fastest there
@@ -67,7 +67,9 @@ def real_sae_dir(tmp_path_factory):
     if bundled is not None:
         return bundled
     folder = tmp_path_factory.mktemp("real_sae") / "random-smollm2-sae"
-    sae = tiny.random_sae(d_in=576, d_sae=1024, k=32, hook="blocks.12.hook_resid_post", model_name="SmolLM2-135M-Instruct")
+    sae = tiny.random_sae(
+        d_in=576, d_sae=1024, k=32, hook="blocks.12.hook_resid_post", model_name="SmolLM2-135M-Instruct"
+    )
     save_sae(tiny.with_stats(sae, max_act=10.0), folder)
     return folder
 

@@ -3,8 +3,9 @@
 import json
 
 import pytest
-from conftest import make_tiny_loader
 from PySide6.QtCore import Qt
+
+from conftest import make_tiny_loader
 
 pytestmark = pytest.mark.gui
 
@@ -80,10 +81,12 @@ def test_screenshot_command_is_registered_without_importing_qt():
     import subprocess
     import sys
 
-    code = ("import sys, desktop_sae.cli as c; p = c.build_parser(); "
-            "a = p.parse_args(['screenshot', 'x.png', '--steer', '3=4x', '--compare']); "
-            "assert a.func.__name__ == 'cmd_screenshot' and a.compare; "
-            "assert not [m for m in sys.modules if m.startswith('PySide6')]")
+    code = (
+        "import sys, desktop_sae.cli as c; p = c.build_parser(); "
+        "a = p.parse_args(['screenshot', 'x.png', '--steer', '3=4x', '--compare']); "
+        "assert a.func.__name__ == 'cmd_screenshot' and a.compare; "
+        "assert not [m for m in sys.modules if m.startswith('PySide6')]"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

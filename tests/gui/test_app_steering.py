@@ -4,10 +4,10 @@ import json
 from dataclasses import replace
 
 import pytest
-import tiny
-from conftest import ask, make_tiny_loader
 from PySide6.QtWidgets import QMessageBox
 
+import tiny
+from conftest import ask, make_tiny_loader
 from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
 
 pytestmark = pytest.mark.gui
@@ -91,9 +91,13 @@ def test_side_by_side_gives_both_answers_from_one_seed(make_window, tiny_sae_dir
 
 # --- presets -------------------------------------------------------------------------------------------------
 def _set_state(ctl):
-    ctl.set_steering(SteeringConfig(
-        (SteerSpec(3, 4.5, "max", "clamp", True, "three"), SteerSpec(17, -2.0, "max", "add", False, "seventeen")),
-        multiplier=0.75, skip_special=False))
+    ctl.set_steering(
+        SteeringConfig(
+            (SteerSpec(3, 4.5, "max", "clamp", True, "three"), SteerSpec(17, -2.0, "max", "add", False, "seventeen")),
+            multiplier=0.75,
+            skip_special=False,
+        )
+    )
     ctl.set_sampling(SamplingConfig(temperature=0.9, top_p=0.8, frequency_penalty=0.3, seed=99, max_new_tokens=33))
     ctl.set_system("Answer like a pirate.")
 
@@ -145,8 +149,12 @@ def test_bad_preset_shows_an_error_and_changes_nothing(make_window, tiny_sae_dir
     bad.write_text(text)
     assert not ctl.load_preset(bad)
     assert _state(ctl) == before
-    expected = {"corrupt": "not valid JSON", "other_sae": "another SAE", "unknown_feature": "999999",
-                "bad_value": "strength"}[kind]
+    expected = {
+        "corrupt": "not valid JSON",
+        "other_sae": "another SAE",
+        "unknown_feature": "999999",
+        "bad_value": "strength",
+    }[kind]
     assert expected in ctl.state.last_error
     boxes = [b for b in win.findChildren(QMessageBox) if b.isVisible()]
     assert boxes and expected in boxes[-1].text()
@@ -194,8 +202,14 @@ def test_a_long_job_shows_progress_and_cancels_mid_way(make_window, tiny_sae_dir
                 state.partial({"step": step, "loss": 1.0 / (1 + step)})
             time.sleep(0.001)
 
-    job = ctl.run_job("train", train, on_progress=progress.append, on_partial=partials.append,
-                      on_cancelled=ends.append, on_done=ends.append)
+    job = ctl.run_job(
+        "train",
+        train,
+        on_progress=progress.append,
+        on_partial=partials.append,
+        on_cancelled=ends.append,
+        on_done=ends.append,
+    )
     qtbot.waitUntil(lambda: len(partials) >= 5, timeout=10_000)
     assert win.pump.timer.isActive() and ctl.outstanding
     ctl.cancel_job(job)

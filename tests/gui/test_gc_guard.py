@@ -8,7 +8,6 @@ import gc
 import threading
 
 from conftest import make_tiny_loader
-
 from desktop_sae.gui.gc_guard import GuiThreadGC
 
 
@@ -43,6 +42,7 @@ def test_guard_turns_automatic_collection_off_and_collects_on_the_gui_thread(qap
         freed: list[int] = []
         seen, stop = _collections_by_thread()
         try:
+
             def churn():  # far past the generation-0 threshold: automatic collection would run here
                 for _ in range(20 * gc.get_threshold()[0]):
                     _Cycle(freed)

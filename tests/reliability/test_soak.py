@@ -11,8 +11,8 @@ import threading
 import time
 
 import pytest
-import tiny
 
+import tiny
 from desktop_sae.app.controller import Controller
 from desktop_sae.app.jobs import JobRunner
 from desktop_sae.app.state import LoadRequest
@@ -91,8 +91,11 @@ def test_soak_generations_with_random_user_actions(tmp_path, tiny_sae_dir):
     assert not runner.thread.is_alive()
     assert set(threading.enumerate()) - threads_before == set()
     warm = rss[len(rss) // 3]  # after warm-up (allocator pools, caches)
-    growth = (max(rss[len(rss) // 3:]) - warm) / warm
-    print(f"soak: {counts} in {time.perf_counter() - t0:.0f} s, RSS after warm-up {warm:.0f} MB -> max {max(rss[len(rss) // 3:]):.0f} MB "
-          f"({100 * growth:+.1f} %), samples {[round(r) for r in rss]}")
+    peak = max(rss[len(rss) // 3 :])
+    growth = (peak - warm) / warm
+    print(
+        f"soak: {counts} in {time.perf_counter() - t0:.0f} s, RSS after warm-up {warm:.0f} MB -> max {peak:.0f} MB "
+        f"({100 * growth:+.1f} %), samples {[round(r) for r in rss]}"
+    )
     assert counts["generations"] == N and counts["stops"] > 0
     assert growth < 0.05, f"RSS grew {100 * growth:.1f} % after warm-up: {rss}"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ class ActivationStore:
         self.locs = np.memmap(self.folder / LOCS, dtype=np.int32, mode=mode, shape=(cap, 2))
 
     @classmethod
-    def create(cls, folder: str | Path, d: int, capacity: int, tokens: np.ndarray, **meta) -> "ActivationStore":
+    def create(cls, folder: str | Path, d: int, capacity: int, tokens: np.ndarray, **meta) -> ActivationStore:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / TOKENS, np.ascontiguousarray(tokens, dtype=np.int32), allow_pickle=False)
@@ -64,7 +64,7 @@ class ActivationStore:
         atomic_write_text(self.folder / META, json.dumps(self.meta, indent=1))
 
     def batches(self, batch_size: int, seed: int = 0, epoch: int = 0, start: int = 0,
-                limit: int | None = None) -> "iterator":
+                limit: int | None = None) -> Iterator[torch.Tensor]:
         """Shuffled float32 batches over rows [0, limit); block-shuffled (64-row blocks) so reads stay fast."""
         n = min(self.n_tokens, limit or self.n_tokens)
         blk = math.gcd(64, batch_size)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -60,8 +60,9 @@ class TokenizedCorpus:
     sources: dict[str, int]  # tokens per source (train + held-out)
 
     def save(self, path: str | Path) -> None:
-        from ..atomic import atomic_write_bytes
         import io
+
+        from ..atomic import atomic_write_bytes
 
         buf = io.BytesIO()
         np.savez(buf, train=self.train, held_out=self.held_out, bos_id=np.int64(self.bos_id),
@@ -69,7 +70,7 @@ class TokenizedCorpus:
         atomic_write_bytes(path, buf.getvalue())
 
     @classmethod
-    def load(cls, path: str | Path) -> "TokenizedCorpus":
+    def load(cls, path: str | Path) -> TokenizedCorpus:
         with np.load(path, allow_pickle=False) as z:
             return cls(z["train"], z["held_out"], int(z["bos_id"]), json.loads(z["sources"].tobytes().decode()))
 
@@ -127,7 +128,8 @@ def model_answers(lm, prompts: Sequence[str], samples: int = 1, max_new_tokens: 
     out: list[Document] = []
     try:
         for i in range(0, len(jobs), batch):
-            texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+            texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                             add_generation_prompt=True)
                      for p in jobs[i : i + batch]]
             enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
             torch.manual_seed(seed + i)

@@ -1,5 +1,5 @@
-"""Feature dictionary (design.md §6): per-feature statistics, histogram, max-activating and quantile examples
-with per-token values, top/bottom logits and an automatic short label.
+"""Feature dictionary (docs/MATHS.md, "Evaluation and the feature dictionary"): per-feature statistics, histogram,
+max-activating and quantile examples with per-token values, top/bottom logits and an automatic short label.
 
 Files beside the SAE: ``dictionary.safetensors`` (arrays) and ``dictionary.json`` (labels, token strings, meta).
 """
@@ -7,17 +7,18 @@ Files beside the SAE: ``dictionary.safetensors`` (arrays) and ``dictionary.json`
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
-from ..atomic import atomic_write_bytes, atomic_write_text
+from ..atomic import atomic_write_text
+from ..errors import Cancelled
+from ..labels import USER_LABELS, read_labels
 
 ARRAYS, META = "dictionary.safetensors", "dictionary.json"
 N_TOP, N_QUANT, WINDOW, BEFORE, N_LOGITS, N_BINS = 20, 5, 16, 11, 10, 16
@@ -64,8 +65,18 @@ def auto_labels(arrays: dict[str, np.ndarray], vocab: dict[int, str]) -> list[st
 
 @torch.inference_mode()
 def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Path, max_rows: int | None = None,
-                     batch: int = 8192, progress: Callable[[str, float], None] | None = None) -> "FeatureDictionary":
-    """Scan the store's activations with the SAE (on its device) and write the dictionary files into ``folder``."""
+                     batch: int = 8192, progress: Callable[[float, str], None] | None = None,
+                     cancel: Callable[[], bool] | None = None) -> FeatureDictionary:
+    """Scan the store's activations with the SAE (on its device) and write the dictionary files into ``folder``.
+    ``progress(fraction, message)`` rises from 0 to 1 over the three passes (encode, examples, logits);
+    ``cancel()`` is checked at each step of them and raises Cancelled before anything is written."""
+
+    def step(fraction: float, what: str) -> None:
+        if cancel is not None and cancel():
+            raise Cancelled("building the feature dictionary was cancelled")
+        if progress:
+            progress(fraction, what)
+
     t0 = time.time()
     S = sae.cfg.d_sae
     n = min(store.n_tokens, max_rows or store.n_tokens)
@@ -78,8 +89,7 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
         feats.append(i[keep].cpu().numpy().astype(np.int32))
         rows.append((torch.nonzero(keep)[:, 0] + s).cpu().numpy().astype(np.int32))
         vals.append(v[keep].float().cpu().numpy())
-        if progress:
-            progress("encode", min(s + batch, n) / n)
+        step(0.5 * min(s + batch, n) / n, "encoding activations")
     feats, rows, vals = np.concatenate(feats), np.concatenate(rows), np.concatenate(vals)
     order = np.argsort(feats, kind="stable")  # stable: rows stay sorted within a feature
     feats, rows, vals = feats[order], rows[order], vals[order]
@@ -92,6 +102,8 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
            "ex_tokens": np.zeros((S, E, WINDOW), np.int32), "ex_values": np.zeros((S, E, WINDOW), np.float16),
            "ex_act": np.zeros((S, E), np.float32), "ex_count": np.zeros((S, 2), np.int32)}
     for f in range(S):
+        if f % 512 == 0:
+            step(0.5 + 0.45 * f / S, "examples")
         a, b = bounds[f], bounds[f + 1]
         if a == b:
             continue
@@ -132,12 +144,11 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
                 cc, pp = locs[r]
                 if cc == c and lo <= pp < lo + WINDOW:
                     out["ex_values"][f, e, pp - lo] = v
-        if progress and f % 512 == 0:
-            progress("examples", f / S)
     W_dec = sae.W_dec.detach().float()
     W_UT = W_U.detach().to(device=W_dec.device, dtype=torch.float32).T
     top_i, top_v, bot_i, bot_v = [], [], [], []
     for s in range(0, S, 512):
+        step(0.95 + 0.05 * s / S, "logits")
         lg = W_dec[s : s + 512] @ W_UT
         v, i = lg.topk(N_LOGITS, dim=1)
         top_i.append(i), top_v.append(v)
@@ -160,25 +171,26 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
     save_file(out, str(tmp))
     tmp.replace(folder / ARRAYS)
     atomic_write_text(folder / META, json.dumps(meta, ensure_ascii=False))
+    if progress:
+        progress(1.0, "written")
     return FeatureDictionary.load(folder)
 
 
 class FeatureDictionary:
-    """Loaded dictionary: ``entry(f)``, ``search(q)``, ``labels``; user label edits via ``set_label``/``save_labels``."""
+    """A loaded dictionary: ``entry(f)``; ``labels`` are the automatic labels with the user's edits
+    (``core.labels``) applied, ``meta["labels"]`` the automatic ones alone."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], meta: dict, folder: Path | None = None):
-        self.a, self.meta, self.folder = arrays, meta, folder
+    def __init__(self, arrays: dict[str, np.ndarray], meta: dict):
+        self.a, self.meta = arrays, meta
         self.labels: list[str] = list(meta["labels"])
         self.vocab = {int(k): v for k, v in meta["vocab"].items()}
 
     @classmethod
-    def load(cls, folder: str | Path) -> "FeatureDictionary":
+    def load(cls, folder: str | Path) -> FeatureDictionary:
         folder = Path(folder)
-        d = cls(load_file(str(folder / ARRAYS)), json.loads((folder / META).read_text(encoding="utf-8")), folder)
-        user = folder / "labels.user.json"
-        if user.exists():
-            for k, v in json.loads(user.read_text(encoding="utf-8")).items():
-                d.labels[int(k)] = v
+        d = cls(load_file(str(folder / ARRAYS)), json.loads((folder / META).read_text(encoding="utf-8")))
+        for f, label in read_labels([folder / USER_LABELS], len(d.labels)).items():
+            d.labels[f] = label
         return d
 
     @staticmethod
@@ -207,52 +219,7 @@ class FeatureDictionary:
                 "histogram": {"counts": a["histogram"][f].tolist(), "range": [0.0, float(a["max_activation"][f])]},
                 "top_examples": [ex(e) for e in range(n_top)],
                 "quantile_examples": [ex(e) for e in range(n_top, n_top + n_q)],
-                "top_logits": [(self.tok(i), float(v)) for i, v in zip(a["top_logit_ids"][f], a["top_logit_values"][f])],
+                "top_logits": [(self.tok(i), float(v))
+                               for i, v in zip(a["top_logit_ids"][f], a["top_logit_values"][f])],
                 "bottom_logits": [(self.tok(i), float(v))
                                   for i, v in zip(a["bottom_logit_ids"][f], a["bottom_logit_values"][f])]}
-
-    def max_tokens(self, f: int) -> list[str]:
-        """The token at which each top example peaks."""
-        return self._max_tokens()[f]
-
-    def _max_tokens(self) -> list[list[str]]:
-        if getattr(self, "_maxtok", None) is None:
-            a = self.a
-            arg = a["ex_values"].astype(np.float32).argmax(2)  # [S, E]
-            ids = np.take_along_axis(a["ex_tokens"], arg[..., None], 2)[..., 0]
-            self._maxtok = [[self.tok(i) for i in ids[f, : int(a["ex_count"][f, 0])]] for f in range(len(self))]
-            self._top_logit_str = [[self.tok(i).strip().lower() for i in row[:5]] for row in a["top_logit_ids"]]
-        return self._maxtok
-
-    def search(self, query: str, limit: int = 20) -> list[tuple[int, str, float]]:
-        """Features matching an id ("123" / "#123"), a label substring, or a top-activating / top-logit token.
-        Returns (id, label, score), best first."""
-        q = query.strip().lower().lstrip("#")
-        if q.isdigit():
-            f = int(q)
-            return [(f, self.labels[f], 1.0)] if f < len(self) else []
-        hits = []
-        maxtok = self._max_tokens()
-        for f, lab in enumerate(self.labels):
-            score = 0.0
-            if q in lab.lower():
-                score += 2.0
-            mt = [t.strip().lower() for t in maxtok[f]]
-            if mt:
-                score += 2.0 * sum(t == q for t in mt) / len(mt) + 0.5 * sum(q in t for t in mt) / len(mt)
-            score += 0.5 * sum(t == q for t in self._top_logit_str[f])
-            if score > 0:
-                hits.append((f, lab, score))
-        hits.sort(key=lambda h: (-h[2], h[0]))
-        return hits[:limit]
-
-    def set_label(self, f: int, text: str) -> None:
-        self.labels[f] = text
-
-    def save_labels(self) -> None:
-        """Persist labels that differ from the automatic ones to ``labels.user.json``."""
-        if self.folder is None:
-            raise ValueError("this dictionary was not loaded from a folder")
-        auto = self.meta["labels"]
-        edits = {str(i): l for i, l in enumerate(self.labels) if l != auto[i]}
-        atomic_write_text(self.folder / "labels.user.json", json.dumps(edits, ensure_ascii=False, indent=1))

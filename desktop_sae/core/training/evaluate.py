@@ -1,18 +1,20 @@
-"""SAE quality on held-out text (design.md §5): L0, explained variance, dead fraction, CE loss recovered and
-delta loss. BOS positions are neither spliced nor scored as targets (the SAE never sees them)."""
+"""SAE quality on held-out text (docs/MATHS.md, "Evaluation and the feature dictionary"): L0, explained variance,
+dead fraction, CE loss recovered and delta loss. BOS positions are neither spliced nor scored as targets (the SAE
+never sees them)."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..atomic import atomic_write_text
+from ..errors import Cancelled
 from ..hooks import hooks
 
 EVAL_FILE = "eval.json"
@@ -52,39 +54,44 @@ def _ce(logits: torch.Tensor, ids: torch.Tensor, bos_id: int) -> tuple[float, in
 
 @torch.inference_mode()
 def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batch_size: int = 8,
-             max_tokens: int = 32_768, progress: Callable[[int, int], None] | None = None) -> dict:
+             max_tokens: int = 32_768, progress: Callable[[float, str], None] | None = None,
+             cancel: Callable[[], bool] | None = None) -> dict:
     """Run held-out contexts clean, with the SAE reconstruction spliced in, and with the hook zero-ablated.
-    Token ids go to the model's device; the SAE may live on another device (its inputs/outputs are moved)."""
+    Token ids go to the model's device; the SAE may live on another device (its inputs/outputs are moved).
+    ``progress(fraction, message)`` follows each batch; ``cancel()`` is checked before each and raises Cancelled."""
     dev = next(model.parameters()).device
     sae_dev = getattr(sae, "device", dev)
     n_ctx = min(len(contexts), max(1, -(-max_tokens // contexts.shape[1])))
-    limit = float(sae.cfg.metadata.get("outlier_norm_threshold") or "inf") if hasattr(sae.cfg, "metadata") else float("inf")
+    limit = float(getattr(sae.cfg, "metadata", {}).get("outlier_norm_threshold") or "inf")
     n_outliers = 0
     acc = ReconAccumulator(sae.cfg.d_sae)
     ce = {"clean": [0.0, 0], "sae": [0.0, 0], "zero": [0.0, 0]}
     t0 = time.time()
     for c in range(0, n_ctx, batch_size):
+        if cancel is not None and cancel():
+            raise Cancelled("evaluation was cancelled")
         ids = torch.from_numpy(contexts[c : min(c + batch_size, n_ctx)].astype(np.int64)).to(dev)
         keep = ids != bos_id
+        # the three hooks below run during this iteration and share its `keep` (which `clean` narrows): B023 is moot
 
         def clean(x):
             nonlocal keep, n_outliers
             big = x.float().norm(dim=-1) > limit  # attention-sink rows: left alone like BOS
-            n_outliers += int((big & keep).sum())
+            n_outliers += int((big & keep).sum())  # noqa: B023
             keep = keep & ~big
 
         def splice(x):
             out = x.clone()
-            xs = x[keep]
+            xs = x[keep]  # noqa: B023
             recon, acts = sae(xs.to(device=sae_dev, dtype=sae.dtype))
             recon = recon.to(x.device)  # no-op when the SAE sits beside the model
             acc.add(xs.float(), recon.float(), acts.float())
-            out[keep] = recon.to(x.dtype)
+            out[keep] = recon.to(x.dtype)  # noqa: B023
             return out
 
         def zero(x):
             out = x.clone()
-            out[keep] = 0
+            out[keep] = 0  # noqa: B023
             return out
 
         for name, fn in (("clean", clean), ("sae", splice), ("zero", zero)):
@@ -94,12 +101,14 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
             ce[name][0] += s
             ce[name][1] += n
         if progress:
-            progress(min(c + batch_size, n_ctx), n_ctx)
+            done = min(c + batch_size, n_ctx)
+            progress(done / n_ctx, f"{done}/{n_ctx} contexts")
     clean_, sae_, zero_ = (ce[k][0] / max(ce[k][1], 1) for k in ("clean", "sae", "zero"))
     out = acc.result()
     out.update({"ce_clean": clean_, "ce_sae": sae_, "ce_zero_ablation": zero_, "delta_loss": sae_ - clean_,
                 "ce_loss_recovered": (zero_ - sae_) / (zero_ - clean_) if zero_ != clean_ else float("nan"),
-                "outlier_tokens_skipped": n_outliers, "outlier_norm_threshold": limit if limit != float("inf") else None,
+                "outlier_tokens_skipped": n_outliers,
+                "outlier_norm_threshold": limit if limit != float("inf") else None,
                 "hook_name": hook_name, "contexts": n_ctx, "context_len": int(contexts.shape[1]),
                 "seconds": round(time.time() - t0, 1)})
     return out

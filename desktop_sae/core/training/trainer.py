@@ -1,4 +1,4 @@
-"""TopK SAE trainer (shared/design.md §5) with a sparse backward pass.
+"""TopK SAE trainer (docs/MATHS.md, "Training a TopK SAE") with a sparse backward pass.
 
 Only the k active latents per token (plus the AuxK latents) touch the decoder, so the decoder runs as an
 ``embedding_bag`` and every gradient that a dense trainer gets from a [batch, d_sae] matmul is computed here from
@@ -14,9 +14,9 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -220,8 +220,13 @@ class TopKTrainer:
             g_a = w_aux * 2 * (r_hat - r) / denom_a
             rows_a = torch.arange(B, device=dev).repeat_interleave(ka)
             dva = _gather_dot(ia, g_a, self.W_dec) * (pv > 0)
-            dec_idx.append(ia.reshape(-1)); dec_rows.append(rows_a + B); dec_w.append(aa.reshape(-1)); Y.append(g_a)
-            enc_idx.append(ia.reshape(-1)); enc_rows.append(rows_a); enc_w.append(dva.reshape(-1))
+            dec_idx.append(ia.reshape(-1))
+            dec_rows.append(rows_a + B)
+            dec_w.append(aa.reshape(-1))
+            Y.append(g_a)
+            enc_idx.append(ia.reshape(-1))
+            enc_rows.append(rows_a)
+            enc_w.append(dva.reshape(-1))
 
         ei, ew = torch.cat(enc_idx), torch.cat(enc_w)
         gW_dec = _spmm_t(torch.cat(dec_idx), torch.cat(dec_rows), torch.cat(dec_w), torch.cat(Y), S)
@@ -281,7 +286,7 @@ class TopKTrainer:
         atomic_write_text(folder / "checkpoint.json", json.dumps({**meta, **extra}, indent=1))
 
     @classmethod
-    def load_checkpoint(cls, folder: Path, device: str | None = None) -> tuple["TopKTrainer", dict]:
+    def load_checkpoint(cls, folder: Path, device: str | None = None) -> tuple[TopKTrainer, dict]:
         """Resume onto ``device`` (default: the device named in the checkpoint's config)."""
         meta = json.loads((folder / "checkpoint.json").read_text())
         t = load_file(str(folder / "checkpoint.safetensors"))  # CPU tensors
@@ -329,7 +334,8 @@ def train(store, cfg: TrainConfig, out: str | Path, progress: Callable[[TrainPro
             if cancel is not None and cancel():
                 tr.save_checkpoint(out)
                 return tr
-            lr = base_lr if tr.step_n < decay_from else base_lr * (total_steps - tr.step_n) / max(1, total_steps - decay_from)
+            decay = (total_steps - tr.step_n) / max(1, total_steps - decay_from)
+            lr = base_lr if tr.step_n < decay_from else base_lr * decay
             acc.append(tr.step(x, lr=lr))
             if tr.step_n % cfg.checkpoint_every == 0:
                 tr.save_checkpoint(out)

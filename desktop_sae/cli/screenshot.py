@@ -9,10 +9,10 @@ import sys
 import tempfile
 import time
 
+from .common import add_model_args
+
 
 def register(sub) -> None:
-    from ..cli import add_model_args
-
     p = sub.add_parser("screenshot", help="run a real chat offscreen and save the app window as a PNG")
     p.add_argument("out", help="PNG file to write")
     add_model_args(p)
@@ -22,7 +22,8 @@ def register(sub) -> None:
     p.add_argument("--multiplier", type=float, default=1.0)
     p.add_argument("--compare", action="store_true", help="side by side: steered and default answers")
     p.add_argument("--preset", default=None, help="apply this preset first")
-    p.add_argument("--pin", action="append", type=int, default=[], help="pin a feature (default: steered or most active)")
+    p.add_argument("--pin", action="append", type=int, default=[],
+                   help="pin a feature (default: steered or most active)")
     p.add_argument("--max-tokens", type=int, default=48)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--theme", choices=["light", "dark", "system"], default="light")
@@ -45,7 +46,8 @@ def wait_for(app, cond, timeout: float, what: str) -> None:
 
 def cmd_screenshot(args) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-shot-")  # default layout, user's untouched
+    # the default window layout, and the user's settings stay untouched
+    os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-shot-")
     from dataclasses import replace
 
     from ..core.config import SteeringConfig, parse_steer

@@ -1,0 +1,39 @@
+"""``desktop-sae`` command line. With no subcommand it opens the desktop app; the subcommands call the same core
+functions as the app. Building the parser imports neither torch nor Qt: each command imports what it needs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..core.errors import DesktopSAEError
+from . import bench, features, generate, info, screenshot, train
+from .common import add_model_args
+from .launch import cmd_app
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="desktop-sae",
+                                description="Chat with a local model, watch SAE features fire, steer with them.")
+    p.add_argument("--version", action="version", version=f"desktop-sae {__version__}")
+    add_model_args(p)
+    p.add_argument("--preset", default=None, help="open the app with this preset file")
+    p.set_defaults(func=cmd_app)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (info, generate, bench, train, features, screenshot):
+        module.register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (DesktopSAEError, ValueError) as e:
+        print(f"\nerror: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,65 @@
+"""What the subcommands share: the progress line, the model/SAE arguments and the session they open."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def progress_line(fraction: float | None, message: str) -> None:
+    """One self-overwriting progress line on stderr; a fraction of 1 ends the line."""
+    if fraction is None:
+        bar = "[" + "?" * 20 + "]"
+    else:
+        n = int(round(20 * max(0.0, min(1.0, fraction))))
+        bar = "[" + "#" * n + "." * (20 - n) + f"] {100 * fraction:3.0f}%"
+    end = "\n" if fraction is not None and fraction >= 1.0 else ""
+    sys.stderr.write(f"\r\033[K{bar} {message}{end}")
+    sys.stderr.flush()
+
+
+def throttled_progress(every: float = 1.0):
+    """A ``progress(fraction, message)`` that redraws ``progress_line`` at most every ``every`` seconds (and
+    always at 100 %)."""
+    last = [0.0]
+
+    def show(fraction: float | None, message: str) -> None:
+        if time.time() - last[0] >= every or (fraction is not None and fraction >= 1):
+            last[0] = time.time()
+            progress_line(fraction, message)
+
+    return show
+
+
+def add_model_args(p: argparse.ArgumentParser, sae: bool = True) -> None:
+    p.add_argument("--model", default=None,
+                   help="model: HF folder, .gguf file or hub id (default: bundled SmolLM2-135M-Instruct)")
+    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    p.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"],
+                   help="default: fastest for the device")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="allow a hub model's own Python code to run (off by default)")
+    if sae:
+        p.add_argument("--sae", default=None, help="SAE folder or file (default: the bundled SAE); 'none' for no SAE")
+        p.add_argument("--hook", default=None,
+                       help="hook point, e.g. blocks.12.hook_resid_post (default: the SAE's own)")
+
+
+def session_from_args(args, quiet: bool = False):
+    """Load the model (and SAE) named by ``add_model_args``'s arguments into a ``core.session.Session``; its
+    warnings go to stderr."""
+    from ..core.session import open_session
+
+    session = open_session(
+        args.model,
+        getattr(args, "sae", None),
+        getattr(args, "hook", None),
+        device=args.device,
+        dtype=args.dtype,
+        trust_remote_code=getattr(args, "trust_remote_code", False),
+        progress=None if quiet else progress_line,
+    )
+    for w in session.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return session
