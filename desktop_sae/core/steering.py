@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .config import NO_STEERING as NO_STEERING  # re-exported for the GUI package until it imports from .config
 from .config import ResolvedSteer, SteeringConfig, resolve_strength
-from .config import SteerSpec as SteerSpec  # re-exported for the GUI package until it imports from .config
 from .errors import SteeringError
 from .sae import SAE
 
