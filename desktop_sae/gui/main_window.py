@@ -7,18 +7,18 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QStackedWidget, QToolTip
+from PySide6.QtGui import QCursor
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QStackedWidget, QToolTip
 
 from ..app.controller import Controller
 from ..app.jobs import JobRunner
 from ..app.state import LoadRequest
 from . import theme
-from .about import show_about
 from .chat_pane import ChatPane
 from .feature_panel import FeaturePanel
 from .gc_guard import GuiThreadGC
 from .inference_thread import InferenceThread, OutboxPump
+from .menus import build_actions, build_status
 from .open_dialogs import OpenActions
 from .settings import app_settings, get_bool, restore_state, save_state
 from .steering_panel import SteeringPanel
@@ -82,8 +82,8 @@ class MainWindow(OpenActions, ViewModes, QMainWindow):
         self.resizeDocks([self.docks["features"], self.docks["steering"]], [440, 400], Qt.Horizontal)
         self.resizeDocks([self.docks["strip"]], [230], Qt.Vertical)
         self.resizeDocks([self.docks["steering"], self.docks["detail"]], [260, 480], Qt.Vertical)
-        self._build_actions()
-        self._build_status()
+        build_actions(self)
+        build_status(self)
         self._wire()
         restore_state(self)
         if welcome if welcome is not None else not get_bool(self.settings, "welcome/shown", False):
@@ -106,10 +106,12 @@ class MainWindow(OpenActions, ViewModes, QMainWindow):
             return
         self._late_done = True
         self.chat.removeEventFilter(self)
+        ctl = self.controller
+        if self._load is not None:  # first, so torch loads on the worker while the plots are built here
+            ctl.load(self._load)
         from .feature_detail import FeatureDetail
         from .plots import StripChart, TokenFeatures
 
-        ctl = self.controller
         self.detail, self.strip, self.token_view = FeatureDetail(), StripChart(), TokenFeatures()
         for key, w in (("detail", self.detail), ("strip", self.strip), ("token", self.token_view)):
             self.docks[key].setWidget(w)
@@ -126,118 +128,6 @@ class MainWindow(OpenActions, ViewModes, QMainWindow):
         ctl.token.connect(self.strip.append)
         if ctl.state.info is not None:
             self.detail.set_catalog(ctl.state.catalog)
-        if self._load is not None:
-            ctl.load(self._load)
-
-    # --- construction ------------------------------------------------------------------------------------
-    def _action(self, text, slot, shortcut=None, tip=None, checkable=False) -> QAction:
-        a = QAction(text, self)
-        if shortcut:
-            a.setShortcut(QKeySequence(shortcut))
-        if tip:
-            a.setToolTip(tip)
-            a.setStatusTip(tip)
-        a.setCheckable(checkable)
-        a.triggered.connect(slot)
-        return a
-
-    def _build_actions(self) -> None:
-        A, ctl = self._action, self.controller
-        self.act_open_model = A("Open &model…", self.open_model_dialog, None, "Load another model (and its SAE)")
-        self.act_open_sae = A("Open S&AE…", self.open_sae_dialog, None, "Put another SAE on the loaded model")
-        self.act_open = A(
-            "&Open preset…", self.open_preset_dialog, "Ctrl+O", "Load a preset file (validated before anything changes)"
-        )
-        self.act_save = A("&Save preset…", self.save_preset_dialog, "Ctrl+S", "Save steering and sampling as a preset")
-        self.act_presets = A(
-            "&Presets…", self.show_presets, "Ctrl+P", "Built-in and saved presets: load, rename, delete"
-        )
-        self.act_quit = A("&Quit", self.close, "Ctrl+Q")
-        self.act_send = A("Send", self.chat.send, None, "Send the message (Ctrl+Enter)")
-        self.act_stop = A("Stop", ctl.stop, "Esc", "Stop the answer (Esc)")
-        self.act_regen = A("Regenerate", ctl.regenerate, "Ctrl+R", "Answer the last message again")
-        self.act_clear = A("Clear chat", ctl.clear, "Ctrl+L", "Start a new conversation")
-        self.act_compare = A(
-            "Side by side",
-            ctl.set_compare,
-            "Ctrl+D",
-            "Show the steered and the default answer (same seed) together",
-            checkable=True,
-        )
-        self.act_find = A("Find feature", self.focus_search, "Ctrl+F", "Search features by label, top token or id")
-        self.act_about = A("&About Desktop SAE", lambda: self._boxes.append(show_about(self, ctl.state.info)))
-        self.act_welcome = A("&Welcome page", self.show_welcome, None, "Lessons, demos and chat: where to start")
-        self.act_simple = A(
-            "&Simple layout",
-            self.set_simple,
-            "Ctrl+Shift+S",
-            "Only the chat, the steering sliders and the live plot",
-            checkable=True,
-        )
-        self.act_present = A(
-            "&Presentation mode",
-            self.set_presentation,
-            "F11",
-            "Full screen, large fonts and high contrast for a projector",
-            checkable=True,
-        )
-        m = self.menuBar().addMenu("&File")
-        for a in (self.act_open_model, self.act_open_sae, None, self.act_open, self.act_save, self.act_presets):
-            m.addSeparator() if a is None else m.addAction(a)
-        self.recent_menu = m.addMenu("Recent presets")
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
-        m.addSeparator()
-        m.addAction(self.act_quit)
-        m = self.menuBar().addMenu("&Chat")
-        for a in (self.act_send, self.act_stop, self.act_regen, self.act_clear, self.act_compare):
-            m.addAction(a)
-        m = self.menuBar().addMenu("&View")
-        for a in (self.act_find, self.act_simple, self.act_present):
-            m.addAction(a)
-        m.addSeparator()
-        for d in self.docks.values():
-            m.addAction(d.toggleViewAction())
-        m.addSeparator()
-        tm = m.addMenu("Theme")
-        grp = QActionGroup(self)
-        self.theme_actions = {}
-        for mode in theme.MODES:
-            a = self._action(mode.capitalize(), lambda _=False, md=mode: self.set_theme(md), checkable=True)
-            grp.addAction(a)
-            tm.addAction(a)
-            self.theme_actions[mode] = a
-        m = self.menuBar().addMenu("&Help")
-        m.addAction(self.act_welcome)
-        m.addAction(self.act_about)
-        tb = self.addToolBar("Main")
-        tb.setObjectName("toolbar_main")
-        for a in (
-            self.act_stop,
-            self.act_regen,
-            self.act_clear,
-            self.act_compare,
-            None,
-            self.act_open,
-            self.act_save,
-            self.act_presets,
-        ):
-            tb.addSeparator() if a is None else tb.addAction(a)
-
-    def _build_status(self) -> None:
-        sb = self.statusBar()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
-        self.progress.setRange(0, 0)
-        self.progress.setToolTip("Loading in the background; the window stays usable")
-        self.status_msg = QLabel("Starting…")
-        self.lbl_model = QLabel("model: loading…")
-        self.lbl_sae = QLabel("SAE: —")
-        self.lbl_speed = QLabel("")
-        self.lbl_speed.setToolTip("Generation speed of the last answer (tokens per second)")
-        sb.addWidget(self.progress)
-        sb.addWidget(self.status_msg, 1)
-        for w in (self.lbl_model, self.lbl_sae, self.lbl_speed):
-            sb.addPermanentWidget(w)
 
     def _wire(self) -> None:
         ctl = self.controller

@@ -1,0 +1,123 @@
+"""The main window's menus, toolbar and status bar: every action ends in a controller call or a window method."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QLabel, QProgressBar
+
+from . import theme
+from .about import show_about
+
+
+def _action(win, text, slot, shortcut=None, tip=None, checkable=False) -> QAction:
+    a = QAction(text, win)
+    if shortcut:
+        a.setShortcut(QKeySequence(shortcut))
+    if tip:
+        a.setToolTip(tip)
+        a.setStatusTip(tip)
+    a.setCheckable(checkable)
+    a.triggered.connect(slot)
+    return a
+
+
+def build_actions(win) -> None:
+    ctl = win.controller
+
+    def A(*args, **kw) -> QAction:  # noqa: N802
+        return _action(win, *args, **kw)
+
+    win.act_open_model = A("Open &model…", win.open_model_dialog, None, "Load another model (and its SAE)")
+    win.act_open_sae = A("Open S&AE…", win.open_sae_dialog, None, "Put another SAE on the loaded model")
+    win.act_open = A(
+        "&Open preset…", win.open_preset_dialog, "Ctrl+O", "Load a preset file (validated before anything changes)"
+    )
+    win.act_save = A("&Save preset…", win.save_preset_dialog, "Ctrl+S", "Save steering and sampling as a preset")
+    win.act_presets = A("&Presets…", win.show_presets, "Ctrl+P", "Built-in and saved presets: load, rename, delete")
+    win.act_quit = A("&Quit", win.close, "Ctrl+Q")
+    win.act_send = A("Send", win.chat.send, None, "Send the message (Ctrl+Enter)")
+    win.act_stop = A("Stop", ctl.stop, "Esc", "Stop the answer (Esc)")
+    win.act_regen = A("Regenerate", ctl.regenerate, "Ctrl+R", "Answer the last message again")
+    win.act_clear = A("Clear chat", ctl.clear, "Ctrl+L", "Start a new conversation")
+    win.act_compare = A(
+        "Side by side",
+        ctl.set_compare,
+        "Ctrl+D",
+        "Show the steered and the default answer (same seed) together",
+        checkable=True,
+    )
+    win.act_find = A("Find feature", win.focus_search, "Ctrl+F", "Search features by label, top token or id")
+    win.act_about = A("&About Desktop SAE", lambda: win._boxes.append(show_about(win, ctl.state.info)))
+    win.act_welcome = A("&Welcome page", win.show_welcome, None, "Lessons, demos and chat: where to start")
+    win.act_simple = A(
+        "&Simple layout",
+        win.set_simple,
+        "Ctrl+Shift+S",
+        "Only the chat, the steering sliders and the live plot",
+        checkable=True,
+    )
+    win.act_present = A(
+        "&Presentation mode",
+        win.set_presentation,
+        "F11",
+        "Full screen, large fonts and high contrast for a projector",
+        checkable=True,
+    )
+    m = win.menuBar().addMenu("&File")
+    for a in (win.act_open_model, win.act_open_sae, None, win.act_open, win.act_save, win.act_presets):
+        m.addSeparator() if a is None else m.addAction(a)
+    win.recent_menu = m.addMenu("Recent presets")
+    win.recent_menu.aboutToShow.connect(win._fill_recent)
+    m.addSeparator()
+    m.addAction(win.act_quit)
+    m = win.menuBar().addMenu("&Chat")
+    for a in (win.act_send, win.act_stop, win.act_regen, win.act_clear, win.act_compare):
+        m.addAction(a)
+    m = win.menuBar().addMenu("&View")
+    for a in (win.act_find, win.act_simple, win.act_present):
+        m.addAction(a)
+    m.addSeparator()
+    for d in win.docks.values():
+        m.addAction(d.toggleViewAction())
+    m.addSeparator()
+    tm = m.addMenu("Theme")
+    grp = QActionGroup(win)
+    win.theme_actions = {}
+    for mode in theme.MODES:
+        a = A(mode.capitalize(), lambda _=False, md=mode: win.set_theme(md), checkable=True)
+        grp.addAction(a)
+        tm.addAction(a)
+        win.theme_actions[mode] = a
+    m = win.menuBar().addMenu("&Help")
+    m.addAction(win.act_welcome)
+    m.addAction(win.act_about)
+    tb = win.addToolBar("Main")
+    tb.setObjectName("toolbar_main")
+    for a in (
+        win.act_stop,
+        win.act_regen,
+        win.act_clear,
+        win.act_compare,
+        None,
+        win.act_open,
+        win.act_save,
+        win.act_presets,
+    ):
+        tb.addSeparator() if a is None else tb.addAction(a)
+
+
+def build_status(win) -> None:
+    sb = win.statusBar()
+    win.progress = QProgressBar()
+    win.progress.setMaximumWidth(260)
+    win.progress.setRange(0, 0)
+    win.progress.setToolTip("Loading in the background; the window stays usable")
+    win.status_msg = QLabel("Starting…")
+    win.lbl_model = QLabel("model: loading…")
+    win.lbl_sae = QLabel("SAE: —")
+    win.lbl_speed = QLabel("")
+    win.lbl_speed.setToolTip("Generation speed of the last answer (tokens per second)")
+    sb.addWidget(win.progress)
+    sb.addWidget(win.status_msg, 1)
+    for w in (win.lbl_model, win.lbl_sae, win.lbl_speed):
+        sb.addPermanentWidget(w)
