@@ -99,6 +99,15 @@ def make_window(qtbot, tmp_path):
         assert not w.thread.isRunning()
 
 
+def set_sampling(win, **kw):
+    """Sampling for a test: temperature 0.5, seed 7, 20 tokens unless ``kw`` says otherwise."""
+    from dataclasses import replace
+
+    from desktop_sae.core.config import SamplingConfig
+
+    win.controller.set_sampling(replace(SamplingConfig(temperature=0.5, seed=7, max_new_tokens=20), **kw))
+
+
 def ask(qtbot, win, text="Hello there", timeout=120_000):
     """Type a message, press Ctrl+Enter (as a user does), wait for the answer; returns the token events seen."""
     from PySide6.QtCore import Qt

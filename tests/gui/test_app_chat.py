@@ -2,20 +2,15 @@
 closing. A user's input goes through the widgets; everything else through the public controller. Fast tests use
 the tiny random model; integration tests the real bundled model."""
 
-from dataclasses import replace
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
 from conftest import ask, make_tiny_loader
-from desktop_sae.core.config import SamplingConfig
+from conftest import set_sampling as _sampling
 
 pytestmark = pytest.mark.gui
-
-
-def _sampling(win, **kw):
-    win.controller.set_sampling(replace(SamplingConfig(temperature=0.5, seed=7, max_new_tokens=20), **kw))
 
 
 @pytest.mark.integration

@@ -1,20 +1,16 @@
 """Steering, side by side, presets and swapping the SAE in the running app (pytest-qt, offscreen)."""
 
 import json
-from dataclasses import replace
 
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
 import tiny
 from conftest import ask, make_tiny_loader
+from conftest import set_sampling as _sampling
 from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
 
 pytestmark = pytest.mark.gui
-
-
-def _sampling(win, **kw):
-    win.controller.set_sampling(replace(SamplingConfig(temperature=0.5, seed=7, max_new_tokens=20), **kw))
 
 
 @pytest.mark.integration
