@@ -23,16 +23,6 @@ from PySide6.QtWidgets import (
 from .theme import is_dark, plot_colors
 
 
-def _get(entry, *names, default=None):
-    """Field ``names[i]`` of a dictionary entry that may be a dict or an object."""
-    for n in names:
-        if isinstance(entry, dict) and n in entry:
-            return entry[n]
-        if entry is not None and not isinstance(entry, dict) and hasattr(entry, n):
-            return getattr(entry, n)
-    return default
-
-
 class FeatureDetail(QWidget):
     labelChanged = Signal(int, str)
     steerRequested = Signal(int)
@@ -116,10 +106,10 @@ class FeatureDetail(QWidget):
         if cat.conv_max[f] > 0:
             parts.append(f"max in this chat {cat.conv_max[f]:.3g}")
         self.stats.setText(" · ".join(parts) or "No statistics ship with this SAE.")
-        entry = cat.entry(f)
-        self._show_logits(_get(entry, "top_logits", "pos_logits"), _get(entry, "bottom_logits", "neg_logits"))
+        entry = cat.entry(f)  # core.training.dictionary's entry format, or None without a dictionary
+        self._show_logits((entry or {}).get("top_logits"), (entry or {}).get("bottom_logits"))
         self._show_contexts(entry)
-        self._show_hist(_get(entry, "histogram", "hist"))
+        self._show_hist((entry or {}).get("histogram"))
 
     def set_logits(self, fl) -> None:
         """Logits computed by the worker (used when the dictionary has none)."""
@@ -131,12 +121,7 @@ class FeatureDetail(QWidget):
 
         def fmt(items, color):
             out = []
-            for it in list(items or [])[:10]:
-                tok, val = (
-                    (it[0], it[1])
-                    if isinstance(it, (list, tuple))
-                    else (_get(it, "token", "text"), _get(it, "value", "logit"))
-                )
+            for tok, val in list(items or [])[:10]:
                 out.append(f"<span style='color:{color}'>{html.escape(repr(str(tok))[1:-1])}</span> {float(val):+.2f}")
             return ", ".join(out)
 
@@ -147,7 +132,7 @@ class FeatureDetail(QWidget):
         self.logits.setText(f"<b>promotes</b> {fmt(top, g)}<br><b>suppresses</b> {fmt(bottom, r)}")
 
     def _show_contexts(self, entry) -> None:
-        ctxs = _get(entry, "top_examples", "top_contexts", "contexts", default=None)
+        ctxs = (entry or {}).get("top_examples")
         if not ctxs:
             msg = (
                 (
@@ -160,13 +145,10 @@ class FeatureDetail(QWidget):
             self.contexts.setHtml(f"<p><i>{html.escape(msg)}</i></p>")
             return
         dark = is_dark(self.palette())
-        vmax = (
-            max((float(np.max(_get(c, "values", "acts", default=[0]) or [0])) for c in ctxs[:20]), default=1.0) or 1.0
-        )
+        vmax = max((float(np.max(c.get("values") or [0])) for c in ctxs[:20]), default=1.0) or 1.0
         rows = []
         for c in ctxs[:20]:
-            toks = _get(c, "tokens", "token_strs", default=[])
-            vals = _get(c, "values", "acts", default=[0] * len(toks))
+            toks, vals = c.get("tokens", []), c.get("values", [])
             spans = []
             for t, v in zip(toks, vals):
                 a = max(0.0, min(1.0, float(v) / vmax))
@@ -179,16 +161,10 @@ class FeatureDetail(QWidget):
         self.contexts.setHtml(f"<div style='color:{color}'>{''.join(rows)}</div>")
 
     def _show_hist(self, h) -> None:
-        counts, edges = None, None
-        if isinstance(h, dict):
-            counts, edges = h.get("counts"), h.get("edges", h.get("bins"))
-            if edges is None and counts is not None and h.get("range"):
-                edges = np.linspace(float(h["range"][0]), float(h["range"][1]), len(counts) + 1)
-        elif isinstance(h, (tuple, list)) and len(h) == 2:
-            counts, edges = h
-        elif h is not None:
-            counts, edges = _get(h, "counts"), _get(h, "edges", "bins")
-        if counts is None or edges is None or len(edges) != len(counts) + 1:
+        """``h``: {"counts": [...], "range": [lo, hi]} (equal-width bins over the range)."""
+        counts, lo_hi = (h or {}).get("counts"), (h or {}).get("range")
+        edges = None if not counts or not lo_hi else np.linspace(float(lo_hi[0]), float(lo_hi[1]), len(counts) + 1)
+        if edges is None:
             self.hist_bars.setOpts(x=[], height=[])
             self.hist.setVisible(False)
             return
