@@ -18,6 +18,7 @@ from .chat_pane import ChatPane
 from .feature_panel import FeaturePanel
 from .gc_guard import GuiThreadGC
 from .inference_thread import InferenceThread, OutboxPump
+from .lesson_mode import LessonMode
 from .menus import build_actions, build_status
 from .open_dialogs import OpenActions
 from .settings import app_settings, get_bool, restore_state, save_state
@@ -29,7 +30,7 @@ from .welcome import WelcomePage
 # widgets are built right after it, and torch loads in the inference thread.
 
 
-class MainWindow(OpenActions, ViewModes, QMainWindow):
+class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
     readyChanged = Signal(bool)
 
     def __init__(
@@ -155,6 +156,7 @@ class MainWindow(OpenActions, ViewModes, QMainWindow):
         self.features.labelEdited.connect(ctl.set_label)
         self.welcome.chatRequested.connect(self.show_chat)
         self.welcome.demoRequested.connect(self.start_demo)
+        self.welcome.lessonRequested.connect(self.start_lesson)
 
     def set_theme(self, mode: str) -> None:
         theme.apply_theme(mode)
@@ -233,6 +235,7 @@ class MainWindow(OpenActions, ViewModes, QMainWindow):
     # --- pages ------------------------------------------------------------------------------------------------
     def show_welcome(self) -> None:
         self.welcome.set_demos([e for e in self.controller.store.entries() if e.builtin])
+        self.welcome.set_lessons([(i.id, i.title, i.summary) for i in self.lesson_infos()])
         self.pages.setCurrentWidget(self.welcome)
 
     def show_chat(self) -> None:

@@ -88,6 +88,8 @@ def build_actions(win) -> None:
         grp.addAction(a)
         tm.addAction(a)
         win.theme_actions[mode] = a
+    win.lessons_menu = win.menuBar().addMenu("&Lessons")
+    win.lessons_menu.aboutToShow.connect(lambda: _fill_lessons(win))
     m = win.menuBar().addMenu("&Help")
     m.addAction(win.act_welcome)
     m.addAction(win.act_about)
@@ -121,3 +123,17 @@ def build_status(win) -> None:
     sb.addWidget(win.status_msg, 1)
     for w in (win.lbl_model, win.lbl_sae, win.lbl_speed):
         sb.addPermanentWidget(w)
+
+
+def _fill_lessons(win) -> None:
+    m = win.lessons_menu
+    m.clear()
+    for info in win.lesson_infos():
+        a = m.addAction(f"{info.title}  ({info.steps} steps, ~{info.est_minutes} min)")
+        a.setToolTip(info.summary)
+        a.triggered.connect(lambda _=False, lid=info.id: win.start_lesson(lid))
+    if win.lesson_runner is not None:
+        m.addSeparator()
+        m.addAction("Exit lesson", win.end_lesson)
+    if not m.actions():
+        m.addAction("(no lessons installed)").setEnabled(False)
