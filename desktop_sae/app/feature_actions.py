@@ -27,6 +27,7 @@ class FeatureActions:
         if cat is None or not 0 <= f < cat.d_sae:
             return
         self.state.selected = int(f)
+        self.state.viewed = tuple(dict.fromkeys((*self.state.viewed, int(f))))[-20:]
         self.feature_selected.emit(int(f))
         if cat.entry(f) is None:
             self.run_job("logits", logits_job(int(f)), on_done=lambda m: m.result and self.logits.emit(m.result))

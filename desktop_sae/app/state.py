@@ -84,6 +84,7 @@ class AppState:
     selected: int | None = None
     color: ColorBy | None = None
     inspected: Any = None  # the TokenEvent shown in the token view
+    viewed: tuple[int, ...] = ()  # features whose dashboard was opened (for the session report)
     info: ModelInfo | None = None
     ready: bool = False
     busy: bool = False  # an answer is being generated

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .plots import copy_button
 from .theme import is_dark, plot_colors
 
 
@@ -70,6 +71,8 @@ class FeatureDetail(QWidget):
         row.addWidget(self.label_edit, 1)
         row.addWidget(self.pin_btn)
         row.addWidget(self.steer_btn)
+        self.copy_btn = copy_button(self)
+        row.addWidget(self.copy_btn)
         split = QSplitter(Qt.Vertical)
         split.addWidget(self.contexts)
         split.addWidget(self.hist)

@@ -34,6 +34,12 @@ def build_actions(win) -> None:
     )
     win.act_save = A("&Save preset…", win.save_preset_dialog, "Ctrl+S", "Save steering and sampling as a preset")
     win.act_presets = A("&Presets…", win.show_presets, "Ctrl+P", "Built-in and saved presets: load, rename, delete")
+    win.act_report = A(
+        "&Export session report…",
+        win.export_report_dialog,
+        "Ctrl+E",
+        "Transcripts, settings, plots and dashboards as one HTML file, plus a CSV of token features",
+    )
     win.act_quit = A("&Quit", win.close, "Ctrl+Q")
     win.act_send = A("Send", win.chat.send, None, "Send the message (Ctrl+Enter)")
     win.act_stop = A("Stop", ctl.stop, "Esc", "Stop the answer (Esc)")
@@ -68,6 +74,8 @@ def build_actions(win) -> None:
         m.addSeparator() if a is None else m.addAction(a)
     win.recent_menu = m.addMenu("Recent presets")
     win.recent_menu.aboutToShow.connect(win._fill_recent)
+    m.addSeparator()
+    m.addAction(win.act_report)
     m.addSeparator()
     m.addAction(win.act_quit)
     m = win.menuBar().addMenu("&Chat")

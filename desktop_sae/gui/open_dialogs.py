@@ -41,6 +41,41 @@ class OpenActions:
         dlg.open()
         self._boxes.append(dlg)
 
+    def export_report_dialog(self) -> None:
+        from pathlib import Path
+
+        default = str(Path.home() / "desktop-sae-session.html")
+        path, _ = QFileDialog.getSaveFileName(self, "Export the session as a report", default, "HTML (*.html)")
+        if path:
+            self.export_report(path)
+
+    def report_images(self) -> dict[str, bytes]:
+        """The plots on screen now, as PNGs (caption -> bytes)."""
+        from .plot_export import widget_png_bytes
+
+        shown = [
+            ("Live activations", self.strip),
+            ("Token features", self.token_view),
+            ("Feature dashboard", self.detail),
+        ]
+        shown += [
+            (caption, getattr(self, attr, None))
+            for caption, attr in (("Toy model lab", "toy_lab"), ("Neuron view", "neuron_view"))
+        ]
+        return {c: widget_png_bytes(w) for c, w in shown if w is not None and w.isVisible()}
+
+    def export_report(self, path):
+        """Write the HTML report and the per-token CSV beside it; returns their paths (None on error)."""
+        from ..app.report import write_report
+
+        try:
+            paths = write_report(self.controller.state, self.report_images(), path)
+        except OSError as e:
+            self.controller.report_error("Could not write the report", str(e))
+            return None
+        self.controller.set_status(f"Report saved: {paths[0]} (tokens: {paths[1].name})")
+        return paths
+
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for p in self.controller.store.recent():

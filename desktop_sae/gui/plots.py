@@ -7,8 +7,18 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from .plot_export import copy_widget_image
 from .theme import TRACE_COLORS, plot_colors
 from .ticker import Ticker
 
@@ -16,6 +26,14 @@ pg.setConfigOptions(antialias=False, useOpenGL=False)
 REFRESH_MS = 33  # strip chart: ~30 Hz
 BARS_MS = 100  # token bar chart: ~10 Hz is plenty for a per-token readout
 X_CHUNK = 50  # the x axis grows in steps, so axes are not re-laid out on every frame
+
+
+def copy_button(target: QWidget) -> QToolButton:
+    """A small "Copy image" button that puts ``target`` on the clipboard as a picture."""
+    b = QToolButton(text="Copy image")
+    b.setToolTip("Copy this plot to the clipboard as an image")
+    b.clicked.connect(lambda: copy_widget_image(target))
+    return b
 
 
 class StripChart(QWidget):
@@ -37,9 +55,11 @@ class StripChart(QWidget):
             "Activation of each pinned feature on every token of the answer, updated while it streams.\n"
             "Solid: the (steered) answer; dashed: the default answer in side-by-side mode."
         )
+        self.copy_btn = copy_button(self.plot)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
+        lay.addWidget(self.copy_btn, 0, Qt.AlignRight)
         self.features: tuple[int, ...] = ()
         self.curves: dict[tuple[str, int], pg.PlotDataItem] = {}
         self.data: dict[str, list[np.ndarray]] = {}
@@ -137,9 +157,13 @@ class TokenFeatures(QWidget):
         split.addWidget(self.plot)
         split.addWidget(self.list)
         split.setSizes([300, 200])
+        self.copy_btn = copy_button(self)
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(self.copy_btn)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
-        lay.addWidget(self.title)
+        lay.addLayout(head)
         lay.addWidget(split)
         self._pending = None
         self.ticker = Ticker(BARS_MS, self._flush, self)

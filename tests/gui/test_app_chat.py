@@ -2,7 +2,6 @@
 closing. A user's input goes through the widgets; everything else through the public controller. Fast tests use
 the tiny random model; integration tests the real bundled model."""
 
-
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt

@@ -126,3 +126,35 @@ def test_presentation_mode_scales_fonts_and_restores_them(make_window, tiny_sae_
     qtbot.keyClick(win, Qt.Key_F11)
     assert not win.presenting and app.font().pointSizeF() == pytest.approx(before)
     assert win.docks["features"].isVisible()
+
+
+def test_session_report_holds_the_transcript_plots_and_dashboards(
+    make_window, tiny_sae_with_dictionary, qtbot, tmp_path
+):
+    import csv
+
+    from conftest import ask, set_sampling
+    from PySide6.QtGui import QGuiApplication
+
+    win = make_window(make_tiny_loader(tiny_sae_with_dictionary))
+    ctl = win.controller
+    set_sampling(win, max_new_tokens=8)
+    ctl.steer(4, 15.0)
+    ctl.set_compare(True)
+    ask(qtbot, win, "the bridge")
+    f = int(ctl.state.catalog.active_ids("max")[0])
+    ctl.select(f)
+    win.strip.copy_btn.click()
+    assert not QGuiApplication.clipboard().image().isNull()  # "Copy image" on a plot
+    html_path, csv_path = win.export_report(tmp_path / "session")
+    text = html_path.read_text()
+    turn = ctl.state.turns[-1]
+    import html
+
+    assert "the bridge" in text and html.escape(turn.content) in text and html.escape(turn.default) in text
+    assert "default, same seed" in text and text.count("data:image/png;base64,") >= 2
+    assert f"#{f} " in text and "&quot;strength&quot;: 15.0" in text
+    rows = list(csv.reader(csv_path.open()))
+    assert rows[0][:4] == ["turn", "run", "position", "token"]
+    assert {r[1] for r in rows[1:]} == {"steered", "default"}
+    assert len(rows) - 1 == sum(len(v) for v in turn.events.values())
