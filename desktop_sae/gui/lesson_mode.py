@@ -132,7 +132,8 @@ class LessonMode:
         elif step.action == "neuron" and neuron is not None:
             neuron.show_curated(0)
         elif step.action == "quiz" and quiz is not None:
-            quiz.start(rounds=args.get("rounds", 3), seed=args.get("seed", 0))
+            self.show_panel("quiz")
+            quiz.start(rounds=args.get("rounds", 3), seed=args.get("seed", 0), source=args.get("source", "demo"))
         elif step.action == "free_play":
             self.controller.set_status("Free play: try anything; press Next when you are ready")
         else:

@@ -21,6 +21,7 @@ from .inference_thread import InferenceThread, OutboxPump
 from .lesson_mode import LessonMode
 from .menus import build_actions, build_status
 from .open_dialogs import OpenActions
+from .quiz_panel import QuizPanel
 from .settings import app_settings, get_bool, restore_state, save_state
 from .steering_panel import SteeringPanel
 from .view_modes import ViewModes
@@ -59,6 +60,7 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
         self.chat = ChatPane(ctl)
         self.features = FeaturePanel()
         self.steering = SteeringPanel(ctl)
+        self.quiz_panel = QuizPanel(ctl)
         self.detail = self.strip = self.token_view = None  # pyqtgraph widgets: built just after the first paint
         self.welcome = WelcomePage()
         self.pages = QStackedWidget()
@@ -72,6 +74,7 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
             ("steering", "Steering", self.steering, Qt.LeftDockWidgetArea),
             ("strip", "Live activations", QLabel("…"), Qt.BottomDockWidgetArea),
             ("token", "Token features", QLabel("…"), Qt.BottomDockWidgetArea),
+            ("quiz", "Mystery-feature quiz", self.quiz_panel, Qt.RightDockWidgetArea),
         ):
             d = QDockWidget(title, self)
             d.setObjectName(f"dock_{key}")
@@ -83,6 +86,9 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
         self.resizeDocks([self.docks["features"], self.docks["steering"]], [440, 400], Qt.Horizontal)
         self.resizeDocks([self.docks["strip"]], [230], Qt.Vertical)
         self.resizeDocks([self.docks["steering"], self.docks["detail"]], [260, 480], Qt.Vertical)
+        self.tabifyDockWidget(self.docks["features"], self.docks["quiz"])
+        self.docks["quiz"].hide()  # classroom panels open from the Lessons menu or a lesson step
+        self.docks["features"].raise_()
         build_actions(self)
         build_status(self)
         self._wire()
@@ -278,6 +284,10 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
         self.controller.steer(f)
         self.docks["steering"].show()
         self.docks["steering"].raise_()
+
+    def show_panel(self, key: str) -> None:
+        self.docks[key].show()
+        self.docks[key].raise_()
 
     def focus_search(self) -> None:
         self.docks["features"].show()

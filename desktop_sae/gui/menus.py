@@ -140,6 +140,8 @@ def _fill_lessons(win) -> None:
         a = m.addAction(f"{info.title}  ({info.steps} steps, ~{info.est_minutes} min)")
         a.setToolTip(info.summary)
         a.triggered.connect(lambda _=False, lid=info.id: win.start_lesson(lid))
+    m.addSeparator()
+    m.addAction("Mystery-feature quiz", lambda: win.show_panel("quiz"))
     if win.lesson_runner is not None:
         m.addSeparator()
         m.addAction("Exit lesson", win.end_lesson)

@@ -133,8 +133,9 @@ def test_session_report_holds_the_transcript_plots_and_dashboards(
 ):
     import csv
 
-    from conftest import ask, set_sampling
     from PySide6.QtGui import QGuiApplication
+
+    from conftest import ask, set_sampling
 
     win = make_window(make_tiny_loader(tiny_sae_with_dictionary))
     ctl = win.controller

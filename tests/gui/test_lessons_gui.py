@@ -90,3 +90,28 @@ def test_a_malformed_lesson_is_refused_with_its_step_and_field(make_window, tiny
     err = win.controller.state.last_error
     assert "step 2" in err and "'Ask'" in err and "action" in err and "fly" in err
     assert win.lesson_runner is None
+
+
+def test_the_mystery_quiz_hides_a_feature_scores_and_reveals_it(make_window, tiny_sae_dir, qtbot):
+    win = make_window(make_tiny_loader(tiny_sae_dir))
+    ctl, quiz = win.controller, win.quiz_panel
+    win.controller.set_label(3, "three")  # a few well-labelled features to quiz on (tiny SAE: no demo list)
+    for f, name in ((5, "five"), (8, "eight"), (13, "thirteen"), (21, "twenty-one")):
+        ctl.set_label(f, name)
+    ctl.steer(2, 1.0)
+    before = ctl.state.steering
+    assert quiz.start(rounds=2, seed=1, source="labelled")
+    r = quiz.quiz.current
+    assert [s.label for s in ctl.state.steering.features] == ["mystery feature"]
+    assert ctl.state.steering.features[0].feature == r.hidden
+    qtbot.waitUntil(lambda: not ctl.state.busy and bool(ctl.state.turns), timeout=20_000)
+    assert {b.text() for b in quiz.choice_btns} == {label for _, label in r.choices}
+    quiz.choice_btns[r.correct].click()
+    assert "Right" in quiz.feedback.text() and ctl.state.selected == r.hidden and "1 of 1" in quiz.score_lbl.text()
+    quiz.next_btn.click()
+    r2 = quiz.quiz.current
+    qtbot.waitUntil(lambda: not ctl.state.busy, timeout=20_000)
+    quiz.choice_btns[(r2.correct + 1) % 4].click()
+    assert "Not quite" in quiz.feedback.text() and "1 of 2" in quiz.score_lbl.text()
+    quiz.next_btn.click()  # Finish
+    assert "1 of 2" in quiz.question.text() and ctl.state.steering == before
