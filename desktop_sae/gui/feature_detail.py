@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .plots import copy_button
+from .plot_export import copy_button
 from .theme import is_dark, plot_colors
 
 

@@ -13,12 +13,11 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from .plot_export import copy_widget_image
+from .plot_export import copy_button
 from .theme import TRACE_COLORS, plot_colors
 from .ticker import Ticker
 
@@ -26,14 +25,6 @@ pg.setConfigOptions(antialias=False, useOpenGL=False)
 REFRESH_MS = 33  # strip chart: ~30 Hz
 BARS_MS = 100  # token bar chart: ~10 Hz is plenty for a per-token readout
 X_CHUNK = 50  # the x axis grows in steps, so axes are not re-laid out on every frame
-
-
-def copy_button(target: QWidget) -> QToolButton:
-    """A small "Copy image" button that puts ``target`` on the clipboard as a picture."""
-    b = QToolButton(text="Copy image")
-    b.setToolTip("Copy this plot to the clipboard as an image")
-    b.clicked.connect(lambda: copy_widget_image(target))
-    return b
 
 
 class StripChart(QWidget):
