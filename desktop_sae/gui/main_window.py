@@ -75,6 +75,7 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
             ("strip", "Live activations", QLabel("…"), Qt.BottomDockWidgetArea),
             ("token", "Token features", QLabel("…"), Qt.BottomDockWidgetArea),
             ("quiz", "Mystery-feature quiz", self.quiz_panel, Qt.RightDockWidgetArea),
+            ("toy", "Toy model lab", QLabel("…"), Qt.RightDockWidgetArea),
         ):
             d = QDockWidget(title, self)
             d.setObjectName(f"dock_{key}")
@@ -86,8 +87,9 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
         self.resizeDocks([self.docks["features"], self.docks["steering"]], [440, 400], Qt.Horizontal)
         self.resizeDocks([self.docks["strip"]], [230], Qt.Vertical)
         self.resizeDocks([self.docks["steering"], self.docks["detail"]], [260, 480], Qt.Vertical)
-        self.tabifyDockWidget(self.docks["features"], self.docks["quiz"])
-        self.docks["quiz"].hide()  # classroom panels open from the Lessons menu or a lesson step
+        for key in ("quiz", "toy"):  # classroom panels open from the Lessons menu or a lesson step
+            self.tabifyDockWidget(self.docks["features"], self.docks[key])
+            self.docks[key].hide()
         self.docks["features"].raise_()
         build_actions(self)
         build_status(self)
@@ -122,6 +124,9 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
         self.detail, self.strip, self.token_view = FeatureDetail(), StripChart(), TokenFeatures()
         for key, w in (("detail", self.detail), ("strip", self.strip), ("token", self.token_view)):
             self.docks[key].setWidget(w)
+        self._classroom_docks()
+        if self.pages.currentWidget() is self.chat:
+            self.chat.input.setFocus()  # typing goes to the chat
         ctl.logits.connect(self.detail.set_logits)
         ctl.feature_selected.connect(self.detail.show_feature)
         ctl.labels_changed.connect(lambda f: ctl.state.selected == f and self.detail.show_feature(f))
@@ -284,6 +289,13 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
         self.controller.steer(f)
         self.docks["steering"].show()
         self.docks["steering"].raise_()
+
+    def _classroom_docks(self) -> None:
+        """The toy-model lab (pyqtgraph, so built after the first paint), opened by lessons or the Lessons menu."""
+        from .toy_lab import ToyLab
+
+        self.toy_lab = ToyLab(self.controller, self.docks["toy"])  # parented at once: never a window of its own
+        self.docks["toy"].setWidget(self.toy_lab)
 
     def show_panel(self, key: str) -> None:
         self.docks[key].show()

@@ -141,6 +141,7 @@ def _fill_lessons(win) -> None:
         a.setToolTip(info.summary)
         a.triggered.connect(lambda _=False, lid=info.id: win.start_lesson(lid))
     m.addSeparator()
+    m.addAction("Toy model lab", lambda: win.show_panel("toy"))
     m.addAction("Mystery-feature quiz", lambda: win.show_panel("quiz"))
     if win.lesson_runner is not None:
         m.addSeparator()

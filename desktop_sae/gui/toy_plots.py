@@ -38,7 +38,6 @@ class PlotCard(QFrame):
         self.title = QLabel(f"<b>{title}</b>")
         self.note = QLabel(note)
         self.note.setWordWrap(True)
-        self.note.setVisible(bool(note))
         self.copy = copy_button(plot, self)
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
@@ -49,6 +48,7 @@ class PlotCard(QFrame):
         lay.addLayout(head)
         lay.addWidget(self.note)
         lay.addWidget(plot, 1)
+        self.note.setVisible(bool(note))  # only once it has a parent: a parentless visible label is a window
 
 
 def plot_widget(**labels) -> pg.PlotWidget:

@@ -115,6 +115,8 @@ def ask(qtbot, win, text="Hello there", timeout=120_000):
     seen = []
     win.controller.token.connect(seen.append)
     win.chat.input.setPlainText(text)
+    win.activateWindow()
+    win.chat.input.setFocus()  # where the user's cursor is when typing
     qtbot.keyClick(win.chat.input, Qt.Key_Return, Qt.ControlModifier)
     assert win.controller.state.busy, "Ctrl+Enter did not start a generation"
     qtbot.waitUntil(lambda: not win.controller.state.busy, timeout=timeout)
