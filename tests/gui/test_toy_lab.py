@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 from conftest import make_tiny_loader
+from desktop_sae.app.messages import JobCancelled
 from desktop_sae.gui.plot_export import widget_png_bytes
 from desktop_sae.gui.toy_lab import ToyLab
 
@@ -91,6 +92,20 @@ def test_cancel_stops_training_mid_way(lab, qtbot):
     drawn = lab.arrow_updates
     qtbot.wait(300)
     assert lab.arrow_updates == drawn  # nothing arrives after the stop
+
+
+def test_closing_the_lab_mid_run_cancels_its_job(lab, qtbot):
+    ctl = lab.controller
+    other = ToyLab(ctl)  # a second lab on the same controller, closed while it trains
+    other.slow_motion.setChecked(True)
+    ended = []
+    ctl.job_finished.connect(ended.append)
+    job = other.train_toy_sae()
+    qtbot.waitUntil(lambda: other.sae.arrow_updates >= 1, timeout=TIMEOUT)
+    other.deleteLater()
+    qtbot.waitUntil(lambda: not ctl.outstanding, timeout=TIMEOUT)  # its late messages reach no deleted widget
+    ctl.job_finished.disconnect(ended.append)
+    assert [(type(m), m.job_id) for m in ended] == [(JobCancelled, job)] and ctl.runner.live() == []
 
 
 def test_rainbow_fills_its_plots(lab, qtbot):
