@@ -1,14 +1,17 @@
 """Jobs for the toy lab: ``fn(session, state)`` functions that train the core toy models on the inference thread.
 
-Each job ignores the language-model session. Snapshots go out with ``state.partial`` (arrays made read-only, so the
-GUI thread can keep them); ``pace_s`` sleeps after each snapshot so a classroom can watch the training unfold
-("slow motion"); cancelling is honoured between steps and during the pause.
+Each job ignores the language-model session. Every ``every`` steps a snapshot goes out with ``state.partial``
+(arrays made read-only, so the GUI thread can keep them; ``loss`` is the mean over those steps); ``pace_s`` sleeps
+after each snapshot so a classroom can watch the training unfold ("slow motion"); cancelling is honoured between
+steps and during the pause.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from ..core.toy.describe import describe_geometry
 from ..core.toy.rainbow import RainbowConfig, RainbowResult, train_rainbow
@@ -45,17 +48,29 @@ def _pause(seconds: float, cancelled) -> None:
         time.sleep(min(0.01, max(0.0, end - time.monotonic())))
 
 
-def _poster(state, pace_s: float):
-    def post(snap) -> None:
-        state.partial(_read_only(snap))
-        if pace_s > 0:
-            _pause(pace_s, state.cancelled)
+class _Thinned:
+    """Receives a training's snapshot and progress every step; passes on every ``every``-th (and the last) with
+    ``loss`` replaced by the mean loss since the previous one (one batch's loss is noisy), then pauses. Progress
+    is mapped onto ``[lo, hi]`` of the job's."""
 
-    return post
+    def __init__(self, state, steps: int, every: int, pace_s: float, lo: float = 0.0, hi: float = 1.0):
+        self.state, self.steps, self.every, self.pace_s, self.lo, self.hi = state, steps, every, pace_s, lo, hi
+        self.losses: list[float] = []
 
+    def _due(self, step: int) -> bool:
+        return step % self.every == 0 or step >= self.steps
 
-def _scaled(state, lo: float, hi: float):
-    return lambda f, msg: state.progress(lo + (hi - lo) * f, msg)
+    def partial(self, snap) -> None:
+        self.losses.append(float(snap.loss))
+        if self._due(snap.step):
+            self.state.partial(_read_only(replace(snap, loss=float(np.mean(self.losses)))))
+            self.losses.clear()
+            if self.pace_s > 0:
+                _pause(self.pace_s, self.state.cancelled)
+
+    def progress(self, fraction: float, message: str) -> None:
+        if self._due(round(fraction * self.steps)):
+            self.state.progress(self.lo + (self.hi - self.lo) * fraction, message)
 
 
 def superposition_job(cfg: ToyConfig, pace_s: float = 0.0, every: int = SNAPSHOT_EVERY):
@@ -63,9 +78,8 @@ def superposition_job(cfg: ToyConfig, pace_s: float = 0.0, every: int = SNAPSHOT
     cfg.validate()
 
     def fn(_session, state) -> SuperpositionOutcome:
-        r = train_toy(
-            cfg, progress=state.progress, partial=_poster(state, pace_s), cancelled=state.cancelled, every=every
-        )
+        t = _Thinned(state, cfg.steps, every, pace_s)
+        r = train_toy(cfg, progress=t.progress, partial=t.partial, cancelled=state.cancelled, every=1)
         g = geometry(r.W)
         return SuperpositionOutcome(r, g, describe_geometry(g, cfg.n, cfg.m, cfg.sparsity))
 
@@ -79,11 +93,10 @@ def toy_sae_job(toy: ToyConfig, sae: ToySAEConfig, pace_s: float = 0.0, every: i
     sae.validate()
 
     def fn(_session, state) -> ToySAEOutcome:
-        post = _poster(state, pace_s)
-        r = train_toy(toy, progress=_scaled(state, 0.0, 0.5), partial=post, cancelled=state.cancelled, every=every)
-        s = train_toy_sae(
-            r.W, toy, sae, progress=_scaled(state, 0.5, 1.0), partial=post, cancelled=state.cancelled, every=every
-        )
+        t = _Thinned(state, toy.steps, every, pace_s, 0.0, 0.5)
+        r = train_toy(toy, progress=t.progress, partial=t.partial, cancelled=state.cancelled, every=1)
+        t = _Thinned(state, sae.steps, every, pace_s, 0.5, 1.0)
+        s = train_toy_sae(r.W, toy, sae, progress=t.progress, partial=t.partial, cancelled=state.cancelled, every=1)
         return ToySAEOutcome(r, geometry(r.W), s)
 
     return fn

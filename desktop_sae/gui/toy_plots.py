@@ -25,7 +25,7 @@ def importance_colors(importance) -> list[QColor]:
     out = []
     for v in imp:
         t = 0.0 if hi - lo < 1e-12 else (hi - v) / (hi - lo)
-        out.append(QColor.fromHsvF((HUE_MOST + (HUE_LEAST - HUE_MOST) * t) % 1.0, 0.85, 0.82))
+        out.append(QColor.fromHsvF((HUE_MOST + (HUE_LEAST - HUE_MOST) * t) % 1.0, 0.8, 0.9))
     return out
 
 
@@ -154,7 +154,7 @@ class ArrowPlot(pg.PlotWidget):
         self.getViewBox().sigResized.connect(self._redraw)
 
     def layer(
-        self, name: str, width: float = 5.0, dashed: bool = False, head: int = 24, font_pt: int = 14, z: float = 10.0
+        self, name: str, width: float = 6.0, dashed: bool = False, head: int = 26, font_pt: int = 15, z: float = 10.0
     ) -> ArrowLayer:
         if name not in self.layers:
             self.layers[name] = ArrowLayer(self, width, dashed, head, font_pt, z)
@@ -177,9 +177,7 @@ class ArrowPlot(pg.PlotWidget):
 
 
 class LossPlot(pg.PlotWidget):
-    """Training loss, one point per snapshot, smoothed (each snapshot's loss is one noisy batch)."""
-
-    SMOOTH = 0.3  # weight of the newest snapshot in the moving average
+    """Training loss, one point per snapshot (the mean since the previous one), on an axis from 0."""
 
     def __init__(self, parent: QWidget | None = None):
         bg, fg = plot_colors()
@@ -189,7 +187,7 @@ class LossPlot(pg.PlotWidget):
         self.setMouseEnabled(x=False, y=False)
         self.showGrid(x=True, y=True, alpha=0.2)
         self.setLabel("bottom", "training step")
-        self.setLabel("left", "loss (smoothed)")
+        self.setLabel("left", "loss")
         self.getAxis("left").enableAutoSIPrefix(False)
         self.setMinimumHeight(120)
         self.curve = self.plot([], [], pen=pg.mkPen(fg, width=2))
@@ -201,10 +199,10 @@ class LossPlot(pg.PlotWidget):
         self.curve.setData([], [])
 
     def add(self, step: int, loss: float) -> None:
-        prev = self.losses[-1] if self.losses else float(loss)
         self.steps.append(float(step))
-        self.losses.append(prev + self.SMOOTH * (float(loss) - prev))
+        self.losses.append(float(loss))
         self.curve.setData(self.steps, self.losses)
+        self.setYRange(0.0, max(self.losses) * 1.05, padding=0)
 
 
 class SwatchStrip(QWidget):

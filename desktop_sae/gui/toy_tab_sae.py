@@ -44,6 +44,7 @@ class SAETab(JobTab):
         self.latents.setRange(2, 64)
         self.latents.setValue(10)
         self.latents.setToolTip("How many directions the SAE may learn (more than the 2 hidden dimensions)")
+        self.n.valueChanged.connect(lambda v: self.latents.setValue(2 * int(v)))  # twice as many latents as features
         self.seed = QSpinBox()
         self.seed.setRange(0, 9999)
         form = QFormLayout()
