@@ -6,7 +6,9 @@ Nothing here unpickles: weights come from safetensors or from ``.npz`` read with
 from __future__ import annotations
 
 import json
+import math
 import re
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,21 @@ def detect_format(path: Path) -> tuple[str, Path]:
 
 
 # --- helpers -----------------------------------------------------------------------------------------
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
+
+
+def _show(v) -> str:
+    """A short repr of a value read from a file (huge numbers, long texts and deep nesting stay readable)."""
+    return _REPR.repr(v)
+
+
+def _brief(err: BaseException) -> str:
+    """A library's error message, cut short (zipfile, for one, quotes whole damaged headers)."""
+    msg = str(err)
+    return msg if len(msg) <= 200 else msg[:200] + " …"
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise SAEFormatError(f"missing {path.name} in {path.parent}")
@@ -75,6 +92,10 @@ def _read_json(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise SAEFormatError(f"{path} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise SAEFormatError(f"{path} is nested too deeply to be an SAE config") from None
+    except OSError as e:
+        raise SAEFormatError(f"cannot read {path}: {e.strerror or e}") from None
     if not isinstance(data, dict):
         raise SAEFormatError(f"{path} must hold a JSON object, not {type(data).__name__}")
     return data
@@ -88,68 +109,119 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
             return {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # safetensors raises its own error types for truncated/garbled files
         size = path.stat().st_size
-        raise SAEFormatError(f"{path} is damaged or not a safetensors file ({size} bytes): {e}") from None
+        raise SAEFormatError(f"{path} is damaged or not a safetensors file ({size} bytes): {_brief(e)}") from None
 
 
 def _int(cfg: dict, key: str, where: Path) -> int:
     v = cfg.get(key)
     if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-        raise SAEFormatError(f"{where}: '{key}' must be a positive integer, got {v!r}")
+        raise SAEFormatError(f"{where}: '{key}' must be a positive integer, got {_show(v)}")
     return v
 
 
-def _fill(sae: SAE, tensors: dict[str, torch.Tensor], where: Path) -> SAE:
-    """Copy tensors into ``sae`` after checking every name and shape."""
-    expected = sae.expected_shapes()
+def _text(v, key: str, where: Path) -> str:
+    if not isinstance(v, str):
+        raise SAEFormatError(f"{where}: '{key}' must be a text, got {_show(v)}")
+    return v
+
+
+def _positive_number(v, key: str, where: Path) -> float:
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    try:
+        ok = ok and math.isfinite(v) and v > 0
+    except OverflowError:  # an integer beyond the float range
+        ok = False
+    if not ok:
+        raise SAEFormatError(f"{where}: '{key}' must be a positive finite number, got {_show(v)}")
+    return float(v)
+
+
+def _check_metadata(meta: dict[str, Any], where: Path) -> None:
+    """Metadata entries that the app reads later must have the type it reads them as."""
+    for key in ("typical_norm", "outlier_norm_threshold"):
+        if meta.get(key) is not None:
+            _positive_number(meta[key], f"metadata.{key}", where)
+    if meta.get("context_size") is not None:
+        _int(meta, "context_size", where)
+    for key in ("model_sha256", "neuronpedia_id"):
+        if meta.get(key) is not None:
+            _text(meta[key], f"metadata.{key}", where)
+
+
+def _config(where: Path, **kw) -> SAEConfig:
+    try:
+        return SAEConfig(**kw)
+    except ValueError as e:
+        raise SAEFormatError(f"{where}: {e}") from None
+
+
+def _fill(cfg: SAEConfig, tensors: dict[str, torch.Tensor], where: Path) -> SAE:
+    """Build the SAE after checking every tensor's name, shape, dtype and values (nothing is allocated before the
+    shapes fit, so a config claiming huge widths cannot exhaust memory)."""
+    if cfg.d_in < 1 or cfg.d_sae < 1:
+        raise SAEFormatError(f"{where}: an SAE needs d_in and d_sae of at least 1, got {cfg.d_in} and {cfg.d_sae}")
+    with torch.device("meta"):
+        expected = SAE(cfg).expected_shapes()
     missing = [n for n in expected if n not in tensors]
     if missing:
         raise SAEFormatError(
-            f"{where}: missing tensor(s) {', '.join(missing)} for a {sae.cfg.architecture} SAE "
-            f"(found: {', '.join(sorted(tensors)) or 'none'})"
+            f"{where}: missing tensor(s) {', '.join(missing)} for a {cfg.architecture} SAE "
+            f"(found: {_show(', '.join(sorted(tensors))) if tensors else 'none'})"
         )
+    values = {}
     for name, shape in expected.items():
         t = tensors[name]
         if tuple(t.shape) != shape:
             raise SAEFormatError(
                 f"{where}: tensor {name} has shape {tuple(t.shape)}, expected {shape} "
-                f"(d_in={sae.cfg.d_in}, d_sae={sae.cfg.d_sae})"
+                f"(d_in={cfg.d_in}, d_sae={cfg.d_sae})"
             )
         if not t.is_floating_point():
             raise SAEFormatError(f"{where}: tensor {name} has dtype {t.dtype}, expected a floating-point type")
-        if not torch.isfinite(t).all():
-            raise SAEFormatError(f"{where}: tensor {name} contains NaN or infinite values")
+        values[name] = t.to(torch.float32)  # (isfinite has no kernel for some float8 types)
+        if not torch.isfinite(values[name]).all():
+            raise SAEFormatError(f"{where}: tensor {name} contains NaN or infinite values (in float32)")
+    sae = SAE(cfg)
     with torch.no_grad():
-        for name in expected:
-            getattr(sae, name).copy_(tensors[name].to(torch.float32))
+        for name, t in values.items():
+            getattr(sae, name).copy_(t)
     return sae
 
 
 # --- SAELens ---------------------------------------------------------------------------------------
 def parse_saelens_cfg(cfg: dict[str, Any], where: Path) -> SAEConfig:
     """SAELens v6 cfg, or a pre-6.0 one (hook_point/hook_name, activation_fn_str, activation_fn_kwargs)."""
-    meta = dict(cfg.get("metadata") or {})
+    meta = cfg.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise SAEFormatError(f"{where}: 'metadata' must be an object, got {_show(meta)}")
+    meta = dict(meta)
     d_in, d_sae = _int(cfg, "d_in", where), _int(cfg, "d_sae", where)
     arch = cfg.get("architecture")
     k = cfg.get("k")
+    fn_kwargs = cfg.get("activation_fn_kwargs") or {}
+    if not isinstance(fn_kwargs, dict):
+        raise SAEFormatError(f"{where}: 'activation_fn_kwargs' must be an object, got {_show(fn_kwargs)}")
     act_fn = cfg.get("activation_fn_str") or cfg.get("activation_fn")
-    if act_fn == "topk" or (arch is None and (cfg.get("activation_fn_kwargs") or {}).get("k")):
+    if act_fn == "topk" or (arch is None and fn_kwargs.get("k")):
         arch = "topk"
-        k = k or (cfg.get("activation_fn_kwargs") or {}).get("k")
+        k = k or fn_kwargs.get("k")
     arch = arch or "standard"
-    if arch not in ARCHITECTURES:
-        raise SAEFormatError(f"{where}: architecture {arch!r} is not supported (supported: {', '.join(ARCHITECTURES)})")
+    if not isinstance(arch, str) or arch not in ARCHITECTURES:
+        raise SAEFormatError(f"{where}: architecture {_show(arch)} is not supported (supported: {', '.join(ARCHITECTURES)})")
     if arch == "topk":
         if isinstance(k, bool) or not isinstance(k, int) or not 0 < k <= d_sae:
-            raise SAEFormatError(f"{where}: a TopK SAE needs an integer k with 0 < k <= d_sae={d_sae}, got {k!r}")
+            raise SAEFormatError(f"{where}: a TopK SAE needs an integer k with 0 < k <= d_sae={_show(d_sae)}, got {_show(k)}")
     norm = cfg.get("normalize_activations") or "none"
-    if norm not in NORMALIZATIONS:
-        raise SAEFormatError(f"{where}: normalize_activations {norm!r} is not supported ({', '.join(NORMALIZATIONS)})")
-    hook = meta.get("hook_name") or cfg.get("hook_name") or cfg.get("hook_point") or ""
-    model = meta.get("model_name") or cfg.get("model_name") or ""
+    if not isinstance(norm, str) or norm not in NORMALIZATIONS:
+        raise SAEFormatError(f"{where}: normalize_activations {_show(norm)} is not supported ({', '.join(NORMALIZATIONS)})")
+    hook = _text(meta.get("hook_name") or cfg.get("hook_name") or cfg.get("hook_point") or "", "hook_name", where)
+    model = _text(meta.get("model_name") or cfg.get("model_name") or "", "model_name", where)
     for key in ("context_size", "prepend_bos", "neuronpedia_id", "hook_head_index", "model_sha256", "typical_norm"):
         if key not in meta and key in cfg:
             meta[key] = cfg[key]
-    return SAEConfig(
+    _check_metadata(meta, where)
+    return _config(
+        where,
         d_in=d_in,
         d_sae=d_sae,
         architecture=arch,
@@ -157,10 +229,10 @@ def parse_saelens_cfg(cfg: dict[str, Any], where: Path) -> SAEConfig:
         apply_b_dec_to_input=bool(cfg.get("apply_b_dec_to_input", True)),
         normalize_activations=norm,
         rescale_acts_by_decoder_norm=bool(cfg.get("rescale_acts_by_decoder_norm", False)),
-        scaling_factor=float(cfg.get("scaling_factor") or 1.0),
+        scaling_factor=_positive_number(cfg.get("scaling_factor") or 1.0, "scaling_factor", where),
         hook_name=hook,
         model_name=model,
-        dtype=str(cfg.get("dtype", "float32")),
+        dtype=_text(cfg.get("dtype", "float32"), "dtype", where),
         metadata=meta,
     )
 
@@ -168,7 +240,7 @@ def parse_saelens_cfg(cfg: dict[str, Any], where: Path) -> SAEConfig:
 def _load_saelens(folder: Path) -> SAE:
     cfg = parse_saelens_cfg(_read_json(folder / "cfg.json"), folder / "cfg.json")
     tensors = _read_safetensors(folder / SAELENS_WEIGHTS)
-    return _fill(SAE(cfg), tensors, folder / SAELENS_WEIGHTS)
+    return _fill(cfg, tensors, folder / SAELENS_WEIGHTS)
 
 
 def save_sae(sae: SAE, folder: str | Path, extra_metadata: dict[str, Any] | None = None) -> Path:
@@ -250,18 +322,28 @@ def _load_sparsify(folder: Path) -> SAE:
     enc = tensors["encoder.weight"]
     if enc.ndim != 2:
         raise SAEFormatError(f"{folder / SPARSIFY_WEIGHTS}: encoder.weight must be 2-D, has shape {tuple(enc.shape)}")
-    d_in = raw.get("d_in") or int(enc.shape[1])
-    d_sae = raw.get("num_latents") or (int(raw["expansion_factor"] * d_in) if raw.get("expansion_factor") else 0)
-    d_sae = d_sae or int(enc.shape[0])
+    d_in = _int(raw, "d_in", where) if raw.get("d_in") else int(enc.shape[1])
+    if raw.get("num_latents"):
+        d_sae = _int(raw, "num_latents", where)
+    elif raw.get("expansion_factor"):
+        d_sae = int(_positive_number(raw["expansion_factor"], "expansion_factor", where) * min(d_in, 2**53))
+    else:
+        d_sae = int(enc.shape[0])
+    if tuple(enc.shape) != (d_sae, d_in):
+        raise SAEFormatError(
+            f"{folder / SPARSIFY_WEIGHTS}: encoder.weight has shape {tuple(enc.shape)}, but {where.name} describes "
+            f"d_sae={_show(d_sae)}, d_in={_show(d_in)}"
+        )
     k = _int(raw, "k", where)
-    cfg = SAEConfig(
-        d_in=int(d_in),
-        d_sae=int(d_sae),
+    cfg = _config(
+        where,
+        d_in=d_in,
+        d_sae=d_sae,
         architecture="topk",
         k=k,
         apply_b_dec_to_input=True,
-        hook_name=raw.get("hook_name") or _sparsify_hook(folder.name),
-        model_name=raw.get("model_name", ""),
+        hook_name=_text(raw.get("hook_name") or _sparsify_hook(folder.name), "hook_name", where),
+        model_name=_text(raw.get("model_name", ""), "model_name", where),
         metadata={"source_cfg": raw},
     )
     mapped = {
@@ -270,7 +352,7 @@ def _load_sparsify(folder: Path) -> SAE:
         "W_dec": tensors.get("W_dec"),
         "b_dec": tensors.get("b_dec"),
     }
-    return _fill(SAE(cfg), {k: v for k, v in mapped.items() if v is not None}, folder / SPARSIFY_WEIGHTS)
+    return _fill(cfg, {k: v for k, v in mapped.items() if v is not None}, folder / SPARSIFY_WEIGHTS)
 
 
 # --- Gemma Scope ------------------------------------------------------------------------------------
@@ -288,27 +370,34 @@ def _load_gemmascope(path: Path) -> SAE:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except ValueError as e:
-        raise SAEFormatError(f"{path} holds pickled objects, which are never loaded for safety ({e})") from None
+        if "pickle" not in str(e):
+            raise SAEFormatError(f"{path} is damaged or not an .npz file: {_brief(e)}") from None
+        raise SAEFormatError(f"{path} holds pickled objects, which are never loaded for safety ({_brief(e)})") from None
     except Exception as e:
-        raise SAEFormatError(f"{path} is damaged or not an .npz file: {e}") from None
+        raise SAEFormatError(f"{path} is damaged or not an .npz file: {_brief(e)}") from None
+    not_arrays = [k for k, v in arrays.items() if not isinstance(v, np.ndarray)]  # members without an .npy header
+    if not_arrays:
+        raise SAEFormatError(f"{path}: {_show(', '.join(not_arrays))} holds no NumPy array (damaged file?)")
     if "W_enc" not in arrays or arrays["W_enc"].ndim != 2:
         raise SAEFormatError(f"{path}: missing a 2-D W_enc (found: {', '.join(sorted(arrays)) or 'none'})")
     d_in, d_sae = (int(s) for s in arrays["W_enc"].shape)
     meta_cfg = _read_json(path.parent / "cfg.json") if (path.parent / "cfg.json").exists() else {}
-    cfg = SAEConfig(
+    where = path.parent / "cfg.json"
+    cfg = _config(
+        path,
         d_in=d_in,
         d_sae=d_sae,
         architecture="jumprelu",
         apply_b_dec_to_input=False,
-        hook_name=meta_cfg.get("hook_name") or _gemmascope_hook(path),
-        model_name=meta_cfg.get("model_name", ""),
+        hook_name=_text(meta_cfg.get("hook_name") or _gemmascope_hook(path), "hook_name", where),
+        model_name=_text(meta_cfg.get("model_name", ""), "model_name", where),
     )
     tensors = {}
     for k, v in arrays.items():
         if v.dtype.kind != "f":
             raise SAEFormatError(f"{path}: array {k} has dtype {v.dtype}, expected floating point")
-        tensors[k] = torch.from_numpy(np.ascontiguousarray(v))
-    return _fill(SAE(cfg), tensors, path)
+        tensors[k] = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))  # any byte order or precision
+    return _fill(cfg, tensors, path)
 
 
 __all__ = ["load_sae", "save_sae", "detect_format", "parse_saelens_cfg", "save_stats"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import copy
 import json
 import math
 import os
@@ -88,7 +89,7 @@ def _paths(obj, prefix=()):
             yield from _paths(v, prefix + (i,))
 
 
-def mutate(data, obj, n_max: int = 4, values=nasty):
+def mutate(data, obj, n_max: int = 4, values=nasty, keys=st.text(max_size=10)):
     """Apply 1..n_max random edits to a JSON-like object (set/delete/insert/wrap at a random path). In place."""
     for _ in range(data.draw(st.integers(1, n_max), label="n edits")):
         paths = list(_paths(obj))
@@ -101,13 +102,13 @@ def mutate(data, obj, n_max: int = 4, values=nasty):
         key = path[-1]
         op = data.draw(st.sampled_from(["set", "set", "set", "delete", "insert", "wrap"]), label="op")
         if op == "set":
-            parent[key] = data.draw(values, label="value")
+            parent[key] = copy.deepcopy(data.draw(values, label="value"))
         elif op == "delete":
             del parent[key]
         elif op == "wrap":
             parent[key] = data.draw(st.sampled_from([[parent[key]], {"value": parent[key]}, str(parent[key])]))
         elif isinstance(parent, dict):
-            parent[data.draw(st.text(max_size=10), label="new key")] = data.draw(values, label="value")
+            parent[data.draw(keys, label="new key")] = copy.deepcopy(data.draw(values, label="value"))
         else:
-            parent.insert(key, data.draw(values, label="value"))
+            parent.insert(key, copy.deepcopy(data.draw(values, label="value")))
     return obj
