@@ -17,7 +17,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_save
 
-from .atomic import atomic_write_bytes, atomic_write_text
+from .atomic import atomic_write_bytes, atomic_write_files, finish_interrupted_write
 from .errors import SAEFormatError
 from .sae import ARCHITECTURES, NORMALIZATIONS, SAE, FeatureStats, SAEConfig
 
@@ -25,11 +25,16 @@ SAELENS_WEIGHTS = "sae_weights.safetensors"
 SPARSIFY_WEIGHTS = "sae.safetensors"
 STATS_FILE = "feature_stats.safetensors"
 SPARSITY_FILE = "sparsity.safetensors"
+SAVE_GROUP = "sae-save"  # atomic_write_files group of save_sae
 
 
 def load_sae(path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> SAE:
     """Load an SAE from a folder or file, detecting the format. Raises SAEFormatError with a clear message."""
     path = Path(path).expanduser()
+    try:  # a save_sae that a crash interrupted after its commit point is completed first
+        finish_interrupted_write(path if path.is_dir() else path.parent, SAVE_GROUP)
+    except OSError as e:
+        raise SAEFormatError(f"an interrupted save in {path} could not be completed: {e.strerror or e}") from None
     if not path.exists():
         raise SAEFormatError(f"SAE not found: {path}")
     fmt, folder = detect_format(path)
@@ -244,14 +249,16 @@ def _load_saelens(folder: Path) -> SAE:
 
 
 def save_sae(sae: SAE, folder: str | Path, extra_metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``sae`` as a SAELens v6 folder (each file written atomically, cfg.json last)."""
+    """Write ``sae`` as a SAELens v6 folder. The weights, statistics and cfg.json are written as one (see
+    ``atomic_write_files``): a crash leaves the previous SAE or the new one, and statistics left over from an
+    earlier SAE in the folder are removed when this one has none."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     c = sae.cfg
     tensors = {n: getattr(sae, n).detach().to("cpu", torch.float32).contiguous() for n in sae.tensor_names()}
-    atomic_write_bytes(folder / SAELENS_WEIGHTS, _safetensors_bytes(tensors))
-    if sae.stats is not None:
-        save_stats(sae.stats, folder / STATS_FILE)
+    files: dict[str, bytes | None] = {SAELENS_WEIGHTS: _safetensors_bytes(tensors)}
+    files[STATS_FILE] = None if sae.stats is None else _stats_bytes(sae.stats)
+    if sae.stats is None:
+        files[SPARSITY_FILE] = None
     meta = {**c.metadata, "model_name": c.model_name, "hook_name": c.hook_name, **(extra_metadata or {})}
     cfg = {
         "d_in": c.d_in,
@@ -269,7 +276,8 @@ def save_sae(sae: SAE, folder: str | Path, extra_metadata: dict[str, Any] | None
         cfg["rescale_acts_by_decoder_norm"] = c.rescale_acts_by_decoder_norm
     if c.scaling_factor != 1.0:
         cfg["scaling_factor"] = c.scaling_factor
-    atomic_write_text(folder / "cfg.json", json.dumps(cfg, indent=2) + "\n")
+    files["cfg.json"] = (json.dumps(cfg, indent=2) + "\n").encode("utf-8")
+    atomic_write_files(folder, files, group=SAVE_GROUP)
     return folder
 
 
@@ -279,12 +287,16 @@ def _safetensors_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
 
 # --- feature statistics -----------------------------------------------------------------------------
 def save_stats(stats: FeatureStats, path: Path) -> None:
+    atomic_write_bytes(path, _stats_bytes(stats))
+
+
+def _stats_bytes(stats: FeatureStats) -> bytes:
     t = {"max_activation": torch.from_numpy(np.asarray(stats.max_activation, np.float32))}
     if stats.mean_activation is not None:
         t["mean_activation"] = torch.from_numpy(np.asarray(stats.mean_activation, np.float32))
     if stats.density is not None:
         t["density"] = torch.from_numpy(np.asarray(stats.density, np.float32))
-    atomic_write_bytes(path, _safetensors_bytes(t))
+    return _safetensors_bytes(t)
 
 
 def _load_stats(folder: Path, d_sae: int) -> FeatureStats | None:

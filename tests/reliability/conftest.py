@@ -29,7 +29,7 @@ _T0 = time.perf_counter()
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not ru.TALLY:
+    if not ru.TALLY and not ru.NOTES:
         return
     tr = terminalreporter
     tr.section(f"reliability ({ru.PROFILE} profile)")
@@ -38,4 +38,6 @@ def pytest_terminal_summary(terminalreporter):
         total = sum(outcomes.values())
         detail = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
         tr.write_line(f"{target:34s} {total:6d} cases  ({detail})")
+    for note in ru.NOTES:
+        tr.write_line(note)
     tr.write_line(f"wall time since the suite's conftest loaded: {time.perf_counter() - _T0:.1f} s")

@@ -20,6 +20,7 @@ CRASH_TRIALS = 100 if HEAVY else 20  # random SIGKILLs per writer
 
 # target -> outcome -> count (printed by conftest at the end of the run)
 TALLY: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+NOTES: list[str] = []  # other figures for the summary
 
 
 def tally(target: str, outcome: str) -> None:
