@@ -165,8 +165,12 @@ def _fill(cfg: SAEConfig, tensors: dict[str, torch.Tensor], where: Path) -> SAE:
     shapes fit, so a config claiming huge widths cannot exhaust memory)."""
     if cfg.d_in < 1 or cfg.d_sae < 1:
         raise SAEFormatError(f"{where}: an SAE needs d_in and d_sae of at least 1, got {cfg.d_in} and {cfg.d_sae}")
-    with torch.device("meta"):
-        expected = SAE(cfg).expected_shapes()
+    try:
+        with torch.device("meta"):  # shapes only: no memory
+            expected = SAE(cfg).expected_shapes()
+    except (RuntimeError, TypeError, OverflowError, ValueError) as e:  # sizes no tensor can have
+        raise SAEFormatError(f"{where}: d_in={_show(cfg.d_in)}, d_sae={_show(cfg.d_sae)} is no possible SAE "
+                             f"({_brief(e)})") from None
     missing = [n for n in expected if n not in tensors]
     if missing:
         raise SAEFormatError(

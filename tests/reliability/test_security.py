@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 import io
+import json
 import pickle
 import pickletools
 import zipfile
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
 import desktop_sae
 import source_scan
@@ -128,6 +130,26 @@ def test_pickle_bearing_files_are_refused_and_nothing_runs(tmp_path, no_unpickle
     if "npz" in layout:
         assert "pickled objects" in msg and "never loaded" in msg
     assert not marker.exists(), "loading the SAE ran code from a pickle"
+
+
+# --- a file cannot make the loader allocate what it claims ------------------------------------------------
+def test_claimed_widths_are_checked_against_the_tensors_before_anything_is_allocated(tmp_path):
+    """cfg.json claiming d_in = d_sae = 2^20 (4 TiB of weights) or more beside tiny weights: refused at once."""
+    save_sae(random_sae(d_in=4, d_sae=8), tmp_path / "saelens")
+    cfg = json.loads((tmp_path / "saelens" / "cfg.json").read_text())
+    for width, msg in ((2**20, "has shape"), (2**31, "no possible SAE"), (2**70, "no possible SAE")):
+        (tmp_path / "saelens" / "cfg.json").write_text(json.dumps({**cfg, "d_in": width, "d_sae": width}))
+        with pytest.raises(SAEFormatError, match=msg):
+            load_sae(tmp_path / "saelens")
+    folder = tmp_path / "sparsify"
+    folder.mkdir()
+    save_file({"encoder.weight": torch.zeros(8, 4), "W_dec": torch.zeros(8, 4), "b_dec": torch.zeros(4)},
+              str(folder / "sae.safetensors"))
+    for cfg in ({"k": 2, "num_latents": 2**40}, {"k": 2, "d_in": 2**40, "expansion_factor": "ab"},
+                {"k": 2, "expansion_factor": 1e300}):
+        (folder / "cfg.json").write_text(json.dumps(cfg))
+        with pytest.raises(SAEFormatError):
+            load_sae(folder)
 
 
 # --- trust_remote_code ------------------------------------------------------------------------------------
