@@ -28,6 +28,16 @@ settings.load_profile(ru.PROFILE)
 _T0 = time.perf_counter()
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "reliability: fuzzing, crash-safety and security suite (tests/reliability)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "reliability" in item.nodeid.split("::")[0].split("/"):
+            item.add_marker("reliability")
+
+
 def pytest_terminal_summary(terminalreporter):
     if not ru.TALLY and not ru.NOTES:
         return

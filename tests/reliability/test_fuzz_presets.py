@@ -3,6 +3,7 @@ survives a save/parse round trip byte for byte) or a PresetError with a message,
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -112,11 +113,11 @@ def test_mutated_presets(data):
 @given(st.data())
 def test_check_preset_against_a_tiny_sae(data):
     d = data.draw(valid_preset, label="seed preset")
-    if data.draw(st.booleans(), label="mutate"):
-        d = ru.mutate(data, d, n_max=2)
-    p = _parse("check_preset: parse", ru.dumps(d))
-    if p is None:
-        return
+    p = None
+    if data.draw(st.booleans(), label="mutate"):  # an edited preset if it parses, else the original one
+        p = _parse("check_preset: parse", ru.dumps(ru.mutate(data, json.loads(ru.dumps(d)), n_max=2)))
+    p = p or _parse("check_preset: parse", ru.dumps(d))
+    assert p is not None
     stats = data.draw(st.sampled_from(["none", "finite", "holes"]), label="stats")
     max_act = None if stats == "none" else np.abs(np.random.default_rng(0).normal(size=IDENT.d_sae)).astype(np.float32) + 0.1
     if stats == "holes":

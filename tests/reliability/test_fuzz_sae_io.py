@@ -28,6 +28,8 @@ from desktop_sae.core.sae_io import load_sae, save_sae
 from desktop_sae.core.session import Session
 from tiny import random_sae, tiny_lm
 
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # float64 -> float32 casts
+
 CFG_KEYS = ["k", "d_in", "d_sae", "scaling_factor", "activation_fn_str", "activation_fn", "activation_fn_kwargs",
             "hook_point", "hook_name", "model_name", "typical_norm", "context_size", "neuronpedia_id", "model_sha256",
             "outlier_norm_threshold", "dtype", "rescale_acts_by_decoder_norm", "apply_b_dec_to_input",
