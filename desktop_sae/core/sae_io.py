@@ -84,10 +84,13 @@ def _show(v) -> str:
     return _REPR.repr(v)
 
 
+def _cut(text: str, n: int = 200) -> str:
+    return text if len(text) <= n else text[:n] + " …"
+
+
 def _brief(err: BaseException) -> str:
     """A library's error message, cut short (zipfile, for one, quotes whole damaged headers)."""
-    msg = str(err)
-    return msg if len(msg) <= 200 else msg[:200] + " …"
+    return _cut(str(err))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -175,7 +178,7 @@ def _fill(cfg: SAEConfig, tensors: dict[str, torch.Tensor], where: Path) -> SAE:
     if missing:
         raise SAEFormatError(
             f"{where}: missing tensor(s) {', '.join(missing)} for a {cfg.architecture} SAE "
-            f"(found: {_show(', '.join(sorted(tensors))) if tensors else 'none'})"
+            f"(found: {_cut(', '.join(sorted(tensors))) or 'none'})"
         )
     values = {}
     for name, shape in expected.items():
@@ -342,7 +345,8 @@ def _load_sparsify(folder: Path) -> SAE:
     if raw.get("num_latents"):
         d_sae = _int(raw, "num_latents", where)
     elif raw.get("expansion_factor"):
-        d_sae = int(_positive_number(raw["expansion_factor"], "expansion_factor", where) * min(d_in, 2**53))
+        d_sae = _positive_number(raw["expansion_factor"], "expansion_factor", where) * min(d_in, 2**62)
+        d_sae = int(d_sae) if d_sae < 2**62 else 2**62  # beyond any tensor (fails the shape check below)
     else:
         d_sae = int(enc.shape[0])
     if tuple(enc.shape) != (d_sae, d_in):
@@ -393,9 +397,9 @@ def _load_gemmascope(path: Path) -> SAE:
         raise SAEFormatError(f"{path} is damaged or not an .npz file: {_brief(e)}") from None
     not_arrays = [k for k, v in arrays.items() if not isinstance(v, np.ndarray)]  # members without an .npy header
     if not_arrays:
-        raise SAEFormatError(f"{path}: {_show(', '.join(not_arrays))} holds no NumPy array (damaged file?)")
+        raise SAEFormatError(f"{path}: {_cut(', '.join(not_arrays))} holds no NumPy array (damaged file?)")
     if "W_enc" not in arrays or arrays["W_enc"].ndim != 2:
-        raise SAEFormatError(f"{path}: missing a 2-D W_enc (found: {', '.join(sorted(arrays)) or 'none'})")
+        raise SAEFormatError(f"{path}: missing a 2-D W_enc (found: {_cut(', '.join(sorted(arrays))) or 'none'})")
     d_in, d_sae = (int(s) for s in arrays["W_enc"].shape)
     meta_cfg = _read_json(path.parent / "cfg.json") if (path.parent / "cfg.json").exists() else {}
     where = path.parent / "cfg.json"

@@ -146,7 +146,7 @@ def test_claimed_widths_are_checked_against_the_tensors_before_anything_is_alloc
     save_file({"encoder.weight": torch.zeros(8, 4), "W_dec": torch.zeros(8, 4), "b_dec": torch.zeros(4)},
               str(folder / "sae.safetensors"))
     for cfg in ({"k": 2, "num_latents": 2**40}, {"k": 2, "d_in": 2**40, "expansion_factor": "ab"},
-                {"k": 2, "expansion_factor": 1e300}):
+                {"k": 2, "expansion_factor": 1e300}, {"k": 2, "d_in": 2**60, "expansion_factor": 1e300}):
         (folder / "cfg.json").write_text(json.dumps(cfg))
         with pytest.raises(SAEFormatError):
             load_sae(folder)
