@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import math
 import re
-import reprlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import paths
 from .atomic import atomic_write_text
+from .checks import is_finite
+from .checks import quote as _show
 from .errors import PresetError
 from .generation import SamplingConfig
 from .steering import METHOD_ALIASES, UNITS, SteerSpec, SteeringConfig
@@ -98,24 +99,8 @@ def preset_to_json(p: Preset) -> str:
     return json.dumps(preset_to_dict(p), indent=2, ensure_ascii=False) + "\n"
 
 
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
-
-
-def _show(v) -> str:
-    """A short repr of a value from a file, safe for huge numbers, long texts and deep nesting."""
-    return _REPR.repr(v)
-
-
-def _finite(v) -> bool:
-    try:
-        return math.isfinite(v)
-    except OverflowError:  # an integer beyond the float range
-        return False
-
-
 def _num(v, what: str, lo: float = -math.inf, hi: float = math.inf) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not _finite(v) or not lo <= v <= hi:
+    if not is_finite(v) or not lo <= v <= hi:
         rng = f" in [{lo:g}, {hi:g}]" if math.isfinite(lo) or math.isfinite(hi) else ""
         raise PresetError(f"{what} must be a finite number{rng}, got {_show(v)}")
     return float(v)

@@ -6,9 +6,7 @@ Nothing here unpickles: weights come from safetensors or from ``.npz`` read with
 from __future__ import annotations
 
 import json
-import math
 import re
-import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,9 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_save
 
 from .atomic import atomic_write_bytes, atomic_write_files, finish_interrupted_write
+from .checks import cut as _cut
+from .checks import is_finite
+from .checks import quote as _show
 from .errors import SAEFormatError
 from .sae import ARCHITECTURES, NORMALIZATIONS, SAE, FeatureStats, SAEConfig
 
@@ -75,24 +76,6 @@ def detect_format(path: Path) -> tuple[str, Path]:
 
 
 # --- helpers -----------------------------------------------------------------------------------------
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
-
-
-def _show(v) -> str:
-    """A short repr of a value read from a file (huge numbers, long texts and deep nesting stay readable)."""
-    return _REPR.repr(v)
-
-
-def _cut(text: str, n: int = 200) -> str:
-    return text if len(text) <= n else text[:n] + " …"
-
-
-def _brief(err: BaseException) -> str:
-    """A library's error message, cut short (zipfile, for one, quotes whole damaged headers)."""
-    return _cut(str(err))
-
-
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise SAEFormatError(f"missing {path.name} in {path.parent}")
@@ -117,7 +100,7 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
             return {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # safetensors raises its own error types for truncated/garbled files
         size = path.stat().st_size
-        raise SAEFormatError(f"{path} is damaged or not a safetensors file ({size} bytes): {_brief(e)}") from None
+        raise SAEFormatError(f"{path} is damaged or not a safetensors file ({size} bytes): {_cut(str(e))}") from None
 
 
 def _int(cfg: dict, key: str, where: Path) -> int:
@@ -134,26 +117,19 @@ def _text(v, key: str, where: Path) -> str:
 
 
 def _positive_number(v, key: str, where: Path) -> float:
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-    try:
-        ok = ok and math.isfinite(v) and v > 0
-    except OverflowError:  # an integer beyond the float range
-        ok = False
-    if not ok:
+    if not (is_finite(v) and v > 0):
         raise SAEFormatError(f"{where}: '{key}' must be a positive finite number, got {_show(v)}")
     return float(v)
 
 
 def _check_metadata(meta: dict[str, Any], where: Path) -> None:
     """Metadata entries that the app reads later must have the type it reads them as."""
-    for key in ("typical_norm", "outlier_norm_threshold"):
+    checks = {"typical_norm": _positive_number, "outlier_norm_threshold": _positive_number,
+              "context_size": lambda v, key, where: _int({key: v}, key, where), "model_sha256": _text,
+              "neuronpedia_id": _text}
+    for key, check in checks.items():
         if meta.get(key) is not None:
-            _positive_number(meta[key], f"metadata.{key}", where)
-    if meta.get("context_size") is not None:
-        _int(meta, "context_size", where)
-    for key in ("model_sha256", "neuronpedia_id"):
-        if meta.get(key) is not None:
-            _text(meta[key], f"metadata.{key}", where)
+            check(meta[key], f"metadata.{key}", where)
 
 
 def _config(where: Path, **kw) -> SAEConfig:
@@ -164,8 +140,7 @@ def _config(where: Path, **kw) -> SAEConfig:
 
 
 def _fill(cfg: SAEConfig, tensors: dict[str, torch.Tensor], where: Path) -> SAE:
-    """Build the SAE after checking every tensor's name, shape, dtype and values (nothing is allocated before the
-    shapes fit, so a config claiming huge widths cannot exhaust memory)."""
+    """Build the SAE after checking every tensor's name, shape, dtype and values (nothing is allocated before)."""
     if cfg.d_in < 1 or cfg.d_sae < 1:
         raise SAEFormatError(f"{where}: an SAE needs d_in and d_sae of at least 1, got {cfg.d_in} and {cfg.d_sae}")
     try:
@@ -173,7 +148,7 @@ def _fill(cfg: SAEConfig, tensors: dict[str, torch.Tensor], where: Path) -> SAE:
             expected = SAE(cfg).expected_shapes()
     except (RuntimeError, TypeError, OverflowError, ValueError) as e:  # sizes no tensor can have
         raise SAEFormatError(f"{where}: d_in={_show(cfg.d_in)}, d_sae={_show(cfg.d_sae)} is no possible SAE "
-                             f"({_brief(e)})") from None
+                             f"({_cut(str(e))})") from None
     missing = [n for n in expected if n not in tensors]
     if missing:
         raise SAEFormatError(
@@ -350,10 +325,8 @@ def _load_sparsify(folder: Path) -> SAE:
     else:
         d_sae = int(enc.shape[0])
     if tuple(enc.shape) != (d_sae, d_in):
-        raise SAEFormatError(
-            f"{folder / SPARSIFY_WEIGHTS}: encoder.weight has shape {tuple(enc.shape)}, but {where.name} describes "
-            f"d_sae={_show(d_sae)}, d_in={_show(d_in)}"
-        )
+        raise SAEFormatError(f"{folder / SPARSIFY_WEIGHTS}: encoder.weight has shape {tuple(enc.shape)}, but "
+                             f"{where.name} describes d_sae={_show(d_sae)}, d_in={_show(d_in)}")
     k = _int(raw, "k", where)
     cfg = _config(
         where,
@@ -391,10 +364,10 @@ def _load_gemmascope(path: Path) -> SAE:
             arrays = {k: z[k] for k in z.files}
     except ValueError as e:
         if "pickle" not in str(e):
-            raise SAEFormatError(f"{path} is damaged or not an .npz file: {_brief(e)}") from None
-        raise SAEFormatError(f"{path} holds pickled objects, which are never loaded for safety ({_brief(e)})") from None
+            raise SAEFormatError(f"{path} is damaged or not an .npz file: {_cut(str(e))}") from None
+        raise SAEFormatError(f"{path} holds pickled objects, which are never loaded for safety ({_cut(str(e))})") from None
     except Exception as e:
-        raise SAEFormatError(f"{path} is damaged or not an .npz file: {_brief(e)}") from None
+        raise SAEFormatError(f"{path} is damaged or not an .npz file: {_cut(str(e))}") from None
     not_arrays = [k for k, v in arrays.items() if not isinstance(v, np.ndarray)]  # members without an .npy header
     if not_arrays:
         raise SAEFormatError(f"{path}: {_cut(', '.join(not_arrays))} holds no NumPy array (damaged file?)")
