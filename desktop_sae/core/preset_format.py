@@ -9,6 +9,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .checks import is_finite
+from .checks import quote as _show
 from .config import METHOD_ALIASES, UNITS, SamplingConfig, SteeringConfig, SteerSpec
 from .errors import PresetError
 
@@ -72,15 +74,19 @@ def preset_to_json(p: Preset) -> str:
 
 
 def _num(v, what: str, lo: float = -math.inf, hi: float = math.inf) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+    if not is_finite(v) or not lo <= v <= hi:
         rng = f" in [{lo:g}, {hi:g}]" if math.isfinite(lo) or math.isfinite(hi) else ""
-        raise PresetError(f"{what} must be a finite number{rng}, got {v!r}")
+        raise PresetError(f"{what} must be a finite number{rng}, got {_show(v)}")
     return float(v)
 
 
 def _str(v, what: str, max_len: int = 10_000) -> str:
     if not isinstance(v, str) or len(v) > max_len:
         raise PresetError(f"{what} must be a text of at most {max_len} characters, got {type(v).__name__}")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800"): parses, but could never be saved again
+        raise PresetError(f"{what} holds an invalid character (a lone UTF-16 surrogate)") from None
     return v
 
 
@@ -90,16 +96,18 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
         d = json.loads(text)
     except (ValueError, UnicodeDecodeError) as e:
         raise PresetError(f"{where} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise PresetError(f"{where} is nested too deeply to be a preset") from None
     if not isinstance(d, dict):
         raise PresetError(f"{where} must hold a JSON object, not {type(d).__name__}")
     if d.get("schema") != SCHEMA:
         raise PresetError(f"{where} is not a Desktop SAE preset (missing \"schema\": \"{SCHEMA}\")")
     ver = d.get("version")
     if not isinstance(ver, int) or isinstance(ver, bool) or ver < 1:
-        raise PresetError(f"{where}: bad schema version {ver!r}")
+        raise PresetError(f"{where}: bad schema version {_show(ver)}")
     if ver > SCHEMA_VERSION:
         raise PresetError(
-            f"{where} was written by a newer Desktop SAE (preset version {ver}, this one reads {SCHEMA_VERSION})"
+            f"{where} was written by a newer Desktop SAE (preset version {_show(ver)}, this one reads {SCHEMA_VERSION})"
         )
     name = _str(d.get("name", ""), f"{where}: name", MAX_NAME).strip() or "untitled"
     sae_d = d.get("sae") or {}
@@ -107,7 +115,7 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
         raise PresetError(f"{where}: \"sae\" must be an object")
     d_sae = sae_d.get("d_sae", 0)
     if isinstance(d_sae, bool) or not isinstance(d_sae, int) or d_sae < 0:
-        raise PresetError(f"{where}: sae.d_sae must be a non-negative integer, got {d_sae!r}")
+        raise PresetError(f"{where}: sae.d_sae must be a non-negative integer, got {_show(d_sae)}")
     ident = SAEIdentity(
         name=_str(sae_d.get("name", ""), f"{where}: sae.name", 300),
         d_sae=d_sae,
@@ -138,16 +146,16 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
             fid = demo[concept]["id"]
             refs[i] = concept
         if isinstance(fid, bool) or not isinstance(fid, int) or fid < 0:
-            raise PresetError(f"{w}.id must be a non-negative integer feature id, got {fid!r}")
+            raise PresetError(f"{w}.id must be a non-negative integer feature id, got {_show(fid)}")
         unit = f.get("unit", "raw")
         if unit not in UNITS:
-            raise PresetError(f"{w}.unit must be one of {', '.join(UNITS)}, got {unit!r}")
+            raise PresetError(f"{w}.unit must be one of {', '.join(UNITS)}, got {_show(unit)}")
         method = f.get("method", "add")
         if not isinstance(method, str) or method.lower() not in METHOD_ALIASES:
-            raise PresetError(f"{w}.method must be add, clamp or orth, got {method!r}")
+            raise PresetError(f"{w}.method must be add, clamp or orth, got {_show(method)}")
         enabled = f.get("enabled", True)
         if not isinstance(enabled, bool):
-            raise PresetError(f"{w}.enabled must be true or false, got {enabled!r}")
+            raise PresetError(f"{w}.enabled must be true or false, got {_show(enabled)}")
         specs.append(
             SteerSpec(
                 feature=fid,
@@ -190,11 +198,11 @@ def _parse_sampling(s, where: str) -> SamplingConfig:
         w = f"{where}: sampling.{key}"
         if key == "seed":
             if val is not None and (isinstance(val, bool) or not isinstance(val, int) or not 0 <= val < 2**63):
-                raise PresetError(f"{w} must be a non-negative integer or null, got {val!r}")
+                raise PresetError(f"{w} must be a non-negative integer or null, got {_show(val)}")
             kw[key] = val
         elif key in ("top_k", "max_new_tokens"):
             if isinstance(val, bool) or not isinstance(val, int) or not 0 <= val <= 100_000:
-                raise PresetError(f"{w} must be an integer in [0, 100000], got {val!r}")
+                raise PresetError(f"{w} must be an integer in [0, 100000], got {_show(val)}")
             kw[key] = val
         else:
             ranges = {"temperature": (0, 100), "top_p": (1e-9, 1), "repetition_penalty": (1e-9, 100)}

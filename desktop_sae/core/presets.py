@@ -113,8 +113,13 @@ def demo_feature_labels(sae_path, demo_path: Path | None = None) -> dict[int, st
 
 
 # --- store ---------------------------------------------------------------------------------------------------
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
 def _slug(name: str) -> str:
     s = re.sub(r"[^A-Za-z0-9._ -]+", "_", name).strip(" .") or "preset"
+    if s.split(".")[0].strip().lower() in _RESERVED:  # device names on Windows, whatever the extension
+        s = "_" + s
     return s[:MAX_NAME]
 
 
@@ -136,7 +141,10 @@ class PresetStore:
         self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else paths.resources_dir() / "presets"
 
     def path_for(self, name: str) -> Path:
-        return self.root / f"{_slug(name)}.json"
+        slug = _slug(name)
+        if f"{slug}.json".lower() == self.RECENT_FILE:  # a preset named "recent" must not become the recent list
+            slug += "_"
+        return self.root / f"{slug}.json"
 
     def entries(self) -> list[PresetEntry]:
         out = []
@@ -194,6 +202,9 @@ class PresetStore:
     def _check_user(self, path: Path) -> None:
         if self.builtin_dir in path.resolve().parents or path.resolve().parent == self.builtin_dir.resolve():
             raise PresetError(f"{path.name} is a built-in preset; save a copy to change it")
+        if path.resolve().parent != self.root.resolve() or path.name == self.RECENT_FILE:
+            raise PresetError(f"{path} is not in the preset folder ({self.root}); only presets saved there can be "
+                              "renamed or deleted")
 
     # recent list
     def _recent_raw(self) -> list[str]:

@@ -22,9 +22,11 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from ..atomic import atomic_write_text
+from ..atomic import atomic_write_files, finish_interrupted_write
 from ..device import pick_device
 from ..sae import SAE, SAEConfig
+
+CHECKPOINT_GROUP = "checkpoint"  # atomic_write_files group of save_checkpoint
 
 
 @dataclass
@@ -278,16 +280,16 @@ class TopKTrainer:
         return t, meta
 
     def save_checkpoint(self, folder: Path, **extra) -> None:
+        """Tensors and meta are written as one (a crash leaves the previous checkpoint or this one, never a mix)."""
         t, meta = self.state()
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / ".checkpoint.safetensors.tmp"
-        save_file(t, str(tmp))
-        tmp.replace(folder / "checkpoint.safetensors")
-        atomic_write_text(folder / "checkpoint.json", json.dumps({**meta, **extra}, indent=1))
+        atomic_write_files(folder, {"checkpoint.safetensors": lambda path: save_file(t, str(path)),
+                                    "checkpoint.json": json.dumps({**meta, **extra}, indent=1).encode()},
+                           group=CHECKPOINT_GROUP)
 
     @classmethod
     def load_checkpoint(cls, folder: Path, device: str | None = None) -> tuple[TopKTrainer, dict]:
         """Resume onto ``device`` (default: the device named in the checkpoint's config)."""
+        finish_interrupted_write(folder, CHECKPOINT_GROUP)
         meta = json.loads((folder / "checkpoint.json").read_text())
         t = load_file(str(folder / "checkpoint.safetensors"))  # CPU tensors
         cfg = TrainConfig(**meta["config"])
@@ -314,6 +316,7 @@ def train(store, cfg: TrainConfig, out: str | Path, progress: Callable[[TrainPro
     ``to_sae``). Cancellation checkpoints and returns. Batches come from the store on the CPU and move to the device."""
     torch.manual_seed(cfg.seed)
     out = Path(out)
+    finish_interrupted_write(out, CHECKPOINT_GROUP)
     if (out / "checkpoint.json").exists():
         tr, meta = TopKTrainer.load_checkpoint(out, device=cfg.device)
         tr.cfg = cfg
