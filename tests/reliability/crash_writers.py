@@ -21,7 +21,7 @@ from desktop_sae.core.config import SteeringConfig, SteerSpec
 from desktop_sae.core.presets import Preset, PresetStore
 from desktop_sae.core.sae import FeatureStats
 from desktop_sae.core.sae_io import save_sae
-from desktop_sae.core.training.dictionary import ARRAYS, META, FeatureDictionary
+from desktop_sae.core.training.dictionary import ARRAYS, META
 from desktop_sae.core.training.trainer import TopKTrainer, TrainConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for `tiny`
@@ -80,14 +80,10 @@ def _writer(kind: str, folder: Path, base: int):
         return lambda i: store.save(preset_version(i))
     if kind == "sae":
         return lambda i: save_sae(sae_version(i), folder, extra_metadata={"version": i})
-    if kind == "labels":
-        d = FeatureDictionary.load(folder)
+    if kind == "labels":  # the one label writer the catalog and the dictionary share
+        from desktop_sae.core.labels import USER_LABELS, write_labels
 
-        def save_labels(i):
-            for f in range(N_LABELS):
-                d.set_label(f, label_version(i, f))
-            d.save_labels()
-        return save_labels
+        return lambda i: write_labels(folder / USER_LABELS, {f: label_version(i, f) for f in range(N_LABELS)})
     if kind == "checkpoint":
         tr = _Trainer(base)
         return lambda i: tr.save(folder, i)

@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 
 import fuzz_files as ff
-import numpy as np
 import pytest
 import reliability_util as ru
 import torch
@@ -51,7 +50,7 @@ def session():
     return Session(tiny_lm())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _saelens_seed(arch: str, d_in: int) -> tuple[dict, bytes, dict]:
     """(cfg.json, weights file, expected tensor shapes) of a saved tiny SAE."""
     folder = Path(tempfile.mkdtemp(prefix="sae-seed-"))
