@@ -13,7 +13,6 @@ import math
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given
