@@ -17,6 +17,7 @@ import os
 import random
 import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from desktop_sae.core.presets import PresetStore
 from desktop_sae.core.sae_io import load_sae
 from desktop_sae.core.training.dictionary import FeatureDictionary
 from desktop_sae.core.training.trainer import TopKTrainer
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL and a fork server (POSIX)")
 
 KINDS = ["preset", "labels", "checkpoint", "sae"]
 MAX_DELAY_S = 0.05
