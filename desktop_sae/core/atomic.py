@@ -87,7 +87,10 @@ def atomic_write_files(folder: str | os.PathLike, files: dict, group: str = "fil
             _write_with(_staged(folder, name, group), data)
         else:
             atomic_write_bytes(_staged(folder, name, group), data)
-    plan = {"replace": [n for n, d in files.items() if d is not None], "delete": [n for n, d in files.items() if d is None]}
+    plan = {
+        "replace": [n for n, d in files.items() if d is not None],
+        "delete": [n for n, d in files.items() if d is None],
+    }
     atomic_write_text(_commit_record(folder, group), json.dumps(plan))
     finish_interrupted_write(folder, group)
 

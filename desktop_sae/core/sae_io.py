@@ -194,13 +194,16 @@ def parse_saelens_cfg(cfg: dict[str, Any], where: Path) -> SAEConfig:
         k = k or fn_kwargs.get("k")
     arch = arch or "standard"
     if not isinstance(arch, str) or arch not in ARCHITECTURES:
-        raise SAEFormatError(f"{where}: architecture {_show(arch)} is not supported (supported: {', '.join(ARCHITECTURES)})")
+        supported = ", ".join(ARCHITECTURES)
+        raise SAEFormatError(f"{where}: architecture {_show(arch)} is not supported (supported: {supported})")
     if arch == "topk":
         if isinstance(k, bool) or not isinstance(k, int) or not 0 < k <= d_sae:
-            raise SAEFormatError(f"{where}: a TopK SAE needs an integer k with 0 < k <= d_sae={_show(d_sae)}, got {_show(k)}")
+            need = f"an integer k with 0 < k <= d_sae={_show(d_sae)}"
+            raise SAEFormatError(f"{where}: a TopK SAE needs {need}, got {_show(k)}")
     norm = cfg.get("normalize_activations") or "none"
     if not isinstance(norm, str) or norm not in NORMALIZATIONS:
-        raise SAEFormatError(f"{where}: normalize_activations {_show(norm)} is not supported ({', '.join(NORMALIZATIONS)})")
+        known = ", ".join(NORMALIZATIONS)
+        raise SAEFormatError(f"{where}: normalize_activations {_show(norm)} is not supported ({known})")
     hook = _text(meta.get("hook_name") or cfg.get("hook_name") or cfg.get("hook_point") or "", "hook_name", where)
     model = _text(meta.get("model_name") or cfg.get("model_name") or "", "model_name", where)
     for key in ("context_size", "prepend_bos", "neuronpedia_id", "hook_head_index", "model_sha256", "typical_norm"):
@@ -365,7 +368,8 @@ def _load_gemmascope(path: Path) -> SAE:
     except ValueError as e:
         if "pickle" not in str(e):
             raise SAEFormatError(f"{path} is damaged or not an .npz file: {_cut(str(e))}") from None
-        raise SAEFormatError(f"{path} holds pickled objects, which are never loaded for safety ({_cut(str(e))})") from None
+        why = _cut(str(e))
+        raise SAEFormatError(f"{path} holds pickled objects, which are never loaded for safety ({why})") from None
     except Exception as e:
         raise SAEFormatError(f"{path} is damaged or not an .npz file: {_cut(str(e))}") from None
     not_arrays = [k for k, v in arrays.items() if not isinstance(v, np.ndarray)]  # members without an .npy header

@@ -12,15 +12,32 @@ import numpy as np
 import reliability_util as ru
 from hypothesis import strategies as st
 
-ST_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I64": 8, "I32": 4, "I16": 2,
-               "I8": 1, "U8": 1, "U16": 2, "U32": 4, "U64": 8, "BOOL": 1}
+ST_ITEMSIZE = {
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U8": 1,
+    "U16": 2,
+    "U32": 4,
+    "U64": 8,
+    "BOOL": 1,
+}
 ST_NUMPY = {"F64": np.float64, "F32": np.float32, "F16": np.float16}
 SPECIAL_VALUES = [np.nan, np.inf, -np.inf, 3e38, 1e300, 0.0]
 
 
 def _shape_variant(data, shape: tuple) -> tuple:
-    how = data.draw(st.sampled_from(["same"] * 4 + ["transpose", "plus1", "minus1", "extra", "scalar", "zero"]),
-                    label="shape change")
+    how = data.draw(
+        st.sampled_from(["same"] * 4 + ["transpose", "plus1", "minus1", "extra", "scalar", "zero"]),
+        label="shape change",
+    )
     if how == "transpose":
         return tuple(reversed(shape))
     if how in ("plus1", "minus1", "zero") and shape:
@@ -47,9 +64,12 @@ def _values(dtype: str, shape: tuple, seed: int, special=None) -> bytes:
 def _edits(data, names: list[str]) -> dict[str, str]:
     """Which entries to edit, and how (few draws: most cases edit nothing or one entry)."""
     n = data.draw(st.sampled_from([0, 0, 1, 1, 2]), label="n edits")
-    return {data.draw(st.sampled_from(names), label="edit which"):
-            data.draw(st.sampled_from(["drop", "rename", "shape", "dtype", "both", "value", "extra"]), label="edit")
-            for _ in range(n)}
+    return {
+        data.draw(st.sampled_from(names), label="edit which"): data.draw(
+            st.sampled_from(["drop", "rename", "shape", "dtype", "both", "value", "extra"]), label="edit"
+        )
+        for _ in range(n)
+    }
 
 
 def tensors(data, expected: dict[str, tuple], extra_names=("W_enc", "b_enc", "unexpected", "sparsity")):
@@ -119,8 +139,12 @@ def npz_bytes(data, arrays: dict[str, np.ndarray]) -> bytes:
             b.flat[data.draw(st.integers(0, a.size - 1), label="at")] = data.draw(st.sampled_from(SPECIAL_VALUES))
             out[name] = b
         else:
-            kind = data.draw(st.sampled_from(["i4", "u1", "?", ">f4", "f2", "f8", "c8", "longdouble", "U3", "object",
-                                              "datetime64[s]", "record"]), label="np dtype")
+            kind = data.draw(
+                st.sampled_from(
+                    ["i4", "u1", "?", ">f4", "f2", "f8", "c8", "longdouble", "U3", "object", "datetime64[s]", "record"]
+                ),
+                label="np dtype",
+            )
             if kind == "object":
                 out[name] = np.array([1.5, "two", None], dtype=object)
             elif kind == "record":
@@ -134,8 +158,9 @@ def npz_bytes(data, arrays: dict[str, np.ndarray]) -> bytes:
 
 def damage(data, raw: bytes) -> bytes:
     """Usually the bytes as they are; otherwise truncated, with flipped bytes, with garbage, or replaced."""
-    how = data.draw(st.sampled_from(["none"] * 10 + ["truncate", "flip", "append", "prefix", "empty", "other"]),
-                    label="damage")
+    how = data.draw(
+        st.sampled_from(["none"] * 10 + ["truncate", "flip", "append", "prefix", "empty", "other"]), label="damage"
+    )
     if how == "truncate":
         return raw[: data.draw(st.integers(0, max(0, len(raw) - 1)), label="cut at")]
     if how == "flip" and raw:
@@ -151,8 +176,10 @@ def damage(data, raw: bytes) -> bytes:
     if how == "empty":
         return b""
     if how == "other":
-        return data.draw(st.sampled_from([b"PK\x03\x04", b"\x80\x04K\x01.", b"{}", b"\x93NUMPY\x01\x00", _zip_of_text()]),
-                         label="other file")
+        return data.draw(
+            st.sampled_from([b"PK\x03\x04", b"\x80\x04K\x01.", b"{}", b"\x93NUMPY\x01\x00", _zip_of_text()]),
+            label="other file",
+        )
     return raw
 
 

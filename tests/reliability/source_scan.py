@@ -52,8 +52,11 @@ def unpickling(source: str, where: str = "<source>") -> list[str]:
                 out.append(f"{line}: {name}(...) unpickles")
             elif name in ("torch.load", "torch.serialization.load") and not _is_const(_kw(node, "weights_only"), True):
                 out.append(f"{line}: {name}(...) without weights_only=True")
-            elif name in ("np.load", "numpy.load") and _kw(node, "allow_pickle") is not None \
-                    and not _is_const(_kw(node, "allow_pickle"), False):
+            elif (
+                name in ("np.load", "numpy.load")
+                and _kw(node, "allow_pickle") is not None
+                and not _is_const(_kw(node, "allow_pickle"), False)
+            ):
                 out.append(f"{line}: {name}(..., allow_pickle=<not False>)")
     return _by_line(out)
 
@@ -68,18 +71,27 @@ def remote_code(source: str, where: str = "<source>") -> list[str]:
             v = _kw(node, key)
             if v is not None and not isinstance(v, (ast.Name, ast.Attribute, ast.Call)) and not _is_const(v, False):
                 out.append(f"{line}: {key}={ast.unparse(v)}")
-            if _name(node.func) == "getattr" and len(node.args) == 3 and _is_const_str(node.args[1], key) \
-                    and not _is_const(node.args[2], False):
+            if (
+                _name(node.func) == "getattr"
+                and len(node.args) == 3
+                and _is_const_str(node.args[1], key)
+                and not _is_const(node.args[2], False)
+            ):
                 out.append(f"{line}: getattr(..., {key!r}, {ast.unparse(node.args[2])})")
-            if _name(node.func).endswith("add_argument") and any(_is_const_str(a, "--trust-remote-code") for a in node.args):
+            if _name(node.func).endswith("add_argument") and any(
+                _is_const_str(a, "--trust-remote-code") for a in node.args
+            ):
                 if not _is_const_str(_kw(node, "action"), "store_true") or _kw(node, "default") is not None:
                     out.append(f"{line}: --trust-remote-code must be a plain store_true flag")
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             a = node.args
             pos = a.posonlyargs + a.args
-            pairs = list(zip(pos[len(pos) - len(a.defaults):], a.defaults)) + list(zip(a.kwonlyargs, a.kw_defaults))
-            out += [f"{line}: def {node.name}({key}={ast.unparse(d)})" for p, d in pairs
-                    if p.arg == key and d is not None and not _is_const(d, False)]
+            pairs = list(zip(pos[len(pos) - len(a.defaults) :], a.defaults)) + list(zip(a.kwonlyargs, a.kw_defaults))
+            out += [
+                f"{line}: def {node.name}({key}={ast.unparse(d)})"
+                for p, d in pairs
+                if p.arg == key and d is not None and not _is_const(d, False)
+            ]
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == key:
             if node.value is not None and not _is_const(node.value, False):
                 out.append(f"{line}: {key} = {ast.unparse(node.value)}")

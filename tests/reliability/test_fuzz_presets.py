@@ -17,7 +17,10 @@ from desktop_sae.core.errors import PresetError
 from desktop_sae.core.preset_format import MAX_FEATURES, MAX_NAME, SCHEMA, SAEIdentity, parse_preset, preset_to_json
 from desktop_sae.core.presets import check_preset
 
-DEMO = {"bridge": {"id": 3, "strength": 8.0, "unit": "max", "method": "clamp", "label": "bridge"}, "code": {"id": 70, "strength": -2.5}}
+DEMO = {
+    "bridge": {"id": 3, "strength": 8.0, "unit": "max", "method": "clamp", "label": "bridge"},
+    "code": {"id": 70, "strength": -2.5},
+}
 IDENT = SAEIdentity(name="tiny-sae", d_sae=64, hook="blocks.1.hook_resid_post", fingerprint="0123456789abcdef")
 
 TEXTS = ["", "bridge", "  padded  ", "é🙂", "x" * 80, "../up", "a/b\\c", "recent", "CON", "\u202eevil", "tab\there"]
@@ -25,25 +28,53 @@ text = st.sampled_from(TEXTS) | st.text(max_size=6)
 feature = st.one_of(
     st.fixed_dictionaries(
         {"id": st.integers(0, 80), "strength": st.floats(-1e6, 1e6)},
-        optional={"unit": st.sampled_from(UNITS), "method": st.sampled_from([*METHOD_ALIASES, "ADD", "Clamp"]),
-                  "enabled": st.booleans(), "label": text},
+        optional={
+            "unit": st.sampled_from(UNITS),
+            "method": st.sampled_from([*METHOD_ALIASES, "ADD", "Clamp"]),
+            "enabled": st.booleans(),
+            "label": text,
+        },
     ),
     st.fixed_dictionaries({"demo": st.sampled_from(sorted(DEMO))}, optional={"strength": st.floats(-1e6, 1e6)}),
 )
-sampling = st.fixed_dictionaries({}, optional={
-    "temperature": st.floats(0, 100), "top_p": st.floats(1e-9, 1), "top_k": st.integers(0, 100_000),
-    "frequency_penalty": st.floats(-100, 100), "repetition_penalty": st.floats(1e-9, 100),
-    "seed": st.none() | st.integers(0, 2**63 - 1), "max_new_tokens": st.integers(0, 100_000)})
-sae_ident = st.fixed_dictionaries({}, optional={
-    "name": st.sampled_from(["", "tiny-sae", "other"]), "d_sae": st.sampled_from([0, 64, 65, 2**70]),
-    "hook": st.sampled_from(["", IDENT.hook, "blocks.2.hook_resid_post"]),
-    "fingerprint": st.sampled_from(["", IDENT.fingerprint, "ffff"])})
+sampling = st.fixed_dictionaries(
+    {},
+    optional={
+        "temperature": st.floats(0, 100),
+        "top_p": st.floats(1e-9, 1),
+        "top_k": st.integers(0, 100_000),
+        "frequency_penalty": st.floats(-100, 100),
+        "repetition_penalty": st.floats(1e-9, 100),
+        "seed": st.none() | st.integers(0, 2**63 - 1),
+        "max_new_tokens": st.integers(0, 100_000),
+    },
+)
+sae_ident = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.sampled_from(["", "tiny-sae", "other"]),
+        "d_sae": st.sampled_from([0, 64, 65, 2**70]),
+        "hook": st.sampled_from(["", IDENT.hook, "blocks.2.hook_resid_post"]),
+        "fingerprint": st.sampled_from(["", IDENT.fingerprint, "ffff"]),
+    },
+)
 valid_preset = st.fixed_dictionaries(
-    {"schema": st.just(SCHEMA), "version": st.just(1),
-     "steering": st.fixed_dictionaries({"features": st.lists(feature, max_size=6)},
-                                       optional={"multiplier": st.floats(-100, 100), "skip_special": st.booleans()})},
-    optional={"name": text, "description": text, "model": text, "sae": sae_ident, "sampling": sampling,
-              "system": st.none() | text},
+    {
+        "schema": st.just(SCHEMA),
+        "version": st.just(1),
+        "steering": st.fixed_dictionaries(
+            {"features": st.lists(feature, max_size=6)},
+            optional={"multiplier": st.floats(-100, 100), "skip_special": st.booleans()},
+        ),
+    },
+    optional={
+        "name": text,
+        "description": text,
+        "model": text,
+        "sae": sae_ident,
+        "sampling": sampling,
+        "system": st.none() | text,
+    },
 )
 
 
@@ -74,12 +105,17 @@ def _sound(p) -> None:
     assert back == replace(p, demo_refs={}), "a parsed preset changed on a save/parse round trip"
 
 
-@given(st.one_of(
-    st.binary(max_size=600),
-    st.tuples(valid_preset, st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32", "latin-1"]),
-              st.integers(0, 1000), st.binary(max_size=3)).map(
-        lambda t: (lambda b: b[: t[2]] + t[3] + b[t[2]:])(ru.dumps(t[0]).encode(t[1], "replace"))),
-))
+@given(
+    st.one_of(
+        st.binary(max_size=600),
+        st.tuples(
+            valid_preset,
+            st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32", "latin-1"]),
+            st.integers(0, 1000),
+            st.binary(max_size=3),
+        ).map(lambda t: (lambda b: b[: t[2]] + t[3] + b[t[2] :])(ru.dumps(t[0]).encode(t[1], "replace"))),
+    )
+)
 def test_arbitrary_bytes(raw):
     _parse("presets: bytes", raw)
 
@@ -112,7 +148,9 @@ def test_check_preset_against_a_tiny_sae(data):
     p = p or _parse("check_preset: parse", ru.dumps(d))
     assert p is not None
     stats = data.draw(st.sampled_from(["none", "finite", "holes"]), label="stats")
-    max_act = None if stats == "none" else np.abs(np.random.default_rng(0).normal(size=IDENT.d_sae)).astype(np.float32) + 0.1
+    max_act = (
+        None if stats == "none" else np.abs(np.random.default_rng(0).normal(size=IDENT.d_sae)).astype(np.float32) + 0.1
+    )
     if stats == "holes":
         max_act[::3] = np.nan
         max_act[1::3] = 0.0

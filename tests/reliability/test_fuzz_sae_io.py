@@ -13,6 +13,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import fuzz_files as ff
 import pytest
 import reliability_util as ru
 import torch

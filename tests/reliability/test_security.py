@@ -35,8 +35,10 @@ def test_package_source_never_unpickles():
 
 
 def test_the_scanner_finds_unpickling():
-    bad = ("import dill\nimport pickle\nx = pickle.loads(b)\ntorch.load(f)\ntorch.load(f, weights_only=False)\n"
-           "np.load(f, allow_pickle=True)\nfrom joblib import load\nimport shelve\n")
+    bad = (
+        "import dill\nimport pickle\nx = pickle.loads(b)\ntorch.load(f)\ntorch.load(f, weights_only=False)\n"
+        "np.load(f, allow_pickle=True)\nfrom joblib import load\nimport shelve\n"
+    )
     found = source_scan.unpickling(bad, "bad.py")
     assert [f.split(":")[1] for f in found] == ["1", "3", "4", "5", "6", "7", "8"], found
     ok = "torch.load(f, weights_only=True)\nnp.load(f)\nnp.load(f, allow_pickle=False)\npickle.dumps(x)\n"
@@ -90,6 +92,7 @@ def no_unpickler(monkeypatch):
         def f(*a, **kw):
             calls.append(name)
             raise AssertionError(f"{name} was called")
+
         return f
 
     for name in ("load", "loads", "Unpickler"):
@@ -99,8 +102,17 @@ def no_unpickler(monkeypatch):
     assert calls == []
 
 
-@pytest.mark.parametrize("layout", ["sae.pt", "sae_weights.pt", "pt as sae_weights.safetensors", "pickle as params.npz",
-                                    "object array in params.npz", "pt as sae.safetensors (sparsify)"])
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "sae.pt",
+        "sae_weights.pt",
+        "pt as sae_weights.safetensors",
+        "pickle as params.npz",
+        "object array in params.npz",
+        "pt as sae.safetensors (sparsify)",
+    ],
+)
 def test_pickle_bearing_files_are_refused_and_nothing_runs(tmp_path, no_unpickler, layout):
     marker = tmp_path / "PWNED"
     folder = tmp_path / "sae"
@@ -143,10 +155,16 @@ def test_claimed_widths_are_checked_against_the_tensors_before_anything_is_alloc
             load_sae(tmp_path / "saelens")
     folder = tmp_path / "sparsify"
     folder.mkdir()
-    save_file({"encoder.weight": torch.zeros(8, 4), "W_dec": torch.zeros(8, 4), "b_dec": torch.zeros(4)},
-              str(folder / "sae.safetensors"))
-    for cfg in ({"k": 2, "num_latents": 2**40}, {"k": 2, "d_in": 2**40, "expansion_factor": "ab"},
-                {"k": 2, "expansion_factor": 1e300}, {"k": 2, "d_in": 2**60, "expansion_factor": 1e300}):
+    save_file(
+        {"encoder.weight": torch.zeros(8, 4), "W_dec": torch.zeros(8, 4), "b_dec": torch.zeros(4)},
+        str(folder / "sae.safetensors"),
+    )
+    for cfg in (
+        {"k": 2, "num_latents": 2**40},
+        {"k": 2, "d_in": 2**40, "expansion_factor": "ab"},
+        {"k": 2, "expansion_factor": 1e300},
+        {"k": 2, "d_in": 2**60, "expansion_factor": 1e300},
+    ):
         (folder / "cfg.json").write_text(json.dumps(cfg))
         with pytest.raises(SAEFormatError):
             load_sae(folder)
@@ -159,8 +177,11 @@ def test_trust_remote_code_is_never_on_by_default_in_the_source():
 
 
 def test_the_scanner_finds_remote_code_defaults():
-    bad = ("def f(trust_remote_code=True): pass\nload(x, trust_remote_code=True)\n"
-           "getattr(a, 'trust_remote_code', True)\np.add_argument('--trust-remote-code', action='store_true', default=True)\n")
+    bad = (
+        "def f(trust_remote_code=True): pass\nload(x, trust_remote_code=True)\n"
+        "getattr(a, 'trust_remote_code', True)\n"
+        "p.add_argument('--trust-remote-code', action='store_true', default=True)\n"
+    )
     assert [f.split(":")[1] for f in source_scan.remote_code(bad, "bad.py")] == ["1", "2", "3", "4"]
     ok = "def f(trust_remote_code=False): pass\nload(x, trust_remote_code=flag)\n"
     assert source_scan.remote_code(ok) == []
@@ -177,6 +198,7 @@ def recorded_from_pretrained(monkeypatch, tmp_path):
         def from_pretrained(*a, **kw):
             calls.append((kind, kw.get("trust_remote_code", "<not passed>")))
             raise OSError("stopped by the test")
+
         return from_pretrained
 
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", fake("tokenizer"))
@@ -192,8 +214,10 @@ def test_model_loading_keeps_remote_code_off_unless_asked(recorded_from_pretrain
     from desktop_sae.core.session import open_session
 
     folder, calls = recorded_from_pretrained
-    for load in (lambda: load_model(str(folder), device="cpu"),
-                 lambda: open_session(str(folder), sae="none", device="cpu")):
+    for load in (
+        lambda: load_model(str(folder), device="cpu"),
+        lambda: open_session(str(folder), sae="none", device="cpu"),
+    ):
         with pytest.raises(ModelLoadError):
             load()
         assert calls and all(v is False for _, v in calls), calls
@@ -204,8 +228,26 @@ def test_model_loading_keeps_remote_code_off_unless_asked(recorded_from_pretrain
 
 
 # --- presets cannot reach outside their folder ------------------------------------------------------------
-HOSTILE_NAMES = ["../../escape", "..", ".", "/etc/passwd", "a/../../b", "..\\..\\windows", "C:\\evil", "\\\\srv\\share",
-                 "~/home", "recent", "RECENT", "CON", "nul.txt", "com1", " .hidden", "x" * 80, "évil/🙂", "\u202egnp.exe"]
+HOSTILE_NAMES = [
+    "../../escape",
+    "..",
+    ".",
+    "/etc/passwd",
+    "a/../../b",
+    "..\\..\\windows",
+    "C:\\evil",
+    "\\\\srv\\share",
+    "~/home",
+    "recent",
+    "RECENT",
+    "CON",
+    "nul.txt",
+    "com1",
+    " .hidden",
+    "x" * 80,
+    "évil/🙂",
+    "\u202egnp.exe",
+]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)

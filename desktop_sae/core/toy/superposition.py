@@ -88,8 +88,13 @@ def sample_batch(cfg: ToyConfig, batch: int, gen: torch.Generator) -> torch.Tens
     return x * keep
 
 
-def train_toy(cfg: ToyConfig, progress: Progress | None = None, partial: Callable[[ToySnapshot], None] | None = None,
-              cancelled: Callable[[], bool] | None = None, every: int = 50) -> ToyResult:
+def train_toy(
+    cfg: ToyConfig,
+    progress: Progress | None = None,
+    partial: Callable[[ToySnapshot], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    every: int = 50,
+) -> ToyResult:
     """Train one toy model. ``partial(snapshot)`` every ``every`` steps and at the end; ``progress(fraction, msg)``
     as often; ``cancelled()`` every step (True raises ``Cancelled``)."""
     cfg.validate()
@@ -131,9 +136,13 @@ class Geometry:
     is_polygon: bool  # m=2 and >= 3 represented directions spread evenly around the circle
 
     def to_dict(self) -> dict:
-        return {"norms": list(self.norms), "represented": list(self.represented),
-                "nearest_angle": list(self.nearest_angle), "antipodal_pairs": [list(p) for p in self.antipodal_pairs],
-                "is_polygon": self.is_polygon}
+        return {
+            "norms": list(self.norms),
+            "represented": list(self.represented),
+            "nearest_angle": list(self.nearest_angle),
+            "antipodal_pairs": [list(p) for p in self.antipodal_pairs],
+            "is_polygon": self.is_polygon,
+        }
 
 
 def column_norms(W: np.ndarray) -> np.ndarray:
@@ -172,4 +181,6 @@ def geometry(W: np.ndarray, threshold: float = REPRESENTED_NORM, tol_deg: float 
         others = np.delete(ang[i], i)
         nearest.append(float(others.min()) if others.size else math.nan)
     anti = tuple((rep[i], rep[j]) for i in range(len(rep)) for j in range(i + 1, len(rep)) if ang[i, j] > 180 - 15)
-    return Geometry(tuple(float(v) for v in norms), tuple(rep), tuple(nearest), anti, is_regular_polygon(W, rep, tol_deg))
+    return Geometry(
+        tuple(float(v) for v in norms), tuple(rep), tuple(nearest), anti, is_regular_polygon(W, rep, tol_deg)
+    )
