@@ -85,10 +85,19 @@ class RMSNorm(nn.Module):
         return self.weight * F.rms_norm(x.float(), self.weight.shape, eps=self.variance_epsilon).to(x.dtype)
 
 
+def _bare(cls, weight: torch.Tensor, **attrs):
+    """An nn.Linear/nn.Embedding around ``weight`` without running its initialiser (random init is slow, and on
+    the meta device it imports torch._dynamo)."""
+    mod = cls.__new__(cls)
+    nn.Module.__init__(mod)
+    mod.__dict__.update(attrs)
+    mod.weight = nn.Parameter(weight, requires_grad=False)
+    return mod
+
+
 def _linear(w: torch.Tensor) -> nn.Linear:
-    with torch.device("meta"):
-        lin = nn.Linear(w.shape[1], w.shape[0], bias=False)
-    lin.weight = nn.Parameter(w, requires_grad=False)
+    lin = _bare(nn.Linear, w, in_features=w.shape[1], out_features=w.shape[0])
+    lin.register_parameter("bias", None)
     return lin
 
 
@@ -258,9 +267,9 @@ class LlamaLiteModel(nn.Module):
     def __init__(self, cfg: LiteConfig, embed: torch.Tensor, layers: list[LiteDecoderLayer], norm: RMSNorm):
         super().__init__()
         self.config = cfg
-        with torch.device("meta"):
-            self.embed_tokens = nn.Embedding(embed.shape[0], embed.shape[1])
-        self.embed_tokens.weight = nn.Parameter(embed, requires_grad=False)
+        self.embed_tokens = _bare(nn.Embedding, embed, num_embeddings=embed.shape[0], embedding_dim=embed.shape[1],
+                                  padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                                  sparse=False)
         self.layers = nn.ModuleList(layers)
         self.norm = norm
         self._inv_freq = _inv_freq(cfg)
