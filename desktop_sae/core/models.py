@@ -199,7 +199,15 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def _from_folder(folder: Path, dev: torch.device, dtype: torch.dtype, trust_remote_code: bool):
+def _from_folder(folder: Path, dev: torch.device, dtype: torch.dtype, trust_remote_code: bool, engine: str | None = None):
+    """Llama-family folders load with the lite engine (core/llama_lite.py, no transformers import) unless
+    ``engine`` or DESKTOP_SAE_ENGINE says 'transformers' or remote code is asked for; the rest with transformers."""
+    from .lite_engine import engine_choice, load_lite
+
+    if (engine or engine_choice()) != "transformers" and not trust_remote_code:
+        lite = load_lite(folder, dev, dtype)
+        if lite is not None:
+            return lite
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     _quiet_transformers()
@@ -263,7 +271,7 @@ def _dtype_variant(folder: Path, dtype: torch.dtype, sha: str, report: Progress)
     if _cache_ok(variant, sha):
         return variant
     report(0.92, f"Caching a {dtype_name(dtype)} copy (first start only)")
-    model, tok = _from_folder(folder, torch.device("cpu"), dtype, False)
+    model, tok = _from_folder(folder, torch.device("cpu"), dtype, False, engine="transformers")
     with atomic_dir(variant) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)

@@ -1,0 +1,403 @@
+"""A transformers-free Llama-family causal LM: the ``lite`` engine (fast start-up and batch-1 decoding).
+
+It loads a Hugging Face folder (config.json + *.safetensors) with the ``safetensors`` package and keeps
+transformers' module names where the hooks look: ``model.model.embed_tokens``, ``model.model.layers[i]``
+(``self_attn`` returning ``(out, None)``, ``mlp``, ``input_layernorm``, ``post_attention_layernorm``),
+``model.model.norm`` and ``model.lm_head``; a decoder layer returns a tensor, as in transformers 5. The
+arithmetic follows transformers' op for op, so float32 greedy decoding gives the same tokens.
+
+Speed: one matmul for q/k/v and one for gate/up (``q_proj.weight`` etc. are views into the fused weights,
+so nothing is stored twice; the projections are applied functionally, so hooks on them would not fire), RoPE
+tables computed once, a preallocated per-layer KV cache (:class:`LiteCache`) and SDPA with ``enable_gqa``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Unsupported(Exception):
+    """The folder holds a model this engine does not implement; the caller falls back to transformers."""
+
+
+class LiteConfig:
+    """config.json as attributes, with transformers' LlamaConfig defaults for the keys the forward reads."""
+
+    def __init__(self, raw: dict[str, Any]):
+        self.__dict__.update(raw)
+        self._raw = dict(raw)
+        self.num_key_value_heads = raw.get("num_key_value_heads") or raw["num_attention_heads"]
+        self.head_dim = raw.get("head_dim") or raw["hidden_size"] // raw["num_attention_heads"]
+        self.rms_norm_eps = raw.get("rms_norm_eps", 1e-6)
+        self.max_position_embeddings = raw.get("max_position_embeddings", 2048)
+        self.tie_word_embeddings = raw.get("tie_word_embeddings", False)
+        self.use_cache = raw.get("use_cache", True)
+        self.hidden_act = raw.get("hidden_act", "silu")
+        rope = dict(raw.get("rope_parameters") or raw.get("rope_scaling") or {})
+        rope.setdefault("rope_theta", raw.get("rope_theta", 10000.0))
+        rope["rope_type"] = rope.get("rope_type", rope.get("type", "default"))
+        self.rope_parameters = rope
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._raw)
+
+    def __repr__(self) -> str:
+        return f"LiteConfig({self._raw})"
+
+
+def check_config(raw: dict[str, Any]) -> None:
+    """Raise Unsupported unless ``raw`` is a plain Llama causal LM this module computes exactly."""
+    why = None
+    rope = LiteConfig(raw).rope_parameters if "num_attention_heads" in raw else {}
+    if raw.get("model_type") != "llama":
+        why = f"model_type {raw.get('model_type')!r}"
+    elif raw.get("architectures") not in (None, ["LlamaForCausalLM"]):
+        why = f"architectures {raw.get('architectures')}"
+    elif raw.get("auto_map") or raw.get("quantization_config"):
+        why = "custom code or quantisation"
+    elif raw.get("hidden_act", "silu") != "silu" or raw.get("attention_bias") or raw.get("mlp_bias"):
+        why = "activation or biases"
+    elif (raw.get("pretraining_tp") or 1) != 1 or rope.get("partial_rotary_factor", 1.0) != 1.0:
+        why = "pretraining_tp / partial rotary"
+    elif rope.get("rope_type") not in ("default", "llama3"):
+        why = f"rope type {rope.get('rope_type')!r}"
+    if why:
+        raise Unsupported(f"the lite engine does not implement this model ({why})")
+
+
+# --- building blocks ----------------------------------------------------------------------------------
+class RMSNorm(nn.Module):
+    def __init__(self, weight: torch.Tensor, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(weight, requires_grad=False)
+        self.variance_epsilon = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # == transformers' LlamaRMSNorm bit for bit: normalise in float32, cast back, then scale
+        return self.weight * F.rms_norm(x.float(), self.weight.shape, eps=self.variance_epsilon).to(x.dtype)
+
+
+def _bare(cls, weight: torch.Tensor, **attrs):
+    """An nn.Linear/nn.Embedding around ``weight`` without running its initialiser (random init is slow, and on
+    the meta device it imports torch._dynamo)."""
+    mod = cls.__new__(cls)
+    nn.Module.__init__(mod)
+    mod.__dict__.update(attrs)
+    mod.weight = nn.Parameter(weight, requires_grad=False)
+    return mod
+
+
+def _linear(w: torch.Tensor) -> nn.Linear:
+    lin = _bare(nn.Linear, w, in_features=w.shape[1], out_features=w.shape[0])
+    lin.register_parameter("bias", None)
+    return lin
+
+
+class _Fused(nn.Module):
+    """A module whose listed projections' weights are row blocks of one fused buffer (``self.fused``)."""
+
+    parts: tuple[str, ...] = ()
+
+    def _fuse(self, fused: torch.Tensor | None = None, rows: tuple[int, ...] = ()) -> None:
+        """Make the parts' weights views into ``fused`` (default: the parts concatenated)."""
+        mods = [getattr(self, p, None) for p in self.parts]
+        rows = rows or tuple(m.weight.shape[0] for m in mods)
+        self.fused = torch.cat([m.weight.data for m in mods]) if fused is None else fused
+        start = 0
+        for name, n in zip(self.parts, rows):
+            w = self.fused[start : start + n]
+            if getattr(self, name, None) is None:
+                setattr(self, name, _linear(w))
+            else:
+                getattr(self, name).weight.data = w
+            start += n
+
+    def _apply(self, fn, recurse=True):  # .to()/.float()/.cuda() convert each part: fuse again afterwards
+        super()._apply(fn, recurse)
+        ptr = self.fused.untyped_storage().data_ptr()
+        if any(getattr(self, p).weight.untyped_storage().data_ptr() != ptr for p in self.parts):
+            self._fuse()
+        return self
+
+
+class LiteAttention(_Fused):
+    parts = ("q_proj", "k_proj", "v_proj")
+
+    def __init__(self, cfg: LiteConfig, idx: int, qkv: torch.Tensor, o: torch.Tensor):
+        """``qkv``: the q, k and v projection weights stacked by rows."""
+        super().__init__()
+        self.layer_idx, self.head_dim = idx, cfg.head_dim
+        self.num_heads, self.num_kv = cfg.num_attention_heads, cfg.num_key_value_heads
+        self.num_key_value_groups = self.num_heads // self.num_kv
+        self.scaling = self.head_dim**-0.5
+        kv = self.num_kv * self.head_dim
+        self._fuse(qkv, (self.num_heads * self.head_dim, kv, kv))
+        self.o_proj = _linear(o)
+
+    def forward(self, hidden_states: torch.Tensor, step: "_Step") -> tuple[torch.Tensor, None]:
+        b, t, _ = hidden_states.shape
+        h, kv, hd = self.num_heads, self.num_kv, self.head_dim
+        qkv = F.linear(hidden_states, self.fused).view(b, t, h + 2 * kv, hd)
+        qk = qkv[:, :, : h + kv]
+        # x*cos + rotate_half(x)*sin, with rotate_half(x)*sin == roll(x, hd/2) * [-sin1, sin2] exactly
+        qk = qk * step.cos + qk.roll(hd // 2, -1) * step.sin
+        q = qk[:, :, :h].transpose(1, 2)
+        k = qk[:, :, h:].transpose(1, 2)
+        v = qkv[:, :, h + kv :].transpose(1, 2)
+        if step.cache is not None:
+            k, v = step.cache.write(self.layer_idx, k, v, step.start)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=step.mask, is_causal=step.causal,
+                                             scale=self.scaling, enable_gqa=self.num_key_value_groups > 1)
+        return F.linear(out.transpose(1, 2).reshape(b, t, h * hd), self.o_proj.weight), None
+
+
+class LiteMLP(_Fused):
+    parts = ("gate_proj", "up_proj")
+
+    def __init__(self, gate_up: torch.Tensor, down: torch.Tensor):
+        """``gate_up``: the gate and up projection weights stacked by rows."""
+        super().__init__()
+        self._fuse(gate_up, (down.shape[1], down.shape[1]))
+        self.down_proj = _linear(down)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = F.linear(x, self.fused).chunk(2, dim=-1)
+        return F.linear(F.silu(gate) * up, self.down_proj.weight)
+
+
+class LiteDecoderLayer(nn.Module):
+    def __init__(self, attn: LiteAttention, mlp: LiteMLP, ln1: RMSNorm, ln2: RMSNorm):
+        super().__init__()
+        self.self_attn, self.mlp = attn, mlp
+        self.input_layernorm, self.post_attention_layernorm = ln1, ln2
+
+    def forward(self, hidden_states: torch.Tensor, step: "_Step") -> torch.Tensor:
+        h = hidden_states + self.self_attn(self.input_layernorm(hidden_states), step)[0]
+        return h + self.mlp(self.post_attention_layernorm(h))
+
+
+@dataclass
+class _Step:
+    """What every layer needs for one forward: RoPE rows, cache, write offset and the attention mask."""
+
+    cos: torch.Tensor
+    sin: torch.Tensor
+    cache: "LiteCache | None"
+    start: int
+    mask: torch.Tensor | None
+    causal: bool
+
+
+class LiteCache:
+    """Preallocated K/V buffers per layer, ``[batch, kv_heads, capacity, head_dim]``, grown by doubling.
+
+    ``length`` counts the positions every layer has written; a forward stopped part-way (capture/StopForward)
+    leaves it unchanged, so the partial writes are simply overwritten by the next forward."""
+
+    def __init__(self, n_layers: int, batch: int, kv_heads: int, head_dim: int, dtype, device, capacity: int):
+        self.length = 0
+        self.capacity = capacity
+        shape = (batch, kv_heads, capacity, head_dim)
+        self.keys = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layers)]
+        self.values = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layers)]
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.length
+
+    def reserve(self, needed: int) -> None:
+        if needed <= self.capacity:
+            return
+        cap = max(needed, 2 * self.capacity)
+        for bufs in (self.keys, self.values):
+            for i, old in enumerate(bufs):
+                new = old.new_empty((*old.shape[:2], cap, old.shape[3]))
+                new[:, :, : self.length] = old[:, :, : self.length]
+                bufs[i] = new
+        self.capacity = cap
+
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, start: int):
+        end = start + k.shape[2]
+        kb, vb = self.keys[layer], self.values[layer]
+        kb[:, :, start:end] = k
+        vb[:, :, start:end] = v
+        return kb[:, :, :end], vb[:, :, :end]
+
+
+@dataclass
+class LiteOutput:
+    logits: torch.Tensor
+    past_key_values: LiteCache | None = None
+    loss: None = None
+    hidden_states: None = None
+    attentions: None = None
+
+    @property
+    def cache(self) -> LiteCache | None:
+        return self.past_key_values
+
+    def __getitem__(self, key):
+        return getattr(self, key) if isinstance(key, str) else (self.logits, self.past_key_values)[key]
+
+
+def _inv_freq(cfg: LiteConfig) -> torch.Tensor:
+    """transformers' default and llama3 RoPE inverse frequencies (float32)."""
+    rope, dim = cfg.rope_parameters, cfg.head_dim
+    inv = 1.0 / (rope["rope_theta"] ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+    if rope["rope_type"] == "llama3":
+        factor, lo, hi = rope["factor"], rope["low_freq_factor"], rope["high_freq_factor"]
+        old = rope["original_max_position_embeddings"]
+        wavelen = 2 * math.pi / inv
+        scaled = torch.where(wavelen > old / lo, inv / factor, inv)
+        smooth = (old / wavelen - lo) / (hi - lo)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wavelen < old / hi) * ~(wavelen > old / lo)
+        inv = torch.where(medium, smoothed, scaled)
+    return inv
+
+
+class LlamaLiteModel(nn.Module):
+    def __init__(self, cfg: LiteConfig, embed: torch.Tensor, layers: list[LiteDecoderLayer], norm: RMSNorm):
+        super().__init__()
+        self.config = cfg
+        self.embed_tokens = _bare(nn.Embedding, embed, num_embeddings=embed.shape[0], embedding_dim=embed.shape[1],
+                                  padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                                  sparse=False)
+        self.layers = nn.ModuleList(layers)
+        self.norm = norm
+        self._inv_freq = _inv_freq(cfg)
+        self._rope: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def rope_tables(self, n: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cos, signed sin) ``[positions, 1, head_dim]`` in ``dtype``, computed in float32 as transformers
+        does, for at least ``n`` positions."""
+        key = (dtype, device)
+        tab = self._rope.get(key)
+        if tab is None or tab[0].shape[0] < n:
+            size = max(n, self.config.max_position_embeddings, 2 * (tab[0].shape[0] if tab else 0))
+            inv = self._inv_freq.to(device)
+            freqs = torch.arange(size, device=device).float()[:, None] * inv
+            emb = torch.cat((freqs, freqs), dim=-1)
+            half = emb.shape[-1] // 2
+            sign = torch.cat([-torch.ones(half, device=device), torch.ones(half, device=device)])
+            cos, sin = emb.cos().to(dtype), emb.sin().to(dtype) * sign.to(dtype)
+            tab = self._rope[key] = (cos[:, None, :], sin[:, None, :])
+        return tab
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
+                inputs_embeds=None, use_cache=None) -> tuple[torch.Tensor, LiteCache | None]:
+        x = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds
+        b, t = x.shape[:2]
+        cache = past_key_values
+        if cache is None and (self.config.use_cache if use_cache is None else use_cache):
+            cfg = self.config
+            cache = LiteCache(len(self.layers), b, cfg.num_key_value_heads, cfg.head_dim, x.dtype, x.device,
+                              capacity=t + 256)
+        past = cache.length if cache is not None else 0
+        end = past + t
+        if cache is not None:
+            cache.reserve(end)
+        if position_ids is None:
+            cos, sin = self.rope_tables(end, x.dtype, x.device)
+            cos, sin = cos[past:end], sin[past:end]
+        else:
+            cos, sin = self.rope_tables(int(position_ids.max()) + 1, x.dtype, x.device)
+            cos, sin = cos[position_ids], sin[position_ids]  # [b, t, 1, hd]
+        mask, causal = _mask(attention_mask, b, t, past, x.device)
+        step = _Step(cos, sin, cache, past, mask, causal)
+        for layer in self.layers:
+            x = layer(x, step)
+        if cache is not None:
+            cache.length = end
+        return self.norm(x), cache
+
+
+def _mask(attention_mask, b: int, t: int, past: int, device) -> tuple[torch.Tensor | None, bool]:
+    """(boolean SDPA mask or None, is_causal). No mask at all in the common cases: one new token, or a prompt
+    on an empty cache without padding."""
+    pad = attention_mask is not None and not bool(attention_mask.all())
+    if not pad:
+        if t == 1:
+            return None, False
+        if past == 0:
+            return None, True
+    q = torch.arange(past, past + t, device=device)[:, None]
+    allowed = torch.arange(past + t, device=device)[None, :] <= q  # [t, past + t]
+    if not pad:
+        return allowed, False
+    keys = attention_mask[:, -(past + t):].to(device=device, dtype=torch.bool)[:, None, None, :]
+    diag = torch.arange(past + t, device=device)[None, :] == q  # a padded query still attends to itself
+    return (allowed & keys) | diag, False
+
+
+class LlamaLiteForCausalLM(nn.Module):
+    """The causal LM; ``forward`` takes transformers' arguments and returns ``.logits`` / ``.past_key_values``."""
+
+    main_input_name = "input_ids"
+
+    def __init__(self, cfg: LiteConfig, model: LlamaLiteModel, lm_head: nn.Linear, generation: dict, folder: str):
+        super().__init__()
+        self.config = cfg
+        self.model = model
+        self.lm_head = lm_head
+        self.generation_config = _Namespace(generation)
+        self.name_or_path = folder
+        self._twin: list[nn.Module] = []  # a list, so the twin is not registered as a sub-module
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.embed_tokens.weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.embed_tokens.weight.device
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.model.embed_tokens
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
+                inputs_embeds=None, use_cache=None, logits_to_keep=0, **kwargs) -> LiteOutput:
+        if past_key_values is None:
+            past_key_values = kwargs.pop("cache", None)
+        unsupported = sorted(k for k, v in kwargs.items() if v and k != "return_dict")
+        if unsupported:
+            raise TypeError(f"the lite engine does not support {', '.join(unsupported)}")
+        if past_key_values is not None and not isinstance(past_key_values, LiteCache):
+            raise TypeError(f"the lite engine needs its own LiteCache, got {type(past_key_values).__name__}")
+        h, cache = self.model(input_ids, attention_mask, position_ids, past_key_values, inputs_embeds, use_cache)
+        if isinstance(logits_to_keep, int):
+            h = h[:, -logits_to_keep:] if logits_to_keep else h
+        else:
+            h = h[:, logits_to_keep]
+        return LiteOutput(self.lm_head(h), cache)
+
+    def generate(self, *args, **kwargs):
+        """transformers' ``generate()`` (batched sampling, used by the training tools) on :meth:`transformers_twin`."""
+        return self.transformers_twin().generate(*args, **kwargs)
+
+    def transformers_twin(self) -> nn.Module:
+        """The same folder loaded by transformers (imported on first use; a second copy of the weights)."""
+        if not self._twin:
+            from transformers import AutoModelForCausalLM
+
+            twin = AutoModelForCausalLM.from_pretrained(self.name_or_path, dtype=self.dtype)
+            self._twin.append(twin.to(self.device).eval().requires_grad_(False))
+        return self._twin[0]
+
+
+class _Namespace:
+    def __init__(self, d: dict):
+        self.__dict__.update(d)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
