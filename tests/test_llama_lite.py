@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from desktop_sae.core import models
-from desktop_sae.core.generation import SamplingConfig, cache_kwarg, generate_tokens
+from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
+from desktop_sae.core.generation import cache_kwarg, generate_tokens
 from desktop_sae.core.hooks import capture
 from desktop_sae.core.lite_engine import load_lite, load_lite_model
 from desktop_sae.core.llama_lite import LiteCache, LlamaLiteForCausalLM, Unsupported
 from desktop_sae.core.session import Session
-from desktop_sae.core.steering import SteeringConfig, SteerSpec
 from desktop_sae.core.tokenizer_lite import LiteTokenizer
 from tiny import random_sae, tiny_model, tiny_tokenizer
 
@@ -29,8 +29,12 @@ TEXTS = [
 ]
 CHATS = [
     [{"role": "user", "content": "What is the capital of France?"}],
-    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi 👋"},
-     {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "  code:\n```py\nx=1\n```"}],
+    [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi 👋"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "  code:\n```py\nx=1\n```"},
+    ],
 ]
 
 
@@ -87,8 +91,9 @@ def test_structure_mirrors_transformers(lite, hf):
 def test_same_logits_and_greedy_tokens_as_transformers(lite, hf):
     for ids in ([1, 5, 9, 40, 2, 7], [1, *range(20, 60)], [3]):
         with torch.inference_mode():
-            torch.testing.assert_close(lite(input_ids=torch.tensor([ids])).logits,
-                                       hf(input_ids=torch.tensor([ids])).logits, rtol=0, atol=1e-5)
+            torch.testing.assert_close(
+                lite(input_ids=torch.tensor([ids])).logits, hf(input_ids=torch.tensor([ids])).logits, rtol=0, atol=1e-5
+            )
         ta, la = _greedy(lite, ids, 40)
         tb, lb = _greedy(hf, ids, 40)
         assert ta == tb
@@ -104,8 +109,12 @@ def test_padding_mask_positions_and_chunked_prefill(lite, hf):
         torch.testing.assert_close(a[0, 2:], b[0, 2:], rtol=0, atol=1e-5)
         torch.testing.assert_close(a[1], b[1], rtol=0, atol=1e-5)
         pos = torch.tensor([[7, 8, 9]])
-        torch.testing.assert_close(lite(input_ids=ids[:1, 3:], position_ids=pos).logits,
-                                   hf(input_ids=ids[:1, 3:], position_ids=pos).logits, rtol=0, atol=1e-5)
+        torch.testing.assert_close(
+            lite(input_ids=ids[:1, 3:], position_ids=pos).logits,
+            hf(input_ids=ids[:1, 3:], position_ids=pos).logits,
+            rtol=0,
+            atol=1e-5,
+        )
         # a prompt fed in two chunks through a small cache (which has to grow) == the whole prompt at once
         full = lite(input_ids=ids[1:]).logits
         cache = LiteCache(3, 1, 2, 16, torch.float32, torch.device("cpu"), capacity=2)
@@ -115,20 +124,30 @@ def test_padding_mask_positions_and_chunked_prefill(lite, hf):
         torch.testing.assert_close(part, full[:, 4:], rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("hook", ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_post", "blocks.2.hook_mlp_out",
-                                  "blocks.1.hook_attn_out"])
+@pytest.mark.parametrize(
+    "hook", ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_post", "blocks.2.hook_mlp_out", "blocks.1.hook_attn_out"]
+)
 def test_hook_points_capture_the_same_activations(lite, hf, hook):
     ids = torch.tensor([[1, 5, 9, 40, 2, 7, 11]])
     with torch.inference_mode():
-        torch.testing.assert_close(capture(lite, hook, input_ids=ids), capture(hf, hook, input_ids=ids), rtol=0, atol=1e-5)
+        torch.testing.assert_close(
+            capture(lite, hook, input_ids=ids), capture(hf, hook, input_ids=ids), rtol=0, atol=1e-5
+        )
 
 
 def test_session_with_sae_and_steering_matches_transformers(folder, lite, hf):
     tok = LiteTokenizer.from_folder(folder)
     results = []
     for model in (lite, hf):
-        lm = models.LoadedModel(model=model, tokenizer=tok, name="tiny", source="folder", location=str(folder),
-                                device=torch.device("cpu"), dtype=torch.float32)
+        lm = models.LoadedModel(
+            model=model,
+            tokenizer=tok,
+            name="tiny",
+            source="folder",
+            location=str(folder),
+            device=torch.device("cpu"),
+            dtype=torch.float32,
+        )
         s = Session(lm, random_sae(hook="blocks.1.hook_resid_post"))
         steer = SteeringConfig((SteerSpec(3, 2.0), SteerSpec(17, -1.0), SteerSpec(40, 1.5)))
         results.append(s.generate("hello world", SamplingConfig(temperature=0.7, max_new_tokens=30), steer))
@@ -191,11 +210,17 @@ def test_generate_delegates_to_transformers(lite, hf):
 # --- tokenizer ----------------------------------------------------------------------------------------
 def _compare_tokenizers(lt, ht):
     assert len(lt) == len(ht) and lt.all_special_ids == ht.all_special_ids
-    assert (lt.bos_token_id, lt.eos_token_id, lt.pad_token_id, lt.eos_token) == \
-        (ht.bos_token_id, ht.eos_token_id, ht.pad_token_id, ht.eos_token)
+    assert (lt.bos_token_id, lt.eos_token_id, lt.pad_token_id, lt.eos_token) == (
+        ht.bos_token_id,
+        ht.eos_token_id,
+        ht.pad_token_id,
+        ht.eos_token,
+    )
     for text in TEXTS:
         for special in (True, False):
-            assert lt(text, add_special_tokens=special)["input_ids"] == ht(text, add_special_tokens=special)["input_ids"]
+            assert (
+                lt(text, add_special_tokens=special)["input_ids"] == ht(text, add_special_tokens=special)["input_ids"]
+            )
         ids = ht(text)["input_ids"]
         for skip in (True, False):
             assert lt.decode(ids, skip_special_tokens=skip) == ht.decode(ids, skip_special_tokens=skip)
@@ -206,10 +231,13 @@ def _compare_tokenizers(lt, ht):
         assert lt.convert_ids_to_tokens(i) == t and lt.convert_tokens_to_string([t]) == ht.convert_tokens_to_string([t])
     for chat in CHATS:
         for gen in (True, False):
-            assert lt.apply_chat_template(chat, add_generation_prompt=gen, tokenize=False) == \
-                ht.apply_chat_template(chat, add_generation_prompt=gen, tokenize=False)
-            assert lt.apply_chat_template(chat, add_generation_prompt=gen)["input_ids"] == \
-                ht.apply_chat_template(chat, add_generation_prompt=gen)["input_ids"]
+            assert lt.apply_chat_template(chat, add_generation_prompt=gen, tokenize=False) == ht.apply_chat_template(
+                chat, add_generation_prompt=gen, tokenize=False
+            )
+            assert (
+                lt.apply_chat_template(chat, add_generation_prompt=gen)["input_ids"]
+                == ht.apply_chat_template(chat, add_generation_prompt=gen)["input_ids"]
+            )
     lt.padding_side = ht.padding_side = "left"
     a = lt(TEXTS[:3], return_tensors="pt", padding=True, add_special_tokens=False)
     b = ht(TEXTS[:3], return_tensors="pt", padding=True, add_special_tokens=False)
@@ -227,8 +255,10 @@ def test_tokenizer_matches_transformers_on_the_bundled_model(bundled_lm):
     from transformers import AutoTokenizer
 
     assert isinstance(bundled_lm.tokenizer, LiteTokenizer)
-    _compare_tokenizers(LiteTokenizer.from_folder(bundled_lm.tokenizer.name_or_path),
-                        AutoTokenizer.from_pretrained(bundled_lm.tokenizer.name_or_path))
+    _compare_tokenizers(
+        LiteTokenizer.from_folder(bundled_lm.tokenizer.name_or_path),
+        AutoTokenizer.from_pretrained(bundled_lm.tokenizer.name_or_path),
+    )
 
 
 def test_tokenizer_with_unusual_config_is_left_to_transformers(folder, tmp_path):
@@ -271,14 +301,24 @@ def test_llama3_rope_matches_transformers(folder, tmp_path):
     for f in folder.iterdir():
         (tmp_path / f.name).write_bytes(f.read_bytes())
     cfg = json.loads((folder / "config.json").read_text())
-    cfg["rope_parameters"] = {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
-                              "high_freq_factor": 4.0, "original_max_position_embeddings": 64}
+    cfg["rope_parameters"] = {
+        "rope_type": "llama3",
+        "rope_theta": 500000.0,
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 64,
+    }
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     ids = torch.tensor([list(range(1, 200))])
     hf = AutoModelForCausalLM.from_pretrained(str(tmp_path), dtype=torch.float32).eval()
     with torch.inference_mode():
-        torch.testing.assert_close(load_lite_model(tmp_path, torch.device("cpu"), torch.float32)(input_ids=ids).logits,
-                                   hf(input_ids=ids).logits, rtol=0, atol=1e-5)
+        torch.testing.assert_close(
+            load_lite_model(tmp_path, torch.device("cpu"), torch.float32)(input_ids=ids).logits,
+            hf(input_ids=ids).logits,
+            rtol=0,
+            atol=1e-5,
+        )
 
 
 def test_lite_start_imports_neither_transformers_nor_torch_distributed_tensor(folder):

@@ -13,10 +13,8 @@ tables computed once, a preallocated per-layer KV cache (:class:`LiteCache`) and
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -142,7 +140,7 @@ class LiteAttention(_Fused):
         self._fuse(qkv, (self.num_heads * self.head_dim, kv, kv))
         self.o_proj = _linear(o)
 
-    def forward(self, hidden_states: torch.Tensor, step: "_Step") -> tuple[torch.Tensor, None]:
+    def forward(self, hidden_states: torch.Tensor, step: _Step) -> tuple[torch.Tensor, None]:
         b, t, _ = hidden_states.shape
         h, kv, hd = self.num_heads, self.num_kv, self.head_dim
         qkv = F.linear(hidden_states, self.fused).view(b, t, h + 2 * kv, hd)
@@ -154,8 +152,15 @@ class LiteAttention(_Fused):
         v = qkv[:, :, h + kv :].transpose(1, 2)
         if step.cache is not None:
             k, v = step.cache.write(self.layer_idx, k, v, step.start)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=step.mask, is_causal=step.causal,
-                                             scale=self.scaling, enable_gqa=self.num_key_value_groups > 1)
+        out = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=step.mask,
+            is_causal=step.causal,
+            scale=self.scaling,
+            enable_gqa=self.num_key_value_groups > 1,
+        )
         return F.linear(out.transpose(1, 2).reshape(b, t, h * hd), self.o_proj.weight), None
 
 
@@ -179,7 +184,7 @@ class LiteDecoderLayer(nn.Module):
         self.self_attn, self.mlp = attn, mlp
         self.input_layernorm, self.post_attention_layernorm = ln1, ln2
 
-    def forward(self, hidden_states: torch.Tensor, step: "_Step") -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, step: _Step) -> torch.Tensor:
         h = hidden_states + self.self_attn(self.input_layernorm(hidden_states), step)[0]
         return h + self.mlp(self.post_attention_layernorm(h))
 
@@ -190,7 +195,7 @@ class _Step:
 
     cos: torch.Tensor
     sin: torch.Tensor
-    cache: "LiteCache | None"
+    cache: LiteCache | None
     start: int
     mask: torch.Tensor | None
     causal: bool
@@ -267,9 +272,17 @@ class LlamaLiteModel(nn.Module):
     def __init__(self, cfg: LiteConfig, embed: torch.Tensor, layers: list[LiteDecoderLayer], norm: RMSNorm):
         super().__init__()
         self.config = cfg
-        self.embed_tokens = _bare(nn.Embedding, embed, num_embeddings=embed.shape[0], embedding_dim=embed.shape[1],
-                                  padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
-                                  sparse=False)
+        self.embed_tokens = _bare(
+            nn.Embedding,
+            embed,
+            num_embeddings=embed.shape[0],
+            embedding_dim=embed.shape[1],
+            padding_idx=None,
+            max_norm=None,
+            norm_type=2.0,
+            scale_grad_by_freq=False,
+            sparse=False,
+        )
         self.layers = nn.ModuleList(layers)
         self.norm = norm
         self._inv_freq = _inv_freq(cfg)
@@ -291,15 +304,23 @@ class LlamaLiteModel(nn.Module):
             tab = self._rope[key] = (cos[:, None, :], sin[:, None, :])
         return tab
 
-    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
-                inputs_embeds=None, use_cache=None) -> tuple[torch.Tensor, LiteCache | None]:
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        use_cache=None,
+    ) -> tuple[torch.Tensor, LiteCache | None]:
         x = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds
         b, t = x.shape[:2]
         cache = past_key_values
         if cache is None and (self.config.use_cache if use_cache is None else use_cache):
             cfg = self.config
-            cache = LiteCache(len(self.layers), b, cfg.num_key_value_heads, cfg.head_dim, x.dtype, x.device,
-                              capacity=t + 256)
+            cache = LiteCache(
+                len(self.layers), b, cfg.num_key_value_heads, cfg.head_dim, x.dtype, x.device, capacity=t + 256
+            )
         past = cache.length if cache is not None else 0
         end = past + t
         if cache is not None:
@@ -332,7 +353,7 @@ def _mask(attention_mask, b: int, t: int, past: int, device) -> tuple[torch.Tens
     allowed = torch.arange(past + t, device=device)[None, :] <= q  # [t, past + t]
     if not pad:
         return allowed, False
-    keys = attention_mask[:, -(past + t):].to(device=device, dtype=torch.bool)[:, None, None, :]
+    keys = attention_mask[:, -(past + t) :].to(device=device, dtype=torch.bool)[:, None, None, :]
     diag = torch.arange(past + t, device=device)[None, :] == q  # a padded query still attends to itself
     return (allowed & keys) | diag, False
 
@@ -365,8 +386,17 @@ class LlamaLiteForCausalLM(nn.Module):
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
 
-    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
-                inputs_embeds=None, use_cache=None, logits_to_keep=0, **kwargs) -> LiteOutput:
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        use_cache=None,
+        logits_to_keep=0,
+        **kwargs,
+    ) -> LiteOutput:
         if past_key_values is None:
             past_key_values = kwargs.pop("cache", None)
         unsupported = sorted(k for k, v in kwargs.items() if v and k != "return_dict")

@@ -20,10 +20,25 @@ from .llama_lite import Unsupported
 SPECIAL_ATTRS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 _CLASSES = (None, "TokenizersBackend", "PreTrainedTokenizerFast")
 _PLAIN_KEYS = {
-    *SPECIAL_ATTRS, "backend", "tokenizer_class", "additional_special_tokens", "extra_special_tokens",
-    "model_max_length", "chat_template", "clean_up_tokenization_spaces", "padding_side", "truncation_side",
-    "is_local", "local_files_only", "added_tokens_decoder", "model_input_names", "name_or_path",
-    "split_special_tokens", "add_prefix_space", "errors", "legacy",
+    *SPECIAL_ATTRS,
+    "backend",
+    "tokenizer_class",
+    "additional_special_tokens",
+    "extra_special_tokens",
+    "model_max_length",
+    "chat_template",
+    "clean_up_tokenization_spaces",
+    "padding_side",
+    "truncation_side",
+    "is_local",
+    "local_files_only",
+    "added_tokens_decoder",
+    "model_input_names",
+    "name_or_path",
+    "split_special_tokens",
+    "add_prefix_space",
+    "errors",
+    "legacy",
 }
 _FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
 
@@ -58,7 +73,7 @@ class LiteTokenizer:
         self._is_bpe = type(tokenizer.model).__name__ == "BPE"
 
     @classmethod
-    def from_folder(cls, folder) -> "LiteTokenizer":
+    def from_folder(cls, folder) -> LiteTokenizer:
         from tokenizers import Tokenizer
 
         folder = Path(folder)
@@ -71,7 +86,9 @@ class LiteTokenizer:
             raise Unsupported("no readable tokenizer_config.json") from None
         odd = set(config) - _PLAIN_KEYS
         if odd or config.get("tokenizer_class") not in _CLASSES or config.get("split_special_tokens"):
-            raise Unsupported(f"tokenizer_config.json needs transformers ({sorted(odd) or config.get('tokenizer_class')})")
+            raise Unsupported(
+                f"tokenizer_config.json needs transformers ({sorted(odd) or config.get('tokenizer_class')})"
+            )
         if config.get("add_prefix_space") or isinstance(config.get("extra_special_tokens"), dict):
             raise Unsupported("add_prefix_space / named extra special tokens")
         tk = Tokenizer.from_file(str(tj))
@@ -139,14 +156,25 @@ class LiteTokenizer:
     def encode(self, text: str, add_special_tokens: bool = True, **kwargs) -> list[int]:
         return self(text, add_special_tokens=add_special_tokens, **kwargs)["input_ids"]
 
-    def __call__(self, text, add_special_tokens: bool = True, padding=False, truncation=False,
-                 max_length: int | None = None, return_tensors=None, return_attention_mask: bool = True,
-                 **kwargs) -> Encoding:
+    def __call__(
+        self,
+        text,
+        add_special_tokens: bool = True,
+        padding=False,
+        truncation=False,
+        max_length: int | None = None,
+        return_tensors=None,
+        return_attention_mask: bool = True,
+        **kwargs,
+    ) -> Encoding:
         if kwargs.get("text_pair") is not None or kwargs.get("is_split_into_words"):
             raise NotImplementedError("the lite tokenizer encodes plain text only")
         batched = isinstance(text, (list, tuple))
-        encs = self._tk.encode_batch(list(text), add_special_tokens=add_special_tokens) if batched else \
-            [self._tk.encode(text, add_special_tokens=add_special_tokens)]
+        encs = (
+            self._tk.encode_batch(list(text), add_special_tokens=add_special_tokens)
+            if batched
+            else [self._tk.encode(text, add_special_tokens=add_special_tokens)]
+        )
         ids = [list(e.ids) for e in encs]
         if truncation and max_length:
             ids = [s[:max_length] if self.truncation_side == "right" else s[-max_length:] for s in ids]
@@ -167,8 +195,9 @@ class LiteTokenizer:
             out = _tensors(out, return_tensors, batched)
         return out
 
-    def decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None,
-               **kwargs):
+    def decode(
+        self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None, **kwargs
+    ):
         if hasattr(token_ids, "tolist"):
             token_ids = token_ids.tolist()
         if isinstance(token_ids, int):
@@ -176,10 +205,22 @@ class LiteTokenizer:
         if token_ids and isinstance(token_ids[0], (list, tuple)):
             return [self.decode(s, skip_special_tokens, clean_up_tokenization_spaces) for s in token_ids]
         text = self._tk.decode(token_ids, skip_special_tokens=skip_special_tokens)
-        clean = self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces
+        clean = (
+            self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces
+        )
         if clean and not self._is_bpe:  # transformers skips this clean-up for BPE models as well
-            for a, b in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
-                         (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
+            for a, b in (
+                (" .", "."),
+                (" ?", "?"),
+                (" !", "!"),
+                (" ,", ","),
+                (" ' ", "'"),
+                (" n't", "n't"),
+                (" 'm", "'m"),
+                (" 's", "'s"),
+                (" 've", "'ve"),
+                (" 're", "'re"),
+            ):
                 text = text.replace(a, b)
         return text
 
@@ -203,10 +244,20 @@ class LiteTokenizer:
             raise ValueError("this tokenizer has no chat template")
         return t
 
-    def apply_chat_template(self, conversation, tools=None, documents=None, chat_template: str | None = None,
-                            add_generation_prompt: bool = False, continue_final_message=False,
-                            tokenize: bool = True, return_dict: bool = True, return_tensors=None,
-                            tokenizer_kwargs: dict | None = None, **kwargs):
+    def apply_chat_template(
+        self,
+        conversation,
+        tools=None,
+        documents=None,
+        chat_template: str | None = None,
+        add_generation_prompt: bool = False,
+        continue_final_message=False,
+        tokenize: bool = True,
+        return_dict: bool = True,
+        return_tensors=None,
+        tokenizer_kwargs: dict | None = None,
+        **kwargs,
+    ):
         """transformers' rendering (same sandbox, filters and globals); returns what transformers 5 returns."""
         if continue_final_message or kwargs.pop("return_assistant_tokens_mask", False):
             raise NotImplementedError("continue_final_message / assistant masks need the transformers tokenizer")
@@ -222,14 +273,23 @@ class LiteTokenizer:
         template = _compile(self.get_chat_template(chat_template, tools))
         extra = {**self.special_tokens_map, **kwargs}
         rendered = [
-            template.render(messages=[{k: v for k, v in dict(m).items() if v is not None} for m in chat],
-                            tools=tools, documents=documents, add_generation_prompt=add_generation_prompt, **extra)
+            template.render(
+                messages=[{k: v for k, v in dict(m).items() if v is not None} for m in chat],
+                tools=tools,
+                documents=documents,
+                add_generation_prompt=add_generation_prompt,
+                **extra,
+            )
             for chat in chats
         ]
         if not tokenize:
             return rendered if batched else rendered[0]
-        out = self(rendered if batched else rendered[0], add_special_tokens=False, return_tensors=return_tensors,
-                   **(tokenizer_kwargs or {}))
+        out = self(
+            rendered if batched else rendered[0],
+            add_special_tokens=False,
+            return_tensors=return_tensors,
+            **(tokenizer_kwargs or {}),
+        )
         return out if return_dict else out["input_ids"]
 
     def save_pretrained(self, directory) -> tuple[str, ...]:
@@ -245,7 +305,9 @@ class LiteTokenizer:
         return tuple(saved)
 
     def __repr__(self) -> str:
-        return f"LiteTokenizer(name_or_path={self.name_or_path!r}, vocab={len(self)}, special={self.special_tokens_map})"
+        return (
+            f"LiteTokenizer(name_or_path={self.name_or_path!r}, vocab={len(self)}, special={self.special_tokens_map})"
+        )
 
 
 def _tensors(enc: Encoding, kind, batched: bool) -> Encoding:
@@ -309,6 +371,10 @@ def _compile(template: str):
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[Generation, loopcontrols])
     env.filters["tojson"] = tojson
-    env.globals.update(raise_exception=raise_exception, strftime_now=lambda f: datetime.now().strftime(f),
-                       dict=TemplateDict(), namespace=TemplateNamespace)
+    env.globals.update(
+        raise_exception=raise_exception,
+        strftime_now=lambda f: datetime.now().strftime(f),
+        dict=TemplateDict(),
+        namespace=TemplateNamespace,
+    )
     return env.from_string(template)

@@ -36,8 +36,10 @@ def load_times(n: int) -> dict:
             env = {**os.environ, "DESKTOP_SAE_ENGINE": "auto" if engine == "lite" else "transformers"}
             out = subprocess.run([sys.executable, "-c", LOAD_CODE], env=env, capture_output=True, text=True, check=True)
             rows[engine].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    med = {e: {k: statistics.median(r[k] for r in rs) for k in ("torch_s", "import_s", "load_s", "total_s")}
-           for e, rs in rows.items()}
+    med = {
+        e: {k: statistics.median(r[k] for r in rs) for k in ("torch_s", "import_s", "load_s", "total_s")}
+        for e, rs in rows.items()
+    }
     return {"median": med, "runs": rows}
 
 
@@ -45,11 +47,10 @@ def decode_rates(n_tokens: int, repeats: int, dtypes: list[str]) -> dict:
     import torch
 
     from desktop_sae.core import models
-    from desktop_sae.core.generation import SamplingConfig
+    from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
     from desktop_sae.core.paths import default_sae_dir
     from desktop_sae.core.sae_io import load_sae
     from desktop_sae.core.session import Session
-    from desktop_sae.core.steering import SteeringConfig, SteerSpec
 
     sc = SamplingConfig(temperature=0, frequency_penalty=0.0, max_new_tokens=n_tokens)
     add3 = SteeringConfig(tuple(SteerSpec(f, 4.0) for f in (11, 222, 3333)))
@@ -71,8 +72,11 @@ def decode_rates(n_tokens: int, repeats: int, dtypes: list[str]) -> dict:
                 answers.setdefault(key, res.answer_ids)
                 return len(res.answer_ids) / (time.perf_counter() - t)
 
-            for name, s, steer in (("plain", plain, SteeringConfig()), ("SAE", with_sae, SteeringConfig()),
-                                   ("SAE+3 add", with_sae, add3)):
+            for name, s, steer in (
+                ("plain", plain, SteeringConfig()),
+                ("SAE", with_sae, SteeringConfig()),
+                ("SAE+3 add", with_sae, add3),
+            ):
                 key = f"{engine} {dt} {name}"
                 configs[key] = lambda s=s, steer=steer, key=key: run(s, steer, key)
             if engine == "transformers" and dt == "float32":
@@ -80,8 +84,13 @@ def decode_rates(n_tokens: int, repeats: int, dtypes: list[str]) -> dict:
 
                 def hf_generate(hf=hf, ids=ids):
                     t = time.perf_counter()
-                    out = hf.generate(input_ids=torch.tensor([ids]), max_new_tokens=n_tokens, min_new_tokens=n_tokens,
-                                      do_sample=False, pad_token_id=0)
+                    out = hf.generate(
+                        input_ids=torch.tensor([ids]),
+                        max_new_tokens=n_tokens,
+                        min_new_tokens=n_tokens,
+                        do_sample=False,
+                        pad_token_id=0,
+                    )
                     return (out.shape[1] - len(ids)) / (time.perf_counter() - t)
 
                 configs["transformers generate() float32"] = hf_generate
@@ -93,8 +102,11 @@ def decode_rates(n_tokens: int, repeats: int, dtypes: list[str]) -> dict:
             rates[k].append(fn())
         print(f"  repeat {r + 1}/{repeats}", flush=True)
     med = {k: statistics.median(v) for k, v in rates.items()}
-    same = {f"{dt} {name}": answers[f"lite {dt} {name}"] == answers[f"transformers {dt} {name}"]
-            for dt in dtypes for name in ("plain", "SAE", "SAE+3 add")}
+    same = {
+        f"{dt} {name}": answers[f"lite {dt} {name}"] == answers[f"transformers {dt} {name}"]
+        for dt in dtypes
+        for name in ("plain", "SAE", "SAE+3 add")
+    }
     return {"median_tok_s": med, "all": rates, "same_tokens_as_transformers": same}
 
 
@@ -110,8 +122,10 @@ def main() -> int:
     if a.loads:
         result["load"] = load_times(a.loads)
         for e, m in result["load"]["median"].items():
-            print(f"{e:13s} imports {m['import_s']:.2f} s (torch {m['torch_s']:.2f}), load_model {m['load_s']:.2f} s, "
-                  f"total {m['total_s']:.2f} s")
+            print(
+                f"{e:13s} imports {m['import_s']:.2f} s (torch {m['torch_s']:.2f}), load_model {m['load_s']:.2f} s, "
+                f"total {m['total_s']:.2f} s"
+            )
     if a.repeats:
         result["decode"] = d = decode_rates(a.tokens, a.repeats, a.dtypes.split(","))
         med = d["median_tok_s"]
