@@ -81,3 +81,17 @@ def test_generate_bad_input_exits_2_with_a_message(files, capsys, argv, msg):
 def test_bad_sae_path(files, capsys):
     code, _, err = run(capsys, "info", "--model", str(files / "model"), "--sae", str(files / "nope"))
     assert code == 2 and "SAE not found" in err
+
+
+def test_lessons_command_lists_and_checks(capsys, tmp_path):
+    import json
+
+    from desktop_sae.cli import main
+
+    assert main(["lessons", "--json"]) == 0
+    ids = {r["id"] for r in json.loads(capsys.readouterr().out)["lessons"]}
+    assert {"black-boxes", "superposition", "finding-features", "steering"} <= ids
+    bad = tmp_path / "x.json"
+    bad.write_text('{"schema": 1, "id": "x"}')
+    assert main(["lessons", "--check", str(bad)]) == 1
+    assert "x.json" in capsys.readouterr().err

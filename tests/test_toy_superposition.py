@@ -84,3 +84,10 @@ def test_polygon_check_on_hand_made_geometry():
     assert not is_regular_polygon(squashed, [0, 1, 2, 3, 4])
     g = geometry(np.array([[1.0, -1.0, 0.1], [0.0, 0.01, 0.0]]))
     assert g.represented == (0, 1) and g.antipodal_pairs == ((0, 1),)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_middle_sparsity_gives_two_antipodal_pairs(seed):
+    g = geometry(train_toy(ToyConfig(n=5, m=2, sparsity=0.7, seed=seed)).W)
+    assert len(g.represented) == 4 and 0 in g.represented and 1 in g.represented
+    assert len(g.antipodal_pairs) == 2 and all(abs(a - 90.0) < 8.0 for a in g.nearest_angle)

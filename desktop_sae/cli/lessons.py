@@ -15,6 +15,7 @@ from .common import add_model_args
 def register(sub) -> None:
     p = sub.add_parser("lessons", help="list the shipped lessons")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--check", nargs="+", metavar="FILE", help="validate lesson files you wrote (exit 1 on any error)")
     p.set_defaults(func=cmd_lessons)
     p = sub.add_parser("lesson", help="play a lesson offscreen, one screenshot per step")
     p.add_argument("name", help="lesson id (see 'desktop-sae lessons') or a lesson .json file")
@@ -27,7 +28,18 @@ def register(sub) -> None:
 
 
 def cmd_lessons(args) -> int:
-    from ..core.lessons import list_lessons
+    from ..core.lessons import LessonError, list_lessons, load_lesson
+
+    if args.check:
+        bad = 0
+        for path in args.check:
+            try:
+                les = load_lesson(path)
+                print(f"ok    {path}: {les.title} ({len(les.steps)} steps)")
+            except LessonError as e:
+                bad += 1
+                print(f"error {e}", file=sys.stderr)
+        return 1 if bad else 0
 
     errors: list[str] = []
     infos = list_lessons(errors=errors)
