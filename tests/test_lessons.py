@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from desktop_sae.core.lessons import (ACTIONS, LessonError, check_narration, known_concepts, known_presets,
-                                      list_lessons, load_lesson, parse_lesson)
+from desktop_sae.core.lessons import (
+    ACTIONS,
+    LessonError,
+    check_narration,
+    known_concepts,
+    known_presets,
+    list_lessons,
+    load_lesson,
+    parse_lesson,
+)
 
 RES = Path(__file__).parents[1] / "resources"
 LESSONS = RES / "lessons"
@@ -91,7 +99,9 @@ def test_a_good_lesson_parses_into_frozen_dataclasses(folder):
     assert s.steer[0].concept == "golden_gate" and s.steer[0].strength == 2.0 and s.steer[0].method == "clamp"
     assert s.panels == ("chat", "steering") and s.sampling.seed == 1 and s.sampling.max_new_tokens is None
     assert les.steps[0].steer is None and les.steps[0].action == "none"
-    with pytest.raises(Exception):
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
         s.title = "changed"
     with pytest.raises(TypeError):
         s.action_args["x"] = 1

@@ -28,29 +28,10 @@ LEVELS = ("beginner", "intermediate", "advanced")
 PANELS = ("chat", "steering", "features", "detail", "plot", "tokens", "toy", "neuron")
 ACTIONS = ("none", "run", "compare", "sweep", "train_toy", "toy_sae", "rainbow", "quiz", "neuron", "free_play")
 METHODS = ("add", "clamp", "orth")
-HIGHLIGHTS = (
-    "chat_input",
-    "send_button",
-    "compare_button",
-    "answer_view",
-    "steering_panel",
-    "strength_slider",
-    "method_choice",
-    "preset_menu",
-    "feature_list",
-    "feature_search",
-    "feature_detail",
-    "token_view",
-    "activation_plot",
-    "sweep_plot",
-    "toy_plot",
-    "toy_train_button",
-    "sparsity_slider",
-    "sae_plot",
-    "rainbow_plot",
-    "neuron_view",
-    "quiz_panel",
-)
+HIGHLIGHTS = ("chat_input", "send_button", "compare_button", "answer_view", "steering_panel", "strength_slider",
+              "method_choice", "preset_menu", "feature_list", "feature_search", "feature_detail", "token_view",
+              "activation_plot", "sweep_plot", "toy_plot", "toy_train_button", "sparsity_slider", "sae_plot",
+              "rainbow_plot", "neuron_view", "quiz_panel")
 IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
 MAX_STRENGTH = 100.0  # x max activation
 
@@ -84,9 +65,8 @@ class LessonStep:
     panels: tuple[str, ...] = ()
     highlight: str | None = None
     action: str = "none"
-    action_args: Mapping[str, Any] = field(
-        default_factory=lambda: MappingProxyType({})
-    )  # validated per action; lists become tuples
+    # validated per action; lists become tuples
+    action_args: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     sampling: SamplingOverrides = SamplingOverrides()
     image: Path | None = None  # absolute path, checked to lie inside the lessons folder
 
@@ -155,12 +135,8 @@ def _text(w: _Where, field: str, v, max_len: int, empty: bool = False) -> str:
     if not isinstance(v, str):
         raise w.fail(field, f"must be a text, not {_type(v)}")
     if len(v) > max_len or (not empty and not v.strip()):
-        raise w.fail(
-            field,
-            f"must be a non-empty text of at most {max_len} characters"
-            if not empty
-            else f"must be at most {max_len} characters",
-        )
+        raise w.fail(field, f"must be a non-empty text of at most {max_len} characters" if not empty
+                     else f"must be at most {max_len} characters")
     return v
 
 
@@ -187,9 +163,8 @@ def _obj(w: _Where, field: str, v, allowed, required=()) -> dict:
         raise w.fail(field, f"must be an object, not {_type(v)}")
     for k in v:
         if k not in allowed:
-            raise w.fail(
-                f"{field}.{k}" if field else k, f"unknown key (allowed: {', '.join(sorted(allowed)) or 'none'})"
-            )
+            allowed_txt = ", ".join(sorted(allowed)) or "none"
+            raise w.fail(f"{field}.{k}" if field else k, f"unknown key (allowed: {allowed_txt})")
     for k in required:
         if k not in v:
             raise w.fail(f"{field}.{k}" if field else k, "is required")
@@ -198,32 +173,22 @@ def _obj(w: _Where, field: str, v, allowed, required=()) -> dict:
 
 def _list(w: _Where, field: str, v, lo: int, hi: int) -> list:
     if not isinstance(v, list) or not lo <= len(v) <= hi:
-        raise w.fail(
-            field, f"must be a list of {lo} to {hi} items, got {_type(v) if not isinstance(v, list) else len(v)}"
-        )
+        got = _type(v) if not isinstance(v, list) else len(v)
+        raise w.fail(field, f"must be a list of {lo} to {hi} items, got {got}")
     return v
 
 
 def _type(v) -> str:
     return {dict: "an object", list: "a list", str: "a text", bool: "true/false", type(None): "null"}.get(
-        type(v), "a number" if isinstance(v, (int, float)) else type(v).__name__
-    )
+        type(v), "a number" if isinstance(v, (int, float)) else type(v).__name__)
 
 
 # --- action arguments ----------------------------------------------------------------------------------------
 _SEED = (0, 2**31 - 1)
-_TOY = {
-    "n": (_int, 2, 20),
-    "m": (_int, 1, 10),
-    "sparsity": (_num, 0.0, 0.999),
-    "importance_decay": (_num, 0.01, 1.0),
-    "seed": (_int, *_SEED),
-    "steps": (_int, 10, 20_000),
-}
+_TOY = {"n": (_int, 2, 20), "m": (_int, 1, 10), "sparsity": (_num, 0.0, 0.999), "importance_decay": (_num, 0.01, 1.0),
+        "seed": (_int, *_SEED), "steps": (_int, 10, 20_000)}
 _ARGS: dict[str, dict[str, tuple]] = {
-    "none": {},
-    "run": {},
-    "free_play": {},
+    "none": {}, "run": {}, "free_play": {},
     "compare": {"prompts": ("texts", 1, 4, 2000)},
     "sweep": {"strengths": ("numbers", 2, 12), "concept": ("concept",)},
     "train_toy": _TOY,
@@ -242,14 +207,11 @@ def _action_args(w: _Where, action: str, raw, concepts) -> Mapping[str, Any]:
     for k, v in d.items():
         f, kind = f"action_args.{k}", spec[k]
         if kind[0] == "texts":
-            out[k] = tuple(
-                _text(w, f"{f}[{i + 1}]", t, kind[3]) for i, t in enumerate(_list(w, f, v, kind[1], kind[2]))
-            )
+            items = _list(w, f, v, kind[1], kind[2])
+            out[k] = tuple(_text(w, f"{f}[{i + 1}]", t, kind[3]) for i, t in enumerate(items))
         elif kind[0] == "numbers":
-            out[k] = tuple(
-                _num(w, f"{f}[{i + 1}]", x, -MAX_STRENGTH, MAX_STRENGTH)
-                for i, x in enumerate(_list(w, f, v, kind[1], kind[2]))
-            )
+            out[k] = tuple(_num(w, f"{f}[{i + 1}]", x, -MAX_STRENGTH, MAX_STRENGTH)
+                           for i, x in enumerate(_list(w, f, v, kind[1], kind[2])))
         elif kind[0] == "concept":
             out[k] = _choice(w, f, v, concepts)
         elif kind[0] == "choice":
@@ -262,20 +224,8 @@ def _action_args(w: _Where, action: str, raw, concepts) -> Mapping[str, Any]:
 
 
 # --- steps and lessons ---------------------------------------------------------------------------------------
-_STEP_KEYS = (
-    "title",
-    "narration",
-    "prompt",
-    "system",
-    "preset",
-    "steer",
-    "panels",
-    "highlight",
-    "action",
-    "action_args",
-    "sampling",
-    "image",
-)
+_STEP_KEYS = ("title", "narration", "prompt", "system", "preset", "steer", "panels", "highlight", "action",
+              "action_args", "sampling", "image")
 _LESSON_KEYS = ("schema", "id", "title", "summary", "level", "est_minutes", "steps")
 
 
@@ -284,13 +234,10 @@ def _steer(w: _Where, v, concepts) -> tuple[SteerItem, ...]:
     for i, e in enumerate(_list(w, "steer", v, 0, 8)):
         f = f"steer[{i + 1}]"
         _obj(w, f, e, ("concept", "strength", "method"), ("concept",))
-        items.append(
-            SteerItem(
-                _choice(w, f"{f}.concept", e["concept"], concepts),
-                None if "strength" not in e else _num(w, f"{f}.strength", e["strength"], -MAX_STRENGTH, MAX_STRENGTH),
-                None if "method" not in e else _choice(w, f"{f}.method", e["method"], METHODS),
-            )
-        )
+        items.append(SteerItem(_choice(w, f"{f}.concept", e["concept"], concepts),
+                               None if "strength" not in e
+                               else _num(w, f"{f}.strength", e["strength"], -MAX_STRENGTH, MAX_STRENGTH),
+                               None if "method" not in e else _choice(w, f"{f}.method", e["method"], METHODS)))
     return tuple(items)
 
 
@@ -328,10 +275,8 @@ def _step(w: _Where, d, concepts, presets, folder) -> LessonStep:
             raise w.fail("steer", "give either 'preset' or 'steer', not both")
         kw["steer"] = _steer(w, d["steer"], concepts)
     if "panels" in d:
-        panels = [
-            _choice(w, f"panels[{i + 1}]", p, PANELS)
-            for i, p in enumerate(_list(w, "panels", d["panels"], 0, len(PANELS)))
-        ]
+        names = _list(w, "panels", d["panels"], 0, len(PANELS))
+        panels = [_choice(w, f"panels[{i + 1}]", p, PANELS) for i, p in enumerate(names)]
         if len(set(panels)) != len(panels):
             raise w.fail("panels", "names a panel twice")
         kw["panels"] = tuple(panels)
@@ -348,8 +293,7 @@ def _step(w: _Where, d, concepts, presets, folder) -> LessonStep:
         kw["sampling"] = SamplingOverrides(
             None if "temperature" not in s else _num(w, "sampling.temperature", s["temperature"], 0.0, 2.0),
             None if "seed" not in s else _int(w, "sampling.seed", s["seed"], *_SEED),
-            None if "max_new_tokens" not in s else _int(w, "sampling.max_new_tokens", s["max_new_tokens"], 1, 512),
-        )
+            None if "max_new_tokens" not in s else _int(w, "sampling.max_new_tokens", s["max_new_tokens"], 1, 512))
     if "image" in d:
         kw["image"] = _image(w, d["image"], folder)
     return LessonStep(title, narration, **kw)
@@ -364,9 +308,8 @@ def _no_duplicates(pairs):
     return d
 
 
-def parse_lesson(
-    text: str | bytes, name: str = "lesson.json", folder: Path | None = None, concepts=None, presets=None
-) -> Lesson:
+def parse_lesson(text: str | bytes, name: str = "lesson.json", folder: Path | None = None,
+                 concepts=None, presets=None) -> Lesson:
     """Validate a lesson's JSON. ``folder`` anchors image paths and finds the demo concepts and presets beside it
     (``concepts``/``presets`` override them). Raises LessonError."""
     w = _Where(name)
@@ -391,15 +334,9 @@ def parse_lesson(
     steps = []
     for i, s in enumerate(_list(w, "steps", d["steps"], 1, MAX_STEPS)):
         steps.append(_step(_Where(name, i + 1), s, concepts, presets, folder))
-    return Lesson(
-        lid,
-        _text(w, "title", d["title"], 80),
-        _text(w, "summary", d["summary"], 600),
-        _choice(w, "level", d["level"], LEVELS),
-        _int(w, "est_minutes", d["est_minutes"], 1, 240),
-        tuple(steps),
-        Path(folder) / name if folder is not None else None,
-    )
+    return Lesson(lid, _text(w, "title", d["title"], 80), _text(w, "summary", d["summary"], 600),
+                  _choice(w, "level", d["level"], LEVELS), _int(w, "est_minutes", d["est_minutes"], 1, 240),
+                  tuple(steps), Path(folder) / name if folder is not None else None)
 
 
 def load_lesson(path: str | Path, concepts=None, presets=None) -> Lesson:

@@ -199,7 +199,9 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def _from_folder(folder: Path, dev: torch.device, dtype: torch.dtype, trust_remote_code: bool, engine: str | None = None):
+def _from_folder(
+    folder: Path, dev: torch.device, dtype: torch.dtype, trust_remote_code: bool, engine: str | None = None
+):
     """Llama-family folders load with the lite engine (core/llama_lite.py, no transformers import) unless
     ``engine`` or DESKTOP_SAE_ENGINE says 'transformers' or remote code is asked for; the rest with transformers."""
     from .lite_engine import engine_choice, load_lite

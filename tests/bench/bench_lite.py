@@ -66,7 +66,7 @@ def decode_rates(n_tokens: int, repeats: int, dtypes: list[str]) -> dict:
             # stop_ids cleared: always n_tokens new tokens
             plain.stop_ids = with_sae.stop_ids = ()
 
-            def run(s, steer, key):
+            def run(s, steer, key, ids=ids):
                 t = time.perf_counter()
                 res = s.generate(None, sc, steer, prompt_ids=ids)
                 answers.setdefault(key, res.answer_ids)
