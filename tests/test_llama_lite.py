@@ -332,3 +332,16 @@ def test_lite_start_imports_neither_transformers_nor_torch_distributed_tensor(fo
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["LlamaLiteForCausalLM", []]
+
+
+def test_bfloat16_decoding_matches_transformers(folder):
+    """bf16 single-token steps use torch.mv rather than F.linear: same tokens, same logits."""
+    from transformers import AutoModelForCausalLM
+
+    lite = load_lite_model(folder, torch.device("cpu"), torch.bfloat16)
+    hf = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.bfloat16).eval()
+    for ids in ([1, 5, 9, 40, 2, 7], [1, *range(20, 60)]):
+        ta, la = _greedy(lite, ids, 30)
+        tb, lb = _greedy(hf, ids, 30)
+        assert ta == tb
+        assert (la.float() - lb.float()).abs().max() <= 1e-2
