@@ -5,12 +5,15 @@ chips so that a feature's contexts can be matched with the neuron's at a glance.
 from __future__ import annotations
 
 import html
+import re
 
 from ..core.neuron_data import TOPIC_NAMES, topic_name
 
 _CHIP = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
          "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354",
          "#756bb1", "#636363")  # fmt: skip
+SPECIAL = re.compile(r"<\|[a-z_]+\|>")
+FAINT = 0.1  # a token below this share of the strongest value is not shaded
 TOPICS = tuple(TOPIC_NAMES)  # a fixed colour per shipped topic
 
 
@@ -25,17 +28,19 @@ def chip(topic: str) -> str:
 
 
 def _token(t: str) -> str:
-    shown = t.replace("\n", "⏎").replace("\t", "→")
-    return html.escape(shown)
+    if SPECIAL.fullmatch(t):  # BOS and other special tokens in the dictionary's contexts: shown, muted
+        return f"<span style='color:#999; font-size:small'>{html.escape(t)}</span>"
+    return html.escape(t.replace("\n", "⏎").replace("\t", "→"))
 
 
 def tokens_html(tokens, values, vmax: float, rgb: tuple[int, int, int], peak_index: int | None = None) -> str:
-    """Tokens with a background whose strength follows the (positive) value; the peak token is underlined."""
+    """Tokens with a background whose strength follows the value (below ``FAINT`` of ``vmax``: none); the peak token
+    is underlined."""
     vmax = vmax if vmax > 0 else 1.0
     out = []
     for i, (t, v) in enumerate(zip(tokens, values)):
         a = max(0.0, min(1.0, float(v) / vmax))
-        bg = f"rgba({rgb[0]},{rgb[1]},{rgb[2]},{0.12 + 0.78 * a:.2f})" if v > 0 else "transparent"
+        bg = f"rgba({rgb[0]},{rgb[1]},{rgb[2]},{0.15 + 0.75 * a:.2f})" if a >= FAINT else "transparent"
         style = f"background:{bg}" + ("; text-decoration:underline; font-weight:bold" if i == peak_index else "")
         out.append(f"<span style='{style}' title='{float(v):.2f}'>{_token(t)}</span>")
     return "".join(out)
@@ -82,8 +87,8 @@ def features_html(features: list[dict], contexts: list[dict], dark: bool, clicka
         if not ex:
             lines = f"<div style='margin-left:14px; color:{muted}'><i>no contexts recorded for this feature</i></div>"
         blocks.append(
-            f"<div style='margin:2px 0 9px 0'>{title} <small style='color:{muted}'>on context "
-            f"{on} · mean {float(f['mean_activation']):.2f}</small> {topics}"
+            f"<div style='margin:2px 0 9px 0'>{title} <small style='color:{muted}'>on context"
+            f"{'s' if len(f['contexts']) != 1 else ''} {on} · mean {float(f['mean_activation']):.2f}</small> {topics}"
             f"<div style='color:{muted}; margin-left:14px'><small>its own top contexts:</small></div>"
             f"{lines}</div>"
         )

@@ -8,6 +8,7 @@ kept after the first job, so the next neuron costs only the SAE encoding of its 
 
 from __future__ import annotations
 
+import html
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -290,22 +291,23 @@ class NeuronView(QWidget):
     def _show(self, c: dict, source: str) -> None:
         self.shown = c
         n_ctx, poly = len(c["contexts"]), c.get("polysemanticity", 0)
-        parts = [
-            f"<b>Layer {c['layer']}, neuron #{c['neuron']}</b> — {c['description']}.",
-            f"Its top {n_ctx} contexts come from <b>{poly}</b> different topic{'s' if poly != 1 else ''}"
-            + (f" ({c['peak_tokens']})." if c.get("peak_tokens") else "."),
+        lines = [
+            f"<b>Layer {c['layer']}, neuron #{c['neuron']}</b> — {html.escape(c['description'])}. "
+            f"Its top {n_ctx} contexts come from <b>{poly}</b> different topic{'s' if poly != 1 else ''}."
         ]
+        if c.get("peak_tokens"):
+            lines.append(f"It {html.escape(c['peak_tokens'])}.")
         shared = [f for f in c["features"] if f["count"] >= 2]
         if shared:
             pure = sum(1 for f in shared if len({c["contexts"][i]["topic"] for i in f["contexts"]}) == 1)
-            parts.append(
-                f"The SAE splits it: {len(shared)} feature{'s' if len(shared) != 1 else ''} fire on two "
-                f"or more of these contexts, {pure} of them within a single topic."
+            lines.append(
+                f"The SAE splits it: {len(shared)} feature{'s' if len(shared) != 1 else ''} fire on two or more of "
+                f"these contexts, <b>{pure}</b> of them within a single topic."
             )
         if c.get("note"):
-            parts.append(c["note"])
-        parts.append(f"<small>{source}</small>")
-        self.header.setText(" ".join(parts[:-1]) + "<br>" + parts[-1])
+            lines.append(f"<i>{html.escape(c['note'])}</i>")
+        lines.append(f"<small>{html.escape(source)}</small>")
+        self.header.setText("<br>".join(lines))
         dark = is_dark(self.palette())
         self.contexts.setHtml(contexts_html(c["contexts"], dark))
         self.features.setHtml(features_html(c["features"], c["contexts"], dark, self._clickable))
