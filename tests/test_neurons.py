@@ -119,6 +119,16 @@ def test_features_at_encodes_the_residual_at_each_peak(lm, acts):
     assert len(keep) <= 6 and {c for f in keep for c in f.contexts} == set(range(len(ctx)))
 
 
+def test_descriptions_name_the_main_topics_and_quote_the_peak_tokens():
+    assert nd.describe_topics(["code", "email", "code", "http", "math"]) == "fires on code, emails and HTTP/URLs"
+    assert nd.describe_topics(["code"]) == "fires on code" and nd.describe_topics([]) == "never fires on the texts"
+    ctx = [
+        {"topic": t, "tokens": ["a", tok], "peak_index": 1}
+        for t, tok in [("citations", "7"), ("email", " Thanks"), ("citations", "\n"), ("poetry", ",")]
+    ]
+    assert nd.peak_summary(ctx) == "peaks on citations: ‘7’ ‘⏎’"  # topics with one context are left out
+
+
 # --- the shipped data ---------------------------------------------------------------------------------------------
 def test_shipped_text_set_is_small_varied_and_labelled():
     texts, topics = nd.load_texts(FOLDER)

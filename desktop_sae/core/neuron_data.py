@@ -68,13 +68,13 @@ def shown_token(tok: str) -> str:
 
 
 def peak_summary(contexts: Sequence[dict]) -> str:
-    """The peak tokens of each topic with 2+ contexts: "peaks on citations: 7, 1 · emails: Thanks, Sorry"."""
+    """The peak tokens of each topic with 2+ contexts: "peaks on citations: ‘7’ ‘1’ · emails: ‘Thanks’ ‘Sorry’"."""
     counts = Counter(c["topic"] for c in contexts)
     parts = []
     for t, m in counts.most_common():
         if m >= 2:
             toks = dict.fromkeys(shown_token(c["tokens"][c["peak_index"]]) for c in contexts if c["topic"] == t)
-            parts.append(f"{topic_name(t)}: {', '.join(toks)}")
+            parts.append(f"{topic_name(t)}: {' '.join(f'‘{x}’' for x in toks)}")
     return "peaks on " + " · ".join(parts) if parts else ""
 
 

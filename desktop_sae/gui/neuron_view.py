@@ -111,6 +111,7 @@ class NeuronView(QWidget):
         self.picker = QComboBox()
         for c in curated:
             self.picker.addItem(f"#{c['neuron']} · {c['description']}")
+        self.picker.setPlaceholderText("(a neuron chosen by number)")
         self.picker.setToolTip("Neurons chosen because their strongest contexts come from unrelated topics")
         self.picker.activated.connect(self.show_curated)
         self.spin = QSpinBox()
@@ -257,6 +258,8 @@ class NeuronView(QWidget):
             "features": feats,
         }
         self._clickable = True
+        self.picker.setCurrentIndex(-1)
+        self.spin.setValue(r.neuron)
         self._show(
             shown,
             f"Computed just now on {r.model}, layer {r.layer}, over the {len(self._texts[0])} "

@@ -6,8 +6,8 @@ features on its top contexts' peak tokens split those contexts into at least 3 t
 fires on 2+ of the contexts, all of one topic) that together cover at least 8 of the K contexts. Candidates are
 ranked by groups, then coverage, then selectivity; near-duplicates (the same set of topics) are skipped.
 
-Usage: python packaging/neurons/build_neuron_view.py [--layer 12] [--compare 6,8,10,12,14] [--count 6]
-       [--pick N ...] [--note N=TEXT ...] [--out resources/neurons/neuron_view.json]
+Usage: python packaging/neurons/build_neuron_view.py [--curated packaging/neurons/curated.json] [--layer 12]
+       [--compare 6,8,10,12,14] [--count 6] [--pick N ...] [--note N=TEXT ...] [--out FILE]
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ def main(argv=None) -> int:
     ap.add_argument("--count", type=int, default=6, help="how many curated neurons")
     ap.add_argument("--pick", type=int, action="append", default=[], help="curate this neuron (repeatable)")
     ap.add_argument("--note", action="append", default=[], help="N=TEXT: a hand-written note for neuron N")
+    ap.add_argument("--curated", default=None, help='a JSON file {"curated": [{"neuron": N, "note": TEXT}, ...]}')
     ap.add_argument("--folder", default=str(ROOT / "resources" / "neurons"), help="the text set's folder")
     ap.add_argument("--out", default=None, help="default: <folder>/neuron_view.json")
     args = ap.parse_args(argv)
@@ -163,14 +164,16 @@ def main(argv=None) -> int:
         print(f"layer {L:2d}: {table[str(L)]}", flush=True)
         if L == args.layer:
             ranked = c
-    picks, seen = list(args.pick), set()
+    listed = json.loads(Path(args.curated).read_text("utf-8"))["curated"] if args.curated else []
+    picks, seen = [int(c["neuron"]) for c in listed] + list(args.pick), set()
     for n, s, _ in ranked:
         if len(picks) >= args.count:
             break
         if n not in picks and s["topics"] not in seen:
             picks.append(n)
             seen.add(s["topics"])
-    notes = {int(k): v for k, v in (x.split("=", 1) for x in args.note)}
+    notes = {int(c["neuron"]): c.get("note", "") for c in listed}
+    notes.update({int(k): v for k, v in (x.split("=", 1) for x in args.note)})
     dictionary = load_dictionary(sae.source_path)
     acts = by_layer[args.layer]
     curated = [curate(session, acts, n, dictionary, notes.get(n)) for n in picks]

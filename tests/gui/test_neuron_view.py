@@ -56,6 +56,7 @@ def test_computes_a_neuron_by_number_through_the_controller(make_window, tiny_sa
     assert job is not None and view.cancel_btn.isEnabled() and view.progress.isVisibleTo(view)
     qtbot.waitUntil(lambda: view._job is None, timeout=120_000)
     assert view.shown["neuron"] == 5 and view.shown["layer"] == 1  # the tiny model has no layer 12: the SAE's
+    assert view.picker.currentIndex() == -1 and view.spin.value() == 5 and "neuron #5" in view.header.text()
     assert not view.cancel_btn.isEnabled() and not view.progress.isVisibleTo(view)
     assert progress and progress[-1].fraction == 1.0 and any("texts" in m.message for m in progress)
     # the same top contexts as core computes directly
