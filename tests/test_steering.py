@@ -233,7 +233,6 @@ def test_resolve_strength_is_the_one_unit_formula():
 
 def test_an_orthogonal_gain_needs_no_statistics_whatever_its_unit():
     import tiny
-
     from desktop_sae.core.config import SteeringConfig, SteerSpec
     from desktop_sae.core.steering import plan_steering
 
