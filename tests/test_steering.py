@@ -229,3 +229,13 @@ def test_resolve_strength_is_the_one_unit_formula():
     raw = resolve_strength(SteerSpec(1, 3.0), 1.0, None, None, None)
     assert (raw.coefficient, raw.x_max, raw.pct_norm) == (3.0, None, None)
     assert resolve_strength(SteerSpec(1, 0.0, method="orth"), 0.0, 10.0, 2.0, 40.0).coefficient == 1.0
+
+
+def test_an_orthogonal_gain_needs_no_statistics_whatever_its_unit():
+    import tiny
+    from desktop_sae.core.config import SteeringConfig, SteerSpec
+    from desktop_sae.core.steering import plan_steering
+
+    sae = tiny.with_stats(tiny.random_sae())
+    plan = plan_steering(SteeringConfig((SteerSpec(3, 0.5, "max", "orth"),)), sae, 10.0)
+    assert plan.resolved[0].coefficient == pytest.approx(0.5)

@@ -60,7 +60,7 @@ def plan_steering(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | No
         if not 0 <= s.feature < d_sae:
             raise SteeringError(f"feature {s.feature} does not exist: this SAE has features 0..{d_sae - 1}")
         r = resolve_strength(s, m, sae.max_activation(s.feature), float(dec_norms[s.feature]), typical_norm)
-        if s.unit == "max" and r.x_max is None:
+        if s.unit == "max" and s.method != "orth" and r.x_max is None:  # an orthogonal gain has no unit
             raise SteeringError(
                 f"feature {s.feature}: strength in × max activation needs feature statistics, which this SAE lacks "
                 f"(or the feature never fired); give a raw strength instead"

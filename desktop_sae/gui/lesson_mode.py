@@ -130,6 +130,7 @@ class LessonMode:
             toy.show_tab("rainbow")
             toy.run_rainbow()
         elif step.action == "neuron" and neuron is not None:
+            self.show_panel("neuron")
             neuron.show_curated(0)
         elif step.action == "quiz" and quiz is not None:
             self.show_panel("quiz")

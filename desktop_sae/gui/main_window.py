@@ -76,6 +76,7 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
             ("token", "Token features", QLabel("…"), Qt.BottomDockWidgetArea),
             ("quiz", "Mystery-feature quiz", self.quiz_panel, Qt.RightDockWidgetArea),
             ("toy", "Toy model lab", QLabel("…"), Qt.RightDockWidgetArea),
+            ("neuron", "Neuron view", QLabel("…"), Qt.RightDockWidgetArea),
         ):
             d = QDockWidget(title, self)
             d.setObjectName(f"dock_{key}")
@@ -87,7 +88,7 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
         self.resizeDocks([self.docks["features"], self.docks["steering"]], [440, 400], Qt.Horizontal)
         self.resizeDocks([self.docks["strip"]], [230], Qt.Vertical)
         self.resizeDocks([self.docks["steering"], self.docks["detail"]], [260, 480], Qt.Vertical)
-        for key in ("quiz", "toy"):  # classroom panels open from the Lessons menu or a lesson step
+        for key in ("quiz", "toy", "neuron"):  # classroom panels open from the Lessons menu or a lesson step
             self.tabifyDockWidget(self.docks["features"], self.docks[key])
             self.docks[key].hide()
         self.docks["features"].raise_()
@@ -291,11 +292,16 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
         self.docks["steering"].raise_()
 
     def _classroom_docks(self) -> None:
-        """The toy-model lab (pyqtgraph, so built after the first paint), opened by lessons or the Lessons menu."""
+        """The toy-model lab (pyqtgraph) and the neuron view, built after the first paint; lessons and the Lessons
+        menu open them."""
+        from .neuron_view import NeuronView
         from .toy_lab import ToyLab
 
         self.toy_lab = ToyLab(self.controller, self.docks["toy"])  # parented at once: never a window of its own
         self.docks["toy"].setWidget(self.toy_lab)
+        self.neuron_view = NeuronView(self.controller, parent=self.docks["neuron"])
+        self.neuron_view.featureClicked.connect(self.controller.select)
+        self.docks["neuron"].setWidget(self.neuron_view)
 
     def show_panel(self, key: str) -> None:
         self.docks[key].show()

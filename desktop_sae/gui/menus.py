@@ -142,6 +142,7 @@ def _fill_lessons(win) -> None:
         a.triggered.connect(lambda _=False, lid=info.id: win.start_lesson(lid))
     m.addSeparator()
     m.addAction("Toy model lab", lambda: win.show_panel("toy"))
+    m.addAction("Neuron view (polysemantic neurons)", lambda: win.show_panel("neuron"))
     m.addAction("Mystery-feature quiz", lambda: win.show_panel("quiz"))
     if win.lesson_runner is not None:
         m.addSeparator()

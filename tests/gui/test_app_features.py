@@ -5,7 +5,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-from conftest import make_tiny_loader
+from conftest import ask, make_tiny_loader, set_sampling
 
 pytestmark = pytest.mark.gui
 
@@ -135,7 +135,6 @@ def test_session_report_holds_the_transcript_plots_and_dashboards(
 
     from PySide6.QtGui import QGuiApplication
 
-    from conftest import ask, set_sampling
 
     win = make_window(make_tiny_loader(tiny_sae_with_dictionary))
     ctl = win.controller

@@ -60,7 +60,10 @@ def test_soak_generations_with_random_user_actions(tmp_path, tiny_sae_dir):
                 ctl.unsteer(ctl.state.steering.features[0].feature)
             counts["slider_moves"] += 1
         elif action < 0.35:
-            own = presets.setdefault(ctl.state.info.sae_path, ctl.save_preset(f"soak-{len(presets)}"))
+            path = ctl.state.info.sae_path
+            if path not in presets:
+                presets[path] = ctl.save_preset(f"soak-{len(presets)}")
+            own = presets[path]
             assert ctl.load_preset(own), ctl.state.last_error
             foreign = [p for k, p in presets.items() if k != ctl.state.info.sae_path]
             if foreign:  # a preset for the other SAE is refused and changes nothing

@@ -1,0 +1,321 @@
+"""Black boxes and polysemantic neurons: one MLP neuron's top-activating contexts (left), which come from unrelated
+topics, beside the SAE features that fire on the same tokens (right), each with its own, coherent, contexts.
+
+Curated neurons are precomputed (``resources/neurons/neuron_view.json``) and open instantly; any other neuron of
+the layer is computed by a controller job over the shipped texts (progress, Cancel). The layer's activations are
+kept after the first job, so the next neuron costs only the SAE encoding of its peaks.
+"""
+
+from __future__ import annotations
+
+import html
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import isValid
+
+from ..core import neuron_data as nd
+from .neuron_html import contexts_html, features_html
+from .theme import is_dark
+
+K = 12  # contexts per neuron, as in the shipped view
+
+
+@dataclass(frozen=True)
+class _Live:
+    """A neuron computed by the worker, with the layer's activations to reuse."""
+
+    session: Any  # weakref to the session it was computed with
+    layer: int
+    acts: Any  # core.neurons.NeuronActivations
+    neuron: int
+    contexts: tuple
+    features: tuple
+    model: str
+
+
+def _neuron_job(neuron: int, layer: int | None, texts, topics, cache):
+    """``fn(session, state)``: the neuron's top contexts over ``texts`` and the SAE features on their peaks."""
+
+    def job(session, state):
+        from ..core.hooks import n_layers, parse_hook_name
+        from ..core.neurons import features_at, mlp_width, neuron_activations, select_features
+
+        model = session.lm.model
+        L = layer
+        if L is None or not 0 <= L < n_layers(model):  # the shipped layer does not exist in this model
+            L = parse_hook_name(session.hook_name).layer if session.hook_name else n_layers(model) // 2
+        width = mlp_width(model)
+        if not 0 <= neuron < width:
+            raise ValueError(f"neuron {neuron} does not exist: layer {L} of this model has neurons 0..{width - 1}")
+        acts = cache.acts if cache is not None and cache.session() is session and cache.layer == L else None
+        if acts is None:
+            state.progress(0.0, f"running {len(texts)} texts through layer {L}…")
+            acts = neuron_activations(
+                model, session.lm.tokenizer, texts, L, topics=topics, progress=state.progress, cancelled=state.cancelled
+            )
+        contexts = acts.top_contexts(neuron, K)
+        feats = ()
+        if session.sae is not None and contexts:
+            state.progress(1.0, "encoding the peak tokens with the SAE…")
+            found = features_at(session, contexts, top_per_context=3, labels=lambda f: "", cancelled=state.cancelled)
+            feats = tuple(select_features(found, len(contexts)))
+        return _Live(weakref.ref(session), L, acts, neuron, contexts, feats, session.lm.name)
+
+    return job
+
+
+class NeuronView(QWidget):
+    """``NeuronView(controller, data_folder=None)``; ``featureClicked(int)`` when a feature of the loaded SAE is
+    clicked. A lesson calls ``show_curated(index)`` or ``show_neuron(n)``."""
+
+    featureClicked = Signal(int)
+
+    def __init__(self, controller, data_folder=None, parent=None):
+        super().__init__(parent)
+        self.controller = controller
+        self.folder = nd.neurons_folder(data_folder)
+        self.data: dict | None = None
+        self.shown: dict | None = None  # what the panes show: a curated entry or a computed one, same keys
+        self._clickable = False
+        self._job: int | None = None
+        self._cache: _Live | None = None
+        self._texts: tuple | None = None
+        error = ""
+        try:
+            self.data = nd.load_view(self.folder)
+        except (OSError, ValueError) as e:
+            error = f"The curated neurons could not be read: {e}"
+        self._build()
+        self.status.setText(error)
+        if self.data:
+            self.show_curated(0)
+
+    # --- layout ---------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        curated = (self.data or {}).get("curated", [])
+        self.picker = QComboBox()
+        for c in curated:
+            self.picker.addItem(f"#{c['neuron']} · {c['description']}")
+        self.picker.setPlaceholderText("(a neuron chosen by number)")
+        self.picker.setToolTip("Neurons chosen because their strongest contexts come from unrelated topics")
+        self.picker.activated.connect(self.show_curated)
+        self.spin = QSpinBox()
+        self.spin.setRange(0, max(0, int((self.data or {}).get("n_neurons", 1536)) - 1))
+        self.spin.setToolTip("Any neuron of the layer, computed now over the shipped texts")
+        self.compute_btn = QPushButton("Show neuron")
+        self.compute_btn.clicked.connect(lambda: self.show_neuron(self.spin.value()))
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setVisible(False)
+        self.progress.setMaximumWidth(160)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Curated neuron:"))
+        row.addWidget(self.picker, 1)
+        row.addSpacing(12)
+        row.addWidget(QLabel("or neuron #"))
+        row.addWidget(self.spin)
+        row.addWidget(self.compute_btn)
+        row.addWidget(self.progress)
+        row.addWidget(self.cancel_btn)
+        self.header = QLabel("")
+        self.header.setWordWrap(True)
+        self.header.setTextFormat(Qt.RichText)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.contexts = QTextBrowser()
+        self.contexts.setToolTip("Where this neuron fires most (one context per text); darker orange = stronger")
+        self.features = QTextBrowser()
+        self.features.setOpenLinks(False)
+        self.features.anchorClicked.connect(self._on_anchor)
+        self.features.setToolTip("SAE features active on the same peak tokens, each with its own top contexts")
+        split = QSplitter(Qt.Horizontal)
+        for title, view in (
+            ("The neuron's top contexts", self.contexts),
+            ("SAE features on the same tokens", self.features),
+        ):
+            pane = QWidget()
+            lay = QVBoxLayout(pane)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lab = QLabel(f"<b>{title}</b>")
+            lay.addWidget(lab)
+            lay.addWidget(view, 1)
+            split.addWidget(pane)
+        split.setSizes([1, 1])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addLayout(row)
+        lay.addWidget(self.header)
+        lay.addWidget(split, 1)
+        lay.addWidget(self.status)
+
+    # --- public actions -------------------------------------------------------------------------------------
+    def show_curated(self, index: int) -> None:
+        """Show the ``index``-th curated neuron from the shipped data (no computation)."""
+        curated = (self.data or {}).get("curated", [])
+        if not 0 <= index < len(curated):
+            return
+        self.picker.setCurrentIndex(index)
+        c, d = curated[index], self.data
+        self.spin.setValue(int(c["neuron"]))
+        sae = d["sae"]
+        info = self.controller.state.info
+        ident = getattr(info, "identity", None)
+        self._clickable = bool(
+            ident is not None
+            and sae.get("fingerprint")
+            and ident.fingerprint == sae["fingerprint"]
+            and ident.d_sae == sae.get("d_sae")
+        )
+        source = (
+            f"Precomputed on {d['model']['name']}, layer {d['layer']}, with the bundled SAE at {sae['hook']} "
+            f"over {d['texts']['count']} short texts in {d['texts']['topics']} topics."
+        )
+        if not self._clickable:
+            source += " Load the bundled model and SAE to open these features' dashboards."
+        self._show(dict(c, layer=d["layer"]), source)
+        self.status.setText("")
+
+    def show_neuron(self, n: int) -> int | None:
+        """Compute neuron ``n`` of the layer on the loaded model (a controller job); returns the job id."""
+        curated = (self.data or {}).get("curated", [])
+        for i, c in enumerate(curated):  # the shipped result, when it was made with the loaded model and SAE
+            if c["neuron"] == n and self._same_model_and_sae():
+                self.show_curated(i)
+                return None
+        try:
+            if self._texts is None:
+                self._texts = nd.load_texts(self.folder)
+        except OSError as e:
+            self.status.setText(f"The text set could not be read: {e}")
+            return None
+        texts, topics = self._texts
+        layer = (self.data or {}).get("layer")
+        self.cancel()
+        self._job = self.controller.run_job(
+            "neuron",
+            _neuron_job(int(n), layer, texts, topics, self._cache),
+            on_progress=self._on_progress,
+            on_done=self._on_done,
+            on_failed=self._on_failed,
+            on_cancelled=self._on_cancelled,
+        )
+        self._busy(True, f"Computing neuron {n}…")
+        return self._job
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self.controller.cancel_job(self._job)
+
+    # --- job callbacks (GUI thread, via Controller.poll) ----------------------------------------------------
+    def _mine(self, msg) -> bool:
+        return isValid(self) and msg.job_id == self._job
+
+    def _on_progress(self, msg) -> None:
+        if self._mine(msg):
+            self.progress.setValue(int(100 * (msg.fraction or 0)))
+            self.status.setText(msg.message)
+
+    def _on_done(self, msg) -> None:
+        if not self._mine(msg):
+            return
+        r: _Live = msg.result
+        self._cache = r
+        self._busy(False, "")
+        cat = self.controller.state.catalog
+        ctx = [nd.context_dict(c) for c in r.contexts]
+        feats = []
+        for h in r.features:
+            entry = cat.entry(h.feature) if cat is not None else None
+            d = nd.feature_dict(h, entry)
+            d["label"] = self.controller.state.label(h.feature) or d["label"]
+            feats.append(d)
+        shown = {
+            "neuron": r.neuron,
+            "layer": r.layer,
+            "description": nd.describe_topics([c["topic"] for c in ctx]),
+            "polysemanticity": len({c["topic"] for c in ctx}),
+            "peak_tokens": nd.peak_summary(ctx),
+            "note": "",
+            "contexts": ctx,
+            "features": feats,
+        }
+        self._clickable = True
+        self.picker.setCurrentIndex(-1)
+        self.spin.setValue(r.neuron)
+        self._show(
+            shown,
+            f"Computed just now on {r.model}, layer {r.layer}, over the {len(self._texts[0])} "
+            "shipped texts, with the loaded SAE.",
+        )
+
+    def _on_failed(self, msg) -> None:
+        if self._mine(msg):
+            self._busy(False, f"Could not compute the neuron: {msg.message}")
+
+    def _on_cancelled(self, msg) -> None:
+        if self._mine(msg):
+            self._busy(False, "Cancelled.")
+
+    # --- rendering ------------------------------------------------------------------------------------------
+    def _same_model_and_sae(self) -> bool:
+        info, d = self.controller.state.info, self.data or {}
+        ident = getattr(info, "identity", None)
+        name = (getattr(info, "model", None) or {}).get("name")
+        return bool(
+            ident is not None and d and name == d["model"]["name"] and ident.fingerprint == d["sae"].get("fingerprint")
+        )
+
+    def _busy(self, busy: bool, text: str) -> None:
+        if not busy:
+            self._job = None
+        self.progress.setVisible(busy)
+        self.progress.setValue(0)
+        self.cancel_btn.setEnabled(busy)
+        self.status.setText(text)
+
+    def _show(self, c: dict, source: str) -> None:
+        self.shown = c
+        n_ctx, poly = len(c["contexts"]), c.get("polysemanticity", 0)
+        lines = [
+            f"<b>Layer {c['layer']}, neuron #{c['neuron']}</b> — {html.escape(c['description'])}. "
+            f"Its top {n_ctx} contexts come from <b>{poly}</b> different topic{'s' if poly != 1 else ''}."
+        ]
+        if c.get("peak_tokens"):
+            lines.append(f"It {html.escape(c['peak_tokens'])}.")
+        shared = [f for f in c["features"] if f["count"] >= 2]
+        if shared:
+            pure = sum(1 for f in shared if len({c["contexts"][i]["topic"] for i in f["contexts"]}) == 1)
+            lines.append(
+                f"The SAE splits it: {len(shared)} feature{'s' if len(shared) != 1 else ''} fire on two or more of "
+                f"these contexts, <b>{pure}</b> of them within a single topic."
+            )
+        if c.get("note"):
+            lines.append(f"<i>{html.escape(c['note'])}</i>")
+        lines.append(f"<small>{html.escape(source)}</small>")
+        self.header.setText("<br>".join(lines))
+        dark = is_dark(self.palette())
+        self.contexts.setHtml(contexts_html(c["contexts"], dark))
+        self.features.setHtml(features_html(c["features"], c["contexts"], dark, self._clickable))
+
+    def _on_anchor(self, url) -> None:
+        text = url.toString()
+        if text.startswith("feature:") and self._clickable:
+            self.featureClicked.emit(int(text.split(":", 1)[1]))
