@@ -261,6 +261,30 @@ def test_tokenizer_matches_transformers_on_the_bundled_model(bundled_lm):
     )
 
 
+def test_tokenizer_edge_cases_match_transformers(folder):
+    from dataclasses import dataclass
+
+    from transformers import AutoTokenizer
+
+    @dataclass
+    class Message:
+        role: str
+        content: str
+
+    lt, ht = LiteTokenizer.from_folder(folder), AutoTokenizer.from_pretrained(str(folder))
+    for ids in (torch.tensor([1, 2, 30]), [4, 5], 7):
+        assert lt.convert_ids_to_tokens(ids) == ht.convert_ids_to_tokens(ids)
+        assert lt.decode(ids) == ht.decode(ids)
+    assert lt.convert_tokens_to_ids("no-such-token") == ht.convert_tokens_to_ids("no-such-token") == ht.unk_token_id
+    msgs = [Message("user", "hi"), Message("assistant", "hello")]
+    assert lt.apply_chat_template(msgs, tokenize=False) == ht.apply_chat_template(msgs, tokenize=False)
+    batch = [CHATS[0], CHATS[1]]
+    assert (
+        lt.apply_chat_template(batch, add_generation_prompt=True)["input_ids"]
+        == ht.apply_chat_template(batch, add_generation_prompt=True)["input_ids"]
+    )
+
+
 def test_tokenizer_with_unusual_config_is_left_to_transformers(folder, tmp_path):
     for f in ("tokenizer.json", "chat_template.jinja"):
         (tmp_path / f).write_bytes((folder / f).read_bytes())

@@ -338,7 +338,9 @@ class LlamaLiteForCausalLM(nn.Module):
         """The same folder loaded by transformers (imported on first use; a second copy of the weights)."""
         if not self._twin:
             from transformers import AutoModelForCausalLM
+            from transformers.utils import logging as hf_logging
 
+            hf_logging.disable_progress_bar()
             twin = AutoModelForCausalLM.from_pretrained(self.name_or_path, dtype=self.dtype)
             self._twin.append(twin.to(self.device).eval().requires_grad_(False))
         return self._twin[0]

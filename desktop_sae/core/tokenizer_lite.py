@@ -8,6 +8,7 @@ uses transformers' AutoTokenizer instead.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from datetime import datetime
@@ -45,6 +46,13 @@ _FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "spe
 
 def _content(tok) -> str | None:
     return tok.get("content") if isinstance(tok, dict) else tok
+
+
+def _as_dict(message) -> dict:
+    """A chat message as a dict (dataclasses too, as transformers accepts them)."""
+    if dataclasses.is_dataclass(message) and not isinstance(message, type):
+        return dataclasses.asdict(message)
+    return dict(message)
 
 
 class Encoding(dict):
@@ -139,12 +147,15 @@ class LiteTokenizer:
     def convert_tokens_to_ids(self, tokens):
         if isinstance(tokens, str):
             i = self._tk.token_to_id(tokens)
-            return self.unk_token_id if i is None else i
+            unk = self.special_tokens_map.get("unk_token")
+            return self._tk.token_to_id(unk) if i is None and unk is not None else i
         return [self.convert_tokens_to_ids(t) for t in tokens]
 
     def convert_ids_to_tokens(self, ids, skip_special_tokens: bool = False):
-        if isinstance(ids, int) or hasattr(ids, "__index__"):
-            return self._tk.id_to_token(int(ids))
+        if hasattr(ids, "tolist"):  # numpy / torch, scalar or not
+            ids = ids.tolist()
+        if isinstance(ids, int):
+            return self._tk.id_to_token(ids)
         special = set(self.all_special_ids) if skip_special_tokens else ()
         return [self._tk.id_to_token(int(i)) for i in ids if int(i) not in special]
 
@@ -274,7 +285,7 @@ class LiteTokenizer:
         extra = {**self.special_tokens_map, **kwargs}
         rendered = [
             template.render(
-                messages=[{k: v for k, v in dict(m).items() if v is not None} for m in chat],
+                messages=[{k: v for k, v in _as_dict(m).items() if v is not None} for m in chat],
                 tools=tools,
                 documents=documents,
                 add_generation_prompt=add_generation_prompt,
