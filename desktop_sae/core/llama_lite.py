@@ -129,12 +129,11 @@ class LiteAttention(_Fused):
             qkv = torch.cat([self.q_proj(x), self.k_proj(x), self.v_proj(x)], dim=-1).view(b, t, h + 2 * kv, hd)
         else:
             qkv = _proj(hidden_states, self.fused).view(b, t, h + 2 * kv, hd)
-        qk = qkv[:, :, : h + kv]
+        qk = qkv.narrow(2, 0, h + kv)
         # x*cos + rotate_half(x)*sin, with rotate_half(x)*sin == roll(x, hd/2) * [-sin1, sin2] exactly
         qk = qk * step.cos + qk.roll(hd // 2, -1) * step.sin
-        q = qk[:, :, :h].transpose(1, 2)
-        k = qk[:, :, h:].transpose(1, 2)
-        v = qkv[:, :, h + kv :].transpose(1, 2)
+        q, k = qk.split((h, kv), dim=2)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), qkv.narrow(2, h + kv, kv).transpose(1, 2)
         if step.cache is not None:
             k, v = step.cache.write(self.layer_idx, k, v, step.start)
         out = F.scaled_dot_product_attention(

@@ -35,11 +35,11 @@ class LiteCache:
         self.capacity = cap
 
     def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, start: int):
-        end = start + k.shape[2]
+        t = k.shape[2]
         kb, vb = self.keys[layer], self.values[layer]
-        kb[:, :, start:end] = k
-        vb[:, :, start:end] = v
-        return kb[:, :, :end], vb[:, :, :end]
+        kb.narrow(2, start, t).copy_(k)
+        vb.narrow(2, start, t).copy_(v)
+        return kb.narrow(2, 0, start + t), vb.narrow(2, 0, start + t)
 
 
 @dataclass
