@@ -7,7 +7,8 @@ transformers' module names where the hooks look: ``model.model.embed_tokens``, `
 arithmetic follows transformers' op for op, so float32 greedy decoding gives the same tokens.
 
 Speed: one matmul for q/k/v and one for gate/up (``q_proj.weight`` etc. are views into the fused weights,
-so nothing is stored twice; the projections are applied functionally, so hooks on them would not fire), RoPE
+so nothing is stored twice; those projections are applied functionally, so hooks on them would not fire;
+``mlp.down_proj`` is called as a module, so the MLP neurons' activations can be hooked at its input), RoPE
 tables computed once, a preallocated per-layer KV cache (:class:`LiteCache`) and SDPA with ``enable_gqa``.
 """
 
@@ -127,7 +128,7 @@ class LiteMLP(_Fused):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = F.linear(x, self.fused).chunk(2, dim=-1)
-        return F.linear(F.silu(gate) * up, self.down_proj.weight)
+        return self.down_proj(F.silu(gate) * up)  # a module call: neuron views hook its input (core/neurons.py)
 
 
 class LiteDecoderLayer(nn.Module):
