@@ -150,10 +150,10 @@ def test_every_shipped_lesson_in_presentation_mode_with_the_real_model(make_wind
 
     win = make_window(load=LoadRequest(sae=str(real_sae_dir)))
     win.set_presentation(True)
+    errors = []
+    win.controller.error.connect(lambda title, msg: errors.append(f"{title}: {msg}"))
     for info in list_lessons():
         assert win.start_lesson(info.id)
-        errors = []
-        win.controller.error.connect(lambda title, msg: errors.append(msg))
         _play(win, qtbot, timeout=300_000)
-        assert errors == [], errors  # the demo concepts apply to the bundled SAE
+        assert errors == [], (info.id, errors)  # the demo concepts apply to the bundled SAE
     win.set_presentation(False)
