@@ -332,3 +332,51 @@ def test_lite_start_imports_neither_transformers_nor_torch_distributed_tensor(fo
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["LlamaLiteForCausalLM", []]
+
+
+def test_bfloat16_decoding_matches_transformers(folder):
+    """bf16 single-token steps use torch.mv rather than F.linear: same tokens, same logits."""
+    from transformers import AutoModelForCausalLM
+
+    lite = load_lite_model(folder, torch.device("cpu"), torch.bfloat16)
+    hf = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.bfloat16).eval()
+    for ids in ([1, 5, 9, 40, 2, 7], [1, *range(20, 60)]):
+        ta, la = _greedy(lite, ids, 30)
+        tb, lb = _greedy(hf, ids, 30)
+        assert ta == tb
+        assert (la.float() - lb.float()).abs().max() <= 1e-2
+
+
+def test_hooks_on_the_projections_fire_and_edit_like_transformers(lite, hf):
+    """Hooks on q/o/up/down_proj see what transformers' see; one editing gate_proj's output edits the result
+    the same way (the fused matmuls give way to the separate modules while a hook watches them)."""
+    ids = torch.tensor([[1, 5, 9, 40, 2, 7]])
+
+    def run(model):
+        seen, handles = {}, []
+        layer = model.model.layers[1]
+        for name, mod in (
+            ("q", layer.self_attn.q_proj),
+            ("o", layer.self_attn.o_proj),
+            ("up", layer.mlp.up_proj),
+            ("down", layer.mlp.down_proj),
+        ):
+            handles.append(mod.register_forward_hook(lambda m, a, out, n=name: seen.__setitem__(n, (a[0], out))))
+        handles.append(layer.mlp.gate_proj.register_forward_hook(lambda m, a, out: out * 0.5))
+        try:
+            with torch.inference_mode():
+                return seen, model(input_ids=ids).logits
+        finally:
+            for h in handles:
+                h.remove()
+
+    (a, la), (b, lb) = run(lite), run(hf)
+    assert a.keys() == b.keys() == {"q", "o", "up", "down"}
+    for k in a:
+        for x, y in zip(a[k], b[k]):
+            torch.testing.assert_close(x, y, rtol=0, atol=1e-5)
+    torch.testing.assert_close(la, lb, rtol=0, atol=1e-5)
+    with torch.inference_mode():
+        plain = lite(input_ids=ids).logits  # hooks gone: the fused path, without the edit
+        torch.testing.assert_close(plain, hf(input_ids=ids).logits, rtol=0, atol=1e-5)
+    assert (plain - la).abs().max() > 1e-3

@@ -1,7 +1,8 @@
 """Benchmark: the lite engine (core/llama_lite.py) against transformers, in one run so the ratios are fair.
 
-(a) start-up: fresh processes alternate between DESKTOP_SAE_ENGINE=lite/auto and =transformers and time the
-    imports ``load_model()`` needs and ``load_model()`` itself (warm cache, default dtype);
+(a) start-up: fresh processes alternate between DESKTOP_SAE_ENGINE=auto (lite) and =transformers and time the
+    imports ``load_model()`` needs, ``load_model()`` itself (warm cache, default dtype), and the whole way to a
+    first generated token with the bundled SAE attached;
 (b) batch-1 greedy decoding through ``Session.generate`` (64 tokens, EOS ignored), lite vs transformers, per
     dtype, plain / with the bundled SAE / with the SAE and 3 additive steered features, plus transformers'
     own ``generate()`` in float32. Configurations are interleaved; medians are reported.
@@ -24,8 +25,14 @@ LOAD_CODE = (
     "import torch; t0=time.perf_counter()\n"
     "from desktop_sae.core.models import load_model\n"
     "t1=time.perf_counter(); lm=load_model(); t2=time.perf_counter()\n"
+    "from desktop_sae.core.config import SamplingConfig\n"
+    "from desktop_sae.core.paths import default_sae_dir\n"
+    "from desktop_sae.core.sae_io import load_sae\n"
+    "from desktop_sae.core.session import Session\n"
+    "s = Session(lm); s.attach_sae(load_sae(default_sae_dir()))\n"
+    "s.generate('Hi', SamplingConfig(max_new_tokens=1)); t3=time.perf_counter()\n"
     "import json; print(json.dumps({'torch_s': t0-t, 'import_s': t1-t, 'load_s': t2-t1, 'total_s': t2-t,\n"
-    "  'model': type(lm.model).__name__, 'transformers': 'transformers' in sys.modules}))\n"
+    "  'first_token_s': t3-t, 'model': type(lm.model).__name__, 'transformers': 'transformers' in sys.modules}))\n"
 )
 
 
@@ -36,10 +43,8 @@ def load_times(n: int) -> dict:
             env = {**os.environ, "DESKTOP_SAE_ENGINE": "auto" if engine == "lite" else "transformers"}
             out = subprocess.run([sys.executable, "-c", LOAD_CODE], env=env, capture_output=True, text=True, check=True)
             rows[engine].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    med = {
-        e: {k: statistics.median(r[k] for r in rs) for k in ("torch_s", "import_s", "load_s", "total_s")}
-        for e, rs in rows.items()
-    }
+    keys = ("torch_s", "import_s", "load_s", "total_s", "first_token_s")
+    med = {e: {k: statistics.median(r[k] for r in rs) for k in keys} for e, rs in rows.items()}
     return {"median": med, "runs": rows}
 
 
@@ -124,7 +129,7 @@ def main() -> int:
         for e, m in result["load"]["median"].items():
             print(
                 f"{e:13s} imports {m['import_s']:.2f} s (torch {m['torch_s']:.2f}), load_model {m['load_s']:.2f} s, "
-                f"total {m['total_s']:.2f} s"
+                f"total {m['total_s']:.2f} s; + SAE + first token: {m['first_token_s']:.2f} s"
             )
     if a.repeats:
         result["decode"] = d = decode_rates(a.tokens, a.repeats, a.dtypes.split(","))

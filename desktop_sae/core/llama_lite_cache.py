@@ -1,0 +1,76 @@
+"""The lite engine's KV cache, attention masks and forward output (see core/llama_lite.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+class LiteCache:
+    """Preallocated K/V buffers per layer, ``[batch, kv_heads, capacity, head_dim]``, grown by doubling.
+
+    ``length`` counts the positions every layer has written; a forward stopped part-way (capture/StopForward)
+    leaves it unchanged, so the partial writes are simply overwritten by the next forward."""
+
+    def __init__(self, n_layers: int, batch: int, kv_heads: int, head_dim: int, dtype, device, capacity: int):
+        self.length = 0
+        self.capacity = capacity
+        shape = (batch, kv_heads, capacity, head_dim)
+        self.keys = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layers)]
+        self.values = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layers)]
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.length
+
+    def reserve(self, needed: int) -> None:
+        if needed <= self.capacity:
+            return
+        cap = max(needed, 2 * self.capacity)
+        for bufs in (self.keys, self.values):
+            for i, old in enumerate(bufs):
+                new = old.new_empty((*old.shape[:2], cap, old.shape[3]))
+                new[:, :, : self.length] = old[:, :, : self.length]
+                bufs[i] = new
+        self.capacity = cap
+
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, start: int):
+        end = start + k.shape[2]
+        kb, vb = self.keys[layer], self.values[layer]
+        kb[:, :, start:end] = k
+        vb[:, :, start:end] = v
+        return kb[:, :, :end], vb[:, :, :end]
+
+
+@dataclass
+class LiteOutput:
+    logits: torch.Tensor
+    past_key_values: LiteCache | None = None
+    loss: None = None
+    hidden_states: None = None
+    attentions: None = None
+
+    @property
+    def cache(self) -> LiteCache | None:
+        return self.past_key_values
+
+    def __getitem__(self, key):
+        return getattr(self, key) if isinstance(key, str) else (self.logits, self.past_key_values)[key]
+
+
+def _mask(attention_mask, b: int, t: int, past: int, device) -> tuple[torch.Tensor | None, bool]:
+    """(boolean SDPA mask or None, is_causal). No mask at all in the common cases: one new token, or a prompt
+    on an empty cache without padding."""
+    pad = attention_mask is not None and not bool(attention_mask.all())
+    if not pad:
+        if t == 1:
+            return None, False
+        if past == 0:
+            return None, True
+    q = torch.arange(past, past + t, device=device)[:, None]
+    allowed = torch.arange(past + t, device=device)[None, :] <= q  # [t, past + t]
+    if not pad:
+        return allowed, False
+    keys = attention_mask[:, -(past + t) :].to(device=device, dtype=torch.bool)[:, None, None, :]
+    diag = torch.arange(past + t, device=device)[None, :] == q  # a padded query still attends to itself
+    return (allowed & keys) | diag, False
