@@ -8,7 +8,6 @@ import pytest
 
 import tiny
 from desktop_sae.app.controller import Controller
-from desktop_sae.app.jobs import JobRunner
 from desktop_sae.app.messages import JobCancelled, JobDone, JobFailed, JobPartial, JobProgress
 from desktop_sae.app.state import LoadRequest
 from desktop_sae.core.config import SamplingConfig
@@ -26,16 +25,6 @@ def _drain(runner, until, timeout=20.0):
         if until(m):
             return msgs
     raise TimeoutError(msgs)
-
-
-@pytest.fixture
-def runner():
-    r = JobRunner()
-    r.start_thread()
-    yield r
-    r.shutdown()
-    r.thread.join(10)
-    assert not r.thread.is_alive()
 
 
 def test_a_long_job_reports_progress_and_partials_and_cancels_mid_way(runner):
