@@ -20,7 +20,7 @@ from .messages import JobCancelled, JobDone, JobFailed, JobMessage, JobPartial, 
 from .presets import PresetActions
 from .state import AppState, LoadRequest, ModelInfo, Turn
 from .steering import SteeringActions
-from .tasks import generate_job, load_job, load_sae_job
+from .tasks import generate_job, load_job, load_sae_job, sweep_job
 
 
 @dataclass
@@ -228,6 +228,36 @@ class Controller(SteeringActions, PresetActions, FeatureActions):
             return False
         self._start_answer()
         return True
+
+    def sweep(self, prompt: str, spec, strengths) -> int | None:
+        """Ask ``prompt`` once per strength of ``spec`` (same seed); each answer joins the conversation as it comes."""
+        if not self.state.ready or self.state.busy:
+            return None
+        self.clear()
+        self._set_busy(True)
+        self.set_status("Sweeping strengths…")
+        st = self.state
+
+        def add(msg):
+            s, text = msg.payload
+            self._add_turn(Turn("user", f"{prompt}   [{spec.label or '#' + str(spec.feature)} at {s:g}×]"))
+            self._add_turn(Turn("assistant", text))
+
+        def done(_msg):
+            self._set_busy(False)
+            self.set_status(f"Sweep done: {len(strengths)} strengths")
+
+        job = sweep_job(
+            prompt, st.system.strip() or None, st.sampling, spec, tuple(strengths), st.steering.skip_special
+        )
+        return self.run_job(
+            "generate",
+            job,
+            on_partial=add,
+            on_done=done,
+            on_cancelled=done,
+            on_failed=lambda m: (done(m), self.report_error("The sweep failed", m.message)),
+        )
 
     def stop(self) -> None:
         if self.state.busy:

@@ -126,6 +126,10 @@ class LessonRunner:
         elif step.action != "none":
             self.action_requested.emit(step)
 
+    def spec_for(self, item) -> SteerSpec:
+        """The steering spec a lesson item (demo concept, optional strength and method) stands for."""
+        return self._spec(item)
+
     def _spec(self, item) -> SteerSpec:
         info = self.ctl.state.info
         if info is None:

@@ -161,3 +161,29 @@ def model_info(session, seconds: float) -> ModelInfo:
         warnings=tuple(session.warnings),
         load_seconds=seconds,
     )
+
+
+def sweep_job(prompt: str, system: str | None, sampling, spec, strengths, skip_special: bool = True):
+    """The same question at each strength of one steering spec (same seed): one partial (strength, text) each."""
+
+    def fn(session, state):
+        from dataclasses import replace
+
+        from ..core.config import SteeringConfig
+
+        if session is None:
+            raise NotReady("the model is not loaded yet")
+        out = []
+        for i, s in enumerate(strengths):
+            if state.cancelled():
+                break
+            state.progress(i / len(strengths), f"Strength {s:g}×")
+            steering = SteeringConfig((replace(spec, strength=float(s)),), skip_special=skip_special)
+            res = session.generate(
+                [{"role": "user", "content": prompt}], sampling, steering, system=system, cancel=state.cancelled
+            )
+            out.append((float(s), res.text))
+            state.partial(out[-1])
+        return tuple(out)
+
+    return fn

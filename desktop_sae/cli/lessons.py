@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 
 from .common import add_model_args
@@ -66,22 +65,12 @@ def cmd_lessons(args) -> int:
 
 
 def cmd_lesson(args) -> int:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-lesson-")  # the user's layout untouched
-    from ..gui.app import load_request_from_args, make_app
-    from ..gui.main_window import MainWindow
-    from .screenshot import wait_for
+    from .screenshot import offscreen_window, wait_for
 
-    app = make_app()
-    w, h = (int(x) for x in args.size.lower().split("x"))
-    win = MainWindow(load_request_from_args(args), welcome=False)
-    ctl, st = win.controller, win.controller.state
-    win.resize(w, h)
-    win.show()
-    wait_for(app, lambda: st.ready or st.last_error, args.timeout, "the model to load")
-    if not st.ready:
-        print(f"error: {st.last_error}", file=sys.stderr)
+    app, win = offscreen_window(args)
+    if win is None:
         return 2
+    ctl, st = win.controller, win.controller.state
     if args.present:
         win.set_presentation(True)
     if not win.start_lesson(args.name):

@@ -44,27 +44,39 @@ def wait_for(app, cond, timeout: float, what: str) -> None:
         time.sleep(0.005)
 
 
-def cmd_screenshot(args) -> int:
+def offscreen_window(args, theme: str | None = None):
+    """A real main window drawn offscreen with the model loaded, in a fresh settings folder (the default layout;
+    the user's own settings stay untouched). Returns (app, window), or (app, None) after printing the error."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    # the default window layout, and the user's settings stay untouched
-    os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-shot-")
-    from dataclasses import replace
-
-    from ..core.config import SteeringConfig, parse_steer
+    os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-offscreen-")
     from ..gui.app import load_request_from_args, make_app
     from ..gui.main_window import MainWindow
 
     app = make_app()
     w, h = (int(x) for x in args.size.lower().split("x"))
     win = MainWindow(load_request_from_args(args), welcome=False)
-    ctl, st = win.controller, win.controller.state
-    win.set_theme(args.theme)
+    if theme:
+        win.set_theme(theme)
     win.resize(w, h)
     win.show()
+    st = win.controller.state
     wait_for(app, lambda: st.ready or st.last_error, args.timeout, "the model to load")
     if not st.ready:
         print(f"error: {st.last_error}", file=sys.stderr)
+        win.close()
+        return app, None
+    return app, win
+
+
+def cmd_screenshot(args) -> int:
+    from dataclasses import replace
+
+    from ..core.config import SteeringConfig, parse_steer
+
+    app, win = offscreen_window(args, args.theme)
+    if win is None:
         return 2
+    ctl, st = win.controller, win.controller.state
     if args.preset and not ctl.load_preset(args.preset):
         print(f"error: {st.last_error}", file=sys.stderr)
         return 2

@@ -135,10 +135,24 @@ class LessonMode:
         elif step.action == "quiz" and quiz is not None:
             self.show_panel("quiz")
             quiz.start(rounds=args.get("rounds", 3), seed=args.get("seed", 0), source=args.get("source", "demo"))
+        elif step.action == "sweep":
+            self._lesson_sweep(step, args)
         elif step.action == "free_play":
             self.controller.set_status("Free play: try anything; press Next when you are ready")
         else:
             self.controller.set_status(f"This step's '{step.action}' panel is not available in this window")
+
+    def _lesson_sweep(self, step, args) -> None:
+        from ..core.errors import DesktopSAEError
+        from ..core.lessons import SteerItem
+
+        concept = args.get("concept") or (step.steer[0].concept if step.steer else None)
+        try:
+            spec = self.lesson_runner.spec_for(SteerItem(concept))
+        except DesktopSAEError as e:
+            self.controller.report_error("This step's sweep does not apply", str(e))
+            return
+        self.controller.sweep(step.prompt or "What should I do this weekend?", spec, args.get("strengths", ()))
 
     def _on_lesson_finished(self) -> None:
         self.highlighter.point_at(None)

@@ -220,6 +220,11 @@ class NeuronView(QWidget):
         self._busy(True, f"Computing neuron {n}…")
         return self._job
 
+    @property
+    def busy(self) -> bool:
+        """A neuron is being computed (a controller job is running for this view)."""
+        return self._job is not None
+
     def cancel(self) -> None:
         if self._job is not None:
             self.controller.cancel_job(self._job)

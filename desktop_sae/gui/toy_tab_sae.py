@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from ..app.toy_tasks import ToySAEOutcome, toy_sae_job
 from ..core.toy.sae import ToySAEConfig, ToySAESnapshot
@@ -61,9 +61,6 @@ class SAETab(JobTab):
         left.addWidget(self.progress)
         left.addWidget(self.status)
         left.addWidget(self.table, 1)
-        side = QWidget()
-        side.setLayout(left)
-        side.setFixedWidth(340)
 
         self.summary = big_label(1.5)
         self.summary.setText(
@@ -79,12 +76,7 @@ class SAETab(JobTab):
             "Solid coloured arrows: the true features (columns of W). Dashed arrows: the SAE's decoder directions "
             "(dark: the best match of a feature, faint: the other latents). Dashed on solid: the SAE found it.",
         )
-        right = QVBoxLayout()
-        right.addWidget(self.summary)
-        right.addWidget(self.plot_card, 1)
-        lay = QHBoxLayout(self)
-        lay.addWidget(side)
-        lay.addLayout(right, 1)
+        self.lay_out(left, self.plot_card)
 
     def set_values(self, n=None, sparsity=None, latents=None, seed=None) -> None:
         for box, v in ((self.n, n), (self.sparsity, sparsity), (self.latents, latents), (self.seed, seed)):

@@ -76,9 +76,6 @@ class SuperpositionTab(JobTab):
         left.addWidget(self.loss_label)
         left.addWidget(self.status)
         left.addWidget(self.loss_card, 1)
-        side = QWidget()
-        side.setLayout(left)
-        side.setFixedWidth(340)
 
         self.summary = big_label(1.5)
         self.summary.setText("Press <b>Train</b> and watch the features find room in 2 dimensions.")
@@ -90,12 +87,7 @@ class SuperpositionTab(JobTab):
             "One arrow per feature, numbered by importance; colour: red = most important … blue = least. "
             "A short arrow means the feature is not represented.",
         )
-        right = QVBoxLayout()
-        right.addWidget(self.summary)
-        right.addWidget(self.plot_card, 1)
-        lay = QHBoxLayout(self)
-        lay.addWidget(side)
-        lay.addLayout(right, 1)
+        self.lay_out(left, self.plot_card)
 
     # --- actions ------------------------------------------------------------------------------------------------
     def preset(self, sparsity: float) -> int:

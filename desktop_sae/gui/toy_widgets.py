@@ -14,11 +14,13 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QProgressBar,
     QPushButton,
     QSizePolicy,
     QSlider,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -107,6 +109,18 @@ class JobTab(QWidget):
         self.status.setWordWrap(True)
         live = self._live = [None]  # the job to cancel if this widget goes away mid-run (no reference to self)
         self.destroyed.connect(lambda *_a, c=controller, live=live: live[0] is not None and c.cancel_job(live[0]))
+
+    def lay_out(self, controls: QLayout, card: QWidget) -> None:
+        """The tab's layout: ``controls`` in a fixed-width column on the left, ``self.summary`` over ``card``."""
+        side = QWidget()
+        side.setLayout(controls)
+        side.setFixedWidth(340)
+        right = QVBoxLayout()
+        right.addWidget(self.summary)
+        right.addWidget(card, 1)
+        lay = QHBoxLayout(self)
+        lay.addWidget(side)
+        lay.addLayout(right, 1)
 
     # --- overridden by the tabs --------------------------------------------------------------------------------
     def make_job(self, **options):

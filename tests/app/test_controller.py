@@ -8,7 +8,6 @@ import pytest
 
 import tiny
 from desktop_sae.app.controller import Controller
-from desktop_sae.app.jobs import JobRunner
 from desktop_sae.app.messages import JobCancelled, JobDone, JobFailed, JobPartial, JobProgress
 from desktop_sae.app.state import LoadRequest
 from desktop_sae.core.config import SamplingConfig
@@ -26,16 +25,6 @@ def _drain(runner, until, timeout=20.0):
         if until(m):
             return msgs
     raise TimeoutError(msgs)
-
-
-@pytest.fixture
-def runner():
-    r = JobRunner()
-    r.start_thread()
-    yield r
-    r.shutdown()
-    r.thread.join(10)
-    assert not r.thread.is_alive()
 
 
 def test_a_long_job_reports_progress_and_partials_and_cancels_mid_way(runner):
@@ -202,3 +191,21 @@ def test_presets_round_trip_through_the_controller(make_controller):
     ctl.set_system("")
     assert ctl.load_preset(path)
     assert (ctl.state.steering, ctl.state.sampling, ctl.state.system) == before
+
+
+def test_a_strength_sweep_adds_one_answer_per_strength(make_controller):
+    from desktop_sae.core.config import SteerSpec
+
+    ctl = make_controller()
+    ctl.set_sampling(SamplingConfig(seed=4, temperature=0.0, max_new_tokens=6))
+    assert ctl.sweep("the bridge", SteerSpec(7, 0.0, "max", "add", True, "seven"), (0, 20, 40)) is not None
+    assert ctl.state.busy
+    ctl.wait_until(lambda: not ctl.state.busy, 30)
+    turns = ctl.state.turns
+    assert [t.role for t in turns] == ["user", "assistant"] * 3
+    assert "at 0×" in turns[0].content and "at 40×" in turns[4].content
+    assert ctl.state.steering.features == ()  # the sweep used its own steering
+    ctl.clear()
+    ctl.send("the bridge")
+    ctl.wait_until(lambda: not ctl.state.busy, 30)
+    assert ctl.state.turns[-1].content == turns[1].content  # strength 0 = the unsteered answer, same seed

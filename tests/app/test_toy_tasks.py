@@ -7,22 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.app.jobs import JobRunner
 from desktop_sae.app.messages import JobCancelled, JobDone, JobPartial, JobProgress
 from desktop_sae.app.toy_tasks import superposition_job, toy_sae_job
 from desktop_sae.core.toy.sae import ToySAEConfig, ToySAESnapshot
 from desktop_sae.core.toy.superposition import ToyConfig, ToySnapshot, train_toy
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture
-def runner():
-    r = JobRunner()
-    r.start_thread()
-    yield r
-    r.shutdown()
-    r.thread.join(10)
 
 
 def _run(runner, fn, timeout=60.0, cancel_after_partials=None):

@@ -110,10 +110,15 @@ def test_worker_exception_is_reported_and_the_app_keeps_working(make_window, tin
     ask(qtbot, win, "first")
     assert "simulated failure" in ctl.state.last_error
     assert "simulated failure" in win.chat.main_view.toPlainText()
-    ctl._set_steering(SteeringConfig((SteerSpec(5000, 1.0, "raw", "add"),)))  # past the controller's own check
+    from desktop_sae.core.errors import SteeringError
+
+    with pytest.raises(SteeringError, match="feature 5000 does not exist"):  # refused before anything changes
+        ctl.set_steering(SteeringConfig((SteerSpec(5000, 1.0, "raw", "add"),)))
+    runner_session = win.runner.session
+    runner_session.fail_next = RuntimeError("a second failure")
     assert ctl.regenerate()
     qtbot.waitUntil(lambda: not ctl.state.busy, timeout=10_000)
-    assert "feature 5000 does not exist" in ctl.state.last_error
+    assert "a second failure" in ctl.state.last_error
     ctl.clear_steering()
     assert ctl.regenerate()
     qtbot.waitUntil(lambda: not ctl.state.busy, timeout=10_000)

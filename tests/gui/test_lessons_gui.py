@@ -115,3 +115,45 @@ def test_the_mystery_quiz_hides_a_feature_scores_and_reveals_it(make_window, tin
     assert "Not quite" in quiz.feedback.text() and "1 of 2" in quiz.score_lbl.text()
     quiz.next_btn.click()  # Finish
     assert "1 of 2" in quiz.question.text() and ctl.state.steering == before
+
+
+def _play(win, qtbot, timeout=120_000):
+    """Click Next through the whole lesson (no typing), waiting for each step's work; returns the step titles."""
+    ctl, panel, titles = win.controller, win.lesson_panel, []
+    while True:
+        qtbot.waitUntil(lambda: not ctl.outstanding and not ctl.state.busy, timeout=timeout)
+        titles.append(win.lesson_runner.step.title)
+        assert panel.narration.toPlainText().strip()
+        if panel.next_btn.text().startswith("Finish"):
+            panel.next_btn.click()
+            return titles
+        panel.next_btn.click()
+
+
+def test_every_shipped_lesson_runs_end_to_end(make_window, tiny_sae_dir, qtbot):
+    """All four lessons on the tiny model: every step's action runs (toy training, quiz, neuron view, chat)."""
+    from desktop_sae.core.lessons import list_lessons
+
+    win = make_window(make_tiny_loader(tiny_sae_dir))
+    win.toy_lab.slow_motion.setChecked(False)  # fast in tests; a class watches it slowly
+    for info in list_lessons():
+        assert win.start_lesson(info.id), win.controller.state.last_error
+        titles = _play(win, qtbot)
+        assert len(titles) == info.steps and win.lesson_runner is None
+    assert win.toy_lab.geometry is not None  # the superposition lesson trained the toy model
+
+
+@pytest.mark.integration
+def test_every_shipped_lesson_in_presentation_mode_with_the_real_model(make_window, real_sae_dir, qtbot):
+    from desktop_sae.app.state import LoadRequest
+    from desktop_sae.core.lessons import list_lessons
+
+    win = make_window(load=LoadRequest(sae=str(real_sae_dir)))
+    win.set_presentation(True)
+    errors = []
+    win.controller.error.connect(lambda title, msg: errors.append(f"{title}: {msg}"))
+    for info in list_lessons():
+        assert win.start_lesson(info.id)
+        _play(win, qtbot, timeout=300_000)
+        assert errors == [], (info.id, errors)  # the demo concepts apply to the bundled SAE
+    win.set_presentation(False)

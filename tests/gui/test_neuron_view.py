@@ -54,7 +54,7 @@ def test_computes_a_neuron_by_number_through_the_controller(make_window, tiny_sa
     win.controller.job_progress.connect(lambda m: m.kind == "neuron" and progress.append(m))
     job = view.show_neuron(5)
     assert job is not None and view.cancel_btn.isEnabled() and view.progress.isVisibleTo(view)
-    qtbot.waitUntil(lambda: view._job is None, timeout=120_000)
+    qtbot.waitUntil(lambda: not view.busy, timeout=120_000)
     assert view.shown["neuron"] == 5 and view.shown["layer"] == 1  # the tiny model has no layer 12: the SAE's
     assert view.picker.currentIndex() == -1 and view.spin.value() == 5 and "neuron #5" in view.header.text()
     assert not view.cancel_btn.isEnabled() and not view.progress.isVisibleTo(view)
@@ -74,7 +74,7 @@ def test_computes_a_neuron_by_number_through_the_controller(make_window, tiny_sa
     # the next neuron reuses the layer's activations: no pass over the texts again
     progress.clear()
     view.show_neuron(6)
-    qtbot.waitUntil(lambda: view._job is None, timeout=60_000)
+    qtbot.waitUntil(lambda: not view.busy, timeout=60_000)
     assert view.shown["neuron"] == 6 and not any("texts" in m.message for m in progress)
 
 
@@ -85,13 +85,13 @@ def test_a_missing_neuron_is_reported_and_cancel_stops_a_computation(make_window
     progress = []
     win.controller.job_progress.connect(lambda m: m.kind == "neuron" and progress.append(m))
     view.show_neuron(1000)  # the tiny model's MLPs have 128 neurons: refused before any pass over the texts
-    qtbot.waitUntil(lambda: view._job is None, timeout=60_000)
+    qtbot.waitUntil(lambda: not view.busy, timeout=60_000)
     assert "does not exist" in view.status.text() and "0..127" in view.status.text()
     assert view.shown["neuron"] == first and not progress
     view.show_neuron(3)
     view.cancel_btn.click()
-    qtbot.waitUntil(lambda: view._job is None, timeout=60_000)
-    assert view.status.text() == "Cancelled." and view.shown["neuron"] == first and view._cache is None
+    qtbot.waitUntil(lambda: not view.busy, timeout=60_000)
+    assert view.status.text() == "Cancelled." and view.shown["neuron"] == first
     assert not view.cancel_btn.isEnabled() and not view.progress.isVisibleTo(view)
 
 

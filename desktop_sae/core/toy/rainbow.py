@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import Cancelled
-from .superposition import Progress, ToyError
+from .superposition import Progress, check_ranges
 
 VIOLET_NM, RED_NM = 400.0, 700.0
 
@@ -43,13 +43,8 @@ class RainbowConfig:
             (1.0 <= self.width_nm <= 150.0, f"width_nm must be in [1, 150], got {self.width_nm}"),
             (1 <= self.bottleneck <= 16, f"bottleneck must be in [1, 16], got {self.bottleneck}"),
             (self.colours <= self.units <= 1024, f"units must be in [colours, 1024], got {self.units}"),
-            (1 <= self.steps <= 100_000, f"steps must be in [1, 100000], got {self.steps}"),
-            (1 <= self.batch <= 65_536, f"batch must be in [1, 65536], got {self.batch}"),
-            (0.0 < self.lr <= 1.0, f"lr must be in (0, 1], got {self.lr}"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise ToyError(msg)
+        check_ranges(checks, self.steps, self.batch, self.lr, max_steps=100_000)
         return self
 
 
@@ -109,8 +104,9 @@ def spectra(cfg: RainbowConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return wl, centres, np.exp(-0.5 * ((wl[None, :] - centres[:, None]) / cfg.width_nm) ** 2)
 
 
-def train_rainbow(cfg: RainbowConfig = RainbowConfig(), progress: Progress | None = None,
-                  cancelled: Callable[[], bool] | None = None) -> RainbowResult:
+def train_rainbow(
+    cfg: RainbowConfig = RainbowConfig(), progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
+) -> RainbowResult:
     """Train both models on the same stream of colours and return what a lesson plots."""
     cfg.validate()
     t0 = time.perf_counter()
@@ -119,8 +115,8 @@ def train_rainbow(cfg: RainbowConfig = RainbowConfig(), progress: Progress | Non
     gen = torch.Generator().manual_seed(cfg.seed)
 
     # (a) dense: code = x E, x' = ReLU(code D + c)
-    E = (torch.randn(cfg.bins, cfg.bottleneck, generator=gen) / cfg.bins ** 0.5).requires_grad_(True)
-    D = (torch.randn(cfg.bottleneck, cfg.bins, generator=gen) / cfg.bottleneck ** 0.5).requires_grad_(True)
+    E = (torch.randn(cfg.bins, cfg.bottleneck, generator=gen) / cfg.bins**0.5).requires_grad_(True)
+    D = (torch.randn(cfg.bottleneck, cfg.bins, generator=gen) / cfg.bottleneck**0.5).requires_grad_(True)
     c = torch.zeros(cfg.bins, requires_grad=True)
     # (b) sparse: a = TopK_1(ReLU(x U + u)), x' = a V, rows of V unit-norm
     V = torch.randn(cfg.units, cfg.bins, generator=gen).abs()
@@ -169,13 +165,25 @@ def train_rainbow(cfg: RainbowConfig = RainbowConfig(), progress: Progress | Non
         dense_recon = torch.relu(codes @ D + c)
         acts = sparse_code(X)
         sparse_recon = acts @ V
-    norm2 = (X ** 2).sum(1)
+    norm2 = (X**2).sum(1)
     unit = torch.where(acts.max(1).values > 0, acts.argmax(1), torch.full((cfg.colours,), -1))
     return RainbowResult(
-        cfg, wl, centres, np.array([wavelength_to_rgb(float(nm)) for nm in centres]), spec,
-        codes.numpy(), dense_recon.numpy(), sparse_recon.numpy(),
-        (((dense_recon - X) ** 2).sum(1) / norm2).numpy(), (((sparse_recon - X) ** 2).sum(1) / norm2).numpy(),
-        acts.numpy(), unit.numpy(), dense_losses, sparse_losses, time.perf_counter() - t0)
+        cfg,
+        wl,
+        centres,
+        np.array([wavelength_to_rgb(float(nm)) for nm in centres]),
+        spec,
+        codes.numpy(),
+        dense_recon.numpy(),
+        sparse_recon.numpy(),
+        (((dense_recon - X) ** 2).sum(1) / norm2).numpy(),
+        (((sparse_recon - X) ** 2).sum(1) / norm2).numpy(),
+        acts.numpy(),
+        unit.numpy(),
+        dense_losses,
+        sparse_losses,
+        time.perf_counter() - t0,
+    )
 
 
 def _resample_dead(X, V, U, u, last_fired, step, window, sparse_code) -> None:

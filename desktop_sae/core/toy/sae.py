@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import Cancelled
-from .superposition import Progress, ToyConfig, ToyError, sample_batch
+from .superposition import Progress, ToyConfig, ToyError, check_ranges, sample_batch
 
 RECOVERED_COSINE = 0.9
 
@@ -35,13 +35,8 @@ class ToySAEConfig:
         checks = [
             (1 <= self.latents <= 1024, f"latents must be in [1, 1024], got {self.latents}"),
             (0.0 <= self.l1 <= 10.0, f"l1 must be in [0, 10], got {self.l1}"),
-            (1 <= self.steps <= 200_000, f"steps must be in [1, 200000], got {self.steps}"),
-            (1 <= self.batch <= 65_536, f"batch must be in [1, 65536], got {self.batch}"),
-            (0.0 < self.lr <= 1.0, f"lr must be in (0, 1], got {self.lr}"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise ToyError(msg)
+        check_ranges(checks, self.steps, self.batch, self.lr)
         return self
 
 
@@ -89,8 +84,9 @@ def recovery_score(decoder_rows, true_columns, threshold: float = RECOVERED_COSI
     cos = Du @ Tu  # rows x true
     best = cos.argmax(0)
     vals = cos[best, np.arange(T.shape[1])]
-    return Recovery(tuple(float(v) for v in vals), tuple(int(idx[i]) for i in best),
-                    float(np.mean(vals >= threshold)), threshold)
+    return Recovery(
+        tuple(float(v) for v in vals), tuple(int(idx[i]) for i in best), float(np.mean(vals >= threshold)), threshold
+    )
 
 
 def _normalise_rows(W_dec: torch.Tensor) -> None:
@@ -98,9 +94,15 @@ def _normalise_rows(W_dec: torch.Tensor) -> None:
         W_dec /= W_dec.norm(dim=1, keepdim=True).clamp_min(1e-8)
 
 
-def train_toy_sae(W_toy, toy: ToyConfig, cfg: ToySAEConfig = ToySAEConfig(), progress: Progress | None = None,
-                  partial: Callable[[ToySAESnapshot], None] | None = None, cancelled: Callable[[], bool] | None = None,
-                  every: int = 50) -> ToySAEResult:
+def train_toy_sae(
+    W_toy,
+    toy: ToyConfig,
+    cfg: ToySAEConfig = ToySAEConfig(),
+    progress: Progress | None = None,
+    partial: Callable[[ToySAESnapshot], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    every: int = 50,
+) -> ToySAEResult:
     """Train an SAE on h = W_toy x, x drawn as the toy model's data (``toy`` gives n, sparsity and the seed of
     the data stream is ``cfg.seed``). Callbacks as in ``train_toy``."""
     cfg.validate()
@@ -151,6 +153,16 @@ def train_toy_sae(W_toy, toy: ToyConfig, cfg: ToySAEConfig = ToySAEConfig(), pro
         l0 = float((a > 0).float().sum(1).mean())
         alive = tuple(int(i) for i in torch.nonzero((a > 0).any(0)).flatten())
     dec = W_dec.detach().numpy().copy()
-    return ToySAEResult(cfg, W_enc.detach().numpy().copy(), b_enc.detach().numpy().copy(), dec,
-                        b_dec.detach().numpy().copy(), losses, l0, fvu, alive,
-                        recovery_score(dec, W_toy, among=alive), time.perf_counter() - t0)
+    return ToySAEResult(
+        cfg,
+        W_enc.detach().numpy().copy(),
+        b_enc.detach().numpy().copy(),
+        dec,
+        b_dec.detach().numpy().copy(),
+        losses,
+        l0,
+        fvu,
+        alive,
+        recovery_score(dec, W_toy, among=alive),
+        time.perf_counter() - t0,
+    )

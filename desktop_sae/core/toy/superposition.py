@@ -28,6 +28,19 @@ class ToyError(DesktopSAEError):
     """A toy-model configuration is out of range."""
 
 
+def check_ranges(checks, steps: int, batch: int, lr: float, max_steps: int = 200_000) -> None:
+    """Raise ToyError for the first failed ``(ok, message)`` check, the shared training ranges included."""
+    checks = [
+        *checks,
+        (1 <= steps <= max_steps, f"steps must be in [1, {max_steps}], got {steps}"),
+        (1 <= batch <= 65_536, f"batch must be in [1, 65536], got {batch}"),
+        (0.0 < lr <= 1.0, f"lr must be in (0, 1], got {lr}"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ToyError(msg)
+
+
 @dataclass(frozen=True)
 class ToyConfig:
     n: int = 5
@@ -45,13 +58,8 @@ class ToyConfig:
             (self.m <= self.n <= 256, f"n must be in [m, 256], got {self.n}"),
             (0.0 <= self.sparsity < 1.0, f"sparsity must be in [0, 1), got {self.sparsity}"),
             (0.0 < self.importance_decay <= 1.0, f"importance_decay must be in (0, 1], got {self.importance_decay}"),
-            (1 <= self.steps <= 200_000, f"steps must be in [1, 200000], got {self.steps}"),
-            (1 <= self.batch <= 65_536, f"batch must be in [1, 65536], got {self.batch}"),
-            (0.0 < self.lr <= 1.0, f"lr must be in (0, 1], got {self.lr}"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise ToyError(msg)
+        check_ranges(checks, self.steps, self.batch, self.lr)
         return self
 
     def importance(self) -> np.ndarray:
