@@ -33,6 +33,7 @@ def main() -> int:
     app = QApplication([])
     from desktop_sae.app.controller import Controller
     from desktop_sae.app.jobs import JobRunner
+    from desktop_sae.cli.screenshot import settle
     from desktop_sae.gui.inference_thread import OutboxPump
     from desktop_sae.gui.theme import apply_theme
     from desktop_sae.gui.toy_lab import ToyLab
@@ -56,9 +57,7 @@ def main() -> int:
     while lab.busy and time.monotonic() < end:
         app.processEvents()
         time.sleep(0.005)
-    for _ in range(30):  # let the last redraw and the layout settle
-        app.processEvents()
-        time.sleep(0.01)
+    settle(app, 0.3)  # the last redraw and the layout
     ok = lab.grab().save(args.out)
     runner.shutdown()
     print(f"{args.out}: {'saved' if ok else 'NOT saved'}; {lab.summary or lab.current_tab()}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
 from .common import add_model_args
 
@@ -65,7 +64,7 @@ def cmd_lessons(args) -> int:
 
 
 def cmd_lesson(args) -> int:
-    from .screenshot import offscreen_window, wait_for
+    from .screenshot import offscreen_window, settle, wait_for
 
     app, win = offscreen_window(args)
     if win is None:
@@ -83,10 +82,7 @@ def cmd_lesson(args) -> int:
         if i:
             runner.next()
         wait_for(app, lambda: not ctl.outstanding and not st.busy, args.timeout, f"step {i + 1}")
-        end = time.monotonic() + 0.4  # the timers draw the last data
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.02)
+        settle(app, 0.4)
         path = os.path.join(args.screenshots, f"{runner.lesson.id}-{i + 1:02d}.png")
         ok = win.grab().save(path)
         saved += ok

@@ -44,6 +44,14 @@ def wait_for(app, cond, timeout: float, what: str) -> None:
         time.sleep(0.005)
 
 
+def settle(app, seconds: float = 0.5) -> None:
+    """Keep the event loop running a moment so the idle-stopping timers draw the last data before a grab."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
 def offscreen_window(args, theme: str | None = None):
     """A real main window drawn offscreen with the model loaded, in a fresh settings folder (the default layout;
     the user's own settings stay untouched). Returns (app, window), or (app, None) after printing the error."""
@@ -108,10 +116,7 @@ def cmd_screenshot(args) -> int:
         if answer:
             ctl.inspect_token(answer[min(3, len(answer) - 1)])
     wait_for(app, lambda: not ctl.outstanding, 10, "the feature logits")
-    end = time.monotonic() + 0.5  # let the timers draw the last data
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.02)
+    settle(app)
     ok = win.grab().save(args.out)
     win.close()
     print(f"{'saved' if ok else 'could not save'} {args.out}: {st.last_answer()[:120]!r}")
