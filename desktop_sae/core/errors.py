@@ -35,3 +35,7 @@ class PresetError(DesktopSAEError):
 
 class Cancelled(DesktopSAEError):
     """Raised inside long work when the user cancelled it."""
+
+
+class AssetError(DesktopSAEError):
+    """A model or SAE could not be imported, listed or downloaded (unknown format, hub unreachable, no space)."""

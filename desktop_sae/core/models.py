@@ -23,6 +23,7 @@ from . import paths
 from .atomic import atomic_dir, atomic_write_text
 from .device import dtype_name, parse_dtype, pick_device
 from .errors import Cancelled, ModelLoadError
+from .hf_cache import display_name
 from .hooks import layout_of, n_layers
 
 Progress = Callable[[float | None, str], None]  # (fraction 0..1 or None if unknown, message)
@@ -169,7 +170,7 @@ def load_model(
         folder = download_from_hub(location, report, cancelled)
         name = location
     else:
-        folder, name = Path(location), Path(location).name
+        folder, name = Path(location), display_name(location)
     if cancelled and cancelled():
         raise Cancelled("model loading was cancelled")
     report(0.9, f"Loading {name} ({dtype_name(torch_dtype)}, {dev})")
@@ -303,59 +304,15 @@ def _cache_ok(folder: Path, sha: str) -> bool:
 
 
 def download_from_hub(repo_id: str, report: Progress, cancelled=None) -> Path:
-    """Download (or find in the local HF cache) a model repo's safetensors/config/tokenizer files."""
+    """Download (or find in the local HF cache) a model repo's safetensors/config/tokenizer files
+    (``hub_download.download_model``; its progress fills the first 85 % of loading)."""
+    from .errors import AssetError
+    from .hub_download import download_model
+
+    def scaled(fraction: float | None, message: str) -> None:
+        report(None if fraction is None else 0.85 * fraction, message)
+
     try:
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
-    except ImportError as e:  # pragma: no cover - huggingface_hub ships with transformers
-        raise ModelLoadError(f"huggingface_hub is needed to download models: {e}") from None
-
-    patterns = ["*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt", "*.jinja"]
-    offline = _offline()
-    report(None, f"{'Looking up' if offline else 'Fetching'} {repo_id}")
-    try:
-        path = snapshot_download(
-            repo_id,
-            allow_patterns=patterns,
-            cache_dir=os.environ.get("HF_HUB_CACHE") or None,
-            local_files_only=offline,
-            tqdm_class=_progress_tqdm(report, cancelled),
-        )
-    except Cancelled:
-        raise
-    except (LocalEntryNotFoundError, OSError) as e:
-        why = "offline mode is on (HF_HUB_OFFLINE)" if offline else "the hub cannot be reached"
-        raise ModelLoadError(
-            f"model {repo_id!r} is not in the local Hugging Face cache and {why}. Connect to the internet, "
-            f"or give a local model folder or .gguf file instead. ({type(e).__name__})"
-        ) from None
-    except RepositoryNotFoundError:
-        raise ModelLoadError(f"no model {repo_id!r} on the Hugging Face hub (check the name, or log in)") from None
-    except Exception as e:
-        raise ModelLoadError(f"downloading {repo_id!r} failed: {e}") from None
-    return Path(path)
-
-
-def _offline() -> bool:
-    """HF_HUB_OFFLINE read at call time (huggingface_hub reads it once, at import)."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _progress_tqdm(report: Progress, cancelled):
-    """A tqdm-compatible class that forwards byte progress to ``report`` and honours cancellation."""
-    from tqdm.auto import tqdm
-
-    class _Tqdm(tqdm):
-        def __init__(self, *a, **kw):
-            kw["disable"] = True
-            super().__init__(*a, **kw)
-            self.done = 0
-
-        def update(self, n=1):
-            self.done += n or 0
-            if cancelled and cancelled():
-                raise Cancelled("download was cancelled")
-            if self.total:
-                report(min(0.85, 0.85 * self.done / self.total), f"Downloading {self.desc or ''} {self.done >> 20} MiB")
-
-    return _Tqdm
+        return Path(download_model(repo_id, progress=scaled, cancelled=cancelled).path)
+    except AssetError as e:
+        raise ModelLoadError(str(e)) from None
