@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import pytest
+
 import tiny
 
 
@@ -190,3 +192,46 @@ def make_hub(root: Path) -> FakeHub:
     files["README.md"] = b"tiny SAEs for tests\n"
     hub.add_repo(SAE_REPO, files)
     return hub.start()
+
+
+# --- fixtures (a test module takes them with ``fake_hub, hub_env = hub_server.fake_hub, hub_server.hub_env``) --
+@pytest.fixture(scope="session")
+def fake_hub(tmp_path_factory):
+    hub = make_hub(tmp_path_factory.mktemp("fake_hub"))
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture
+def hub_env(fake_hub, tmp_path, monkeypatch):
+    """The fake hub as HF_ENDPOINT, an empty HF_HOME, online, a user SAE directory naming the tiny release."""
+    from desktop_sae.core import paths
+
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", fake_hub.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    (paths.data_dir() / "pretrained_saes.yaml").write_text(RELEASE_YAML)
+    fake_hub.slow.clear()
+    fake_hub.log.clear()
+    yield fake_hub
+    fake_hub.slow.clear()
+    _wait_for_downloads()
+
+
+def _wait_for_downloads(timeout: float = 10.0) -> None:
+    """Let a cancelled download's helper thread end (it stops at its next chunk) before the next test."""
+    from desktop_sae.core.hub_download import running_downloads
+
+    end = time.monotonic() + timeout
+    while running_downloads() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not running_downloads(), "a cancelled download thread did not stop"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
