@@ -48,7 +48,7 @@ def norm_model_name(name: str) -> str:
 
 
 def gib(n: float) -> str:
-    return f"{n / 2**30:.1f} GiB"
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
 def run_dtype(device: str, dtype: str | None) -> str:

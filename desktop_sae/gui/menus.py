@@ -29,6 +29,8 @@ def build_actions(win) -> None:
 
     win.act_open_model = A("Open &model…", win.open_model_dialog, None, "Load another model (and its SAE)")
     win.act_open_sae = A("Open S&AE…", win.open_sae_dialog, None, "Put another SAE on the loaded model")
+    win.act_assets = A("Mo&dels and SAEs…", win.show_asset_manager, None,
+                       "Download, import and open models and SAEs; see whether a pair fits")
     win.act_open = A(
         "&Open preset…", win.open_preset_dialog, "Ctrl+O", "Load a preset file (validated before anything changes)"
     )
@@ -70,7 +72,7 @@ def build_actions(win) -> None:
         checkable=True,
     )
     m = win.menuBar().addMenu("&File")
-    for a in (win.act_open_model, win.act_open_sae, None, win.act_open, win.act_save, win.act_presets):
+    for a in (win.act_open_model, win.act_open_sae, win.act_assets, None, win.act_open, win.act_save, win.act_presets):
         m.addSeparator() if a is None else m.addAction(a)
     win.recent_menu = m.addMenu("Recent presets")
     win.recent_menu.aboutToShow.connect(win._fill_recent)

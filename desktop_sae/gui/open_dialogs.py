@@ -24,6 +24,17 @@ class OpenActions:
         if path:
             self.controller.load_sae(path)
 
+    def show_asset_manager(self):
+        """File > Models and SAEs…: one manager per window, kept (with a download in flight) when closed."""
+        from .asset_manager import AssetManager
+
+        if getattr(self, "asset_manager", None) is None:
+            self.asset_manager = AssetManager(self.controller, self)
+        self.asset_manager.refresh()
+        self.asset_manager.show()
+        self.asset_manager.raise_()
+        return self.asset_manager
+
     def save_preset_dialog(self) -> None:
         name, ok = QInputDialog.getText(self, "Save preset", "Preset name:")
         if ok and name.strip():
