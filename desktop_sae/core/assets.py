@@ -10,7 +10,7 @@ dialog saves SAEs there). Everything is read from configs and headers; no weight
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +79,6 @@ def sae_asset(id: str, name: str, source: str, path: Path, repo_id: str | None =
     try:
         meta = sae_meta(path)
         if model_name and not meta.model_name:
-            from dataclasses import replace
-
             meta = replace(meta, model_name=model_name)
         return Asset(id, "sae", name, source, str(path), meta.format, disk_size(path), sae=meta, repo_id=repo_id)
     except Exception as e:  # noqa: BLE001
@@ -184,8 +182,6 @@ def imported_assets() -> list[Asset]:
         make = model_asset if rec["kind"] == "model" else sae_asset
         a = make(f"imported:{p}", rec["name"], "imported", p)
         if not p.exists():
-            from dataclasses import replace
-
             a = replace(a, problem=f"{p} was moved or deleted since it was imported")
         out.append(a)
     return out

@@ -38,6 +38,7 @@ class DownloadPanel(QGroupBox):
         self.controller = controller
         self.directory_file = directory_file
         self.job_id: int | None = None
+        self._directory_error = ""
         self.kind = QComboBox()
         for key, text, _hint in KINDS:
             self.kind.addItem(text, key)
@@ -72,6 +73,8 @@ class DownloadPanel(QGroupBox):
         self._release_completer = QCompleter(self._release_ids(), self)
         self._release_completer.setFilterMode(self._release_completer.filterMode().MatchContains)
         self._kind_changed()
+        if self._directory_error:
+            self._show(f"The SAE directory could not be read: {self._directory_error}", error=True)
 
     def _release_ids(self) -> list[str]:
         from ..core.sae_directory import load_directory

@@ -29,8 +29,9 @@ class OpenActions:
         from .asset_manager import AssetManager
 
         if getattr(self, "asset_manager", None) is None:
-            self.asset_manager = AssetManager(self.controller, self)
-        self.asset_manager.refresh()
+            self.asset_manager = AssetManager(self.controller, self)  # reads the lists
+        else:
+            self.asset_manager.refresh()
         self.asset_manager.show()
         self.asset_manager.raise_()
         return self.asset_manager
