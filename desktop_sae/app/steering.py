@@ -27,9 +27,14 @@ class SteeringActions:
         """Replace the whole steering set; features must exist in the loaded SAE (checked before anything changes)."""
         info = self.state.info
         d_sae = info.d_sae if info is not None else 0
-        bad = [s.feature for s in cfg.features if not 0 <= s.feature < d_sae]
+        bad = [s.feature for s in cfg.features if not s.is_vector and not 0 <= s.feature < d_sae]
         if bad:
             raise SteeringError(f"feature {bad[0]} does not exist in this SAE ({d_sae} features)")
+        d_in = info.d_in if info is not None else None
+        wrong = [s for s in cfg.features if s.is_vector and d_in is not None and len(s.vector) != d_in]
+        if wrong:
+            raise SteeringError(f"{wrong[0].label or 'the steering vector'} has {len(wrong[0].vector)} dimensions; "
+                                f"this SAE's hook has {d_in}")
         self._set_steering(cfg)
 
     def _spec(self, f: int) -> SteerSpec | None:
@@ -54,6 +59,15 @@ class SteeringActions:
         else:
             self._replace_spec(f, strength=spec.strength, method=method, unit=unit, enabled=True)
         return self._spec(f)
+
+    def steer_vector(self, vector, strength: float = 1.0, method: str = "add") -> SteerSpec:
+        """Add a ``core.vectors.SteeringVector`` to the steering set under the next free negative key."""
+        used = {s.feature for s in self.state.steering.features}
+        key = next(k for k in range(-1, -10_000, -1) if k not in used)
+        spec = vector.spec(key, strength, method)
+        cfg = self.state.steering
+        self.set_steering(replace(cfg, features=(*cfg.features, spec)))
+        return spec
 
     def set_strength(self, f: int, strength: float) -> None:
         self._replace_spec(f, strength=float(strength))
@@ -86,9 +100,12 @@ class SteeringActions:
         """One feature's strength in all units after the multiplier (raw, × max, % of the residual norm)."""
         info = self.state.info
         f = spec.feature
-        max_act = float(info.max_activation[f]) if info is not None and info.has_stats(f) else None
-        dec = info.dec_norms if info is not None else None
-        dec_norm = float(dec[f]) if dec is not None and 0 <= f < len(dec) else None
+        if spec.is_vector:
+            max_act, dec_norm = None, sum(v * v for v in spec.vector) ** 0.5
+        else:
+            max_act = float(info.max_activation[f]) if info is not None and info.has_stats(f) else None
+            dec = info.dec_norms if info is not None else None
+            dec_norm = float(dec[f]) if dec is not None and 0 <= f < len(dec) else None
         return resolve_strength(
             spec, self.state.steering.multiplier, max_act, dec_norm, info.typical_norm if info is not None else None
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from .errors import SteeringError
 
 METHODS = ("add", "clamp", "orth")
+VECTOR_METHODS = ("add", "orth")  # methods that need only a direction, not an SAE feature's activation
 UNITS = ("raw", "max")
 METHOD_ALIASES = {"add": "add", "additive": "add", "clamp": "clamp", "orth": "orth", "orthogonal": "orth"}
 
@@ -48,6 +49,10 @@ class SteerSpec:
     method: str = "add"  # 'add' | 'clamp' | 'orth'
     enabled: bool = True
     label: str = ""
+    # a steering vector instead of an SAE feature (Neuronpedia's custom vectors, a mean-difference vector): the
+    # direction itself, in the hook's residual basis; ``feature`` is then a negative key (-1, -2, ...) that names
+    # the row in the steering set, the strength a raw coefficient on this vector as stored
+    vector: tuple[float, ...] | None = None
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -56,6 +61,24 @@ class SteerSpec:
             raise SteeringError(f"unknown strength unit {self.unit!r}; use 'raw' or 'max'")
         if not math.isfinite(self.strength):
             raise SteeringError(f"feature {self.feature}: strength must be a finite number, got {self.strength}")
+        if self.vector is not None:
+            self._check_vector()
+
+    def _check_vector(self) -> None:
+        name = self.label or f"vector {self.feature}"
+        if self.feature >= 0:
+            raise SteeringError(f"{name}: a steering vector's key must be negative (features own 0, 1, ...)")
+        if not self.vector or not all(isinstance(v, float) and math.isfinite(v) for v in self.vector):
+            raise SteeringError(f"{name}: a steering vector must be a non-empty list of finite numbers")
+        if self.method not in VECTOR_METHODS:
+            raise SteeringError(f"{name}: a steering vector can be applied with {', '.join(VECTOR_METHODS)}, "
+                                f"not {self.method!r} (clamping needs an SAE feature's activation)")
+        if self.unit != "raw":
+            raise SteeringError(f"{name}: a steering vector's strength is raw (a vector has no max activation)")
+
+    @property
+    def is_vector(self) -> bool:
+        return self.vector is not None
 
 
 @dataclass(frozen=True)

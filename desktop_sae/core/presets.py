@@ -56,6 +56,8 @@ def check_preset(p: Preset, current: SAEIdentity | None, max_activation=None) ->
     if not want.fingerprint and want.name and current.name and want.name != current.name:
         raise PresetError(f"preset {p.name!r} was made for SAE {want.name!r}; the loaded SAE is {current.name!r}")
     for s in p.steering.features:
+        if s.is_vector:  # its width is checked against the hook when it is applied
+            continue
         if not 0 <= s.feature < current.d_sae:
             raise PresetError(
                 f"preset {p.name!r}: feature {s.feature} does not exist (this SAE has 0..{current.d_sae - 1})"

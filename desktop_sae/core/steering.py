@@ -54,9 +54,19 @@ def plan_steering(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | No
     m = cfg.multiplier
     W_dec = sae.W_dec.detach()
     plan = SteeringPlan()
-    add_terms, clamp_i, clamp_v, orth_i, orth_g = [], [], [], [], []
+    add_terms, clamp_i, clamp_v, orth_d, orth_g = [], [], [], [], []
     dec_norms = W_dec.float().norm(dim=-1)
     for s in specs:
+        if s.is_vector:
+            direction = _vector_direction(s, W_dec.shape[-1])
+            r = resolve_strength(s, m, None, float(direction.norm()), typical_norm)
+            plan.resolved.append(r)
+            if s.method == "orth":
+                orth_d.append(direction)
+                orth_g.append(r.coefficient - 1.0)
+            else:
+                add_terms.append((direction, r.coefficient))
+            continue
         if not 0 <= s.feature < d_sae:
             raise SteeringError(f"feature {s.feature} does not exist: this SAE has features 0..{d_sae - 1}")
         r = resolve_strength(s, m, sae.max_activation(s.feature), float(dec_norms[s.feature]), typical_norm)
@@ -67,24 +77,24 @@ def plan_steering(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | No
             )
         plan.resolved.append(r)
         if s.method == "orth":
-            orth_i.append(s.feature)
+            orth_d.append(W_dec[s.feature].float())
             orth_g.append(r.coefficient - 1.0)
         elif s.method == "add":
-            add_terms.append((s.feature, r.coefficient))
+            add_terms.append((W_dec[s.feature].float(), r.coefficient))
         else:
             clamp_i.append(s.feature)
             clamp_v.append(r.coefficient)
     dev, dt = W_dec.device, W_dec.dtype
     if add_terms:
-        idx = torch.tensor([f for f, _ in add_terms], device=dev)
+        dirs = torch.stack([d.to(dev) for d, _ in add_terms])
         coefs = torch.tensor([c for _, c in add_terms], device=dev, dtype=torch.float32)
-        plan.add_vec = (coefs[:, None] * W_dec[idx].float()).sum(0).to(dt)
+        plan.add_vec = (coefs[:, None] * dirs).sum(0).to(dt)
     if clamp_i:
         plan.clamp_idx = torch.tensor(clamp_i, device=dev)
         plan.clamp_val = torch.tensor(clamp_v, device=dev, dtype=dt)
         plan.clamp_dirs = W_dec[plan.clamp_idx]
-    if orth_i:
-        v = W_dec[torch.tensor(orth_i, device=dev)].float()
+    if orth_d:
+        v = torch.stack([d.to(dev) for d in orth_d])
         norms = v.norm(dim=-1, keepdim=True)
         if (norms == 0).any():
             raise SteeringError("orthogonal steering needs a non-zero decoder direction")
@@ -96,6 +106,13 @@ def plan_steering(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | No
             plan.clamp_shift = None if plan.clamp_dirs is None else sae.pre_shift(plan.clamp_dirs)
             plan.orth_shift = None if plan.orth_dirs is None else sae.pre_shift(plan.orth_dirs)
     return plan
+
+
+def _vector_direction(s, d_in: int) -> torch.Tensor:
+    if len(s.vector) != d_in:
+        raise SteeringError(f"{s.label or f'vector {s.feature}'} has {len(s.vector)} dimensions, but this SAE's "
+                            f"hook has {d_in}: it was made for another model or layer")
+    return torch.tensor(s.vector, dtype=torch.float32)
 
 
 def steering_delta(x: torch.Tensor, clamped_now: torch.Tensor | None, plan: SteeringPlan, sae: SAE, mask=None):

@@ -241,7 +241,7 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
         st = self.controller.state
         if self.strip is None or (runs is None and st.busy):
             return
-        shown = tuple(dict.fromkeys((*st.pinned, *(s.feature for s in st.steering.active))))
+        shown = tuple(dict.fromkeys((*st.pinned, *(s.feature for s in st.steering.active if not s.is_vector))))
         self.strip.set_features(shown, {f: st.label(f) for f in shown}, runs or st.runs())
 
     # --- pages ------------------------------------------------------------------------------------------------
