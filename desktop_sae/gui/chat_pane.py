@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from .theme import heat, is_dark
 from .ticker import Ticker
+from .token_tooltip import token_tooltip
 
 ROLE_TITLES = {"user": "You", "assistant": "Model", "system": "System", "error": "Error"}
 
@@ -364,6 +365,14 @@ class ChatPane(QWidget):
 
     def _views(self):
         return (self.main_view, self.default_view) if self.ctl.state.compare else (self.main_view,)
+
+    def tooltip_for(self, ev) -> str:
+        """Hover text: the token's features and next-token alternatives, and side by side the other run's at
+        the same position."""
+        other = None
+        if ev.run in ("steered", "default"):
+            other = self.ctl.events.get(("default" if ev.run == "steered" else "steered", ev.index))
+        return token_tooltip(ev, self.ctl.state.label, other)
 
     def _emit_token(self, sig, run: str, idx: int) -> None:
         ev = self.ctl.events.get((run, idx))

@@ -180,7 +180,8 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
 
     # --- controller -> window -----------------------------------------------------------------------------
     def _on_ready(self, ready: bool) -> None:
-        for w in (self.act_send, self.act_regen, self.act_open, self.act_save, self.act_open_sae):
+        for w in (self.act_send, self.act_regen, self.act_open, self.act_save, self.act_open_sae,
+                  self.act_load_vector, self.act_save_vector):
             w.setEnabled(ready)
         self.chat.set_busy(self.controller.state.busy)
         self.readyChanged.emit(ready)
@@ -270,14 +271,7 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
 
     def _on_token_hover(self, ev) -> None:
         self.controller.inspect_token(ev)
-        if ev.top_ids is not None:
-            label = self.controller.state.label
-            lines = [
-                f"#{int(i)}  {float(v):.2f}  {label(int(i))}"[:70]
-                for i, v in zip(ev.top_ids[:8], ev.top_vals[:8])
-                if v > 0
-            ]
-            QToolTip.showText(QCursor.pos(), f"{ev.text!r}\n" + "\n".join(lines), self.chat.main_view)
+        QToolTip.showText(QCursor.pos(), self.chat.tooltip_for(ev), self.chat.main_view)
 
     def _on_token_click(self, ev) -> None:
         self.controller.inspect_token(ev)

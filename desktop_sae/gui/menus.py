@@ -34,6 +34,10 @@ def build_actions(win) -> None:
     )
     win.act_save = A("&Save preset…", win.save_preset_dialog, "Ctrl+S", "Save steering and sampling as a preset")
     win.act_presets = A("&Presets…", win.show_presets, "Ctrl+P", "Built-in and saved presets: load, rename, delete")
+    win.act_load_vector = A("Load steering &vector…", win.load_vector_dialog, None,
+                            "Steer with a vector from a .safetensors or .npy file (checked against the hook width)")
+    win.act_save_vector = A("Save steering vector…", win.save_vector_dialog, None,
+                            "Save the selected vector row of the steering panel as a .safetensors file")
     win.act_report = A(
         "&Export session report…",
         win.export_report_dialog,
@@ -74,6 +78,9 @@ def build_actions(win) -> None:
         m.addSeparator() if a is None else m.addAction(a)
     win.recent_menu = m.addMenu("Recent presets")
     win.recent_menu.aboutToShow.connect(win._fill_recent)
+    m.addSeparator()
+    m.addAction(win.act_load_vector)
+    m.addAction(win.act_save_vector)
     m.addSeparator()
     m.addAction(win.act_report)
     m.addSeparator()
