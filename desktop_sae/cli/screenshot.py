@@ -95,7 +95,7 @@ def cmd_screenshot(args) -> int:
     if args.system:
         ctl.set_system(args.system)
     ctl.set_compare(args.compare)
-    ctl.set_pinned(args.pin or [s.feature for s in st.steering.features])
+    ctl.set_pinned(args.pin or [s.feature for s in st.steering.features if not s.is_vector])
 
     def ask():
         ctl.send(args.prompt)
