@@ -81,9 +81,9 @@ class Sampler:
         logits = logits.float().cpu()
         if logits.shape[-1] > self.counts.shape[0]:  # lm_head larger than the tokenizer (padding rows)
             logits = logits[: self.counts.shape[0]]
-        if c.repetition_penalty != 1.0 and self.seen.any():
-            sel = logits[self.seen]
-            logits[self.seen] = torch.where(sel > 0, sel / c.repetition_penalty, sel * c.repetition_penalty)
+        if c.repetition_penalty != 1.0 and self.seen.any():  # not in place: ``logits`` may be the model's output
+            pen = torch.where(logits > 0, logits / c.repetition_penalty, logits * c.repetition_penalty)
+            logits = torch.where(self.seen, pen, logits)
         if c.frequency_penalty:
             logits = logits - c.frequency_penalty * self.counts
         if c.temperature == 0:
@@ -136,27 +136,29 @@ class _Detok:
 
 class _Alternatives:
     """The top-n of softmax(logits) (temperature 1, before penalties) and the chosen token's probability: one
-    log-softmax, one top-k and two small copies per token. Token texts are decoded once per id."""
+    logsumexp and one top-k over the vocabulary per token, then a few scalars. Token texts are decoded once per id."""
 
     def __init__(self, n: int, vocab: int, piece):
         self.n, self.vocab, self.piece = n, vocab, piece
         self.texts: dict[int, str] = {}
-        self.logp = None
+        self.logits = self.lse = None
 
     def see(self, logits: torch.Tensor) -> None:
-        self.logp = logits[: self.vocab].float().log_softmax(-1) if self.n else None
+        if self.n:
+            self.logits = logits[: self.vocab].float()  # may share memory with the output: read, never written
+            self.lse = torch.logsumexp(self.logits, -1)
 
     def of(self, tok: int) -> tuple[tuple[tuple[str, float], ...], float | None]:
-        if self.logp is None:
+        if not self.n:
             return (), None
-        vals, ids = self.logp.topk(self.n)
-        probs = vals.exp().tolist()
+        vals, ids = self.logits.topk(self.n)
+        probs = (vals - self.lse).exp().tolist()
         out = []
         for i, p in zip(ids.tolist(), probs):
             if i not in self.texts:
                 self.texts[i] = self.piece(i)
             out.append((self.texts[i], p))
-        return tuple(out), float(self.logp[tok].exp())
+        return tuple(out), float((self.logits[tok] - self.lse).exp())
 
 
 def _events(rec, ids: Sequence[int], start: int, texts, deltas, is_prompt, specials, run,
