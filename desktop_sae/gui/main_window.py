@@ -24,6 +24,7 @@ from .open_dialogs import OpenActions
 from .quiz_panel import QuizPanel
 from .settings import app_settings, get_bool, restore_state, save_state
 from .steering_panel import SteeringPanel
+from .token_tooltip import as_html
 from .view_modes import ViewModes
 from .welcome import WelcomePage
 
@@ -271,7 +272,7 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
 
     def _on_token_hover(self, ev) -> None:
         self.controller.inspect_token(ev)
-        QToolTip.showText(QCursor.pos(), self.chat.tooltip_for(ev), self.chat.main_view)
+        QToolTip.showText(QCursor.pos(), as_html(self.chat.tooltip_for(ev)), self.chat.main_view)
 
     def _on_token_click(self, ev) -> None:
         self.controller.inspect_token(ev)

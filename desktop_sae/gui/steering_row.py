@@ -45,7 +45,8 @@ class SteeringRow(QFrame):
         self.label = label
         self.unit = unit  # 'max' when the SAE has statistics, else 'raw' (always 'raw' for a vector)
         self.is_vector = is_vector
-        self.span = 20.0 if unit == "max" else raw_span  # strength at the slider's end
+        self.raw_span = raw_span
+        self.span = 20.0 if unit == "max" else raw_span  # strength at the slider's end (see _set_span)
         self.setFrameShape(QFrame.StyledPanel)
         self.enabled = QCheckBox()
         self.enabled.setChecked(True)
@@ -137,8 +138,15 @@ class SteeringRow(QFrame):
         return (self.when_feature.value(), self.when_above.value()) if self.when_on.isChecked() else None
 
     def _method_changed(self, *_) -> None:
+        self._set_span()
         self._update_tips()
         self.edited.emit()
+
+    def _set_span(self) -> None:
+        """A cap in × (max activation · |W_dec[f]|) is useful in about 0..2; other strengths in ±20× max."""
+        cap = self.method.currentData() == "cap"
+        self.span = (2.0 if cap else 20.0) if self.unit == "max" else self.raw_span
+        self._from_value_silent(self.value.value())
 
     def _update_tips(self) -> None:
         cap = self.method.currentData() == "cap"
@@ -171,9 +179,9 @@ class SteeringRow(QFrame):
         ws = (self.value, self.method, self.enabled, self.when_on, self.when_feature, self.when_above)
         for w in ws:
             w.blockSignals(True)
-        self.value.setValue(s.strength)
-        self._from_value_silent(s.strength)
         self.method.setCurrentIndex(max(0, self.method.findData(s.method)))
+        self.value.setValue(s.strength)
+        self._set_span()
         self.enabled.setChecked(s.enabled)
         self.when_on.setChecked(s.when is not None)
         if s.when is not None:

@@ -4,11 +4,13 @@ position."""
 
 from __future__ import annotations
 
+import html
+
 RUN_NAMES = {"main": "", "steered": "steered", "default": "default"}
 
 
 def _show(text: str) -> str:
-    return repr(text)[1:-1] if text.strip() else repr(text)
+    return repr(text)  # quotes show leading spaces and newlines
 
 
 def alternatives_lines(ev) -> list[str]:
@@ -33,3 +35,8 @@ def token_tooltip(ev, label=lambda f: "", other=None, n_features: int = 8) -> st
                      f"(chose {_show(other.text)}):")
         lines += alternatives_lines(other)
     return "\n".join(lines)
+
+
+def as_html(text: str) -> str:
+    """The tooltip text in a fixed-width font, so the probabilities line up."""
+    return f"<pre style='margin:0'>{html.escape(text)}</pre>"

@@ -104,6 +104,6 @@ def test_hovering_a_token_shows_its_alternatives_and_the_defaults(make_window, t
     default = ctl.events[("default", ev.index)]
     assert "Next-token alternatives (steered):" in text and "Default at this position" in text
     for tok, p in (*ev.alternatives, *default.alternatives):
-        assert f"{100 * p:5.1f}%" in text
+        assert f"{tok!r}" in text and f"{100 * p:5.1f}%" in text
     assert len([line for line in text.splitlines() if line.startswith("  ") and "%" in line]) == 10
     assert "◀" in text and f"p = {100 * ev.prob:.1f}%" in text
