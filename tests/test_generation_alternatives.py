@@ -68,3 +68,14 @@ def test_side_by_side_runs_each_carry_their_own(session):
     first = len(steered.prompt_ids)
     s0, d0 = steered.events[first], default.events[first]
     assert s0.alternatives and d0.alternatives and s0.alternatives != d0.alternatives
+
+
+@pytest.mark.parametrize("m", [7, 640, 49152, 49152 + 13, 100_003])
+def test_the_blocked_top_n_equals_topk(m):
+    from desktop_sae.core.generation import top_n
+
+    for seed in range(20):
+        x = torch.randn(m, generator=torch.Generator().manual_seed(seed))
+        vals, ids = top_n(x, 5)
+        ref = x.topk(5)
+        assert torch.equal(vals, ref.values) and torch.equal(ids, ref.indices)

@@ -18,7 +18,8 @@ def register(sub) -> None:
     add_model_args(p)
     p.add_argument("--prompt", default="Tell me about the Golden Gate Bridge.")
     p.add_argument("--system", default=None)
-    p.add_argument("--steer", action="append", default=[], metavar="F=V[x][:add|clamp|orth|cap][@G>T[x]]", help="steer (repeatable)")
+    p.add_argument("--steer", action="append", default=[], metavar="F=V[x][:add|clamp|orth|cap][@G>T[x]]",
+                   help="steer (repeatable)")
     p.add_argument("--multiplier", type=float, default=1.0)
     p.add_argument("--compare", action="store_true", help="side by side: steered and default answers")
     p.add_argument("--preset", default=None, help="apply this preset first")

@@ -134,6 +134,19 @@ class _Detok:
         return now[len(before) :]
 
 
+def top_n(x: torch.Tensor, n: int, block: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x.topk(n)`` of a long 1-D tensor, ~4x faster on a CPU: the top n lie in the n blocks with the largest
+    maxima (each holds an element >= the n-th largest), so only those n blocks are searched."""
+    m = x.shape[-1]
+    if m <= block * n * 4:
+        return x.topk(n)
+    pad = (-m) % block
+    rows = (torch.nn.functional.pad(x, (0, pad), value=float("-inf")) if pad else x).view(-1, block)
+    best = rows.amax(-1).topk(n).indices
+    vals, j = rows[best].reshape(-1).topk(n)
+    return vals, best[j // block] * block + j % block
+
+
 class _Alternatives:
     """The top-n of softmax(logits) (temperature 1, before penalties) and the chosen token's probability: one
     logsumexp and one top-k over the vocabulary per token, then a few scalars. Token texts are decoded once per id."""
@@ -151,7 +164,7 @@ class _Alternatives:
     def of(self, tok: int) -> tuple[tuple[tuple[str, float], ...], float | None]:
         if not self.n:
             return (), None
-        vals, ids = self.logits.topk(self.n)
+        vals, ids = top_n(self.logits, self.n)
         probs = (vals - self.lse).exp().tolist()
         out = []
         for i, p in zip(ids.tolist(), probs):
