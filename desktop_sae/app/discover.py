@@ -88,6 +88,12 @@ def default_strength(info, f: int) -> tuple[float, str]:
     return round(0.25 * info.typical_norm / norm, 3), "raw"
 
 
+def steer_found(ctl, f: int):
+    """Add feature ``f`` to the steering set at ``default_strength``; returns its spec."""
+    s, unit = default_strength(ctl.state.info, f)
+    return ctl.steer(f, s, unit=unit)
+
+
 def vector_strength(info, result) -> float:
     """A raw strength for the mean-difference vector that gives it the length of the top feature's default
     steering (a matched-norm baseline); 1 (the difference itself) when that cannot be worked out."""
