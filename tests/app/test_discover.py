@@ -127,3 +127,18 @@ def test_features_on_a_selection_of_an_answer_match_a_direct_computation(ctl):
     ctl.run_job("span", discover.span_job(discover.span_request(ctl.state, "main", sel)), on_failed=failed.append)
     ctl.wait_idle(30)
     assert "changed since" in failed[0].message
+
+
+@pytest.mark.integration
+def test_the_built_in_bridge_example_finds_the_bundled_bridge_features(bundled_lm):
+    from desktop_sae.app.contrast_examples import EXAMPLES
+    from desktop_sae.core.contrast import contrast
+    from desktop_sae.core.paths import default_sae_dir
+    from desktop_sae.core.sae_io import load_sae
+    from desktop_sae.core.session import Session
+
+    s = Session(bundled_lm)
+    s.attach_sae(load_sae(default_sae_dir()))
+    res = contrast(s, *EXAMPLES["Bridges vs other structures"], top=5)
+    top = [h.feature for h in res.hits[:3]]
+    assert 631 in top and 3722 in top, [(h.feature, h.label) for h in res.hits]

@@ -61,8 +61,9 @@ def test_the_finder_finds_features_and_steers_with_a_row_and_with_the_vector(mak
     _back_to_chat(qtbot, win, finder)
     ask(qtbot, win, "tell me about bridges")
     assert ctl.state.last_answer() != base
-    win.features.refresh()  # the feature list and the strip chart ignore the vector row
-    assert ctl.watched() == ()
+    win.features.refresh()  # the feature list, the dashboard and the strip chart ignore the vector row
+    ctl.select(spec.feature)
+    assert ctl.watched() == () and ctl.state.selected is None and win.detail.feature is None
     # a feature row: Steer adds it at 3x max activation, Inspect selects it, Pin pins it
     f = hits[0].feature
     assert win.open_contrast_finder() is finder and finder.result.hits == hits  # reopened with its results
