@@ -38,6 +38,19 @@ def test_split_texts_by_line_or_by_blank_line():
         discover.contrast_job(["  "], ["x"])
 
 
+def test_texts_from_a_file_and_refusals(tmp_path, monkeypatch):
+    f = tmp_path / "pos.txt"
+    f.write_bytes("a bridge\nthe bridge \xff\n".encode("latin-1"))
+    assert discover.split_texts(discover.read_texts_file(f)) == ["a bridge", "the bridge \ufffd"]
+    with pytest.raises(discover.DiscoverError, match="cannot read missing.txt"):
+        discover.read_texts_file(tmp_path / "missing.txt")
+    monkeypatch.setattr(discover, "MAX_FILE_BYTES", 8)
+    with pytest.raises(discover.DiscoverError, match="must be under"):
+        discover.read_texts_file(f)
+    with pytest.raises(discover.DiscoverError, match="at most"):
+        discover.check_texts(["x"] * (discover.MAX_TEXTS + 1), ["y"])
+
+
 def test_the_contrast_job_returns_ranked_hits_and_a_vector(ctl):
     done, progress = [], []
     discover.find_by_contrast(ctl, POS, NEG, top=10, on_done=done.append, on_progress=progress.append)
