@@ -15,6 +15,7 @@ from ..app.jobs import JobRunner
 from ..app.state import LoadRequest
 from . import theme
 from .chat_pane import ChatPane
+from .discover_actions import DiscoverActions
 from .feature_panel import FeaturePanel
 from .gc_guard import GuiThreadGC
 from .inference_thread import InferenceThread, OutboxPump
@@ -32,7 +33,7 @@ from .welcome import WelcomePage
 # widgets are built right after it, and torch loads in the inference thread.
 
 
-class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
+class MainWindow(OpenActions, ViewModes, LessonMode, DiscoverActions, QMainWindow):
     readyChanged = Signal(bool)
 
     def __init__(
@@ -162,6 +163,7 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
         ctl.token_inspected.connect(self._on_inspected)
         self.chat.tokenHovered.connect(self._on_token_hover)
         self.chat.tokenClicked.connect(self._on_token_click)
+        self.chat.selectionFeaturesRequested.connect(self.show_selection_features)
         self.features.featureSelected.connect(ctl.select)
         self.features.pinToggled.connect(ctl.toggle_pin)
         self.features.steerRequested.connect(self.steer_feature)

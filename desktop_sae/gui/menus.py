@@ -103,6 +103,10 @@ def build_actions(win) -> None:
         grp.addAction(a)
         tm.addAction(a)
         win.theme_actions[mode] = a
+    win.act_contrast = A("Find features by &contrast…", win.open_contrast_finder, None,
+                         "Features that fire more on some texts than on others, and their mean-difference vector")
+    m = win.menuBar().addMenu("&Tools")
+    m.addAction(win.act_contrast)
     win.lessons_menu = win.menuBar().addMenu("&Lessons")
     win.lessons_menu.aboutToShow.connect(lambda: _fill_lessons(win))
     m = win.menuBar().addMenu("&Help")
