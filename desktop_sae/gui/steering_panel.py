@@ -100,13 +100,12 @@ class SteeringPanel(QWidget):
         self.debounce.start()
 
     def _condition_edited(self, row: SteeringRow) -> None:
-        info = self.ctl.state.info
         try:
             self.ctl.set_condition(row.feature, row.condition(), row.threshold_unit)
         except SteeringError as e:  # the spin box's range keeps this from happening; say so if it does
             self.ctl.report_error("Could not set the condition", str(e))
-        if info is not None:
-            self.debounce.start()
+            return
+        self.debounce.start()
 
     def select(self, row: SteeringRow | None) -> None:
         self.selected = None if row is None else row.feature
