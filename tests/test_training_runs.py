@@ -5,7 +5,8 @@ from datetime import datetime
 
 import pytest
 
-from desktop_sae.core.training.pipeline import PipelineConfig, run_pipeline
+from desktop_sae.core.training.corpus import is_held_out
+from desktop_sae.core.training.pipeline import PipelineConfig, run_pipeline, tokenise
 from desktop_sae.core.training.runs import (
     RunSpec,
     TrainingSetupError,
@@ -19,7 +20,7 @@ from desktop_sae.core.training.runs import (
     work_root,
 )
 from test_training_pipeline import _corpus
-from tiny import tiny_lm
+from tiny import TRAIN_TEXT, tiny_lm
 
 
 def _pipeline(tmp_path, **kw):
@@ -48,6 +49,17 @@ def test_dead_fraction_counts_latents_silent_for_the_dead_window(tmp_path):
                                           train_options={"dead_tokens": window}), metrics=pts.append)
         seen[window] = max(p.dead_fraction for p in pts)
     assert seen[64] > 0.2 and seen[10**6] == 0.0  # 512 latents, 2 per token: most are silent over 64 tokens
+
+
+@pytest.mark.parametrize("fraction", [0.01, 0.99])  # the one document lands in training, then in held-out
+def test_one_long_document_still_gets_contexts_for_both_sides(tmp_path, fraction):
+    (tmp_path / "one.txt").write_text(TRAIN_TEXT * 4)
+    side = is_held_out(TRAIN_TEXT * 4, fraction)
+    cfg = PipelineConfig(out=tmp_path / "o", corpus=(str(tmp_path / "one.txt"),), ctx=32, held_out=fraction)
+    tc = tokenise(tiny_lm(), cfg)
+    n = len(tc.train) + len(tc.held_out)
+    assert side == (fraction > 0.5) and n > 20  # the split did put it on one side
+    assert len(tc.held_out) == max(1, round(fraction * n)) and len(tc.train) == n - len(tc.held_out)
 
 
 def test_auto_batch_size_gives_a_few_hundred_steps():

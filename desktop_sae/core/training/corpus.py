@@ -13,9 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Cancelled
+from ..errors import Cancelled, DesktopSAEError
 
 TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".text", ".html", ".json", ".c", ".js"}
+
+
+class CorpusError(DesktopSAEError, ValueError):
+    """A corpus file that cannot be read as documents, or a corpus too small to train on."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,12 @@ def read_documents(paths: Sequence[str | Path], text_field: str = "text",
                     for n, line in enumerate(fh, 1):
                         if not line.strip():
                             continue
-                        rec = json.loads(line)
+                        try:
+                            rec = json.loads(line)
+                        except ValueError:
+                            rec = None
                         if not isinstance(rec, dict) or not isinstance(rec.get(text_field), str):
-                            raise ValueError(f"{f}:{n}: expected a JSON object with a string field {text_field!r}")
+                            raise CorpusError(f"{f}:{n}: expected a JSON object with a string field {text_field!r}")
                         if rec[text_field].strip():
                             yield Document(rec[text_field], str(rec.get("source") or f.stem))
             else:

@@ -12,7 +12,7 @@ given, receives the training curve (loss, L0, explained variance, dead fraction)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from ..errors import Cancelled
 from ..sae import SAE, FeatureStats
 from ..sae_io import save_sae
 from .activation_store import ActivationStore, collect
-from .corpus import TokenizedCorpus, read_documents, tokenize_corpus
+from .corpus import CorpusError, TokenizedCorpus, read_documents, tokenize_corpus
 from .dictionary import FeatureDictionary, build_dictionary
 from .evaluate import evaluate, write_eval
 from .trainer import TopKTrainer, TrainConfig, TrainProgress, train
@@ -100,15 +100,20 @@ def tokenise(lm, cfg: PipelineConfig, progress: ProgressFn | None = None,
         tc = TokenizedCorpus.load(path)
     else:
         if not cfg.corpus:
-            raise ValueError(f"no corpus given and no tokenised corpus in {cfg.work_dir}")
+            raise CorpusError(f"no corpus given and no tokenised corpus in {cfg.work_dir}")
         say(0.0, "reading and tokenising the corpus")
         tc = tokenize_corpus(read_documents(cfg.corpus, split_chars=cfg.split_chars), lm.tokenizer, ctx_len=cfg.ctx,
                              held_out=cfg.held_out, progress=say, cancelled=job.cancelled)
+        both = np.concatenate([tc.train, tc.held_out])
+        if cfg.held_out > 0 and 0 in (len(tc.train), len(tc.held_out)) and len(both) >= 2:  # few, long documents
+            n = max(1, round(cfg.held_out * len(both)))
+            tc = replace(tc, train=both[:-n], held_out=both[-n:])
+            say(1.0, f"the documents fell on one side of the held-out split: {n} contexts kept aside for evaluation")
         path.parent.mkdir(parents=True, exist_ok=True)
         tc.save(path)
     say(1.0, f"{len(tc.train)} training contexts, {len(tc.held_out)} held-out, tokens by source {tc.sources}")
     if len(tc.train) == 0:
-        raise ValueError("the corpus is too small for one training context")
+        raise CorpusError(f"the corpus is too small for one training context of {cfg.ctx} tokens")
     job.check("tokenise")
     return tc
 
