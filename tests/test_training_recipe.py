@@ -67,6 +67,11 @@ def test_tokenising_reports_progress_and_stops_when_cancelled():
     tokenize_corpus(docs, tiny_tokenizer(), ctx_len=32, batch=8, progress=lambda f, m: seen.append(f))
     assert seen == sorted(seen) and len(seen) == 5 and seen[0] == 0.0
     calls = []
+
+    def third_time() -> bool:
+        calls.append(1)
+        return len(calls) > 2
+
     with pytest.raises(Cancelled):
-        tokenize_corpus(docs, tiny_tokenizer(), ctx_len=32, batch=8, cancelled=lambda: calls.append(1) or len(calls) > 2)
+        tokenize_corpus(docs, tiny_tokenizer(), ctx_len=32, batch=8, cancelled=third_time)
     assert len(calls) == 3
