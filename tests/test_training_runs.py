@@ -90,6 +90,8 @@ def test_spec_to_pipeline_config_and_back_from_its_work_folder(tmp_path):
     assert (cfg.tokens, cfg.collect_tokens, cfg.batch_size) == (400_000, 200_000, 1024)
     assert cfg.corpus == (str(spec.work_dir / "corpus"),)  # the built-in recipe is written there
     assert cfg.train_options["dead_tokens"] == 100_000 and cfg.split_chars and cfg.log_every >= 1
+    assert cfg.eval_tokens == 8000 and cfg.collect_batch_size == 8
+    assert RunSpec("big", spec.hook, tokens=2_000_000).pipeline_config().eval_tokens == 16384
     spec.save()
     assert RunSpec.load(spec.work_dir) == spec and unfinished_runs() == [spec]
     with_files = RunSpec("run-b", spec.hook, corpus=(str(tmp_path),))
@@ -129,3 +131,26 @@ def test_publish_moves_the_sae_and_deletes_the_work_folder():
 def test_the_cpu_is_always_a_training_device():
     devs = training_devices()
     assert devs[0] == "cpu" and set(devs) <= {"cpu", "cuda", "mps"}
+
+
+def test_evaluation_stops_between_the_passes_of_a_batch():
+    import numpy as np
+
+    from desktop_sae.core.errors import Cancelled
+    from desktop_sae.core.training.evaluate import evaluate
+    from tiny import random_sae
+
+    lm = tiny_lm()
+    forwards, checks = [], []
+    lm.model.register_forward_pre_hook(lambda *_: forwards.append(1))
+    ctx = np.random.default_rng(0).integers(3, 200, size=(8, 16)).astype(np.int32)
+    ctx[:, 0] = 1
+
+    def cancel_at_second_check() -> bool:
+        checks.append(1)
+        return len(checks) >= 2
+
+    with pytest.raises(Cancelled):
+        evaluate(lm.model, random_sae(), ctx, "blocks.1.hook_resid_post", bos_id=1, batch_size=8,
+                 cancel=cancel_at_second_check)
+    assert len(forwards) == 1  # the clean pass ran; the SAE pass did not start

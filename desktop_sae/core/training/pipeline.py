@@ -46,6 +46,7 @@ class PipelineConfig:
     tokens: int = 2_000_000  # training tokens (several epochs if more than were collected)
     collect_tokens: int | None = None  # activations to collect (default: ``tokens``)
     batch_size: int = 4096
+    collect_batch_size: int = 16  # contexts per collection forward pass (a cancellation waits for one)
     ctx: int = 128  # context length in tokens
     lr: float | None = None  # default: TrainConfig.learning_rate()
     held_out: float = 0.02  # fraction of documents kept for evaluation
@@ -125,6 +126,7 @@ def collect_activations(lm, cfg: PipelineConfig, tc: TokenizedCorpus, progress: 
     say = job.report("collect")
     if not (folder / "meta.json").exists() or not ActivationStore(folder).meta.get("complete"):
         collect(lm.model, tc.train, cfg.hook, folder, bos_id=tc.bos_id, max_tokens=cfg.collect_tokens or cfg.tokens,
+                batch_size=cfg.collect_batch_size,
                 progress=lambda p: say(p.done / max(p.total, 1),
                                        f"{p.done}/{p.total} tokens {p.rate:.0f} tok/s ETA {p.eta_s:.0f}s"),
                 cancel=job.cancelled, model_sha256=lm.sha256, model_name=lm.name)
