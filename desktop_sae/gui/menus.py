@@ -29,6 +29,7 @@ def build_actions(win) -> None:
 
     win.act_open_model = A("Open &model…", win.open_model_dialog, None, "Load another model (and its SAE)")
     win.act_open_sae = A("Open S&AE…", win.open_sae_dialog, None, "Put another SAE on the loaded model")
+    win.act_train = A("&Train an SAE…", lambda: _train_dialog(win), None, "Train an SAE on the loaded model")
     win.act_open = A(
         "&Open preset…", win.open_preset_dialog, "Ctrl+O", "Load a preset file (validated before anything changes)"
     )
@@ -74,7 +75,7 @@ def build_actions(win) -> None:
         checkable=True,
     )
     m = win.menuBar().addMenu("&File")
-    for a in (win.act_open_model, win.act_open_sae, None, win.act_open, win.act_save, win.act_presets):
+    for a in (win.act_open_model, win.act_open_sae, win.act_train, None, win.act_open, win.act_save, win.act_presets):
         m.addSeparator() if a is None else m.addAction(a)
     win.recent_menu = m.addMenu("Recent presets")
     win.recent_menu.aboutToShow.connect(win._fill_recent)
@@ -142,6 +143,12 @@ def build_status(win) -> None:
     sb.addWidget(win.status_msg, 1)
     for w in (win.lbl_model, win.lbl_sae, win.lbl_speed):
         sb.addPermanentWidget(w)
+
+
+def _train_dialog(win) -> None:
+    from .train_dialog import open_train_dialog  # pyqtgraph and torch load on first use
+
+    open_train_dialog(win)
 
 
 def _fill_lessons(win) -> None:
