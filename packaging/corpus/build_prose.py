@@ -2,20 +2,19 @@
 manuals), written as JSONL {"text", "source"} like build_corpus.py.
 
 Usage: python packaging/corpus/build_prose.py OUT_DIR
-       (apt-get install python3-doc debian-reference-en jargon-text)
-Sources: the Python 3 documentation (tutorial, how-tos, what's new, FAQ and the library reference's prose), the
-Debian Reference, and the Jargon File. Deterministic; each source capped in characters.
+       (apt-get install python3-doc debian-reference-en)
+Sources: the Python 3 documentation (tutorial, how-tos, what's new, FAQ and the library reference's prose) and
+the Debian Reference. Deterministic; each source capped in characters.
 """
 
 from __future__ import annotations
 
 import html.parser
 import json
-import random
 import sys
 from pathlib import Path
 
-CAPS = {"python_docs": 3_000_000, "debian_reference": 1_200_000, "jargon": 1_200_000}
+CAPS = {"python_docs": 3_000_000, "debian_reference": 1_200_000}
 DOC_CHARS = 3000
 
 
@@ -77,29 +76,15 @@ def debian_reference(root=Path("/usr/share/debian-reference")) -> list[str]:
     return [d for f in sorted(root.glob("*.en.html")) for d in _documents(paragraphs(f))]
 
 
-def jargon(path=Path("/usr/share/doc/jargon-text/jargon.html")) -> list[str]:
-    return _documents(paragraphs(path)) if path.exists() else []
-
-
-SOURCES = {"python_docs": python_docs, "debian_reference": debian_reference, "jargon": jargon}
+SOURCES = {"python_docs": python_docs, "debian_reference": debian_reference}
 
 
 def main(argv=None) -> int:
+    from desktop_sae.core.training.builtin_corpus import cap_documents, write_jsonl
+
     out = Path((argv or sys.argv[1:])[0])
-    out.mkdir(parents=True, exist_ok=True)
-    for name, fn in SOURCES.items():
-        docs = fn()
-        random.Random(0).shuffle(docs)
-        kept, n = [], 0
-        for d in docs:
-            if n >= CAPS[name]:
-                break
-            kept.append(d)
-            n += len(d)
-        with open(out / f"{name}.jsonl", "w", encoding="utf-8") as f:
-            for d in kept:
-                f.write(json.dumps({"text": d, "source": name}) + "\n")
-        print(name, {"documents": len(kept), "chars": n}, file=sys.stderr)
+    summary = write_jsonl(out, {name: cap_documents(fn(), CAPS[name]) for name, fn in SOURCES.items()})
+    print(json.dumps(summary), file=sys.stderr)
     return 0
 
 
