@@ -292,7 +292,7 @@ class Controller(SteeringActions, PresetActions, FeatureActions):
         """Features whose activation every token reports: pinned, the colour feature and the steered ones."""
         st = self.state
         color = (st.color.feature,) if st.color is not None else ()
-        steered = tuple(s.feature for s in st.steering.active)
+        steered = tuple(s.feature for s in st.steering.active if not s.is_vector)
         return tuple(dict.fromkeys((*st.pinned, *color, *steered)))
 
     def _start_answer(self) -> None:

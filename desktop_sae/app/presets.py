@@ -56,11 +56,12 @@ class PresetActions:
         try:
             p = self.store.read(path)
             check_preset(p, info.identity, info.max_activation)
+            feats = tuple(replace(s, label=s.label or ("" if s.is_vector else self.state.label(s.feature)))
+                          for s in p.steering.features)
+            self.set_steering(replace(p.steering, features=feats))  # checks vector widths before changing anything
         except DesktopSAEError as e:
             self.report_error("Could not load the preset", str(e))
             return False
-        feats = tuple(replace(s, label=s.label or self.state.label(s.feature)) for s in p.steering.features)
-        self._set_steering(replace(p.steering, features=feats))
         self.set_sampling(p.sampling)
         if p.system is not None:
             self.set_system(p.system)

@@ -35,6 +35,7 @@ class ModelInfo:
     sae: dict | None
     sae_path: str | None
     d_sae: int = 0
+    d_in: int | None = None  # the SAE's input width (steering vectors must match it)
     max_activation: np.ndarray | None = None
     mean_activation: np.ndarray | None = None
     density: np.ndarray | None = None

@@ -150,6 +150,7 @@ def model_info(session, seconds: float) -> ModelInfo:
         sae={**sae.describe(), "hook": session.hook_name},
         sae_path=sae.source_path,
         d_sae=int(sae.cfg.d_sae),
+        d_in=int(sae.cfg.d_in),
         max_activation=_readonly(stats.max_activation) if stats else None,
         mean_activation=_readonly(stats.mean_activation) if stats else None,
         density=_readonly(stats.density) if stats else None,

@@ -28,7 +28,6 @@ from .asset_meta import (  # noqa: F401 - human_size is part of this module's in
 from .hf_cache import hub_cache_dir
 
 SOURCES = ("bundled", "cached", "imported", "trained")
-TRAINED_DIR = "saes"
 SAE_WEIGHT_FILES = ("sae_weights.safetensors", "sae.safetensors")
 
 
@@ -165,7 +164,9 @@ def _converted_name(folder: Path) -> str:
 
 
 def trained_assets() -> list[Asset]:
-    root = paths.data_dir() / TRAINED_DIR
+    from .training.runs import saes_dir
+
+    root = saes_dir()
     out = []
     for cfg in sorted(root.rglob("cfg.json")) if root.is_dir() else ():
         folder = cfg.parent

@@ -12,12 +12,13 @@ from typing import Any
 from .checks import is_finite
 from .checks import quote as _show
 from .config import METHOD_ALIASES, UNITS, SamplingConfig, SteeringConfig, SteerSpec
-from .errors import PresetError
+from .errors import PresetError, SteeringError
 
 SCHEMA = "desktop-sae-preset"
 SCHEMA_VERSION = 1
 MAX_NAME = 80
 MAX_FEATURES = 64
+MAX_VECTOR_DIM = 1 << 16
 _SAMPLING_KEYS = {f: type(getattr(SamplingConfig(), f)) for f in SamplingConfig.__dataclass_fields__}
 
 
@@ -60,7 +61,8 @@ def preset_to_dict(p: Preset) -> dict[str, Any]:
             "skip_special": p.steering.skip_special,
             "features": [
                 {"id": s.feature, "label": s.label, "strength": s.strength, "unit": s.unit, "method": s.method,
-                 "enabled": s.enabled}
+                 "enabled": s.enabled, **({"vector": list(s.vector)} if s.is_vector else {}),
+                 **({"when": {"feature": s.when[0], "above": s.when[1], "unit": s.when_unit}} if s.when else {})}
                 for s in p.steering.features
             ],
         },
@@ -145,27 +147,33 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
             f = {**{k: v for k, v in demo[concept].items() if k != "id"}, **f}  # the preset's own values win
             fid = demo[concept]["id"]
             refs[i] = concept
-        if isinstance(fid, bool) or not isinstance(fid, int) or fid < 0:
-            raise PresetError(f"{w}.id must be a non-negative integer feature id, got {_show(fid)}")
+        vector = _vector(f.get("vector"), w)
+        if isinstance(fid, bool) or not isinstance(fid, int) or (fid < 0) != (vector is not None):
+            raise PresetError(f"{w}.id must be a non-negative integer feature id (or a negative key with a "
+                              f"\"vector\"), got {_show(fid)}")
         unit = f.get("unit", "raw")
         if unit not in UNITS:
             raise PresetError(f"{w}.unit must be one of {', '.join(UNITS)}, got {_show(unit)}")
         method = f.get("method", "add")
         if not isinstance(method, str) or method.lower() not in METHOD_ALIASES:
-            raise PresetError(f"{w}.method must be add, clamp or orth, got {_show(method)}")
+            raise PresetError(f"{w}.method must be add, clamp, orth or cap, got {_show(method)}")
         enabled = f.get("enabled", True)
         if not isinstance(enabled, bool):
             raise PresetError(f"{w}.enabled must be true or false, got {_show(enabled)}")
-        specs.append(
-            SteerSpec(
+        try:
+            spec = SteerSpec(
                 feature=fid,
                 strength=_num(f.get("strength"), f"{w}.strength", -1e6, 1e6),
                 unit=unit,
                 method=METHOD_ALIASES[method.lower()],
                 enabled=enabled,
                 label=_str(f.get("label", ""), f"{w}.label", 300),
+                vector=vector,
+                **_when(f.get("when"), w),
             )
-        )
+        except SteeringError as e:
+            raise PresetError(f"{w}: {e}") from None
+        specs.append(spec)
     skip = st.get("skip_special", True)
     if not isinstance(skip, bool):
         raise PresetError(f"{where}: steering.skip_special must be true or false")
@@ -185,6 +193,32 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
         description=_str(d.get("description", ""), f"{where}: description", 2000),
         demo_refs=refs,
     )
+
+
+def _vector(v, where: str) -> tuple[float, ...] | None:
+    """A steering vector stored inline: a list of finite numbers (at most MAX_VECTOR_DIM)."""
+    if v is None:
+        return None
+    if not isinstance(v, list) or not 0 < len(v) <= MAX_VECTOR_DIM:
+        raise PresetError(f"{where}.vector must be a list of 1..{MAX_VECTOR_DIM} numbers")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v):
+        raise PresetError(f"{where}.vector must hold finite numbers only")
+    return tuple(float(x) for x in v)
+
+
+def _when(v, where: str) -> dict:
+    """A row's condition ``{"feature": G, "above": T, "unit": "raw"|"max"}`` as SteerSpec keywords."""
+    if v is None:
+        return {}
+    if not isinstance(v, dict) or set(v) - {"feature", "above", "unit"}:
+        raise PresetError(f"{where}.when must be an object with \"feature\", \"above\" and optionally \"unit\"")
+    g = v.get("feature")
+    if isinstance(g, bool) or not isinstance(g, int) or g < 0:
+        raise PresetError(f"{where}.when.feature must be a non-negative integer feature id, got {_show(g)}")
+    unit = v.get("unit", "raw")
+    if unit not in UNITS:
+        raise PresetError(f"{where}.when.unit must be one of {', '.join(UNITS)}, got {_show(unit)}")
+    return {"when": (g, _num(v.get("above"), f"{where}.when.above", -1e6, 1e6)), "when_unit": unit}
 
 
 def _parse_sampling(s, where: str) -> SamplingConfig:

@@ -209,3 +209,31 @@ def test_a_strength_sweep_adds_one_answer_per_strength(make_controller):
     ctl.send("the bridge")
     ctl.wait_until(lambda: not ctl.state.busy, 30)
     assert ctl.state.turns[-1].content == turns[1].content  # strength 0 = the unsteered answer, same seed
+
+
+def test_a_steering_vector_steers_saves_in_a_preset_and_wrong_widths_are_refused(make_controller):
+    import numpy as np
+
+    from desktop_sae.core.errors import SteeringError
+    from desktop_sae.core.vectors import SteeringVector
+
+    ctl = make_controller()
+    d_in = ctl.state.info.d_in
+    ctl.set_sampling(SamplingConfig(seed=2, temperature=0.0, max_new_tokens=8))
+    ctl.send("the bridge")
+    ctl.wait_until(lambda: not ctl.state.busy, 20)
+    plain = ctl.state.last_answer()
+    v = SteeringVector.from_array("random direction", np.random.default_rng(0).normal(size=d_in) * 10)
+    spec = ctl.steer_vector(v, 8.0)
+    assert spec.feature == -1 and ctl.steer_vector(v, 0.0).feature == -2
+    ctl.unsteer(-2)
+    ctl.rerun()
+    ctl.wait_until(lambda: not ctl.state.busy, 20)
+    assert ctl.state.last_answer() != plain
+    before = ctl.state.steering
+    with pytest.raises(SteeringError, match="dimensions"):
+        ctl.steer_vector(SteeringVector.from_array("short", np.ones(d_in - 1)))
+    assert ctl.state.steering == before  # nothing applied
+    path = ctl.save_preset("vector")
+    ctl.clear_steering()
+    assert ctl.load_preset(path) and ctl.state.steering == before

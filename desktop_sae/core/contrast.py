@@ -1,0 +1,148 @@
+"""Contrastive discovery: which SAE features separate positive texts from negative ones, and the mean-difference
+steering vector between them (the baseline that SAE steering should beat, AxBench-style).
+
+Each text counts once: its activations are averaged over its ordinary tokens (special tokens and attention-sink
+positions skipped), then texts are averaged per side. Results are plain frozen data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SAEMismatchError
+from .vectors import SteeringVector
+
+SINK_FACTOR = 10.0  # a token whose residual norm exceeds this x the text's median is an attention sink
+
+
+@dataclass(frozen=True)
+class ContrastHit:
+    feature: int
+    score: float  # (pos_mean - neg_mean) / the feature's max activation (raw difference without statistics)
+    pos_mean: float  # mean activation over positive texts (each text's mean over its tokens)
+    neg_mean: float
+    pos_frac: float  # share of positive texts on which the feature fires at all
+    neg_frac: float
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class ContrastResult:
+    hits: tuple[ContrastHit, ...]  # best separating first
+    vector: SteeringVector  # mean residual on positives - on negatives, at the SAE's hook
+    n_pos: int
+    n_neg: int
+
+
+@dataclass(frozen=True)
+class TextMeans:
+    features: np.ndarray  # [n_texts, d_sae] each text's mean SAE activation over its ordinary tokens
+    fires: np.ndarray  # [n_texts, d_sae] bool: the feature fired somewhere in the text
+    resid: np.ndarray  # [n_texts, d_in] each text's mean residual at the hook
+
+
+def _check_texts(texts: Sequence[str], side: str) -> list[str]:
+    out = [t for t in texts if isinstance(t, str) and t.strip()]
+    if not out:
+        raise ValueError(f"give at least one non-empty {side} text")
+    return out
+
+
+def text_means(session, texts: Sequence[str], progress: Callable[[float, str], None] | None = None,
+               cancelled: Callable[[], bool] | None = None) -> TextMeans:
+    """Per-text mean SAE activations and residuals at the session's hook (no steering, plain text)."""
+    import torch
+
+    sae = session.sae
+    if sae is None:
+        raise SAEMismatchError("no SAE is loaded")
+    feats, fires, resid = [], [], []
+    for i, text in enumerate(texts):
+        if cancelled is not None and cancelled():
+            raise InterruptedError("cancelled")
+        ids = session.prompt_ids(text, chat=False)
+        with torch.inference_mode():
+            x = session.activations(ids).float()
+            keep = torch.tensor([t not in session.special_ids for t in ids], device=x.device)
+            norms = x.norm(dim=-1)
+            if keep.any():
+                keep &= norms <= SINK_FACTOR * norms[keep].median()
+            if not keep.any():
+                raise ValueError(f"text {i + 1} has no ordinary tokens")
+            x = x[keep]
+            a = sae.encode(x.to(sae.W_dec.dtype)).float()
+        feats.append(a.mean(0).cpu().numpy())
+        fires.append((a > 0).any(0).cpu().numpy())
+        resid.append(x.mean(0).cpu().numpy())
+        if progress is not None:
+            progress((i + 1) / len(texts), f"Reading text {i + 1} of {len(texts)}")
+    return TextMeans(np.stack(feats), np.stack(fires), np.stack(resid))
+
+
+def mean_difference(pos: TextMeans, neg: TextMeans, name: str = "mean difference", hook: str = "",
+                    model: str = "") -> SteeringVector:
+    v = pos.resid.mean(0) - neg.resid.mean(0)
+    return SteeringVector.from_array(name, v, hook=hook, model=model,
+                                     source=f"mean difference: {len(pos.resid)} positive vs {len(neg.resid)} "
+                                            f"negative texts")
+
+
+def rank_features(pos: TextMeans, neg: TextMeans, max_activation: np.ndarray | None = None,
+                  labels: Sequence[str] | None = None, top: int = 50) -> tuple[ContrastHit, ...]:
+    """Features by (mean on positives - mean on negatives), in units of each feature's max activation when
+    statistics exist, so that a few very loud features do not crowd out specific ones."""
+    p, n = pos.features.mean(0), neg.features.mean(0)
+    diff = p - n
+    scale = np.ones_like(diff)
+    if max_activation is not None:
+        m = np.asarray(max_activation, dtype=np.float64)
+        ok = np.isfinite(m) & (m > 0)
+        scale[ok] = m[ok]
+    score = diff / scale
+    order = [int(f) for f in np.argsort(-score, kind="stable")[:top] if score[f] > 0]
+    pf, nf = pos.fires.mean(0), neg.fires.mean(0)
+    return tuple(
+        ContrastHit(f, float(score[f]), float(p[f]), float(n[f]), float(pf[f]), float(nf[f]),
+                    labels[f] if labels is not None and f < len(labels) else "")
+        for f in order
+    )
+
+
+def contrast(session, positives: Sequence[str], negatives: Sequence[str], top: int = 50,
+             progress: Callable[[float, str], None] | None = None,
+             cancelled: Callable[[], bool] | None = None) -> ContrastResult:
+    """Rank the loaded SAE's features by how much more they fire on ``positives`` than on ``negatives``, and the
+    mean-difference vector between the two sets."""
+    from .features import load_dictionary
+
+    positives, negatives = _check_texts(positives, "positive"), _check_texts(negatives, "negative")
+    total = len(positives) + len(negatives)
+
+    def part(offset: int, n: int):
+        if progress is None:
+            return None
+        return lambda f, msg: progress((offset + f * n) / total, msg)
+
+    pos = text_means(session, positives, part(0, len(positives)), cancelled)
+    neg = text_means(session, negatives, part(len(positives), len(negatives)), cancelled)
+    sae = session.sae
+    stats = sae.stats
+    dic = load_dictionary(sae.source_path)
+    hits = rank_features(pos, neg, stats.max_activation if stats else None, dic.labels if dic else None, top)
+    first = positives[0] if len(positives[0]) < 40 else positives[0][:37] + "..."
+    vec = mean_difference(pos, neg, f"mean difference ({first})", session.hook_name,
+                          session.lm.describe().get("name", ""))
+    return ContrastResult(hits, vec, len(positives), len(negatives))
+
+
+def matched_strength(vector: SteeringVector, feature_norm: float, feature_strength: float) -> float:
+    """The raw strength that gives ``vector`` the same length as ``feature_strength`` x a decoder row of norm
+    ``feature_norm`` (a baseline at matched norm)."""
+    n = vector.norm
+    if n == 0 or not math.isfinite(n):
+        raise ValueError("the mean-difference vector is zero: the two text sets read the same at this hook")
+    return abs(feature_strength) * feature_norm / n
