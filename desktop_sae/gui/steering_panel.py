@@ -35,6 +35,7 @@ DEBOUNCE_MS = 300
 class SteeringRow(QFrame):
     edited = Signal()
     removed = Signal(object)
+    sweepRequested = Signal(int)
 
     def __init__(self, feature: int, label: str, unit: str, raw_span: float, parent=None):
         super().__init__(parent)
@@ -76,12 +77,16 @@ class SteeringRow(QFrame):
         rm = QToolButton(text="✕")
         rm.setToolTip("Stop steering with this feature")
         rm.clicked.connect(lambda: self.removed.emit(self))
+        self.sweep_btn = QToolButton(text="Sweep…")
+        self.sweep_btn.setToolTip("Sweep strength: plot concept, fluency and KL over a range of strengths")
+        self.sweep_btn.clicked.connect(lambda: self.sweepRequested.emit(self.feature))
         g = QGridLayout(self)
         g.setContentsMargins(4, 2, 4, 2)
         g.addWidget(self.enabled, 0, 0)
         g.addWidget(self.name, 0, 1, 1, 2)
         g.addWidget(self.method, 0, 3)
         g.addWidget(rm, 0, 4)
+        g.addWidget(self.sweep_btn, 0, 5)
         g.addWidget(self.slider, 1, 1)
         g.addWidget(self.value, 1, 2)
         g.addWidget(self.units, 1, 3, 1, 2)
@@ -124,6 +129,7 @@ class SteeringPanel(QWidget):
     after a drag settles (debounced); with "re-run automatically" on, the controller then answers again."""
 
     changed = Signal()  # debounced: the steering the next generation will use changed
+    sweepRequested = Signal(int)  # a row's "Sweep…" button: feature (or vector key)
 
     def __init__(self, controller, parent=None):
         super().__init__(parent)
@@ -216,6 +222,7 @@ class SteeringPanel(QWidget):
                 row = SteeringRow(s.feature, s.label, s.unit, span)
                 row.edited.connect(lambda r=row: self._row_edited(r))
                 row.removed.connect(lambda r: self._edit(self.ctl.unsteer, r.feature))
+                row.sweepRequested.connect(self.sweepRequested)
                 self.rows.append(row)
                 self.box.addWidget(row)
         for r, s in zip(self.rows, cfg.features):
