@@ -115,9 +115,11 @@ class SweepPanel(QWidget):
             unit = "max" if st.info.has_stats(feature) else "raw"
             specs.insert(0, SteerSpec(feature, 0.0, unit, "add", True, st.label(feature)))
         for s in specs:
-            name = s.label or (f"vector {-s.feature}" if s.feature < 0 else f"#{s.feature}")
-            self.target.addItem(f"#{s.feature} {name} ({s.method}, {'× max' if s.unit == 'max' else 'raw'})"
-                                if s.feature >= 0 else f"{name} ({s.method})", s)
+            unit = "× max" if s.unit == "max" else "raw"
+            if s.feature >= 0:
+                self.target.addItem(f"#{s.feature} {s.label} ({s.method}, {unit})".replace("  ", " "), s)
+            else:
+                self.target.addItem(f"{s.label or f'vector {-s.feature}'} ({s.method})", s)
         if len(st.steering.features) > 0:
             self.target.addItem("Whole steering set (× multiplier)", SET)
         if feature is not None:

@@ -1,6 +1,6 @@
 """The strength-sweep plot: concept and combined scores (top) and NLL / KL in nats (bottom) against strength on a log
-axis. Curves and markers are created once and updated with ``setData`` as points arrive; hovering reports the
-nearest strength (``hovered(index)``)."""
+axis (x = log10 strength, ticks at the swept strengths). Curves and markers are created once and updated with
+``setData`` as points arrive; hovering reports the nearest strength (``hovered(index)``)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ class SweepPlot(QWidget):
         self.top = pg.PlotWidget(background=bg)
         self.bottom = pg.PlotWidget(background=bg)
         for p in (self.top, self.bottom):
-            p.setLogMode(x=True, y=False)
             p.showGrid(x=True, y=True, alpha=0.2)
             p.setMouseEnabled(x=False, y=False)
         self.bottom.setXLink(self.top)
@@ -33,8 +32,8 @@ class SweepPlot(QWidget):
         self.top.setYRange(-0.05, 1.1, padding=0)
         self.bottom.setLabel("left", "nats")
         self.bottom.setLabel("bottom", "strength")
-        self.top.addLegend(offset=(5, 5), labelTextSize="8pt")
-        self.bottom.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self.top.addLegend(offset=(-5, 5), labelTextSize="8pt")  # top right, clear of a sweet spot at the left
+        self.bottom.addLegend(offset=(5, -5), labelTextSize="8pt")  # bottom left, clear of the threshold label
         c = TRACE_COLORS
         sym = dict(symbol="o", symbolSize=7)
         self.curves = {
@@ -48,19 +47,20 @@ class SweepPlot(QWidget):
                                    symbolBrush=c[4], **sym),
         }
         self.threshold = pg.InfiniteLine(angle=0, pen=pg.mkPen(DEGEN, style=pg.QtCore.Qt.DotLine),
-                                         label="fluency threshold", labelOpts={"position": 0.1, "color": DEGEN})
+                                         label="fluency threshold", labelOpts={"position": 0.92, "color": DEGEN})
         self.bottom.addItem(self.threshold)
         self.threshold.hide()
-        self.sweet = [pg.InfiniteLine(angle=90, pen=pg.mkPen(SWEET, width=2)) for _ in range(2)]
-        self.degen = [pg.InfiniteLine(angle=90, pen=pg.mkPen(DEGEN, width=2, style=pg.QtCore.Qt.DashLine))
-                      for _ in range(2)]
+        def vline(color, text, dash=False, pos=0.9):
+            pen = pg.mkPen(color, width=2, style=pg.QtCore.Qt.DashLine if dash else pg.QtCore.Qt.SolidLine)
+            return pg.InfiniteLine(angle=90, pen=pen, label=text, labelOpts={"position": pos, "color": color})
+
+        self.sweet = [vline(SWEET, "sweet spot"), vline(SWEET, None)]
+        self.degen = [vline(DEGEN, "degenerates", True, 0.75), vline(DEGEN, None, True)]
         for p, a, b in ((self.top, self.sweet[0], self.degen[0]), (self.bottom, self.sweet[1], self.degen[1])):
             p.addItem(a)
             p.addItem(b)
             a.hide()
             b.hide()
-        self.sweet[0].label = pg.InfLineLabel(self.sweet[0], "sweet spot", position=0.92, color=SWEET)
-        self.degen[0].label = pg.InfLineLabel(self.degen[0], "degenerates", position=0.8, color=DEGEN)
         self.hover_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888888", width=1))
         self.top.addItem(self.hover_line)
         self.hover_line.hide()
@@ -76,6 +76,9 @@ class SweepPlot(QWidget):
         xs = [float(s) for s in strengths if s > 0]
         if xs:
             self.top.setXRange(math.log10(min(xs)), math.log10(max(xs)), padding=0.05)
+            ticks = [[(math.log10(s), f"{s:.3g}") for s in xs]]
+            for p in (self.top, self.bottom):
+                p.getAxis("bottom").setTicks(ticks)
 
     def clear(self) -> None:
         for c in self.curves.values():
@@ -88,7 +91,7 @@ class SweepPlot(QWidget):
         """``points``: SweepPoints so far (any order of arrival; drawn sorted by strength)."""
         pts = sorted((p for p in points if p.strength > 0), key=lambda p: p.strength)
         self.xs = [p.strength for p in pts]
-        x = np.array(self.xs, float)
+        x = np.log10(np.array(self.xs, float))
         val = lambda f: np.array([f(p) for p in pts], float)  # noqa: E731
         self.curves["concept"].setData(x, val(lambda p: p.concept))
         self.curves["reread"].setData(x, val(lambda p: min(p.measured.reread, 1.05)))
