@@ -168,6 +168,9 @@ class SweepPanel(QWidget):
         if not self.ctl.state.ready:
             self.status.setText("The model is not loaded yet.")
             return None
+        if self.target.currentData() is None:
+            self.status.setText("Steer a feature (or select one in the feature list) first.")
+            return None
         try:
             req = self.request()
         except ValueError as e:

@@ -71,6 +71,10 @@ def test_sweep_from_a_steering_row_plots_hovers_and_applies(make_window, low_max
 
 def test_sweep_menu_opens_for_the_steering_set(make_window, tiny_sae_dir, qtbot):
     win = make_window(loader=make_tiny_loader(tiny_sae_dir))
+    win.act_sweep.trigger()  # nothing steered or selected: a message, no job
+    empty = win._boxes[-1].panel
+    assert empty.run() is None and "first" in empty.status.text()
+    win._boxes[-1].close()
     win.controller.steer(3, 2.0)
     win.act_sweep.trigger()
     panel = win._boxes[-1].panel
