@@ -16,9 +16,9 @@ from .scoring import FIRE_FRACTION
 
 
 @torch.inference_mode()
-def _log_probs(session, ids: Sequence[int], steering: SteeringConfig | None = None) -> torch.Tensor:
-    """log-softmax of the model's logits at every position of ``ids`` ([T, V], float32), steered if asked (with
-    the same plan and special-token mask as generation uses)."""
+def _log_probs(session, ids: Sequence[int], steering: SteeringConfig | None = None, keep: int = 0) -> torch.Tensor:
+    """log-softmax of the model's logits at the last ``keep`` positions of ``ids`` (all when 0) ([T, V], float32),
+    steered if asked (with the same plan and special-token mask as generation uses)."""
     dev = session.lm.device
     x = torch.tensor([list(ids)], device=dev)
     fns = {}
@@ -30,7 +30,7 @@ def _log_probs(session, ids: Sequence[int], steering: SteeringConfig | None = No
             tap.mask = torch.tensor([[0.0 if i in special else 1.0 for i in ids]], device=dev)
         fns = {session.hook_name: tap}
     with hooks(session.lm.model, fns):
-        logits = session.lm.model(input_ids=x).logits[0]
+        logits = session.lm.model(input_ids=x, logits_to_keep=keep).logits[0]
     return torch.log_softmax(logits.float(), -1)
 
 
@@ -41,7 +41,7 @@ def answer_logprobs(session, prefix_ids: Sequence[int], answer_ids: Sequence[int
         return np.zeros(0, np.float64)
     if not p:
         raise ValueError("an answer needs a non-empty prefix (the prompt) to be scored")
-    lp = _log_probs(session, p + a)[len(p) - 1 : -1]
+    lp = _log_probs(session, p + a, keep=len(a) + 1)[:-1]
     return lp.gather(1, torch.tensor(a, device=lp.device)[:, None])[:, 0].double().cpu().numpy()
 
 
@@ -89,8 +89,8 @@ def kl_along(session, prefix_ids: Sequence[int], answer_ids: Sequence[int], stee
     if not a:
         return np.zeros(0, np.float64)
     ids = p + a
-    s = _log_probs(session, ids, steering)[len(p) - 1 : -1]
-    d = _log_probs(session, ids)[len(p) - 1 : -1]
+    s = _log_probs(session, ids, steering, keep=len(a) + 1)[:-1]
+    d = _log_probs(session, ids, keep=len(a) + 1)[:-1]
     kl = (s.exp() * (s - d)).sum(-1).clamp_min(0.0)
     return kl.double().cpu().numpy()
 
