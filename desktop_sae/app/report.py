@@ -91,6 +91,7 @@ def report_html(state, images: dict[str, bytes], title: str = "Desktop SAE sessi
             "unit": s.unit,
             "method": s.method,
             "enabled": s.enabled,
+            **({"when": {"feature": s.when[0], "above": s.when[1], "unit": s.when_unit}} if s.when else {}),
         }
         for s in state.steering.features
     ]

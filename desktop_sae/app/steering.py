@@ -30,6 +30,9 @@ class SteeringActions:
         bad = [s.feature for s in cfg.features if not s.is_vector and not 0 <= s.feature < d_sae]
         if bad:
             raise SteeringError(f"feature {bad[0]} does not exist in this SAE ({d_sae} features)")
+        cond = [s.when[0] for s in cfg.features if s.when is not None and not 0 <= s.when[0] < d_sae]
+        if cond:
+            raise SteeringError(f"condition feature {cond[0]} does not exist in this SAE ({d_sae} features)")
         d_in = info.d_in if info is not None else None
         wrong = [s for s in cfg.features if s.is_vector and d_in is not None and len(s.vector) != d_in]
         if wrong:
@@ -74,6 +77,47 @@ class SteeringActions:
 
     def set_method(self, f: int, method: str) -> None:
         self._replace_spec(f, method=method)
+
+    def set_condition(self, f: int, when: tuple[int, float] | None, unit: str = "raw") -> None:
+        """Steer row ``f`` only where feature ``when[0]`` is above ``when[1]`` (raw, or × its max activation with
+        unit 'max') on the unsteered residual; None steers everywhere."""
+        info = self.state.info
+        if when is not None and (info is None or not 0 <= int(when[0]) < info.d_sae):
+            raise SteeringError(f"condition feature {when[0]} does not exist in this SAE")
+        self._replace_spec(f, when=None if when is None else (int(when[0]), float(when[1])), when_unit=unit)
+
+    def load_vector(self, path, strength: float = 1.0, method: str = "add") -> SteerSpec | None:
+        """Read a steering vector file (``core.vectors.load_vector``) and steer with it; a file of another width
+        than the SAE's hook is refused with a message and nothing changes."""
+        from ..core.vectors import load_vector
+
+        try:
+            vec = load_vector(path)
+            spec = self.steer_vector(vec, strength, method)
+        except SteeringError as e:
+            self.report_error("Could not load the steering vector", str(e))
+            return None
+        hook = (self.state.info.sae or {}).get("hook", "")
+        other = f" (made at {vec.hook}; the SAE is at {hook})" if vec.hook and hook and vec.hook != hook else ""
+        self.set_status(f"Steering vector loaded: {vec.name}, {len(vec.values)} dimensions{other}")
+        return spec
+
+    def save_vector(self, key: int, path):
+        """Write steering row ``key`` (a vector) to a safetensors file; returns the path or None on error."""
+        from ..core.vectors import SteeringVector, save_vector
+
+        spec, info = self._spec(key), self.state.info
+        try:
+            if spec is None or not spec.is_vector:
+                raise SteeringError("choose a steering vector row to save (feature rows are decoder rows of the SAE)")
+            vec = SteeringVector(spec.label or f"vector {-key}", spec.vector, hook=(info.sae or {}).get("hook", ""),
+                                 model=info.model.get("name", ""), source="saved from the steering panel")
+            out = save_vector(vec, path)
+        except (SteeringError, OSError) as e:
+            self.report_error("Could not save the steering vector", str(e))
+            return None
+        self.set_status(f"Steering vector saved: {out}")
+        return out
 
     def set_enabled(self, f: int, on: bool) -> None:
         self._replace_spec(f, enabled=bool(on))

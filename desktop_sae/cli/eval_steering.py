@@ -103,8 +103,8 @@ def cmd_eval_steering(args) -> int:
     from ..core.steer_eval.data import adhoc_concept, load_concept, load_splits
     from ..core.steer_eval.evaluate import EvalSettings, evaluate_steering
 
-    if args.method.lower() not in METHOD_ALIASES:
-        raise ValueError(f"unknown --method {args.method!r}; use add, clamp or orth")
+    if METHOD_ALIASES.get(args.method.lower()) not in ("add", "clamp", "orth"):
+        raise ValueError(f"--method {args.method!r}: eval-steering compares add, clamp or orth")
     settings = EvalSettings(_strengths(args.strengths), METHOD_ALIASES[args.method.lower()], _seeds(args.seeds),
                             args.max_tokens, args.fire_fraction, args.fluency_threshold, not args.no_baselines)
     if args.concept:

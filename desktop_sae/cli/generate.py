@@ -21,7 +21,7 @@ def register(sub) -> None:
     src.add_argument("--prompt-file", help="batch: one prompt per line, or .jsonl with a \"prompt\" field")
     p.add_argument("--system", default=None, help="system prompt (chat template)")
     p.add_argument("--raw", action="store_true", help="treat the prompt as plain text, not a chat message")
-    p.add_argument("--steer", action="append", default=[], metavar="F=V[x][:add|clamp|orth]",
+    p.add_argument("--steer", action="append", default=[], metavar="F=V[x][:add|clamp|orth|cap][@G>T[x]]",
                    help="steer feature F with strength V (raw) or Vx (x max activation); repeatable")
     p.add_argument("--multiplier", type=float, default=1.0, help="global steering multiplier")
     p.add_argument("--steer-special", action="store_true", help="also steer BOS / special tokens")

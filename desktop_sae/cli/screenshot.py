@@ -18,7 +18,8 @@ def register(sub) -> None:
     add_model_args(p)
     p.add_argument("--prompt", default="Tell me about the Golden Gate Bridge.")
     p.add_argument("--system", default=None)
-    p.add_argument("--steer", action="append", default=[], metavar="F=V[x][:add|clamp|orth]", help="steer (repeatable)")
+    p.add_argument("--steer", action="append", default=[], metavar="F=V[x][:add|clamp|orth|cap][@G>T[x]]",
+                   help="steer (repeatable)")
     p.add_argument("--multiplier", type=float, default=1.0)
     p.add_argument("--compare", action="store_true", help="side by side: steered and default answers")
     p.add_argument("--preset", default=None, help="apply this preset first")
@@ -95,7 +96,7 @@ def cmd_screenshot(args) -> int:
     if args.system:
         ctl.set_system(args.system)
     ctl.set_compare(args.compare)
-    ctl.set_pinned(args.pin or [s.feature for s in st.steering.features])
+    ctl.set_pinned(args.pin or [s.feature for s in st.steering.features if not s.is_vector])
 
     def ask():
         ctl.send(args.prompt)

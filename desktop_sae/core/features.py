@@ -72,9 +72,32 @@ def features_on_text(session, text: str, top: int = 20) -> TextFeatures:
     ignored), labelled from the dictionary beside the SAE."""
     sae = _checked_sae(session)
     toks, ids, acts = session.encode_text(text)
+    return _ranked(session, sae, toks, ids, acts, top, "the text has no ordinary tokens")
+
+
+def features_on_span(session, ids, start: int, end: int, top: int = 20) -> TextFeatures:
+    """The ``top`` features that fire most strongly on positions ``start..end-1`` of the token sequence ``ids``,
+    read in context (the whole prefix goes through the model; no steering): the same numbers as slicing an encode
+    of the full sequence. Special tokens in the span are ignored; ``mean`` is over the span's ordinary tokens."""
+    import torch
+
+    sae = _checked_sae(session)
+    ids = [int(i) for i in ids]
+    if not 0 <= start < end <= len(ids):
+        raise ValueError(f"the span {start}..{end} is not inside the {len(ids)} tokens")
+    with torch.inference_mode():
+        acts = sae.encode(session.activations(ids[:end])[start:end]).float().cpu().numpy()
+    tok = session.lm.tokenizer
+    span = ids[start:end]
+    return _ranked(session, sae, [tok.decode([i]) for i in span], span, acts, top,
+                   "the selection holds only special tokens")
+
+
+def _ranked(session, sae, toks, ids, acts: np.ndarray, top: int, empty: str) -> TextFeatures:
+    """Features by their max over the ordinary tokens of ``acts`` [T, d_sae], labelled."""
     keep = np.array([i not in session.special_ids for i in ids], dtype=bool)
     if not keep.any():
-        raise ValueError("the text has no ordinary tokens")
+        raise ValueError(empty)
     a = acts[keep]
     kept = tuple(t for t, k in zip(toks, keep) if k)
     mx, arg = a.max(0), a.argmax(0)

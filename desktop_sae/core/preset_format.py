@@ -61,7 +61,8 @@ def preset_to_dict(p: Preset) -> dict[str, Any]:
             "skip_special": p.steering.skip_special,
             "features": [
                 {"id": s.feature, "label": s.label, "strength": s.strength, "unit": s.unit, "method": s.method,
-                 "enabled": s.enabled, **({"vector": list(s.vector)} if s.is_vector else {})}
+                 "enabled": s.enabled, **({"vector": list(s.vector)} if s.is_vector else {}),
+                 **({"when": {"feature": s.when[0], "above": s.when[1], "unit": s.when_unit}} if s.when else {})}
                 for s in p.steering.features
             ],
         },
@@ -155,7 +156,7 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
             raise PresetError(f"{w}.unit must be one of {', '.join(UNITS)}, got {_show(unit)}")
         method = f.get("method", "add")
         if not isinstance(method, str) or method.lower() not in METHOD_ALIASES:
-            raise PresetError(f"{w}.method must be add, clamp or orth, got {_show(method)}")
+            raise PresetError(f"{w}.method must be add, clamp, orth or cap, got {_show(method)}")
         enabled = f.get("enabled", True)
         if not isinstance(enabled, bool):
             raise PresetError(f"{w}.enabled must be true or false, got {_show(enabled)}")
@@ -168,6 +169,7 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
                 enabled=enabled,
                 label=_str(f.get("label", ""), f"{w}.label", 300),
                 vector=vector,
+                **_when(f.get("when"), w),
             )
         except SteeringError as e:
             raise PresetError(f"{w}: {e}") from None
@@ -202,6 +204,21 @@ def _vector(v, where: str) -> tuple[float, ...] | None:
     if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v):
         raise PresetError(f"{where}.vector must hold finite numbers only")
     return tuple(float(x) for x in v)
+
+
+def _when(v, where: str) -> dict:
+    """A row's condition ``{"feature": G, "above": T, "unit": "raw"|"max"}`` as SteerSpec keywords."""
+    if v is None:
+        return {}
+    if not isinstance(v, dict) or set(v) - {"feature", "above", "unit"}:
+        raise PresetError(f"{where}.when must be an object with \"feature\", \"above\" and optionally \"unit\"")
+    g = v.get("feature")
+    if isinstance(g, bool) or not isinstance(g, int) or g < 0:
+        raise PresetError(f"{where}.when.feature must be a non-negative integer feature id, got {_show(g)}")
+    unit = v.get("unit", "raw")
+    if unit not in UNITS:
+        raise PresetError(f"{where}.when.unit must be one of {', '.join(UNITS)}, got {_show(unit)}")
+    return {"when": (g, _num(v.get("above"), f"{where}.when.above", -1e6, 1e6)), "when_unit": unit}
 
 
 def _parse_sampling(s, where: str) -> SamplingConfig:

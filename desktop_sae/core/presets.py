@@ -55,19 +55,28 @@ def check_preset(p: Preset, current: SAEIdentity | None, max_activation=None) ->
         )
     if not want.fingerprint and want.name and current.name and want.name != current.name:
         raise PresetError(f"preset {p.name!r} was made for SAE {want.name!r}; the loaded SAE is {current.name!r}")
+    def has_stats(f: int) -> bool:
+        mx = None if max_activation is None else float(max_activation[f])
+        return mx is not None and math.isfinite(mx) and mx > 0
+
     for s in p.steering.features:
+        if s.when is not None:
+            g = s.when[0]
+            if not 0 <= g < current.d_sae:
+                raise PresetError(f"preset {p.name!r}: condition feature {g} does not exist (this SAE has "
+                                  f"0..{current.d_sae - 1})")
+            if s.when_unit == "max" and not has_stats(g):
+                raise PresetError(f"preset {p.name!r}: the condition on feature {g} is in × max activation, but this "
+                                  "SAE has no statistics for it")
         if s.is_vector:  # its width is checked against the hook when it is applied
             continue
         if not 0 <= s.feature < current.d_sae:
             raise PresetError(
                 f"preset {p.name!r}: feature {s.feature} does not exist (this SAE has 0..{current.d_sae - 1})"
             )
-        if s.unit == "max":
-            mx = None if max_activation is None else float(max_activation[s.feature])
-            ok = mx is not None and math.isfinite(mx) and mx > 0
-            if not ok:
-                raise PresetError(f"preset {p.name!r}: feature {s.feature} is given in × max activation, but this SAE "
-                                  "has no statistics for it")
+        if s.unit == "max" and not has_stats(s.feature):
+            raise PresetError(f"preset {p.name!r}: feature {s.feature} is given in × max activation, but this SAE "
+                              "has no statistics for it")
 
 
 # --- demo features -------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import torch
 
 from .hooks import StopForward
 from .sae import SAE
-from .steering import SteeringPlan, steering_delta
+from .steering import SteeringPlan, plan_delta
 
 
 @dataclass
@@ -49,21 +49,25 @@ class SAETap:
         out = None
         if not plan.empty:
             mask = None if self.mask is None else self.mask[..., None].to(x.dtype)
-            now = None if plan.clamp_idx is None else self._acts_of(pre, plan.clamp_idx)
-            delta, shift = steering_delta(x, now, plan, sae, mask)
-            out = x + delta
-            if self.record:
-                pre = pre + shift if shift is not None else sae.pre_activations(sae._norm_in(out)[0])
+            kth = []  # TopK: the k-th largest pre-activation, computed once for the clamp values and conditions
+            delta, shift = plan_delta(x, lambda idx: self._acts_of(pre, idx, kth), plan, sae, mask)
+            if delta is not None:
+                out = x + delta
+                if self.record:
+                    pre = pre + shift if shift is not None else sae.pre_activations(sae._norm_in(out)[0])
         if self.record:
             self.last = self._readout(pre, out if out is not None else x)
         return out
 
-    def _acts_of(self, pre: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    def _acts_of(self, pre: torch.Tensor, idx: torch.Tensor, kth_cache: list | None = None) -> torch.Tensor:
         """Activations of a few features. TopK: a feature is active iff its pre-activation reaches the k-th
-        largest, so no dense activation vector is built."""
+        largest, so no dense activation vector is built (``kth_cache`` keeps that k-th value between calls)."""
         sae = self.sae
         if sae.cfg.architecture == "topk":
-            kth = pre.topk(sae.cfg.k, dim=-1).values[..., -1:]
+            kth_cache = [] if kth_cache is None else kth_cache
+            if not kth_cache:
+                kth_cache.append(pre.topk(sae.cfg.k, dim=-1).values[..., -1:])
+            kth = kth_cache[0]
             sel = pre[..., idx]
             return torch.where(sel >= kth, torch.relu(sel), torch.zeros_like(sel))
         return sae.activation(pre)[..., idx]

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -27,8 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .selection_features import selected_tokens
 from .theme import heat, is_dark
 from .ticker import Ticker
+from .token_tooltip import token_tooltip
 
 ROLE_TITLES = {"user": "You", "assistant": "Model", "system": "System", "error": "Error"}
 
@@ -38,6 +41,7 @@ class Transcript(QTextBrowser):
 
     tokenHovered = Signal(str, int)
     tokenClicked = Signal(str, int)
+    featuresRequested = Signal()  # "Features on this selection" from the context menu
 
     def __init__(self, title: str, parent=None):
         super().__init__(parent)
@@ -47,6 +51,17 @@ class Transcript(QTextBrowser):
         self.highlighted.connect(self._hover)
         self.anchorClicked.connect(self._click)
         self.setPlaceholderText("The conversation appears here. Type below and press Ctrl+Enter.")
+
+    def context_menu(self, pos) -> QMenu:
+        menu = self.createStandardContextMenu(pos)
+        menu.addSeparator()
+        a = menu.addAction("Features on this selection", self.featuresRequested.emit)
+        a.setEnabled(self.textCursor().hasSelection())
+        a.setToolTip("The SAE features most active over the selected tokens")
+        return menu
+
+    def contextMenuEvent(self, ev) -> None:  # noqa: N802
+        self.context_menu(ev.pos()).exec(ev.globalPos())
 
     def _hover(self, url: QUrl) -> None:
         parsed = _parse(url.toString())
@@ -180,6 +195,7 @@ class ChatPane(QWidget):
 
     tokenHovered = Signal(object)  # TokenEvent
     tokenClicked = Signal(object)
+    selectionFeaturesRequested = Signal(object, str)  # [(run, index)] of the selected tokens, the selected text
 
     def __init__(self, controller, parent=None):
         super().__init__(parent)
@@ -206,6 +222,8 @@ class ChatPane(QWidget):
         for v in (self.main_view, self.default_view):
             v.tokenHovered.connect(lambda run, i: self._emit_token(self.tokenHovered, run, i))
             v.tokenClicked.connect(lambda run, i: self._emit_token(self.tokenClicked, run, i))
+            v.featuresRequested.connect(lambda v=v: self.selectionFeaturesRequested.emit(
+                selected_tokens(v), v.textCursor().selectedText().replace("\u2029", "\n")))
         views = QSplitter(Qt.Horizontal)
         views.addWidget(self.main_view)
         views.addWidget(self.default_view)
@@ -364,6 +382,14 @@ class ChatPane(QWidget):
 
     def _views(self):
         return (self.main_view, self.default_view) if self.ctl.state.compare else (self.main_view,)
+
+    def tooltip_for(self, ev) -> str:
+        """Hover text: the token's features and next-token alternatives, and side by side the other run's at
+        the same position."""
+        other = None
+        if ev.run in ("steered", "default"):
+            other = self.ctl.events.get(("default" if ev.run == "steered" else "steered", ev.index))
+        return token_tooltip(ev, self.ctl.state.label, other)
 
     def _emit_token(self, sig, run: str, idx: int) -> None:
         ev = self.ctl.events.get((run, idx))

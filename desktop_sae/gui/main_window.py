@@ -15,6 +15,7 @@ from ..app.jobs import JobRunner
 from ..app.state import LoadRequest
 from . import theme
 from .chat_pane import ChatPane
+from .discover_actions import DiscoverActions
 from .feature_panel import FeaturePanel
 from .gc_guard import GuiThreadGC
 from .inference_thread import InferenceThread, OutboxPump
@@ -25,6 +26,7 @@ from .quiz_panel import QuizPanel
 from .settings import app_settings, get_bool, restore_state, save_state
 from .steering_panel import SteeringPanel
 from .sweep_panel import open_sweep_dialog
+from .token_tooltip import as_html
 from .view_modes import ViewModes
 from .welcome import WelcomePage
 
@@ -32,7 +34,7 @@ from .welcome import WelcomePage
 # widgets are built right after it, and torch loads in the inference thread.
 
 
-class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
+class MainWindow(OpenActions, ViewModes, LessonMode, DiscoverActions, QMainWindow):
     readyChanged = Signal(bool)
 
     def __init__(
@@ -163,6 +165,7 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
         ctl.token_inspected.connect(self._on_inspected)
         self.chat.tokenHovered.connect(self._on_token_hover)
         self.chat.tokenClicked.connect(self._on_token_click)
+        self.chat.selectionFeaturesRequested.connect(self.show_selection_features)
         self.features.featureSelected.connect(ctl.select)
         self.features.pinToggled.connect(ctl.toggle_pin)
         self.features.steerRequested.connect(self.steer_feature)
@@ -183,7 +186,8 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
 
     # --- controller -> window -----------------------------------------------------------------------------
     def _on_ready(self, ready: bool) -> None:
-        for w in (self.act_send, self.act_regen, self.act_open, self.act_save, self.act_open_sae):
+        for w in (self.act_send, self.act_regen, self.act_open, self.act_save, self.act_open_sae,
+                  self.act_load_vector, self.act_save_vector):
             w.setEnabled(ready)
         self.chat.set_busy(self.controller.state.busy)
         self.readyChanged.emit(ready)
@@ -273,14 +277,7 @@ class MainWindow(OpenActions, ViewModes, LessonMode, QMainWindow):
 
     def _on_token_hover(self, ev) -> None:
         self.controller.inspect_token(ev)
-        if ev.top_ids is not None:
-            label = self.controller.state.label
-            lines = [
-                f"#{int(i)}  {float(v):.2f}  {label(int(i))}"[:70]
-                for i, v in zip(ev.top_ids[:8], ev.top_vals[:8])
-                if v > 0
-            ]
-            QToolTip.showText(QCursor.pos(), f"{ev.text!r}\n" + "\n".join(lines), self.chat.main_view)
+        QToolTip.showText(QCursor.pos(), as_html(self.chat.tooltip_for(ev)), self.chat.main_view)
 
     def _on_token_click(self, ev) -> None:
         self.controller.inspect_token(ev)

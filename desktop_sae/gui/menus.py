@@ -30,11 +30,16 @@ def build_actions(win) -> None:
 
     win.act_open_model = A("Open &model…", win.open_model_dialog, None, "Load another model (and its SAE)")
     win.act_open_sae = A("Open S&AE…", win.open_sae_dialog, None, "Put another SAE on the loaded model")
+    win.act_train = A("&Train an SAE…", lambda: _train_dialog(win), None, "Train an SAE on the loaded model")
     win.act_open = A(
         "&Open preset…", win.open_preset_dialog, "Ctrl+O", "Load a preset file (validated before anything changes)"
     )
     win.act_save = A("&Save preset…", win.save_preset_dialog, "Ctrl+S", "Save steering and sampling as a preset")
     win.act_presets = A("&Presets…", win.show_presets, "Ctrl+P", "Built-in and saved presets: load, rename, delete")
+    win.act_load_vector = A("Load steering &vector…", win.load_vector_dialog, None,
+                            "Steer with a vector from a .safetensors or .npy file (checked against the hook width)")
+    win.act_save_vector = A("Save steering vector…", win.save_vector_dialog, None,
+                            "Save the selected vector row of the steering panel as a .safetensors file")
     win.act_report = A(
         "&Export session report…",
         win.export_report_dialog,
@@ -73,10 +78,13 @@ def build_actions(win) -> None:
         checkable=True,
     )
     m = win.menuBar().addMenu("&File")
-    for a in (win.act_open_model, win.act_open_sae, None, win.act_open, win.act_save, win.act_presets):
+    for a in (win.act_open_model, win.act_open_sae, win.act_train, None, win.act_open, win.act_save, win.act_presets):
         m.addSeparator() if a is None else m.addAction(a)
     win.recent_menu = m.addMenu("Recent presets")
     win.recent_menu.aboutToShow.connect(win._fill_recent)
+    m.addSeparator()
+    m.addAction(win.act_load_vector)
+    m.addAction(win.act_save_vector)
     m.addSeparator()
     m.addAction(win.act_report)
     m.addSeparator()
@@ -99,6 +107,10 @@ def build_actions(win) -> None:
         grp.addAction(a)
         tm.addAction(a)
         win.theme_actions[mode] = a
+    win.act_contrast = A("Find features by &contrast…", win.open_contrast_finder, None,
+                         "Features that fire more on some texts than on others, and their mean-difference vector")
+    m = win.menuBar().addMenu("&Tools")
+    m.addAction(win.act_contrast)
     win.lessons_menu = win.menuBar().addMenu("&Lessons")
     win.lessons_menu.aboutToShow.connect(lambda: _fill_lessons(win))
     m = win.menuBar().addMenu("&Help")
@@ -134,6 +146,12 @@ def build_status(win) -> None:
     sb.addWidget(win.status_msg, 1)
     for w in (win.lbl_model, win.lbl_sae, win.lbl_speed):
         sb.addPermanentWidget(w)
+
+
+def _train_dialog(win) -> None:
+    from .train_dialog import open_train_dialog  # pyqtgraph and torch load on first use
+
+    open_train_dialog(win)
 
 
 def _fill_lessons(win) -> None:

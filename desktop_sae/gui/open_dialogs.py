@@ -35,6 +35,26 @@ class OpenActions:
         if path:
             self.controller.load_preset(path)
 
+    def load_vector_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load a steering vector", "",
+                                              "Steering vectors (*.safetensors *.npy);;All files (*)")
+        if path and self.controller.load_vector(path) is not None:
+            self.docks["steering"].show()
+            self.docks["steering"].raise_()
+
+    def save_vector_dialog(self) -> None:
+        key = self.steering.selected_vector()
+        if key is None:
+            self.controller.report_error("Save steering vector", "Select a vector row in the steering panel first "
+                                         "(click it); feature rows are decoder rows of the SAE.")
+            return
+        spec = next(s for s in self.controller.state.steering.features if s.feature == key)
+        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in (spec.label or "vector"))[:60]
+        path, _ = QFileDialog.getSaveFileName(self, "Save the steering vector", f"{name}.safetensors",
+                                              "Steering vectors (*.safetensors)")
+        if path:
+            self.controller.save_vector(key, path if path.endswith(".safetensors") else path + ".safetensors")
+
     def show_presets(self) -> None:
         dlg = PresetManager(self.controller.store, self)
         dlg.loadRequested.connect(lambda p: self.controller.load_preset(p) and dlg.accept())

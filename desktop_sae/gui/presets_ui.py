@@ -87,7 +87,8 @@ class PresetManager(QDialog):
             p = self.store.read(path)
             feats = (
                 ", ".join(
-                    f"#{s.feature} {s.label} {s.strength:g}{'×' if s.unit == 'max' else ''} {s.method}"
+                    f"{'vector' if s.is_vector else f'#{s.feature}'} {s.label} {s.strength:g}"
+                    f"{'×' if s.unit == 'max' else ''} {s.method}{f' when #{s.when[0]}' if s.when else ''}"
                     for s in p.steering.features
                 )
                 or "no steering"

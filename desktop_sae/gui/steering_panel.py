@@ -1,127 +1,26 @@
-"""The steering panel: one row per steered feature (slider + exact value in × max activation, with the raw
-coefficient and % of the hook's typical residual norm beside it, method, enable, remove), a global multiplier,
-reset, and "re-run automatically" (debounced; the newest change wins). It mirrors the controller's steering."""
+"""The steering panel: one row per steered feature or steering vector (``steering_row.SteeringRow``: slider +
+exact value, the raw coefficient and % of the hook's typical residual norm beside it, method, condition, enable,
+remove), a global multiplier, reset, and "re-run automatically" (debounced; the newest change wins). It mirrors
+the controller's steering. Clicking a row selects it (File ▸ Save steering vector… saves the selected vector)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDoubleSpinBox,
-    QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
-    QSlider,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-METHOD_NAMES = {"add": "add", "clamp": "clamp", "orth": "orthogonal"}
-METHOD_TIPS = (
-    "add: x + s·W_dec[f] (Neuronpedia's default)\n"
-    "clamp: set the feature's activation to c, keeping the SAE error (Anthropic's Golden Gate method)\n"
-    "orthogonal: scale the component of x along W_dec[f] by c (1 = unchanged, 0 = remove)"
-)
-SLIDER_STEPS = 200  # each side
+from ..core.errors import SteeringError
+from .steering_row import METHOD_NAMES, METHOD_TIPS, SteeringRow  # noqa: F401  (re-exported)
+
 DEBOUNCE_MS = 300
-
-
-class SteeringRow(QFrame):
-    edited = Signal()
-    removed = Signal(object)
-    sweepRequested = Signal(int)
-
-    def __init__(self, feature: int, label: str, unit: str, raw_span: float, parent=None):
-        super().__init__(parent)
-        self.feature = feature
-        self.label = label
-        self.unit = unit  # 'max' when the SAE has statistics, else 'raw'
-        self.span = 20.0 if unit == "max" else raw_span  # strength at the slider's end
-        self.setFrameShape(QFrame.StyledPanel)
-        self.enabled = QCheckBox()
-        self.enabled.setChecked(True)
-        self.enabled.setToolTip("Apply this feature's steering")
-        self.name = QLabel(f"<b>#{feature}</b> {label}"[:80])
-        self.name.setToolTip(f"Feature #{feature}: {label}")
-        self.name.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long labels never widen the dock
-        self.slider = QSlider(Qt.Horizontal)
-        self.slider.setRange(-SLIDER_STEPS, SLIDER_STEPS)
-        self.slider.setToolTip(
-            "Strength"
-            + (
-                " in multiples of the feature's max activation (±10× is the useful range)"
-                if unit == "max"
-                else " (raw coefficient)"
-            )
-        )
-        self.value = QDoubleSpinBox()
-        self.value.setDecimals(2)
-        self.value.setRange(-1000.0, 1000.0) if unit == "max" else self.value.setRange(-1e5, 1e5)
-        self.value.setSingleStep(0.5 if unit == "max" else max(1.0, round(self.span / 20)))
-        self.value.setSuffix("×" if unit == "max" else "")
-        self.value.setToolTip(self.slider.toolTip())
-        self.method = QComboBox()
-        for k, v in METHOD_NAMES.items():
-            self.method.addItem(v, k)
-        self.method.setToolTip(METHOD_TIPS)
-        self.units = QLabel("")
-        self.units.setToolTip(
-            "Raw coefficient and its size as % of the hook's typical residual norm (after the global multiplier)"
-        )
-        rm = QToolButton(text="✕")
-        rm.setToolTip("Stop steering with this feature")
-        rm.clicked.connect(lambda: self.removed.emit(self))
-        self.sweep_btn = QToolButton(text="Sweep…")
-        self.sweep_btn.setToolTip("Sweep strength: plot concept, fluency and KL over a range of strengths")
-        self.sweep_btn.clicked.connect(lambda: self.sweepRequested.emit(self.feature))
-        g = QGridLayout(self)
-        g.setContentsMargins(4, 2, 4, 2)
-        g.addWidget(self.enabled, 0, 0)
-        g.addWidget(self.name, 0, 1, 1, 2)
-        g.addWidget(self.method, 0, 3)
-        g.addWidget(rm, 0, 4)
-        g.addWidget(self.sweep_btn, 0, 5)
-        g.addWidget(self.slider, 1, 1)
-        g.addWidget(self.value, 1, 2)
-        g.addWidget(self.units, 1, 3, 1, 2)
-        g.setColumnStretch(1, 1)
-        self.slider.valueChanged.connect(self._from_slider)
-        self.value.valueChanged.connect(self._from_value)
-        self.method.currentIndexChanged.connect(self.edited)
-        self.enabled.toggled.connect(self.edited)
-
-    def _from_slider(self, v: int) -> None:
-        self.value.blockSignals(True)
-        self.value.setValue(v / SLIDER_STEPS * self.span)
-        self.value.blockSignals(False)
-        self.edited.emit()
-
-    def _from_value(self, v: float) -> None:
-        self.slider.blockSignals(True)
-        self.slider.setValue(int(round(max(-1.0, min(1.0, v / self.span)) * SLIDER_STEPS)))
-        self.slider.blockSignals(False)
-        self.edited.emit()
-
-    def set_spec(self, s) -> None:
-        for w in (self.value, self.method, self.enabled):
-            w.blockSignals(True)
-        self.value.setValue(s.strength)
-        self._from_value_silent(s.strength)
-        self.method.setCurrentIndex(max(0, self.method.findData(s.method)))
-        self.enabled.setChecked(s.enabled)
-        for w in (self.value, self.method, self.enabled):
-            w.blockSignals(False)
-
-    def _from_value_silent(self, v: float) -> None:
-        self.slider.blockSignals(True)
-        self.slider.setValue(int(round(max(-1.0, min(1.0, v / self.span)) * SLIDER_STEPS)))
-        self.slider.blockSignals(False)
 
 
 class SteeringPanel(QWidget):
@@ -135,6 +34,7 @@ class SteeringPanel(QWidget):
         super().__init__(parent)
         self.ctl = ctl = controller
         self.rows: list[SteeringRow] = []
+        self.selected: int | None = None  # the clicked row's key
         self.mult = QDoubleSpinBox()
         self.mult.setRange(-10, 10)
         self.mult.setSingleStep(0.1)
@@ -154,7 +54,8 @@ class SteeringPanel(QWidget):
         self.skip_special.setChecked(True)
         self.skip_special.setToolTip("Do not steer BOS and chat-template tokens (recommended)")
         self.skip_special.toggled.connect(lambda on: self._edit(ctl.set_skip_special, on))
-        self.hint = QLabel("Add features with <b>Steer</b> in the feature panel.")
+        self.hint = QLabel("Add features with <b>Steer</b> in the feature panel, or a steering vector with "
+                           "<b>File ▸ Load steering vector…</b>")
         self.hint.setWordWrap(True)
         self.box = QVBoxLayout()
         self.box.setContentsMargins(0, 0, 0, 0)
@@ -199,6 +100,26 @@ class SteeringPanel(QWidget):
         self.ctl.set_enabled(f, row.enabled.isChecked())
         self.debounce.start()
 
+    def _condition_edited(self, row: SteeringRow) -> None:
+        try:
+            self.ctl.set_condition(row.feature, row.condition(), row.threshold_unit)
+        except SteeringError as e:  # the spin box's range keeps this from happening; say so if it does
+            self.ctl.report_error("Could not set the condition", str(e))
+            return
+        self.debounce.start()
+
+    def select(self, row: SteeringRow | None) -> None:
+        self.selected = None if row is None else row.feature
+        for r in self.rows:
+            r.set_selected(r is row)
+
+    def selected_vector(self) -> int | None:
+        """The key of the vector row to save: the selected one, or the only one."""
+        vecs = [r.feature for r in self.rows if r.is_vector]
+        if self.selected in vecs:
+            return self.selected
+        return vecs[0] if len(vecs) == 1 else None
+
     def _fire(self) -> None:
         self.changed.emit()
         if self.ctl.state.auto_rerun:
@@ -210,21 +131,29 @@ class SteeringPanel(QWidget):
     # --- controller -> rows --------------------------------------------------------------------------------
     def show_config(self, cfg) -> None:
         """Mirror ``cfg``: rows are rebuilt only when the set of features changes, so a drag keeps its slider."""
-        if [r.feature for r in self.rows] != [s.feature for s in cfg.features] or any(
-            r.unit != s.unit for r, s in zip(self.rows, cfg.features)
-        ):
+        info = self.ctl.state.info
+        default_unit = "max" if info is not None and info.max_activation is not None else "raw"
+        t_units = [s.when_unit if s.when is not None else default_unit for s in cfg.features]
+        if [(r.feature, r.unit, r.threshold_unit) for r in self.rows] != [
+            (s.feature, s.unit, t) for s, t in zip(cfg.features, t_units)
+        ]:
             for r in self.rows:
                 r.setParent(None)
                 r.deleteLater()
             self.rows = []
-            span = 2.0 * (self.ctl.state.info.typical_norm or 100.0) if self.ctl.state.info else 200.0
-            for s in cfg.features:
-                row = SteeringRow(s.feature, s.label, s.unit, span)
+            span = 2.0 * (info.typical_norm or 100.0) if info else 200.0
+            for s, t in zip(cfg.features, t_units):
+                row = SteeringRow(s.feature, s.label, s.unit, span, is_vector=s.is_vector,
+                                  dims=len(s.vector) if s.is_vector else 0, d_sae=info.d_sae if info else 0,
+                                  threshold_unit=t)
                 row.edited.connect(lambda r=row: self._row_edited(r))
+                row.conditionEdited.connect(lambda r=row: self._condition_edited(r))
                 row.removed.connect(lambda r: self._edit(self.ctl.unsteer, r.feature))
                 row.sweepRequested.connect(self.sweepRequested)
+                row.clicked.connect(self.select)
                 self.rows.append(row)
                 self.box.addWidget(row)
+            self.select(self.row(self.selected) if self.selected is not None else None)
         for r, s in zip(self.rows, cfg.features):
             r.set_spec(s)
         for w, val in ((self.mult, cfg.multiplier), (self.skip_special, cfg.skip_special)):
@@ -239,6 +168,14 @@ class SteeringPanel(QWidget):
             u = self.ctl.strength_units(s)
             if s.method == "orth":
                 r.units.setText(f"gain {u.coefficient:.2f}")
+                continue
+            if s.method == "cap":
+                parts = [f"x·u ≤ {u.coefficient:.3g}"]
+                if u.pct_norm is not None:
+                    parts.append(f"{u.pct_norm:.3g}% norm")
+                if u.weight != 1.0:
+                    parts.append(f"{u.weight:.2g} of excess")
+                r.units.setText(" · ".join(parts))
                 continue
             parts = [f"raw {u.coefficient:.3g}"]
             if s.unit == "raw" and u.x_max is not None:

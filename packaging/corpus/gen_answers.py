@@ -29,6 +29,8 @@ def main(argv=None) -> int:
     ap.add_argument("--categories", default="", help="comma-separated prompt categories (default: all)")
     ap.add_argument("--seed-offset", type=int, default=1000, help="answers in a second file need other seeds")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--set", default="seed", choices=("seed", "everyday"),
+                    help="seed: prompts.py (seed concepts + everyday); everyday: everyday_prompts.py (broad corpus)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     from desktop_sae.core.models import load_model
@@ -36,7 +38,12 @@ def main(argv=None) -> int:
     lm = load_model()
     tok, model = lm.tokenizer, lm.model
     tok.padding_side = "left"
-    prompts = all_prompts()
+    if a.set == "everyday":
+        from everyday_prompts import everyday_prompts
+
+        prompts = everyday_prompts()
+    else:
+        prompts = all_prompts()
     if a.categories:
         prompts = [(c, p) for c, p in prompts if c in a.categories.split(",")]
     if a.limit:

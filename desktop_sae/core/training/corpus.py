@@ -6,13 +6,20 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import Cancelled, DesktopSAEError
+
 TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".text", ".html", ".json", ".c", ".js"}
+
+
+class CorpusError(DesktopSAEError, ValueError):
+    """A corpus file that cannot be read as documents, or a corpus too small to train on."""
 
 
 @dataclass(frozen=True)
@@ -21,9 +28,32 @@ class Document:
     source: str = ""
 
 
-def read_documents(paths: Sequence[str | Path], text_field: str = "text") -> Iterator[Document]:
+def split_text(text: str, max_chars: int) -> list[str]:
+    """Cut a long text into pieces of at most ``max_chars`` at line ends (a longer line is cut hard); joined
+    again, the pieces give the text back (less pieces that are only whitespace)."""
+    if len(text) <= max_chars:
+        return [text]
+    out, cur = [], ""
+    for para in re.split(r"(?<=\n)", text):
+        while len(para) > max_chars:
+            if cur:
+                out.append(cur)
+                cur = ""
+            out.append(para[:max_chars])
+            para = para[max_chars:]
+        if len(cur) + len(para) > max_chars:
+            out.append(cur)
+            cur = ""
+        cur += para
+    return [t for t in out + [cur] if t.strip()]
+
+
+def read_documents(paths: Sequence[str | Path], text_field: str = "text",
+                   split_chars: int | None = None) -> Iterator[Document]:
     """Documents from files and folders: ``.jsonl`` gives one document per line (its ``text_field``), any other
-    text file is one document; folders are walked recursively (text-like suffixes and .jsonl only)."""
+    text file is one document (or, with ``split_chars``, one per piece of ``split_text``, so that one long file
+    can still be split into training and held-out text); folders are walked recursively (text-like suffixes and
+    .jsonl only)."""
     for p in map(Path, paths):
         if not p.exists():
             raise FileNotFoundError(f"corpus path not found: {p}")
@@ -35,15 +65,19 @@ def read_documents(paths: Sequence[str | Path], text_field: str = "text") -> Ite
                     for n, line in enumerate(fh, 1):
                         if not line.strip():
                             continue
-                        rec = json.loads(line)
+                        try:
+                            rec = json.loads(line)
+                        except ValueError:
+                            rec = None
                         if not isinstance(rec, dict) or not isinstance(rec.get(text_field), str):
-                            raise ValueError(f"{f}:{n}: expected a JSON object with a string field {text_field!r}")
+                            raise CorpusError(f"{f}:{n}: expected a JSON object with a string field {text_field!r}")
                         if rec[text_field].strip():
                             yield Document(rec[text_field], str(rec.get("source") or f.stem))
             else:
                 text = f.read_text(encoding="utf-8", errors="replace")
-                if text.strip():
-                    yield Document(text, f.stem)
+                for piece in split_text(text, split_chars) if split_chars else [text]:
+                    if piece.strip():
+                        yield Document(piece, f.stem)
 
 
 def is_held_out(text: str, fraction: float) -> bool:
@@ -90,9 +124,13 @@ def _pack(streams: Iterable[list[int]], ctx_len: int, bos: int) -> np.ndarray:
 
 
 def tokenize_corpus(docs: Iterable[Document], tokenizer, ctx_len: int = 128, held_out: float = 0.02,
-                    seed: int = 0, max_tokens: int | None = None, batch: int = 256) -> TokenizedCorpus:
+                    seed: int = 0, max_tokens: int | None = None, batch: int = 256,
+                    progress: Callable[[float, str], None] | None = None,
+                    cancelled: Callable[[], bool] | None = None) -> TokenizedCorpus:
     """Tokenise documents into shuffled fixed-length contexts. Special tokens written in the text (chat markup)
-    are kept; a BOS already at a document's start is not doubled. ``max_tokens`` caps the training split."""
+    are kept; a BOS already at a document's start is not doubled. ``max_tokens`` caps the training split.
+    ``progress(fraction, message)`` follows each batch of documents; ``cancelled()`` is checked before each and
+    raises ``Cancelled``."""
     bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     if bos is None:
         raise ValueError("the tokenizer has neither a BOS nor an EOS token to mark context starts")
@@ -100,6 +138,10 @@ def tokenize_corpus(docs: Iterable[Document], tokenizer, ctx_len: int = 128, hel
     random.Random(seed).shuffle(docs)
     train_ids, held_ids, sources = [], [], {}
     for i in range(0, len(docs), batch):
+        if cancelled is not None and cancelled():
+            raise Cancelled("tokenising the corpus was cancelled")
+        if progress is not None:
+            progress(i / max(len(docs), 1), f"{i}/{len(docs)} documents")
         chunk = docs[i : i + batch]
         enc = tokenizer([d.text for d in chunk], add_special_tokens=False)["input_ids"]
         for d, ids in zip(chunk, enc):

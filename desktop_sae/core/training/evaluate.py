@@ -58,7 +58,8 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
              cancel: Callable[[], bool] | None = None) -> dict:
     """Run held-out contexts clean, with the SAE reconstruction spliced in, and with the hook zero-ablated.
     Token ids go to the model's device; the SAE may live on another device (its inputs/outputs are moved).
-    ``progress(fraction, message)`` follows each batch; ``cancel()`` is checked before each and raises Cancelled."""
+    ``progress(fraction, message)`` follows each batch; ``cancel()`` is checked before each of the batch's three
+    forward passes and raises Cancelled."""
     dev = next(model.parameters()).device
     sae_dev = getattr(sae, "device", dev)
     n_ctx = min(len(contexts), max(1, -(-max_tokens // contexts.shape[1])))
@@ -95,6 +96,8 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
             return out
 
         for name, fn in (("clean", clean), ("sae", splice), ("zero", zero)):
+            if name != "clean" and cancel is not None and cancel():  # each pass runs the whole model
+                raise Cancelled("evaluation was cancelled")
             with hooks(model, {hook_name: fn}):
                 logits = model(input_ids=ids, use_cache=False).logits
             s, n = _ce(logits, ids, bos_id)

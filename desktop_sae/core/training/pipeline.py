@@ -4,14 +4,15 @@ Every stage keeps its work on disk under ``PipelineConfig.work_dir`` (tokens, ac
 so running the pipeline again after a crash or a cancellation resumes where it stopped and finished stages are
 skipped. One progress protocol for all stages: ``progress(fraction, message)`` with ``fraction`` rising from 0 to 1
 within each stage (or None when unknown) and ``message`` starting with the stage name; ``cancelled()`` is checked
-per collection batch, training step, dictionary batch and evaluation batch, and a cancellation raises
-``core.errors.Cancelled`` after saving what can be resumed.
+per tokenised batch of documents, collection batch, training step, dictionary batch and evaluation batch, and a
+cancellation raises ``core.errors.Cancelled`` after saving what can be resumed. ``metrics(TrainProgress)``, if
+given, receives the training curve (loss, L0, explained variance, dead fraction) every ``log_every`` steps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,10 @@ from ..errors import Cancelled
 from ..sae import SAE, FeatureStats
 from ..sae_io import save_sae
 from .activation_store import ActivationStore, collect
-from .corpus import TokenizedCorpus, read_documents, tokenize_corpus
+from .corpus import CorpusError, TokenizedCorpus, read_documents, tokenize_corpus
 from .dictionary import FeatureDictionary, build_dictionary
 from .evaluate import evaluate, write_eval
-from .trainer import TopKTrainer, TrainConfig, train
+from .trainer import TopKTrainer, TrainConfig, TrainProgress, train
 
 STAGES = ("tokenise", "collect", "train", "dictionary", "evaluate")
 TOKENS_FILE = "tokens.npz"
@@ -32,6 +33,7 @@ HELDOUT_FILE = "heldout_tokens.npz"  # beside the SAE: held-out contexts for a l
 
 ProgressFn = Callable[[float | None, str], None]
 CancelledFn = Callable[[], bool]
+MetricsFn = Callable[[TrainProgress], None]
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,14 @@ class PipelineConfig:
     tokens: int = 2_000_000  # training tokens (several epochs if more than were collected)
     collect_tokens: int | None = None  # activations to collect (default: ``tokens``)
     batch_size: int = 4096
+    collect_batch_size: int = 16  # contexts per collection forward pass (a cancellation waits for one)
     ctx: int = 128  # context length in tokens
     lr: float | None = None  # default: TrainConfig.learning_rate()
     held_out: float = 0.02  # fraction of documents kept for evaluation
     eval_tokens: int = 16_384
+    eval_batch_size: int = 8  # held-out contexts per evaluation step (a cancellation waits for one step)
+    split_chars: int | None = None  # cut plain-text files into documents of at most this many characters
+    log_every: int = 10  # training steps per progress report and metrics point
     dictionary: bool = True
     dictionary_rows: int | None = None  # activation rows the dictionary scans (default: all)
     work: str | Path | None = None  # tokens, activations, checkpoints (default: OUT/.train)
@@ -95,14 +101,20 @@ def tokenise(lm, cfg: PipelineConfig, progress: ProgressFn | None = None,
         tc = TokenizedCorpus.load(path)
     else:
         if not cfg.corpus:
-            raise ValueError(f"no corpus given and no tokenised corpus in {cfg.work_dir}")
+            raise CorpusError(f"no corpus given and no tokenised corpus in {cfg.work_dir}")
         say(0.0, "reading and tokenising the corpus")
-        tc = tokenize_corpus(read_documents(cfg.corpus), lm.tokenizer, ctx_len=cfg.ctx, held_out=cfg.held_out)
+        tc = tokenize_corpus(read_documents(cfg.corpus, split_chars=cfg.split_chars), lm.tokenizer, ctx_len=cfg.ctx,
+                             held_out=cfg.held_out, progress=say, cancelled=job.cancelled)
+        both = np.concatenate([tc.train, tc.held_out])
+        if cfg.held_out > 0 and 0 in (len(tc.train), len(tc.held_out)) and len(both) >= 2:  # few, long documents
+            n = max(1, round(cfg.held_out * len(both)))
+            tc = replace(tc, train=both[:-n], held_out=both[-n:])
+            say(1.0, f"the documents fell on one side of the held-out split: {n} contexts kept aside for evaluation")
         path.parent.mkdir(parents=True, exist_ok=True)
         tc.save(path)
     say(1.0, f"{len(tc.train)} training contexts, {len(tc.held_out)} held-out, tokens by source {tc.sources}")
     if len(tc.train) == 0:
-        raise ValueError("the corpus is too small for one training context")
+        raise CorpusError(f"the corpus is too small for one training context of {cfg.ctx} tokens")
     job.check("tokenise")
     return tc
 
@@ -114,6 +126,7 @@ def collect_activations(lm, cfg: PipelineConfig, tc: TokenizedCorpus, progress: 
     say = job.report("collect")
     if not (folder / "meta.json").exists() or not ActivationStore(folder).meta.get("complete"):
         collect(lm.model, tc.train, cfg.hook, folder, bos_id=tc.bos_id, max_tokens=cfg.collect_tokens or cfg.tokens,
+                batch_size=cfg.collect_batch_size,
                 progress=lambda p: say(p.done / max(p.total, 1),
                                        f"{p.done}/{p.total} tokens {p.rate:.0f} tok/s ETA {p.eta_s:.0f}s"),
                 cancel=job.cancelled, model_sha256=lm.sha256, model_name=lm.name)
@@ -124,15 +137,20 @@ def collect_activations(lm, cfg: PipelineConfig, tc: TokenizedCorpus, progress: 
 
 
 def train_sae(store: ActivationStore, cfg: PipelineConfig, device: str, progress: ProgressFn | None = None,
-              cancelled: CancelledFn | None = None) -> TopKTrainer:
+              cancelled: CancelledFn | None = None, metrics: MetricsFn | None = None) -> TopKTrainer:
     """Train (or resume training) a TopK SAE on ``device``; checkpoints in WORK/<run>."""
     job = _Job(progress, cancelled)
     say = job.report("train")
     tcfg = TrainConfig(**{"d_sae": cfg.width, "k": cfg.k, "batch_size": min(cfg.batch_size, store.n_tokens),
                           "total_tokens": cfg.tokens, "lr": cfg.lr, "device": device, **cfg.train_options})
-    tr = train(store, tcfg, cfg.work_dir / cfg.run, cancel=job.cancelled, progress=lambda p: say(
-        p.tokens / p.total_tokens, f"step {p.step} loss {p.loss:.4f} EV {p.explained_variance:.3f} L0 {p.l0:.1f} "
-        f"dead {100 * p.dead_fraction:.1f}% {p.tokens_per_s:.0f} tok/s ETA {p.eta_s:.0f}s"))
+
+    def report(p: TrainProgress) -> None:
+        if metrics is not None:
+            metrics(p)
+        say(p.tokens / p.total_tokens, f"step {p.step} loss {p.loss:.4f} EV {p.explained_variance:.3f} "
+            f"L0 {p.l0:.1f} dead {100 * p.dead_fraction:.1f}% {p.tokens_per_s:.0f} tok/s ETA {p.eta_s:.0f}s")
+
+    tr = train(store, tcfg, cfg.work_dir / cfg.run, cancel=job.cancelled, progress=report, log_every=cfg.log_every)
     job.check("train")
     return tr
 
@@ -159,18 +177,18 @@ def package(lm, cfg: PipelineConfig, tr: TopKTrainer, store: ActivationStore, tc
     save_sae(sae, out)
     res = None
     if len(tc.held_out):
-        res = evaluate(lm.model, sae, tc.held_out, cfg.hook, tc.bos_id, max_tokens=cfg.eval_tokens,
-                       progress=job.report("evaluate"), cancel=job.cancelled)
+        res = evaluate(lm.model, sae, tc.held_out, cfg.hook, tc.bos_id, batch_size=cfg.eval_batch_size,
+                       max_tokens=cfg.eval_tokens, progress=job.report("evaluate"), cancel=job.cancelled)
         if dictionary is not None:
             res["dead_fraction_training_scan"] = float((dictionary.a["density"] == 0).mean())
         write_eval(out, res)
     return PipelineResult(out, sae, dictionary, res)
 
 
-def run_pipeline(lm, cfg: PipelineConfig, progress: ProgressFn | None = None,
-                 cancelled: CancelledFn | None = None) -> PipelineResult:
+def run_pipeline(lm, cfg: PipelineConfig, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None,
+                 metrics: MetricsFn | None = None) -> PipelineResult:
     """Text to finished SAE with ``lm`` (a ``core.models.LoadedModel``); see the module docstring."""
     tc = tokenise(lm, cfg, progress, cancelled)
     store = collect_activations(lm, cfg, tc, progress, cancelled)
-    tr = train_sae(store, cfg, cfg.device or str(lm.device), progress, cancelled)
+    tr = train_sae(store, cfg, cfg.device or str(lm.device), progress, cancelled, metrics)
     return package(lm, cfg, tr, store, tc, progress, cancelled)

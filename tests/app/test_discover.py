@@ -1,0 +1,157 @@
+"""The finders' jobs on the tiny model through the controller: the contrastive finder (hits, the mean-difference
+vector, cancel), the default strengths it steers with, and features on a selection of an answer."""
+
+import time
+
+import numpy as np
+import pytest
+
+import tiny
+from desktop_sae.app import discover
+from desktop_sae.app.controller import Controller
+from desktop_sae.app.state import LoadRequest
+from desktop_sae.core.config import SamplingConfig
+from desktop_sae.core.contrast import ContrastResult
+from desktop_sae.core.features import features_on_span
+from desktop_sae.core.presets import PresetStore
+from desktop_sae.core.vectors import load_vector, save_vector
+
+POS = ["the bridge over the river", "a bridge of steel", "they crossed the bridge at night"]
+NEG = ["the cat sat on the mat", "a quiet morning", "they ate some soup at night"]
+
+
+@pytest.fixture
+def ctl(runner, tmp_path, tiny_sae_dir):
+    c = Controller(runner, loader=tiny.make_loader(tiny_sae_dir), store=PresetStore(tmp_path / "p"))
+    c.load(LoadRequest())
+    c.wait_until(lambda: c.state.ready or c.state.last_error, 60, "the model")
+    assert c.state.ready, c.state.last_error
+    return c
+
+
+def test_split_texts_by_line_or_by_blank_line():
+    assert discover.split_texts("\n\n a\nb \nc\n\n") == ["a", "b", "c"]  # blank lines only at the edges: per line
+    assert discover.split_texts("def f():\n    return 1\n\n\nx = 2\r\n  \r\ny") == ["def f():\n    return 1", "x = 2",
+                                                                                 "y"]
+    assert discover.split_texts("  \n") == []
+    with pytest.raises(discover.DiscoverError, match="at least one positive"):
+        discover.contrast_job(["  "], ["x"])
+
+
+def test_texts_from_a_file_and_refusals(tmp_path, monkeypatch):
+    f = tmp_path / "pos.txt"
+    f.write_bytes("a bridge\nthe bridge \xff\n".encode("latin-1"))
+    assert discover.split_texts(discover.read_texts_file(f)) == ["a bridge", "the bridge \ufffd"]
+    with pytest.raises(discover.DiscoverError, match="cannot read missing.txt"):
+        discover.read_texts_file(tmp_path / "missing.txt")
+    monkeypatch.setattr(discover, "MAX_FILE_BYTES", 8)
+    with pytest.raises(discover.DiscoverError, match="must be under"):
+        discover.read_texts_file(f)
+    with pytest.raises(discover.DiscoverError, match="at most"):
+        discover.check_texts(["x"] * (discover.MAX_TEXTS + 1), ["y"])
+
+
+def test_the_contrast_job_returns_ranked_hits_and_a_vector(ctl):
+    done, progress = [], []
+    discover.find_by_contrast(ctl, POS, NEG, top=10, on_done=done.append, on_progress=progress.append)
+    ctl.wait_idle(30)
+    res = done[0].result
+    assert isinstance(res, ContrastResult) and res.n_pos == 3 and res.n_neg == 3
+    assert 0 < len(res.hits) <= 10
+    scores = [h.score for h in res.hits]
+    assert scores == sorted(scores, reverse=True) and scores[-1] > 0
+    assert all(h.pos_mean > h.neg_mean for h in res.hits)
+    assert len(res.vector.values) == ctl.state.info.d_in and res.vector.norm > 0
+    fr = [m.fraction for m in progress]
+    assert fr == sorted(fr) and fr[-1] == pytest.approx(1.0) and len(fr) == 6
+    # the defaults it steers with: 3x max for a feature with statistics, the vector at the same length
+    info = ctl.state.info
+    f = res.hits[0].feature
+    assert discover.default_strength(info, f) == (3.0, "max")
+    s = discover.vector_strength(info, res)
+    want = 3.0 * float(info.max_activation[f]) * float(info.dec_norms[f])
+    assert s * res.vector.norm == pytest.approx(want, rel=1e-2)
+    spec = ctl.steer_vector(res.vector, s)
+    assert spec.feature == -1 and ctl.state.steering.features[0].vector == res.vector.values
+
+
+def test_the_contrast_job_honours_cancel_between_texts(ctl):
+    s = ctl.runner.session
+    slow = s.activations
+    s.activations = lambda ids: (time.sleep(0.02), slow(ids))[1]  # make each text take a while
+    ends, seen = [], []
+
+    def on_progress(m):
+        seen.append(m)
+        if len(seen) == 1:
+            ctl.cancel_job(kind="contrast")
+
+    t0 = time.monotonic()
+    discover.find_by_contrast(ctl, POS * 40, NEG * 40, on_progress=on_progress, on_done=ends.append,
+                              on_cancelled=ends.append)
+    ctl.wait_idle(30)
+    assert type(ends[0]).__name__ == "JobCancelled" and ends[0].result is None
+    assert len(seen) < 20 and time.monotonic() - t0 < 3.0  # 240 texts would take ~5 s
+
+
+def test_a_saved_vector_round_trips_in_the_vectors_folder(ctl):
+    done = []
+    discover.find_by_contrast(ctl, POS, NEG, on_done=done.append)
+    ctl.wait_idle(30)
+    vec = done[0].result.vector
+    path = discover.default_vector_path(vec)
+    assert path.parent.name == "vectors" and path.suffix == ".safetensors"
+    save_vector(vec, path)
+    assert discover.default_vector_path(vec) != path  # the next name is free
+    back = load_vector(path)
+    assert np.allclose(back.values, vec.values, atol=1e-4) and back.hook == vec.hook
+
+
+def test_features_on_a_selection_of_an_answer_match_a_direct_computation(ctl):
+    ctl.set_sampling(SamplingConfig(seed=3, max_new_tokens=12))
+    ctl.set_system("be brief")
+    for msg in ("hello there", "and again"):
+        assert ctl.send(msg)
+        ctl.wait_until(lambda: not ctl.state.busy, 30)
+    turn = ctl.state.turns[3]
+    evs = turn.events["main"]
+    sel = [ev.index for ev in evs[2:6]]
+    req = discover.span_request(ctl.state, "main", sel)
+    assert req.text == "".join(ev.text for ev in evs[2:6])
+    done = []
+    ctl.run_job("span", discover.span_job(req, top=8), on_done=done.append)
+    ctl.wait_idle(30)
+    got = done[0].result
+    s = ctl.runner.session
+    ids = s.prompt_ids(ctl.state.messages()[:3], "be brief") + [ev.token_id for ev in evs]
+    assert ids[sel[0]:sel[-1] + 1] == [ev.token_id for ev in evs[2:6]]
+    want = features_on_span(s, ids, sel[0], sel[-1] + 1, top=8)
+    assert got == want and got.features
+    # the chat's own per-token readout (all k active features: top_k_features >= k here) gives the same maxima
+    for h in got.features:
+        seen = [float(ev.top_vals[ev.top_ids == h.feature].max(initial=0)) for ev in evs[2:6]]
+        assert max(seen) == pytest.approx(h.max, abs=1e-3)
+    with pytest.raises(discover.DiscoverError, match="more than one message"):
+        discover.span_request(ctl.state, "main", [ctl.state.turns[1].events["main"][0].index, sel[0]])
+    with pytest.raises(discover.DiscoverError, match="not in a finished answer"):
+        discover.span_request(ctl.state, "main", [0])
+    ctl.set_system("something else entirely")
+    failed = []
+    ctl.run_job("span", discover.span_job(discover.span_request(ctl.state, "main", sel)), on_failed=failed.append)
+    ctl.wait_idle(30)
+    assert "changed since" in failed[0].message
+
+
+@pytest.mark.integration
+def test_the_built_in_bridge_example_finds_the_bundled_bridge_features(bundled_lm):
+    from desktop_sae.app.contrast_examples import EXAMPLES
+    from desktop_sae.core.contrast import contrast
+    from desktop_sae.core.paths import default_sae_dir
+    from desktop_sae.core.sae_io import load_sae
+    from desktop_sae.core.session import Session
+
+    s = Session(bundled_lm)
+    s.attach_sae(load_sae(default_sae_dir()))
+    res = contrast(s, *EXAMPLES["Bridges vs other structures"], top=5)
+    top = [h.feature for h in res.hits[:3]]
+    assert 631 in top and 3722 in top, [(h.feature, h.label) for h in res.hits]
