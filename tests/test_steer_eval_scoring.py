@@ -59,7 +59,7 @@ def test_fluency_is_one_at_default_half_at_threshold_zero_at_twice():
     assert fluency_score(5.8, 1.2, 3.5) == 0.0 and fluency_score(9.0, 1.2, 3.5) == 0.0
     assert fluency_score(1.2, 1.2, 3.5, is_degenerate=True) == 0.0
     assert fluency_score(float("nan"), 1.2, 3.5) == 0.0
-    assert fluency_threshold(1.1, 3.4) == 3.4 and fluency_threshold(1.1, None) == 3.5
+    assert fluency_threshold(1.1, 3.4) == 3.4 and fluency_threshold(1.1, None) == 4.5
     assert fluency_threshold(5.7, 5.6) == pytest.approx(5.95)  # kept 0.25 above the default answers
 
 
