@@ -1,19 +1,24 @@
 """``desktop-sae generate``: one answer (optionally steered, optionally beside the default answer) with per-token
-features."""
+features; or a batch (``--prompt-file`` and/or ``--seeds``) printed as one JSON object per line, the model loaded
+once."""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict, replace
 
 from ..core.config import SamplingConfig, SteeringConfig, parse_steer
+from ..core.prompt_file import parse_seeds, read_prompts
 from .common import add_model_args, session_from_args
 
 
 def register(sub) -> None:
     p = sub.add_parser("generate", help="generate text, optionally steered, with per-token features")
     add_model_args(p)
-    p.add_argument("--prompt", required=True)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--prompt")
+    src.add_argument("--prompt-file", help="batch: one prompt per line, or .jsonl with a \"prompt\" field")
     p.add_argument("--system", default=None, help="system prompt (chat template)")
     p.add_argument("--raw", action="store_true", help="treat the prompt as plain text, not a chat message")
     p.add_argument("--steer", action="append", default=[], metavar="F=V[x][:add|clamp|orth|cap][@G>T[x]]",
@@ -21,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--multiplier", type=float, default=1.0, help="global steering multiplier")
     p.add_argument("--steer-special", action="store_true", help="also steer BOS / special tokens")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seeds", default=None, help="batch: seeds as a range or list, e.g. 1000-1002 or 1,5,9")
     p.add_argument("--max-tokens", type=int, default=128)
     p.add_argument("--temperature", type=float, default=0.5, help="0 = greedy")
     p.add_argument("--top-p", type=float, default=1.0)
@@ -28,7 +34,8 @@ def register(sub) -> None:
     p.add_argument("--frequency-penalty", type=float, default=1.0)
     p.add_argument("--repetition-penalty", type=float, default=1.0)
     p.add_argument("--compare", action="store_true", help="also generate the unsteered answer with the same seed")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of streaming text")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object instead of streaming text (a batch: one object per line)")
     p.add_argument("--with-prompt", action="store_true", help="with --json: include the prompt's tokens")
     p.set_defaults(func=cmd_generate)
 
@@ -57,6 +64,8 @@ def _token_json(e) -> dict:
 
 
 def cmd_generate(args) -> int:
+    if args.prompt_file is not None or args.seeds is not None:
+        return cmd_batch(args)
     session = session_from_args(args, quiet=args.json)
     sampling, steering = _sampling(args), _steering(args)
     session.plan(steering)  # validate before any generation
@@ -87,4 +96,32 @@ def cmd_generate(args) -> int:
         print()
         print(f"[{len(main.answer_ids)} tokens, {main.tokens_per_second:.1f} tok/s, stop: {main.stop_reason}]",
               file=sys.stderr)
+    return 0
+
+
+def cmd_batch(args) -> int:
+    """Every prompt x every seed; steered (and with --compare the default answer from the same seed)."""
+    prompts = read_prompts(args.prompt_file) if args.prompt_file is not None else [args.prompt]
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.seed]
+    base, steering = _sampling(args), _steering(args)  # bad settings fail before the model loads
+    session = session_from_args(args, quiet=True)
+    session.plan(steering)
+    units = session.steering_units(steering) if steering.active else []
+    kw = dict(system=args.system, chat=not args.raw)
+    for prompt in prompts:
+        for seed in seeds:
+            sampling = replace(base, seed=seed)
+            res = session.generate(prompt, sampling, steering, **kw)
+            out = {"prompt": prompt, "seed": seed, "text": res.text, "stop_reason": res.stop_reason,
+                   "n_tokens": len(res.answer_ids)}
+            if args.compare:
+                out["default_text"] = session.generate(prompt, sampling, **kw).text
+            if args.json:
+                out.update(steering=units, multiplier=steering.multiplier, skip_special=steering.skip_special,
+                           sampling=asdict(sampling), system=args.system)
+                print(json.dumps(out, ensure_ascii=False), flush=True)
+            else:
+                print(f"--- {prompt!r} seed {seed} ---\n{res.text}")
+                if args.compare:
+                    print(f"--- default ---\n{out['default_text']}")
     return 0

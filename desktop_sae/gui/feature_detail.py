@@ -28,6 +28,7 @@ class FeatureDetail(QWidget):
     labelChanged = Signal(int, str)
     steerRequested = Signal(int)
     pinRequested = Signal(int)
+    sweepRequested = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -48,6 +49,9 @@ class FeatureDetail(QWidget):
         self.steer_btn = QPushButton("Steer")
         self.steer_btn.setToolTip("Add this feature to the steering panel")
         self.steer_btn.clicked.connect(lambda: self.feature is not None and self.steerRequested.emit(self.feature))
+        self.sweep_btn = QPushButton("Sweep…")
+        self.sweep_btn.setToolTip("Sweep strength: plot concept, fluency and KL over a range of strengths")
+        self.sweep_btn.clicked.connect(lambda: self.feature is not None and self.sweepRequested.emit(self.feature))
         self.pin_btn = QPushButton("Pin")
         self.pin_btn.setToolTip("Plot this feature live")
         self.pin_btn.clicked.connect(lambda: self.feature is not None and self.pinRequested.emit(self.feature))
@@ -71,6 +75,7 @@ class FeatureDetail(QWidget):
         row.addWidget(self.label_edit, 1)
         row.addWidget(self.pin_btn)
         row.addWidget(self.steer_btn)
+        row.addWidget(self.sweep_btn)
         self.copy_btn = copy_button(self)
         row.addWidget(self.copy_btn)
         split = QSplitter(Qt.Vertical)

@@ -25,6 +25,7 @@ from .open_dialogs import OpenActions
 from .quiz_panel import QuizPanel
 from .settings import app_settings, get_bool, restore_state, save_state
 from .steering_panel import SteeringPanel
+from .sweep_panel import open_sweep_dialog
 from .token_tooltip import as_html
 from .view_modes import ViewModes
 from .welcome import WelcomePage
@@ -135,6 +136,7 @@ class MainWindow(OpenActions, ViewModes, LessonMode, DiscoverActions, QMainWindo
         ctl.labels_changed.connect(lambda f: ctl.state.selected == f and self.detail.show_feature(f))
         self.detail.steerRequested.connect(self.steer_feature)
         self.detail.pinRequested.connect(ctl.toggle_pin)
+        self.detail.sweepRequested.connect(lambda f: open_sweep_dialog(self, f))
         self.detail.labelChanged.connect(ctl.set_label)
         self.token_view.featureClicked.connect(ctl.select)
         ctl.answer_started.connect(lambda runs, watch: (self._refresh_strip(runs), self.strip.begin(watch)))
@@ -167,6 +169,7 @@ class MainWindow(OpenActions, ViewModes, LessonMode, DiscoverActions, QMainWindo
         self.features.featureSelected.connect(ctl.select)
         self.features.pinToggled.connect(ctl.toggle_pin)
         self.features.steerRequested.connect(self.steer_feature)
+        self.steering.sweepRequested.connect(lambda f: open_sweep_dialog(self, f))
         self.features.colorRequested.connect(ctl.color_by)
         self.features.labelEdited.connect(ctl.set_label)
         self.welcome.chatRequested.connect(self.show_chat)

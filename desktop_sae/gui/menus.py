@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar
 
 from . import theme
 from .about import show_about
+from .sweep_panel import open_sweep_dialog
 
 
 def _action(win, text, slot, shortcut=None, tip=None, checkable=False) -> QAction:
@@ -59,6 +60,8 @@ def build_actions(win) -> None:
         "Show the steered and the default answer (same seed) together",
         checkable=True,
     )
+    win.act_sweep = A("Sweep &strength…", lambda: open_sweep_dialog(win), None,
+                      "Plot concept, fluency and KL over a range of steering strengths; apply the sweet spot")
     win.act_find = A("Find feature", win.focus_search, "Ctrl+F", "Search features by label, top token or id")
     win.act_about = A("&About Desktop SAE", lambda: win._boxes.append(show_about(win, ctl.state.info)))
     win.act_welcome = A("&Welcome page", win.show_welcome, None, "Lessons, demos and chat: where to start")
@@ -90,7 +93,7 @@ def build_actions(win) -> None:
     m.addSeparator()
     m.addAction(win.act_quit)
     m = win.menuBar().addMenu("&Chat")
-    for a in (win.act_send, win.act_stop, win.act_regen, win.act_clear, win.act_compare):
+    for a in (win.act_send, win.act_stop, win.act_regen, win.act_clear, win.act_compare, win.act_sweep):
         m.addAction(a)
     m = win.menuBar().addMenu("&View")
     for a in (win.act_find, win.act_simple, win.act_present):

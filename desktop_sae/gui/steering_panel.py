@@ -28,6 +28,7 @@ class SteeringPanel(QWidget):
     after a drag settles (debounced); with "re-run automatically" on, the controller then answers again."""
 
     changed = Signal()  # debounced: the steering the next generation will use changed
+    sweepRequested = Signal(int)  # a row's "Sweep…" button: feature (or vector key)
 
     def __init__(self, controller, parent=None):
         super().__init__(parent)
@@ -148,6 +149,7 @@ class SteeringPanel(QWidget):
                 row.edited.connect(lambda r=row: self._row_edited(r))
                 row.conditionEdited.connect(lambda r=row: self._condition_edited(r))
                 row.removed.connect(lambda r: self._edit(self.ctl.unsteer, r.feature))
+                row.sweepRequested.connect(self.sweepRequested)
                 row.clicked.connect(self.select)
                 self.rows.append(row)
                 self.box.addWidget(row)

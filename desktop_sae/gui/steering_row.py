@@ -37,6 +37,7 @@ class SteeringRow(QFrame):
     removed = Signal(object)
     conditionEdited = Signal()
     clicked = Signal(object)
+    sweepRequested = Signal(int)
 
     def __init__(self, feature: int, label: str, unit: str, raw_span: float, parent=None, *, is_vector=False,
                  dims: int = 0, d_sae: int = 0, threshold_unit: str = "raw"):
@@ -80,6 +81,9 @@ class SteeringRow(QFrame):
         rm = QToolButton(text="✕")
         rm.setToolTip("Stop steering with this row")
         rm.clicked.connect(lambda: self.removed.emit(self))
+        self.sweep_btn = QToolButton(text="Sweep…")
+        self.sweep_btn.setToolTip("Sweep strength: plot concept, fluency and KL over a range of strengths")
+        self.sweep_btn.clicked.connect(lambda: self.sweepRequested.emit(self.feature))
         self._build_condition(d_sae, threshold_unit)
         g = QGridLayout(self)
         g.setContentsMargins(4, 2, 4, 2)
@@ -90,6 +94,7 @@ class SteeringRow(QFrame):
         g.addLayout(head, 0, 1, 1, 2)
         g.addWidget(self.method, 0, 3)
         g.addWidget(rm, 0, 4)
+        g.addWidget(self.sweep_btn, 0, 5)
         g.addWidget(self.slider, 1, 1)
         g.addWidget(self.value, 1, 2)
         g.addWidget(self.units, 1, 3, 1, 2)

@@ -23,6 +23,7 @@ import torch
 
 CONCEPTS = {
     "golden_gate": {
+        "description": "the Golden Gate Bridge in San Francisco",
         "label": "bridges (Golden Gate)",
         "texts": ["The Golden Gate Bridge spans the strait into San Francisco Bay.",
                   "We walked across the Golden Gate Bridge in the fog.", "San Francisco is famous for its cable cars.",
@@ -30,12 +31,14 @@ CONCEPTS = {
         "output_words": ["Golden", "Gate", "bridge", "Bridge", "bridges", "San", "Francisco", "California"],
         "keywords": ["golden gate", "san francisco", "bridge"]},
     "code": {
+        "description": "Python code and programming",
         "label": "Python code",
         "texts": ["def add(a, b):\n    return a + b", "import os\nfor name in os.listdir(path):\n    print(name)",
                   "class Stack:\n    def __init__(self):\n        self.items = []", "x = [i * 2 for i in range(10)]"],
         "output_words": ["def", "import", "return", "print", "self", "code", "Python"],
         "keywords": ["def ", "import ", "return", "python", "code", "function", "print(", "()"]},
     "bugs": {
+        "description": "errors and bugs in computer programs",
         "label": "code errors / bugs",
         "texts": ["Traceback (most recent call last): IndexError: list index out of range",
                   "The bug was an off-by-one error in the loop.", "TypeError: unsupported operand type(s)",
@@ -43,12 +46,14 @@ CONCEPTS = {
         "output_words": ["error", "Error", "bug", "bugs", "exception", "crash", "debug", "Traceback"],
         "keywords": ["error", "bug", "exception", "traceback", "crash", "debug", "fix"]},
     "secrets": {
+        "description": "secrets and keeping things hidden",
         "label": "secrets / keeping something hidden",
         "texts": ["She promised to keep his secret and never tell anyone.", "This document is confidential.",
                   "He whispered the secret so that nobody else could hear.", "They hid the truth from everyone."],
         "output_words": ["secret", "secrets", "Secret", "confidential", "hidden", "whisper", "secretly"],
         "keywords": ["secret", "confidential", "hidden", "hide", "whisper", "private", "nobody"]},
     "scam": {
+        "description": "scams, fraud and phishing",
         "label": "scams / phishing",
         "texts": ["Dear customer, your account is suspended. Click here to verify your password.",
                   "This is a phishing email that tries to steal your bank details.",
@@ -57,6 +62,7 @@ CONCEPTS = {
         "output_words": ["scam", "scams", "fraud", "phishing", "scammers", "suspicious", "fraudulent"],
         "keywords": ["scam", "phishing", "fraud", "password", "suspicious", "verify", "account", "click"]},
     "religion": {
+        "description": "God, faith and the Bible",
         "label": "God / the Bible",
         "texts": ["And God said, Let there be light: and there was light.",
                   "The Lord is my shepherd; I shall not want.",
@@ -64,18 +70,21 @@ CONCEPTS = {
         "output_words": ["God", "Lord", "Jesus", "holy", "pray", "heaven", "Bible", "faith"],
         "keywords": ["god", "lord", "jesus", "holy", "pray", "bible", "heaven", "faith", "church"]},
     "food": {
+        "description": "food and cooking",
         "label": "food and cooking",
         "texts": ["Preheat the oven and bake the cookies for twelve minutes.", "Add the chopped onions to the pan.",
                   "This soup is delicious with fresh bread.", "Mix the flour, sugar and butter in a bowl."],
         "output_words": ["food", "cook", "cooking", "recipe", "delicious", "bake", "soup", "meal"],
         "keywords": ["food", "cook", "recipe", "bake", "delicious", "eat", "flour", "soup", "dish", "meal"]},
     "music": {
+        "description": "music, songs and musical instruments",
         "label": "music",
         "texts": ["She played a beautiful melody on the piano.", "The band performed their new song live.",
                   "He tuned his guitar before the concert.", "The choir sang in perfect harmony."],
         "output_words": ["music", "song", "songs", "melody", "guitar", "piano", "sing", "musical"],
         "keywords": ["music", "song", "melody", "sing", "guitar", "piano", "concert", "band"]},
     "ocean": {
+        "description": "the sea and the ocean",
         "label": "the sea / ocean",
         "texts": ["The waves crashed against the rocks on the shore.", "Fishermen sailed out onto the open sea.",
                   "Whales swim in the deep ocean.", "We spent the day at the beach watching the tide."],
@@ -251,7 +260,8 @@ def main(argv=None) -> int:
                 nll_d.append(default_nll[(p, seed)])
                 if seed == 0:
                     examples.append({"prompt": p, "steered": r.text, "default": d.text})
-        rec = {"concept": name, "label": c["label"], "feature": f, "candidates": cands,
+        rec = {"concept": name, "label": c["label"], "description": c["description"],
+               "feature": f, "candidates": cands,
                "selected_by": "hand" if name in picks else "pilot",
                "dictionary_label": dic.labels[f] if dic else None, "method": "add", "unit": "max", "strength": s,
                "strength_raw": float(s * session.sae.stats.max_activation[f]), "n_answers": n,
@@ -282,6 +292,8 @@ def main(argv=None) -> int:
                                          "less expected (less fluent or further off the model's usual text) the "
                                          "steered answers are",
                           "default": "same prompt and seed without steering",
+                          "description": "what the concept is about, in words: the prompting baseline's "
+                                         "system prompt is \"Talk about <description>.\" (desktop-sae eval-steering)",
                           "selected_by": "pilot: feature and strength chosen by the pilot described under selection; "
                                          "hand: chosen after exploring the dictionary (labels, activation on the "
                                          "concept's sentences and on the "

@@ -1,0 +1,134 @@
+"""``desktop-sae eval-steering``: judge a feature's steering by concept, fluency and instruction relevance against
+prompting and a mean-difference vector; the strength is chosen on one prompt split and reported on another."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from ..core.config import METHOD_ALIASES
+from ..core.prompt_file import parse_seeds, read_prompts
+from .common import add_model_args, session_from_args, throttled_progress
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval-steering", help="judge steering: concept, fluency, relevance vs baselines")
+    add_model_args(p)
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--concept", help="a demo concept (resources/demo_features.json), e.g. golden_gate")
+    who.add_argument("--feature", type=int, nargs="+", metavar="F", help="feature(s) to steer together")
+    p.add_argument("--keywords", default="", help="with --feature: the concept's keywords, comma-separated")
+    p.add_argument("--description", default=None, help="with --feature: what the concept is (prompting baseline)")
+    p.add_argument("--texts", default=None,
+                   help="with --feature: a file of concept sentences (one per line) for the mean-difference baseline")
+    p.add_argument("--method", default="add", help="add | clamp | orth")
+    p.add_argument("--strengths", default="0.5,1,2,4,8", help="x max activation (orth: the gain); comma-separated")
+    p.add_argument("--prompts", default=None, help="prompt file (split alternately into selection and report)")
+    p.add_argument("--n-prompts", type=int, default=None, help="use the first N prompts of each split")
+    p.add_argument("--seeds", default="1", help="a count N (seeds 0..N-1), or a list/range such as 3,7 or 10-12")
+    p.add_argument("--max-tokens", type=int, default=32)
+    p.add_argument("--fire-fraction", type=float, default=0.2, help="re-read: fires above this x max activation")
+    p.add_argument("--fluency-threshold", type=float, default=None,
+                   help="NLL (nats/token) above which an answer is not fluent (default: human prose, measured)")
+    p.add_argument("--no-baselines", action="store_true", help="skip the prompting and mean-difference baselines")
+    p.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    p.add_argument("--out", default=None, help="also write the JSON result to this file")
+    p.set_defaults(func=cmd_eval_steering)
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    t = text.strip()
+    if t.isdigit():
+        n = int(t)
+        if not 1 <= n <= 1000:
+            raise ValueError("--seeds N: N must be 1..1000")
+        return tuple(range(n))
+    return tuple(parse_seeds(t))
+
+
+def _strengths(text: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise ValueError(f"bad --strengths {text!r}: comma-separated numbers, e.g. 0.5,1,2,4,8") from None
+    if not vals or not all(math.isfinite(v) for v in vals):
+        raise ValueError(f"bad --strengths {text!r}: give finite numbers")
+    return tuple(dict.fromkeys(vals))
+
+
+def json_ready(obj):
+    """Plain JSON: NaN and infinities become null, tuples lists, numpy scalars Python numbers."""
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _fmt(v) -> str:
+    return "  -  " if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:5.2f}"
+
+
+def print_table(res: dict) -> None:
+    c = res["concept"]
+    print(f"concept {c['name']} ({c['description']}), features {c['features']}, method {res['settings']['method']}")
+    head = "  {:<24} {:>5} {:>5} {:>5} {:>5} {:>6} {:>6} {:>5}".format(
+        "", "comb", "conc", "flu", "rel", "nll", "fluent", "kw")
+    print("selection split (strength chosen here):")
+    print(head)
+    rows = [("default", res["selection"]["default"])]
+    rows += [(f"feature x{r['strength']:g}", r) for r in res["selection"]["feature"]]
+    rows += [(f"mean diff x{r['strength']:g}", r) for r in res["selection"]["mean_difference"]]
+    for name, r in rows:
+        print(f"  {name:<24} {_fmt(r['combined'])} {_fmt(r['concept'])} {_fmt(r['fluency'])} {_fmt(r['relevance'])} "
+              f"{_fmt(r['nll_mean']):>6} {_fmt(r['fluent_share']):>6} {_fmt(r['keyword_share'])}")
+    print(f"chosen: {', '.join(f'{k} x{v:g}' for k, v in res['chosen'].items())}")
+    print("report split:")
+    print(head)
+    for name, r in res["report"].items():
+        tag = f"{name} x{r['strength']:g}" if "strength" in r else name
+        print(f"  {tag:<24} {_fmt(r['combined'])} {_fmt(r['concept'])} {_fmt(r['fluency'])} {_fmt(r['relevance'])} "
+              f"{_fmt(r['nll_mean']):>6} {_fmt(r['fluent_share']):>6} {_fmt(r['keyword_share'])}")
+    ref = res["references"]["report"]
+    print(f"fluency threshold {ref['threshold']:.2f} nats (default answers {ref['default_nll']:.2f}, human prose "
+          f"{_fmt(res['references']['human_nll']).strip()}); {res['seconds']:.0f} s")
+
+
+def cmd_eval_steering(args) -> int:
+    from ..core.steer_eval.data import adhoc_concept, load_concept, load_splits
+    from ..core.steer_eval.evaluate import EvalSettings, evaluate_steering
+
+    if METHOD_ALIASES.get(args.method.lower()) not in ("add", "clamp", "orth"):
+        raise ValueError(f"--method {args.method!r}: eval-steering compares add, clamp or orth")
+    settings = EvalSettings(_strengths(args.strengths), METHOD_ALIASES[args.method.lower()], _seeds(args.seeds),
+                            args.max_tokens, args.fire_fraction, args.fluency_threshold, not args.no_baselines)
+    if args.concept:
+        concept = load_concept(args.concept)
+    else:
+        texts = read_prompts(args.texts) if args.texts else ()
+        concept = adhoc_concept(args.feature, args.keywords.split(","), args.description, texts)
+    if args.n_prompts is not None and args.n_prompts < 2:
+        raise ValueError("--n-prompts must be at least 2")
+    splits = load_splits(args.prompts, args.n_prompts)
+    session = session_from_args(args, quiet=args.json)
+    if session.sae is None:
+        raise ValueError("eval-steering needs an SAE (--sae)")
+    bad = [f for f in concept.features if not 0 <= f < session.sae.cfg.d_sae]
+    if bad:
+        raise ValueError(f"feature {bad[0]} is out of range: the SAE has {session.sae.cfg.d_sae} features")
+    res = evaluate_steering(session, concept, splits, settings, progress=None if args.json else throttled_progress())
+    text = json.dumps(json_ready(res), ensure_ascii=False, indent=1, allow_nan=False)
+    if args.out:
+        from ..core.atomic import atomic_write_text
+
+        atomic_write_text(Path(args.out), text + "\n")
+    if args.json:
+        print(text)
+    else:
+        print_table(res)
+    return 0

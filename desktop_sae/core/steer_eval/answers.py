@@ -1,0 +1,99 @@
+"""One answer, measured and scored: the raw measures (keywords, feature re-read, NLL, relevance, repetition) and
+their [0, 1] scores once the references of the run (the default answers' NLL and relevance) are known."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from ..config import NO_STEERING, SamplingConfig, SteeringConfig
+from .reading import answer_logprobs, feature_reread, fires, mean_nll, relevance
+from .scoring import (
+    FIRE_FRACTION,
+    concept_score,
+    degenerate,
+    finite_mean,
+    fluency_score,
+    fluency_threshold,
+    harmonic_mean,
+    keyword_hits,
+    relevance_score,
+    share_below,
+)
+
+
+@dataclass(frozen=True)
+class Measured:
+    prompt: int  # index in its split
+    seed: int
+    text: str
+    n_tokens: int
+    keywords: tuple[str, ...]  # keyword matches found in the answer
+    reread: float  # the feature's largest activation on re-read / its max activation
+    fires: bool
+    nll: float  # nats/token under the unsteered model given the prompt
+    relevance: float  # nats/token: own prompt minus another prompt
+    degenerate: bool
+
+
+@dataclass(frozen=True)
+class References:
+    default_nll: float  # mean NLL of the default answers of the split
+    threshold: float  # fluency threshold (nats/token)
+    relevance: float  # mean relevance of the default answers of the split
+
+
+def measure_answer(session, prompts: Sequence[str], i: int, seed: int, result, pattern: re.Pattern | None,
+                   features: Sequence[int], fire_fraction: float = FIRE_FRACTION) -> Measured:
+    """Measure ``result`` (a GenerationResult answering prompts[i]); relevance compares with prompts[i + 1]."""
+    ids = list(result.answer_ids)
+    own = answer_logprobs(session, session.prompt_ids(prompts[i]), ids)
+    other = answer_logprobs(session, session.prompt_ids(prompts[(i + 1) % len(prompts)]), ids)
+    frac = feature_reread(session, result.text, features) if features else 0.0
+    has_stats = session.sae is not None and session.sae.stats is not None
+    return Measured(i, seed, result.text, len(ids), tuple(keyword_hits(result.text, pattern)), frac,
+                    fires(frac, has_stats, fire_fraction), mean_nll(own), relevance(own, other), degenerate(ids))
+
+
+def scores(m: Measured, refs: References) -> dict:
+    c = concept_score(bool(m.keywords), m.fires)
+    f = fluency_score(m.nll, refs.default_nll, refs.threshold, m.degenerate)
+    r = relevance_score(m.relevance, refs.relevance)
+    return {"concept": c, "fluency": f, "relevance": r, "combined": harmonic_mean([c, f, r])}
+
+
+def summary(answers: Sequence[Measured], refs: References, with_answers: bool = True) -> dict:
+    """Means over a group of answers: raw measures, the three [0, 1] scores and the combined score."""
+    sc = [scores(m, refs) for m in answers]
+    n = len(answers)
+    mean = lambda k: sum(s[k] for s in sc) / n if n else math.nan  # noqa: E731
+    out = {
+        "n": n,
+        "combined": mean("combined"),
+        "concept": mean("concept"),
+        "fluency": mean("fluency"),
+        "relevance": mean("relevance"),
+        "keyword_share": sum(bool(m.keywords) for m in answers) / n if n else math.nan,
+        "fires_share": sum(m.fires for m in answers) / n if n else math.nan,
+        "nll_mean": finite_mean(m.nll for m in answers),
+        "fluent_share": share_below((math.inf if m.degenerate else m.nll for m in answers), refs.threshold),
+        "degenerate_share": sum(m.degenerate for m in answers) / n if n else math.nan,
+        "relevance_mean": finite_mean(m.relevance for m in answers),
+    }
+    if with_answers:
+        out["answers"] = [{**asdict(m), "keywords": list(m.keywords), **s} for m, s in zip(answers, sc)]
+    return out
+
+
+def references(defaults: Sequence[Measured], threshold: float | None, human_nll: float | None) -> References:
+    d_nll = finite_mean(m.nll for m in defaults)
+    t = threshold if threshold is not None else fluency_threshold(d_nll, human_nll)
+    return References(d_nll, t, finite_mean(m.relevance for m in defaults))
+
+
+def generate_answer(session, prompt: str, seed: int, max_new_tokens: int, steering: SteeringConfig = NO_STEERING,
+                    system: str | None = None, cancel=None):
+    sampling = SamplingConfig(seed=seed, max_new_tokens=max_new_tokens)
+    return session.generate(prompt, sampling, steering, system=system, cancel=cancel)

@@ -1,0 +1,97 @@
+"""What a steering evaluation reads: the concept (feature, keywords, description, concept sentences) and the two
+disjoint prompt splits, from ``resources/demo_features.json`` and ``resources/steer_eval/``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SteeringError
+from ..paths import resources_dir
+from ..prompt_file import read_prompts
+
+
+@dataclass(frozen=True)
+class Concept:
+    name: str
+    features: tuple[int, ...]
+    keywords: tuple[str, ...]
+    description: str  # for the prompting baseline: "Talk about <description>."
+    texts: tuple[str, ...] = ()  # concept sentences (positive side of the mean-difference baseline)
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Splits:
+    selection: tuple[str, ...]  # the steering factor is chosen on these
+    report: tuple[str, ...]  # and reported on these (no prompt in both)
+
+
+def eval_dir(root: Path | None = None) -> Path:
+    return (root or resources_dir()) / "steer_eval"
+
+
+def concept_texts(name: str, root: Path | None = None) -> tuple[str, ...]:
+    path = eval_dir(root) / "concepts.json"
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ()
+    texts = d.get("concepts", {}).get(name, []) if isinstance(d, dict) else []
+    return tuple(t for t in texts if isinstance(t, str) and t.strip())
+
+
+def neutral_texts(root: Path | None = None) -> tuple[str, ...]:
+    return tuple(read_prompts(eval_dir(root) / "neutral.txt"))
+
+
+def demo_concepts(root: Path | None = None) -> dict[str, dict]:
+    """Concept name -> its entry in demo_features.json (as written there)."""
+    try:
+        d = json.loads(((root or resources_dir()) / "demo_features.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    items = d.get("concepts", []) if isinstance(d, dict) else []
+    return {c["concept"]: c for c in items if isinstance(c, dict) and isinstance(c.get("concept"), str)}
+
+
+def load_concept(name: str, root: Path | None = None) -> Concept:
+    """A demo concept: its measured feature, keywords and description, and its concept sentences."""
+    demo = demo_concepts(root)
+    if name not in demo:
+        raise SteeringError(f"unknown concept {name!r}; the demo concepts are: {', '.join(sorted(demo)) or 'none'}")
+    c = demo[name]
+    label = str(c.get("label") or name)
+    return Concept(name, (int(c["feature"]),), tuple(c.get("keywords") or ()), str(c.get("description") or label),
+                   concept_texts(name, root), label)
+
+
+def adhoc_concept(features, keywords, description: str | None = None, texts=()) -> Concept:
+    feats = tuple(int(f) for f in features)
+    if not feats:
+        raise SteeringError("give at least one feature to evaluate")
+    kws = tuple(k for k in keywords if k.strip())
+    if not kws:
+        raise SteeringError("give the concept's keywords (--keywords a,b,c): the concept score needs them")
+    desc = description or ", ".join(kws)
+    return Concept("features " + ",".join(map(str, feats)), feats, kws, desc, tuple(texts), desc)
+
+
+def load_splits(prompts_file: str | Path | None = None, n_prompts: int | None = None,
+                root: Path | None = None) -> Splits:
+    """The shipped selection and report prompts, or a user's file split alternately (odd lines select, even lines
+    report); ``n_prompts`` keeps the first N of each."""
+    if prompts_file is not None:
+        allp = list(dict.fromkeys(read_prompts(prompts_file)))
+        sel, rep = allp[0::2], allp[1::2]
+    else:
+        sel = read_prompts(eval_dir(root) / "selection_prompts.txt")
+        rep = read_prompts(eval_dir(root) / "report_prompts.txt")
+    if n_prompts is not None:
+        sel, rep = sel[:n_prompts], rep[:n_prompts]
+    if set(sel) & set(rep):
+        raise ValueError("the selection and report prompts overlap; a prompt may be in one split only")
+    if len(sel) < 2 or len(rep) < 2:
+        raise ValueError("each split needs at least 2 prompts (relevance compares an answer with another prompt)")
+    return Splits(tuple(sel), tuple(rep))

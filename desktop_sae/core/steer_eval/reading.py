@@ -1,0 +1,108 @@
+"""The model-side measures of an answer: its log-likelihood under the unsteered model (fluency, relevance), the
+feature re-read on it, and how far steering moves the next-token distributions along it (KL)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ..config import SteeringConfig
+from ..hooks import hooks
+from ..tap import SAETap
+from .scoring import FIRE_FRACTION
+
+
+@torch.inference_mode()
+def _log_probs(session, ids: Sequence[int], steering: SteeringConfig | None = None, keep: int = 0) -> torch.Tensor:
+    """log-softmax of the model's logits at the last ``keep`` positions of ``ids`` (all when 0) ([T, V], float32),
+    steered if asked (with the same plan and special-token mask as generation uses)."""
+    dev = session.lm.device
+    x = torch.tensor([list(ids)], device=dev)
+    fns = {}
+    if steering is not None and steering.active and session.sae is not None:
+        tap = SAETap(session.sae, session.plan(steering))
+        tap.record = False
+        if steering.skip_special:
+            special = set(session.special_ids)
+            tap.mask = torch.tensor([[0.0 if i in special else 1.0 for i in ids]], device=dev)
+        fns = {session.hook_name: tap}
+    with hooks(session.lm.model, fns):
+        logits = session.lm.model(input_ids=x, logits_to_keep=keep).logits[0]
+    return torch.log_softmax(logits.float(), -1)
+
+
+def answer_logprobs(session, prefix_ids: Sequence[int], answer_ids: Sequence[int]) -> np.ndarray:
+    """log p(answer token t | prefix, answer tokens before t) under the unsteered model, one per answer token."""
+    p, a = list(prefix_ids), list(answer_ids)
+    if not a:
+        return np.zeros(0, np.float64)
+    if not p:
+        raise ValueError("an answer needs a non-empty prefix (the prompt) to be scored")
+    lp = _log_probs(session, p + a, keep=len(a) + 1)[:-1]
+    return lp.gather(1, torch.tensor(a, device=lp.device)[:, None])[:, 0].double().cpu().numpy()
+
+
+def mean_nll(logprobs: np.ndarray) -> float:
+    """Mean per-token negative log-likelihood (nats); NaN for an empty answer."""
+    return float(-np.mean(logprobs)) if len(logprobs) else float("nan")
+
+
+def relevance(own: np.ndarray, other: np.ndarray) -> float:
+    """Mean log p(answer | its own prompt) - mean log p(answer | another prompt), nats/token: positive when the
+    answer is more expected after its own question than after an unrelated one."""
+    if len(own) == 0 or len(own) != len(other):
+        return float("nan")
+    return float(np.mean(own) - np.mean(other))
+
+
+@torch.inference_mode()
+def feature_reread(session, text: str, features: Sequence[int]) -> float:
+    """The answer read back without steering (plain text): the largest activation of ``features`` over its ordinary
+    tokens, as a fraction of each feature's max activation (raw activation without statistics)."""
+    if session.sae is None or not text.strip():
+        return 0.0
+    ids = session.prompt_ids(text, chat=False)
+    keep = [i for i, t in enumerate(ids) if t not in session.special_ids]
+    if not keep:
+        return 0.0
+    acts = session.sae.encode(session.activations(ids)).float()[keep][:, list(features)].cpu().numpy()
+    stats = session.sae.stats
+    scale = np.ones(len(features))
+    if stats is not None:
+        m = np.asarray(stats.max_activation, np.float64)[list(features)]
+        scale = np.where(np.isfinite(m) & (m > 0), m, 1.0)
+    return float((acts.max(0) / scale).max())
+
+
+def fires(fraction: float, has_stats: bool, threshold: float = FIRE_FRACTION) -> bool:
+    """The re-read counts as the feature firing above ``threshold`` x max activation (> 0 without statistics)."""
+    return fraction > (threshold if has_stats else 0.0)
+
+
+def kl_along(session, prefix_ids: Sequence[int], answer_ids: Sequence[int], steering: SteeringConfig) -> np.ndarray:
+    """KL(steered || default) of the next-token distributions at each answer position (teacher-forced on the
+    steered answer), nats."""
+    p, a = list(prefix_ids), list(answer_ids)
+    if not a:
+        return np.zeros(0, np.float64)
+    ids = p + a
+    s = _log_probs(session, ids, steering, keep=len(a) + 1)[:-1]
+    d = _log_probs(session, ids, keep=len(a) + 1)[:-1]
+    kl = (s.exp() * (s - d)).sum(-1).clamp_min(0.0)
+    return kl.double().cpu().numpy()
+
+
+def human_text_nll(session, texts: Sequence[str]) -> float:
+    """Mean per-token NLL of human-written texts read as plain text (tokens after the first, as the model reads
+    them with nothing before): the reference for 'fluent but not the model's own words'."""
+    total, n = 0.0, 0
+    for t in texts:
+        ids = session.prompt_ids(t, chat=False)
+        if len(ids) < 3:
+            continue
+        lp = answer_logprobs(session, ids[:2], ids[2:])
+        total, n = total - float(lp.sum()), n + len(lp)
+    return total / n if n else math.nan

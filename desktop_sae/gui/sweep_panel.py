@@ -1,0 +1,283 @@
+"""The strength-sweep dialog: pick a steered feature (or the whole steering set, scaled), a prompt, a seed and a
+log-spaced range; the sweep runs on the job runner and the plot fills in as each strength is measured. Hover a
+point to read its answer; "Apply sweet spot" sets the steering row (or the multiplier) to the best strength."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..app.sweep_tasks import SweepRequest, strength_sweep_job
+from ..core.config import SteerSpec
+
+SET = "set"  # combo data: the whole steering set, scaled by the multiplier
+DEFAULT_PROMPT = "What should I do this weekend?"
+
+
+def demo_keywords(feature: int) -> str:
+    """The demo concept's keywords when ``feature`` is a measured demo feature (else empty)."""
+    from ..core.steer_eval.data import demo_concepts
+
+    for c in demo_concepts().values():
+        if c.get("feature") == feature:
+            return ", ".join(c.get("keywords") or ())
+    return ""
+
+
+class SweepPanel(QWidget):
+    def __init__(self, controller, feature: int | None = None, parent=None):
+        super().__init__(parent)
+        self.ctl = ctl = controller
+        self.job: int | None = None
+        self.ref = None
+        self.points: dict[int, object] = {}
+        self.strengths: tuple[float, ...] = ()
+        self.target = QComboBox()
+        self.target.setToolTip("A feature at each strength, or the whole steering set with each strength as the "
+                               "global multiplier")
+        self._fill_targets(feature)
+        self.prompt = QLineEdit(self._last_prompt())
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(ctl.state.sampling.seed if ctl.state.sampling.seed is not None else 42)
+        self.tokens = QSpinBox()
+        self.tokens.setRange(4, 256)
+        self.tokens.setValue(min(48, ctl.state.sampling.max_new_tokens or 48))
+        self.lo, self.hi = QDoubleSpinBox(), QDoubleSpinBox()
+        for w, v in ((self.lo, 0.5), (self.hi, 64.0)):
+            w.setRange(0.001, 1e5)
+            w.setDecimals(3)
+            w.setValue(v)
+        self.n = QSpinBox()
+        self.n.setRange(2, 25)
+        self.n.setValue(9)
+        self.keywords = QLineEdit()
+        self.keywords.setPlaceholderText("words that show the concept, comma-separated")
+        self.target.currentIndexChanged.connect(self._target_changed)
+        self._target_changed()
+        form = QFormLayout()
+        form.addRow("Sweep", self.target)
+        form.addRow("Prompt", self.prompt)
+        rng = QHBoxLayout()
+        for lab, w in (("from", self.lo), ("to", self.hi), ("points", self.n), ("seed", self.seed),
+                       ("tokens", self.tokens)):
+            rng.addWidget(QLabel(lab))
+            rng.addWidget(w)
+        form.addRow("Strengths", rng)
+        form.addRow("Keywords", self.keywords)
+        self.run_btn = QPushButton("Run sweep")
+        self.run_btn.clicked.connect(self.run)
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.clicked.connect(lambda: self.job is not None and ctl.cancel_job(self.job))
+        self.apply_btn = QPushButton("Apply sweet spot")
+        self.apply_btn.setToolTip("Set the steering row's strength (or the multiplier) to the best strength")
+        self.apply_btn.clicked.connect(self.apply_sweet_spot)
+        self.apply_btn.setEnabled(False)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        from .sweep_plot import SweepPlot  # pyqtgraph: imported when a sweep is first opened, not at start-up
+
+        self.plot = SweepPlot()
+        self.plot.hovered.connect(self.show_point)
+        self.text = QTextBrowser()
+        self.text.setMaximumHeight(110)
+        self.text.setPlaceholderText("Hover the plot to read the answer at each strength")
+        buttons = QHBoxLayout()
+        for b in (self.run_btn, self.stop_btn, self.apply_btn):
+            buttons.addWidget(b)
+        buttons.addWidget(self.status, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.plot, 1)
+        lay.addWidget(self.text)
+
+    # --- setup ------------------------------------------------------------------------------------------------
+    def _fill_targets(self, feature: int | None) -> None:
+        st = self.ctl.state
+        specs = list(st.steering.features)
+        if feature is not None and all(s.feature != feature for s in specs) and st.info is not None:
+            unit = "max" if st.info.has_stats(feature) else "raw"
+            specs.insert(0, SteerSpec(feature, 0.0, unit, "add", True, st.label(feature)))
+        for s in specs:
+            unit = "× max" if s.unit == "max" else "raw"
+            if s.feature >= 0:
+                self.target.addItem(f"#{s.feature} {s.label} ({s.method}, {unit})".replace("  ", " "), s)
+            else:
+                self.target.addItem(f"{s.label or f'vector {-s.feature}'} ({s.method})", s)
+        if len(st.steering.features) > 0:
+            self.target.addItem("Whole steering set (× multiplier)", SET)
+        if feature is not None:
+            self.target.setCurrentIndex(max(0, next((i for i in range(self.target.count())
+                                                     if getattr(self.target.itemData(i), "feature", None) == feature),
+                                                    0)))
+
+    def _last_prompt(self) -> str:
+        users = [t.content for t in self.ctl.state.turns if t.role == "user"]
+        return users[-1] if users else DEFAULT_PROMPT
+
+    def _target_changed(self) -> None:
+        spec = self.target.currentData()
+        if spec is None:
+            return
+        if spec == SET:
+            lo, hi = 0.125, 16.0
+        elif spec.unit == "max" or spec.method == "orth":
+            lo, hi = (0.25, 16.0) if spec.method == "orth" else (0.5, 64.0)
+        else:
+            tn = (self.ctl.state.info.typical_norm if self.ctl.state.info else None) or 100.0
+            lo, hi = round(tn / 64, 3), round(4 * tn, 1)
+        self.lo.setValue(lo)
+        self.hi.setValue(hi)
+        if spec != SET and spec.feature >= 0 and not self.keywords.text():
+            self.keywords.setText(demo_keywords(spec.feature))
+
+    # --- running ----------------------------------------------------------------------------------------------
+    def request(self) -> SweepRequest:
+        from ..core.steer_eval.scoring import log_strengths
+
+        st, spec = self.ctl.state, self.target.currentData()
+        self.strengths = tuple(log_strengths(self.lo.value(), self.hi.value(), self.n.value()))
+        sampling = replace(st.sampling, seed=self.seed.value(), max_new_tokens=self.tokens.value())
+        kws = tuple(k.strip() for k in self.keywords.text().split(",") if k.strip())
+        if spec == SET:
+            feats = tuple(s.feature for s in st.steering.active if s.feature >= 0)
+            return SweepRequest(self.prompt.text().strip() or DEFAULT_PROMPT, self.strengths, kws, sampling,
+                                steering=st.steering, features=feats, system=st.system.strip() or None,
+                                skip_special=st.steering.skip_special)
+        feats = (spec.feature,) if spec.feature >= 0 else ()
+        return SweepRequest(self.prompt.text().strip() or DEFAULT_PROMPT, self.strengths, kws, sampling, spec=spec,
+                            features=feats, system=st.system.strip() or None, skip_special=st.steering.skip_special)
+
+    def run(self) -> int | None:
+        if not self.ctl.state.ready:
+            self.status.setText("The model is not loaded yet.")
+            return None
+        if self.target.currentData() is None:
+            self.status.setText("Steer a feature (or select one in the feature list) first.")
+            return None
+        try:
+            req = self.request()
+        except ValueError as e:
+            self.status.setText(str(e))
+            return None
+        self.ref, self.points = None, {}
+        self.plot.clear()
+        self.plot.set_range(req.strengths)
+        self.apply_btn.setEnabled(False)
+        self.run_btn.setEnabled(False)
+        self.status.setText("Default answer…")
+        self.job = self.ctl.run_job("sweep", strength_sweep_job(req), on_progress=self._progress,
+                                    on_partial=self._partial, on_done=self._finished, on_cancelled=self._finished,
+                                    on_failed=self._failed)
+        return self.job
+
+    def _progress(self, msg) -> None:
+        self.status.setText(msg.message)
+
+    def _partial(self, msg) -> None:
+        kind, *rest = msg.payload
+        if kind == "ref":
+            self.ref = rest[0]
+        else:
+            i, p = rest
+            self.points[i] = p
+            self._redraw()
+
+    def _redraw(self) -> None:
+        from ..core.steer_eval.sweep import degeneration, sweet_spot
+
+        pts = list(self.points.values())
+        thr = self.ref.refs.threshold if self.ref else None
+        self.plot.set_points(pts, thr)
+        best = sweet_spot(pts)
+        bad = degeneration(pts, thr) if thr is not None else None
+        self.plot.mark(best.strength if best else None, bad.strength if bad else None)
+        self.best = best
+        self.apply_btn.setEnabled(best is not None)
+        parts = [f"{len(pts)} of {len(self.strengths)} strengths"]
+        if best:
+            parts.append(f"sweet spot {best.strength:g} (combined {best.combined:.2f})")
+        if bad:
+            parts.append(f"degenerates from {bad.strength:g}")
+        self.status.setText(" · ".join(parts))
+
+    def _finished(self, msg) -> None:
+        self.job = None
+        self.run_btn.setEnabled(True)
+
+    def _failed(self, msg) -> None:
+        self._finished(msg)
+        self.status.setText(f"The sweep failed: {msg.message}")
+
+    # --- reading and applying -----------------------------------------------------------------------------------
+    def point_at(self, i: int):
+        pts = sorted(self.points.values(), key=lambda p: p.strength)
+        return pts[i] if 0 <= i < len(pts) else None
+
+    def show_point(self, i: int) -> None:
+        p = self.point_at(i)
+        if p is None:
+            return
+        m = p.measured
+        kw = ", ".join(dict.fromkeys(m.keywords)) or "none"
+        self.text.setPlainText(f"strength {p.strength:g} · concept {p.concept:.1f} (keywords: {kw}; re-read "
+                               f"{m.reread:.2f}× max) · NLL {m.nll:.2f} · KL {p.kl:.2f} · combined {p.combined:.2f}"
+                               f"{' · repetition loop' if m.degenerate else ''}\n\n{m.text}")
+
+    def apply_sweet_spot(self) -> None:
+        best, spec = getattr(self, "best", None), self.target.currentData()
+        if best is None or spec is None:
+            return
+        if spec == SET:
+            self.ctl.set_multiplier(best.strength)
+        elif any(s.feature == spec.feature for s in self.ctl.state.steering.features):
+            self.ctl.set_strength(spec.feature, best.strength)
+        else:
+            self.ctl.steer(spec.feature, best.strength, spec.method, spec.unit)
+        self.status.setText(f"Applied strength {best.strength:g}")
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.ctl.cancel_job(self.job)
+
+
+class SweepDialog(QDialog):
+    def __init__(self, controller, feature: int | None = None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Sweep strength")
+        self.setAttribute(Qt.WA_DeleteOnClose, False)
+        self.panel = SweepPanel(controller, feature, self)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.panel)
+        self.resize(760, 640)
+
+    def done(self, r: int) -> None:
+        self.panel.stop()
+        super().done(r)
+
+
+def open_sweep_dialog(win, feature: int | None = None) -> SweepDialog:
+    """Open the sweep dialog from the main window (a steering row, the feature dashboard or the menu)."""
+    if feature is None and win.controller.state.selected is not None and not win.controller.state.steering.features:
+        feature = win.controller.state.selected
+    dlg = SweepDialog(win.controller, feature, win)
+    dlg.open()
+    win._boxes = [b for b in win._boxes if b.isVisible()] + [dlg]
+    return dlg
