@@ -40,7 +40,7 @@ __all__ = ["Imported", "Target", "neuronpedia_json", "parse_neuronpedia", "to_ne
 MAX_BYTES, MAX_TEXT, MAX_SYSTEM, MAX_MESSAGES = 5_000_000, 100_000, 10_000, 200
 # the ranges we accept: those of our presets, so an import can be saved as one (Neuronpedia's own are narrower)
 RANGES = {"temperature": (0, 100), "freq_penalty": (-100, 100), "strength_multiplier": (-100, 100),
-          "n_tokens": (0, 100_000), "seed": (0, 2**63 - 1), "strength": (-1e6, 1e6)}
+          "n_tokens": (0, 100_000), "seed": (0, 2**63 - 1), "strength": (-1e6, 1e6), "their_strength": (-1e15, 1e15)}
 ALIASES = {"model": "modelId", "n_completion_tokens": "n_tokens", "default_chat_messages": "defaultChatMessages",
            "steered_chat_messages": "steeredChatMessages", "steerMethod": "steer_method"}
 FEATURE_ALIASES = {"model": "modelId", "source": "layer"}
@@ -154,7 +154,7 @@ def _features(d: dict, target: Target, where: str, same_weights: bool) -> list[t
         if index in seen:
             _fail(f"{w}: feature {index} is listed twice")
         seen.add(index)
-        strength = _number(f.get("strength"), f"{w}.strength", "strength")
+        strength = _number(f.get("strength"), f"{w}.strength", "their_strength")
         label = _text(f.get("explanation", ""), f"{w}.explanation", 300) if f.get("explanation") is not None else ""
         out.append((layer, index, strength, label))
     return out
@@ -279,7 +279,7 @@ def parse_neuronpedia(text: str | bytes, target: Target, max_activation=None,
         notes.append("not given, Neuronpedia's defaults used: " + ", ".join(missing))
     v = {**DEFAULTS, **{k: d[k] for k in DEFAULTS if k in d}}
     method = v["steer_method"]
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         _fail(f"{where}: unknown steer_method {_show(method)}; Neuronpedia's are {', '.join(METHODS)}")
     ours = METHODS[method]
     if ours not in OUR_METHODS:
@@ -295,14 +295,6 @@ def parse_neuronpedia(text: str | bytes, target: Target, max_activation=None,
         seed=seed,
         max_new_tokens=_whole(v["n_tokens"], f"{where}: n_tokens", "n_tokens"),
     )
-    if ours == "orth" and mult != 1:  # their gain is multiplier × strength; ours is 1 + m (c - 1): fold m in
-        specs = [SteerSpec(i, _number(s * mult, f"{where}: strength × strength_multiplier of feature {i}", "strength"),
-                           "raw", ours, True, lab) for _, i, s, lab in feats]
-        steering = SteeringConfig(tuple(specs), 1.0, not special)
-        notes.append("orthogonal gains are strength × strength_multiplier; the multiplier was folded in")
-    else:
-        specs = [SteerSpec(i, float(s), "raw", ours, True, lab) for _, i, s, lab in feats]
-        steering = SteeringConfig(tuple(specs), float(mult), not special)
     chat, prompt = _messages(d, where)
     system, history = None, ()
     if chat is not None:
@@ -315,9 +307,7 @@ def parse_neuronpedia(text: str | bytes, target: Target, max_activation=None,
     elif prompt is not None:
         notes.append("Neuronpedia continues a plain prompt without the chat template; here it is a chat message")
     outputs, types = _outputs(d, where)
-    name = _text(d.get("name") or "", f"{where}: name", MAX_NAME).strip() or "Neuronpedia import"
-    preset = Preset(name, steering, sampling, target.model, target.sae or SAEIdentity(), system,
-                    f"Imported from Neuronpedia ({mid})")
+    name = _text(d.get("name") or "", f"{where}: name", 1000).strip()[:MAX_NAME].strip() or "Neuronpedia import"
     restored = False
     if ours_ex is not None:
         mine = snapshot(mid, feats, mult, method, v["temperature"], v["n_tokens"], v["freq_penalty"], v["seed"],
@@ -326,11 +316,21 @@ def parse_neuronpedia(text: str | bytes, target: Target, max_activation=None,
             restored = snap == mine
         except RecursionError:
             restored = False
-        if restored:
-            keep = chat is None or (system or "") == (ours_ex.system or "")
-            preset = replace(ours_ex, system=ours_ex.system if keep else system)
-        else:
+        if not restored:
             notes.append(f"the {EXTRA} block does not match the Neuronpedia fields (edited?); those were used")
+    if restored:
+        keep = chat is None or (system or "") == (ours_ex.system or "")
+        preset = replace(ours_ex, system=ours_ex.system if keep else system)
+    else:
+        fold = mult if ours == "orth" else 1.0  # their orthogonal gain is m × s; ours is 1 + m (c - 1): fold m in
+        if fold != 1:
+            notes.append("orthogonal gains are strength × strength_multiplier; the multiplier was folded in")
+        specs = [SteerSpec(i, float(_number(s * fold, f"{where}: features[{k}].strength"
+                                            + (" × strength_multiplier" if fold != 1 else ""), "strength")),
+                           "raw", ours, True, lab) for k, (_, i, s, lab) in enumerate(feats)]
+        steering = SteeringConfig(tuple(specs), 1.0 if fold != 1 else float(mult), not special)
+        preset = Preset(name, steering, sampling, target.model, target.sae or SAEIdentity(), system,
+                        f"Imported from Neuronpedia ({mid})")
     try:
         check_preset(preset, target.sae, max_activation)
     except NeuronpediaError:

@@ -40,6 +40,9 @@ def to_neuronpedia(preset: Preset, target: Target, messages: Sequence[tuple[str,
         if neuronpedia_method(s.method) is None:
             _fail(f"feature {s.feature} is steered with {s.method}, which Neuronpedia has no steer_method for "
                   f"(it has {', '.join(METHODS)}); use add or orth")
+    ids = [s.feature for s in active]
+    if len(set(ids)) != len(ids):
+        _fail(f"feature {next(f for f in ids if ids.count(f) > 1)} is steered twice; Neuronpedia lists each once")
     methods = sorted({s.method for s in active})
     if len(methods) > 1:
         _fail(f"Neuronpedia applies one steer_method to every feature; this steering mixes {' and '.join(methods)}")
