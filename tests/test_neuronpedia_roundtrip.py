@@ -47,7 +47,8 @@ def test_ours_to_theirs_to_ours_is_the_same(p):
 
 def test_the_export_has_neuronpedias_fields():
     p = preset(SteerSpec(631, 3.0, "max", "add", True, "bridges"), SteerSpec(12, -40.0),
-               SteerSpec(9, 1.0, enabled=False), multiplier=2.0, system="Be brief.", temperature=0.7, max_new_tokens=64, frequency_penalty=0.5, seed=3)
+               SteerSpec(9, 1.0, enabled=False), multiplier=2.0, system="Be brief.", temperature=0.7,
+               max_new_tokens=64, frequency_penalty=0.5, seed=3)
     doc, notes, _ = there_and_back(p, [("user", "Weekend?")], {"STEERED": "bridges", "DEFAULT": "hiking"})
     assert doc["modelId"] == "smollm2-135m-it"
     assert doc["features"] == [
