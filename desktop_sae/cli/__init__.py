@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..core.errors import DesktopSAEError
-from . import assets, bench, eval_steering, features, generate, info, lessons, screenshot, toy, train
+from . import assets, bench, eval_steering, features, generate, info, lessons, neuronpedia, screenshot, toy, train
 from .common import add_model_args
 from .launch import cmd_app
 
@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default=None, help="open the app with this preset file")
     p.set_defaults(func=cmd_app)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (info, generate, eval_steering, bench, train, features, toy, lessons, screenshot, assets):
+    for module in (info, generate, eval_steering, bench, train, features, toy, lessons, screenshot, assets,
+                   neuronpedia):
         module.register(sub)
     return p
 

@@ -33,6 +33,10 @@ class PresetError(DesktopSAEError):
     """A preset file is malformed or does not fit the loaded model/SAE."""
 
 
+class NeuronpediaError(PresetError):
+    """A Neuronpedia steering file is malformed, or names a model, SAE or method we do not have."""
+
+
 class Cancelled(DesktopSAEError):
     """Raised inside long work when the user cancelled it."""
 

@@ -80,9 +80,21 @@ class SAE(nn.Module):
         names = ["W_enc", "W_dec", "b_enc", "b_dec"]
         if self.cfg.architecture == "jumprelu":
             names.append("threshold")
-        if self.cfg.architecture == "gated":
-            names += ["b_gate", "b_mag", "r_mag"]
+        if self.cfg.architecture == "gated":  # b_enc is unused there, and SAELens's GatedSAE refuses a file with it
+            names = ["W_enc", "W_dec", "b_dec", "b_gate", "b_mag", "r_mag"]
         return names
+
+    def saelens_tensors(self) -> tuple[dict[str, torch.Tensor], str, float]:
+        """(CPU float32 tensors, normalize_activations, scaling_factor) to write. SAELens ignores a scaling factor in
+        cfg.json, so the input scaling of ``expected_average_only_in`` is folded into the weights (activations are
+        unchanged); a TopK SAE that rescales by decoder norms keeps its factor (folding would change them)."""
+        c, s = self.cfg, self.cfg.scaling_factor
+        t = {n: getattr(self, n).detach().to("cpu", torch.float32).contiguous() for n in self.tensor_names()}
+        if c.normalize_activations != "expected_average_only_in" or s == 1.0 or (
+                c.architecture == "topk" and c.rescale_acts_by_decoder_norm):
+            return t, c.normalize_activations, s
+        t.update(W_enc=t["W_enc"] * s, W_dec=t["W_dec"] / s, b_dec=t["b_dec"] / s)
+        return t, "none", 1.0
 
     def expected_shapes(self) -> dict[str, tuple[int, ...]]:
         d_in, d_sae = self.cfg.d_in, self.cfg.d_sae

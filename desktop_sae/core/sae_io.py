@@ -239,7 +239,7 @@ def save_sae(sae: SAE, folder: str | Path, extra_metadata: dict[str, Any] | None
     earlier SAE in the folder are removed when this one has none."""
     folder = Path(folder)
     c = sae.cfg
-    tensors = {n: getattr(sae, n).detach().to("cpu", torch.float32).contiguous() for n in sae.tensor_names()}
+    tensors, normalize, scaling = sae.saelens_tensors()
     files: dict[str, bytes | None] = {SAELENS_WEIGHTS: _safetensors_bytes(tensors)}
     files[STATS_FILE] = None if sae.stats is None else _stats_bytes(sae.stats)
     if sae.stats is None:
@@ -252,15 +252,15 @@ def save_sae(sae: SAE, folder: str | Path, extra_metadata: dict[str, Any] | None
         "device": "cpu",
         "architecture": c.architecture,
         "apply_b_dec_to_input": c.apply_b_dec_to_input,
-        "normalize_activations": c.normalize_activations,
+        "normalize_activations": normalize,
         "reshape_activations": "none",
         "metadata": meta,
     }
     if c.architecture == "topk":
         cfg["k"] = c.k
         cfg["rescale_acts_by_decoder_norm"] = c.rescale_acts_by_decoder_norm
-    if c.scaling_factor != 1.0:
-        cfg["scaling_factor"] = c.scaling_factor
+    if scaling != 1.0:
+        cfg["scaling_factor"] = scaling
     files["cfg.json"] = (json.dumps(cfg, indent=2) + "\n").encode("utf-8")
     atomic_write_files(folder, files, group=SAVE_GROUP)
     return folder

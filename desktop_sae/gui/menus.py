@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar
 
 from . import theme
 from .about import show_about
+from .neuronpedia_dialogs import export_neuronpedia_dialog, import_neuronpedia_dialog
 from .sweep_panel import open_sweep_dialog
 
 
@@ -48,6 +49,10 @@ def build_actions(win) -> None:
         "Ctrl+E",
         "Transcripts, settings, plots and dashboards as one HTML file, plus a CSV of token features",
     )
+    win.act_np_import = A("Import &Neuronpedia JSON…", lambda: import_neuronpedia_dialog(win), None,
+                          "A Neuronpedia steering request or saved output as the current steering, sampling and prompt")
+    win.act_np_export = A("Export Neuronpedia JSON…", lambda: export_neuronpedia_dialog(win), None,
+                          "The current steering, sampling and last answer in Neuronpedia's steering format")
     win.act_quit = A("&Quit", win.close, "Ctrl+Q")
     win.act_send = A("Send", win.chat.send, None, "Send the message (Ctrl+Enter)")
     win.act_stop = A("Stop", ctl.stop, "Esc", "Stop the answer (Esc)")
@@ -89,6 +94,8 @@ def build_actions(win) -> None:
     m.addAction(win.act_load_vector)
     m.addAction(win.act_save_vector)
     m.addSeparator()
+    m.addAction(win.act_np_import)
+    m.addAction(win.act_np_export)
     m.addAction(win.act_report)
     m.addSeparator()
     m.addAction(win.act_quit)
