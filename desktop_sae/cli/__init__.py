@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..core.errors import DesktopSAEError
-from . import bench, doctor, features, generate, info, lessons, screenshot, toy, train
+from . import bench, doctor, features, generate, info, lessons, screenshot, selftest, toy, train
 from .common import add_model_args
 from .launch import cmd_app
 
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default=None, help="open the app with this preset file")
     p.set_defaults(func=cmd_app)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (info, generate, bench, train, features, toy, lessons, screenshot, doctor):
+    for module in (info, generate, bench, train, features, toy, lessons, screenshot, doctor, selftest):
         module.register(sub)
     return p
 
