@@ -48,7 +48,7 @@ def test_spec_runs_and_names_existing_files(spec):
     a = calls["Analysis"]
     (script,) = a.args[0]
     assert Path(script).is_file() and Path(script).parent == ROOT / "packaging"
-    for src, dest in a.kwargs["datas"]:
+    for src, _dest in a.kwargs["datas"]:
         if not src.endswith(".dist-info"):
             assert Path(src).is_file(), src
     assert Path(calls["EXE"].kwargs["icon"]).is_file()

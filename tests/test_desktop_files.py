@@ -110,3 +110,19 @@ def test_window_icon_has_every_size(qapp, monkeypatch):
     monkeypatch.setattr(paths, "resources_dir", lambda: ROOT / "resources")
     icon = app_icon()
     assert sorted(s.width() for s in icon.availableSizes()) == [16, 32, 48, 64, 128, 256]
+
+
+def test_install_desktop_entry_for_one_user(tmp_path):
+    share = tmp_path / "share"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_DATA_HOME": str(share)}
+    script = ROOT / "packaging" / "linux" / "install-desktop-entry.sh"
+    out = subprocess.run(["bash", str(script), "/opt/my apps/desktop-sae"], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    installed = share / "applications" / DESKTOP.name
+    assert 'Exec="/opt/my apps/desktop-sae"' in installed.read_text().splitlines()
+    assert (share / "metainfo" / METAINFO.name).is_file()
+    assert (share / "icons" / "hicolor" / "48x48" / "apps" / f"{APP_ID}.png").is_file()
+    assert (share / "icons" / "hicolor" / "scalable" / "apps" / f"{APP_ID}.svg").is_file()
+    if shutil.which("desktop-file-validate"):
+        assert _run("desktop-file-validate", str(installed)).returncode == 0

@@ -92,3 +92,27 @@ def test_skip_checks_variable(capsys, monkeypatch):
     monkeypatch.setenv("DESKTOP_SAE_SKIP_CHECKS", "1")
     code, calls = _launch(monkeypatch, [Problem("display", "error", "no display")])
     assert code == 0 and calls == [[]]
+
+
+def test_run_app_shows_the_notices_in_a_dialog(qapp, monkeypatch):
+    import argparse
+
+    import desktop_sae.gui.app as gui_app
+
+    shown = []
+
+    class FakeWindow:
+        def __init__(self, load, preset=None):
+            self.load = load
+
+        def show(self):
+            pass
+
+        def show_error(self, title, msg):
+            shown.append((title, msg))
+
+    monkeypatch.setattr(gui_app, "MainWindow", FakeWindow)
+    monkeypatch.setattr(type(qapp), "exec", lambda self: 0)
+    notice = Problem("folder", "warning", "the data folder /x is not writable: point DESKTOP_SAE_DATA_DIR elsewhere")
+    assert gui_app.run_app(argparse.Namespace(), notices=[notice]) == 0
+    assert shown == [("Start-up check", "The data folder /x is not writable: point DESKTOP_SAE_DATA_DIR elsewhere")]

@@ -72,5 +72,5 @@ def run_app(args, notices=()) -> int:
     if problem:
         win.show_error("Qt binding problem", problem)
     if notices:
-        win.show_error("Start-up check", "\n\n".join(p.message for p in notices))
+        win.show_error("Start-up check", "\n\n".join(p.message[:1].upper() + p.message[1:] for p in notices))
     return app.exec()
