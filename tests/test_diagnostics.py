@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,7 @@ def fake_plugins(tmp_path, monkeypatch):
 
     monkeypatch.setattr(system_libs.subprocess, "run", fake_run)
     monkeypatch.setattr(diagnostics, "x_server_reachable", lambda display: True)
+    monkeypatch.setattr(diagnostics, "x_connection_error", lambda display: 0)
     return {"QT_QPA_PLATFORM_PLUGIN_PATH": str(d)}
 
 
@@ -134,6 +136,35 @@ def test_x_server_socket_is_probed(tmp_path):
     assert x_server_reachable("remote.example:10.0") is None  # ssh forwarding: not probed
     issues = platform_issues("xcb", {"DISPLAY": f":{number}", "QT_QPA_PLATFORM": "xcb"})
     assert any(p.check == "display" and f"DISPLAY=:{number}" in p.message for p in issues)
+
+
+def test_a_refused_x_connection_is_explained(fake_plugins, monkeypatch):
+    monkeypatch.setattr(system_libs, "ldd_missing", lambda plugin: [])
+    monkeypatch.setattr(diagnostics, "x_connection_error", lambda display: 1)
+    (p,) = check_qt({**fake_plugins, "DISPLAY": ":0"})
+    assert p.check == "display" and "DISPLAY=:0 refused the connection" in p.message and "XAUTHORITY" in p.message
+
+
+@pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xauth")), reason="needs Xvfb and xauth")
+def test_x_authorization_against_a_real_server(tmp_path, monkeypatch):
+    """A real Xvfb that wants a cookie: refused without it (what Qt meets under sudo), accepted with it."""
+    number = next(n for n in range(4300, 4400) if x_server_reachable(f":{n}") is False)
+    auth = tmp_path / "Xauthority"
+    subprocess.run(["xauth", "-f", str(auth), "add", f":{number}", ".", os.urandom(16).hex()], check=True)
+    server = subprocess.Popen(["Xvfb", f":{number}", "-auth", str(auth), "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if x_server_reachable(f":{number}"):
+                break
+            time.sleep(0.05)
+        monkeypatch.setenv("XAUTHORITY", str(tmp_path / "none"))
+        assert diagnostics.x_connection_error(f":{number}") == 1
+        monkeypatch.setenv("XAUTHORITY", str(auth))
+        assert diagnostics.x_connection_error(f":{number}") == 0
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def test_missing_model_wheel_gives_the_pip_command(monkeypatch):

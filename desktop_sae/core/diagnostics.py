@@ -8,6 +8,7 @@ what ``desktop-sae`` runs before it opens the window (cheap: no hashing, no impo
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shlex
 import socket
@@ -95,6 +96,24 @@ def x_server_reachable(display: str) -> bool | None:
     return False
 
 
+def x_connection_error(display: str) -> int | None:
+    """libxcb's error code for a connection to ``display`` as Qt would make it (0: it works; 1: refused, usually
+    for want of authorization), or None when libxcb is missing (the library check reports that)."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return None
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    conn = xcb.xcb_connect(display.encode(), None)
+    try:
+        return int(xcb.xcb_connection_has_error(conn))
+    finally:
+        xcb.xcb_disconnect(conn)
+
+
 def _no_display(platform: str, env) -> Problem:
     asked = env.get("QT_QPA_PLATFORM")
     why = f"QT_QPA_PLATFORM={asked} needs" if asked else "the window needs"
@@ -129,13 +148,19 @@ def platform_issues(platform: str, env=None) -> list[Problem]:
     issues = []
     if platform == "xcb":
         display = env.get("DISPLAY", "")
+        reachable = x_server_reachable(display) if display else None
         if not display:
             issues.append(_no_display(platform, env))
-        elif x_server_reachable(display) is False:
+        elif reachable is False:
             issues.append(Problem("display", "error", (
                 f"no X server answers on DISPLAY={display}: the desktop session it belonged to has ended, or this "
                 f"terminal's DISPLAY is stale. Run desktop-sae from a terminal of your running session, or under "
                 f"xvfb-run -a desktop-sae.")))
+        elif reachable and x_connection_error(display):  # a local server only: a remote one may take long
+            issues.append(Problem("display", "error", (
+                f"the X server on DISPLAY={display} refused the connection: this happens when desktop-sae runs as "
+                f"another user than the desktop session (sudo, su) or without the session's XAUTHORITY "
+                f"(now {env.get('XAUTHORITY') or 'unset'}). Run it as the session's user, from one of its terminals.")))
     elif platform == "wayland" and not env.get("WAYLAND_DISPLAY"):
         issues.append(_no_display(platform, env))
     missing = missing_libraries(platform, env)
