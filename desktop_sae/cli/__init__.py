@@ -9,7 +9,21 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..core.errors import DesktopSAEError
-from . import assets, bench, eval_steering, features, generate, info, lessons, neuronpedia, screenshot, toy, train
+from . import (
+    assets,
+    bench,
+    doctor,
+    eval_steering,
+    features,
+    generate,
+    info,
+    lessons,
+    neuronpedia,
+    screenshot,
+    selftest,
+    toy,
+    train,
+)
 from .common import add_model_args
 from .launch import cmd_app
 
@@ -23,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_app)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for module in (info, generate, eval_steering, bench, train, features, toy, lessons, screenshot, assets,
-                   neuronpedia):
+                   neuronpedia, doctor, selftest):
         module.register(sub)
     return p
 

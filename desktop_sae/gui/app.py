@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QSize
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from ..app.state import LoadRequest
+from ..core import paths
 from . import theme
 from .main_window import MainWindow
 from .settings import app_settings
@@ -36,16 +38,31 @@ def load_request_from_args(args) -> LoadRequest:
     )
 
 
+APP_ID = "io.github.desktop_sae.DesktopSAE"  # the .desktop file's name (packaging/linux/): Wayland matches it
+
+
+def app_icon() -> QIcon:
+    """The app icon at every size rendered in ``resources/icons`` (packaging/render_icons.py)."""
+    icon = QIcon()
+    for png in sorted((paths.resources_dir() / "icons").glob("desktop-sae-*.png")):
+        size = int(png.stem.rsplit("-", 1)[1])
+        icon.addFile(str(png), QSize(size, size))
+    return icon
+
+
 def make_app(argv=None) -> QApplication:
     app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
     QCoreApplication.setOrganizationName("desktop-sae")
     QCoreApplication.setApplicationName("Desktop SAE")
+    QGuiApplication.setDesktopFileName(APP_ID)
+    app.setWindowIcon(app_icon())
     theme.apply_theme(str(app_settings().value("view/theme", "system")), app)
     return app
 
 
-def run_app(args) -> int:
-    """Open the main window at once; the model loads in the worker thread with a progress bar."""
+def run_app(args, notices=()) -> int:
+    """Open the main window at once; the model loads in the worker thread with a progress bar. ``notices``: the
+    start-up checks' problems (core/diagnostics.py), already printed; shown again in a dialog."""
     app = make_app()
     problem = binding_problem()
     if problem:
@@ -54,4 +71,6 @@ def run_app(args) -> int:
     win.show()
     if problem:
         win.show_error("Qt binding problem", problem)
+    if notices:
+        win.show_error("Start-up check", "\n\n".join(p.message[:1].upper() + p.message[1:] for p in notices))
     return app.exec()

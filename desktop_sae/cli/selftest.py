@@ -1,0 +1,132 @@
+"""``desktop-sae selftest [--quick]``: what a new user does first, offscreen and timed. Runs the start-up checks,
+opens the real window, loads the default model and SAE (converting the GGUF on a first start), answers a prompt
+and quits; without ``--quick`` it also applies the built-in Golden Gate preset and checks that steering changes
+the answer. Every stage is timed from the start of the process: the desktop bundle's smoke test."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+from .common import add_model_args
+from .doctor import print_problems
+
+_T0 = time.monotonic()
+
+
+def register(sub) -> None:
+    p = sub.add_parser("selftest", help="open the app offscreen, load the defaults, generate, quit (timed)")
+    add_model_args(p)
+    p.add_argument("--quick", action="store_true", help="only load and answer (no steering check)")
+    p.add_argument("--prompt", default="What should I do this weekend?")
+    p.add_argument("--tokens", type=int, default=None, help="tokens to generate (default 8 quick, 24 full)")
+    p.add_argument("--json", action="store_true", help="print the timings and answers as JSON")
+    p.add_argument("--timeout", type=float, default=600)
+    p.set_defaults(func=cmd_selftest)
+
+
+def process_age() -> float:
+    """Seconds since this process started (Linux: from /proc, so it includes the interpreter's own start and a
+    bundle's unpacking), else since this module was imported."""
+    try:
+        start_ticks = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])
+        uptime = float(open("/proc/uptime").read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.monotonic() - _T0
+
+
+def cmd_selftest(args) -> int:
+    from dataclasses import replace
+
+    from ..core import diagnostics
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    t = {"python": round(process_age(), 2)}
+    problems = diagnostics.startup_problems(args.model)
+    print_problems(problems)
+    if any(p.severity == "error" for p in problems):
+        return 2
+    # the window's layout and settings go to a throw-away folder; the model cache and data folders are the real ones
+    os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-selftest-")
+    from ..core.paths import resources_dir
+    from ..gui.app import load_request_from_args, make_app
+    from ..gui.main_window import MainWindow
+    from .screenshot import wait_for
+
+    app = make_app()
+    win = MainWindow(load_request_from_args(args), welcome=False)
+    win.show()
+    app.processEvents()
+    t["window"] = round(process_age(), 2)
+    ctl, st = win.controller, win.controller.state
+    result = {"ok": False, "times": t}
+    try:
+        wait_for(app, lambda: st.ready or st.last_error, args.timeout, "the model to load")
+        if not st.ready:
+            raise RuntimeError(f"loading failed: {st.last_error}")
+        t["ready"] = round(process_age(), 2)
+        result["model"] = st.info.model.get("name")
+        result["sae"] = (st.info.sae or {}).get("path")
+        first = []
+        ctl.token.connect(lambda ev: first or first.append(process_age()))
+        n = args.tokens or (8 if args.quick else 24)
+        ctl.set_sampling(replace(st.sampling, seed=0, max_new_tokens=n))
+        ctl.send(args.prompt)
+        wait_for(app, lambda: not st.busy, args.timeout, "the answer")
+        t["first_token"] = round(first[0], 2) if first else None
+        t["answer"] = round(process_age(), 2)
+        answer = st.turns[-1]
+        if answer.role != "assistant" or not answer.content.strip():
+            raise RuntimeError(f"no answer: {st.last_error or answer.content!r}")
+        events = answer.events.get("main", ())
+        if not events or not all(ev.top_ids is not None and len(ev.top_ids) for ev in events):
+            raise RuntimeError("the answer's tokens carry no SAE features")
+        result["answer"], result["tokens"] = answer.content, len(events)
+        if not args.quick:
+            result["steered"], result["default"] = _steering_changes_the_answer(app, ctl, st, args,
+                                                                               resources_dir(), wait_for)
+            t["steered"] = round(process_age(), 2)
+        result["ok"] = True
+    except (RuntimeError, TimeoutError) as e:
+        result["error"] = str(e)
+    finally:
+        win.close()
+        app.processEvents()
+    _print(result, args.json)
+    return 0 if result["ok"] else 1
+
+
+def _steering_changes_the_answer(app, ctl, st, args, resources, wait_for) -> tuple[str, str]:
+    from dataclasses import replace
+
+    if not ctl.load_preset(resources / "presets" / "golden-gate.json"):
+        raise RuntimeError(f"the Golden Gate preset did not load: {st.last_error}")
+    ctl.set_sampling(replace(st.sampling, max_new_tokens=args.tokens or 24))
+    ctl.set_compare(True)
+    ctl.clear()
+    ctl.send(args.prompt)
+    wait_for(app, lambda: not st.busy, args.timeout, "the steered answer")
+    steered, default = st.last_answer("steered"), st.last_answer("default")
+    if not steered or steered == default:
+        raise RuntimeError(f"steering did not change the answer: {steered!r}")
+    return steered, default
+
+
+def _print(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    t = result["times"]
+    stages = ", ".join(f"{k.replace('_', ' ')} {v:.2f} s" for k, v in t.items() if v is not None)
+    if result["ok"]:
+        print(f"selftest ok (seconds since the process started: {stages})")
+        print(f"{result['model']} with the SAE {result['sae']}")
+        print(f"answer ({result['tokens']} tokens): {result['answer']!r}")
+        if "steered" in result:
+            print(f"steered by the Golden Gate preset: {result['steered']!r}")
+    else:
+        print(f"selftest FAILED: {result['error']} ({stages})", file=sys.stderr)
