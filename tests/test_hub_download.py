@@ -166,7 +166,7 @@ def test_cli_download_then_list(hub_env, capsys):
 
 
 def test_cli_ctrl_c_cancels_cleanly(hub_env, tmp_path):
-    hub_env.slow["model.safetensors"] = 0.2  # ~1.6 s for the weights
+    hub_env.slow["model.safetensors"] = 1.0  # ~8 s for the weights: Ctrl-C lands mid-file even on a busy machine
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "desktop_sae", "download", MODEL_REPO], cwd=REPO_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -177,7 +177,7 @@ def test_cli_ctrl_c_cancels_cleanly(hub_env, tmp_path):
     proc.send_signal(signal.SIGINT)
     t0 = time.monotonic()
     out, rest = proc.communicate(timeout=30)
-    assert time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 < 10  # a sanity bound; cancel latency itself is measured in the core tests
     assert proc.returncode == 130, (out, err + rest)
     assert b"download cancelled" in rest
     assert f"hub:{MODEL_REPO}" not in ids(list_models())
