@@ -1,8 +1,13 @@
-"""A job runner on a plain thread (no Qt), shut down and joined after each test."""
+"""A job runner on a plain thread (no Qt), shut down and joined after each test; a controller with the tiny model
+and SAE loaded on it."""
 
 import pytest
 
+import tiny
+from desktop_sae.app.controller import Controller
 from desktop_sae.app.jobs import JobRunner
+from desktop_sae.app.state import LoadRequest
+from desktop_sae.core.presets import PresetStore
 
 
 @pytest.fixture
@@ -13,3 +18,12 @@ def runner():
     r.shutdown()
     r.thread.join(10)
     assert not r.thread.is_alive()
+
+
+@pytest.fixture
+def ctl(runner, tmp_path, tiny_sae_dir):
+    c = Controller(runner, loader=tiny.make_loader(tiny_sae_dir), store=PresetStore(tmp_path / "p"))
+    c.load(LoadRequest())
+    c.wait_until(lambda: c.state.ready or c.state.last_error, 60, "the model")
+    assert c.state.ready, c.state.last_error
+    return c

@@ -6,27 +6,14 @@ import time
 import numpy as np
 import pytest
 
-import tiny
 from desktop_sae.app import discover
-from desktop_sae.app.controller import Controller
-from desktop_sae.app.state import LoadRequest
 from desktop_sae.core.config import SamplingConfig
 from desktop_sae.core.contrast import ContrastResult
 from desktop_sae.core.features import features_on_span
-from desktop_sae.core.presets import PresetStore
 from desktop_sae.core.vectors import load_vector, save_vector
 
 POS = ["the bridge over the river", "a bridge of steel", "they crossed the bridge at night"]
 NEG = ["the cat sat on the mat", "a quiet morning", "they ate some soup at night"]
-
-
-@pytest.fixture
-def ctl(runner, tmp_path, tiny_sae_dir):
-    c = Controller(runner, loader=tiny.make_loader(tiny_sae_dir), store=PresetStore(tmp_path / "p"))
-    c.load(LoadRequest())
-    c.wait_until(lambda: c.state.ready or c.state.last_error, 60, "the model")
-    assert c.state.ready, c.state.last_error
-    return c
 
 
 def test_split_texts_by_line_or_by_blank_line():

@@ -3,25 +3,13 @@ system prompt and hands back the prompt; a refused file changes nothing; export 
 
 import json
 
-import pytest
-
 import tiny
 from desktop_sae.app.controller import Controller
 from desktop_sae.app.neuronpedia import export_neuronpedia, import_neuronpedia, last_exchange
-from desktop_sae.app.state import LoadRequest
 from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
 from desktop_sae.core.presets import PresetStore
 
 SRC = "1-res-tiny-sae"  # the tiny SAE: folder tiny-sae, blocks.1.hook_resid_post
-
-
-@pytest.fixture
-def ctl(runner, tmp_path, tiny_sae_dir):
-    c = Controller(runner, loader=tiny.make_loader(tiny_sae_dir), store=PresetStore(tmp_path / "p"))
-    c.load(LoadRequest())
-    c.wait_until(lambda: c.state.ready or c.state.last_error, 60, "the model")
-    assert c.state.ready, c.state.last_error
-    return c
 
 
 def write(tmp_path, d, name="steer.json"):

@@ -9,21 +9,9 @@ import pytest
 
 import tiny
 from desktop_sae.app import training_run as tr
-from desktop_sae.app.controller import Controller
-from desktop_sae.app.state import LoadRequest
 from desktop_sae.app.train_tasks import STAGES
-from desktop_sae.core.presets import PresetStore
 from desktop_sae.core.training.runs import RunSpec, saes_dir
 from desktop_sae.core.training.trainer import TopKTrainer
-
-
-@pytest.fixture
-def ctl(runner, tmp_path, tiny_sae_dir):
-    c = Controller(runner, loader=tiny.make_loader(tiny_sae_dir), store=PresetStore(tmp_path / "p"))
-    c.load(LoadRequest())
-    c.wait_until(lambda: c.state.ready or c.state.last_error, 60, "the model")
-    assert c.state.ready, c.state.last_error
-    return c
 
 
 def corpus_file(folder):
