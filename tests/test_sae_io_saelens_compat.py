@@ -48,5 +48,6 @@ def test_a_decoder_norm_rescaling_topk_keeps_its_factor(tmp_path):
     sae = random_sae(arch="topk", normalize_activations="expected_average_only_in", scaling_factor=0.3,
                      rescale_acts_by_decoder_norm=True)
     back = load_sae(save_sae(sae, tmp_path / "r"))
-    assert back.cfg.scaling_factor == pytest.approx(0.3) and back.cfg.normalize_activations == "expected_average_only_in"
+    assert back.cfg.scaling_factor == pytest.approx(0.3)
+    assert back.cfg.normalize_activations == "expected_average_only_in"
     _same_maths(sae, back, torch.randn(32, 64))

@@ -77,9 +77,8 @@ def trained_tiny(folder: Path) -> Path:
 def random_saes(root: Path) -> list[Path]:
     """save_sae on random SAEs of every architecture and input normalisation our writer supports."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from tiny import random_sae
-
     from desktop_sae.core.sae_io import save_sae
+    from tiny import random_sae
 
     out = []
     cases = [("standard", {}), ("jumprelu", {}), ("gated", {}), ("topk", {"rescale_acts_by_decoder_norm": True}),

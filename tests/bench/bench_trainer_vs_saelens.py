@@ -140,7 +140,8 @@ def main(argv=None) -> int:
         ratios[width] = ours["tokens_per_s"] / theirs["tokens_per_s"]
         print(f"{width:6d} ours / SAELens: x{ratios[width]:.2f} tokens/s", flush=True)
         results += [ours, theirs]
-    out = {"data": what, "method": METHOD, "d_in": D_IN, "k": a.k, "batch": a.batch, "train_tokens": len(batches) * a.batch,
+    out = {"data": what, "method": METHOD, "d_in": D_IN, "k": a.k, "batch": a.batch,
+           "train_tokens": len(batches) * a.batch,
            "held_out_rows": len(held), "threads": a.threads, "sae_lens": sae_lens.__version__,
            "torch": torch.__version__, "python": platform.python_version(),
            "load_average_before_after": [load_before, os.getloadavg()],
