@@ -1,10 +1,11 @@
 """Benchmark: our TopK trainer against SAELens's TopK training, in one process, on the same activations (CPU, fp32).
 
-For each width (default 4 608 and 16 384; d_in 576, k 32, batch 4 096) both train on the same batches in the same
-order, then are scored on the same held-out rows: tokens/s, the ratio ours / SAELens, and explained variance at
-equal tokens. Activations come from an ActivationStore (--store, real residual-stream rows) or, without one, are
-random but structured like a residual stream (--synthetic: sparse power-law combinations of 16 384 unit directions
-with exponential magnitudes, a shared offset and a little noise). Runs in the SAELens environment with this
+For each width (default 4 608 and 16 384; d_in 576, k 32, batch 4 096, the same constant learning rate) both train
+on the same batches in the same order, one step of each in turn (so machine load hits both alike), then are scored
+on the same held-out rows: tokens/s, the ratio ours / SAELens, and explained variance at equal tokens.
+Activations come from an ActivationStore (--store, real residual-stream rows) or, without one, are random but
+structured like a residual stream (sparse power-law combinations of 16 384 unit directions with exponential
+magnitudes, a shared offset and a little noise). Runs in the SAELens environment with this
 repository on PYTHONPATH (packaging/interop/README.md):
 
   PYTHONPATH=. /work/saelens-env/bin/python tests/bench/bench_trainer_vs_saelens.py \
@@ -14,7 +15,6 @@ repository on PYTHONPATH (packaging/interop/README.md):
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import platform
@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_trainer import _ev, _rows  # noqa: E402  (same data reader and the same explained variance)
 
 D_IN = 576
+METHOD = ("lock-step: one training step of ours, then one of SAELens's SAETrainer, on the same batch, for every "
+          "batch; SAELens's time excludes its input-norm estimate (4 batches); the same constant learning rate")
 
 
 def synthetic(n: int, seed: int, n_dirs: int = 16_384, active: int = 48) -> torch.Tensor:
@@ -64,44 +66,53 @@ def data(a) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, str]:
     return batches, x[:20_000], held, what
 
 
-def run_ours(a, width: int, batches, sample, held) -> dict:
-    from desktop_sae.core.training.trainer import TopKTrainer, TrainConfig
-
-    cfg = TrainConfig(d_sae=width, k=a.k, batch_size=a.batch, total_tokens=len(batches) * a.batch, lr_decay_frac=0.0)
-    tr = TopKTrainer(D_IN, cfg)
-    tr.init_from_sample(sample)
-    t0 = time.perf_counter()
-    for x in batches:
-        tr.step(x)
-    dt = time.perf_counter() - t0
-    with torch.no_grad():
-        recon, _ = tr.to_sae()(held)
-    return {"impl": "ours: TopKTrainer", "width": width, "tokens": len(batches) * a.batch, "seconds": dt,
-            "tokens_per_s": len(batches) * a.batch / dt, "explained_variance": _ev(held, recon),
-            "lr": cfg.learning_rate()}
-
-
-def run_saelens(a, width: int, batches, held) -> dict:
+def run_lockstep(a, width: int, batches, sample, held) -> tuple[dict, dict]:
+    """Both trainers on the same batches in the same order, one step of each in turn, so a busy shared machine
+    slows both alike: SAELens's trainer pulls each batch from a generator that first runs our step on it; SAELens's
+    time is its fit() time less our steps and its input-norm estimate (4 batches, not trained on)."""
     from sae_lens.config import LoggingConfig, SAETrainerConfig
     from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
     from sae_lens.training.sae_trainer import SAETrainer
 
-    lr = 2e-4 / (width / 16384) ** 0.5
+    from desktop_sae.core.training.trainer import TopKTrainer, TrainConfig
+
+    n_est = 4
+    cfg = TrainConfig(d_sae=width, k=a.k, batch_size=a.batch, total_tokens=len(batches) * a.batch, lr_decay_frac=0.0)
+    ours = TopKTrainer(D_IN, cfg)
+    ours.init_from_sample(sample)
+    lr = cfg.learning_rate()  # 2e-4 / sqrt(width / 16384) for both, constant
     sae = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=D_IN, d_sae=width, k=a.k, dtype="float32", device="cpu",
                                                 normalize_activations="expected_average_only_in"))
-    cfg = SAETrainerConfig(total_training_samples=len(batches) * a.batch, train_batch_size_samples=a.batch, lr=lr,
-                           lr_end=lr, device="cpu", n_batches_for_norm_estimate=4,
-                           logger=LoggingConfig(log_to_wandb=False))
-    trainer = SAETrainer(cfg, sae, itertools.cycle(batches))
-    t0 = time.perf_counter()
+    tcfg = SAETrainerConfig(total_training_samples=len(batches) * a.batch, train_batch_size_samples=a.batch, lr=lr,
+                            lr_end=lr, device="cpu", n_batches_for_norm_estimate=n_est,
+                            logger=LoggingConfig(log_to_wandb=False))
+    clock = {"ours": 0.0, "estimate_end": None}
+
+    def provider():
+        yield from batches[:n_est]  # SAELens estimates its input scaling from these
+        clock["estimate_end"] = time.perf_counter()
+        for x in batches:
+            t = time.perf_counter()
+            ours.step(x)
+            clock["ours"] += time.perf_counter() - t
+            yield x
+
+    trainer = SAETrainer(tcfg, sae, provider())
     trainer.fit()
-    dt = time.perf_counter() - t0
+    t_end = time.perf_counter()
+    theirs_s = t_end - clock["estimate_end"] - clock["ours"]
+    n = len(batches) * a.batch
+    assert trainer.n_training_samples == n, (trainer.n_training_samples, n)
     with torch.no_grad():
-        scaler = trainer.activation_scaler
-        recon = scaler.unscale(sae.decode(sae.encode(scaler.scale(held))))
-    return {"impl": "SAELens: TopKTrainingSAE + SAETrainer (defaults)", "width": width,
-            "tokens": trainer.n_training_samples, "seconds": dt, "tokens_per_s": trainer.n_training_samples / dt,
-            "explained_variance": _ev(held, recon), "lr": lr}
+        recon_ours, _ = ours.to_sae()(held)
+        scaler = trainer.activation_scaler  # folded into the SAE by fit(); kept in case a version does not
+        recon_theirs = scaler.unscale(sae.decode(sae.encode(scaler.scale(held))))
+    mine = {"impl": "ours: TopKTrainer", "width": width, "tokens": n, "seconds": clock["ours"],
+            "tokens_per_s": n / clock["ours"], "explained_variance": _ev(held, recon_ours), "lr": lr}
+    theirs = {"impl": "SAELens: TopKTrainingSAE + SAETrainer (defaults)", "width": width, "tokens": n,
+              "seconds": theirs_s, "tokens_per_s": n / theirs_s, "explained_variance": _ev(held, recon_theirs),
+              "lr": lr}
+    return mine, theirs
 
 
 def main(argv=None) -> int:
@@ -122,16 +133,15 @@ def main(argv=None) -> int:
     load_before = os.getloadavg()
     results, ratios = [], {}
     for width in (int(w) for w in a.widths.split(",")):
-        ours = run_ours(a, width, batches, sample, held)
-        print(f"{width:6d} {ours['impl']:50s} {ours['tokens_per_s']:8.0f} tok/s  EV {ours['explained_variance']:.4f}",
-              flush=True)
-        theirs = run_saelens(a, width, batches, held)
-        print(f"{width:6d} {theirs['impl']:50s} {theirs['tokens_per_s']:8.0f} tok/s  "
-              f"EV {theirs['explained_variance']:.4f}", flush=True)
+        ours, theirs = run_lockstep(a, width, batches, sample, held)
+        for r in (ours, theirs):
+            print(f"{width:6d} {r['impl']:50s} {r['tokens_per_s']:8.0f} tok/s  EV {r['explained_variance']:.4f}",
+                  flush=True)
         ratios[width] = ours["tokens_per_s"] / theirs["tokens_per_s"]
         print(f"{width:6d} ours / SAELens: x{ratios[width]:.2f} tokens/s", flush=True)
         results += [ours, theirs]
-    out = {"data": what, "d_in": D_IN, "k": a.k, "batch": a.batch, "train_tokens": len(batches) * a.batch,
+    out = {"data": what, "method": METHOD, "d_in": D_IN, "k": a.k, "batch": a.batch,
+           "train_tokens": len(batches) * a.batch,
            "held_out_rows": len(held), "threads": a.threads, "sae_lens": sae_lens.__version__,
            "torch": torch.__version__, "python": platform.python_version(),
            "load_average_before_after": [load_before, os.getloadavg()],
