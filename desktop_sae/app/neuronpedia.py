@@ -4,7 +4,6 @@ against the loaded model and SAE before anything changes; errors go to ``report_
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from ..core.errors import DesktopSAEError
@@ -52,14 +51,13 @@ def import_neuronpedia(ctl, path):
         ctl.report_error(TITLE_IN, str(e))
         return None
     p = imp.preset
-    feats = tuple(replace(s, label=s.label or state.label(s.feature)) for s in p.steering.features)
-    ctl.set_steering(replace(p.steering, features=feats))
+    ctl.set_steering(ctl.labelled(p.steering))
     ctl.set_sampling(p.sampling)
     if p.system is not None:
         ctl.set_system(p.system)
     saved = f" · saved answers: {', '.join(imp.outputs)}" if imp.outputs else ""
     notes = "".join(f" · {n}" for n in imp.notes)
-    ctl.set_status(f"Neuronpedia file imported: {len(feats)} feature(s){saved}{notes}")
+    ctl.set_status(f"Neuronpedia file imported: {len(p.steering.features)} feature(s){saved}{notes}")
     return imp
 
 

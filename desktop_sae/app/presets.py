@@ -3,7 +3,6 @@ one validates the whole file against the loaded SAE first, so a bad preset chang
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from ..core.errors import DesktopSAEError, PresetError
@@ -56,9 +55,7 @@ class PresetActions:
         try:
             p = self.store.read(path)
             check_preset(p, info.identity, info.max_activation)
-            feats = tuple(replace(s, label=s.label or ("" if s.is_vector else self.state.label(s.feature)))
-                          for s in p.steering.features)
-            self.set_steering(replace(p.steering, features=feats))  # checks vector widths before changing anything
+            self.set_steering(self.labelled(p.steering))  # checks vector widths before changing anything
         except DesktopSAEError as e:
             self.report_error("Could not load the preset", str(e))
             return False

@@ -40,6 +40,11 @@ class SteeringActions:
                                 f"this SAE's hook has {d_in}")
         self._set_steering(cfg)
 
+    def labelled(self, cfg: SteeringConfig) -> SteeringConfig:
+        """``cfg`` with each unlabelled feature row named from the loaded SAE's labels (vector rows keep theirs)."""
+        return replace(cfg, features=tuple(replace(s, label=s.label or self.state.label(s.feature))
+                                           for s in cfg.features))
+
     def _spec(self, f: int) -> SteerSpec | None:
         return next((s for s in self.state.steering.features if s.feature == f), None)
 
