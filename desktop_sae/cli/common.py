@@ -36,8 +36,9 @@ def add_model_args(p: argparse.ArgumentParser, sae: bool = True) -> None:
     p.add_argument("--model", default=None,
                    help="model: HF folder, .gguf file or hub id (default: bundled SmolLM2-135M-Instruct)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    p.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"],
-                   help="default: fastest for the device")
+    p.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16", "int8"],
+                   help="default: fastest for the device; int8 = bfloat16 with int8 decoder weights (CPU, lite engine: "
+                        "faster decoding, slightly different numbers)")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow a hub model's own Python code to run (off by default)")
     if sae:

@@ -73,59 +73,118 @@ def _subprocess_rss(n: int) -> float:
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
+def _bandwidth(mb: int = 512, rounds: int = 5) -> float:
+    """Bytes/s at which this machine streams a buffer far larger than its caches (best of ``rounds``, all threads):
+    the ceiling for any kernel that reads every weight once per token."""
+    buf = torch.ones(mb * 2**20 // 2, dtype=torch.bfloat16)
+    buf.sum()
+    best = float("inf")
+    for _ in range(rounds):
+        t = time.perf_counter()
+        buf.sum()
+        best = min(best, time.perf_counter() - t)
+    return buf.numel() * 2 / best
+
+
+def bytes_per_token(model) -> int:
+    """Bytes of weights one decoding step reads: every projection and the lm_head (int8 ones at 1 byte + scales)."""
+    from .llama_lite_rows import row_weights
+
+    if not hasattr(model, "row_kernel"):  # transformers: every parameter but the embedding rows not looked up
+        head = model.lm_head.weight
+        tied = head.numel() * head.element_size() if model.config.tie_word_embeddings else 0
+        return tied + sum(p.numel() * p.element_size() for n, p in model.named_parameters() if "embed_tokens" not in n)
+    total = 0
+    for mod, attr in row_weights(model):
+        row = getattr(mod, "row", None)
+        if row is not None and row.kind == "int8":
+            total += row.data.numel() + row.scales.numel() * row.scales.element_size()
+        else:
+            w = getattr(mod, attr)
+            total += w.numel() * w.element_size()
+    return total + sum(p.numel() * p.element_size() for n, p in model.named_parameters() if "norm" in n)
+
+
+def _sessions(dtypes: list[str], sae_dir):
+    """{label: (plain session, session with the SAE, model)}: each dtype with the kernel chosen for this machine,
+    bfloat16 also with ``torch.mv`` (the kernel before the choice existed) and with int8 weights."""
+    from .llama_lite_rows import install
+    from .models import load_model
+    from .sae_io import load_sae
+    from .session import Session
+
+    out = {}
+    for dt in dtypes:
+        lm = load_model(dtype=dt)
+        kernel = getattr(lm.model, "row_kernel", "transformers")
+        out[f"{dt} [{kernel}]"] = (Session(lm), Session(lm, load_sae(sae_dir)), lm.model)
+        if dt == "bfloat16" and kernel not in ("mv", "transformers"):
+            old = load_model(dtype=dt)
+            install(old.model, "mv")
+            out["bfloat16 [mv]"] = (Session(old), Session(old, load_sae(sae_dir)), old.model)
+    if "bfloat16" in dtypes:
+        q = load_model(dtype="int8")
+        out[f"int8 weights [{q.model.row_kernel} lm_head]"] = (Session(q), Session(q, load_sae(sae_dir)), q.model)
+    return out
+
+
 def main(args) -> int:
     from .config import SteeringConfig, SteerSpec
     from .models import load_model
     from .paths import default_sae_dir
-    from .sae_io import load_sae
-    from .session import Session
 
     n, repeats = args.tokens, args.repeats
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {n} new tokens, batch 1, greedy, "
           f"{repeats} repeats", flush=True)
     sae_dir = default_sae_dir()
-    sessions = {}
-    for dt in dtypes:
-        lm = load_model(dtype=dt)
-        sessions[dt] = (Session(lm), Session(lm, load_sae(sae_dir)))
-    print(f"SAE: bundled ({sae_dir.name})", flush=True)
+    sessions = _sessions(dtypes, sae_dir)
+    print(f"SAE: bundled ({sae_dir.name}); engines: {', '.join(sessions)}", flush=True)
     hf_model = load_model(dtype="float32").model
-    ids = sessions[dtypes[0]][0].prompt_ids(PROMPT)
+    ids = next(iter(sessions.values()))[0].prompt_ids(PROMPT)
     feats = [11, 222, 3333]
     add3 = SteeringConfig(tuple(SteerSpec(f, 4.0) for f in feats))
     clamp3 = SteeringConfig(tuple(SteerSpec(f, 4.0, method="clamp") for f in feats))
     configs = {"a: transformers generate() fp32": lambda: _hf_run(hf_model, ids, n)}
-    for dt in dtypes:
-        plain, with_sae = sessions[dt]
-        configs[f"b: engine {dt}"] = lambda p=plain: _engine_run(p, ids, n, SteeringConfig())
-        configs[f"c: engine {dt} + SAE encode"] = lambda s=with_sae: _engine_run(s, ids, n, SteeringConfig())
-        configs[f"d: engine {dt} + SAE + 3 add"] = lambda s=with_sae: _engine_run(s, ids, n, add3)
-        configs[f"e: engine {dt} + SAE + 3 clamp"] = lambda s=with_sae: _engine_run(s, ids, n, clamp3)
+    for lab, (plain, with_sae, _) in sessions.items():
+        configs[f"b: engine {lab}"] = lambda p=plain: _engine_run(p, ids, n, SteeringConfig())
+        configs[f"c: engine {lab} + SAE encode"] = lambda s=with_sae: _engine_run(s, ids, n, SteeringConfig())
+        configs[f"d: engine {lab} + SAE + 3 add"] = lambda s=with_sae: _engine_run(s, ids, n, add3)
+        configs[f"e: engine {lab} + SAE + 3 clamp"] = lambda s=with_sae: _engine_run(s, ids, n, clamp3)
     for fn in configs.values():  # warm-up (kernel selection, allocator)
         fn()
+    bandwidth = [_bandwidth()]
     rates = {k: [] for k in configs}
     for r in range(repeats):
         for k, fn in configs.items():
             rates[k].append(fn())
+        bandwidth.append(_bandwidth())
         print(f"  repeat {r + 1}/{repeats} done", flush=True)
+    bw = max(bandwidth)
+    per_token = {k: bytes_per_token(m) for k, (_, _, m) in sessions.items()}
+    per_token["a: transformers generate() fp32"] = bytes_per_token(hf_model)
+    print(f"memory bandwidth (streaming read, best of {len(bandwidth)}): {bw / 1e9:.1f} GB/s")
     # Ratios use each configuration's best run (like timeit): interference from other work only slows runs
     # down, so the fastest run is the least disturbed. Medians are printed beside them.
     best = {k: max(v) for k, v in rates.items()}
     med = {k: statistics.median(v) for k, v in rates.items()}
     base, base_med = best["a: transformers generate() fp32"], med["a: transformers generate() fp32"]
     rows = []
-    print(f"\n{'configuration':40s} {'best':>6s} {'vs a':>6s} {'vs b':>6s} | {'median':>6s} {'vs a':>6s} {'vs b':>6s}")
+    print(f"\n{'configuration':52s} {'best':>6s} {'vs a':>6s} {'vs b':>6s} | {'median':>6s} {'vs a':>6s} "
+          f"{'vs b':>6s} | {'MB/tok':>6s} {'of BW':>6s}")
     for k in rates:
-        dt = next((d for d in dtypes if f" {d}" in k), None)
-        b, bm = (best[f"b: engine {dt}"], med[f"b: engine {dt}"]) if dt else (None, None)
+        lab = next((x for x in sessions if f" {x}" in k), None)
+        b, bm = (best[f"b: engine {lab}"], med[f"b: engine {lab}"]) if lab else (None, None)
         v, m = best[k], med[k]
+        nbytes = per_token[lab] if lab else per_token[k]
+        share = v * nbytes / bw
         rows.append({"config": k, "best_tok_s": v, "best_vs_a": v / base, "best_vs_b": (v / b) if b else None,
                      "median_tok_s": m, "median_vs_a": m / base_med, "median_vs_b": (m / bm) if bm else None,
-                     "all": rates[k]})
-        print(f"{k:40s} {v:6.1f} {v / base:6.2f} {'' if not b else f'{v / b:6.3f}':>6s} | "
-              f"{m:6.1f} {m / base_med:6.2f} {'' if not bm else f'{m / bm:6.3f}':>6s}")
-    result = {"tokens": n, "repeats": repeats, "rows": rows}
+                     "bytes_per_token": nbytes, "share_of_bandwidth_limit": share, "all": rates[k]})
+        print(f"{k:52s} {v:6.1f} {v / base:6.2f} {'' if not b else f'{v / b:6.3f}':>6s} | "
+              f"{m:6.1f} {m / base_med:6.2f} {'' if not bm else f'{m / bm:6.3f}':>6s} | "
+              f"{nbytes / 1e6:6.0f} {share:6.0%}")
+    result = {"tokens": n, "repeats": repeats, "bandwidth_bytes_s": bw, "bandwidth_all": bandwidth, "rows": rows}
     if not args.no_load:
         with tempfile.TemporaryDirectory() as tmp:
             cold = _subprocess_load(tmp)

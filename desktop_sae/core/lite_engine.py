@@ -25,6 +25,8 @@ from .llama_lite import (
     _linear,
     check_config,
 )
+from .llama_lite_rows import choose_kernel
+from .paths import cache_dir
 
 ENGINE_ENV = "DESKTOP_SAE_ENGINE"
 
@@ -111,7 +113,8 @@ class _Weights:
 
 
 def load_lite_model(folder: Path, device: torch.device, dtype: torch.dtype) -> LlamaLiteForCausalLM:
-    """Build the model from ``folder``; raises Unsupported for anything the lite engine does not compute."""
+    """Build the model from ``folder``; raises Unsupported for anything the lite engine does not compute.
+    On the CPU, single-row products then run on the kernel measured fastest here (core/llama_lite_rows.py)."""
     folder = Path(folder)
     raw = json.loads((folder / "config.json").read_text())
     check_config(raw)
@@ -145,7 +148,9 @@ def load_lite_model(folder: Path, device: torch.device, dtype: torch.dtype) -> L
     lm = LlamaLiteForCausalLM(cfg, model, lm_head, _generation(folder, raw), str(folder))
     if device.type != "cpu":
         lm.to(device)
-    return lm.eval().requires_grad_(False)
+    lm.eval().requires_grad_(False)
+    choose_kernel(lm, cache_dir() / "row_kernels.json")
+    return lm
 
 
 def _generation(folder: Path, raw: dict) -> dict:

@@ -24,6 +24,7 @@ from torch.nn.modules import module as _module_hooks
 
 from .llama_lite_cache import LiteCache, LiteOutput, _mask
 from .llama_lite_config import LiteConfig, Unsupported, check_config  # noqa: F401  (part of this engine's API)
+from .llama_lite_rows import RowWeight
 
 
 # --- building blocks ----------------------------------------------------------------------------------
@@ -41,19 +42,24 @@ class RMSNorm(nn.Module):
 _MV_DTYPES = (torch.bfloat16, torch.float16)
 
 
-def _proj(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """``F.linear(x, w)``. A single bf16/fp16 row on the CPU goes through ``torch.mv`` instead: 1.5x faster there
-    (2.8x for the 49152-row lm_head) than the GEMM F.linear picks, with the same float32 accumulation and result."""
-    if x.numel() == x.shape[-1] and x.dtype in _MV_DTYPES and x.device.type == "cpu":
-        return torch.mv(w, x.reshape(-1)).view(*x.shape[:-1], w.shape[0])
+def _proj(x: torch.Tensor, w: torch.Tensor, row: RowWeight | None = None) -> torch.Tensor:
+    """``F.linear(x, w)``. A single row on the CPU goes through ``row``, the kernel measured fastest on this
+    machine for ``w`` (core/llama_lite_rows.py); without one, bf16/fp16 rows use ``torch.mv``."""
+    if x.numel() == x.shape[-1] and x.device.type == "cpu":
+        if row is not None and row.fresh(w):
+            return row(x)
+        if x.dtype in _MV_DTYPES:
+            return torch.mv(w, x.reshape(-1)).view(*x.shape[:-1], w.shape[0])
     return F.linear(x, w)
 
 
 class Proj(nn.Linear):
     """nn.Linear without bias whose forward is :func:`_proj`. Forward hooks on it fire as on transformers'."""
 
+    row: RowWeight | None = None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _proj(x, self.weight)
+        return _proj(x, self.weight, self.row)
 
 
 def _watched(*mods: nn.Module) -> bool:
@@ -84,6 +90,7 @@ class _Fused(nn.Module):
     """A module whose listed projections' weights are row blocks of one fused buffer (``self.fused``)."""
 
     parts: tuple[str, ...] = ()
+    row: RowWeight | None = None  # the fused weight's single-row kernel
 
     def _fuse(self, fused: torch.Tensor | None = None, rows: tuple[int, ...] = ()) -> None:
         """Make the parts' weights views into ``fused`` (default: the parts concatenated)."""
@@ -128,7 +135,7 @@ class LiteAttention(_Fused):
             x = hidden_states
             qkv = torch.cat([self.q_proj(x), self.k_proj(x), self.v_proj(x)], dim=-1).view(b, t, h + 2 * kv, hd)
         else:
-            qkv = _proj(hidden_states, self.fused).view(b, t, h + 2 * kv, hd)
+            qkv = _proj(hidden_states, self.fused, self.row).view(b, t, h + 2 * kv, hd)
         qk = qkv.narrow(2, 0, h + kv)
         # x*cos + rotate_half(x)*sin, with rotate_half(x)*sin == roll(x, hd/2) * [-sin1, sin2] exactly
         qk = qk * step.cos + qk.roll(hd // 2, -1) * step.sin
@@ -161,7 +168,7 @@ class LiteMLP(_Fused):
         if _watched(self.gate_proj, self.up_proj):
             gate, up = self.gate_proj(x), self.up_proj(x)
         else:
-            gate, up = _proj(x, self.fused).chunk(2, dim=-1)
+            gate, up = _proj(x, self.fused, self.row).chunk(2, dim=-1)
         return self.down_proj(F.silu(gate) * up)
 
 

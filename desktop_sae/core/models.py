@@ -115,7 +115,10 @@ def load_model(
     t0 = time.perf_counter()
     report = progress or (lambda f, m: None)
     dev = pick_device(device)
-    torch_dtype = dtype if isinstance(dtype, torch.dtype) else parse_dtype(dtype, dev)
+    int8 = dtype == "int8"  # bfloat16 activations, int8 decoder weights (core/llama_lite_rows.py)
+    if int8 and dev.type != "cpu":
+        raise ModelLoadError("int8 weights are a CPU option; on a GPU use bfloat16 or float16")
+    torch_dtype = dtype if isinstance(dtype, torch.dtype) else parse_dtype("bfloat16" if int8 else dtype, dev)
     kind, location = classify(spec)
     sha = None
     cache_hit = None
@@ -136,6 +139,12 @@ def load_model(
         folder = _dtype_variant(folder, torch_dtype, sha, report)
     model, tok = _from_folder(folder, dev, torch_dtype, trust_remote_code)
     layout_of(model)  # unsupported architectures fail here, with the list of supported ones
+    if int8:
+        if not hasattr(model, "row_kernel"):
+            raise ModelLoadError(f"int8 weights need the lite engine; {name} loads through transformers")
+        from .llama_lite_rows import quantize_int8
+
+        quantize_int8(model)
     report(1.0, f"Loaded {name}")
     return LoadedModel(
         model=model,
@@ -148,6 +157,7 @@ def load_model(
         sha256=sha,
         load_seconds=time.perf_counter() - t0,
         cache_hit=cache_hit,
+        extra={"weights": "int8"} if int8 else {},
     )
 
 
