@@ -75,7 +75,7 @@ class LoadedModel:
             "vocab_size": int(self.model.config.vocab_size),
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "device": str(self.device),
-            "dtype": dtype_name(self.dtype),
+            "dtype": dtype_name(self.dtype) + (" with int8 weights" if self.extra.get("weights") == "int8" else ""),
             "sha256": self.sha256,
             "chat_template": bool(getattr(self.tokenizer, "chat_template", None)),
         }

@@ -1,0 +1,97 @@
+"""What int8 weights (``--dtype int8``) do to the model and to the bundled SAE, against bfloat16, in one run.
+
+On held-out text (the bundled SAE's held-out token split, and/or ``--corpus`` files such as
+packaging/corpus/heldout/natural_prose.jsonl), both models read the same contexts; reported:
+
+- the residual at the SAE's hook: per token, the relative L2 error of int8 against bfloat16 and the cosine;
+- next-token predictions: share of positions whose argmax agrees, mean KL(bfloat16 || int8) in nats, and the
+  cross-entropy of the text under each model;
+- the SAE on each model's activations: explained variance, L0, delta loss (core.training.evaluate).
+
+  python tests/bench/bench_int8.py [--corpus packaging/corpus/heldout/natural_prose.jsonl] [--tokens 8192] [--json F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import torch
+
+
+def _contexts(args, lm, sae):
+    from desktop_sae.core.paths import default_sae_dir
+    from desktop_sae.core.training.corpus import read_documents, tokenize_corpus
+    from desktop_sae.core.training.pipeline import HELDOUT_FILE
+
+    ctx = int(sae.cfg.metadata.get("context_size") or 128)
+    if args.corpus:
+        tc = tokenize_corpus(read_documents(args.corpus), lm.tokenizer, ctx_len=ctx, held_out=1.0)
+        return tc.held_out, tc.bos_id, "+".join(args.corpus)
+    with np.load(default_sae_dir() / HELDOUT_FILE, allow_pickle=False) as z:
+        return z["held_out"], int(z["bos_id"]), "bundled SAE held-out split"
+
+
+def compare(a, b, sae, contexts, bos: int, max_tokens: int) -> dict:
+    from desktop_sae.core.hooks import hooks
+
+    hook = sae.cfg.hook_name
+    rel, cos, agree, kl, ce_a, ce_b, n = [], [], 0, 0.0, 0.0, 0.0, 0
+    for row in contexts:
+        if n >= max_tokens:
+            break
+        ids = torch.as_tensor(np.asarray(row, dtype=np.int64))[None]
+        acts, logits = [], []
+        for model in (a, b):
+            store: list[torch.Tensor] = []
+            with torch.inference_mode(), hooks(model, {hook: lambda x, s=store: s.append(x.float())}):
+                logits.append(model(input_ids=ids).logits[0, :-1].float())
+            acts.append(store[0][0])
+        keep = ids[0] != bos
+        xa, xb = acts[0][keep], acts[1][keep]
+        rel.append((xa - xb).norm(dim=-1) / xa.norm(dim=-1))
+        cos.append(torch.nn.functional.cosine_similarity(xa, xb, dim=-1))
+        tgt, m = ids[0, 1:], keep[1:]
+        la, lb = logits[0].log_softmax(-1)[m], logits[1].log_softmax(-1)[m]
+        agree += int((la.argmax(-1) == lb.argmax(-1)).sum())
+        kl += float((la.exp() * (la - lb)).sum())
+        ce_a -= float(la.gather(1, tgt[m][:, None]).sum())
+        ce_b -= float(lb.gather(1, tgt[m][:, None]).sum())
+        n += int(m.sum())
+    c, r = torch.cat(cos), torch.cat(rel)
+    return {"positions": n, "residual_rel_error_median": float(r.median()), "residual_rel_error_mean": float(r.mean()),
+            "residual_rel_error_p99": float(r.quantile(0.99)), "residual_cosine_mean": float(c.mean()),
+            "residual_cosine_min": float(c.min()), "argmax_agreement": agree / n, "kl_nats": kl / n,
+            "ce_bfloat16": ce_a / n, "ce_int8": ce_b / n}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", nargs="*", default=None)
+    ap.add_argument("--tokens", type=int, default=8192)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    from desktop_sae.core.models import load_model
+    from desktop_sae.core.paths import default_sae_dir
+    from desktop_sae.core.sae_io import load_sae
+    from desktop_sae.core.training.evaluate import evaluate
+
+    bf, q = load_model(dtype="bfloat16"), load_model(dtype="int8")
+    sae = load_sae(default_sae_dir())
+    contexts, bos, source = _contexts(args, bf, sae)
+    out = {"source": source, "model": compare(bf.model, q.model, sae, contexts, bos, args.tokens), "sae": {}}
+    for name, lm in (("bfloat16", bf), ("int8", q)):
+        s = load_sae(default_sae_dir()).to(dtype=lm.dtype)
+        r = evaluate(lm.model, s, contexts, s.cfg.hook_name, bos, max_tokens=args.tokens)
+        out["sae"][name] = {k: r[k] for k in ("tokens", "explained_variance", "l0", "delta_loss", "ce_clean")}
+    print(json.dumps(out, indent=1))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
