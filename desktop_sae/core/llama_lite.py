@@ -4,11 +4,13 @@ It runs a Hugging Face Llama folder's weights with transformers' module names an
 ``model.model.embed_tokens``, ``model.model.layers[i]`` (``self_attn`` with ``q/k/v/o_proj`` returning
 ``(out, None)``, ``mlp`` with ``gate/up/down_proj``, ``input_layernorm``, ``post_attention_layernorm``),
 ``model.model.norm`` and ``model.lm_head``; a decoder layer returns a tensor, as in transformers 5. The
-arithmetic follows transformers' op for op: the same logits, bit for bit, in float32 and bfloat16 (measured).
+arithmetic follows transformers' op for op: the same logits up to summation order (float32: within 1e-5) and the
+same greedy tokens (tests/test_llama_lite.py, test_llama_lite_rows.py).
 
 Speed: one matmul for q/k/v and one for gate/up (``q_proj.weight`` etc. are views into the fused weights, so
 nothing is stored twice; when a hook watches one of them the separate modules run instead, so hooks on any
-sub-module fire), ``torch.mv`` for single bf16 rows, RoPE tables computed once, a preallocated per-layer KV
+sub-module fire), single rows on the kernel measured fastest on this CPU (core/llama_lite_rows.py: oneDNN with
+prepacked weights, ``F.linear`` or ``torch.mv``), RoPE tables computed once, a preallocated per-layer KV
 cache (core/llama_lite_cache.py) and SDPA with ``enable_gqa``. Weights are read by core/lite_engine.py.
 """
 
