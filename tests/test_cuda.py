@@ -247,3 +247,23 @@ def test_dictionary_with_a_cuda_sae_matches_cpu(tmp_path):
     assert np.array_equal(d_gpu.a["top_logit_ids"], d_cpu.a["top_logit_ids"])
     best = d_cpu.a["ex_count"][:, 0] > 0
     assert best.any() and np.array_equal(d_gpu.a["ex_count"][:, 0] > 0, best)
+
+
+def test_lite_engine_gives_the_cpu_greedy_tokens_on_cuda(tmp_path):
+    """The lite engine (the bundled model's engine) on CUDA: no CPU row kernel is used, and float32 greedy tokens
+    equal the CPU's."""
+    from desktop_sae.core.lite_engine import load_lite_model
+    from test_llama_lite import _greedy
+    from tiny import tiny_model, tiny_tokenizer
+
+    folder = tmp_path / "tiny-llama"
+    tiny_model("llama", layers=3, seed=1).save_pretrained(folder)
+    tiny_tokenizer().save_pretrained(folder)
+    cpu = load_lite_model(folder, torch.device("cpu"), torch.float32)
+    gpu = load_lite_model(folder, CUDA, torch.float32)
+    assert gpu.row_kernel == "linear" and gpu.device.type == "cuda"
+    for ids in ([1, 5, 9, 40, 2, 7], [1, *range(20, 60)]):
+        ta, la = _greedy(cpu, ids, 30)
+        tb, lb = _greedy(gpu, ids, 30)
+        assert ta == tb
+        assert (la - lb.cpu()).abs().max() < 1e-3

@@ -43,13 +43,13 @@ def lite(folder):
 
 def _greedy(model, ids, n):
     with torch.inference_mode():
-        out = model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
+        out = model(input_ids=torch.tensor([ids], device=model.device), use_cache=True, logits_to_keep=1)
         toks, logits = [], [out.logits[0, -1]]
         for _ in range(n):
             cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
             toks.append(int(out.logits[0, -1].argmax()))
             kw = {cache_kwarg(model): cache}
-            out = model(input_ids=torch.tensor([[toks[-1]]]), use_cache=True, logits_to_keep=1, **kw)
+            out = model(input_ids=torch.tensor([[toks[-1]]], device=model.device), use_cache=True, logits_to_keep=1, **kw)
             logits.append(out.logits[0, -1])
     return toks, torch.stack(logits)
 

@@ -9,6 +9,7 @@ def register(sub) -> None:
     p.add_argument("--tokens", type=int, default=64)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--dtypes", default="float32,bfloat16")
+    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--no-load", action="store_true", help="skip the load-time and RSS measurements")
     p.set_defaults(func=cmd_bench)

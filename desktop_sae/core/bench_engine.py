@@ -38,7 +38,7 @@ def _engine_run(session, ids, n, steering):
 
 def _hf_run(model, ids, n):
     t = time.perf_counter()
-    out = model.generate(input_ids=torch.tensor([ids]), max_new_tokens=n, min_new_tokens=n, do_sample=False,
+    out = model.generate(input_ids=torch.tensor([ids], device=model.device), max_new_tokens=n, min_new_tokens=n, do_sample=False,
                          pad_token_id=0)
     dt = time.perf_counter() - t
     assert out.shape[1] - len(ids) == n
@@ -73,15 +73,15 @@ def _subprocess_rss(n: int) -> float:
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
-def _bandwidth(mb: int = 512, rounds: int = 5) -> float:
-    """Bytes/s at which this machine streams a buffer far larger than its caches (best of ``rounds``, all threads):
+def _bandwidth(device: torch.device, mb: int = 512, rounds: int = 5) -> float:
+    """Bytes/s at which the device streams a buffer far larger than its caches (best of ``rounds``, all threads):
     the ceiling for any kernel that reads every weight once per token."""
-    buf = torch.ones(mb * 2**20 // 2, dtype=torch.bfloat16)
+    buf = torch.ones(mb * 2**20 // 2, dtype=torch.bfloat16, device=device)
     buf.sum()
     best = float("inf")
     for _ in range(rounds):
         t = time.perf_counter()
-        buf.sum()
+        float(buf.sum())  # float(): waits for a GPU
         best = min(best, time.perf_counter() - t)
     return buf.numel() * 2 / best
 
@@ -105,7 +105,7 @@ def bytes_per_token(model) -> int:
     return total + sum(p.numel() * p.element_size() for n, p in model.named_parameters() if "norm" in n)
 
 
-def _sessions(dtypes: list[str], sae_dir):
+def _sessions(dtypes: list[str], sae_dir, device: str | None):
     """{label: (plain session, session with the SAE, model)}: each dtype with the kernel chosen for this machine,
     bfloat16 also with ``torch.mv`` (the kernel before the choice existed) and with int8 weights."""
     from .llama_lite_rows import install
@@ -115,15 +115,15 @@ def _sessions(dtypes: list[str], sae_dir):
 
     out = {}
     for dt in dtypes:
-        lm = load_model(dtype=dt)
+        lm = load_model(device=device, dtype=dt)
         kernel = getattr(lm.model, "row_kernel", "transformers")
         out[f"{dt} [{kernel}]"] = (Session(lm), Session(lm, load_sae(sae_dir)), lm.model)
         if dt == "bfloat16" and kernel not in ("mv", "transformers"):
-            old = load_model(dtype=dt)
+            old = load_model(device=device, dtype=dt)
             install(old.model, "mv")
             out["bfloat16 [mv]"] = (Session(old), Session(old, load_sae(sae_dir)), old.model)
-    if "bfloat16" in dtypes:
-        q = load_model(dtype="int8")
+    if "bfloat16" in dtypes and lm.device.type == "cpu":
+        q = load_model(device=device, dtype="int8")
         out[f"int8 weights [{q.model.row_kernel} lm_head]"] = (Session(q), Session(q, load_sae(sae_dir)), q.model)
     return out
 
@@ -138,9 +138,10 @@ def main(args) -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {n} new tokens, batch 1, greedy, "
           f"{repeats} repeats", flush=True)
     sae_dir = default_sae_dir()
-    sessions = _sessions(dtypes, sae_dir)
+    device = getattr(args, "device", None)
+    sessions = _sessions(dtypes, sae_dir, device)
     print(f"SAE: bundled ({sae_dir.name}); engines: {', '.join(sessions)}", flush=True)
-    hf_model = load_model(dtype="float32").model
+    hf_model = load_model(device=device, dtype="float32").model
     ids = next(iter(sessions.values()))[0].prompt_ids(PROMPT)
     feats = [11, 222, 3333]
     add3 = SteeringConfig(tuple(SteerSpec(f, 4.0) for f in feats))
@@ -153,12 +154,13 @@ def main(args) -> int:
         configs[f"e: engine {lab} + SAE + 3 clamp"] = lambda s=with_sae: _engine_run(s, ids, n, clamp3)
     for fn in configs.values():  # warm-up (kernel selection, allocator)
         fn()
-    bandwidth = [_bandwidth()]
+    dev = hf_model.device
+    bandwidth = [_bandwidth(dev)]
     rates = {k: [] for k in configs}
     for r in range(repeats):
         for k, fn in configs.items():
             rates[k].append(fn())
-        bandwidth.append(_bandwidth())
+        bandwidth.append(_bandwidth(dev))
         print(f"  repeat {r + 1}/{repeats} done", flush=True)
     bw = max(bandwidth)
     per_token = {k: bytes_per_token(m) for k, (_, _, m) in sessions.items()}
