@@ -49,7 +49,8 @@ def _greedy(model, ids, n):
             cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
             toks.append(int(out.logits[0, -1].argmax()))
             kw = {cache_kwarg(model): cache}
-            out = model(input_ids=torch.tensor([[toks[-1]]], device=model.device), use_cache=True, logits_to_keep=1, **kw)
+            nxt = torch.tensor([[toks[-1]]], device=model.device)
+            out = model(input_ids=nxt, use_cache=True, logits_to_keep=1, **kw)
             logits.append(out.logits[0, -1])
     return toks, torch.stack(logits)
 

@@ -38,8 +38,8 @@ def _engine_run(session, ids, n, steering):
 
 def _hf_run(model, ids, n):
     t = time.perf_counter()
-    out = model.generate(input_ids=torch.tensor([ids], device=model.device), max_new_tokens=n, min_new_tokens=n, do_sample=False,
-                         pad_token_id=0)
+    out = model.generate(input_ids=torch.tensor([ids], device=model.device), max_new_tokens=n, min_new_tokens=n,
+                         do_sample=False, pad_token_id=0)
     dt = time.perf_counter() - t
     assert out.shape[1] - len(ids) == n
     return n / dt
