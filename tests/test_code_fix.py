@@ -23,7 +23,7 @@ from desktop_sae.core.steer_eval.code_fix import (
     paired,
     sign_test,
 )
-from desktop_sae.core.steer_eval.code_run import check_answer, defines, extract_code, run_with_test
+from desktop_sae.core.steer_eval.code_run import check_answer, code_closed, defines, extract_code, run_with_test
 from tiny import random_sae, tiny_lm, tiny_model, tiny_tokenizer, with_stats
 
 RES = Path(__file__).resolve().parents[1] / "resources"
@@ -62,6 +62,31 @@ def test_an_answer_without_the_function_fails_without_running():
     assert check_answer("I cannot help with that.", "add", ADD_TEST)[1].reason == "no code"
     assert check_answer("```python\ndef add(a, b) return\n```", "add", ADD_TEST)[1].reason == "syntax error"
     assert defines(ADD, "add") and not defines("x = add", "add") and not defines("def add(:", "add")
+
+
+def test_generation_stops_once_the_python_block_is_closed():
+    assert not code_closed("Sure:\n```python\ndef add(a, b):\n") and not code_closed("```py")
+    assert code_closed(f"Sure:\n```python\n{ADD}\n```") and code_closed(f"```\n{ADD}\n```\nmore")
+    assert not code_closed("```bash\nls\n```\n")  # another language: go on
+    pieces = ["Fix:\n", "```", "python\n", ADD, "\n``", "`", "\nThis adds.", " More."]
+
+    class FakeSession:
+        def generate(self, prompt, sampling, steering, system=None, cancel=None, on_token=None):
+            out = []
+            for p in pieces:
+                if cancel():
+                    break
+                out.append(p)
+                on_token(SimpleNamespace(delta=p))
+            return SimpleNamespace(text="".join(out), answer_ids=tuple(range(len(out))))
+
+    run = code_fix._Runner(FakeSession(), FixSettings(nll=False), 1, None, None)
+    assert run.generate("p", 0, code_fix.NO_STEERING).text == f"Fix:\n```python\n{ADD}\n```"
+    run = code_fix._Runner(FakeSession(), FixSettings(nll=False, stop_after_code=False), 1, None, None)
+    assert run.generate("p", 0, code_fix.NO_STEERING).text.endswith("More.")
+    run = code_fix._Runner(FakeSession(), FixSettings(nll=False), 1, None, lambda: True)
+    with pytest.raises(InterruptedError):
+        run.generate("p", 0, code_fix.NO_STEERING)
 
 
 # --- the runner ---------------------------------------------------------------------------------------------------

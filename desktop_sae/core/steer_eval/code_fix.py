@@ -16,7 +16,7 @@ from pathlib import Path
 from ..config import NO_STEERING, SteeringConfig, SteerSpec
 from ..paths import resources_dir
 from .answers import generate_answer
-from .code_run import TIMEOUT_S, check_answer, function_name
+from .code_run import TIMEOUT_S, check_answer, code_closed, function_name
 from .reading import answer_logprobs, mean_nll
 
 SPLITS = ("selection", "report")
@@ -47,6 +47,7 @@ class FixSettings:
     frequency_penalty: float = 0.0  # the app's 1.0 punishes repeating identifiers, which code must do
     timeout: float = TIMEOUT_S
     nll: bool = True  # mean NLL of each answer under the unsteered model (one forward pass per answer)
+    stop_after_code: bool = True  # end an answer once its first python block is closed (the rest is not checked)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,18 @@ class _Runner:
         self.total, self.done = max(total, 1), 0
         self.progress, self.cancelled = progress, cancelled or (lambda: False)
 
+    def generate(self, prompt: str, seed: int, st: SteeringConfig):
+        """One answer; with ``stop_after_code`` it ends once its first python block is closed."""
+        streamed: list[str] = []
+        stop = self.cfg.stop_after_code
+        res = generate_answer(self.s, prompt, seed, self.cfg.max_new_tokens, st,
+                              cancel=lambda: self.cancelled() or (stop and code_closed("".join(streamed))),
+                              on_token=lambda e: streamed.append(e.delta), temperature=self.cfg.temperature,
+                              frequency_penalty=self.cfg.frequency_penalty)
+        if self.cancelled():
+            raise InterruptedError("cancelled")
+        return res
+
     def attempts(self, snippets: Sequence[Snippet], st: SteeringConfig, label: str) -> list[Attempt]:
         out = []
         for sn in snippets:
@@ -150,9 +163,7 @@ class _Runner:
             for seed in self.cfg.seeds:
                 if self.cancelled():
                     raise InterruptedError("cancelled")
-                res = generate_answer(self.s, prompt, seed, self.cfg.max_new_tokens, st, cancel=self.cancelled,
-                                      temperature=self.cfg.temperature,
-                                      frequency_penalty=self.cfg.frequency_penalty)
+                res = self.generate(prompt, seed, st)
                 ids = list(res.answer_ids)
                 nll = math.nan
                 if self.cfg.nll and ids:

@@ -21,6 +21,7 @@ OUTPUT_BYTES = 1024 * 1024  # largest file the checking process may write (its s
 KEEP_OUTPUT = 2000  # characters of the process's output kept in a result
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+PYTHON = ("python", "py", "python3", "")  # fence languages taken as Python
 _CODE_LINE = re.compile(r"^(\s+\S|def |class |import |from |@|return |[A-Za-z_][\w.]*\s*(=|\())")
 
 
@@ -46,7 +47,7 @@ def extract_code(answer: str) -> str:
     assignments). An unclosed fence runs to the end of the answer (the answer may have hit the token limit)."""
     blocks = [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(answer)]
     for lang, body in blocks:
-        if lang in ("python", "py", "python3", ""):
+        if lang in PYTHON:
             return textwrap.dedent(body).strip("\n")
     if blocks:
         return textwrap.dedent(blocks[0][1]).strip("\n")
@@ -59,6 +60,12 @@ def extract_code(answer: str) -> str:
         elif inside and line.strip():
             inside = False
     return textwrap.dedent("\n".join(lines)).strip("\n")
+
+
+def code_closed(answer: str) -> bool:
+    """Whether a streamed answer already holds a closed python (or unmarked) fenced block: the code that
+    ``extract_code`` takes is complete, so generation can stop there."""
+    return any(m.group(0).endswith("```") and m.group(1).lower() in PYTHON for m in _FENCE.finditer(answer))
 
 
 def defines(code: str, name: str) -> bool:
