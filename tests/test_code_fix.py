@@ -249,6 +249,17 @@ def test_cli_fix_code_json(files, capsys):
     assert [(r["feature"], r["strength"]) for r in res["selection"]["steered"]] == [(5, -2.0), (3, -2.0)]
     assert res["settings"]["max_new_tokens"] == 4 and res["settings"]["seeds"] == [0]
     assert res["chosen"]["strength"] == -2.0 and res["report"]["steered"]["n"] == 1
+    demo = files / "demo.json"
+    demo.write_text(json.dumps({"concepts": [{"concept": "bugs", "feature": 5}]}))
+    assert main(["eval-steering", "--fix-code", "--model", str(files / "model"), "--sae", str(files / "sae"),
+                 "--feature", "5", "--strengths=-2", "--seeds", "1", "--max-tokens", "4",
+                 "--snippets", str(files / "snips.jsonl"), "--record", str(demo)]) == 0
+    capsys.readouterr()
+    doc = json.loads(demo.read_text())
+    assert doc["concepts"] == [{"concept": "bugs", "feature": 5}]  # the rest is kept
+    rec = doc["code_fix"]
+    assert rec["chosen"] == {"feature": 5, "strength": -2.0} and rec["split"]["selection"] == 1
+    assert rec["report"]["default"]["n"] == 1 and rec["seeds"] == [0] and "--fix-code --feature 5" in rec["command"]
     base = ["eval-steering", "--model", str(files / "model"), "--sae", str(files / "sae")]
     assert main(base) == 2 and "--fix-code" in capsys.readouterr().err
     assert main(base + ["--fix-code", "--feature", "999", "--snippets", str(files / "snips.jsonl")]) == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date
 from pathlib import Path
 
 from .common import session_from_args, throttled_progress
@@ -22,6 +23,9 @@ def add_fix_code_args(p) -> None:
     g.add_argument("--temperature", type=float, default=0.5, help="with --fix-code: sampling temperature")
     g.add_argument("--frequency-penalty", type=float, default=0.0, help="with --fix-code: frequency penalty")
     g.add_argument("--timeout", type=float, default=5.0, help="with --fix-code: seconds per code check")
+    g.add_argument("--record", default=None, metavar="JSON",
+                   help="with --fix-code: also write the summary as the \"code_fix\" key of this file (e.g. "
+                        "resources/demo_features.json); its other keys are kept")
 
 
 def _features(args) -> tuple[int, ...]:
@@ -72,7 +76,7 @@ def print_fix_table(res: dict) -> None:
 
 def cmd_fix_code(args) -> int:
     from ..core.config import METHOD_ALIASES
-    from ..core.steer_eval.code_fix import FixSettings, evaluate_code_fix, load_snippets
+    from ..core.steer_eval.code_fix import FixSettings, demo_record, evaluate_code_fix, load_snippets
     from .eval_steering import _seeds, _strengths, json_ready
 
     method = METHOD_ALIASES.get(args.method.lower())
@@ -96,8 +100,29 @@ def cmd_fix_code(args) -> int:
         from ..core.atomic import atomic_write_text
 
         atomic_write_text(Path(args.out), text + "\n")
+    if args.record:
+        record(Path(args.record), demo_record(res, date.today().isoformat(), _command(args)))
     if args.json:
         print(text)
     else:
         print_fix_table(res)
     return 0
+
+
+def _command(args) -> str:
+    feats = " ".join(str(f) for f in args.feature) if args.feature else ""
+    return ("desktop-sae eval-steering --fix-code" + (f" --feature {feats}" if feats else "")
+            + f" --strengths={args.strengths or '-1,-2,-4'} --seeds {args.seeds or '3'}"
+            + (f" --max-tokens {args.max_tokens}" if args.max_tokens else ""))
+
+
+def record(path: Path, entry: dict) -> None:
+    """Put ``entry`` under "code_fix" in the JSON object at ``path`` (atomic; the other keys are kept)."""
+    from ..core.atomic import atomic_write_text
+    from .eval_steering import json_ready
+
+    doc = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    doc["code_fix"] = json_ready(entry)
+    atomic_write_text(path, json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n")

@@ -236,3 +236,48 @@ def evaluate_code_fix(session, snippets: Sequence[Snippet], settings: FixSetting
         "examples": examples,
         "seconds": time.perf_counter() - t0,
     }
+
+
+METHOD_TEXT = (
+    "each buggy function is sent as the chat user message 'Fix this code:' + the code in a ```python fence; the "
+    "answer's first python (or unmarked) fenced block, else its def and the indented lines under it, is run as "
+    "module 'solution' with the snippet's asserts in a fresh 'python -I -S' process (empty temp dir, minimal "
+    "environment, stdin closed, {timeout:g} s timeout, 512 MiB address space on POSIX); fixed = exit status 0 and "
+    "the test's end reached; an answer whose code defines no function of the snippet's name fails. Per snippet x "
+    "seed the default and the steered answer come from the same seed; the feature and strength with the most fixes "
+    "on the selection half (ties: weaker |strength|) is the one measured on the report half")
+
+
+def _brief(r: dict) -> dict:
+    return {"fixed": r["fixed"], "n": r["n"], "rate": r["rate"], "nll_mean": r["nll_mean"],
+            "tokens_mean": r["tokens_mean"], "reasons": r["reasons"]}
+
+
+def demo_record(res: dict, date: str, command: str = "") -> dict:
+    """The compact summary of an ``evaluate_code_fix`` result kept in demo_features.json under "code_fix"."""
+    cfg = res["settings"]
+    rows = [{"feature": r["feature"], "strength": r["strength"], **_brief(r),
+             "only_steered": r["paired"]["only_steered"], "only_default": r["paired"]["only_default"]}
+            for r in res["selection"]["steered"]]
+    rep = res["report"]
+    return {
+        "date": date,
+        "method": METHOD_TEXT.format(timeout=cfg["timeout"]),
+        "steering": f"{cfg['method']}, strength in units of the feature's max activation",
+        "features": list(cfg["features"]),
+        "strengths": list(cfg["strengths"]),
+        "seeds": list(cfg["seeds"]),
+        "sampling": f"temperature {cfg['temperature']:g}, frequency penalty {cfg['frequency_penalty']:g}, at most "
+                    f"{cfg['max_new_tokens']} new tokens"
+                    + (", an answer ends once its python block is closed" if cfg["stop_after_code"] else ""),
+        "snippets": "resources/steer_eval/buggy_snippets.jsonl",
+        "split": {"selection": len(res["splits"]["selection"]), "report": len(res["splits"]["report"]),
+                  "rule": "feature and strength chosen on the selection half only; the report half is measured "
+                          "once, with the chosen one and the default"},
+        "chosen": {"feature": res["chosen"]["feature"], "strength": res["chosen"]["strength"]},
+        "selection": {"default": _brief(res["selection"]["default"]), "steered": rows},
+        "report": {"default": _brief(rep["default"]), "steered": _brief(rep["steered"]),
+                   "paired": rep["paired"], "per_snippet": rep["per_snippet"]},
+        "command": command,
+        "seconds": res["seconds"],
+    }
