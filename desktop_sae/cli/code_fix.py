@@ -55,14 +55,14 @@ def print_fix_table(res: dict) -> None:
     print(f"fix this code: {len(res['splits']['selection'])} + {len(res['splits']['report'])} snippets, seeds "
           f"{cfg['seeds']}, method {cfg['method']}, {cfg['max_new_tokens']} tokens, temperature "
           f"{cfg['temperature']:g}, timeout {cfg['timeout']:g} s")
-    head = f"  {'':<24} {'fixed':>9} {'rate':>5} {'nll':>5}  only steered / only default (p)"
+    head = f"  {'':<24} {'fixed':>7} {'rate':>5} {'nll':>5}  only steered / only default (sign test p)"
     print("selection half (feature and strength chosen here):")
     print(head)
     print(f"  {'default':<24} {_rate(res['selection']['default'])} {_nll(res['selection']['default'])}")
     for r in res["selection"]["steered"]:
         pr = r["paired"]
         print(f"  {_cond(r):<24} {_rate(r)} {_nll(r)}  "
-              f"{pr['only_steered']} / {pr['only_default']} ({pr['sign_test_p']:.2f})")
+              f"{pr['only_steered']} / {pr['only_default']} ({pr['sign_test_p']:.3f})")
     print(f"chosen: feature {res['chosen']['feature']} x{res['chosen']['strength']:g}")
     rep = res["report"]
     print("report half:")
@@ -70,7 +70,7 @@ def print_fix_table(res: dict) -> None:
     print(f"  {'default':<24} {_rate(rep['default'])} {_nll(rep['default'])}")
     s, pr = rep["steered"], rep["paired"]
     print(f"  {_cond(s):<24} {_rate(s)} {_nll(s)}  "
-          f"{pr['only_steered']} / {pr['only_default']} ({pr['sign_test_p']:.2f})")
+          f"{pr['only_steered']} / {pr['only_default']} ({pr['sign_test_p']:.3f})")
     print(f"{res['seconds']:.0f} s")
 
 
