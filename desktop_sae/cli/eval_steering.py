@@ -9,13 +9,14 @@ from pathlib import Path
 
 from ..core.config import METHOD_ALIASES
 from ..core.prompt_file import parse_seeds, read_prompts
+from .code_fix import add_fix_code_args, cmd_fix_code
 from .common import add_model_args, session_from_args, throttled_progress
 
 
 def register(sub) -> None:
     p = sub.add_parser("eval-steering", help="judge steering: concept, fluency, relevance vs baselines")
     add_model_args(p)
-    who = p.add_mutually_exclusive_group(required=True)
+    who = p.add_mutually_exclusive_group()
     who.add_argument("--concept", help="a demo concept (resources/demo_features.json), e.g. golden_gate")
     who.add_argument("--feature", type=int, nargs="+", metavar="F", help="feature(s) to steer together")
     p.add_argument("--keywords", default="", help="with --feature: the concept's keywords, comma-separated")
@@ -23,15 +24,18 @@ def register(sub) -> None:
     p.add_argument("--texts", default=None,
                    help="with --feature: a file of concept sentences (one per line) for the mean-difference baseline")
     p.add_argument("--method", default="add", help="add | clamp | orth")
-    p.add_argument("--strengths", default="0.5,1,2,4,8", help="x max activation (orth: the gain); comma-separated")
+    p.add_argument("--strengths", default=None,
+                   help="x max activation (orth: the gain); comma-separated (default 0.5,1,2,4,8; --fix-code -1,-2,-4)")
     p.add_argument("--prompts", default=None, help="prompt file (split alternately into selection and report)")
     p.add_argument("--n-prompts", type=int, default=None, help="use the first N prompts of each split")
-    p.add_argument("--seeds", default="1", help="a count N (seeds 0..N-1), or a list/range such as 3,7 or 10-12")
-    p.add_argument("--max-tokens", type=int, default=32)
+    p.add_argument("--seeds", default=None,
+                   help="a count N (seeds 0..N-1), or a list/range such as 3,7 or 10-12 (default 1; --fix-code 3)")
+    p.add_argument("--max-tokens", type=int, default=None, help="new tokens per answer (default 32; --fix-code 128)")
     p.add_argument("--fire-fraction", type=float, default=0.2, help="re-read: fires above this x max activation")
     p.add_argument("--fluency-threshold", type=float, default=None,
                    help="NLL (nats/token) above which an answer is not fluent (default: human prose, measured)")
     p.add_argument("--no-baselines", action="store_true", help="skip the prompting and mean-difference baselines")
+    add_fix_code_args(p)
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
     p.add_argument("--out", default=None, help="also write the JSON result to this file")
     p.set_defaults(func=cmd_eval_steering)
@@ -103,6 +107,12 @@ def cmd_eval_steering(args) -> int:
     from ..core.steer_eval.data import adhoc_concept, load_concept, load_splits
     from ..core.steer_eval.evaluate import EvalSettings, evaluate_steering
 
+    if args.fix_code:
+        return cmd_fix_code(args)
+    if not (args.concept or args.feature):
+        raise ValueError("give --concept or --feature (or --fix-code)")
+    args.strengths = args.strengths or "0.5,1,2,4,8"
+    args.seeds, args.max_tokens = args.seeds or "1", args.max_tokens or 32
     if METHOD_ALIASES.get(args.method.lower()) not in ("add", "clamp", "orth"):
         raise ValueError(f"--method {args.method!r}: eval-steering compares add, clamp or orth")
     settings = EvalSettings(_strengths(args.strengths), METHOD_ALIASES[args.method.lower()], _seeds(args.seeds),

@@ -311,6 +311,11 @@ def main(argv=None) -> int:
                                        "fluent + 0.1 x answers that make the feature fire; ties: earlier candidate, "
                                        "weaker strength"},
                "concepts": results}
+        try:  # keep what other tools recorded there (eval-steering --fix-code --record: "code_fix")
+            old = json.loads(Path(a.out).read_text(encoding="utf-8"))
+            doc.update({k: v for k, v in old.items() if k not in doc} if isinstance(old, dict) else {})
+        except (OSError, ValueError):
+            pass
         atomic_write_text(Path(a.out), json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     return 0
 

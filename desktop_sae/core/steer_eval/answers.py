@@ -94,6 +94,7 @@ def references(defaults: Sequence[Measured], threshold: float | None, human_nll:
 
 
 def generate_answer(session, prompt: str, seed: int, max_new_tokens: int, steering: SteeringConfig = NO_STEERING,
-                    system: str | None = None, cancel=None):
-    sampling = SamplingConfig(seed=seed, max_new_tokens=max_new_tokens)
-    return session.generate(prompt, sampling, steering, system=system, cancel=cancel)
+                    system: str | None = None, cancel=None, on_token=None, **sampling_kw):
+    """One answer from ``seed``; sampling is SamplingConfig's defaults unless ``sampling_kw`` overrides fields."""
+    sampling = SamplingConfig(seed=seed, max_new_tokens=max_new_tokens, **sampling_kw)
+    return session.generate(prompt, sampling, steering, system=system, cancel=cancel, on_token=on_token)
