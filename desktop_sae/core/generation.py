@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ import torch
 
 from .config import SamplingConfig
 from .hooks import StopForward, hooks
+from .step_threads import GOVERNOR
 
 CancelFn = Callable[[], bool]
 
@@ -256,7 +258,7 @@ def generate_tokens(
 
     tapped = tap is not None and bool(hook_name)
     reason = "max_tokens"
-    with hooks(model, {hook_name: tap} if tapped else {}):
+    with GOVERNOR.active(dev.type == "cpu") as threads, hooks(model, {hook_name: tap} if tapped else {}):
         ids = list(prompt_ids)
         if cancelled():
             return _result(tokenizer, prompt_ids, answer, events, "cancelled", t0, run)
@@ -278,8 +280,9 @@ def generate_tokens(
             final = is_stop or len(answer) == sampling.max_new_tokens
             if not final:
                 set_mask([tok])
-                out = model(input_ids=torch.tensor([[tok]], device=dev), use_cache=True, logits_to_keep=1,
-                            **{kw: cache})
+                with threads.step() if threads else nullcontext():  # timed: it picks the thread count
+                    out = model(input_ids=torch.tensor([[tok]], device=dev), use_cache=True, logits_to_keep=1,
+                                **{kw: cache})
                 cache = _out_cache(out)
                 rec = tap.last if tapped else None
             elif tapped:

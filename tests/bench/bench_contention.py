@@ -1,0 +1,73 @@
+"""Decoding while another process keeps one core busy (a browser, a video call), against an idle machine.
+
+Configurations, interleaved, the bundled model in bfloat16, batch 1, greedy, ``--tokens`` new tokens:
+  governor  — the engine's default: the thread count chosen by measured step times (core/step_threads.py)
+  fixed N   — torch's N threads for every step (N = all threads, and 1)
+each with and without a busy process (a pure-Python spin loop in a subprocess). Medians of ``--repeats``.
+
+  python tests/bench/bench_contention.py --tokens 64 --repeats 3 --json /tmp/contention.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args()
+    from desktop_sae.core.bench_engine import PROMPT, _engine_run
+    from desktop_sae.core.config import SteeringConfig
+    from desktop_sae.core.models import load_model
+    from desktop_sae.core.session import Session
+    from desktop_sae.core.step_threads import GOVERNOR
+
+    full = torch.get_num_threads()
+    s = Session(load_model(dtype="bfloat16"))
+    ids = s.prompt_ids(PROMPT)
+
+    def run(mode: str) -> float:
+        GOVERNOR.enabled = mode == "governor"
+        torch.set_num_threads(1 if mode == "fixed 1" else full)
+        try:
+            return _engine_run(s, ids, a.tokens, SteeringConfig())
+        finally:
+            torch.set_num_threads(full)
+            GOVERNOR.enabled = True
+
+    modes = ["governor", f"fixed {full}", "fixed 1"] if full > 1 else ["governor"]
+    rates: dict[str, list[float]] = {}
+    for busy in (False, True):
+        spin = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+        try:
+            time.sleep(0.5)
+            for m in modes:
+                run(m)  # warm-up
+            for _ in range(a.repeats):
+                for m in modes:
+                    rates.setdefault(f"{'one core busy' if busy else 'idle'}: {m}", []).append(run(m))
+        finally:
+            if spin is not None:
+                spin.kill()
+                spin.wait()
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    for k, v in med.items():
+        print(f"{k:32s} {v:6.1f} tok/s   (all: {', '.join(f'{x:.1f}' for x in rates[k])})")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"tokens": a.tokens, "threads": full, "median_tok_s": med, "all": rates}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
