@@ -4,10 +4,13 @@ Each weight product of a step is split across torch's threads and joined before 
 them. With every core free, more threads read the weights faster (bundled model, 2 cores: 13.5 ms of products with
 2 threads against 19.4 ms with 1). But when another process holds one of the cores, every join waits for that core's
 time slice: measured on 2 cores with one busy, decoding fell to 0.7 tok/s with 2 threads against 25 tok/s with 1.
-A laptop in a classroom has a browser running, so :class:`StepThreads` runs steps on the full count while that is
-fast, tries one thread for a few steps now and then — at once when steps suddenly slow down — and keeps whichever
-measured faster. The choice carries over to the next answer (module-level :data:`GOVERNOR`); the caller's thread
-count is restored after every generation. ``DESKTOP_SAE_STEP_THREADS=fixed`` turns it off.
+A laptop in a classroom has a browser running, so :class:`StepThreads` watches the steps' time: when steps on all
+threads become much slower than they were (3x, and over 50 ms: a tiny model's millisecond steps never count), it
+tries one thread for a few steps and keeps whichever is faster; while on one thread it tries all threads again now
+and then (less often each time that loses), so it returns once the core is free. On an idle machine it never
+switches, so answers stay bit-identical run to run (thread counts change floating-point summation order). The
+choice carries over to the next answer (module-level :data:`GOVERNOR`); the caller's thread count is restored after
+every generation. ``DESKTOP_SAE_STEP_THREADS=fixed`` turns it off.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ import torch
 class StepThreads:
     """The thread-count governor: ``with g.active(cpu): ... with g.step(): <one token>``."""
 
-    def __init__(self, window: int = 3, every: int = 64, slowdown: float = 3.0,
+    def __init__(self, window: int = 3, every: int = 64, slowdown: float = 3.0, min_step: float = 0.05,
                  set_threads: Callable[[int], None] = torch.set_num_threads):
-        self.window, self.every, self.slowdown = window, every, slowdown
+        self.window, self.every, self.slowdown, self.min_step = window, every, slowdown, min_step
         self.set_threads = set_threads
         self.options: tuple[int, ...] = ()
         self.enabled = os.environ.get("DESKTOP_SAE_STEP_THREADS", "").strip().lower() != "fixed"
@@ -94,10 +97,11 @@ class StepThreads:
                 self.since = 0
             return
         self.since += 1
-        other = self.options[1] if cur == self.options[0] else self.options[0]
-        slow = len(r) == self.window and self._median(cur) > self.slowdown * self.best[cur]
-        first = not self.recent[other] and self.since >= self.window
-        if slow or first or self.since >= self.interval:
+        full, other = self.options[0], self.options[1] if cur == self.options[0] else self.options[0]
+        med = self._median(cur)
+        slow = len(r) == self.window and med > self.min_step and med > self.slowdown * self.best[cur]
+        retry = cur != full and self.since >= self.interval  # on fewer threads: is the core free again?
+        if slow or retry:
             self.recent[other].clear()
             self.probe_from, self.probing = cur, self.window
             self._switch(other)
