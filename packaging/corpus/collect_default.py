@@ -22,8 +22,9 @@ def main(argv=None) -> int:
     ap.add_argument("--tokens", type=int, default=2_100_000)
     ap.add_argument("--answers-repeat", type=int, default=3)
     ap.add_argument("--ctx", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     from desktop_sae.core.models import load_model
     from desktop_sae.core.training.activation_store import collect
     from desktop_sae.core.training.corpus import TokenizedCorpus, read_documents, tokenize_corpus
