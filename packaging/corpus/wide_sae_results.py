@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     res: dict = {"notes": _load(Path(a.notes)) if a.notes else None}
     res["heldout_natural_prose"] = {
         name: {k: v for k, v in (_load(b / "eval" / f"heldout_{name}.json") or {}).items() if k in EVAL_KEYS}
-        for name in ("candidate", "shipped", "candidate_float16")}
+        for name in ("candidate", "shipped", "candidate_fp16")}
     own = _load(b / "candidate" / "eval.json") or {}
     res["candidate_own_heldout_split"] = {k: own.get(k) for k in (*EVAL_KEYS, "dead_fraction_training_scan")}
     res["sizes_bytes_float16_weights"] = {n: _load(b / f"sizes_{n}.json") for n in ("candidate", "shipped")}
