@@ -29,8 +29,9 @@ def main(argv=None) -> int:
     ap.add_argument("--categories", default="", help="comma-separated prompt categories (default: all)")
     ap.add_argument("--seed-offset", type=int, default=1000, help="answers in a second file need other seeds")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--set", default="seed", choices=("seed", "everyday"),
-                    help="seed: prompts.py (seed concepts + everyday); everyday: everyday_prompts.py (broad corpus)")
+    ap.add_argument("--set", default="seed", choices=("seed", "everyday", "golden_gate"),
+                    help="seed: prompts.py (seed concepts + everyday); everyday: everyday_prompts.py (broad corpus); "
+                    "golden_gate: golden_gate_prompts.py (more Golden Gate / San Francisco answers)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     from desktop_sae.core.models import load_model
@@ -42,6 +43,10 @@ def main(argv=None) -> int:
         from everyday_prompts import everyday_prompts
 
         prompts = everyday_prompts()
+    elif a.set == "golden_gate":
+        from golden_gate_prompts import golden_gate_prompts
+
+        prompts = golden_gate_prompts()
     else:
         prompts = all_prompts()
     if a.categories:

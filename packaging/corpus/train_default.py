@@ -32,8 +32,9 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--run-suffix", default="")
     ap.add_argument("--store", default=None, help="store folder under WORK_DIR (default acts_L<layer>)")
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     from desktop_sae.core.models import load_model
     from desktop_sae.core.training.pipeline import (
         PipelineConfig,
