@@ -95,3 +95,19 @@ def test_lessons_command_lists_and_checks(capsys, tmp_path):
     bad.write_text('{"schema": 1, "id": "x"}')
     assert main(["lessons", "--check", str(bad)]) == 1
     assert "x.json" in capsys.readouterr().err
+
+
+def test_model_options_count_before_or_after_the_subcommand():
+    """``desktop-sae --sae DIR eval-steering`` used to fall back to the bundled SAE: the subcommand's own option
+    default overwrote the top-level value."""
+    from desktop_sae.cli import build_parser
+
+    p = build_parser()
+    a = p.parse_args(["--sae", "my_sae", "--dtype", "int8", "eval-steering", "--concept", "music"])
+    assert (a.sae, a.dtype) == ("my_sae", "int8")
+    a = p.parse_args(["eval-steering", "--sae", "my_sae", "--concept", "music"])
+    assert a.sae == "my_sae" and a.dtype is None and a.trust_remote_code is False
+    a = p.parse_args(["--model", "top", "generate", "--model", "sub", "--prompt", "hi"])
+    assert a.model == "sub"  # the later, closer one wins
+    a = p.parse_args(["info"])
+    assert (a.model, a.sae, a.hook, a.device) == (None, None, None, None)

@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="desktop-sae",
                                 description="Chat with a local model, watch SAE features fire, steer with them.")
     p.add_argument("--version", action="version", version=f"desktop-sae {__version__}")
-    add_model_args(p)
+    add_model_args(p, top=True)
     p.add_argument("--preset", default=None, help="open the app with this preset file")
     p.set_defaults(func=cmd_app)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")

@@ -32,18 +32,22 @@ def throttled_progress(every: float = 1.0):
     return show
 
 
-def add_model_args(p: argparse.ArgumentParser, sae: bool = True) -> None:
-    p.add_argument("--model", default=None,
+def add_model_args(p: argparse.ArgumentParser, sae: bool = True, top: bool = False) -> None:
+    """The model/SAE options, on the top-level parser (``top``: with their defaults) and again on subcommands,
+    where they default to nothing so that ``desktop-sae --sae DIR eval-steering`` keeps the top-level value."""
+    d = (lambda v: v) if top else (lambda v: argparse.SUPPRESS)
+    p.add_argument("--model", default=d(None),
                    help="model: HF folder, .gguf file or hub id (default: bundled SmolLM2-135M-Instruct)")
-    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    p.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16", "int8"],
+    p.add_argument("--device", default=d(None), help="cuda, mps or cpu (default: best available)")
+    p.add_argument("--dtype", default=d(None), choices=["auto", "float32", "bfloat16", "float16", "int8"],
                    help="default: fastest for the device; int8 = bfloat16 with int8 decoder weights (CPU, lite engine: "
                         "faster decoding, slightly different numbers)")
-    p.add_argument("--trust-remote-code", action="store_true",
+    p.add_argument("--trust-remote-code", action="store_true", default=d(False),
                    help="allow a hub model's own Python code to run (off by default)")
     if sae:
-        p.add_argument("--sae", default=None, help="SAE folder or file (default: the bundled SAE); 'none' for no SAE")
-        p.add_argument("--hook", default=None,
+        p.add_argument("--sae", default=d(None),
+                       help="SAE folder or file (default: the bundled SAE); 'none' for no SAE")
+        p.add_argument("--hook", default=d(None),
                        help="hook point, e.g. blocks.12.hook_resid_post (default: the SAE's own)")
 
 
