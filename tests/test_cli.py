@@ -111,3 +111,8 @@ def test_model_options_count_before_or_after_the_subcommand():
     assert a.model == "sub"  # the later, closer one wins
     a = p.parse_args(["info"])
     assert (a.model, a.sae, a.hook, a.device) == (None, None, None, None)
+    from desktop_sae.cli.common import opted_into_remote_code
+
+    assert not opted_into_remote_code(a)
+    assert opted_into_remote_code(p.parse_args(["--trust-remote-code", "info"]))
+    assert opted_into_remote_code(p.parse_args(["info", "--trust-remote-code"]))

@@ -24,7 +24,7 @@ from . import (
     toy,
     train,
 )
-from .common import add_model_args
+from .common import add_model_args, opted_into_remote_code
 from .launch import cmd_app
 
 
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.trust_remote_code = opted_into_remote_code(args)  # given before or after the subcommand
     try:
         return args.func(args) or 0
     except (DesktopSAEError, ValueError) as e:

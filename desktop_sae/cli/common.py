@@ -42,13 +42,20 @@ def add_model_args(p: argparse.ArgumentParser, sae: bool = True, top: bool = Fal
     p.add_argument("--dtype", default=d(None), choices=["auto", "float32", "bfloat16", "float16", "int8"],
                    help="default: fastest for the device; int8 = bfloat16 with int8 decoder weights (CPU, lite engine: "
                         "faster decoding, slightly different numbers)")
-    p.add_argument("--trust-remote-code", action="store_true", default=d(False),
+    # a plain flag on both parsers; on a subcommand it has its own dest, so its False cannot undo the top-level one
+    dest = "trust_remote_code" if top else "trust_remote_code_here"
+    p.add_argument("--trust-remote-code", action="store_true", dest=dest,
                    help="allow a hub model's own Python code to run (off by default)")
     if sae:
         p.add_argument("--sae", default=d(None),
                        help="SAE folder or file (default: the bundled SAE); 'none' for no SAE")
         p.add_argument("--hook", default=d(None),
                        help="hook point, e.g. blocks.12.hook_resid_post (default: the SAE's own)")
+
+
+def opted_into_remote_code(args) -> bool:
+    """Whether ``--trust-remote-code`` was given, before or after the subcommand."""
+    return bool(getattr(args, "trust_remote_code", False) or getattr(args, "trust_remote_code_here", False))
 
 
 def session_from_args(args, quiet: bool = False):
