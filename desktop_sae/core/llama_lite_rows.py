@@ -39,9 +39,7 @@ class RowWeight:
 
     def __init__(self, weight: torch.Tensor, kind: str, data=None, scales=None):
         self.weight, self.ptr, self.kind = weight, weight.data_ptr(), kind
-        self.data, self.scales = data, scales
-        if kind == "onednn" and data is None:
-            self.data = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
+        self.data, self.scales = data, scales  # oneDNN's reordered copy is made on first use (int8 may replace it)
 
     def fresh(self, w: torch.Tensor) -> bool:
         """Whether this still describes ``w`` (a ``.to()`` or a re-fuse gives the module a new tensor)."""
@@ -50,6 +48,8 @@ class RowWeight:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         row, k = x.reshape(1, -1), self.kind
         if k == "onednn":
+            if self.data is None:
+                self.data = torch.ops.mkldnn._reorder_linear_weight(self.weight, 1)
             y = torch.ops.mkldnn._linear_pointwise(row, self.data, None, "none", [], "")
         elif k == "int8":
             y = torch.ops.aten._weight_int8pack_mm(row, self.data, self.scales)
