@@ -85,5 +85,10 @@ def test_entry_without_dictionary_or_out_of_range_is_none():
 def test_demo_labels_apply_to_the_bundled_sae_only(tmp_path):
     doc = json.loads((resources_dir() / "demo_features.json").read_text())
     labels = demo_feature_labels(default_sae_dir())
-    assert labels == {c["feature"]: f"demo: {c['label']}" for c in doc["concepts"]}
+    want: dict[int, list[str]] = {}
+    for c in doc["concepts"]:  # every member of a concept's set, named by each concept it steers toward
+        for f in c.get("features") or [c["feature"]]:
+            want.setdefault(f, []).append(c["label"])
+    assert labels == {f: "demo: " + " · ".join(n) for f, n in want.items()}
+    assert labels[doc["concepts"][0]["feature"]].startswith(f"demo: {doc['concepts'][0]['label']}")
     assert demo_feature_labels(tmp_path) == {} and demo_feature_labels(None) == {}

@@ -166,6 +166,10 @@ def test_shipped_builtins_parse():
             continue
         ok += 1
         assert p.name == e.name
-        for i, concept in p.demo_refs.items():
-            assert p.steering.features[i].feature == demo[concept]["id"]
+        for i, concept in p.demo_refs.items():  # a demo concept's rows: its set's features, or its one feature
+            members = [f for f, _w in demo[concept].get("set") or ((demo[concept]["id"], 1.0),)]
+            assert p.steering.features[i].feature in members
+        for concept in set(p.demo_refs.values()):
+            rows = [p.steering.features[i].feature for i, c in p.demo_refs.items() if c == concept]
+            assert rows == [f for f, _w in demo[concept].get("set") or ((demo[concept]["id"], 1.0),)]
     assert ok >= 1

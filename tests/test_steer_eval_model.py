@@ -58,6 +58,20 @@ def test_feature_reread_is_the_answers_max_activation_over_max(session):
     assert feature_reread(session, "   ", [f]) == 0.0
 
 
+def test_a_weighted_set_reads_back_as_the_weighted_mean_of_its_members(session):
+    text = "a bridge in san francisco is golden"
+    ids = session.prompt_ids(text, chat=False)
+    keep = [i for i, t in enumerate(ids) if t not in session.special_ids]
+    acts = session.sae.encode(session.activations(ids)).float()[keep].numpy()
+    mx = np.asarray(session.sae.stats.max_activation, np.float64)
+    feats = [int(f) for f in np.argsort(-acts.max(0))[:3]]
+    rel = acts[:, feats] / mx[feats]
+    want = float((rel @ np.array([1.0, 0.5, 0.25]) / 1.75).max())
+    assert feature_reread(session, text, feats, (1.0, 0.5, 0.25)) == pytest.approx(want, rel=1e-5)
+    assert feature_reread(session, text, feats) == pytest.approx(float(rel.max()), rel=1e-5)
+    assert want < float(rel.max())  # a set fires less easily than its loudest member
+
+
 def test_kl_is_zero_without_steering_and_grows_with_strength(session):
     prefix, answer = session.prompt_ids("hello"), [40, 41, 97, 120]
     kl0 = kl_along(session, prefix, answer, SteeringConfig((SteerSpec(5, 0.0),)))
@@ -76,7 +90,7 @@ def test_the_strength_is_chosen_on_the_selection_split_only(monkeypatch):
         s = steering.features[0].strength if steering.active else 0.0
         return SimpleNamespace(text=f"{prompt}|{s:g}", answer_ids=(1, 2, 3))
 
-    def fake_measure(session, prompts, i, seed, res, pattern, features, frac):
+    def fake_measure(session, prompts, i, seed, res, pattern, features, frac, weights=()):
         prompt, s = res.text.split("|")
         hit = (prompt.startswith("s") and s == "1") or (prompt.startswith("r") and s == "4")
         return Measured(i, seed, res.text, 3, ("kw",) if hit else (), 0.0, False, 1.0, 0.5, False)

@@ -1,14 +1,17 @@
-"""resources/demo_features.json: well-formed, and two entries re-checked on a smaller sample (integration)."""
+"""resources/demo_features.json: well-formed, rebuilt from the shipped evaluation results (and the README's table
+with it), and two concepts re-checked on a smaller sample (integration)."""
 
 import json
-import math
-import sys
+import re
 from pathlib import Path
 
 import pytest
 
+from desktop_sae.core.steer_eval.table import demo_entry_update, markdown_table
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "resources" / "demo_features.json"
+RESULTS = ROOT / "docs" / "results" / "steer_eval"
 
 
 def _doc():
@@ -16,43 +19,65 @@ def _doc():
     return json.loads(DEMO.read_text())
 
 
-def test_demo_features_file_is_well_formed():
+def _results():
     doc = _doc()
-    concepts = doc["concepts"]
+    return [json.loads((RESULTS / f"{c['concept']}.json").read_text()) for c in doc["concepts"]]
+
+
+def test_demo_features_file_is_well_formed():
+    concepts = _doc()["concepts"]
     assert len(concepts) >= 8
-    names = {c["concept"] for c in concepts}
-    assert {"golden_gate", "code", "bugs", "secrets", "scam"} <= names
+    assert {"golden_gate", "code", "bugs", "secrets", "scam"} <= {c["concept"] for c in concepts}
     for c in concepts:
-        assert isinstance(c["feature"], int) and c["label"]
-        assert c["method"] in ("add", "clamp", "orth") and c["strength"] > 0
-        assert c["n_answers"] >= 30
-        for k in ("steered_on_concept", "default_on_concept", "steered_fluent", "steered_feature_fires",
-                  "default_feature_fires"):
-            assert 0.0 <= c[k] <= 1.0
-        # perplexity of the steered answers under the unsteered model, relative to the default answers
-        assert c["steered_nll"] > 0 and c["default_nll"] > 0
-        assert c["steered_perplexity_ratio"] == pytest.approx(math.exp(c["steered_nll"] - c["default_nll"]), rel=1e-6)
+        assert isinstance(c["feature"], int) and c["label"] and c["feature"] == c["features"][0]
+        assert len(c["features"]) == len(c["weights"]) and c["weights"][0] == 1.0
+        assert c["method"] in ("add", "clamp", "orth") and c["strength"] > 0 and c["unit"] == "max"
+        m = c["measured"]
+        assert m["feature"]["n"] >= 20 and isinstance(m["goal_met"], bool)
+        for row in ("feature", "default", "prompting", "mean_difference"):
+            for k in ("keyword_share", "combined", "fluent_share"):
+                assert 0.0 <= m[row][k] <= 1.0, (c["concept"], row, k)
+            assert m[row]["nll_mean"] > 0
+
+
+def test_demo_entries_and_the_readme_table_come_from_the_shipped_results():
+    """Each concept's measured block is what `eval-steering --table ... --update-demo` writes from its result file,
+    and the README's demo table is the Markdown those files give."""
+    results = _results()
+    doc = {c["concept"]: c for c in _doc()["concepts"]}
+    for r in results:
+        c = doc[r["concept"]["name"]]
+        assert c["features"] == r["concept"]["features"] and c["weights"] == r["concept"]["weights"]
+        for k, v in demo_entry_update(r).items():
+            assert c[k] == v, (r["concept"]["name"], k)
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- demo-table -->\n(.*?)\n<!-- /demo-table -->", readme, re.S)
+    assert block and block.group(1) == markdown_table(results)
 
 
 @pytest.mark.integration
-def test_two_demo_features_still_steer(bundled_lm):
-    from desktop_sae.core.config import NO_STEERING, SamplingConfig, SteeringConfig, SteerSpec
+def test_two_demo_concepts_still_steer(bundled_lm):
+    """The two concepts with the largest keyword gain on the report split, steered as their sets at the chosen
+    strength: at least 2 of 3 seeds on concept on a report prompt, more than default."""
+    from desktop_sae.core.config import NO_STEERING, SamplingConfig, SteeringConfig
     from desktop_sae.core.paths import default_sae_dir
     from desktop_sae.core.sae_io import load_sae
     from desktop_sae.core.session import Session
+    from desktop_sae.core.steer_eval.data import load_concept, load_splits
+    from desktop_sae.core.steer_eval.evaluate import feature_steering
+    from desktop_sae.core.steer_eval.scoring import keyword_hits, keyword_pattern
 
-    sys.path.insert(0, str(ROOT / "packaging" / "corpus"))
-    from measure_demo_features import PROMPTS, on_concept
-
-    working = sorted((c for c in _doc()["concepts"] if c["steering_works"]),
-                     key=lambda c: c["default_on_concept"] - c["steered_on_concept"])[:2]
-    assert len(working) == 2
+    gain = lambda c: c["measured"]["feature"]["keyword_share"] - c["measured"]["default"]["keyword_share"]  # noqa
+    best = sorted(_doc()["concepts"], key=gain, reverse=True)[:2]
     session = Session(bundled_lm, load_sae(default_sae_dir()))
-    for c in working:
-        st = SteeringConfig(features=(SteerSpec(c["feature"], c["strength"], unit=c["unit"], method=c["method"]),))
+    prompt = load_splits().report[0]
+    for c in best:
+        concept = load_concept(c["concept"])
+        st: SteeringConfig = feature_steering(concept, c["strength"], c["method"])
+        pat = keyword_pattern(concept.keywords)
         steered = default = 0
         for seed in range(3):
             s = SamplingConfig(seed=seed, max_new_tokens=32)
-            steered += on_concept(session.generate(PROMPTS[0], s, st).text, c["keywords"])
-            default += on_concept(session.generate(PROMPTS[0], s, NO_STEERING).text, c["keywords"])
+            steered += bool(keyword_hits(session.generate(prompt, s, st).text, pat))
+            default += bool(keyword_hits(session.generate(prompt, s, NO_STEERING).text, pat))
         assert steered >= 2 and steered > default, c["concept"]

@@ -230,7 +230,9 @@ class Controller(SteeringActions, PresetActions, FeatureActions):
         return True
 
     def sweep(self, prompt: str, spec, strengths) -> int | None:
-        """Ask ``prompt`` once per strength of ``spec`` (same seed); each answer joins the conversation as it comes."""
+        """Ask ``prompt`` once per strength of ``spec`` (a SteerSpec, or a tuple of them scaled together; same seed);
+        each answer joins the conversation as it comes."""
+        lead = spec[0] if isinstance(spec, tuple) else spec
         if not self.state.ready or self.state.busy:
             return None
         self.clear()
@@ -240,7 +242,7 @@ class Controller(SteeringActions, PresetActions, FeatureActions):
 
         def add(msg):
             s, text = msg.payload
-            self._add_turn(Turn("user", f"{prompt}   [{spec.label or '#' + str(spec.feature)} at {s:g}×]"))
+            self._add_turn(Turn("user", f"{prompt}   [{lead.label or '#' + str(lead.feature)} at {s:g}×]"))
             self._add_turn(Turn("assistant", text))
 
         def done(_msg):

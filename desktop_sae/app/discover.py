@@ -94,6 +94,24 @@ def steer_found(ctl, f: int):
     return ctl.steer(f, s, unit=unit)
 
 
+def steer_set(ctl, result) -> tuple:
+    """Add a contrast's weighted feature set (its first features, each at the set strength x its weight, in one
+    change of the steering set); returns the rows added or updated."""
+    from dataclasses import replace
+
+    from ..core.config import SteerSpec
+    from ..core.errors import SteeringError
+
+    if not result.set_features or result.set_strength is None:
+        raise SteeringError("this search found no feature set to steer with (the SAE needs activation statistics)")
+    rows = {f: SteerSpec(f, round(result.set_strength * w, 4), "max", "add", True, ctl.state.label(f))
+            for f, w in zip(result.set_features, result.set_weights)}
+    cfg = ctl.state.steering
+    kept = tuple(s for s in cfg.features if s.feature not in rows)
+    ctl.set_steering(replace(cfg, features=(*kept, *rows.values())))
+    return tuple(rows.values())
+
+
 def vector_strength(info, result) -> float:
     """A raw strength for the mean-difference vector that gives it the length of the top feature's default
     steering (a matched-norm baseline); 1 (the difference itself) when that cannot be worked out."""

@@ -113,7 +113,7 @@ class LessonRunner:
             ctl.load_preset(self._preset_path(step.preset))
         if step.steer is not None:
             try:
-                ctl.set_steering(SteeringConfig(tuple(self._spec(item) for item in step.steer)))
+                ctl.set_steering(SteeringConfig(tuple(r for item in step.steer for r in self.specs_for(item))))
             except DesktopSAEError as e:
                 ctl.report_error("This step's steering does not apply", str(e))
         ctl.set_compare(step.action == "compare")
@@ -126,9 +126,12 @@ class LessonRunner:
         elif step.action != "none":
             self.action_requested.emit(step)
 
-    def spec_for(self, item) -> SteerSpec:
-        """The steering spec a lesson item (demo concept, optional strength and method) stands for."""
-        return self._spec(item)
+    def specs_for(self, item) -> tuple[SteerSpec, ...]:
+        """The steering rows a lesson item (demo concept, optional strength and method) stands for: one, or one per
+        feature of the concept's weighted set."""
+        from ..core.preset_format import expand_demo_set
+
+        return expand_demo_set(self._spec(item), self.demo.get(item.concept) or {})
 
     def _spec(self, item) -> SteerSpec:
         info = self.ctl.state.info

@@ -164,12 +164,23 @@ def model_info(session, seconds: float) -> ModelInfo:
     )
 
 
+def rows_at(specs, s: float) -> tuple:
+    """Steering rows at strength ``s``: one spec gets ``s``; a weighted set (a demo concept's rows) keeps its
+    proportions, the first row getting ``s``."""
+    from dataclasses import replace
+
+    specs = (specs,) if not isinstance(specs, tuple) else specs
+    lead = specs[0].strength or 1.0
+    if len(specs) == 1:
+        return (replace(specs[0], strength=float(s)),)
+    return tuple(replace(r, strength=float(s) * r.strength / lead) for r in specs)
+
+
 def sweep_job(prompt: str, system: str | None, sampling, spec, strengths, skip_special: bool = True):
-    """The same question at each strength of one steering spec (same seed): one partial (strength, text) each."""
+    """The same question at each strength of one steering spec, or of a weighted set of them (same seed): one
+    partial (strength, text) each."""
 
     def fn(session, state):
-        from dataclasses import replace
-
         from ..core.config import SteeringConfig
 
         if session is None:
@@ -179,7 +190,7 @@ def sweep_job(prompt: str, system: str | None, sampling, spec, strengths, skip_s
             if state.cancelled():
                 break
             state.progress(i / len(strengths), f"Strength {s:g}×")
-            steering = SteeringConfig((replace(spec, strength=float(s)),), skip_special=skip_special)
+            steering = SteeringConfig(rows_at(spec, s), skip_special=skip_special)
             res = session.generate(
                 [{"role": "user", "content": prompt}], sampling, steering, system=system, cancel=state.cancelled
             )

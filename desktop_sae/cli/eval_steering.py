@@ -36,6 +36,11 @@ def register(sub) -> None:
                    help="NLL (nats/token) above which an answer is not fluent (default: human prose, measured)")
     p.add_argument("--no-baselines", action="store_true", help="skip the prompting and mean-difference baselines")
     add_fix_code_args(p)
+    p.add_argument("--table", nargs="+", metavar="RESULT", default=None,
+                   help="print the demo table (Markdown) from saved results (--out files); runs no model")
+    p.add_argument("--update-demo", nargs="?", const="", default=None, metavar="FILE",
+                   help="with --table: write each concept's measured figures into demo_features.json "
+                        "(default: the shipped resources/demo_features.json)")
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
     p.add_argument("--out", default=None, help="also write the JSON result to this file")
     p.set_defaults(func=cmd_eval_steering)
@@ -109,6 +114,8 @@ def cmd_eval_steering(args) -> int:
 
     if args.fix_code:
         return cmd_fix_code(args)
+    if args.table:
+        return cmd_table(args.table, args.update_demo)
     if not (args.concept or args.feature):
         raise ValueError("give --concept or --feature (or --fix-code)")
     args.strengths = args.strengths or "0.5,1,2,4,8"
@@ -141,4 +148,34 @@ def cmd_eval_steering(args) -> int:
         print(text)
     else:
         print_table(res)
+    return 0
+
+
+def cmd_table(files, update_demo: str | None) -> int:
+    """The demo table from saved results; with ``update_demo``, their figures go into demo_features.json (written
+    atomically, concepts matched by name; nothing is written unless every file reads)."""
+    from ..core.atomic import atomic_write_text
+    from ..core.paths import resources_dir
+    from ..core.steer_eval.table import demo_entry_update, markdown_table
+
+    results = []
+    for f in files:
+        try:
+            res = json.loads(Path(f).read_text(encoding="utf-8"))
+            res["concept"]["name"], res["report"]["feature"]["strength"]  # noqa: B018 (shape check)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{f}: not an eval-steering result ({e})") from None
+        results.append(res)
+    print(markdown_table(results))
+    if update_demo is not None:
+        path = Path(update_demo) if update_demo else resources_dir() / "demo_features.json"
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        entries = {c.get("concept"): c for c in doc.get("concepts", []) if isinstance(c, dict)}
+        missing = [r["concept"]["name"] for r in results if r["concept"]["name"] not in entries]
+        if missing:
+            raise ValueError(f"{path}: no demo concept named {', '.join(missing)}")
+        for r in results:
+            entries[r["concept"]["name"]].update(demo_entry_update(r))
+        atomic_write_text(path, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+        print(f"updated {len(results)} concepts in {path}")
     return 0

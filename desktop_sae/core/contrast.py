@@ -17,6 +17,8 @@ from .errors import SAEMismatchError
 from .vectors import SteeringVector
 
 SINK_FACTOR = 10.0  # a token whose residual norm exceeds this x the text's median is an attention sink
+SET_SIZE = 6  # features in a steering set made from a contrast (chosen on the Golden Gate pilot, docs/STEERING_EVAL.md)
+SET_NORM_FRACTION = 0.5  # a set's default nominal shift, x the typical residual norm at the hook
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class ContrastResult:
     vector: SteeringVector  # mean residual on positives - on negatives, at the SAE's hook
     n_pos: int
     n_neg: int
+    set_features: tuple[int, ...] = ()  # the first SET_SIZE hits as one weighted steering set (feature_set)
+    set_weights: tuple[float, ...] = ()
+    set_strength: float | None = None  # x the lead's max activation: a nominal shift of SET_NORM_FRACTION x typical
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,34 @@ def rank_features(pos: TextMeans, neg: TextMeans, max_activation: np.ndarray | N
     )
 
 
+def feature_set(hits: Sequence[ContrastHit], k: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """The first ``k`` ranked features as one steering set, each weighted by its score relative to the first's:
+    strength s steers feature f at s x weight_f x its max activation, so the set's direction is the part of the
+    mean activation difference that these features carry (a sparse, named mean difference)."""
+    top = [h for h in hits[:k] if h.score > 0]
+    if not top:
+        raise ValueError("no feature fires more on the positive texts than on the negative ones")
+    lead = top[0].score
+    return tuple(h.feature for h in top), tuple(round(h.score / lead, 4) for h in top)
+
+
+def set_strength(session, features: Sequence[int], weights: Sequence[float],
+                 fraction: float = SET_NORM_FRACTION) -> float | None:
+    """The strength (x the lead feature's max activation) at which a weighted set's nominal shift
+    |sum of strength x weight x max activation x decoder row| is ``fraction`` x the typical residual norm; None
+    without statistics or a typical norm."""
+    import torch
+
+    sae, tn = session.sae, session.typical_norm
+    if sae is None or sae.stats is None or not tn:
+        return None
+    m = torch.as_tensor(np.asarray(sae.stats.max_activation, np.float32)[list(features)])
+    w = torch.as_tensor(np.asarray(weights, np.float32))
+    v = ((w * m)[:, None] * sae.W_dec.detach().float().cpu()[list(features)]).sum(0)
+    n = float(v.norm())
+    return float(f"{fraction * tn / n:.2g}") if n > 0 and math.isfinite(n) else None
+
+
 def contrast(session, positives: Sequence[str], negatives: Sequence[str], top: int = 50,
              progress: Callable[[float, str], None] | None = None,
              cancelled: Callable[[], bool] | None = None) -> ContrastResult:
@@ -136,7 +169,11 @@ def contrast(session, positives: Sequence[str], negatives: Sequence[str], top: i
     first = positives[0] if len(positives[0]) < 40 else positives[0][:37] + "..."
     vec = mean_difference(pos, neg, f"mean difference ({first})", session.hook_name,
                           session.lm.describe().get("name", ""))
-    return ContrastResult(hits, vec, len(positives), len(negatives))
+    feats, weights, strength = (), (), None
+    if hits and hits[0].score > 0:
+        feats, weights = feature_set(hits, SET_SIZE)
+        strength = set_strength(session, feats, weights) if stats is not None else None
+    return ContrastResult(hits, vec, len(positives), len(negatives), feats, weights, strength)
 
 
 def matched_strength(vector: SteeringVector, feature_norm: float, feature_strength: float) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .checks import is_finite
@@ -92,6 +92,17 @@ def _str(v, what: str, max_len: int = 10_000) -> str:
     return v
 
 
+def expand_demo_set(spec: SteerSpec, entry: dict) -> tuple[SteerSpec, ...]:
+    """A demo concept's steer as its rows: one per feature of its weighted set ("set" in ``entry``), each at
+    ``spec``'s strength x its weight, or ``spec`` itself for a single feature."""
+    members = entry.get("set") or ()
+    if not members:
+        return (spec,)
+    n = len(members)
+    return tuple(replace(spec, feature=f, strength=spec.strength * w, label=f"{spec.label or 'demo'} ({j + 1} of {n})")
+                 for j, (f, w) in enumerate(members))
+
+
 def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict] | None = None) -> Preset:
     """Parse and validate a preset's JSON (structure, types, ranges). Raises PresetError."""
     try:
@@ -135,7 +146,7 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
         w = f"{where}: steering.features[{i}]"
         if not isinstance(f, dict):
             raise PresetError(f"{w} must be an object")
-        fid = f.get("id")
+        fid, concept = f.get("id"), None
         if fid is None and "demo" in f:
             concept = _str(f["demo"], f"{w}.demo", 100)
             if demo is None:
@@ -144,9 +155,8 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
             if concept not in demo:
                 known = ", ".join(sorted(demo)) or "none"
                 raise PresetError(f"{w} names unknown demo concept {concept!r} (known: {known})")
-            f = {**{k: v for k, v in demo[concept].items() if k != "id"}, **f}  # the preset's own values win
+            f = {**{k: v for k, v in demo[concept].items() if k not in ("id", "set")}, **f}  # the preset's own win
             fid = demo[concept]["id"]
-            refs[i] = concept
         vector = _vector(f.get("vector"), w)
         if isinstance(fid, bool) or not isinstance(fid, int) or (fid < 0) != (vector is not None):
             raise PresetError(f"{w}.id must be a non-negative integer feature id (or a negative key with a "
@@ -173,7 +183,10 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
             )
         except SteeringError as e:
             raise PresetError(f"{w}: {e}") from None
-        specs.append(spec)
+        for row in expand_demo_set(spec, demo[concept]) if concept is not None else (spec,):
+            if concept is not None:
+                refs[len(specs)] = concept
+            specs.append(row)
     skip = st.get("skip_special", True)
     if not isinstance(skip, bool):
         raise PresetError(f"{where}: steering.skip_special must be true or false")

@@ -81,9 +81,10 @@ def check_preset(p: Preset, current: SAEIdentity | None, max_activation=None) ->
 
 # --- demo features -------------------------------------------------------------------------------------------
 def load_demo_features(path: Path | None = None) -> dict[str, dict] | None:
-    """Concept -> {"id", and where given "strength", "unit", "method", "label"} from ``resources/demo_features.json``
-    (None if absent or unreadable). Accepts a list of objects under "concepts" or "features" (keys "concept"/"name",
-    "feature"/"id"), or a plain {concept: id} mapping."""
+    """Concept -> {"id", and where given "strength", "unit", "method", "label", "set"} from
+    ``resources/demo_features.json`` (None if absent or unreadable). Accepts a list of objects under "concepts" or
+    "features" (keys "concept"/"name", "feature"/"id"), or a plain {concept: id} mapping. "set" is a weighted feature
+    set ((feature, weight), ...) from the entry's "features" and "weights", when it has them."""
     path = path or paths.resources_dir() / "demo_features.json"
     try:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -101,10 +102,23 @@ def load_demo_features(path: Path | None = None) -> dict[str, dict] | None:
         if isinstance(val, dict):
             key = key or val.get("concept") or val.get("name") or val.get("key")
             entry = {k: val[k] for k in ("strength", "unit", "method", "label") if k in val}
+            members = _demo_set(val)
+            if members:
+                entry["set"] = members
             val = val.get("feature", val.get("id"))
         if isinstance(key, str) and isinstance(val, int) and not isinstance(val, bool):
             out[key] = {"id": val, **entry}
     return out
+
+
+def _demo_set(entry: dict) -> tuple[tuple[int, float], ...]:
+    feats, weights = entry.get("features"), entry.get("weights")
+    if not isinstance(feats, list) or len(feats) < 2:
+        return ()
+    weights = weights if isinstance(weights, list) and len(weights) == len(feats) else [1.0] * len(feats)
+    ok = all(isinstance(f, int) and not isinstance(f, bool) and f >= 0 for f in feats) and all(
+        isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) for w in weights)
+    return tuple((int(f), float(w)) for f, w in zip(feats, weights)) if ok else ()
 
 
 def demo_feature_labels(sae_path, demo_path: Path | None = None) -> dict[int, str]:
@@ -120,7 +134,11 @@ def demo_feature_labels(sae_path, demo_path: Path | None = None) -> dict[int, st
     except OSError:
         return {}
     demo = load_demo_features(demo_path) or {}
-    return {e["id"]: f"demo: {e.get('label') or concept}" for concept, e in demo.items()}
+    names: dict[int, list[str]] = {}
+    for concept, e in demo.items():
+        for f, _w in e.get("set") or ((e["id"], 1.0),):
+            names.setdefault(f, []).append(e.get("label") or concept)
+    return {f: "demo: " + " · ".join(n) for f, n in names.items()}
 
 
 # --- store ---------------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from ..app.discover import (
     read_texts_file,
     split_texts,
     steer_found,
+    steer_set,
     vector_strength,
 )
 from ..core.errors import DesktopSAEError
@@ -109,6 +110,11 @@ class ContrastFinder(QDialog):
         self.vec_steer.setToolTip("Add mean(positives) − mean(negatives) at the SAE's hook to the steering set, "
                                   "at the length of the top feature's default steering")
         self.vec_steer.clicked.connect(self.steer_vector)
+        self.set_steer = QPushButton("Steer with the top features as a set")
+        self.set_steer.setToolTip("Add the first features, each weighted by how much more it fires on the positive "
+                                  "texts, together as long as half a typical residual: the way the demo concepts "
+                                  "steer (a sparse, named mean difference)")
+        self.set_steer.clicked.connect(self.steer_set)
         self.vec_save = QPushButton("Save vector…")
         self.vec_save.setToolTip("Save the vector as a .safetensors file (load it later as a steering vector)")
         self.vec_save.clicked.connect(self.save_vector_dialog)
@@ -116,6 +122,7 @@ class ContrastFinder(QDialog):
         vl = QHBoxLayout(vec)
         vl.addWidget(self.vec_label, 1)
         vl.addWidget(self.vec_steer)
+        vl.addWidget(self.set_steer)
         vl.addWidget(self.vec_save)
         self.table = FeatureHitsTable()
         self.table.steerRequested.connect(self.steer_feature)
@@ -259,6 +266,19 @@ class ContrastFinder(QDialog):
         self._say(f"Steering with the difference vector at {spec.strength:g}× (row {spec.feature}).")
         self.steered.emit(spec.feature)
 
+    def steer_set(self) -> None:
+        res = self.result
+        if res is None:
+            return
+        try:
+            rows = steer_set(self.ctl, res)
+        except DesktopSAEError as e:
+            self.ctl.report_error("Could not steer with the feature set", str(e))
+            return
+        self._say("Steering with the set " + ", ".join(f"#{r.feature} {r.strength:g}×" for r in rows) + ".")
+        for r in rows:
+            self.steered.emit(r.feature)
+
     def inspect(self, f: int) -> None:
         self.ctl.select(f)
         self.inspectRequested.emit(f)
@@ -291,8 +311,9 @@ class ContrastFinder(QDialog):
         running = self.job is not None
         self.find_btn.setEnabled(not running and self._has_sae())
         self.stop_btn.setEnabled(running)
-        for w in (self.vec_steer, self.vec_save):
+        for w in (self.vec_steer, self.vec_save, self.set_steer):
             w.setEnabled(self.result is not None and not running)
+        self.set_steer.setEnabled(self.set_steer.isEnabled() and self.result.set_strength is not None)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.status.setStyleSheet("color: #c0392b" if error else "")

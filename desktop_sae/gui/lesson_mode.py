@@ -148,11 +148,11 @@ class LessonMode:
 
         concept = args.get("concept") or (step.steer[0].concept if step.steer else None)
         try:
-            spec = self.lesson_runner.spec_for(SteerItem(concept))
+            specs = self.lesson_runner.specs_for(SteerItem(concept))
         except DesktopSAEError as e:
             self.controller.report_error("This step's sweep does not apply", str(e))
             return
-        self.controller.sweep(step.prompt or "What should I do this weekend?", spec, args.get("strengths", ()))
+        self.controller.sweep(step.prompt or "What should I do this weekend?", specs, args.get("strengths", ()))
 
     def _on_lesson_finished(self) -> None:
         self.highlighter.point_at(None)

@@ -1,4 +1,5 @@
-"""Pick and measure the demo features of the shipped SAE; writes resources/demo_features.json.
+"""Pick and measure single demo features (the first method, kept for the layer comparisons that import it); the
+shipped demo concepts are now weighted sets (build_concept_sets.py, run_demo_eval.py), so it writes elsewhere.
 
 For each concept: candidate features are those that fire on concept sentences (input score) and those whose decoder
 direction promotes the concept's words through the unembedding (output score); a short pilot on unmeasured seeds picks
@@ -6,7 +7,7 @@ the feature and strength (× max activation, additive) that put answers on the c
 then the measurement: SEEDS seeds × the neutral PROMPTS, steered vs default (same seed), share of answers that
 match the concept's keywords, and a fluency check (no token > 40 % of the answer, no run of 4 equal tokens).
 
-Usage: python packaging/corpus/measure_demo_features.py [--sae DIR] [--out resources/demo_features.json]
+Usage: python packaging/corpus/measure_demo_features.py [--sae DIR] [--out work_data/demo_features_single.json]
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def fluent(ids) -> bool:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sae", default=None)
-    ap.add_argument("--out", default="resources/demo_features.json")
+    ap.add_argument("--out", default="work_data/demo_features_single.json")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--max-new", type=int, default=32)
     ap.add_argument("--strengths", default="3,5,8")

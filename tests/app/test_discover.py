@@ -60,6 +60,17 @@ def test_the_contrast_job_returns_ranked_hits_and_a_vector(ctl):
     assert s * res.vector.norm == pytest.approx(want, rel=1e-2)
     spec = ctl.steer_vector(res.vector, s)
     assert spec.feature == -1 and ctl.state.steering.features[0].vector == res.vector.values
+    # the weighted set: the first hits, weights = score / the lead's, nominal shift = half a typical residual
+    k = len(res.set_features)
+    assert 1 <= k <= 6 and res.set_features == tuple(h.feature for h in res.hits[:k])
+    assert res.set_weights == pytest.approx([h.score / res.hits[0].score for h in res.hits[:k]], abs=1e-4)
+    w_dec = ctl.runner.session.sae.W_dec.detach().float().numpy()
+    shift = sum(res.set_strength * w * float(info.max_activation[g]) * w_dec[g]
+                for g, w in zip(res.set_features, res.set_weights))
+    assert np.linalg.norm(shift) == pytest.approx(0.5 * info.typical_norm, rel=0.02)  # strength has 2 digits
+    rows = discover.steer_set(ctl, res)
+    assert [r.feature for r in ctl.state.steering.features] == [-1, *res.set_features]
+    assert [r.strength for r in rows] == pytest.approx([res.set_strength * w for w in res.set_weights], abs=1e-4)
 
 
 def test_the_contrast_job_honours_cancel_between_texts(ctl):

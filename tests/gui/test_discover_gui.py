@@ -70,6 +70,11 @@ def test_the_finder_finds_features_and_steers_with_a_row_and_with_the_vector(mak
     qtbot.mouseClick(finder.table.button(0, "Steer"), Qt.LeftButton)
     assert [s.feature for s in ctl.state.steering.features] == [spec.feature, f]
     assert ctl.state.steering.features[1].strength == 3.0 and ctl.state.steering.features[1].unit == "max"
+    assert finder.set_steer.isEnabled()  # the top features as one weighted set, in one change
+    qtbot.mouseClick(finder.set_steer, Qt.LeftButton)
+    assert finder.result.set_features[0] == f  # the set leads with the top hit, whose row it replaces
+    assert [s.feature for s in ctl.state.steering.features] == [spec.feature, *finder.result.set_features]
+    assert "Steering with the set" in finder.status.text()
     qtbot.mouseClick(finder.table.button(1, "Inspect"), Qt.LeftButton)
     g = hits[1].feature
     assert ctl.state.selected == g and win.features.current_feature() == g and win.detail.feature == g

@@ -46,12 +46,14 @@ class References:
 
 
 def measure_answer(session, prompts: Sequence[str], i: int, seed: int, result, pattern: re.Pattern | None,
-                   features: Sequence[int], fire_fraction: float = FIRE_FRACTION) -> Measured:
-    """Measure ``result`` (a GenerationResult answering prompts[i]); relevance compares with prompts[i + 1]."""
+                   features: Sequence[int], fire_fraction: float = FIRE_FRACTION,
+                   weights: Sequence[float] = ()) -> Measured:
+    """Measure ``result`` (a GenerationResult answering prompts[i]); relevance compares with prompts[i + 1];
+    ``weights`` read ``features`` back as one weighted set (``reading.feature_reread``)."""
     ids = list(result.answer_ids)
     own = answer_logprobs(session, session.prompt_ids(prompts[i]), ids)
     other = answer_logprobs(session, session.prompt_ids(prompts[(i + 1) % len(prompts)]), ids)
-    frac = feature_reread(session, result.text, features) if features else 0.0
+    frac = feature_reread(session, result.text, features, weights) if features else 0.0
     has_stats = session.sae is not None and session.sae.stats is not None
     return Measured(i, seed, result.text, len(ids), tuple(keyword_hits(result.text, pattern)), frac,
                     fires(frac, has_stats, fire_fraction), mean_nll(own), relevance(own, other), degenerate(ids))

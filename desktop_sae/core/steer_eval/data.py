@@ -18,8 +18,13 @@ class Concept:
     features: tuple[int, ...]
     keywords: tuple[str, ...]
     description: str  # for the prompting baseline: "Talk about <description>."
-    texts: tuple[str, ...] = ()  # concept sentences (positive side of the mean-difference baseline)
+    texts: tuple[str, ...] = ()  # concept texts (positive side of the mean-difference baseline)
     label: str = ""
+    weights: tuple[float, ...] = ()  # per feature, x the strength (empty: 1 each)
+    negatives: tuple[str, ...] = ()  # negative side of the mean-difference baseline (empty: neutral.txt)
+
+    def weight(self, i: int) -> float:
+        return self.weights[i] if i < len(self.weights) else 1.0
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,25 @@ def eval_dir(root: Path | None = None) -> Path:
     return (root or resources_dir()) / "steer_eval"
 
 
+def _strings(items) -> tuple[str, ...]:
+    return tuple(t for t in items if isinstance(t, str) and t.strip()) if isinstance(items, list) else ()
+
+
+def concept_answers(name: str, root: Path | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The model's own answers on the concept and its neutral answers (concept_answers.json), the texts the
+    concept's feature set was derived from; empty tuples when absent."""
+    try:
+        d = json.loads((eval_dir(root) / "concept_answers.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return (), ()
+    if not isinstance(d, dict) or not isinstance(d.get("concepts"), dict):
+        return (), ()
+    pos = _strings(d["concepts"].get(name))
+    return (pos, _strings(d.get("neutral"))) if pos else ((), ())
+
+
 def concept_texts(name: str, root: Path | None = None) -> tuple[str, ...]:
+    """The human-written concept sentences of concepts.json."""
     path = eval_dir(root) / "concepts.json"
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
@@ -57,14 +80,20 @@ def demo_concepts(root: Path | None = None) -> dict[str, dict]:
 
 
 def load_concept(name: str, root: Path | None = None) -> Concept:
-    """A demo concept: its measured feature, keywords and description, and its concept sentences."""
+    """A demo concept: its feature (or weighted feature set), keywords and description, and the texts of its
+    mean-difference baseline: the model's answers it was derived from when shipped, else the concept sentences."""
     demo = demo_concepts(root)
     if name not in demo:
         raise SteeringError(f"unknown concept {name!r}; the demo concepts are: {', '.join(sorted(demo)) or 'none'}")
     c = demo[name]
     label = str(c.get("label") or name)
-    return Concept(name, (int(c["feature"]),), tuple(c.get("keywords") or ()), str(c.get("description") or label),
-                   concept_texts(name, root), label)
+    feats = tuple(int(f) for f in c.get("features") or (c["feature"],))
+    weights = tuple(float(w) for w in c.get("weights") or ())
+    if weights and len(weights) != len(feats):
+        raise SteeringError(f"concept {name!r}: {len(feats)} features but {len(weights)} weights")
+    pos, neg = concept_answers(name, root)
+    return Concept(name, feats, tuple(c.get("keywords") or ()), str(c.get("description") or label),
+                   pos or concept_texts(name, root), label, weights, neg)
 
 
 def adhoc_concept(features, keywords, description: str | None = None, texts=()) -> Concept:

@@ -33,7 +33,8 @@ class EvalSettings:
 
 
 def feature_steering(concept: Concept, strength: float, method: str) -> SteeringConfig:
-    return SteeringConfig(tuple(SteerSpec(f, float(strength), "max", method) for f in concept.features))
+    return SteeringConfig(tuple(SteerSpec(f, float(strength) * concept.weight(i), "max", method)
+                                for i, f in enumerate(concept.features)))
 
 
 def steer_norm(session, steering: SteeringConfig) -> float:
@@ -62,6 +63,7 @@ class _Run:
         self.total, self.done = max(total, 1), 0
         self.progress, self.cancelled = progress, cancelled or (lambda: False)
         self.defaults: dict = {}
+        self.weights = tuple(concept.weight(i) for i in range(len(concept.features))) if concept.weights else ()
 
     def answers(self, prompts, label: str, steering: SteeringConfig = NO_STEERING, system: str | None = None,
                 cache: bool = False) -> list[Measured]:
@@ -76,7 +78,8 @@ class _Run:
                     out.append(Measured(**{**asdict(m), "prompt": i}))
                     continue
                 res = generate_answer(self.s, p, seed, self.cfg.max_new_tokens, steering, system, self.cancelled)
-                m = measure_answer(self.s, prompts, i, seed, res, self.pattern, self.c.features, self.cfg.fire_fraction)
+                m = measure_answer(self.s, prompts, i, seed, res, self.pattern, self.c.features, self.cfg.fire_fraction,
+                                   self.weights)
                 if cache:
                     self.defaults[key] = m
                 out.append(m)
@@ -102,7 +105,7 @@ def evaluate_steering(session, concept: Concept, splits: Splits, settings: EvalS
     vector = None
     if base and concept.texts:
         vector = mean_difference(text_means(session, concept.texts, cancelled=cancelled),
-                                 text_means(session, neutral, cancelled=cancelled),
+                                 text_means(session, concept.negatives or neutral, cancelled=cancelled),
                                  f"mean difference ({concept.name})", session.hook_name or "")
 
     # selection split: every strength, the factor is chosen here
@@ -150,6 +153,8 @@ def evaluate_steering(session, concept: Concept, splits: Splits, settings: EvalS
         examples.append(ex)
     return {
         "concept": {"name": concept.name, "label": concept.label, "features": list(concept.features),
+                    "weights": [concept.weight(i) for i in range(len(concept.features))],
+                    "n_negative_texts": len(concept.negatives or neutral),
                     "keywords": list(concept.keywords), "description": concept.description,
                     "n_concept_texts": len(concept.texts)},
         "settings": {**asdict(settings), "strength_unit": "orth gain" if settings.method == "orth" else "x max act"},

@@ -59,9 +59,11 @@ def relevance(own: np.ndarray, other: np.ndarray) -> float:
 
 
 @torch.inference_mode()
-def feature_reread(session, text: str, features: Sequence[int]) -> float:
+def feature_reread(session, text: str, features: Sequence[int], weights: Sequence[float] = ()) -> float:
     """The answer read back without steering (plain text): the largest activation of ``features`` over its ordinary
-    tokens, as a fraction of each feature's max activation (raw activation without statistics)."""
+    tokens, as a fraction of each feature's max activation (raw activation without statistics). With ``weights``
+    (a weighted set) it is the largest, over tokens, of the weighted mean of those fractions: the set reads as
+    present only where its members fire together, not where one generic member does."""
     if session.sae is None or not text.strip():
         return 0.0
     ids = session.prompt_ids(text, chat=False)
@@ -74,7 +76,11 @@ def feature_reread(session, text: str, features: Sequence[int]) -> float:
     if stats is not None:
         m = np.asarray(stats.max_activation, np.float64)[list(features)]
         scale = np.where(np.isfinite(m) & (m > 0), m, 1.0)
-    return float((acts.max(0) / scale).max())
+    rel = acts / scale
+    if len(weights):
+        w = np.asarray(weights, np.float64)
+        return float((rel @ w / w.sum()).max())
+    return float(rel.max())
 
 
 def fires(fraction: float, has_stats: bool, threshold: float = FIRE_FRACTION) -> bool:
