@@ -86,16 +86,16 @@ def test_the_strength_is_chosen_on_the_selection_split_only(monkeypatch):
     chosen strength must be 1 and the report must measure only that."""
     splits = data.Splits(("s1", "s2"), ("r1", "r2"))
 
-    def fake_generate(session, prompt, seed, n, steering, system, cancel):
+    def fake_generate(session, prompts, seeds, n, steering, system, batch, cancel, on_done):
         s = steering.features[0].strength if steering.active else 0.0
-        return SimpleNamespace(text=f"{prompt}|{s:g}", answer_ids=(1, 2, 3))
+        return [SimpleNamespace(text=f"{p}|{s:g}", answer_ids=(1, 2, 3)) for p in prompts for _ in seeds]
 
     def fake_measure(session, prompts, i, seed, res, pattern, features, frac, weights=()):
         prompt, s = res.text.split("|")
         hit = (prompt.startswith("s") and s == "1") or (prompt.startswith("r") and s == "4")
         return Measured(i, seed, res.text, 3, ("kw",) if hit else (), 0.0, False, 1.0, 0.5, False)
 
-    monkeypatch.setattr(evaluate, "generate_answer", fake_generate)
+    monkeypatch.setattr(evaluate, "generate_answers", fake_generate)
     monkeypatch.setattr(evaluate, "measure_answer", fake_measure)
     monkeypatch.setattr(evaluate, "neutral_texts", lambda: ())
     monkeypatch.setattr(evaluate, "steer_norm", lambda s, st: 1.0)
@@ -156,3 +156,22 @@ def test_eval_steering_refuses_bad_input(files, capsys, monkeypatch):
     assert main(base + ["--feature", "999", "--keywords", "a"]) == 2 and "out of range" in capsys.readouterr().err
     assert main(base + ["--concept", "nope"]) == 2 and "golden_gate" in capsys.readouterr().err
     assert main(base + ["--feature", "5", "--keywords", "a", "--strengths", "x"]) == 2
+
+
+def test_batched_and_one_at_a_time_evaluations_agree(files, capsys, monkeypatch):
+    """Sampled answers from the same seeds on the tiny model (fp32): batched, the evaluation gives the same answers
+    and figures."""
+    monkeypatch.setattr(data, "resources_dir", lambda: RES)
+    runs = []
+    for batch in ("1", "5"):
+        assert main(["eval-steering", "--model", str(files / "model"), "--sae", str(files / "sae"), "--feature", "5",
+                     "--keywords", "bridge,golden", "--strengths", "8", "--n-prompts", "3", "--seeds", "0,1",
+                     "--max-tokens", "6", "--no-baselines", "--batch", batch, "--json"]) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    one, many = runs
+    assert one["settings"]["batch"] == 1 and many["settings"]["batch"] == 5
+    for split in ("selection", "report"):
+        a = one[split]["default"] if split == "selection" else one["report"]["feature"]
+        b = many[split]["default"] if split == "selection" else many["report"]["feature"]
+        assert [x["text"] for x in a["answers"]] == [x["text"] for x in b["answers"]]
+        assert a["nll_mean"] == pytest.approx(b["nll_mean"], rel=1e-5)

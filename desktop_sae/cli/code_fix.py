@@ -18,7 +18,7 @@ def add_fix_code_args(p) -> None:
     g = p.add_argument_group("fixing code (--fix-code)")
     g.add_argument("--fix-code", action="store_true",
                    help="fix-rate evaluation on buggy Python snippets; --feature F ... are candidates (default: the "
-                        "'bugs' demo feature), each steered alone")
+                        "features of the 'bugs' demo concept's set), each steered alone")
     g.add_argument("--snippets", default=None, help="a JSON-lines snippet file (default: the shipped snippets)")
     g.add_argument("--temperature", type=float, default=0.5, help="with --fix-code: sampling temperature")
     g.add_argument("--frequency-penalty", type=float, default=0.0, help="with --fix-code: frequency penalty")

@@ -35,6 +35,8 @@ def register(sub) -> None:
     p.add_argument("--fluency-threshold", type=float, default=None,
                    help="NLL (nats/token) above which an answer is not fluent (default: human prose, measured)")
     p.add_argument("--no-baselines", action="store_true", help="skip the prompting and mean-difference baselines")
+    p.add_argument("--batch", type=int, default=16,
+                   help="answers generated together (default 16; 1 = one at a time, exactly as the app makes them)")
     add_fix_code_args(p)
     p.add_argument("--table", nargs="+", metavar="RESULT", default=None,
                    help="print the demo table (Markdown) from saved results (--out files); runs no model")
@@ -122,8 +124,11 @@ def cmd_eval_steering(args) -> int:
     args.seeds, args.max_tokens = args.seeds or "1", args.max_tokens or 32
     if METHOD_ALIASES.get(args.method.lower()) not in ("add", "clamp", "orth"):
         raise ValueError(f"--method {args.method!r}: eval-steering compares add, clamp or orth")
+    if not 1 <= args.batch <= 256:
+        raise ValueError("--batch must be 1..256")
     settings = EvalSettings(_strengths(args.strengths), METHOD_ALIASES[args.method.lower()], _seeds(args.seeds),
-                            args.max_tokens, args.fire_fraction, args.fluency_threshold, not args.no_baselines)
+                            args.max_tokens, args.fire_fraction, args.fluency_threshold, not args.no_baselines,
+                            args.batch)
     if args.concept:
         concept = load_concept(args.concept)
     else:

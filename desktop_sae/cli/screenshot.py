@@ -27,6 +27,9 @@ def register(sub) -> None:
                    help="pin a feature (default: steered or most active)")
     p.add_argument("--max-tokens", type=int, default=48)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--lesson", default=None, help="show this lesson (id or file) at --step and do that step")
+    p.add_argument("--step", type=int, default=1, help="with --lesson: the step to show (1 = the first)")
+    p.add_argument("--present", action="store_true", help="presentation mode (large fonts, high contrast)")
     p.add_argument("--theme", choices=["light", "dark", "system"], default="light")
     p.add_argument("--size", default="1480x920", help="window size WxH")
     p.add_argument("--timeout", type=float, default=600)
@@ -86,6 +89,12 @@ def cmd_screenshot(args) -> int:
     if win is None:
         return 2
     ctl, st = win.controller, win.controller.state
+    if args.present:
+        win.set_presentation(True)
+        win.showNormal()  # presentation's fonts and theme at --size (offscreen there is no real screen to fill)
+        win.resize(*(int(x) for x in args.size.lower().split("x")))
+    if args.lesson:
+        return _lesson_shot(app, win, args)
     if args.preset and not ctl.load_preset(args.preset):
         print(f"error: {st.last_error}", file=sys.stderr)
         return 2
@@ -121,4 +130,27 @@ def cmd_screenshot(args) -> int:
     ok = win.grab().save(args.out)
     win.close()
     print(f"{'saved' if ok else 'could not save'} {args.out}: {st.last_answer()[:120]!r}")
+    return 0 if ok else 1
+
+
+def _lesson_shot(app, win, args) -> int:
+    """A lesson at one step, its chat action done (what a class sees after pressing Run or Compare)."""
+    st = win.controller.state
+    if not win.start_lesson(args.lesson):
+        print(f"error: {st.last_error}", file=sys.stderr)
+        return 2
+    runner = win.lesson_runner
+    if not 1 <= args.step <= len(runner.lesson.steps):
+        print(f"error: the lesson has steps 1 to {len(runner.lesson.steps)}", file=sys.stderr)
+        return 2
+    wait_for(app, lambda: not st.busy, args.timeout, "the first step")
+    runner.go(args.step - 1)
+    settle(app, 0.2)
+    wait_for(app, lambda: not st.busy, args.timeout, "the step's answer")
+    wait_for(app, lambda: not win.controller.outstanding, 10, "the feature logits")
+    settle(app)
+    ok = win.grab().save(args.out)
+    win.close()
+    print(f"{'saved' if ok else 'could not save'} {args.out}: step {args.step} "
+          f"{runner.lesson.steps[args.step - 1].title!r}: {st.last_answer()[:120]!r}")
     return 0 if ok else 1

@@ -13,7 +13,7 @@ import numpy as np
 from ..config import NO_STEERING, SteeringConfig, SteerSpec
 from ..contrast import matched_strength, mean_difference, text_means
 from ..vectors import SteeringVector
-from .answers import Measured, generate_answer, measure_answer, references, summary
+from .answers import Measured, generate_answers, measure_answer, references, summary
 from .data import Concept, Splits, neutral_texts
 from .reading import human_text_nll
 from .scoring import FIRE_FRACTION, keyword_pattern, pick_strength
@@ -30,6 +30,7 @@ class EvalSettings:
     fire_fraction: float = FIRE_FRACTION
     fluency_threshold: float | None = None  # None: human prose's NLL measured in the run
     baselines: bool = True
+    batch: int = 1  # answers generated together (1: one at a time, exactly as the app makes them)
 
 
 def feature_steering(concept: Concept, strength: float, method: str) -> SteeringConfig:
@@ -67,25 +68,29 @@ class _Run:
 
     def answers(self, prompts, label: str, steering: SteeringConfig = NO_STEERING, system: str | None = None,
                 cache: bool = False) -> list[Measured]:
-        out = []
+        if self.cancelled():
+            raise InterruptedError("cancelled")
+        if cache and all((p, seed) in self.defaults for p in prompts for seed in self.cfg.seeds):
+            return [Measured(**{**asdict(self.defaults[(p, seed)]), "prompt": i})
+                    for i, p in enumerate(prompts) for seed in self.cfg.seeds]
+        start = self.done
+
+        def made(n: int) -> None:
+            self.done = start + n
+            if self.progress:
+                self.progress(min(1.0, self.done / self.total), f"{label}: answer {self.done} of {self.total}")
+
+        results = generate_answers(self.s, prompts, self.cfg.seeds, self.cfg.max_new_tokens, steering, system,
+                                   self.cfg.batch, self.cancelled, made)
+        out, k = [], 0
         for i, p in enumerate(prompts):
             for seed in self.cfg.seeds:
-                if self.cancelled():
-                    raise InterruptedError("cancelled")
-                key = (p, seed)
-                if cache and key in self.defaults:
-                    m = self.defaults[key]
-                    out.append(Measured(**{**asdict(m), "prompt": i}))
-                    continue
-                res = generate_answer(self.s, p, seed, self.cfg.max_new_tokens, steering, system, self.cancelled)
-                m = measure_answer(self.s, prompts, i, seed, res, self.pattern, self.c.features, self.cfg.fire_fraction,
-                                   self.weights)
+                m = measure_answer(self.s, prompts, i, seed, results[k], self.pattern, self.c.features,
+                                   self.cfg.fire_fraction, self.weights)
+                k += 1
                 if cache:
-                    self.defaults[key] = m
+                    self.defaults[(p, seed)] = m
                 out.append(m)
-                self.done += 1
-                if self.progress:
-                    self.progress(min(1.0, self.done / self.total), f"{label}: answer {self.done} of {self.total}")
         return out
 
 

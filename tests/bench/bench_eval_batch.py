@@ -1,0 +1,65 @@
+"""Steering-evaluation speed, one answer at a time against batched answers, on the bundled model in one run.
+
+The same small evaluation (a demo concept, one strength, no baselines) runs with ``--batch 1`` and with each batch
+size given, alternating, ``--repeats`` times each; reported: median seconds, the ratio to batch 1, and how many
+answers came out identical to the one-at-a-time run (sampled answers can part after a near-tie in batched
+arithmetic).
+
+  python tests/bench/bench_eval_batch.py [--concept music] [--batches 8,16] [--n-prompts 4] [--seeds 2] [--json F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--concept", default="music")
+    ap.add_argument("--batches", default="8,16")
+    ap.add_argument("--n-prompts", type=int, default=4)
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    from desktop_sae.core.presets import load_demo_features
+    from desktop_sae.core.session import open_session
+    from desktop_sae.core.steer_eval.data import load_concept, load_splits
+    from desktop_sae.core.steer_eval.evaluate import EvalSettings, evaluate_steering
+
+    s = open_session()
+    concept = load_concept(a.concept)
+    splits = load_splits(n_prompts=a.n_prompts)
+    strength = float(load_demo_features()[a.concept]["strength"])
+    sizes = [1] + [int(b) for b in a.batches.split(",")]
+    times: dict[int, list[float]] = {b: [] for b in sizes}
+    texts: dict[int, list[str]] = {}
+    for _ in range(a.repeats):
+        for b in sizes:
+            cfg = EvalSettings(strengths=(strength,), seeds=tuple(range(a.seeds)), baselines=False, batch=b)
+            t0 = time.perf_counter()
+            res = evaluate_steering(s, concept, splits, cfg)
+            times[b].append(time.perf_counter() - t0)
+            rows = [res["selection"]["default"], *res["selection"]["feature"], res["report"]["default"],
+                    res["report"]["feature"]]
+            texts[b] = [x["text"] for r in rows for x in r["answers"]]
+    base = statistics.median(times[1])
+    out = {"concept": a.concept, "strength": strength, "n_answers": len(texts[1]), "repeats": a.repeats,
+           "device": str(s.lm.device), "dtype": str(s.lm.dtype).replace("torch.", ""), "rows": []}
+    for b in sizes:
+        med = statistics.median(times[b])
+        same = sum(x == y for x, y in zip(texts[b], texts[1]))
+        out["rows"].append({"batch": b, "seconds_median": round(med, 2), "speedup_vs_batch_1": round(base / med, 2),
+                            "identical_answers": f"{same}/{len(texts[1])}"})
+        print(f"batch {b:>3}: {med:6.1f} s  {base / med:4.2f}x  identical answers {same}/{len(texts[1])}", flush=True)
+    if a.json:
+        with open(a.json, "w", encoding="utf-8") as f:
+            json.dump(out, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
