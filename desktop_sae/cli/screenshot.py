@@ -97,6 +97,7 @@ def cmd_screenshot(args) -> int:
         return _lesson_shot(app, win, args)
     if args.preset and not ctl.load_preset(args.preset):
         print(f"error: {st.last_error}", file=sys.stderr)
+        win.close()
         return 2
     specs = tuple(parse_steer(s) for s in args.steer)
     if specs:
@@ -136,12 +137,11 @@ def cmd_screenshot(args) -> int:
 def _lesson_shot(app, win, args) -> int:
     """A lesson at one step, its chat action done (what a class sees after pressing Run or Compare)."""
     st = win.controller.state
-    if not win.start_lesson(args.lesson):
-        print(f"error: {st.last_error}", file=sys.stderr)
-        return 2
-    runner = win.lesson_runner
-    if not 1 <= args.step <= len(runner.lesson.steps):
-        print(f"error: the lesson has steps 1 to {len(runner.lesson.steps)}", file=sys.stderr)
+    runner = win.lesson_runner if win.start_lesson(args.lesson) else None
+    if runner is None or not 1 <= args.step <= len(runner.lesson.steps):
+        print(f"error: the lesson has steps 1 to {len(runner.lesson.steps)}" if runner else f"error: {st.last_error}",
+              file=sys.stderr)
+        win.close()  # stops the inference thread
         return 2
     wait_for(app, lambda: not st.busy, args.timeout, "the first step")
     runner.go(args.step - 1)

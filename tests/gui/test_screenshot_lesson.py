@@ -1,0 +1,25 @@
+"""`desktop-sae screenshot --lesson ID --step N`: the window at a lesson step after its action, saved as a PNG."""
+
+from desktop_sae.cli import main
+from desktop_sae.core.sae_io import save_sae
+from PySide6.QtGui import QImage
+from tiny import random_sae, tiny_model, tiny_tokenizer, with_stats
+
+
+def test_a_lesson_step_is_rendered_after_its_action(tmp_path, capsys):
+    tok = tiny_tokenizer()
+    tiny_model("llama", len(tok)).save_pretrained(tmp_path / "model")
+    tok.save_pretrained(tmp_path / "model")
+    save_sae(with_stats(random_sae(model_name="model")), tmp_path / "sae")
+    out = tmp_path / "step.png"
+    base = ["screenshot", str(out), "--model", str(tmp_path / "model"), "--sae", str(tmp_path / "sae"),
+            "--size", "1600x900", "--lesson", "finding-features"]
+    assert main([*base, "--step", "2"]) == 0
+    said = capsys.readouterr().out
+    assert "step 2 'A secret'" in said and out.exists()
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1600, 900)
+    assert main([*base, "--step", "99"]) == 2
+    assert "the lesson has steps 1 to 9" in capsys.readouterr().err
+    assert main([*base[:-1], "no-such-lesson"]) == 2
+    assert "no lesson named" in capsys.readouterr().err
