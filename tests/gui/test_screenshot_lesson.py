@@ -1,8 +1,9 @@
 """`desktop-sae screenshot --lesson ID --step N`: the window at a lesson step after its action, saved as a PNG."""
 
+from PySide6.QtGui import QImage
+
 from desktop_sae.cli import main
 from desktop_sae.core.sae_io import save_sae
-from PySide6.QtGui import QImage
 from tiny import random_sae, tiny_model, tiny_tokenizer, with_stats
 
 
