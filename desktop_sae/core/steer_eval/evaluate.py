@@ -13,7 +13,7 @@ import numpy as np
 from ..config import NO_STEERING, SteeringConfig, SteerSpec
 from ..contrast import matched_strength, mean_difference, text_means
 from ..vectors import SteeringVector
-from .answers import Measured, generate_answers, measure_answer, references, summary
+from .answers import Measured, generate_answers, measure_answers, references, summary
 from .data import Concept, Splits, neutral_texts
 from .reading import human_text_nll
 from .scoring import FIRE_FRACTION, keyword_pattern, pick_strength
@@ -82,15 +82,11 @@ class _Run:
 
         results = generate_answers(self.s, prompts, self.cfg.seeds, self.cfg.max_new_tokens, steering, system,
                                    self.cfg.batch, self.cancelled, made)
-        out, k = [], 0
-        for i, p in enumerate(prompts):
-            for seed in self.cfg.seeds:
-                m = measure_answer(self.s, prompts, i, seed, results[k], self.pattern, self.c.features,
-                                   self.cfg.fire_fraction, self.weights)
-                k += 1
-                if cache:
-                    self.defaults[(p, seed)] = m
-                out.append(m)
+        items = [(i, seed) for i in range(len(prompts)) for seed in self.cfg.seeds]
+        out = measure_answers(self.s, prompts, [(i, seed, r) for (i, seed), r in zip(items, results)], self.pattern,
+                              self.c.features, self.cfg.fire_fraction, self.weights, self.cfg.batch)
+        if cache:
+            self.defaults.update({(prompts[i], seed): m for (i, seed), m in zip(items, out)})
         return out
 
 
