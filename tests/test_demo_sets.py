@@ -13,7 +13,7 @@ from desktop_sae.core.config import SteerSpec
 from desktop_sae.core.contrast import ContrastHit, TextMeans, feature_set, rank_features
 from desktop_sae.core.errors import SteeringError
 from desktop_sae.core.preset_format import expand_demo_set, parse_preset, preset_to_json
-from desktop_sae.core.presets import demo_feature_labels, load_demo_features
+from desktop_sae.core.presets import demo_feature_labels, load_demo_features, quiz_features
 from desktop_sae.core.steer_eval import data
 from desktop_sae.core.steer_eval.evaluate import feature_steering
 from desktop_sae.core.steer_eval.table import demo_entry_update, markdown_table, meets
@@ -151,3 +151,13 @@ def test_shipped_demo_sets_are_valid_for_the_bundled_sae():
         assert all(0 < w <= 1 for w in c.weights) and len(set(c.features)) == len(c.features), name
         assert len(c.texts) >= 10 and len(c.negatives) >= 10, name
     assert data.load_concept("golden_gate").keywords == ("golden gate", "san francisco")
+
+
+def test_the_quiz_hides_a_recognisable_member_of_each_set_once(tmp_path):
+    demo = load_demo_features()
+    picks = quiz_features(demo)
+    assert len(picks) == len(demo) and len({f for f, _ in picks}) == len(picks)
+    for f, e in picks:
+        assert f in [m for m, _w in e["set"]]  # a member of the concept's own set
+    shared = _demo(tmp_path, {"concept": "a", "feature": 7}) | {"b": {"id": 7}, "c": {"id": 9, "quiz": 7}}
+    assert [f for f, _ in quiz_features(shared)] == [7]  # one feature, one concept

@@ -105,9 +105,25 @@ def load_demo_features(path: Path | None = None) -> dict[str, dict] | None:
             members = _demo_set(val)
             if members:
                 entry["set"] = members
+            quiz = val.get("quiz_feature")
+            if isinstance(quiz, int) and not isinstance(quiz, bool) and quiz >= 0:
+                entry["quiz"] = quiz
             val = val.get("feature", val.get("id"))
         if isinstance(key, str) and isinstance(val, int) and not isinstance(val, bool):
             out[key] = {"id": val, **entry}
+    return out
+
+
+def quiz_features(demo: dict[str, dict]) -> list[tuple[int, dict]]:
+    """(feature, entry) per demo concept for the mystery-feature quiz: the entry's "quiz_feature" (the set member a
+    learner can recognise), else its lead; a feature named by two concepts is kept once."""
+    seen: set[int] = set()
+    out = []
+    for e in demo.values():
+        f = int(e.get("quiz", e["id"]))
+        if f not in seen:
+            seen.add(f)
+            out.append((f, e))
     return out
 
 

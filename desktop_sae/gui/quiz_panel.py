@@ -63,17 +63,17 @@ class QuizPanel(QWidget):
         """(feature, label) pairs: the bundled SAE's measured demo features, else well-labelled features."""
         import numpy as np
 
-        from ..core.presets import load_demo_features
+        from ..core.presets import load_demo_features, quiz_features
 
         info = self.ctl.state.info
         cat = self.ctl.state.catalog
-        demo = [d for d in (load_demo_features() or {}).values() if cat is not None and d["id"] < cat.d_sae]
+        demo = [(f, d) for f, d in quiz_features(load_demo_features() or {}) if cat is not None and f < cat.d_sae]
         self._steer = {}
         if source == "demo" and cat is not None and cat.curated_labels and len(demo) >= 4:  # the bundled SAE
             self._steer = {
-                d["id"]: (float(d.get("strength", 3.0)), d.get("unit", "max"), d.get("method", "add")) for d in demo
+                f: (float(d.get("strength", 3.0)), d.get("unit", "max"), d.get("method", "add")) for f, d in demo
             }
-            return [(d["id"], d.get("label") or cat.label(d["id"])) for d in demo]
+            return [(f, d.get("label") or cat.label(f)) for f, d in demo]
         labelled = [f for f in range(cat.d_sae) if cat.label(f) and info.has_stats(f)] if cat is not None else []
         picks = np.random.default_rng(seed).choice(labelled, size=min(8, len(labelled)), replace=False)
         return [(int(f), cat.label(int(f))) for f in picks]
