@@ -62,3 +62,38 @@ def strength_sweep_job(req: SweepRequest):
         return ref, tuple(points)
 
     return fn
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    concept: str  # a demo concept (resources/demo_features.json)
+    strengths: tuple[float, ...]
+    n_prompts: int = 4  # of each split
+    seeds: tuple[int, ...] = (0,)
+    max_new_tokens: int = 32
+    baselines: bool = True
+    batch: int = 16
+
+
+def eval_steering_job(req: EvalRequest):
+    """The whole steering evaluation (core.steer_eval.evaluate) for a demo concept, with progress and cancel; the
+    result is its JSON-ready dict."""
+
+    def fn(session, state):
+        from ..core.steer_eval.data import load_concept, load_splits
+        from ..core.steer_eval.evaluate import EvalSettings, evaluate_steering
+
+        if session is None:
+            raise NotReady("the model is not loaded yet")
+        if session.sae is None:
+            raise NotReady("the steering evaluation needs an SAE")
+        concept = load_concept(req.concept)
+        bad = [f for f in concept.features if not 0 <= f < session.sae.cfg.d_sae]
+        if bad:
+            raise NotReady(f"the concept's feature {bad[0]} is not in this SAE: demo concepts are for the bundled SAE")
+        settings = EvalSettings(req.strengths, "add", req.seeds, req.max_new_tokens, baselines=req.baselines,
+                                batch=req.batch)
+        return evaluate_steering(session, concept, load_splits(n_prompts=req.n_prompts), settings,
+                                 progress=state.progress, cancelled=state.cancelled)  # Stop: InterruptedError
+
+    return fn

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..core.config import METHOD_ALIASES
 from ..core.prompt_file import parse_seeds, read_prompts
+from ..core.steer_eval.evaluate import json_ready
 from .code_fix import add_fix_code_args, cmd_fix_code
 from .common import add_model_args, session_from_args, throttled_progress
 
@@ -66,19 +67,6 @@ def _strengths(text: str) -> tuple[float, ...]:
     if not vals or not all(math.isfinite(v) for v in vals):
         raise ValueError(f"bad --strengths {text!r}: give finite numbers")
     return tuple(dict.fromkeys(vals))
-
-
-def json_ready(obj):
-    """Plain JSON: NaN and infinities become null, tuples lists, numpy scalars Python numbers."""
-    if isinstance(obj, dict):
-        return {str(k): json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def _fmt(v) -> str:

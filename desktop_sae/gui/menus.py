@@ -11,6 +11,17 @@ from .neuronpedia_dialogs import export_neuronpedia_dialog, import_neuronpedia_d
 from .sweep_panel import open_sweep_dialog
 
 
+def open_eval_dialog(win):
+    """Tools → Evaluate steering… (one dialog per window, kept between openings with its last result)."""
+    from .eval_dialog import EvalDialog
+
+    dlg = getattr(win, "eval_dialog", None)
+    if dlg is None:
+        dlg = win.eval_dialog = EvalDialog(win.controller, win)
+    dlg.open()
+    return dlg
+
+
 def _action(win, text, slot, shortcut=None, tip=None, checkable=False) -> QAction:
     a = QAction(text, win)
     if shortcut:
@@ -119,8 +130,11 @@ def build_actions(win) -> None:
         win.theme_actions[mode] = a
     win.act_contrast = A("Find features by &contrast…", win.open_contrast_finder, None,
                          "Features that fire more on some texts than on others, and their mean-difference vector")
+    win.act_eval = A("&Evaluate steering…", lambda: open_eval_dialog(win), None,
+                     "Judge a demo concept's steering against prompting and a mean-difference vector")
     m = win.menuBar().addMenu("&Tools")
     m.addAction(win.act_contrast)
+    m.addAction(win.act_eval)
     win.lessons_menu = win.menuBar().addMenu("&Lessons")
     win.lessons_menu.aboutToShow.connect(lambda: _fill_lessons(win))
     m = win.menuBar().addMenu("&Help")

@@ -4,6 +4,7 @@ the strength chosen on the selection split and reported on the disjoint report s
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -53,6 +54,19 @@ def vector_steering(session, vector: SteeringVector, concept: Concept, strength:
     norm = steer_norm(session, feature_steering(concept, strength, method))
     raw = float(np.sign(strength)) * matched_strength(vector, norm, 1.0)
     return SteeringConfig((vector.spec(-1, raw, "add"),)), raw
+
+
+def json_ready(obj):
+    """Plain JSON: NaN and infinities become null, tuples lists, numpy scalars Python numbers."""
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 class _Run:

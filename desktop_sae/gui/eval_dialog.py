@@ -1,0 +1,201 @@
+"""Tools → Evaluate steering…: the whole steering evaluation for a demo concept (strength chosen on the selection
+prompts, reported on the others, against default, prompting and the mean-difference vector), run as a job with
+progress and Stop; the report and selection rows in tables, and the result saved as JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from ..app.sweep_tasks import EvalRequest, eval_steering_job
+
+COLUMNS = ("", "on concept", "NLL", "fluent", "concept", "fluency", "relevance", "combined")
+KEYS = ("keyword_share", "nll_mean", "fluent_share", "concept", "fluency", "relevance", "combined")
+
+
+def _cell(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.2f}"
+
+
+class EvalDialog(QDialog):
+    def __init__(self, controller, parent=None):
+        super().__init__(parent)
+        from ..core.presets import load_demo_features
+
+        self.ctl, self.job, self.result = controller, None, None
+        self.setWindowTitle("Evaluate steering")
+        demo = load_demo_features() or {}
+        self.concept = QComboBox()
+        for name, d in demo.items():
+            self.concept.addItem(d.get("label") or name, (name, d))
+        self.concept.currentIndexChanged.connect(self._default_strengths)
+        self.strengths = QLineEdit()
+        self.strengths.setToolTip("× the lead feature's max activation, comma-separated; the best is chosen on the "
+                                  "selection prompts")
+        self.n_prompts = QSpinBox(minimum=2, maximum=22, value=4)
+        self.seeds = QSpinBox(minimum=1, maximum=10, value=1)
+        self.tokens = QSpinBox(minimum=4, maximum=256, value=32)
+        self.baselines = QCheckBox("prompting and mean-difference baselines")
+        self.baselines.setChecked(True)
+        form = QFormLayout()
+        form.addRow("Concept", self.concept)
+        form.addRow("Strengths", self.strengths)
+        form.addRow("Prompts per split", self.n_prompts)
+        form.addRow("Seeds", self.seeds)
+        form.addRow("New tokens", self.tokens)
+        form.addRow("", self.baselines)
+        self.run_btn, self.stop_btn, self.save_btn = QPushButton("Run"), QPushButton("Stop"), QPushButton("Save JSON…")
+        self.run_btn.clicked.connect(self.run)
+        self.stop_btn.clicked.connect(self.stop)
+        self.save_btn.clicked.connect(self.save_dialog)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.status = QLabel("Strength is chosen on the selection prompts and reported on the report prompts.")
+        self.status.setWordWrap(True)
+        self.report, self.selection = QTableWidget(0, len(COLUMNS)), QTableWidget(0, len(COLUMNS))
+        for t in (self.report, self.selection):
+            t.setHorizontalHeaderLabels(COLUMNS)
+            t.verticalHeader().hide()
+            t.setEditTriggers(QTableWidget.NoEditTriggers)
+        buttons = QHBoxLayout()
+        for b in (self.run_btn, self.stop_btn, self.save_btn):
+            buttons.addWidget(b)
+        buttons.addWidget(self.progress, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.status)
+        lay.addWidget(QLabel("<b>Report prompts</b> (the chosen strength, the baselines, the default answers)"))
+        lay.addWidget(self.report, 1)
+        lay.addWidget(QLabel("<b>Selection prompts</b> (every strength; the best combined score is chosen)"))
+        lay.addWidget(self.selection, 1)
+        self._default_strengths()
+        self._enable()
+        self.resize(820, 620)
+
+    def _default_strengths(self) -> None:
+        d = (self.concept.currentData() or (None, {}))[1]
+        s = float(d.get("strength", 1.0))
+        self.strengths.setText(", ".join(f"{v:.2g}" for v in (0.5 * s, s, 2 * s)))
+
+    def _enable(self) -> None:
+        running = self.job is not None
+        self.run_btn.setEnabled(not running and self.concept.count() > 0)
+        self.stop_btn.setEnabled(running)
+        self.save_btn.setEnabled(self.result is not None and not running)
+
+    def request(self) -> EvalRequest:
+        try:
+            vals = tuple(float(v) for v in self.strengths.text().split(",") if v.strip())
+        except ValueError:
+            raise ValueError("strengths: comma-separated numbers, e.g. 0.5, 1, 2") from None
+        if not vals or not all(math.isfinite(v) for v in vals):
+            raise ValueError("give at least one finite strength")
+        return EvalRequest(self.concept.currentData()[0], vals, self.n_prompts.value(),
+                           tuple(range(self.seeds.value())), self.tokens.value(), self.baselines.isChecked())
+
+    def run(self) -> int | None:
+        if not self.ctl.state.ready:
+            self.status.setText("The model is not loaded yet.")
+            return None
+        try:
+            req = self.request()
+        except ValueError as e:
+            self.status.setText(str(e))
+            return None
+        self.result = None
+        self.progress.setValue(0)
+        self.job = self.ctl.run_job("eval", eval_steering_job(req), on_progress=self._progress, on_done=self._done,
+                                    on_failed=self._failed, on_cancelled=self._cancelled)
+        self._enable()
+        return self.job
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.ctl.cancel_job(self.job)
+
+    def _progress(self, msg) -> None:
+        if msg.fraction is not None:
+            self.progress.setValue(int(100 * msg.fraction))
+        self.status.setText(msg.message)
+
+    def _end(self, text: str) -> None:
+        self.job = None
+        self.status.setText(text)
+        self._enable()
+
+    def _failed(self, msg) -> None:
+        self._end(f"Could not evaluate: {msg.message}")
+
+    def _cancelled(self, _msg) -> None:
+        self._end("Stopped.")
+
+    def _done(self, msg) -> None:
+        self.result = res = msg.result
+        self.progress.setValue(100)
+        rep = res["report"]
+        rows = [(f"feature {rep['feature']['strength']:g}×", rep["feature"]), ("default", rep["default"])]
+        if "prompting" in rep:
+            rows.append(("prompting", rep["prompting"]))
+        if "mean_difference" in rep:
+            rows.append((f"mean diff {rep['mean_difference']['strength']:g}×", rep["mean_difference"]))
+        self._fill(self.report, rows)
+        sel = res["selection"]
+        self._fill(self.selection, [("default", sel["default"])]
+                   + [(f"feature {r['strength']:g}×", r) for r in sel["feature"]]
+                   + [(f"mean diff {r['strength']:g}×", r) for r in sel["mean_difference"]])
+        self._end(f"Chosen strength {rep['feature']['strength']:g}× on the selection prompts; "
+                  f"{res['seconds']:.0f} s.")
+
+    @staticmethod
+    def _fill(table: QTableWidget, rows) -> None:
+        table.setRowCount(len(rows))
+        for i, (name, r) in enumerate(rows):
+            table.setItem(i, 0, QTableWidgetItem(name))
+            for j, k in enumerate(KEYS, 1):
+                item = QTableWidgetItem(_cell(r.get(k)))
+                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                table.setItem(i, j, item)
+        table.resizeColumnsToContents()
+
+    def save_to(self, path) -> Path:
+        from ..core.atomic import atomic_write_text
+        from ..core.steer_eval.evaluate import json_ready
+
+        path = Path(path)
+        atomic_write_text(path, json.dumps(json_ready(self.result), ensure_ascii=False, indent=1) + "\n")
+        return path
+
+    def save_dialog(self) -> None:
+        if self.result is None:
+            return
+        name = f"eval_{self.result['concept']['name']}.json"
+        path, _ = QFileDialog.getSaveFileName(self, "Save the evaluation", name, "JSON (*.json)")
+        if path:
+            try:
+                self._end(f"Saved {self.save_to(path)}")
+            except OSError as e:
+                self._end(f"Could not save: {e.strerror or e}")
+
+    def done(self, r: int) -> None:
+        self.stop()
+        super().done(r)
