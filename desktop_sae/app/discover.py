@@ -99,13 +99,14 @@ def steer_set(ctl, result) -> tuple:
     change of the steering set); returns the rows added or updated."""
     from dataclasses import replace
 
-    from ..core.config import SteerSpec
+    from ..core.config import SteerSpec, weighted_rows
     from ..core.errors import SteeringError
 
     if not result.set_features or result.set_strength is None:
         raise SteeringError("this search found no feature set to steer with (the SAE needs activation statistics)")
-    rows = {f: SteerSpec(f, round(result.set_strength * w, 4), "max", "add", True, ctl.state.label(f))
-            for f, w in zip(result.set_features, result.set_weights)}
+    lead = SteerSpec(result.set_features[0], result.set_strength, "max")
+    rows = {r.feature: replace(r, label=ctl.state.label(r.feature))
+            for r in weighted_rows(lead, zip(result.set_features, result.set_weights))}
     cfg = ctl.state.steering
     kept = tuple(s for s in cfg.features if s.feature not in rows)
     ctl.set_steering(replace(cfg, features=(*kept, *rows.values())))

@@ -28,7 +28,7 @@ class BatchAnswer:
     stop_reason: str  # 'eos' | 'max_tokens' | 'cancelled'
 
 
-def left_pad(prompts: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _left_pad(prompts: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids [B, W] padded on the left with ``pad``, and the attention mask (1 = a real token)."""
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), pad, dtype=torch.long)
@@ -40,7 +40,7 @@ def left_pad(prompts: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, 
     return ids, mask
 
 
-def pad_id(session) -> int:
+def _pad_id(session) -> int:
     """A token id for padding (never attended to): a special token's."""
     return min(session.special_ids) if session.special_ids else 0
 
@@ -59,8 +59,8 @@ def generate_batch(session, prompt_ids: Sequence[Sequence[int]], samplings: Sequ
     model, tok = session.lm.model, session.lm.tokenizer
     dev = next(model.parameters()).device
     special, stop = set(session.special_ids), set(session.stop_ids)
-    pad = pad_id(session)
-    ids, mask = left_pad(prompt_ids, pad)
+    pad = _pad_id(session)
+    ids, mask = _left_pad(prompt_ids, pad)
     pos = (mask.cumsum(-1) - 1).clamp_min(0)
     tap = None
     if steering.active and session.sae is not None:

@@ -7,7 +7,7 @@ engine loads (docs/MATHS.md, "Steering", gives the maths behind the units).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import SteeringError
 
@@ -111,6 +111,16 @@ class SteeringConfig:
 
 
 NO_STEERING = SteeringConfig()
+
+
+def weighted_rows(spec: SteerSpec, members) -> tuple[SteerSpec, ...]:
+    """A weighted feature set as steering rows: ``spec`` (strength, unit, method, ...) copied once per
+    (feature, weight) member at strength x weight; labels get "(j of n)" when ``spec`` has one."""
+    members = [(int(f), float(w)) for f, w in members]
+    n = len(members)
+    return tuple(replace(spec, feature=f, strength=spec.strength * w,
+                         label=f"{spec.label} ({j + 1} of {n})" if spec.label and n > 1 else spec.label)
+                 for j, (f, w) in enumerate(members))
 
 
 def _value_unit(text: str) -> tuple[float, str]:

@@ -133,16 +133,22 @@ def set_strength(session, features: Sequence[int], weights: Sequence[float],
     """The strength (x the lead feature's max activation) at which a weighted set's nominal shift
     |sum of strength x weight x max activation x decoder row| is ``fraction`` x the typical residual norm; None
     without statistics or a typical norm."""
-    import torch
+    from .config import SteeringConfig, SteerSpec, weighted_rows
 
     sae, tn = session.sae, session.typical_norm
     if sae is None or sae.stats is None or not tn:
         return None
-    m = torch.as_tensor(np.asarray(sae.stats.max_activation, np.float32)[list(features)])
-    w = torch.as_tensor(np.asarray(weights, np.float32))
-    v = ((w * m)[:, None] * sae.W_dec.detach().float().cpu()[list(features)]).sum(0)
-    n = float(v.norm())
+    rows = weighted_rows(SteerSpec(int(features[0]), 1.0, "max"), zip(features, weights))
+    n = nominal_shift(session, SteeringConfig(rows))
     return float(f"{fraction * tn / n:.2g}") if n > 0 and math.isfinite(n) else None
+
+
+def nominal_shift(session, steering) -> float:
+    """Length of a feature steer's nominal residual shift: |sum of coefficient x decoder row| (coefficients as
+    the steering plan resolves them)."""
+    w = session.sae.W_dec.detach().float().cpu().numpy()
+    v = sum(r.coefficient * w[r.spec.feature] for r in session.plan(steering).resolved)
+    return float(np.linalg.norm(v))
 
 
 def contrast(session, positives: Sequence[str], negatives: Sequence[str], top: int = 50,

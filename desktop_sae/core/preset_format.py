@@ -11,7 +11,7 @@ from typing import Any
 
 from .checks import is_finite
 from .checks import quote as _show
-from .config import METHOD_ALIASES, UNITS, SamplingConfig, SteeringConfig, SteerSpec
+from .config import METHOD_ALIASES, UNITS, SamplingConfig, SteeringConfig, SteerSpec, weighted_rows
 from .errors import PresetError, SteeringError
 
 SCHEMA = "desktop-sae-preset"
@@ -96,11 +96,7 @@ def expand_demo_set(spec: SteerSpec, entry: dict) -> tuple[SteerSpec, ...]:
     """A demo concept's steer as its rows: one per feature of its weighted set ("set" in ``entry``), each at
     ``spec``'s strength x its weight, or ``spec`` itself for a single feature."""
     members = entry.get("set") or ()
-    if not members:
-        return (spec,)
-    n = len(members)
-    return tuple(replace(spec, feature=f, strength=spec.strength * w, label=f"{spec.label or 'demo'} ({j + 1} of {n})")
-                 for j, (f, w) in enumerate(members))
+    return weighted_rows(replace(spec, label=spec.label or "demo"), members) if members else (spec,)
 
 
 def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict] | None = None) -> Preset:

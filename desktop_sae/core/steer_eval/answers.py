@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from ..config import NO_STEERING, SamplingConfig, SteeringConfig
-from .reading import answer_logprobs, answer_logprobs_batch, feature_reread, fires, mean_nll, relevance
+from .reading import answer_logprobs, feature_reread, fires, mean_nll, relevance
 from .scoring import (
     FIRE_FRACTION,
     concept_score,
@@ -66,19 +66,10 @@ def _measured(session, i, seed, result, own, other, pattern, features, fire_frac
 
 def measure_answers(session, prompts: Sequence[str], items: Sequence[tuple[int, int, object]],
                     pattern: re.Pattern | None, features: Sequence[int], fire_fraction: float = FIRE_FRACTION,
-                    weights: Sequence[float] = (), batch: int = 1) -> list[Measured]:
-    """``measure_answer`` for each (prompt index, seed, result); ``batch`` > 1 scores the answers' likelihoods in
-    batched passes (``reading.answer_logprobs_batch``)."""
-    if batch <= 1:
-        return [measure_answer(session, prompts, i, seed, r, pattern, features, fire_fraction, weights)
-                for i, seed, r in items]
-    pids = [session.prompt_ids(p) for p in prompts]
-    pairs = [(pids[i], list(r.answer_ids)) for i, _s, r in items]
-    pairs += [(pids[(i + 1) % len(prompts)], list(r.answer_ids)) for i, _s, r in items]
-    lps = answer_logprobs_batch(session, pairs)
-    n = len(items)
-    return [_measured(session, i, seed, r, lps[k], lps[n + k], pattern, features, fire_fraction, weights)
-            for k, (i, seed, r) in enumerate(items)]
+                    weights: Sequence[float] = ()) -> list[Measured]:
+    """``measure_answer`` for each (prompt index, seed, result)."""
+    return [measure_answer(session, prompts, i, seed, r, pattern, features, fire_fraction, weights)
+            for i, seed, r in items]
 
 
 def scores(m: Measured, refs: References) -> dict:

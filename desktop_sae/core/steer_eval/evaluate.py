@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..config import NO_STEERING, SteeringConfig, SteerSpec
+from ..config import NO_STEERING, SteeringConfig, SteerSpec, weighted_rows
 from ..contrast import matched_strength, mean_difference, text_means
+from ..contrast import nominal_shift as steer_norm
 from ..vectors import SteeringVector
 from .answers import Measured, generate_answers, measure_answers, references, summary
 from .data import Concept, Splits, neutral_texts
@@ -35,15 +36,8 @@ class EvalSettings:
 
 
 def feature_steering(concept: Concept, strength: float, method: str) -> SteeringConfig:
-    return SteeringConfig(tuple(SteerSpec(f, float(strength) * concept.weight(i), "max", method)
-                                for i, f in enumerate(concept.features)))
-
-
-def steer_norm(session, steering: SteeringConfig) -> float:
-    """Length of the nominal residual shift of a feature steer: |sum of coefficient x decoder row|."""
-    w = session.sae.W_dec.detach().float().cpu().numpy()
-    v = sum(r.coefficient * w[r.spec.feature] for r in session.plan(steering).resolved)
-    return float(np.linalg.norm(v))
+    members = [(f, concept.weight(i)) for i, f in enumerate(concept.features)]
+    return SteeringConfig(weighted_rows(SteerSpec(concept.features[0], float(strength), "max", method), members))
 
 
 def vector_steering(session, vector: SteeringVector, concept: Concept, strength: float, method: str):
@@ -98,7 +92,7 @@ class _Run:
                                    self.cfg.batch, self.cancelled, made)
         items = [(i, seed) for i in range(len(prompts)) for seed in self.cfg.seeds]
         out = measure_answers(self.s, prompts, [(i, seed, r) for (i, seed), r in zip(items, results)], self.pattern,
-                              self.c.features, self.cfg.fire_fraction, self.weights, self.cfg.batch)
+                              self.c.features, self.cfg.fire_fraction, self.weights)
         if cache:
             self.defaults.update({(prompts[i], seed): m for (i, seed), m in zip(items, out)})
         return out

@@ -45,41 +45,6 @@ def answer_logprobs(session, prefix_ids: Sequence[int], answer_ids: Sequence[int
     return lp.gather(1, torch.tensor(a, device=lp.device)[:, None])[:, 0].double().cpu().numpy()
 
 
-@torch.inference_mode()
-def answer_logprobs_batch(session, pairs: Sequence[tuple[Sequence[int], Sequence[int]]],
-                          max_rows: int = 1024) -> list[np.ndarray]:
-    """``answer_logprobs`` for several (prefix, answer) pairs, left-padded into batches of at most ``max_rows``
-    scored positions; equal to one pair at a time up to batched arithmetic."""
-    from ..batch_generate import left_pad, pad_id
-
-    out: list[np.ndarray] = [np.zeros(0, np.float64)] * len(pairs)
-    live = []
-    for i, (p, a) in enumerate(pairs):
-        if a and not p:
-            raise ValueError("an answer needs a non-empty prefix (the prompt) to be scored")
-        if a:
-            live.append((i, list(p), list(a)))
-    model, dev, pad = session.lm.model, session.lm.device, pad_id(session)
-    start = 0
-    while start < len(live):
-        keep = max(len(a) for _, _, a in live[start: start + 1]) + 1
-        end = start + 1
-        while end < len(live) and (end - start + 1) * (max(keep, len(live[end][2]) + 1)) <= max_rows:
-            keep = max(keep, len(live[end][2]) + 1)
-            end += 1
-        part = live[start:end]
-        ids, mask = left_pad([p + a for _, p, a in part], pad)
-        pos = (mask.cumsum(-1) - 1).clamp_min(0)
-        logits = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
-                       logits_to_keep=keep).logits
-        lp = torch.log_softmax(logits.float(), -1)
-        for row, (i, _p, a) in enumerate(part):
-            rows = lp[row, keep - len(a) - 1: keep - 1]
-            out[i] = rows.gather(1, torch.tensor(a, device=rows.device)[:, None])[:, 0].double().cpu().numpy()
-        start = end
-    return out
-
-
 def mean_nll(logprobs: np.ndarray) -> float:
     """Mean per-token negative log-likelihood (nats); NaN for an empty answer."""
     return float(-np.mean(logprobs)) if len(logprobs) else float("nan")
