@@ -68,4 +68,5 @@ def test_the_bundled_bridge_feature_is_found_from_bridge_texts(bundled_lm):
     other = ["We walked across the old stone square.", "The library was closed for repairs after the storm.",
              "Engineers inspected the new engine.", "The river flows quietly past the town."]
     res = contrast(s, bridges, other, top=5)
-    assert 631 in [h.feature for h in res.hits[:3]], [(h.feature, h.label) for h in res.hits]
+    # the bundled SAE's 'Bridge / bridge / bridges' feature
+    assert 2107 in [h.feature for h in res.hits[:3]], [(h.feature, h.label) for h in res.hits]

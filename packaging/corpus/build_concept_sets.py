@@ -6,7 +6,9 @@ For every concept, the bundled model answers the questions of resources/steer_ev
 they fire, per token, on the concept answers than on the neutral ones (in units of each feature's max activation), and
 the first K become the concept's set, weighted by that difference (core.contrast.feature_set). The evaluation
 prompts (selection and report splits) are never read here. K = 6 was chosen on the Golden Gate concept with 4
-selection prompts (K = 3, 6, 10 tried; see docs/STEERING_EVAL.md).
+selection prompts on the previous 4 608-latent SAE (K = 3, 6, 10 tried; see docs/STEERING_EVAL.md). On the current
+8 192-latent SAE K = 12 points as closely along the answers' mean difference (set_alignment.py); tried on the Golden
+Gate concept it scored lower on the selection split, so K = 6 stays.
 
 Usage: python packaging/corpus/build_concept_sets.py [--k 6] [--concepts golden_gate,music] [--regenerate]
 """
@@ -25,18 +27,19 @@ MAX_NEW = 48
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--k", type=int, default=6)
+    ap.add_argument("--k", type=int, default=None, help="set size (default: core.contrast.SET_SIZE)")
     ap.add_argument("--concepts", default="")
     ap.add_argument("--regenerate", action="store_true", help="make the answers again even if the file exists")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     from desktop_sae.core.atomic import atomic_write_text
-    from desktop_sae.core.contrast import feature_set, rank_features, text_means
+    from desktop_sae.core.contrast import SET_SIZE, feature_set, rank_features, text_means
     from desktop_sae.core.paths import resources_dir
     from desktop_sae.core.session import open_session
     from desktop_sae.core.steer_eval.answers import generate_answer
 
+    k = a.k or SET_SIZE
     res = resources_dir()
     questions = json.loads((res / "steer_eval" / "concept_questions.json").read_text(encoding="utf-8"))
     out_path = res / "steer_eval" / "concept_answers.json"
@@ -68,8 +71,8 @@ def main(argv=None) -> int:
         name = entry["concept"]
         if name not in names:
             continue
-        hits = rank_features(text_means(s, concepts[name]), neg, mx, None, 2 * a.k)
-        feats, weights = feature_set(hits, a.k)
+        hits = rank_features(text_means(s, concepts[name]), neg, mx, None, 2 * k)
+        feats, weights = feature_set(hits, k)
         entry["feature"], entry["features"], entry["weights"] = feats[0], list(feats), list(weights)
         entry["candidates"] = [h.feature for h in hits]
         entry["selected_by"] = "set"

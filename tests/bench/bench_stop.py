@@ -33,7 +33,7 @@ def main() -> int:
     ctl.load(LoadRequest())
     ctl.wait_until(lambda: ctl.state.ready or ctl.state.last_error, 300, "the model")
     ctl.set_sampling(SamplingConfig(temperature=0.8, seed=None, max_new_tokens=400))
-    ctl.steer(631, 2.0)
+    ctl.steer(2107, 2.0)
     rng = random.Random(0)
     idle_ms, app_ms = [], []
     for i in range(a.trials):

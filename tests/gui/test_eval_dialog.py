@@ -15,8 +15,8 @@ def test_a_demo_concept_is_evaluated_from_the_window_and_saved(make_window, real
     dlg = open_eval_dialog(win)
     assert open_eval_dialog(win) is dlg and dlg.concept.count() >= 8
     dlg.concept.setCurrentIndex(dlg.concept.findText("music"))
-    assert dlg.strengths.text() == "0.28, 0.56, 1.1"  # half, once and twice the measured strength
-    dlg.strengths.setText("0.56")
+    assert dlg.strengths.text() == "0.46, 0.92, 1.8"  # half, once and twice the measured strength
+    dlg.strengths.setText("0.92")
     dlg.n_prompts.setValue(2)
     dlg.tokens.setValue(8)
     dlg.baselines.setChecked(False)
@@ -27,8 +27,8 @@ def test_a_demo_concept_is_evaluated_from_the_window_and_saved(make_window, real
     qtbot.mouseClick(dlg.run_btn, Qt.LeftButton)
     assert dlg.stop_btn.isEnabled() and not dlg.run_btn.isEnabled()
     qtbot.waitUntil(lambda: dlg.job is None, timeout=300_000)
-    assert dlg.result is not None and "Chosen strength 0.56×" in dlg.status.text()
-    assert [dlg.report.item(i, 0).text() for i in range(dlg.report.rowCount())] == ["feature 0.56×", "default"]
+    assert dlg.result is not None and "Chosen strength 0.92×" in dlg.status.text()
+    assert [dlg.report.item(i, 0).text() for i in range(dlg.report.rowCount())] == ["feature 0.92×", "default"]
     assert dlg.selection.rowCount() == 2 and dlg.progress.value() == 100
     shown = float(dlg.report.item(0, 7).text())
     assert abs(shown - dlg.result["report"]["feature"]["combined"]) < 0.006
