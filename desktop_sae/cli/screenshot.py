@@ -24,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("--compare", action="store_true", help="side by side: steered and default answers")
     p.add_argument("--preset", default=None, help="apply this preset first")
     p.add_argument("--pin", action="append", type=int, default=[],
-                   help="pin a feature (default: steered or most active)")
+                   help="pin a feature; the first is the one shown (default: steered or most active)")
     p.add_argument("--max-tokens", type=int, default=48)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--lesson", default=None, help="show this lesson (id or file) at --step and do that step")
@@ -113,16 +113,18 @@ def cmd_screenshot(args) -> int:
         wait_for(app, lambda: not st.busy, args.timeout, "the answer")
 
     ask()
+    shown = None
     if st.catalog is not None:
         active = [int(f) for f in st.catalog.active_ids("max")[:4]]
         if not st.pinned and active:  # pin the most active features and answer again (same seed, same answer)
             ctl.set_pinned(active)
             ctl.clear()
             ask()
-        if active:
+        shown = args.pin[0] if args.pin else (active[0] if active else None)
+        if shown is not None:  # the dashboard and the chat colours show the first --pin, else the most active feature
             win.features.set_sort("active_max")
-            ctl.select(active[0])
-            ctl.color_by(active[0])
+            ctl.select(shown)
+            ctl.color_by(shown)
         answer = [e for t in st.turns[-1:] for run in ("main", "steered") for e in t.events.get(run, ())]
         if answer:
             ctl.inspect_token(answer[min(3, len(answer) - 1)])
@@ -130,7 +132,8 @@ def cmd_screenshot(args) -> int:
     settle(app)
     ok = win.grab().save(args.out)
     win.close()
-    print(f"{'saved' if ok else 'could not save'} {args.out}: {st.last_answer()[:120]!r}")
+    showing = f" (dashboard: #{shown})" if shown is not None else ""
+    print(f"{'saved' if ok else 'could not save'} {args.out}{showing}: {st.last_answer()[:120]!r}")
     return 0 if ok else 1
 
 

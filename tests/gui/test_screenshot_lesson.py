@@ -24,3 +24,17 @@ def test_a_lesson_step_is_rendered_after_its_action(tmp_path, capsys):
     assert "the lesson has steps 1 to 9" in capsys.readouterr().err
     assert main([*base[:-1], "no-such-lesson"]) == 2
     assert "no lesson named" in capsys.readouterr().err
+
+
+def test_a_chat_screenshot_shows_the_pinned_feature_in_the_dashboard(tmp_path, capsys):
+    tok = tiny_tokenizer()
+    tiny_model("llama", len(tok)).save_pretrained(tmp_path / "model")
+    tok.save_pretrained(tmp_path / "model")
+    save_sae(with_stats(random_sae(model_name="model")), tmp_path / "sae")
+    base = ["screenshot", str(tmp_path / "chat.png"), "--model", str(tmp_path / "model"), "--sae",
+            str(tmp_path / "sae"), "--prompt", "hello there", "--max-tokens", "4"]
+    assert main([*base, "--pin", "7", "--pin", "3"]) == 0
+    assert "(dashboard: #7)" in capsys.readouterr().out
+    assert main(base) == 0  # nothing pinned: the most active feature of the answer
+    said = capsys.readouterr().out
+    assert "(dashboard: #" in said and QImage(str(tmp_path / "chat.png")).width() > 0
