@@ -1,8 +1,8 @@
-"""A demo concept steered by one feature instead of its set, under run_demo_eval.py's protocol (strength chosen on
-the first 8 selection prompts, reported on the first 10 report prompts x 2 seeds; the concept's keywords, answers and
-baselines as for the set). Used for the Golden Gate concept with #1088, the one member that steered alone in
-pilot_steering.py (results/golden_gate_single_1088_eval.json): on the selection split it scored below the set, so
-the set was kept.
+"""A demo concept steered by one feature instead of its set, under run_demo_eval.py's protocol (its N_SELECTION,
+N_REPORT and SEEDS: strength chosen on 8 selection prompts, reported on 10 report prompts x 2 seeds; the concept's
+keywords, answers and baselines as for the set). Used for the Golden Gate concept with #1088, the one member that
+steered alone in pilot_steering.py (results/golden_gate_single_1088_eval.json): on the selection split it scored
+below the set, so the set was kept.
 
 Usage: python packaging/corpus/eval_single_feature.py --concept golden_gate --feature 1088 --strengths 2,3,4 --out F
 """
@@ -12,8 +12,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from run_demo_eval import N_REPORT, N_SELECTION, SEEDS  # noqa: E402  (the demo table's protocol)
 
 
 def main(argv=None) -> int:
@@ -31,10 +36,10 @@ def main(argv=None) -> int:
 
     s = open_session()
     full = load_splits()
-    splits = Splits(full.selection[:8], full.report[:10])
+    splits = Splits(full.selection[:N_SELECTION], full.report[:N_REPORT])
     concept = dataclasses.replace(load_concept(a.concept), features=(a.feature,), weights=(1.0,))
     grid = tuple(float(x) for x in a.strengths.split(","))
-    res = evaluate_steering(s, concept, splits, EvalSettings(strengths=grid, seeds=(0, 1)))
+    res = evaluate_steering(s, concept, splits, EvalSettings(strengths=grid, seeds=SEEDS))
     with open(a.out, "w", encoding="utf-8") as f:
         f.write(json.dumps(json_ready(res), ensure_ascii=False, indent=1) + "\n")
     for row in res["selection"]["feature"]:
