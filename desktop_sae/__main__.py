@@ -1,3 +1,3 @@
-from desktop_sae.cli import main
+from .cli import main
 
 raise SystemExit(main())

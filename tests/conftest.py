@@ -19,7 +19,7 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def bundled_lm():
     """The real bundled SmolLM2-135M-Instruct (converted once into the user cache)."""
-    from desktop_sae.core.models import load_model
+    from desktop_sae.core.engine.models import load_model
 
     return load_model()
 

@@ -205,7 +205,7 @@ def fake_hub(tmp_path_factory):
 @pytest.fixture
 def hub_env(fake_hub, tmp_path, monkeypatch):
     """The fake hub as HF_ENDPOINT, an empty HF_HOME, online, a user SAE directory naming the tiny release."""
-    from desktop_sae.core import paths
+    from desktop_sae.core.support import paths
 
     for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
@@ -221,7 +221,7 @@ def hub_env(fake_hub, tmp_path, monkeypatch):
 
 def _wait_for_downloads(timeout: float = 10.0) -> None:
     """Let a cancelled download's helper thread end (it stops at its next chunk) before the next test."""
-    from desktop_sae.core.hub_download import running_downloads
+    from desktop_sae.core.assets.downloads import running_downloads
 
     end = time.monotonic() + timeout
     while running_downloads() and time.monotonic() < end:

@@ -10,13 +10,13 @@ import torch
 from safetensors.torch import save_file
 
 import tiny
-from desktop_sae.core import paths
-from desktop_sae.core.asset_import import forget_import, import_asset, imports_path
-from desktop_sae.core.asset_meta import model_meta, sae_meta
-from desktop_sae.core.assets import list_models, list_saes
-from desktop_sae.core.compat import check_pair
-from desktop_sae.core.errors import AssetError
-from desktop_sae.core.sae_directory import load_directory, parse_directory, resolve
+from desktop_sae.core.assets.compatibility import check_pair
+from desktop_sae.core.assets.imports import forget_import, import_asset, imports_path
+from desktop_sae.core.assets.metadata import model_meta, sae_meta
+from desktop_sae.core.assets.registry import list_models, list_saes
+from desktop_sae.core.assets.sae_directory import load_directory, parse_directory, resolve
+from desktop_sae.core.support import paths
+from desktop_sae.core.support.errors import AssetError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def test_model_meta_from_a_folder_and_the_bundled_gguf(hf_folder):
     m = model_meta(hf_folder)
     assert (m.format, m.architecture, m.hidden_size, m.n_layers) == ("hf", "llama", 64, 3)
     assert m.n_params == sum(p.numel() for p in tiny.tiny_model("llama").parameters())  # tied embeddings once
-    from desktop_sae.core.models import bundled_gguf_path
+    from desktop_sae.core.engine.model_cache import bundled_gguf_path
 
     g = model_meta(bundled_gguf_path())
     assert (g.format, g.architecture, g.hidden_size, g.n_layers) == ("gguf", "llama", 576, 30)
@@ -69,7 +69,7 @@ def test_sae_meta_for_each_format(tmp_path):
 
 # --- import --------------------------------------------------------------------------------------------------
 def test_import_each_kind_and_list_it(tmp_path, hf_folder):
-    from desktop_sae.core.models import bundled_gguf_path
+    from desktop_sae.core.engine.model_cache import bundled_gguf_path
 
     sae_dir = tiny.save_tiny_sae(tmp_path / "my-sae")
     gs = tmp_path / "gs"
@@ -222,7 +222,7 @@ def test_compatibility_errors_warnings_and_notes(hf_folder, tmp_path):
 
 
 def test_free_memory_is_measured():
-    from desktop_sae.core.compat import free_memory
+    from desktop_sae.core.assets.compatibility import free_memory
 
     dev, free = free_memory("cpu")
     assert dev == "cpu" and free is not None and free > 1 << 20

@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from desktop_sae.core.atomic import atomic_dir, atomic_write_text
+from desktop_sae.core.support.atomic import atomic_dir, atomic_write_text
 
 
 def test_atomic_write_replaces_whole_and_keeps_normal_permissions(tmp_path):

@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from desktop_sae.core.batch_generate import generate_batch
-from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
-from desktop_sae.core.session import Session
+from desktop_sae.core.engine.batch_generation import generate_batch
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.engine.session import Session
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 from tiny import random_sae, tiny_lm, with_stats
 
 PROMPTS = ["hi", "tell me about the golden bridge over the bay", "a b c d"]

@@ -15,7 +15,7 @@ RECORD = ROOT / "packaging" / "corpus" / "results" / "default_sae_8192.json"
 @pytest.mark.integration
 def test_the_bundled_sae_on_held_out_natural_prose_is_as_reported(capsys):
     from desktop_sae.cli import main
-    from desktop_sae.core.paths import default_sae_dir
+    from desktop_sae.core.support.paths import default_sae_dir
 
     sae_dir = default_sae_dir()
     assert main(["eval-sae", str(sae_dir), "--corpus", str(PROSE), "--json"]) == 0

@@ -6,7 +6,7 @@ import pytest
 
 from desktop_sae import __version__
 from desktop_sae.cli import main
-from desktop_sae.core.sae_io import save_sae
+from desktop_sae.core.sae.formats import save_sae
 from tiny import random_sae, tiny_model, tiny_tokenizer
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from desktop_sae.cli import main
-from desktop_sae.core.sae_io import save_sae
+from desktop_sae.core.sae.formats import save_sae
 from tiny import random_sae, tiny_model, tiny_tokenizer
 
 
@@ -28,7 +28,7 @@ def run(capsys, files, *argv):
 
 
 def test_prompt_file_times_seeds_with_compare(files, capsys, monkeypatch):
-    import desktop_sae.core.session as session_mod
+    import desktop_sae.core.assets.opening as session_mod
 
     loads = []
     real = session_mod.open_session

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from desktop_sae.cli import main
-from desktop_sae.core.presets import PresetStore
+from desktop_sae.core.presets.store import PresetStore
 
 SRC = "1-res-tiny-sae"
 

@@ -7,7 +7,7 @@ import torch
 
 from desktop_sae.cli import build_parser
 from desktop_sae.cli import toy as cli_toy
-from desktop_sae.core.errors import DesktopSAEError
+from desktop_sae.core.support.errors import DesktopSAEError
 
 torch.set_num_threads(1)
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from desktop_sae.cli import main
-from desktop_sae.core.session import Session
+from desktop_sae.core.engine.session import Session
 from desktop_sae.core.steer_eval import code_fix
 from desktop_sae.core.steer_eval.code_fix import (
     Attempt,
@@ -215,7 +215,7 @@ def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("codefix")
     tiny_model("llama").save_pretrained(root / "model")
     tiny_tokenizer().save_pretrained(root / "model")
-    from desktop_sae.core.sae_io import save_sae
+    from desktop_sae.core.sae.formats import save_sae
 
     save_sae(with_stats(random_sae(model_name="model")), root / "sae")
     lines = [json.loads(x) for x in SNIPPETS.read_text().splitlines()]

@@ -6,15 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from desktop_sae.core.config import SamplingConfig, SteerSpec, parse_steer
-from desktop_sae.core.errors import SteeringError
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.steering.specs import SteerSpec
+from desktop_sae.core.steering.syntax import parse_steer
+from desktop_sae.core.support.errors import SteeringError
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_importing_config_loads_no_torch():
-    code = ("import sys, desktop_sae.core.config as c\n"
-            "c.parse_steer('3=2x:clamp'); c.SamplingConfig().validate()\n"
+def test_importing_the_settings_loads_no_torch():
+    code = ("import sys, desktop_sae.core.steering.syntax as s, desktop_sae.core.engine.sampling as c\n"
+            "s.parse_steer('3=2x:clamp'); c.SamplingConfig().validate()\n"
             "heavy = [m for m in ('torch', 'transformers', 'PySide6') if m in sys.modules]\n"
             "assert not heavy, heavy\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

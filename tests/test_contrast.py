@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.contrast import TextMeans, contrast, mean_difference, rank_features, text_means
-from desktop_sae.core.session import Session
+from desktop_sae.core.engine.session import Session
+from desktop_sae.core.features.contrast import TextMeans, contrast, mean_difference, rank_features, text_means
 from tiny import random_sae, tiny_lm, with_stats
 
 POS = ["the bridge over the river", "a bridge of steel", "they crossed the bridge at night", "bridge bridge"]
@@ -58,8 +58,8 @@ def test_bad_input_is_refused():
 
 
 def test_the_bundled_bridge_feature_is_found_from_bridge_texts(bundled_lm):
-    from desktop_sae.core.paths import default_sae_dir
-    from desktop_sae.core.sae_io import load_sae
+    from desktop_sae.core.sae.formats import load_sae
+    from desktop_sae.core.support.paths import default_sae_dir
 
     s = Session(bundled_lm)
     s.attach_sae(load_sae(default_sae_dir()))

@@ -12,12 +12,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
-from desktop_sae.core.device import default_dtype, pick_device
-from desktop_sae.core.session import Session
+from desktop_sae.core.engine.device import default_dtype, pick_device
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.engine.session import Session
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 from desktop_sae.core.training import trainer as trainer_mod
 from desktop_sae.core.training.activation_store import collect
-from desktop_sae.core.training.dictionary import build_dictionary
+from desktop_sae.core.training.dictionary_builder import build_dictionary
 from desktop_sae.core.training.evaluate import evaluate
 from desktop_sae.core.training.trainer import TopKTrainer, TrainConfig, train
 from test_training_trainer import _planted, _store
@@ -252,7 +253,7 @@ def test_dictionary_with_a_cuda_sae_matches_cpu(tmp_path):
 def test_lite_engine_gives_the_cpu_greedy_tokens_on_cuda(tmp_path):
     """The lite engine (the bundled model's engine) on CUDA: no CPU row kernel is used, and float32 greedy tokens
     equal the CPU's."""
-    from desktop_sae.core.lite_engine import load_lite_model
+    from desktop_sae.core.engine.lite.choice import load_lite_model
     from test_llama_lite import _greedy
     from tiny import tiny_model, tiny_tokenizer
 

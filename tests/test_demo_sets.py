@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from desktop_sae.app.tasks import rows_at
-from desktop_sae.core.config import SteerSpec
-from desktop_sae.core.contrast import ContrastHit, TextMeans, feature_set, rank_features
-from desktop_sae.core.errors import SteeringError
-from desktop_sae.core.preset_format import expand_demo_set, parse_preset, preset_to_json
-from desktop_sae.core.presets import demo_feature_labels, load_demo_features, quiz_features
+from desktop_sae.core.features.contrast import ContrastHit, TextMeans, feature_set, rank_features
+from desktop_sae.core.presets.demo_concepts import demo_feature_labels, load_demo_features, quiz_features
+from desktop_sae.core.presets.file_format import expand_demo_set, parse_preset, preset_to_json
 from desktop_sae.core.steer_eval import data
 from desktop_sae.core.steer_eval.evaluate import feature_steering
 from desktop_sae.core.steer_eval.table import demo_entry_update, markdown_table, meets
+from desktop_sae.core.steering.specs import SteerSpec
+from desktop_sae.core.support.errors import SteeringError
 
 
 def _means(rows):

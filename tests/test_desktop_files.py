@@ -104,7 +104,7 @@ def test_icons_are_rendered_at_every_size_from_the_svg(qapp, tmp_path):
 
 
 def test_window_icon_has_every_size(qapp, monkeypatch):
-    from desktop_sae.core import paths
+    from desktop_sae.core.support import paths
     from desktop_sae.gui.app import app_icon
 
     monkeypatch.setattr(paths, "resources_dir", lambda: ROOT / "resources")

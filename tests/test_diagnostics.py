@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from desktop_sae.core import diagnostics, model_cache, system_libs
-from desktop_sae.core.diagnostics import (
+from desktop_sae.core.diagnostics import startup_checks as diagnostics
+from desktop_sae.core.diagnostics import system_libs
+from desktop_sae.core.diagnostics.startup_checks import (
     check_folders,
     check_model,
     check_model_cache,
@@ -23,6 +24,7 @@ from desktop_sae.core.diagnostics import (
     platform_issues,
     x_server_reachable,
 )
+from desktop_sae.core.engine import model_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 LDD_OUTPUT = """\tlinux-vdso.so.1 (0x00007ffd)

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from desktop_sae.cli import main
-from desktop_sae.core import diagnostics
-from desktop_sae.core.diagnostics import Problem
+from desktop_sae.core.diagnostics import startup_checks as diagnostics
+from desktop_sae.core.diagnostics.startup_checks import Problem
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,7 @@ def test_launch_without_a_display_explains_instead_of_aborting():
 
 
 def test_start_up_checks_import_neither_qt_nor_torch():
-    code = ("import sys; from desktop_sae.core import diagnostics; diagnostics.startup_problems(); "
+    code = ("import sys; from desktop_sae.core.diagnostics import startup_checks as sc; sc.startup_problems(); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'PySide6', 'torch', 'transformers'}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(), capture_output=True, text=True,
                          timeout=120)

@@ -5,13 +5,13 @@ import json
 
 import numpy as np
 
-from desktop_sae.core.feature_catalog import FeatureCatalog
-from desktop_sae.core.generation import TokenEvent
-from desktop_sae.core.labels import USER_LABELS, fallback_path, read_labels, write_labels
-from desktop_sae.core.paths import default_sae_dir, resources_dir
-from desktop_sae.core.preset_format import SAEIdentity
-from desktop_sae.core.presets import demo_feature_labels
-from desktop_sae.core.training.dictionary import FeatureDictionary
+from desktop_sae.core.engine.generation import TokenEvent
+from desktop_sae.core.features.catalog import FeatureCatalog
+from desktop_sae.core.features.dictionary import FeatureDictionary
+from desktop_sae.core.features.user_labels import USER_LABELS, fallback_path, read_labels, write_labels
+from desktop_sae.core.presets.demo_concepts import demo_feature_labels
+from desktop_sae.core.presets.file_format import SAEIdentity
+from desktop_sae.core.support.paths import default_sae_dir, resources_dir
 
 
 def _dictionary(labels):

@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
-from desktop_sae.core.errors import SAEMismatchError
-from desktop_sae.core.features import feature_logits, features_on_text, load_dictionary
-from desktop_sae.core.sae_io import load_sae, save_sae
-from desktop_sae.core.session import Session
+from desktop_sae.core.engine.session import Session
+from desktop_sae.core.features.dictionary import FeatureDictionary
+from desktop_sae.core.features.readout import feature_logits, features_on_text, load_dictionary
+from desktop_sae.core.sae.formats import load_sae, save_sae
+from desktop_sae.core.support.errors import SAEMismatchError
 from desktop_sae.core.training.activation_store import collect
-from desktop_sae.core.training.dictionary import ARRAYS, FeatureDictionary, build_dictionary
+from desktop_sae.core.training.dictionary_builder import ARRAYS, build_dictionary
 from tiny import random_sae, tiny_lm
 
 HOOK = "blocks.1.hook_resid_post"

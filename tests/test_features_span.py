@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from desktop_sae.core.features import features_on_span
-from desktop_sae.core.session import Session
+from desktop_sae.core.engine.session import Session
+from desktop_sae.core.features.readout import features_on_span
 from tiny import random_sae, tiny_lm
 
 HOOK = "blocks.1.hook_resid_post"

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.config import SamplingConfig
-from desktop_sae.core.generation import Sampler
-from desktop_sae.core.session import Session
+from desktop_sae.core.engine.generation import Sampler
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.engine.session import Session
 from tiny import random_sae, tiny_lm
 
 

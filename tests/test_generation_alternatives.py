@@ -3,10 +3,11 @@
 import pytest
 import torch
 
-from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
-from desktop_sae.core.hooks import hooks
-from desktop_sae.core.session import Session
-from desktop_sae.core.tap import SAETap
+from desktop_sae.core.engine.hooks import hooks
+from desktop_sae.core.engine.sae_tap import SAETap
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.engine.session import Session
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 from tiny import random_sae, tiny_lm
 
 
@@ -54,7 +55,7 @@ def test_greedy_picks_the_first_alternative_and_zero_turns_them_off(session):
     res = session.generate("hello world", SamplingConfig(temperature=0, frequency_penalty=0.0, max_new_tokens=8))
     for e in res.events[len(res.prompt_ids):]:
         assert e.prob == pytest.approx(e.alternatives[0][1]) and e.text == e.alternatives[0][0]
-    from desktop_sae.core.generation import generate_tokens
+    from desktop_sae.core.engine.generation import generate_tokens
 
     lm = session.lm
     off = generate_tokens(lm.model, lm.tokenizer, list(res.prompt_ids), SamplingConfig(temperature=0,
@@ -72,7 +73,7 @@ def test_side_by_side_runs_each_carry_their_own(session):
 
 @pytest.mark.parametrize("m", [7, 640, 49152, 49152 + 13, 100_003])
 def test_the_blocked_top_n_equals_topk(m):
-    from desktop_sae.core.generation import top_n
+    from desktop_sae.core.engine.generation import top_n
 
     for seed in range(20):
         x = torch.randn(m, generator=torch.Generator().manual_seed(seed))

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from desktop_sae.core.errors import HookPointError, UnsupportedArchitectureError
-from desktop_sae.core.hooks import capture, hooks, layout_of, parse_hook_name, resolve_hook
+from desktop_sae.core.engine.hooks import capture, hooks, layout_of, parse_hook_name, resolve_hook
+from desktop_sae.core.support.errors import HookPointError, UnsupportedArchitectureError
 from tiny import tiny_model
 
 FAMILIES = ["llama", "gpt2", "gpt_neox"]

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import hub_server
-from desktop_sae.core import hub_download as hd
-from desktop_sae.core.assets import list_models, list_saes
-from desktop_sae.core.errors import AssetError, Cancelled
+from desktop_sae.core.assets import downloads as hd
+from desktop_sae.core.assets.registry import list_models, list_saes
+from desktop_sae.core.support.errors import AssetError, Cancelled
 from hub_server import MODEL_REPO, SAE_PATH, SAE_REPO, free_port
 
 fake_hub, hub_env = hub_server.fake_hub, hub_server.hub_env  # the loopback hub's fixtures
@@ -46,7 +46,7 @@ def test_download_model_and_sae_then_both_are_listed(hub_env):
     assert (entry.sae.d_in, entry.sae.d_sae, entry.sae.hook) == (64, 256, SAE_PATH)
     assert entry.sae.model_name == "tiny-llama"  # named by the release in the directory
 
-    from desktop_sae.core.models import load_model
+    from desktop_sae.core.engine.models import load_model
 
     assert load_model(res.path, dtype="float32").name == MODEL_REPO  # a cache snapshot is named by its repo
 

@@ -5,9 +5,10 @@ import re
 import pytest
 import torch
 
-from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
-from desktop_sae.core.sae import SAE, SAEConfig
-from desktop_sae.core.session import Session
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.engine.session import Session
+from desktop_sae.core.sae.autoencoder import SAE, SAEConfig
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 
 pytestmark = pytest.mark.integration
 GREEDY = SamplingConfig(temperature=0, max_new_tokens=40, frequency_penalty=0.0)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from desktop_sae.core.lessons import (
+from desktop_sae.core.classroom.lessons import (
     ACTIONS,
     LessonError,
-    check_narration,
     known_concepts,
     known_presets,
     list_lessons,
     load_lesson,
     parse_lesson,
 )
+from desktop_sae.core.classroom.narration import check_narration
 
 RES = Path(__file__).parents[1] / "resources"
 LESSONS = RES / "lessons"

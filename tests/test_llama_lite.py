@@ -8,14 +8,16 @@ import sys
 import pytest
 import torch
 
-from desktop_sae.core import models
-from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
-from desktop_sae.core.generation import cache_kwarg, generate_tokens
-from desktop_sae.core.hooks import capture
-from desktop_sae.core.lite_engine import load_lite, load_lite_model
-from desktop_sae.core.llama_lite import LiteCache, LlamaLiteForCausalLM
-from desktop_sae.core.session import Session
-from desktop_sae.core.tokenizer_lite import LiteTokenizer
+from desktop_sae.core.engine import models
+from desktop_sae.core.engine.generation import cache_kwarg, generate_tokens
+from desktop_sae.core.engine.hooks import capture
+from desktop_sae.core.engine.lite.choice import load_lite, load_lite_model
+from desktop_sae.core.engine.lite.kv_cache import LiteCache
+from desktop_sae.core.engine.lite.llama import LlamaLiteForCausalLM
+from desktop_sae.core.engine.lite.tokenizer import LiteTokenizer
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.engine.session import Session
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 from tiny import random_sae, tiny_model, tiny_tokenizer
 
 
@@ -164,8 +166,8 @@ class _Tap:
     last = None
 
     def __call__(self, x):
-        from desktop_sae.core.hooks import StopForward
-        from desktop_sae.core.tap import TapRecord
+        from desktop_sae.core.engine.hooks import StopForward
+        from desktop_sae.core.engine.sae_tap import TapRecord
 
         self.last = TapRecord(None, None, None, x[0].float().norm(dim=-1))
         if self.stop_after:
@@ -242,7 +244,7 @@ def test_llama3_rope_matches_transformers(folder, tmp_path):
 
 def test_lite_start_imports_neither_transformers_nor_torch_distributed_tensor(folder):
     code = (
-        "import sys, json\nfrom desktop_sae.core.models import load_model\n"
+        "import sys, json\nfrom desktop_sae.core.engine.models import load_model\n"
         f"lm = load_model({str(folder)!r}, dtype='float32')\n"
         "ids = lm.tokenizer.apply_chat_template([{'role': 'user', 'content': 'hi'}], add_generation_prompt=True)\n"
         "lm.model(input_ids=__import__('torch').tensor([ids['input_ids']]))\n"

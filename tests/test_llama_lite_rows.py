@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from desktop_sae.core import llama_lite_rows as rows
-from desktop_sae.core import models
-from desktop_sae.core.bench_engine import bytes_per_token
-from desktop_sae.core.lite_engine import load_lite_model
+from desktop_sae.core.engine import models
+from desktop_sae.core.engine.benchmark import bytes_per_token
+from desktop_sae.core.engine.lite import row_kernels as rows
+from desktop_sae.core.engine.lite.choice import load_lite_model
 from test_llama_lite import _greedy
 from tiny import tiny_model, tiny_tokenizer
 

@@ -6,9 +6,9 @@ import json
 import pytest
 import torch
 
-from desktop_sae.core import models
-from desktop_sae.core.errors import ModelLoadError
-from desktop_sae.core.models import classify, load_model
+from desktop_sae.core.engine import models
+from desktop_sae.core.engine.models import classify, load_model
+from desktop_sae.core.support.errors import ModelLoadError
 from tiny import tiny_model, tiny_tokenizer
 
 
@@ -73,9 +73,22 @@ def test_hub_model_from_local_cache_offline(tmp_path, tiny_folder, monkeypatch):
 
 
 def test_hub_model_missing_offline_gives_a_clear_message(tmp_path, monkeypatch):
+    from desktop_sae.core.assets.opening import open_session
+
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache and offline mode is on"):
+        open_session("tiny-org/not-there", "none")
+
+
+def test_loading_a_model_never_downloads(tmp_path, monkeypatch):
+    """The engine only loads what is on disk; opening by name (assets.opening) is what downloads."""
+    from desktop_sae.core.assets import downloads
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(downloads, "download_model", lambda *a, **k: pytest.fail("load_model tried to download"))
+    with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache; download it first"):
         load_model("tiny-org/not-there")
 
 

@@ -6,12 +6,20 @@ import json
 import numpy as np
 import pytest
 
-from desktop_sae.core import config
-from desktop_sae.core import neuronpedia as npd
-from desktop_sae.core.errors import DesktopSAEError, NeuronpediaError
-from desktop_sae.core.neuronpedia import Target, parse_neuronpedia
-from desktop_sae.core.neuronpedia_ids import model_id, neuronpedia_method, parse_source, same_model, source_id
-from desktop_sae.core.preset_format import SAEIdentity, parse_preset, preset_to_json
+from desktop_sae.core.interop import neuronpedia_read as npd
+from desktop_sae.core.interop.neuronpedia_ids import (
+    Target,
+    model_id,
+    neuronpedia_method,
+    parse_source,
+    same_model,
+    source_id,
+)
+from desktop_sae.core.interop.neuronpedia_read import parse_neuronpedia
+from desktop_sae.core.presets.file_format import SAEIdentity, parse_preset, preset_to_json
+from desktop_sae.core.steering import specs as config
+from desktop_sae.core.steering.strength import resolve_strength
+from desktop_sae.core.support.errors import DesktopSAEError, NeuronpediaError
 
 IDENT = SAEIdentity("smollm2-135m-instruct", 4608, "blocks.12.hook_resid_post", "0123456789abcdef")
 OURS = Target("SmolLM2-135M-Instruct", IDENT)
@@ -100,7 +108,7 @@ def test_orthogonal_decomposition_folds_the_multiplier_into_each_gain():
                       features=[{"modelId": "smollm2-135m-it", "layer": SRC, "index": 5, "strength": 0.25}])).preset
     (s,) = p.steering.features
     assert s.method == "orth" and p.steering.multiplier == 1.0
-    got = config.resolve_strength(s, p.steering.multiplier, None, None, None).coefficient
+    got = resolve_strength(s, p.steering.multiplier, None, None, None).coefficient
     assert got == pytest.approx(0.5)  # theirs: (I - P)x + (m*s) Px with m*s = 0.5
 
 
@@ -172,8 +180,8 @@ def test_sae_neuronpedia_id_reads_the_saelens_cfg(tmp_path):
 
 
 def test_max_units_restored_from_our_block_need_statistics():
-    from desktop_sae.core.neuronpedia import to_neuronpedia
-    from desktop_sae.core.preset_format import Preset
+    from desktop_sae.core.interop.neuronpedia_write import to_neuronpedia
+    from desktop_sae.core.presets.file_format import Preset
 
     steer = config.SteeringConfig((config.SteerSpec(7, 3.0, "max"),))
     doc, _ = to_neuronpedia(Preset("x", steer, sae=IDENT), OURS, max_activation=np.full(4608, 2.0))

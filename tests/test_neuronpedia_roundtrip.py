@@ -7,10 +7,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec, resolve_strength
-from desktop_sae.core.errors import NeuronpediaError
-from desktop_sae.core.neuronpedia import EXTRA, Target, neuronpedia_json, parse_neuronpedia, to_neuronpedia
-from desktop_sae.core.preset_format import Preset, SAEIdentity
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.interop.neuronpedia_ids import EXTRA, Target
+from desktop_sae.core.interop.neuronpedia_read import parse_neuronpedia
+from desktop_sae.core.interop.neuronpedia_write import neuronpedia_json, to_neuronpedia
+from desktop_sae.core.presets.file_format import Preset, SAEIdentity
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
+from desktop_sae.core.steering.strength import resolve_strength
+from desktop_sae.core.support.errors import NeuronpediaError
 
 IDENT = SAEIdentity("smollm2-135m-instruct", 4608, "blocks.12.hook_resid_post", "0123456789abcdef")
 OURS = Target("SmolLM2-135M-Instruct", IDENT)

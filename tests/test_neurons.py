@@ -10,11 +10,11 @@ import pytest
 import torch
 
 import tiny
-from desktop_sae.core import neuron_data as nd
-from desktop_sae.core import neurons as N
-from desktop_sae.core.errors import Cancelled
-from desktop_sae.core.hooks import capture, parse_hook_name
-from desktop_sae.core.session import Session
+from desktop_sae.core.classroom import neuron_data as nd
+from desktop_sae.core.classroom import neurons as N
+from desktop_sae.core.engine.hooks import capture, parse_hook_name
+from desktop_sae.core.engine.session import Session
+from desktop_sae.core.support.errors import Cancelled
 
 FOLDER = Path(__file__).resolve().parents[1] / "resources" / "neurons"
 TEXTS = ["the quick brown fox jumps", "def add(a, b): return a + b", "hello world, how are you today?",

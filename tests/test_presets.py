@@ -8,11 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
-from desktop_sae.core.errors import PresetError
-from desktop_sae.core.preset_format import Preset, SAEIdentity, parse_preset, preset_to_json
-from desktop_sae.core.presets import PresetStore, check_preset, load_demo_features, sae_identity
-from desktop_sae.core.sae import SAE, SAEConfig
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.presets.demo_concepts import load_demo_features
+from desktop_sae.core.presets.file_format import Preset, SAEIdentity, parse_preset, preset_to_json
+from desktop_sae.core.presets.identity import check_preset, sae_identity
+from desktop_sae.core.presets.store import PresetStore
+from desktop_sae.core.sae.autoencoder import SAE, SAEConfig
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
+from desktop_sae.core.support.errors import PresetError
 
 IDENT = SAEIdentity(name="my-sae", d_sae=64, hook="blocks.1.hook_resid_post", fingerprint="abc")
 

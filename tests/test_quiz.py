@@ -1,6 +1,6 @@
 import pytest
 
-from desktop_sae.core.quiz import Quiz
+from desktop_sae.core.classroom.quiz import Quiz
 
 CANDIDATES = [
     (631, "bridges"),

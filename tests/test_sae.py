@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.sae import SAE, SAEConfig
+from desktop_sae.core.sae.autoencoder import SAE, SAEConfig
 from tiny import random_sae
 
 

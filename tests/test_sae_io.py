@@ -7,10 +7,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from desktop_sae.core.errors import SAEFormatError, SAEMismatchError
-from desktop_sae.core.sae import FeatureStats
-from desktop_sae.core.sae_io import load_sae, save_sae
-from desktop_sae.core.session import Session
+from desktop_sae.core.engine.session import Session
+from desktop_sae.core.sae.autoencoder import FeatureStats
+from desktop_sae.core.sae.formats import load_sae, save_sae
+from desktop_sae.core.support.errors import SAEFormatError, SAEMismatchError
 from tiny import random_sae, tiny_lm
 
 

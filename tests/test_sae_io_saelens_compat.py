@@ -8,7 +8,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from desktop_sae.core.sae_io import load_sae, save_sae
+from desktop_sae.core.sae.formats import load_sae, save_sae
 from tiny import random_sae
 
 

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from desktop_sae.cli import main
-from desktop_sae.core.config import SteeringConfig, SteerSpec
-from desktop_sae.core.session import Session
+from desktop_sae.core.engine.session import Session
 from desktop_sae.core.steer_eval import data, evaluate
 from desktop_sae.core.steer_eval.answers import Measured
 from desktop_sae.core.steer_eval.reading import answer_logprobs, feature_reread, kl_along, mean_nll, relevance
 from desktop_sae.core.steer_eval.scoring import harmonic_mean
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 from tiny import random_sae, tiny_lm, tiny_model, tiny_tokenizer, with_stats
 
 RES = Path(__file__).resolve().parents[1] / "resources"
@@ -115,7 +115,7 @@ def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("evalcli")
     tiny_model("llama").save_pretrained(root / "model")
     tiny_tokenizer().save_pretrained(root / "model")
-    from desktop_sae.core.sae_io import save_sae
+    from desktop_sae.core.sae.formats import save_sae
 
     save_sae(with_stats(random_sae(model_name="model")), root / "sae")
     (root / "texts.txt").write_text("a bridge in san francisco is golden\nthe golden bridge over the bay\n")

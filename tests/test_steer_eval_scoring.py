@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from desktop_sae.core.prompt_file import parse_seeds, read_prompts
 from desktop_sae.core.steer_eval import data
 from desktop_sae.core.steer_eval.scoring import (
     concept_score,
@@ -20,6 +19,7 @@ from desktop_sae.core.steer_eval.scoring import (
     relevance_score,
     share_below,
 )
+from desktop_sae.core.support.prompt_file import parse_seeds, read_prompts
 
 ROOT = Path(__file__).resolve().parents[1] / "resources"
 

@@ -4,12 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec, parse_steer, resolve_strength
-from desktop_sae.core.errors import SteeringError
-from desktop_sae.core.sae import SAE, FeatureStats, SAEConfig
-from desktop_sae.core.session import Session
-from desktop_sae.core.steering import plan_steering
-from desktop_sae.core.tap import SAETap
+from desktop_sae.core.engine.sae_tap import SAETap
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.engine.session import Session
+from desktop_sae.core.sae.autoencoder import SAE, FeatureStats, SAEConfig
+from desktop_sae.core.steering.plan import plan_steering
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
+from desktop_sae.core.steering.strength import resolve_strength
+from desktop_sae.core.steering.syntax import parse_steer
+from desktop_sae.core.support.errors import SteeringError
 from tiny import random_sae, tiny_lm
 
 
@@ -233,8 +236,8 @@ def test_resolve_strength_is_the_one_unit_formula():
 
 def test_an_orthogonal_gain_needs_no_statistics_whatever_its_unit():
     import tiny
-    from desktop_sae.core.config import SteeringConfig, SteerSpec
-    from desktop_sae.core.steering import plan_steering
+    from desktop_sae.core.steering.plan import plan_steering
+    from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 
     sae = tiny.with_stats(tiny.random_sae())
     plan = plan_steering(SteeringConfig((SteerSpec(3, 0.5, "max", "orth"),)), sae, 10.0)

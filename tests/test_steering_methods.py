@@ -4,14 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.config import SteeringConfig, SteerSpec, parse_steer, resolve_strength, resolve_threshold
-from desktop_sae.core.errors import PresetError, SteeringError
-from desktop_sae.core.preset_format import Preset, parse_preset, preset_to_json
-from desktop_sae.core.presets import check_preset, sae_identity
-from desktop_sae.core.sae import SAE, FeatureStats, SAEConfig
-from desktop_sae.core.steering import plan_steering
-from desktop_sae.core.tap import SAETap
-from desktop_sae.core.vectors import SteeringVector
+from desktop_sae.core.engine.sae_tap import SAETap
+from desktop_sae.core.presets.file_format import Preset, parse_preset, preset_to_json
+from desktop_sae.core.presets.identity import check_preset, sae_identity
+from desktop_sae.core.sae.autoencoder import SAE, FeatureStats, SAEConfig
+from desktop_sae.core.steering.plan import plan_steering
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
+from desktop_sae.core.steering.strength import resolve_strength, resolve_threshold
+from desktop_sae.core.steering.syntax import parse_steer
+from desktop_sae.core.steering.vectors import SteeringVector
+from desktop_sae.core.support.errors import PresetError, SteeringError
 from tiny import random_sae, with_stats
 
 

@@ -3,9 +3,9 @@ generation."""
 
 import torch
 
-from desktop_sae.core.config import SamplingConfig
-from desktop_sae.core.generation import generate_tokens
-from desktop_sae.core.step_threads import GOVERNOR, StepThreads
+from desktop_sae.core.engine.generation import generate_tokens
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.engine.step_threads import GOVERNOR, StepThreads
 from tiny import tiny_lm
 
 

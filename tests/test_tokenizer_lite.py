@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from desktop_sae.core.llama_lite import Unsupported
-from desktop_sae.core.tokenizer_lite import LiteTokenizer
+from desktop_sae.core.engine.lite.config import Unsupported
+from desktop_sae.core.engine.lite.tokenizer import LiteTokenizer
 from tiny import tiny_tokenizer
 
 TEXTS = [

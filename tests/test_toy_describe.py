@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from desktop_sae.core.toy.describe import describe_geometry
-from desktop_sae.core.toy.superposition import geometry
+from desktop_sae.core.classroom.toy.describe import describe_geometry
+from desktop_sae.core.classroom.toy.superposition import geometry
 
 
 def _ring(degrees, norms=None):

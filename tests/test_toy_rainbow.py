@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.errors import Cancelled
-from desktop_sae.core.toy.rainbow import RainbowConfig, spectra, train_rainbow, wavelength_to_rgb
-from desktop_sae.core.toy.superposition import ToyError
+from desktop_sae.core.classroom.toy.rainbow import RainbowConfig, spectra, train_rainbow, wavelength_to_rgb
+from desktop_sae.core.classroom.toy.superposition import ToyError
+from desktop_sae.core.support.errors import Cancelled
 
 torch.set_num_threads(1)
 

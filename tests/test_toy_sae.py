@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.errors import Cancelled
-from desktop_sae.core.toy.sae import ToySAEConfig, recovery_score, train_toy_sae
-from desktop_sae.core.toy.superposition import ToyConfig, ToyError, train_toy
+from desktop_sae.core.classroom.toy.superposition import ToyConfig, ToyError, train_toy
+from desktop_sae.core.classroom.toy.toy_sae import ToySAEConfig, recovery_score, train_toy_sae
+from desktop_sae.core.support.errors import Cancelled
 
 torch.set_num_threads(1)
 

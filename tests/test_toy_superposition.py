@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.errors import Cancelled
-from desktop_sae.core.toy.superposition import (
+from desktop_sae.core.classroom.toy.superposition import (
     ToyConfig,
     ToyError,
     angles_between,
@@ -13,6 +12,7 @@ from desktop_sae.core.toy.superposition import (
     is_regular_polygon,
     train_toy,
 )
+from desktop_sae.core.support.errors import Cancelled
 
 torch.set_num_threads(1)
 

@@ -3,7 +3,7 @@
 import json
 
 from desktop_sae.cli import main
-from desktop_sae.core.sae_io import load_sae
+from desktop_sae.core.sae.formats import load_sae
 from tiny import TRAIN_TEXT, tiny_lm
 
 
@@ -48,7 +48,7 @@ def test_train_eval_feature_features(tmp_path, capsys):
 
 
 def test_feature_command_names_the_demo_concept_of_a_bundled_feature(capsys):
-    from desktop_sae.core.paths import default_sae_dir, resources_dir
+    from desktop_sae.core.support.paths import default_sae_dir, resources_dir
 
     concept = json.loads((resources_dir() / "demo_features.json").read_text())["concepts"][0]
     assert main(["feature", str(concept["feature"]), "--sae", str(default_sae_dir()), "--json"]) == 0

@@ -59,13 +59,14 @@ def test_demo_entries_and_the_readme_table_come_from_the_shipped_results():
 def test_two_demo_concepts_still_steer(bundled_lm):
     """The two concepts with the largest keyword gain on the report split, steered as their sets at the chosen
     strength: at least 2 of 3 seeds on concept on a report prompt, more than default."""
-    from desktop_sae.core.config import NO_STEERING, SamplingConfig, SteeringConfig
-    from desktop_sae.core.paths import default_sae_dir
-    from desktop_sae.core.sae_io import load_sae
-    from desktop_sae.core.session import Session
+    from desktop_sae.core.engine.sampling import SamplingConfig
+    from desktop_sae.core.engine.session import Session
+    from desktop_sae.core.sae.formats import load_sae
     from desktop_sae.core.steer_eval.data import load_concept, load_splits
     from desktop_sae.core.steer_eval.evaluate import feature_steering
     from desktop_sae.core.steer_eval.scoring import keyword_hits, keyword_pattern
+    from desktop_sae.core.steering.specs import NO_STEERING, SteeringConfig
+    from desktop_sae.core.support.paths import default_sae_dir
 
     gain = lambda c: c["measured"]["feature"]["keyword_share"] - c["measured"]["default"]["keyword_share"]  # noqa
     best = sorted(_doc()["concepts"], key=gain, reverse=True)[:2]

@@ -7,10 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from desktop_sae.core.errors import Cancelled
-from desktop_sae.core.feature_catalog import FeatureCatalog
+from desktop_sae.core.features.catalog import FeatureCatalog
+from desktop_sae.core.features.dictionary import FeatureDictionary
+from desktop_sae.core.support.errors import Cancelled
 from desktop_sae.core.training.activation_store import collect
-from desktop_sae.core.training.dictionary import FeatureDictionary, build_dictionary
+from desktop_sae.core.training.dictionary_builder import build_dictionary
 from desktop_sae.core.training.evaluate import ReconAccumulator, evaluate
 from tiny import random_sae, tiny_lm
 

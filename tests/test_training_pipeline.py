@@ -7,8 +7,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from desktop_sae.core.errors import Cancelled, DesktopSAEError
-from desktop_sae.core.sae_io import load_sae
+from desktop_sae.core.sae.formats import load_sae
+from desktop_sae.core.support.errors import Cancelled, DesktopSAEError
 from desktop_sae.core.training.pipeline import STAGES, PipelineConfig, run_pipeline
 from desktop_sae.core.training.trainer import TopKTrainer
 from tiny import TRAIN_TEXT, tiny_lm

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from desktop_sae.core.errors import Cancelled
+from desktop_sae.core.support.errors import Cancelled
 from desktop_sae.core.training import builtin_corpus as bc
 from desktop_sae.core.training.corpus import Document, read_documents, split_text, tokenize_corpus
 from tiny import TRAIN_TEXT, tiny_tokenizer

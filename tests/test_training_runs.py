@@ -136,7 +136,7 @@ def test_the_cpu_is_always_a_training_device():
 def test_evaluation_stops_between_the_passes_of_a_batch():
     import numpy as np
 
-    from desktop_sae.core.errors import Cancelled
+    from desktop_sae.core.support.errors import Cancelled
     from desktop_sae.core.training.evaluate import evaluate
     from tiny import random_sae
 

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from desktop_sae.core.hooks import capture
+from desktop_sae.core.engine.hooks import capture
 from desktop_sae.core.training.activation_store import ActivationStore, collect
 from tiny import tiny_lm
 

@@ -167,7 +167,7 @@ def test_device_in_config_and_checkpoints_hold_cpu_tensors(tmp_path):
 
 
 def test_auto_device_resolves():
-    from desktop_sae.core.device import pick_device
+    from desktop_sae.core.engine.device import pick_device
 
     cfg = TrainConfig(d_sae=8, k=2, device="auto")
     assert cfg.torch_device() == pick_device()

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.config import SteeringConfig, SteerSpec
-from desktop_sae.core.errors import PresetError, SteeringError
-from desktop_sae.core.preset_format import Preset, parse_preset, preset_to_dict
-from desktop_sae.core.steering import plan_steering
-from desktop_sae.core.tap import SAETap
-from desktop_sae.core.vectors import SteeringVector, load_vector, save_vector
+from desktop_sae.core.engine.sae_tap import SAETap
+from desktop_sae.core.presets.file_format import Preset, parse_preset, preset_to_dict
+from desktop_sae.core.steering.plan import plan_steering
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
+from desktop_sae.core.steering.vectors import SteeringVector, load_vector, save_vector
+from desktop_sae.core.support.errors import PresetError, SteeringError
 from tiny import random_sae
 
 

@@ -6,8 +6,8 @@ import functools
 
 import torch
 
-from desktop_sae.core.models import LoadedModel
-from desktop_sae.core.sae import SAE, SAEConfig
+from desktop_sae.core.engine.models import LoadedModel
+from desktop_sae.core.sae.autoencoder import SAE, SAEConfig
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -139,7 +139,7 @@ def with_stats(sae: SAE, max_act: float = 2.0) -> SAE:
     """Give a random SAE feature statistics (max / mean activation, density) like a trained one has."""
     import numpy as np
 
-    from desktop_sae.core.sae import FeatureStats
+    from desktop_sae.core.sae.autoencoder import FeatureStats
 
     d = sae.cfg.d_sae
     sae.stats = FeatureStats(
@@ -151,7 +151,7 @@ def with_stats(sae: SAE, max_act: float = 2.0) -> SAE:
 
 
 def save_tiny_sae(folder, d_sae: int = 256, seed: int = 0, d_in: int = 64):
-    from desktop_sae.core.sae_io import save_sae
+    from desktop_sae.core.sae.formats import save_sae
 
     save_sae(with_stats(random_sae(d_in=d_in, d_sae=d_sae, k=8, hook="blocks.1.hook_resid_post", seed=seed)), folder)
     return folder
@@ -160,7 +160,7 @@ def save_tiny_sae(folder, d_sae: int = 256, seed: int = 0, d_in: int = 64):
 def _session_class():
     import time
 
-    from desktop_sae.core.session import Session
+    from desktop_sae.core.engine.session import Session
 
     class TestSession(Session):
         """A Session that can sleep before every token (to watch streaming and Stop) and fail on request."""
@@ -186,7 +186,7 @@ def _session_class():
 
 def make_loader(sae_dir, delay: float = 0.0, session_class=None):
     """An app loader (LoadRequest, progress, cancelled) -> Session: the tiny model with the SAE in ``sae_dir``."""
-    from desktop_sae.core.sae_io import load_sae
+    from desktop_sae.core.sae.formats import load_sae
 
     def loader(req, progress, cancelled=None):
         progress(0.5, "building a tiny model")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.errors import AssetError
+from ..core.support.errors import AssetError
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,8 @@ def download_job(req: DownloadRequest, directory_file: str | None = None):
     steps = req.steps()
 
     def fn(_session, state):
-        from ..core import hub_download as hd
-        from ..core.sae_directory import load_directory
+        from ..core.assets import downloads as hd
+        from ..core.assets.sae_directory import load_directory
 
         directory = load_directory(directory_file) if any(k == "release" for k, _ in steps) else None
         results = []

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.errors import DesktopSAEError
+from ..core.support.errors import DesktopSAEError
 from .tasks import NotReady
 
 MAX_TEXTS = 500  # per side: each text is one forward pass
@@ -59,7 +59,7 @@ def contrast_job(positives, negatives, top: int = 50):
     pos, neg = check_texts(positives, negatives)
 
     def fn(session, state):
-        from ..core.contrast import contrast
+        from ..core.features.contrast import contrast
 
         if session is None or session.sae is None:
             raise NotReady("load a model and an SAE first")
@@ -99,8 +99,8 @@ def steer_set(ctl, result) -> tuple:
     change of the steering set); returns the rows added or updated."""
     from dataclasses import replace
 
-    from ..core.config import SteerSpec, weighted_rows
-    from ..core.errors import SteeringError
+    from ..core.steering.specs import SteerSpec, weighted_rows
+    from ..core.support.errors import SteeringError
 
     if not result.set_features or result.set_strength is None:
         raise SteeringError("this search found no feature set to steer with (the SAE needs activation statistics)")
@@ -116,7 +116,7 @@ def steer_set(ctl, result) -> tuple:
 def vector_strength(info, result) -> float:
     """A raw strength for the mean-difference vector that gives it the length of the top feature's default
     steering (a matched-norm baseline); 1 (the difference itself) when that cannot be worked out."""
-    from ..core.contrast import matched_strength
+    from ..core.features.contrast import matched_strength
 
     hit = result.hits[0] if result.hits else None
     if hit is None or info is None or info.dec_norms is None or result.vector.norm == 0:
@@ -127,7 +127,7 @@ def vector_strength(info, result) -> float:
 
 
 def vectors_dir() -> Path:
-    from ..core.paths import data_dir
+    from ..core.support.paths import data_dir
 
     d = data_dir() / "vectors"
     d.mkdir(parents=True, exist_ok=True)
@@ -186,7 +186,7 @@ def span_job(req: SpanRequest, top: int = 20):
     """``core.features.features_on_span`` over the answer's tokens in their conversation (no steering)."""
 
     def fn(session, _state):
-        from ..core.features import features_on_span
+        from ..core.features.readout import features_on_span
 
         if session is None or session.sae is None:
             raise NotReady("load a model and an SAE first")
@@ -203,7 +203,7 @@ def text_job(text: str, top: int = 20):
     """Features of a plain text read on its own (a selection that holds no answer tokens)."""
 
     def fn(session, _state):
-        from ..core.features import features_on_text
+        from ..core.features.readout import features_on_text
 
         if session is None or session.sae is None:
             raise NotReady("load a model and an SAE first")

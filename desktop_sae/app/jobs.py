@@ -62,7 +62,7 @@ class JobState:
 
 def error_message(e: BaseException) -> str:
     """The project's own errors are written for users; anything else keeps its type name."""
-    from ..core.errors import DesktopSAEError
+    from ..core.support.errors import DesktopSAEError
 
     return str(e) if isinstance(e, DesktopSAEError) else f"{type(e).__name__}: {e}"
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..core.config import SteeringConfig, SteerSpec
-from ..core.errors import DesktopSAEError
+from ..core.steering.specs import SteeringConfig, SteerSpec
+from ..core.support.errors import DesktopSAEError
 from .events import Signal
 
 CHAT_ACTIONS = ("run", "compare")
@@ -31,7 +31,7 @@ class LessonRunner:
     def __init__(self, controller, lesson, demo: dict[str, dict] | None = None, bundled_sae: str | None = None):
         """``demo``: concept -> {"id", "strength", "unit", "method", "label"} (core.presets.load_demo_features);
         ``bundled_sae``: the folder of the SAE those ids belong to (None: don't check)."""
-        from ..core.presets import load_demo_features
+        from ..core.presets.demo_concepts import load_demo_features
 
         self.ctl, self.lesson = controller, lesson
         self.demo = demo if demo is not None else (load_demo_features() or {})
@@ -129,7 +129,7 @@ class LessonRunner:
     def specs_for(self, item) -> tuple[SteerSpec, ...]:
         """The steering rows a lesson item (demo concept, optional strength and method) stands for: one, or one per
         feature of the concept's weighted set."""
-        from ..core.preset_format import expand_demo_set
+        from ..core.presets.file_format import expand_demo_set
 
         return expand_demo_set(self._spec(item), self.demo.get(item.concept) or {})
 
@@ -157,6 +157,6 @@ class LessonRunner:
 
     @staticmethod
     def _preset_path(name: str) -> Path:
-        from ..core import paths
+        from ..core.support import paths
 
         return paths.resources_dir() / "presets" / f"{name}.json"

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.errors import DesktopSAEError
+from ..core.support.errors import DesktopSAEError
 
 TITLE_IN, TITLE_OUT = "Could not import the Neuronpedia file", "Could not export to Neuronpedia"
 
 
 def target_of(info):
     """The loaded model and SAE as a ``core.neuronpedia.Target``."""
-    from ..core.neuronpedia import Target, sae_neuronpedia_id
+    from ..core.interop.neuronpedia_ids import Target
+    from ..core.interop.neuronpedia_read import sae_neuronpedia_id
 
     return Target(info.model.get("name", "") if info else "", info.identity if info else None,
                   sae_neuronpedia_id(info.sae_path) if info else "")
@@ -33,7 +34,7 @@ def last_exchange(state) -> tuple[list[tuple[str, str]], dict[str, str]]:
 def import_neuronpedia(ctl, path):
     """Apply a Neuronpedia steering file's steering, sampling and system prompt; returns the ``Imported`` (its
     ``prompt`` is for the input box) or None when refused (nothing changed)."""
-    from ..core.neuronpedia import MAX_BYTES, parse_neuronpedia
+    from ..core.interop.neuronpedia_read import MAX_BYTES, parse_neuronpedia
 
     state = ctl.state
     if not state.ready or state.info is None:
@@ -64,8 +65,8 @@ def import_neuronpedia(ctl, path):
 def export_neuronpedia(ctl, path) -> Path | None:
     """Write the current steering and sampling, the chat before the last answer and that answer (steered, and the
     default one from side by side) as a Neuronpedia JSON file (atomically). Returns its path or None."""
-    from ..core.atomic import atomic_write_text
-    from ..core.neuronpedia import neuronpedia_json, to_neuronpedia
+    from ..core.interop.neuronpedia_write import neuronpedia_json, to_neuronpedia
+    from ..core.support.atomic import atomic_write_text
 
     state = ctl.state
     if state.info is None:

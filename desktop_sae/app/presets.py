@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.errors import DesktopSAEError, PresetError
+from ..core.support.errors import DesktopSAEError, PresetError
 
 
 class PresetActions:
@@ -15,13 +15,13 @@ class PresetActions:
     @property
     def store(self):
         if self._store is None:
-            from ..core.presets import PresetStore
+            from ..core.presets.store import PresetStore
 
             self._store = PresetStore()
         return self._store
 
     def current_preset(self, name: str, description: str = ""):
-        from ..core.presets import Preset, SAEIdentity
+        from ..core.presets.file_format import Preset, SAEIdentity
 
         st, info = self.state, self.state.info
         return Preset(
@@ -49,7 +49,7 @@ class PresetActions:
         if not self.state.ready:
             self.pending_preset = str(path)
             return False
-        from ..core.presets import check_preset
+        from ..core.presets.identity import check_preset
 
         info = self.state.info
         try:

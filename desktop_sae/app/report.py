@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from ..core.atomic import atomic_write_text
+from ..core.support.atomic import atomic_write_text
 
 TOP_PER_TOKEN = 8
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.config import NO_STEERING, SamplingConfig, SteeringConfig
+from ..core.engine.sampling import SamplingConfig
+from ..core.steering.specs import NO_STEERING, SteeringConfig
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..core.config import SteeringConfig, SteerSpec, resolve_strength
-from ..core.errors import SteeringError
+from ..core.steering.specs import SteeringConfig, SteerSpec
+from ..core.steering.strength import resolve_strength
+from ..core.support.errors import SteeringError
 
 
 class SteeringActions:
@@ -94,7 +95,7 @@ class SteeringActions:
     def load_vector(self, path, strength: float = 1.0, method: str = "add") -> SteerSpec | None:
         """Read a steering vector file (``core.vectors.load_vector``) and steer with it; a file of another width
         than the SAE's hook is refused with a message and nothing changes."""
-        from ..core.vectors import load_vector
+        from ..core.steering.vectors import load_vector
 
         try:
             vec = load_vector(path)
@@ -109,7 +110,7 @@ class SteeringActions:
 
     def save_vector(self, key: int, path):
         """Write steering row ``key`` (a vector) to a safetensors file; returns the path or None on error."""
-        from ..core.vectors import SteeringVector, save_vector
+        from ..core.steering.vectors import SteeringVector, save_vector
 
         spec, info = self._spec(key), self.state.info
         try:

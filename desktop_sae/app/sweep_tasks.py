@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..core.config import SamplingConfig, SteeringConfig, SteerSpec
+from ..core.engine.sampling import SamplingConfig
+from ..core.steering.specs import SteeringConfig, SteerSpec
 from .tasks import NotReady
 
 

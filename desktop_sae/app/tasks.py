@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import DesktopSAEError
+from ..core.support.errors import DesktopSAEError
 from .state import LoadRequest, ModelInfo
 
 Loader = Callable[..., Any]  # (LoadRequest, progress(fraction|None, message), cancelled() -> bool) -> core Session
@@ -33,7 +33,7 @@ def leave_a_core_for_the_ui() -> None:
 
 
 def default_loader(req: LoadRequest, progress, cancelled=None) -> Any:
-    from ..core.session import open_session
+    from ..core.assets.opening import open_session
 
     leave_a_core_for_the_ui()
     return open_session(
@@ -67,8 +67,8 @@ def load_sae_job(path: str, hook: str | None = None):
     """Put another SAE on the loaded model. A mismatch (width, hook point) raises before anything changes."""
 
     def fn(session, state):
-        from ..core.sae_io import load_sae
-        from ..core.session import Session
+        from ..core.engine.session import Session
+        from ..core.sae.formats import load_sae
 
         if session is None:
             raise NotReady("load a model first")
@@ -106,7 +106,7 @@ def generate_job(
 
 def logits_job(feature: int, n: int = 10):
     def fn(session, _state):
-        from ..core.features import feature_logits
+        from ..core.features.readout import feature_logits
 
         if session is None or session.sae is None or not 0 <= feature < session.sae.cfg.d_sae:
             return None
@@ -125,9 +125,10 @@ def _readonly(a) -> np.ndarray | None:
 
 def model_info(session, seconds: float) -> ModelInfo:
     """The snapshot the app shows: model and SAE descriptions, statistics and the feature catalog."""
-    from ..core.feature_catalog import FeatureCatalog
-    from ..core.features import load_dictionary
-    from ..core.presets import demo_feature_labels, sae_identity
+    from ..core.features.catalog import FeatureCatalog
+    from ..core.features.readout import load_dictionary
+    from ..core.presets.demo_concepts import demo_feature_labels
+    from ..core.presets.identity import sae_identity
 
     sae = session.sae
     if sae is None:
@@ -181,7 +182,7 @@ def sweep_job(prompt: str, system: str | None, sampling, spec, strengths, skip_s
     partial (strength, text) each."""
 
     def fn(session, state):
-        from ..core.config import SteeringConfig
+        from ..core.steering.specs import SteeringConfig
 
         if session is None:
             raise NotReady("the model is not loaded yet")

@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..core.toy.describe import describe_geometry
-from ..core.toy.rainbow import RainbowConfig, RainbowResult, train_rainbow
-from ..core.toy.sae import ToySAEConfig, ToySAEResult, train_toy_sae
-from ..core.toy.superposition import Geometry, ToyConfig, ToyResult, geometry, train_toy
+from ..core.classroom.toy.describe import describe_geometry
+from ..core.classroom.toy.rainbow import RainbowConfig, RainbowResult, train_rainbow
+from ..core.classroom.toy.superposition import Geometry, ToyConfig, ToyResult, geometry, train_toy
+from ..core.classroom.toy.toy_sae import ToySAEConfig, ToySAEResult, train_toy_sae
 
 SNAPSHOT_EVERY = 25  # training steps between two snapshots (60 frames for the default 1500 steps)
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..core.errors import DesktopSAEError
+from ..core.support.errors import DesktopSAEError
 from . import (
     assets,
     bench,

@@ -41,7 +41,8 @@ def _problem(a) -> str:
 
 
 def cmd_models(args) -> int:
-    from ..core.assets import human_size, list_models
+    from ..core.assets.metadata import human_size
+    from ..core.assets.registry import list_models
 
     models = list_models()
     if args.json:
@@ -54,7 +55,8 @@ def cmd_models(args) -> int:
 
 
 def cmd_saes(args) -> int:
-    from ..core.assets import human_size, list_saes
+    from ..core.assets.metadata import human_size
+    from ..core.assets.registry import list_saes
 
     saes = list_saes()
     if args.json:
@@ -70,8 +72,8 @@ def cmd_saes(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from ..core.asset_import import import_asset
-    from ..core.assets import human_size
+    from ..core.assets.imports import import_asset
+    from ..core.assets.metadata import human_size
 
     a = import_asset(args.path, args.name)
     detail = (f"d_in {a.sae.d_in} -> d_sae {a.sae.d_sae} at {a.sae.hook}" if a.sae else
@@ -82,8 +84,8 @@ def cmd_import(args) -> int:
 
 def cmd_download(args) -> int:
     from ..app.asset_tasks import DownloadRequest
-    from ..core import hub_download as hd
-    from ..core.sae_directory import load_directory
+    from ..core.assets import downloads as hd
+    from ..core.assets.sae_directory import load_directory
     from .common import progress_line
 
     if args.releases:

@@ -16,6 +16,6 @@ def register(sub) -> None:
 
 
 def cmd_bench(args) -> int:
-    from ..core.bench_engine import main
+    from ..core.engine.benchmark import main
 
     return main(args)

@@ -9,7 +9,7 @@ import math
 from datetime import date
 from pathlib import Path
 
-from .common import session_from_args, throttled_progress
+from .common import seed_list, session_from_args, strength_list, throttled_progress
 
 BUGS_CONCEPT = "bugs"  # resources/demo_features.json: the code-error feature steered by default
 
@@ -75,9 +75,9 @@ def print_fix_table(res: dict) -> None:
 
 
 def cmd_fix_code(args) -> int:
-    from ..core.config import METHOD_ALIASES
     from ..core.steer_eval.code_fix import FixSettings, demo_record, evaluate_code_fix, load_snippets
-    from .eval_steering import _seeds, _strengths, json_ready
+    from ..core.steer_eval.evaluate import json_ready
+    from ..core.steering.syntax import METHOD_ALIASES
 
     method = METHOD_ALIASES.get(args.method.lower())
     if method not in ("add", "clamp"):
@@ -85,7 +85,7 @@ def cmd_fix_code(args) -> int:
     if not (args.timeout > 0 and math.isfinite(args.timeout)):
         raise ValueError("--timeout must be a positive number of seconds")
     features = _features(args)
-    settings = FixSettings(features, _strengths(args.strengths or "-1,-2,-4"), method, _seeds(args.seeds or "3"),
+    settings = FixSettings(features, strength_list(args.strengths or "-1,-2,-4"), method, seed_list(args.seeds or "3"),
                            args.max_tokens or 128, args.temperature, args.frequency_penalty, args.timeout)
     snippets = load_snippets(args.snippets)
     session = session_from_args(args, quiet=args.json)
@@ -97,7 +97,7 @@ def cmd_fix_code(args) -> int:
     res = evaluate_code_fix(session, snippets, settings, progress=None if args.json else throttled_progress())
     text = json.dumps(json_ready(res), ensure_ascii=False, indent=1, allow_nan=False)
     if args.out:
-        from ..core.atomic import atomic_write_text
+        from ..core.support.atomic import atomic_write_text
 
         atomic_write_text(Path(args.out), text + "\n")
     if args.record:
@@ -118,8 +118,8 @@ def _command(args) -> str:
 
 def record(path: Path, entry: dict) -> None:
     """Put ``entry`` under "code_fix" in the JSON object at ``path`` (atomic; the other keys are kept)."""
-    from ..core.atomic import atomic_write_text
-    from .eval_steering import json_ready
+    from ..core.steer_eval.evaluate import json_ready
+    from ..core.support.atomic import atomic_write_text
 
     doc = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     if not isinstance(doc, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 
@@ -61,7 +62,7 @@ def opted_into_remote_code(args) -> bool:
 def session_from_args(args, quiet: bool = False):
     """Load the model (and SAE) named by ``add_model_args``'s arguments into a ``core.session.Session``; its
     warnings go to stderr."""
-    from ..core.session import open_session
+    from ..core.assets.opening import open_session
 
     session = open_session(
         args.model,
@@ -75,3 +76,27 @@ def session_from_args(args, quiet: bool = False):
     for w in session.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return session
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """``--seeds``: a count N (seeds 0..N-1), or a list/range such as 3,7 or 10-12."""
+    t = text.strip()
+    if t.isdigit():
+        n = int(t)
+        if not 1 <= n <= 1000:
+            raise ValueError("--seeds N: N must be 1..1000")
+        return tuple(range(n))
+    from ..core.support.prompt_file import parse_seeds
+
+    return tuple(parse_seeds(t))
+
+
+def strength_list(text: str) -> tuple[float, ...]:
+    """``--strengths``: comma-separated finite numbers, duplicates dropped."""
+    try:
+        vals = tuple(float(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise ValueError(f"bad --strengths {text!r}: comma-separated numbers, e.g. 0.5,1,2,4,8") from None
+    if not vals or not all(math.isfinite(v) for v in vals):
+        raise ValueError(f"bad --strengths {text!r}: give finite numbers")
+    return tuple(dict.fromkeys(vals))

@@ -25,7 +25,7 @@ def print_problems(problems, file=None) -> None:
 
 
 def cmd_doctor(args) -> int:
-    from ..core import diagnostics
+    from ..core.diagnostics import startup_checks as diagnostics
 
     if args.packages:
         packages, unknown = diagnostics.desktop_packages()

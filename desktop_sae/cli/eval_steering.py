@@ -7,11 +7,11 @@ import json
 import math
 from pathlib import Path
 
-from ..core.config import METHOD_ALIASES
-from ..core.prompt_file import parse_seeds, read_prompts
 from ..core.steer_eval.evaluate import json_ready
+from ..core.steering.syntax import METHOD_ALIASES
+from ..core.support.prompt_file import read_prompts
 from .code_fix import add_fix_code_args, cmd_fix_code
-from .common import add_model_args, session_from_args, throttled_progress
+from .common import add_model_args, seed_list, session_from_args, strength_list, throttled_progress
 
 
 def register(sub) -> None:
@@ -47,26 +47,6 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
     p.add_argument("--out", default=None, help="also write the JSON result to this file")
     p.set_defaults(func=cmd_eval_steering)
-
-
-def _seeds(text: str) -> tuple[int, ...]:
-    t = text.strip()
-    if t.isdigit():
-        n = int(t)
-        if not 1 <= n <= 1000:
-            raise ValueError("--seeds N: N must be 1..1000")
-        return tuple(range(n))
-    return tuple(parse_seeds(t))
-
-
-def _strengths(text: str) -> tuple[float, ...]:
-    try:
-        vals = tuple(float(s) for s in text.split(",") if s.strip())
-    except ValueError:
-        raise ValueError(f"bad --strengths {text!r}: comma-separated numbers, e.g. 0.5,1,2,4,8") from None
-    if not vals or not all(math.isfinite(v) for v in vals):
-        raise ValueError(f"bad --strengths {text!r}: give finite numbers")
-    return tuple(dict.fromkeys(vals))
 
 
 def _fmt(v) -> str:
@@ -114,7 +94,7 @@ def cmd_eval_steering(args) -> int:
         raise ValueError(f"--method {args.method!r}: eval-steering compares add, clamp or orth")
     if not 1 <= args.batch <= 256:
         raise ValueError("--batch must be 1..256")
-    settings = EvalSettings(_strengths(args.strengths), METHOD_ALIASES[args.method.lower()], _seeds(args.seeds),
+    settings = EvalSettings(strength_list(args.strengths), METHOD_ALIASES[args.method.lower()], seed_list(args.seeds),
                             args.max_tokens, args.fire_fraction, args.fluency_threshold, not args.no_baselines,
                             args.batch)
     if args.concept:
@@ -134,7 +114,7 @@ def cmd_eval_steering(args) -> int:
     res = evaluate_steering(session, concept, splits, settings, progress=None if args.json else throttled_progress())
     text = json.dumps(json_ready(res), ensure_ascii=False, indent=1, allow_nan=False)
     if args.out:
-        from ..core.atomic import atomic_write_text
+        from ..core.support.atomic import atomic_write_text
 
         atomic_write_text(Path(args.out), text + "\n")
     if args.json:
@@ -147,9 +127,9 @@ def cmd_eval_steering(args) -> int:
 def cmd_table(files, update_demo: str | None) -> int:
     """The demo table from saved results; with ``update_demo``, their figures go into demo_features.json (written
     atomically, concepts matched by name; nothing is written unless every file reads)."""
-    from ..core.atomic import atomic_write_text
-    from ..core.paths import resources_dir
     from ..core.steer_eval.table import demo_entry_update, markdown_table
+    from ..core.support.atomic import atomic_write_text
+    from ..core.support.paths import resources_dir
 
     results = []
     for f in files:

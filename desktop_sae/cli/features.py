@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 
 def cmd_features(args) -> int:
-    from ..core.features import features_on_text
+    from ..core.features.readout import features_on_text
 
     session = session_from_args(args, quiet=True)
     if session.sae is None:
@@ -41,9 +41,9 @@ def cmd_features(args) -> int:
 
 
 def cmd_feature(args) -> int:
-    from ..core.features import load_dictionary
-    from ..core.paths import default_sae_dir
-    from ..core.presets import demo_feature_labels
+    from ..core.features.readout import load_dictionary
+    from ..core.presets.demo_concepts import demo_feature_labels
+    from ..core.support.paths import default_sae_dir
 
     folder = args.sae or default_sae_dir()
     dic = load_dictionary(folder)

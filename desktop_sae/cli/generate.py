@@ -8,8 +8,10 @@ import json
 import sys
 from dataclasses import asdict, replace
 
-from ..core.config import SamplingConfig, SteeringConfig, parse_steer
-from ..core.prompt_file import parse_seeds, read_prompts
+from ..core.engine.sampling import SamplingConfig
+from ..core.steering.specs import SteeringConfig
+from ..core.steering.syntax import parse_steer
+from ..core.support.prompt_file import parse_seeds, read_prompts
 from .common import add_model_args, session_from_args
 
 

@@ -9,7 +9,7 @@ from .doctor import print_problems
 
 
 def cmd_app(args) -> int:
-    from ..core import diagnostics
+    from ..core.diagnostics import startup_checks as diagnostics
 
     problems = [] if diagnostics.skipped() else diagnostics.startup_problems(getattr(args, "model", None))
     print_problems(problems)

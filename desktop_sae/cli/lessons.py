@@ -26,7 +26,7 @@ def register(sub) -> None:
 
 
 def cmd_lessons(args) -> int:
-    from ..core.lessons import LessonError, list_lessons, load_lesson
+    from ..core.classroom.lessons import LessonError, list_lessons, load_lesson
 
     if args.check:
         bad = 0

@@ -30,7 +30,7 @@ def register(sub) -> None:
 
 def model_name(spec: str | None) -> str:
     """The name the app gives a model spec once loaded, without loading it."""
-    from ..core.models import BUNDLED_NAME
+    from ..core.engine.model_cache import BUNDLED_NAME
 
     if spec in (None, "", "default", "bundled", BUNDLED_NAME):
         return BUNDLED_NAME
@@ -40,17 +40,18 @@ def model_name(spec: str | None) -> str:
 
 def _target(args):
     """(Target, max activation per feature or None) for the model name and the SAE named on the command line."""
-    from ..core.errors import SAEFormatError
-    from ..core.neuronpedia import Target, sae_neuronpedia_id
-    from ..core.paths import default_sae_dir
+    from ..core.interop.neuronpedia_ids import Target
+    from ..core.interop.neuronpedia_read import sae_neuronpedia_id
+    from ..core.support.errors import SAEFormatError
+    from ..core.support.paths import default_sae_dir
 
     if args.sae == "none":
         return Target(model_name(args.model)), None
     folder = args.sae or default_sae_dir()
     if folder is None:
         raise SAEFormatError("no SAE is bundled with this installation; give one with --sae")
-    from ..core.presets import sae_identity
-    from ..core.sae_io import load_sae
+    from ..core.presets.identity import sae_identity
+    from ..core.sae.formats import load_sae
 
     sae = load_sae(folder)
     max_act = sae.stats.max_activation if sae.stats is not None else None
@@ -58,10 +59,10 @@ def _target(args):
 
 
 def cmd_import(args) -> int:
-    from ..core.errors import NeuronpediaError
-    from ..core.neuronpedia import MAX_BYTES, parse_neuronpedia
-    from ..core.preset_format import preset_to_dict
-    from ..core.presets import PresetStore
+    from ..core.interop.neuronpedia_read import MAX_BYTES, parse_neuronpedia
+    from ..core.presets.file_format import preset_to_dict
+    from ..core.presets.store import PresetStore
+    from ..core.support.errors import NeuronpediaError
 
     path = Path(args.file)
     try:
@@ -106,8 +107,8 @@ def cmd_import(args) -> int:
 
 
 def _read_preset(name_or_file: str):
-    from ..core.errors import PresetError
-    from ..core.presets import PresetStore
+    from ..core.presets.store import PresetStore
+    from ..core.support.errors import PresetError
 
     store = PresetStore()
     if Path(name_or_file).expanduser().is_file():
@@ -121,9 +122,9 @@ def _read_preset(name_or_file: str):
 
 
 def cmd_export(args) -> int:
-    from ..core.atomic import atomic_write_text
-    from ..core.neuronpedia import neuronpedia_json, to_neuronpedia
-    from ..core.presets import check_preset
+    from ..core.interop.neuronpedia_write import neuronpedia_json, to_neuronpedia
+    from ..core.presets.identity import check_preset
+    from ..core.support.atomic import atomic_write_text
 
     preset = _read_preset(args.preset)
     target, max_act = _target(args)

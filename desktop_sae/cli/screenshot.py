@@ -83,7 +83,8 @@ def offscreen_window(args, theme: str | None = None):
 def cmd_screenshot(args) -> int:
     from dataclasses import replace
 
-    from ..core.config import SteeringConfig, parse_steer
+    from ..core.steering.specs import SteeringConfig
+    from ..core.steering.syntax import parse_steer
 
     app, win = offscreen_window(args, args.theme)
     if win is None:

@@ -42,7 +42,7 @@ def process_age() -> float:
 def cmd_selftest(args) -> int:
     from dataclasses import replace
 
-    from ..core import diagnostics
+    from ..core.diagnostics import startup_checks as diagnostics
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     t = {"python": round(process_age(), 2)}
@@ -52,7 +52,7 @@ def cmd_selftest(args) -> int:
         return 2
     # the window's layout and settings go to a throw-away folder; the model cache and data folders are the real ones
     os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-selftest-")
-    from ..core.paths import resources_dir
+    from ..core.support.paths import resources_dir
     from ..gui.app import load_request_from_args, make_app
     from ..gui.main_window import MainWindow
     from .screenshot import wait_for

@@ -62,7 +62,7 @@ def cmd_toy(args: argparse.Namespace) -> int:
 
 
 def _toy_config(args):
-    from ..core.toy.superposition import ToyConfig
+    from ..core.classroom.toy.superposition import ToyConfig
 
     extra = {} if args.steps is None else {"steps": args.steps}
     return ToyConfig(
@@ -71,7 +71,7 @@ def _toy_config(args):
 
 
 def _toy_dict(r) -> dict:
-    from ..core.toy.superposition import geometry
+    from ..core.classroom.toy.superposition import geometry
 
     return {
         "config": asdict(r.config),
@@ -84,7 +84,7 @@ def _toy_dict(r) -> dict:
 
 
 def _superposition(args) -> int:
-    from ..core.toy.superposition import train_toy
+    from ..core.classroom.toy.superposition import train_toy
 
     r = train_toy(_toy_config(args), progress=_progress(args.json))
     d = _toy_dict(r)
@@ -115,8 +115,8 @@ def _print_toy(r, g) -> None:
 
 
 def _sae(args) -> int:
-    from ..core.toy.sae import ToySAEConfig, train_toy_sae
-    from ..core.toy.superposition import train_toy
+    from ..core.classroom.toy.superposition import train_toy
+    from ..core.classroom.toy.toy_sae import ToySAEConfig, train_toy_sae
 
     toy_cfg = _toy_config(args)
     prog = _progress(args.json)
@@ -152,7 +152,7 @@ def _sae(args) -> int:
 
 
 def _rainbow(args) -> int:
-    from ..core.toy.rainbow import RainbowConfig, train_rainbow
+    from ..core.classroom.toy.rainbow import RainbowConfig, train_rainbow
 
     r = train_rainbow(RainbowConfig(colours=args.colours, seed=args.seed), progress=_progress(args.json))
     if args.json:

@@ -39,7 +39,7 @@ def register(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    from ..core.models import load_model
+    from ..core.engine.models import load_model
     from ..core.training.pipeline import PipelineConfig, run_pipeline
 
     cfg = PipelineConfig(out=args.out, corpus=tuple(args.corpus), hook=args.hook, width=args.width, k=args.k,
@@ -59,8 +59,8 @@ def cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     import numpy as np
 
-    from ..core.models import load_model
-    from ..core.sae_io import load_sae
+    from ..core.engine.models import load_model
+    from ..core.sae.formats import load_sae
     from ..core.training.corpus import read_documents, tokenize_corpus
     from ..core.training.evaluate import evaluate, write_eval
     from ..core.training.pipeline import HELDOUT_FILE

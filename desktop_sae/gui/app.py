@@ -9,7 +9,7 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from ..app.state import LoadRequest
-from ..core import paths
+from ..core.support import paths
 from . import theme
 from .main_window import MainWindow
 from .settings import app_settings

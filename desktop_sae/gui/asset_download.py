@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..app.asset_tasks import DownloadRequest, download_job
-from ..core.errors import DesktopSAEError
-from ..core.hf_cache import display_name
+from ..core.support.errors import DesktopSAEError
+from ..core.support.hf_cache import display_name
 
 KINDS = (
     ("model", "Model (hub id)", "e.g. openai-community/gpt2 or HuggingFaceTB/SmolLM2-135M-Instruct"),
@@ -77,7 +77,7 @@ class DownloadPanel(QGroupBox):
             self._show(f"The SAE directory could not be read: {self._directory_error}", error=True)
 
     def _release_ids(self) -> list[str]:
-        from ..core.sae_directory import load_directory
+        from ..core.assets.sae_directory import load_directory
 
         try:
             return [f"{name}/{s.id}" for name, rel in sorted(load_directory(self.directory_file).items())

@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from ..app.state import LoadRequest
-from ..core.assets import human_size, list_models, list_saes
-from ..core.errors import DesktopSAEError
+from ..core.assets.metadata import human_size
+from ..core.assets.registry import list_models, list_saes
+from ..core.support.errors import DesktopSAEError
 from .asset_download import DownloadPanel
 
 MODEL_COLUMNS = ("Model", "Source", "Format", "Size", "Width", "Layers")
@@ -179,7 +180,7 @@ class AssetManager(QDialog):
     # --- the report ----------------------------------------------------------------------------------------------
     def update_report(self):
         """The compatibility report of the selected pair (None when no model is selected)."""
-        from ..core.compat import CompatReport, check_pair, free_memory
+        from ..core.assets.compatibility import CompatReport, check_pair, free_memory
 
         m, s = self.current_model(), self.current_sae()
         self.error.setText("")
@@ -230,7 +231,7 @@ class AssetManager(QDialog):
 
     def import_path(self, path: str, name: str | None = None) -> bool:
         """Import a local model or SAE (validated first); it is then listed and selected."""
-        from ..core.asset_import import import_asset
+        from ..core.assets.imports import import_asset
 
         try:
             a = import_asset(path, name)

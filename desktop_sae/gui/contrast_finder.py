@@ -33,7 +33,7 @@ from ..app.discover import (
     steer_set,
     vector_strength,
 )
-from ..core.errors import DesktopSAEError
+from ..core.support.errors import DesktopSAEError
 from .feature_hits_table import FeatureHitsTable
 
 COLUMNS = ("feature", "score", "mean +", "mean −", "fires on +", "fires on −", "label")
@@ -292,7 +292,7 @@ class ContrastFinder(QDialog):
             self.save_vector_to(path)
 
     def save_vector_to(self, path):
-        from ..core.vectors import save_vector
+        from ..core.steering.vectors import save_vector
 
         try:
             out = save_vector(self.result.vector, path)

@@ -39,7 +39,7 @@ def _cell(v) -> str:
 class EvalDialog(QDialog):
     def __init__(self, controller, parent=None):
         super().__init__(parent)
-        from ..core.presets import load_demo_features
+        from ..core.presets.demo_concepts import load_demo_features
 
         self.ctl, self.job, self.result = controller, None, None
         self.setWindowTitle("Evaluate steering")
@@ -178,8 +178,8 @@ class EvalDialog(QDialog):
         table.resizeColumnsToContents()
 
     def save_to(self, path) -> Path:
-        from ..core.atomic import atomic_write_text
         from ..core.steer_eval.evaluate import json_ready
+        from ..core.support.atomic import atomic_write_text
 
         path = Path(path)
         atomic_write_text(path, json.dumps(json_ready(self.result), ensure_ascii=False, indent=1) + "\n")

@@ -18,7 +18,7 @@ class LessonMode:
     _layout_before_lesson = None
 
     def lesson_infos(self):
-        from ..core.lessons import list_lessons
+        from ..core.classroom.lessons import list_lessons
 
         errors: list[str] = []
         infos = list_lessons(errors=errors)
@@ -30,9 +30,9 @@ class LessonMode:
         """Start a shipped lesson by id (or file name without .json), or a lesson file by its path."""
         from pathlib import Path
 
-        from ..core.errors import DesktopSAEError
-        from ..core.lessons import load_lesson
-        from ..core.paths import default_sae_dir
+        from ..core.classroom.lessons import load_lesson
+        from ..core.support.errors import DesktopSAEError
+        from ..core.support.paths import default_sae_dir
 
         try:
             if str(lesson_id).endswith(".json") and Path(lesson_id).is_file():
@@ -143,8 +143,8 @@ class LessonMode:
             self.controller.set_status(f"This step's '{step.action}' panel is not available in this window")
 
     def _lesson_sweep(self, step, args) -> None:
-        from ..core.errors import DesktopSAEError
-        from ..core.lessons import SteerItem
+        from ..core.classroom.lessons import SteerItem
+        from ..core.support.errors import DesktopSAEError
 
         concept = args.get("concept") or (step.steer[0].concept if step.steer else None)
         try:

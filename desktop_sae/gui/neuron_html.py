@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import re
 
-from ..core.neuron_data import TOPIC_NAMES, topic_name
+from ..core.classroom.neuron_data import TOPIC_NAMES, topic_name
 
 _CHIP = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
          "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354",

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from ..core import neuron_data as nd
+from ..core.classroom import neuron_data as nd
 from .neuron_html import contexts_html, features_html
 from .theme import is_dark
 
@@ -52,8 +52,8 @@ def _neuron_job(neuron: int, layer: int | None, texts, topics, cache):
     """``fn(session, state)``: the neuron's top contexts over ``texts`` and the SAE features on their peaks."""
 
     def job(session, state):
-        from ..core.hooks import n_layers, parse_hook_name
-        from ..core.neurons import features_at, mlp_width, neuron_activations, select_features
+        from ..core.classroom.neurons import features_at, mlp_width, neuron_activations, select_features
+        from ..core.engine.hooks import n_layers, parse_hook_name
 
         model = session.lm.model
         L = layer

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import PresetError
+from ..core.support.errors import PresetError
 
 
 class PresetManager(QDialog):

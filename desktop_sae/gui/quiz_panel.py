@@ -6,8 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ..core.config import SteeringConfig, SteerSpec
-from ..core.quiz import Quiz
+from ..core.classroom.quiz import Quiz
+from ..core.steering.specs import SteeringConfig, SteerSpec
 
 PROMPTS = (
     "Tell me about your day.",
@@ -63,7 +63,7 @@ class QuizPanel(QWidget):
         """(feature, label) pairs: the bundled SAE's measured demo features, else well-labelled features."""
         import numpy as np
 
-        from ..core.presets import load_demo_features, quiz_features
+        from ..core.presets.demo_concepts import load_demo_features, quiz_features
 
         info = self.ctl.state.info
         cat = self.ctl.state.catalog

@@ -8,7 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout
 
 from ..app.discover import DiscoverError, span_job, span_request, steer_found, text_job
-from ..core.errors import DesktopSAEError
+from ..core.support.errors import DesktopSAEError
 from .feature_hits_table import FeatureHitsTable
 
 COLUMNS = ("feature", "max", "mean", "tokens", "peaks at", "label")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..core import paths
+from ..core.support import paths
 
 
 def app_settings() -> QSettings:

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import SteeringError
-from .steering_row import METHOD_NAMES, METHOD_TIPS, SteeringRow  # noqa: F401  (re-exported)
+from ..core.support.errors import SteeringError
+from .steering_row import SteeringRow
 
 DEBOUNCE_MS = 300
 

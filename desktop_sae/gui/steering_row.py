@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QToolButton,
 )
 
-from ..core.config import METHODS, VECTOR_METHODS
+from ..core.steering.specs import METHODS, VECTOR_METHODS
 
 METHOD_NAMES = {"add": "add", "clamp": "clamp", "orth": "orthogonal", "cap": "cap"}
 METHOD_TIPS = (

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..app.sweep_tasks import SweepRequest, strength_sweep_job
-from ..core.config import SteerSpec
+from ..core.steering.specs import SteerSpec
 
 SET = "set"  # combo data: the whole steering set, scaled by the multiplier
 DEFAULT_PROMPT = "What should I do this weekend?"

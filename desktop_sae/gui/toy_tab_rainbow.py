@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..app.toy_tasks import rainbow_job
-from ..core.toy.rainbow import RainbowConfig, RainbowResult
+from ..core.classroom.toy.rainbow import RainbowConfig, RainbowResult
 from .theme import TRACE_COLORS, plot_colors
 from .toy_plots import PlotCard, SwatchStrip, plot_widget
 from .toy_widgets import JobTab, big_label

@@ -11,8 +11,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from ..app.toy_tasks import ToySAEOutcome, toy_sae_job
-from ..core.toy.sae import ToySAEConfig, ToySAESnapshot
-from ..core.toy.superposition import ToyConfig, ToySnapshot
+from ..core.classroom.toy.superposition import ToyConfig, ToySnapshot
+from ..core.classroom.toy.toy_sae import ToySAEConfig, ToySAESnapshot
 from .theme import plot_colors
 from .ticker import Ticker
 from .toy_plots import ArrowPlot, PlotCard, importance_colors

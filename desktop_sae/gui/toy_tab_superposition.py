@@ -11,7 +11,7 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from ..app.toy_tasks import superposition_job
-from ..core.toy.superposition import ToyConfig, ToySnapshot
+from ..core.classroom.toy.superposition import ToyConfig, ToySnapshot
 from .ticker import Ticker
 from .toy_plots import ArrowPlot, LossPlot, PlotCard, importance_colors
 from .toy_widgets import JobTab, SliderSpin, big_label

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from ..app.train_tasks import STAGES
 from ..app.training_run import CANCELLED, CANCELLING, DONE, FAILED, RUNNING, TrainingRun
-from ..core.errors import DesktopSAEError
+from ..core.support.errors import DesktopSAEError
 from .train_form import TrainForm
 from .train_plots import TrainPlots
 

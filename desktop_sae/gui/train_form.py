@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import HookPointError
-from ..core.hooks import SITES, parse_hook_name
+from ..core.engine.hooks import SITES, parse_hook_name
+from ..core.support.errors import HookPointError
 from ..core.training.builtin_corpus import installed_sources
 from ..core.training.runs import RunSpec, default_name, training_devices
 

@@ -33,11 +33,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from desktop_sae.core.atomic import atomic_write_text
-    from desktop_sae.core.contrast import SET_SIZE, feature_set, rank_features, text_means
-    from desktop_sae.core.paths import resources_dir
-    from desktop_sae.core.session import open_session
+    from desktop_sae.core.assets.opening import open_session
+    from desktop_sae.core.features.contrast import SET_SIZE, feature_set, rank_features, text_means
     from desktop_sae.core.steer_eval.answers import generate_answer
+    from desktop_sae.core.support.atomic import atomic_write_text
+    from desktop_sae.core.support.paths import resources_dir
 
     k = a.k or SET_SIZE
     res = resources_dir()

@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=16, help="contexts per forward pass (32-48 is faster on a CPU)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from desktop_sae.core.models import load_model
+    from desktop_sae.core.engine.models import load_model
     from desktop_sae.core.training.activation_store import collect
     from desktop_sae.core.training.corpus import TokenizedCorpus, read_documents, tokenize_corpus
 

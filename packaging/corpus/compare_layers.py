@@ -30,10 +30,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="work_data/compare_layers.json")
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
-    from desktop_sae.core.config import SamplingConfig
-    from desktop_sae.core.hooks import hooks
-    from desktop_sae.core.models import load_model
-    from desktop_sae.core.session import Session
+    from desktop_sae.core.engine.hooks import hooks
+    from desktop_sae.core.engine.models import load_model
+    from desktop_sae.core.engine.sampling import SamplingConfig
+    from desktop_sae.core.engine.session import Session
 
     session = Session(load_model())
     special = set(session.special_ids)

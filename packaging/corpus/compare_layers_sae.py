@@ -43,10 +43,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
-    from desktop_sae.core.models import load_model
-    from desktop_sae.core.sae import FeatureStats
-    from desktop_sae.core.session import Session
+    from desktop_sae.core.engine.models import load_model
+    from desktop_sae.core.engine.sampling import SamplingConfig
+    from desktop_sae.core.engine.session import Session
+    from desktop_sae.core.sae.autoencoder import FeatureStats
+    from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
     from desktop_sae.core.training.activation_store import collect
     from desktop_sae.core.training.corpus import TokenizedCorpus
     from desktop_sae.core.training.evaluate import evaluate

@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from desktop_sae.core.session import open_session
+    from desktop_sae.core.assets.opening import open_session
     from desktop_sae.core.steer_eval.data import Splits, load_concept, load_splits
     from desktop_sae.core.steer_eval.evaluate import EvalSettings, evaluate_steering, json_ready
 

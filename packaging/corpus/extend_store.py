@@ -29,8 +29,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from desktop_sae.core.atomic import atomic_write_text
-    from desktop_sae.core.models import load_model
+    from desktop_sae.core.engine.models import load_model
+    from desktop_sae.core.support.atomic import atomic_write_text
     from desktop_sae.core.training.activation_store import ACTS, LOCS, META, TOKENS, ActivationStore, collect
     from desktop_sae.core.training.corpus import read_documents, tokenize_corpus
 

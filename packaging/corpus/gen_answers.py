@@ -34,7 +34,7 @@ def main(argv=None) -> int:
                     "golden_gate: golden_gate_prompts.py (more Golden Gate / San Francisco answers)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from desktop_sae.core.models import load_model
+    from desktop_sae.core.engine.models import load_model
 
     lm = load_model()
     tok, model = lm.tokenizer, lm.model

@@ -60,7 +60,7 @@ NEUTRAL = [
 @torch.inference_mode()
 def text_max_acts(lm, sae, texts: list[str]) -> torch.Tensor:
     """[len(texts), d_sae]: each feature's largest activation over each text's tokens (BOS and sinks skipped)."""
-    from desktop_sae.core.hooks import hooks
+    from desktop_sae.core.engine.hooks import hooks
 
     thr = float(sae.cfg.metadata.get("outlier_norm_threshold") or float("inf"))
     out, grabbed = [], []
@@ -109,8 +109,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from desktop_sae.core.models import load_model
-    from desktop_sae.core.sae_io import load_sae
+    from desktop_sae.core.engine.models import load_model
+    from desktop_sae.core.sae.formats import load_sae
 
     lm = load_model(dtype="float32")
     res = {"texts": {"golden_gate": GOLDEN_GATE, "other_bridges": OTHER_BRIDGES, "neutral": NEUTRAL},
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     if a.out:
         from pathlib import Path
 
-        from desktop_sae.core.atomic import atomic_write_text
+        from desktop_sae.core.support.atomic import atomic_write_text
 
         atomic_write_text(Path(a.out), text + "\n")
     for p, r in res["saes"].items():

@@ -126,13 +126,14 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from desktop_sae.core.atomic import atomic_write_text
-    from desktop_sae.core.config import NO_STEERING, SamplingConfig, SteeringConfig, SteerSpec
-    from desktop_sae.core.models import load_model
-    from desktop_sae.core.paths import default_sae_dir
-    from desktop_sae.core.sae_io import load_sae
-    from desktop_sae.core.session import Session
-    from desktop_sae.core.training.dictionary import FeatureDictionary
+    from desktop_sae.core.engine.models import load_model
+    from desktop_sae.core.engine.sampling import SamplingConfig
+    from desktop_sae.core.engine.session import Session
+    from desktop_sae.core.features.dictionary import FeatureDictionary
+    from desktop_sae.core.sae.formats import load_sae
+    from desktop_sae.core.steering.specs import NO_STEERING, SteeringConfig, SteerSpec
+    from desktop_sae.core.support.atomic import atomic_write_text
+    from desktop_sae.core.support.paths import default_sae_dir
 
     sae_dir = Path(a.sae or default_sae_dir())
     session = Session(load_model(), load_sae(sae_dir))

@@ -34,11 +34,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from desktop_sae.core.config import SteeringConfig, SteerSpec
-    from desktop_sae.core.session import open_session
+    from desktop_sae.core.assets.opening import open_session
     from desktop_sae.core.steer_eval.answers import generate_answer
     from desktop_sae.core.steer_eval.data import load_splits
     from desktop_sae.core.steer_eval.reading import answer_logprobs, mean_nll
+    from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 
     s = open_session()
     prompts = load_splits().selection[a.skip_prompts: a.skip_prompts + a.n_prompts]

@@ -31,11 +31,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from desktop_sae.core.atomic import atomic_write_text
-    from desktop_sae.core.contrast import set_strength
-    from desktop_sae.core.session import open_session
+    from desktop_sae.core.assets.opening import open_session
+    from desktop_sae.core.features.contrast import set_strength
     from desktop_sae.core.steer_eval.data import Splits, demo_concepts, load_concept, load_splits
     from desktop_sae.core.steer_eval.evaluate import EvalSettings, evaluate_steering, json_ready
+    from desktop_sae.core.support.atomic import atomic_write_text
 
     s = open_session()
     full = load_splits()

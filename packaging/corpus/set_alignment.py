@@ -26,10 +26,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from desktop_sae.core.contrast import feature_set, rank_features, text_means
-    from desktop_sae.core.paths import resources_dir
-    from desktop_sae.core.sae_io import load_sae
-    from desktop_sae.core.session import open_session
+    from desktop_sae.core.assets.opening import open_session
+    from desktop_sae.core.features.contrast import feature_set, rank_features, text_means
+    from desktop_sae.core.sae.formats import load_sae
+    from desktop_sae.core.support.paths import resources_dir
 
     ks = [int(k) for k in a.ks.split(",")]
     answers = json.loads((resources_dir() / "steer_eval" / "concept_answers.json").read_text(encoding="utf-8"))

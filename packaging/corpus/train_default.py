@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from desktop_sae.core.models import load_model
+    from desktop_sae.core.engine.models import load_model
     from desktop_sae.core.training.pipeline import (
         PipelineConfig,
         collect_activations,

@@ -26,7 +26,7 @@ TOL_ACTS, TOL_RECON = 1e-3, 1e-3  # relative to the largest magnitude in the com
 def compare(folder: Path, x: torch.Tensor) -> dict:
     from sae_lens import SAE as LensSAE
 
-    from desktop_sae.core.sae_io import load_sae
+    from desktop_sae.core.sae.formats import load_sae
 
     ours = load_sae(folder)
     lens = LensSAE.load_from_disk(str(folder), device="cpu")
@@ -57,7 +57,7 @@ def inputs(d_in: int, n: int, scale: float, b_dec: torch.Tensor | None = None, s
 
 def trained_tiny(folder: Path) -> Path:
     """A TopK SAE (64 -> 256, k 8) trained for 40 steps on structured random data, saved by save_sae."""
-    from desktop_sae.core.sae_io import save_sae
+    from desktop_sae.core.sae.formats import save_sae
     from desktop_sae.core.training.trainer import TopKTrainer, TrainConfig
 
     g = torch.Generator().manual_seed(1)
@@ -77,7 +77,7 @@ def trained_tiny(folder: Path) -> Path:
 def random_saes(root: Path) -> list[Path]:
     """save_sae on random SAEs of every architecture and input normalisation our writer supports."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from desktop_sae.core.sae_io import save_sae
+    from desktop_sae.core.sae.formats import save_sae
     from tiny import random_sae
 
     out = []
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
     results = []
     bundled = ROOT / "resources" / "sae" / "smollm2-135m-instruct"
     meta = json.loads((bundled / "cfg.json").read_text())
-    from desktop_sae.core.sae_io import load_sae
+    from desktop_sae.core.sae.formats import load_sae
 
     b_dec = load_sae(bundled).b_dec.detach()
     results.append(compare(bundled, inputs(meta["d_in"], a.rows, meta["metadata"].get("typical_norm", 150.0), b_dec)))

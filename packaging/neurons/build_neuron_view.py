@@ -26,8 +26,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # this checkout's desktop_sae, not an installed one
 
-from desktop_sae.core import neuron_data as nd  # noqa: E402
-from desktop_sae.core import neurons as nn_  # noqa: E402
+from desktop_sae.core.classroom import neuron_data as nd  # noqa: E402
+from desktop_sae.core.classroom import neurons as nn_  # noqa: E402
 
 K, TOP_F, MAX_FEATURES, SELECTIVE = 12, 3, 12, 0.06
 
@@ -136,9 +136,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="default: <folder>/neuron_view.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    from desktop_sae.core.features import load_dictionary
-    from desktop_sae.core.presets import sae_identity
-    from desktop_sae.core.session import open_session
+    from desktop_sae.core.assets.opening import open_session
+    from desktop_sae.core.features.readout import load_dictionary
+    from desktop_sae.core.presets.identity import sae_identity
 
     t0 = time.time()
     session = open_session()

@@ -7,7 +7,7 @@ import tiny
 from desktop_sae.app.controller import Controller
 from desktop_sae.app.jobs import JobRunner
 from desktop_sae.app.state import LoadRequest
-from desktop_sae.core.presets import PresetStore
+from desktop_sae.core.presets.store import PresetStore
 
 
 @pytest.fixture

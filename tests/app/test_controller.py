@@ -10,8 +10,8 @@ import tiny
 from desktop_sae.app.controller import Controller
 from desktop_sae.app.messages import JobCancelled, JobDone, JobFailed, JobPartial, JobProgress
 from desktop_sae.app.state import LoadRequest
-from desktop_sae.core.config import SamplingConfig
-from desktop_sae.core.presets import PresetStore
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.presets.store import PresetStore
 
 
 def _drain(runner, until, timeout=20.0):
@@ -194,7 +194,7 @@ def test_presets_round_trip_through_the_controller(make_controller):
 
 
 def test_a_strength_sweep_adds_one_answer_per_strength(make_controller):
-    from desktop_sae.core.config import SteerSpec
+    from desktop_sae.core.steering.specs import SteerSpec
 
     ctl = make_controller()
     ctl.set_sampling(SamplingConfig(seed=4, temperature=0.0, max_new_tokens=6))
@@ -214,8 +214,8 @@ def test_a_strength_sweep_adds_one_answer_per_strength(make_controller):
 def test_a_steering_vector_steers_saves_in_a_preset_and_wrong_widths_are_refused(make_controller):
     import numpy as np
 
-    from desktop_sae.core.errors import SteeringError
-    from desktop_sae.core.vectors import SteeringVector
+    from desktop_sae.core.steering.vectors import SteeringVector
+    from desktop_sae.core.support.errors import SteeringError
 
     ctl = make_controller()
     d_in = ctl.state.info.d_in

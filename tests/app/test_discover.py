@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from desktop_sae.app import discover
-from desktop_sae.core.config import SamplingConfig
-from desktop_sae.core.contrast import SET_SIZE, ContrastResult
-from desktop_sae.core.features import features_on_span
-from desktop_sae.core.vectors import load_vector, save_vector
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.features.contrast import SET_SIZE, ContrastResult
+from desktop_sae.core.features.readout import features_on_span
+from desktop_sae.core.steering.vectors import load_vector, save_vector
 
 POS = ["the bridge over the river", "a bridge of steel", "they crossed the bridge at night"]
 NEG = ["the cat sat on the mat", "a quiet morning", "they ate some soup at night"]
@@ -143,10 +143,10 @@ def test_features_on_a_selection_of_an_answer_match_a_direct_computation(ctl):
 @pytest.mark.integration
 def test_the_built_in_bridge_example_finds_the_bundled_bridge_features(bundled_lm):
     from desktop_sae.app.contrast_examples import EXAMPLES
-    from desktop_sae.core.contrast import contrast
-    from desktop_sae.core.paths import default_sae_dir
-    from desktop_sae.core.sae_io import load_sae
-    from desktop_sae.core.session import Session
+    from desktop_sae.core.engine.session import Session
+    from desktop_sae.core.features.contrast import contrast
+    from desktop_sae.core.sae.formats import load_sae
+    from desktop_sae.core.support.paths import default_sae_dir
 
     s = Session(bundled_lm)
     s.attach_sae(load_sae(default_sae_dir()))

@@ -6,8 +6,9 @@ import json
 import tiny
 from desktop_sae.app.controller import Controller
 from desktop_sae.app.neuronpedia import export_neuronpedia, import_neuronpedia, last_exchange
-from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
-from desktop_sae.core.presets import PresetStore
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.presets.store import PresetStore
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 
 SRC = "1-res-tiny-sae"  # the tiny SAE: folder tiny-sae, blocks.1.hook_resid_post
 

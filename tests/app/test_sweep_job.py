@@ -10,11 +10,12 @@ import tiny
 from desktop_sae.app.controller import Controller
 from desktop_sae.app.state import LoadRequest
 from desktop_sae.app.sweep_tasks import SweepRequest, strength_sweep_job
-from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
-from desktop_sae.core.presets import PresetStore
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.presets.store import PresetStore
 from desktop_sae.core.steer_eval import data
 from desktop_sae.core.steer_eval.reading import answer_logprobs, kl_along, mean_nll
 from desktop_sae.core.steer_eval.scoring import harmonic_mean
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 
 RES = Path(__file__).resolve().parents[2] / "resources"
 

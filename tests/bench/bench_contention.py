@@ -26,11 +26,11 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
-    from desktop_sae.core.bench_engine import PROMPT, _engine_run
-    from desktop_sae.core.config import SteeringConfig
-    from desktop_sae.core.models import load_model
-    from desktop_sae.core.session import Session
-    from desktop_sae.core.step_threads import GOVERNOR
+    from desktop_sae.core.engine.benchmark import PROMPT, _engine_run
+    from desktop_sae.core.engine.models import load_model
+    from desktop_sae.core.engine.session import Session
+    from desktop_sae.core.engine.step_threads import GOVERNOR
+    from desktop_sae.core.steering.specs import SteeringConfig
 
     full = torch.get_num_threads()
     s = Session(load_model(dtype="bfloat16"))

@@ -25,8 +25,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
-    from desktop_sae.core.presets import load_demo_features
-    from desktop_sae.core.session import open_session
+    from desktop_sae.core.assets.opening import open_session
+    from desktop_sae.core.presets.demo_concepts import load_demo_features
     from desktop_sae.core.steer_eval.data import load_concept, load_splits
     from desktop_sae.core.steer_eval.evaluate import EvalSettings, evaluate_steering
 

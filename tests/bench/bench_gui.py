@@ -185,10 +185,10 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
 
 
 def bench_search(sae) -> dict:
-    from desktop_sae.core.feature_catalog import FeatureCatalog
-    from desktop_sae.core.features import load_dictionary
-    from desktop_sae.core.paths import default_sae_dir
-    from desktop_sae.core.sae_io import load_sae
+    from desktop_sae.core.features.catalog import FeatureCatalog
+    from desktop_sae.core.features.readout import load_dictionary
+    from desktop_sae.core.sae.formats import load_sae
+    from desktop_sae.core.support.paths import default_sae_dir
     from desktop_sae.gui.app import make_app
     from desktop_sae.gui.feature_panel import FeaturePanel
 

@@ -22,7 +22,7 @@ import torch
 
 
 def _contexts(args, lm, sae):
-    from desktop_sae.core.paths import default_sae_dir
+    from desktop_sae.core.support.paths import default_sae_dir
     from desktop_sae.core.training.corpus import read_documents, tokenize_corpus
     from desktop_sae.core.training.pipeline import HELDOUT_FILE
 
@@ -35,7 +35,7 @@ def _contexts(args, lm, sae):
 
 
 def compare(a, b, sae, contexts, bos: int, max_tokens: int) -> dict:
-    from desktop_sae.core.hooks import hooks
+    from desktop_sae.core.engine.hooks import hooks
 
     hook = sae.cfg.hook_name
     rel, cos, agree, kl, ce_a, ce_b, n = [], [], 0, 0.0, 0.0, 0.0, 0
@@ -73,9 +73,9 @@ def main() -> int:
     ap.add_argument("--tokens", type=int, default=8192)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    from desktop_sae.core.models import load_model
-    from desktop_sae.core.paths import default_sae_dir
-    from desktop_sae.core.sae_io import load_sae
+    from desktop_sae.core.engine.models import load_model
+    from desktop_sae.core.sae.formats import load_sae
+    from desktop_sae.core.support.paths import default_sae_dir
     from desktop_sae.core.training.evaluate import evaluate
 
     bf, q = load_model(dtype="bfloat16"), load_model(dtype="int8")

@@ -23,12 +23,12 @@ import time
 LOAD_CODE = (
     "import time, sys; t=time.perf_counter()\n"
     "import torch; t0=time.perf_counter()\n"
-    "from desktop_sae.core.models import load_model\n"
+    "from desktop_sae.core.engine.models import load_model\n"
     "t1=time.perf_counter(); lm=load_model(); t2=time.perf_counter()\n"
-    "from desktop_sae.core.config import SamplingConfig\n"
-    "from desktop_sae.core.paths import default_sae_dir\n"
-    "from desktop_sae.core.sae_io import load_sae\n"
-    "from desktop_sae.core.session import Session\n"
+    "from desktop_sae.core.steering.specs import SamplingConfig\n"
+    "from desktop_sae.core.support.paths import default_sae_dir\n"
+    "from desktop_sae.core.sae.formats import load_sae\n"
+    "from desktop_sae.core.engine.session import Session\n"
     "s = Session(lm); s.attach_sae(load_sae(default_sae_dir()))\n"
     "s.generate('Hi', SamplingConfig(max_new_tokens=1)); t3=time.perf_counter()\n"
     "import json; print(json.dumps({'torch_s': t0-t, 'import_s': t1-t, 'load_s': t2-t1, 'total_s': t2-t,\n"
@@ -51,11 +51,12 @@ def load_times(n: int) -> dict:
 def decode_rates(n_tokens: int, repeats: int, dtypes: list[str]) -> dict:
     import torch
 
-    from desktop_sae.core import models
-    from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
-    from desktop_sae.core.paths import default_sae_dir
-    from desktop_sae.core.sae_io import load_sae
-    from desktop_sae.core.session import Session
+    from desktop_sae.core.engine import models
+    from desktop_sae.core.engine.sampling import SamplingConfig
+    from desktop_sae.core.engine.session import Session
+    from desktop_sae.core.sae.formats import load_sae
+    from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
+    from desktop_sae.core.support.paths import default_sae_dir
 
     sc = SamplingConfig(temperature=0, frequency_penalty=0.0, max_new_tokens=n_tokens)
     add3 = SteeringConfig(tuple(SteerSpec(f, 4.0) for f in (11, 222, 3333)))

@@ -25,7 +25,7 @@ def main() -> int:
     from desktop_sae.app.controller import Controller
     from desktop_sae.app.jobs import JobRunner
     from desktop_sae.app.state import LoadRequest
-    from desktop_sae.core.config import SamplingConfig
+    from desktop_sae.core.engine.sampling import SamplingConfig
 
     runner = JobRunner()
     runner.start_thread()

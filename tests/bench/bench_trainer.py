@@ -98,7 +98,7 @@ def run_collect_speed(a) -> dict:
     against a full forward pass in the same run."""
     import tempfile
 
-    from desktop_sae.core.models import load_model
+    from desktop_sae.core.engine.models import load_model
     from desktop_sae.core.training.activation_store import collect
 
     torch.set_num_threads(a.threads)

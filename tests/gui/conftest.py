@@ -15,7 +15,7 @@ import torch  # noqa: E402
 from PySide6.QtCore import QThread, QTimer  # noqa: E402
 
 import tiny  # noqa: E402
-from desktop_sae.core.sae_io import load_sae, save_sae  # noqa: E402
+from desktop_sae.core.sae.formats import load_sae, save_sae  # noqa: E402
 
 torch.set_num_threads(1)  # the CI / dev machines are small and shared; one thread decodes fastest there
 
@@ -61,7 +61,7 @@ def make_tiny_loader(sae_dir, delay: float = 0.0):
 @pytest.fixture(scope="session")
 def real_sae_dir(tmp_path_factory):
     """The bundled SAE if it ships, else a random TopK SAE for SmolLM2 (576 -> 1024, k 32) with statistics."""
-    from desktop_sae.core.paths import default_sae_dir
+    from desktop_sae.core.support.paths import default_sae_dir
 
     bundled = default_sae_dir()
     if bundled is not None:
@@ -78,7 +78,7 @@ def real_sae_dir(tmp_path_factory):
 def make_window(qtbot, tmp_path):
     """make_window(loader=None|callable, load=LoadRequest) -> a shown, ready MainWindow (closed at teardown)."""
     from desktop_sae.app.state import LoadRequest
-    from desktop_sae.core.presets import PresetStore
+    from desktop_sae.core.presets.store import PresetStore
     from desktop_sae.gui.main_window import MainWindow
 
     made = []
@@ -103,7 +103,7 @@ def set_sampling(win, **kw):
     """Sampling for a test: temperature 0.5, seed 7, 20 tokens unless ``kw`` says otherwise."""
     from dataclasses import replace
 
-    from desktop_sae.core.config import SamplingConfig
+    from desktop_sae.core.engine.sampling import SamplingConfig
 
     win.controller.set_sampling(replace(SamplingConfig(temperature=0.5, seed=7, max_new_tokens=20), **kw))
 
@@ -130,7 +130,7 @@ def tiny_sae_with_dictionary(tmp_path_factory, tiny_sae_dir):
     import shutil
 
     from desktop_sae.core.training.activation_store import collect
-    from desktop_sae.core.training.dictionary import build_dictionary
+    from desktop_sae.core.training.dictionary_builder import build_dictionary
 
     folder = tmp_path_factory.mktemp("dict_sae") / "tiny-sae-dict"
     shutil.copytree(tiny_sae_dir, folder, ignore=shutil.ignore_patterns("labels.user.json"))

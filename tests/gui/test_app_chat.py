@@ -101,7 +101,7 @@ def test_stop_mid_answer(make_window, tiny_sae_dir, qtbot):
 
 
 def test_worker_exception_is_reported_and_the_app_keeps_working(make_window, tiny_sae_dir, qtbot):
-    from desktop_sae.core.config import SteeringConfig, SteerSpec
+    from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 
     win = make_window(make_tiny_loader(tiny_sae_dir))
     ctl = win.controller
@@ -110,7 +110,7 @@ def test_worker_exception_is_reported_and_the_app_keeps_working(make_window, tin
     ask(qtbot, win, "first")
     assert "simulated failure" in ctl.state.last_error
     assert "simulated failure" in win.chat.main_view.toPlainText()
-    from desktop_sae.core.errors import SteeringError
+    from desktop_sae.core.support.errors import SteeringError
 
     with pytest.raises(SteeringError, match="feature 5000 does not exist"):  # refused before anything changes
         ctl.set_steering(SteeringConfig((SteerSpec(5000, 1.0, "raw", "add"),)))

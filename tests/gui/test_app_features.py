@@ -32,7 +32,7 @@ def test_feature_search_labels_and_detail(make_window, tiny_sae_dir, qtbot):
 
 
 def test_feature_dashboard_with_a_dictionary(make_window, tiny_sae_with_dictionary, qtbot):
-    from desktop_sae.core.training.dictionary import FeatureDictionary
+    from desktop_sae.core.features.dictionary import FeatureDictionary
 
     d = FeatureDictionary.load(tiny_sae_with_dictionary)
     f = max(range(len(d)), key=lambda i: d.entry(i)["max_activation"])
@@ -60,7 +60,7 @@ def test_feature_dashboard_with_a_dictionary(make_window, tiny_sae_with_dictiona
 
 
 def test_settings_and_layout_persist(make_window, tiny_sae_dir, qtbot):
-    from desktop_sae.core import paths
+    from desktop_sae.core.support import paths
 
     win = make_window(make_tiny_loader(tiny_sae_dir))
     win.chat.system.setText("Be brief.")

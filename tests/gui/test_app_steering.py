@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QMessageBox
 import tiny
 from conftest import ask, make_tiny_loader
 from conftest import set_sampling as _sampling
-from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 
 pytestmark = pytest.mark.gui
 

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QApplication
 from conftest import ask, make_tiny_loader, set_sampling
 from desktop_sae.app.contrast_examples import EXAMPLES
 from desktop_sae.app.discover import default_vector_path
-from desktop_sae.core.features import features_on_span
-from desktop_sae.core.vectors import load_vector
+from desktop_sae.core.features.readout import features_on_span
+from desktop_sae.core.steering.vectors import load_vector
 
 pytestmark = pytest.mark.gui
 

@@ -132,7 +132,7 @@ def _play(win, qtbot, timeout=120_000):
 
 def test_every_shipped_lesson_runs_end_to_end(make_window, tiny_sae_dir, qtbot):
     """All four lessons on the tiny model: every step's action runs (toy training, quiz, neuron view, chat)."""
-    from desktop_sae.core.lessons import list_lessons
+    from desktop_sae.core.classroom.lessons import list_lessons
 
     win = make_window(make_tiny_loader(tiny_sae_dir))
     win.toy_lab.slow_motion.setChecked(False)  # fast in tests; a class watches it slowly
@@ -146,7 +146,7 @@ def test_every_shipped_lesson_runs_end_to_end(make_window, tiny_sae_dir, qtbot):
 @pytest.mark.integration
 def test_every_shipped_lesson_in_presentation_mode_with_the_real_model(make_window, real_sae_dir, qtbot):
     from desktop_sae.app.state import LoadRequest
-    from desktop_sae.core.lessons import list_lessons
+    from desktop_sae.core.classroom.lessons import list_lessons
 
     win = make_window(load=LoadRequest(sae=str(real_sae_dir)))
     win.set_presentation(True)

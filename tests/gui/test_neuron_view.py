@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import QUrl
 
 import tiny
-from desktop_sae.core import neuron_data as nd
-from desktop_sae.core.neurons import neuron_activations
+from desktop_sae.core.classroom import neuron_data as nd
+from desktop_sae.core.classroom.neurons import neuron_activations
 from desktop_sae.gui.neuron_view import NeuronView
 
 pytestmark = pytest.mark.gui

@@ -3,7 +3,7 @@
 from PySide6.QtGui import QImage
 
 from desktop_sae.cli import main
-from desktop_sae.core.sae_io import save_sae
+from desktop_sae.core.sae.formats import save_sae
 from tiny import random_sae, tiny_model, tiny_tokenizer, with_stats
 
 

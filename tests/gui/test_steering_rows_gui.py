@@ -7,8 +7,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from conftest import ask, make_tiny_loader
 from conftest import set_sampling as _sampling
-from desktop_sae.core.config import VECTOR_METHODS
-from desktop_sae.core.vectors import SteeringVector, load_vector, save_vector
+from desktop_sae.core.steering.specs import VECTOR_METHODS
+from desktop_sae.core.steering.vectors import SteeringVector, load_vector, save_vector
 
 pytestmark = pytest.mark.gui
 

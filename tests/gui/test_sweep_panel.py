@@ -8,7 +8,7 @@ import pytest
 
 import tiny
 from conftest import make_tiny_loader
-from desktop_sae.core.sae_io import save_sae
+from desktop_sae.core.sae.formats import save_sae
 from desktop_sae.core.steer_eval import data
 
 pytestmark = pytest.mark.gui

@@ -17,11 +17,12 @@ import numpy as np
 import torch
 import torch._dynamo  # noqa: F401 - Adam imports it on first use (2 s); imported here, in the fork server, once
 
-from desktop_sae.core.config import SteeringConfig, SteerSpec
-from desktop_sae.core.presets import Preset, PresetStore
-from desktop_sae.core.sae import FeatureStats
-from desktop_sae.core.sae_io import save_sae
-from desktop_sae.core.training.dictionary import ARRAYS, META
+from desktop_sae.core.presets.file_format import Preset
+from desktop_sae.core.presets.store import PresetStore
+from desktop_sae.core.sae.autoencoder import FeatureStats
+from desktop_sae.core.sae.formats import save_sae
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
+from desktop_sae.core.training.dictionary_builder import ARRAYS, META
 from desktop_sae.core.training.trainer import TopKTrainer, TrainConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for `tiny`
@@ -81,7 +82,7 @@ def _writer(kind: str, folder: Path, base: int):
     if kind == "sae":
         return lambda i: save_sae(sae_version(i), folder, extra_metadata={"version": i})
     if kind == "labels":  # the one label writer the catalog and the dictionary share
-        from desktop_sae.core.labels import USER_LABELS, write_labels
+        from desktop_sae.core.features.user_labels import USER_LABELS, write_labels
 
         return lambda i: write_labels(folder / USER_LABELS, {f: label_version(i, f) for f in range(N_LABELS)})
     if kind == "checkpoint":

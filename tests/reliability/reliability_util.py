@@ -11,7 +11,7 @@ import re
 
 from hypothesis import strategies as st
 
-from desktop_sae.core.errors import DesktopSAEError
+from desktop_sae.core.support.errors import DesktopSAEError
 
 PROFILE = "heavy" if os.environ.get("DESKTOP_SAE_FUZZ", "").strip().lower() == "heavy" else "ci"
 HEAVY = PROFILE == "heavy"

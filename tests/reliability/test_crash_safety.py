@@ -28,10 +28,10 @@ import reliability_util as ru
 import torch
 from safetensors.torch import load_file
 
-from desktop_sae.core.errors import DesktopSAEError
-from desktop_sae.core.presets import PresetStore
-from desktop_sae.core.sae_io import load_sae
-from desktop_sae.core.training.dictionary import FeatureDictionary
+from desktop_sae.core.features.dictionary import FeatureDictionary
+from desktop_sae.core.presets.store import PresetStore
+from desktop_sae.core.sae.formats import load_sae
+from desktop_sae.core.support.errors import DesktopSAEError
 from desktop_sae.core.training.trainer import TopKTrainer
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL and a fork server (POSIX)")
@@ -185,7 +185,7 @@ def test_random_sigkills(ctx, kind, tmp_path):
 
 def test_saving_an_sae_without_statistics_removes_the_old_ones(tmp_path):
     """The folder describes the SAE saved last: statistics of an earlier SAE of the same width are not kept."""
-    from desktop_sae.core.sae_io import save_sae
+    from desktop_sae.core.sae.formats import save_sae
 
     save_sae(cw.sae_version(1), tmp_path)  # with statistics
     assert load_sae(tmp_path).stats is not None

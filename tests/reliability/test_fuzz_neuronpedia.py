@@ -16,11 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tiny
-from desktop_sae.core.config import SamplingConfig, SteeringConfig, SteerSpec
-from desktop_sae.core.errors import NeuronpediaError
-from desktop_sae.core.neuronpedia import Target, neuronpedia_json, parse_neuronpedia, to_neuronpedia
-from desktop_sae.core.neuronpedia_ids import METHODS, OUTPUT_TYPES, neuronpedia_method
-from desktop_sae.core.preset_format import Preset, SAEIdentity, parse_preset, preset_to_json
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.interop.neuronpedia_ids import METHODS, OUTPUT_TYPES, Target, neuronpedia_method
+from desktop_sae.core.interop.neuronpedia_read import parse_neuronpedia
+from desktop_sae.core.interop.neuronpedia_write import neuronpedia_json, to_neuronpedia
+from desktop_sae.core.presets.file_format import Preset, SAEIdentity, parse_preset, preset_to_json
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
+from desktop_sae.core.support.errors import NeuronpediaError
 
 IDENT = SAEIdentity("tiny-sae", 64, "blocks.12.hook_resid_post", "0123456789abcdef")
 OURS = Target("SmolLM2-135M-Instruct", IDENT)
@@ -168,7 +170,7 @@ def controller(tmp_path_factory):
     from desktop_sae.app.controller import Controller
     from desktop_sae.app.jobs import JobRunner
     from desktop_sae.app.state import LoadRequest
-    from desktop_sae.core.presets import PresetStore
+    from desktop_sae.core.presets.store import PresetStore
 
     root = tmp_path_factory.mktemp("np-app")
     runner = JobRunner()

@@ -12,10 +12,18 @@ import reliability_util as ru
 from hypothesis import given
 from hypothesis import strategies as st
 
-from desktop_sae.core.config import METHOD_ALIASES, UNITS
-from desktop_sae.core.errors import PresetError
-from desktop_sae.core.preset_format import MAX_FEATURES, MAX_NAME, SCHEMA, SAEIdentity, parse_preset, preset_to_json
-from desktop_sae.core.presets import check_preset
+from desktop_sae.core.presets.file_format import (
+    MAX_FEATURES,
+    MAX_NAME,
+    SCHEMA,
+    SAEIdentity,
+    parse_preset,
+    preset_to_json,
+)
+from desktop_sae.core.presets.identity import check_preset
+from desktop_sae.core.steering.specs import UNITS
+from desktop_sae.core.steering.syntax import METHOD_ALIASES
+from desktop_sae.core.support.errors import PresetError
 
 DEMO = {
     "bridge": {"id": 3, "strength": 8.0, "unit": "max", "method": "clamp", "label": "bridge"},

@@ -20,11 +20,11 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from desktop_sae.core.errors import DesktopSAEError
-from desktop_sae.core.presets import sae_identity
-from desktop_sae.core.sae import ARCHITECTURES, NORMALIZATIONS
-from desktop_sae.core.sae_io import load_sae, save_sae
-from desktop_sae.core.session import Session
+from desktop_sae.core.engine.session import Session
+from desktop_sae.core.presets.identity import sae_identity
+from desktop_sae.core.sae.autoencoder import ARCHITECTURES, NORMALIZATIONS
+from desktop_sae.core.sae.formats import load_sae, save_sae
+from desktop_sae.core.support.errors import DesktopSAEError
 from tiny import random_sae, tiny_lm
 
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # float64 -> float32 casts
@@ -108,7 +108,7 @@ def _sound(sae, session: Session | None) -> None:
     ident = sae_identity(sae)
     assert isinstance(ident.name, str) and isinstance(ident.hook, str)
     if session is not None:  # what the app does next with it: errors, if any, are the project's own
-        from desktop_sae.core.session import Session
+        from desktop_sae.core.engine.session import Session
 
         try:
             Session(session.lm).attach_sae(sae)  # a fresh session on the same model, as the app's SAE swap does

@@ -19,10 +19,11 @@ import torch
 from safetensors.torch import save_file
 
 import desktop_sae
-from desktop_sae.core.config import SteeringConfig, SteerSpec
-from desktop_sae.core.errors import ModelLoadError, PresetError, SAEFormatError
-from desktop_sae.core.presets import PresetStore, parse_preset, preset_to_json
-from desktop_sae.core.sae_io import load_sae, save_sae
+from desktop_sae.core.presets.file_format import parse_preset, preset_to_json
+from desktop_sae.core.presets.store import PresetStore
+from desktop_sae.core.sae.formats import load_sae, save_sae
+from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
+from desktop_sae.core.support.errors import ModelLoadError, PresetError, SAEFormatError
 from tiny import random_sae
 
 PACKAGE = Path(desktop_sae.__file__).resolve().parent
@@ -210,8 +211,8 @@ def recorded_from_pretrained(monkeypatch, tmp_path):
 
 
 def test_model_loading_keeps_remote_code_off_unless_asked(recorded_from_pretrained):
-    from desktop_sae.core.models import load_model
-    from desktop_sae.core.session import open_session
+    from desktop_sae.core.assets.opening import open_session
+    from desktop_sae.core.engine.models import load_model
 
     folder, calls = recorded_from_pretrained
     for load in (
@@ -284,6 +285,6 @@ def test_the_store_changes_no_file_outside_its_folder(tmp_path):
 
 
 def _preset(name: str):
-    from desktop_sae.core.presets import Preset
+    from desktop_sae.core.presets.file_format import Preset
 
     return Preset(name=name.strip() or "untitled", steering=SteeringConfig((SteerSpec(2, 1.5),)))

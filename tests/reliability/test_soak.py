@@ -16,8 +16,8 @@ import tiny
 from desktop_sae.app.controller import Controller
 from desktop_sae.app.jobs import JobRunner
 from desktop_sae.app.state import LoadRequest
-from desktop_sae.core.config import SamplingConfig
-from desktop_sae.core.presets import PresetStore
+from desktop_sae.core.engine.sampling import SamplingConfig
+from desktop_sae.core.presets.store import PresetStore
 
 N = int(os.environ.get("DESKTOP_SAE_SOAK", "300"))
 REAL = os.environ.get("DESKTOP_SAE_SOAK_REAL") == "1"

@@ -8,7 +8,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from ..config import NO_STEERING, SamplingConfig, SteeringConfig
+from ..engine.sampling import SamplingConfig
+from ..steering.specs import NO_STEERING, SteeringConfig
 from .reading import answer_logprobs, feature_reread, fires, mean_nll, relevance
 from .scoring import (
     FIRE_FRACTION,
@@ -124,7 +125,7 @@ def generate_answers(session, prompts: Sequence[str], seeds: Sequence[int], max_
             if on_done:
                 on_done(len(out))
         return out
-    from ..batch_generate import generate_batch
+    from ..engine.batch_generation import generate_batch
 
     for i in range(0, len(jobs), batch):
         if cancel is not None and cancel():

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..config import NO_STEERING, SteeringConfig, SteerSpec
-from ..paths import resources_dir
+from ..steering.specs import NO_STEERING, SteeringConfig, SteerSpec
+from ..support.paths import resources_dir
 from .answers import generate_answer
 from .code_run import TIMEOUT_S, check_answer, code_closed, function_name
 from .reading import answer_logprobs, mean_nll

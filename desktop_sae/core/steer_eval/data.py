@@ -7,9 +7,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SteeringError
-from ..paths import resources_dir
-from ..prompt_file import read_prompts
+from ..support.errors import SteeringError
+from ..support.paths import resources_dir
+from ..support.prompt_file import read_prompts
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..config import NO_STEERING, SteeringConfig, SteerSpec, weighted_rows
-from ..contrast import matched_strength, mean_difference, text_means
-from ..contrast import nominal_shift as steer_norm
-from ..vectors import SteeringVector
+from ..features.contrast import matched_strength, mean_difference, text_means
+from ..features.contrast import nominal_shift as steer_norm
+from ..steering.specs import NO_STEERING, SteeringConfig, SteerSpec, weighted_rows
+from ..steering.vectors import SteeringVector
 from .answers import Measured, generate_answers, measure_answers, references, summary
 from .data import Concept, Splits, neutral_texts
 from .reading import human_text_nll

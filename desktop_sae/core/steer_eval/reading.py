@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..config import SteeringConfig
-from ..hooks import hooks
-from ..tap import SAETap
+from ..engine.hooks import hooks
+from ..engine.sae_tap import SAETap
+from ..steering.specs import SteeringConfig
 from .scoring import FIRE_FRACTION
 
 

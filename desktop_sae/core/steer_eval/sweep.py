@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import NO_STEERING, SamplingConfig, SteeringConfig
+from ..engine.sampling import SamplingConfig
+from ..steering.specs import NO_STEERING, SteeringConfig
 from .answers import Measured, References, measure_answer, references, scores
 from .reading import human_text_nll, kl_along
 from .scoring import keyword_pattern, pick_strength

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import atomic_write_text
-from ..hooks import StopForward, hooks, parse_hook_name
+from ..engine.hooks import StopForward, hooks, parse_hook_name
+from ..support.atomic import atomic_write_text
 
 ACTS, LOCS, META, TOKENS = "acts.f16", "locs.i32", "meta.json", "tokens.npy"
 

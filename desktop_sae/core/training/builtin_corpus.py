@@ -20,7 +20,7 @@ import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import Cancelled
+from ..support.errors import Cancelled
 
 CAPS = {"wordnet": 2_000_000, "gcide": 2_400_000, "fortunes": 1_600_000, "bible": 3_200_000, "python_stdlib": 3_200_000}
 WORDNET, DICTD, FORTUNES = Path("/usr/share/wordnet"), Path("/usr/share/dictd"), Path("/usr/share/games/fortunes")
@@ -164,7 +164,7 @@ def write_jsonl(folder: str | Path, docs: dict[str, list[str]],
     """One ``<source>.jsonl`` of {"text", "source"} per source; returns (and, to ``summary``, writes as JSON, last)
     the documents and characters per source. Keep ``summary`` out of ``folder`` when the folder is a corpus: a
     .json file there would be read as a document."""
-    from ..atomic import atomic_write_text
+    from ..support.atomic import atomic_write_text
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Cancelled, DesktopSAEError
+from ..support.errors import Cancelled, DesktopSAEError
 
 TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".text", ".html", ".json", ".c", ".js"}
 
@@ -96,7 +96,7 @@ class TokenizedCorpus:
     def save(self, path: str | Path) -> None:
         import io
 
-        from ..atomic import atomic_write_bytes
+        from ..support.atomic import atomic_write_bytes
 
         buf = io.BytesIO()
         np.savez(buf, train=self.train, held_out=self.held_out, bos_id=np.int64(self.bos_id),

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..atomic import atomic_write_text
-from ..errors import Cancelled
-from ..hooks import hooks
+from ..engine.hooks import hooks
+from ..support.atomic import atomic_write_text
+from ..support.errors import Cancelled
 
 EVAL_FILE = "eval.json"
 

@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import Cancelled
-from ..sae import SAE, FeatureStats
-from ..sae_io import save_sae
+from ..features.dictionary import FeatureDictionary
+from ..sae.autoencoder import SAE, FeatureStats
+from ..sae.formats import save_sae
+from ..support.errors import Cancelled
 from .activation_store import ActivationStore, collect
 from .corpus import CorpusError, TokenizedCorpus, read_documents, tokenize_corpus
-from .dictionary import FeatureDictionary, build_dictionary
+from .dictionary_builder import build_dictionary
 from .evaluate import evaluate, write_eval
 from .trainer import TopKTrainer, TrainConfig, TrainProgress, train
 

@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from .. import paths
-from ..atomic import atomic_write_text
-from ..errors import DesktopSAEError
-from ..hooks import parse_hook_name
+from ..engine.hooks import parse_hook_name
+from ..support import paths
+from ..support.atomic import atomic_write_text
+from ..support.errors import DesktopSAEError
 from .builtin_corpus import chars_for_tokens
 from .pipeline import PipelineConfig
 

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from ..atomic import atomic_write_files, finish_interrupted_write
-from ..device import pick_device
-from ..sae import SAE, SAEConfig
+from ..engine.device import pick_device
+from ..sae.autoencoder import SAE, SAEConfig
+from ..support.atomic import atomic_write_files, finish_interrupted_write
 
 CHECKPOINT_GROUP = "checkpoint"  # atomic_write_files group of save_checkpoint
 

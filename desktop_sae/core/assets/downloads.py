@@ -1,0 +1,250 @@
+"""Download models and SAEs from the Hugging Face hub into its normal cache, with per-file progress and a cancel
+that is honoured within about a tenth of a second.
+
+The repo is listed once (one request, short timeout), the files are chosen and checked against the free disk
+space, then fetched one by one with ``hf_hub_download`` at the listed commit. The file that makes the download
+show up in the registry — config.json of a model, cfg.json of an SAE folder — comes last, and ``refs/<revision>``
+is written only when every file is in: a cancelled or failed download is never listed as a model or SAE.
+huggingface_hub writes each file to a temporary name and moves it into the cache when complete, so a cancel
+leaves no partial file behind either. Offline (HF_HUB_OFFLINE) or with the hub unreachable, a complete cached
+copy is used, else the error says so at once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import PurePosixPath
+
+from ..support.atomic import atomic_write_text
+from ..support.errors import AssetError, Cancelled
+from ..support.hf_cache import cached_snapshot, endpoint, hub_cache_dir, offline, repo_folder
+from .hub_errors import hub_error
+from .metadata import human_size
+
+Progress = Callable[[float | None, str], None]
+TIMEOUT_S = 5.0  # listing the repo and each file's metadata request
+POLL_S = 0.1  # how often a running download looks at the cancel flag
+CHUNK = 1 << 18  # progress (and the download thread's own cancel check) every 256 KiB, not every 10 MiB
+MODEL_PATTERNS = ("*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt", "*.jinja")
+_running: list[threading.Thread] = []
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    kind: str  # 'model' | 'sae'
+    repo_id: str
+    commit: str
+    path: str  # the model's snapshot folder, or the SAE's folder inside it
+    files: tuple[str, ...]
+    downloaded_bytes: int
+    from_cache: bool
+
+
+def download_model(repo_id: str, revision: str = "main", progress: Progress | None = None,
+                   cancelled: Callable[[], bool] | None = None) -> DownloadResult:
+    """A model repo's config, tokenizer and safetensors weights (never pickled .bin weights)."""
+    return _download("model", repo_id, "", revision, progress, cancelled)
+
+
+def download_sae(repo_id: str, path_in_repo: str, revision: str = "main", progress: Progress | None = None,
+                 cancelled: Callable[[], bool] | None = None) -> DownloadResult:
+    """The files of one SAE folder (or a params.npz) in a repo."""
+    return _download("sae", repo_id, path_in_repo.strip("/"), revision, progress, cancelled)
+
+
+def download_release_sae(ref: str, directory=None, progress: Progress | None = None,
+                         cancelled: Callable[[], bool] | None = None) -> DownloadResult:
+    """An SAE named ``release/sae_id`` in the SAE directory (SAELens's pretrained_saes.yaml shape)."""
+    from .sae_directory import resolve
+
+    release, sae = resolve(ref, directory)
+    return download_sae(release.repo_id, sae.path, progress=progress, cancelled=cancelled)
+
+
+def running_downloads() -> list[threading.Thread]:
+    """File downloads still winding down after a cancel (each stops at its next MiB or timeout)."""
+    _running[:] = [t for t in _running if t.is_alive()]
+    return list(_running)
+
+
+# --- choosing files ----------------------------------------------------------------------------------------
+def choose_model_files(listing: dict[str, int], repo_id: str) -> list[str]:
+    root = [f for f in listing if "/" not in f and any(fnmatch(f, p) for p in MODEL_PATTERNS)]
+    weights = [f for f in root if f.endswith(".safetensors")]
+    if any(f.startswith("model") for f in weights):  # skip duplicate exports such as consolidated.safetensors
+        root = [f for f in root if not f.endswith(".safetensors") or f.startswith("model")]
+    if "config.json" not in root or not weights:
+        bins = [f for f in listing if f.endswith((".bin", ".pt", ".pth", ".ckpt"))]
+        why = " (it has only pickled weights, which this app never loads)" if bins and not weights else ""
+        raise AssetError(f"{repo_id} is not a model this app can load: it needs config.json and .safetensors "
+                         f"weights at the top of the repo{why}")
+    return sorted(root, key=lambda f: (f == "config.json", f.endswith(".safetensors"), f))
+
+
+def choose_sae_files(listing: dict[str, int], repo_id: str, path: str) -> list[str]:
+    if path in listing:  # a single file, e.g. .../params.npz
+        files = [path]
+    else:
+        prefix = f"{path}/" if path else ""
+        files = [f for f in listing if f.startswith(prefix) and "/" not in f[len(prefix):]]
+    if not files:
+        tops = sorted({f.split("/")[0] for f in listing if "/" in f})
+        shown = ", ".join(tops[:12]) + (" …" if len(tops) > 12 else "")
+        raise AssetError(f"{repo_id} has no files under {path!r}" + (f"; its folders: {shown}" if tops else ""))
+    names = {PurePosixPath(f).name for f in files}
+    if not (("cfg.json" in names and names & {"sae_weights.safetensors", "sae.safetensors"}) or "params.npz" in names):
+        raise AssetError(
+            f"{repo_id}/{path} holds no SAE this app reads (found: {', '.join(sorted(names)[:8])}). It reads SAELens "
+            f"folders (cfg.json + sae_weights.safetensors), sparsify folders (cfg.json + sae.safetensors) and Gemma "
+            f"Scope params.npz files; nothing pickled (.pt) is ever loaded.")
+    return sorted(files, key=lambda f: (PurePosixPath(f).name == "cfg.json", f))
+
+
+# --- the download ------------------------------------------------------------------------------------------
+def _download(kind, repo_id, path, revision, progress, cancelled) -> DownloadResult:
+    report = progress or (lambda f, m: None)
+    what = f"{kind} {repo_id}" + (f"/{path}" if path else "")
+    cache = hub_cache_dir()
+    if offline():
+        return _from_cache(kind, repo_id, path, revision, cache, what, "offline mode is on (HF_HUB_OFFLINE)")
+    report(None, f"Looking up {repo_id} on {endpoint()}")
+    try:
+        commit, listing = _list_repo(repo_id, revision)
+    except AssetError as e:
+        if getattr(e, "unreachable", False):
+            try:
+                return _from_cache(kind, repo_id, path, revision, cache, what, str(e))
+            except AssetError:
+                pass
+        raise
+    files = choose_model_files(listing, repo_id) if kind == "model" else choose_sae_files(listing, repo_id, path)
+    snap = repo_folder(repo_id, cache) / "snapshots" / commit
+    todo = [f for f in files if not (snap / f).is_file()]
+    need = sum(listing.get(f) or 0 for f in todo)
+    _check_disk(need, cache)
+    total = max(1, need)
+    done = 0
+    for i, f in enumerate(todo, 1):
+        if cancelled and cancelled():
+            raise Cancelled("the download was cancelled")
+        size = listing.get(f) or 0
+        label = f"{f} ({i}/{len(todo)})"
+
+        def on_bytes(n: int, _label=label, _size=size, _done=done) -> None:
+            per_file = f"{human_size(n)} of {human_size(_size)}" if _size else human_size(n)
+            report(min(1.0, (_done + n) / total), f"Downloading {_label}: {per_file}")
+
+        report(done / total, f"Downloading {label}")
+        _fetch(repo_id, f, commit, cache, on_bytes, cancelled)
+        done += size
+    if revision != commit:
+        atomic_write_text(repo_folder(repo_id, cache) / "refs" / revision, commit)
+    report(1.0, f"Downloaded {what}" if todo else f"{what} was already in the cache")
+    return _result(kind, repo_id, commit, snap, path, files, need, not todo)
+
+
+def _result(kind, repo_id, commit, snap, path, files, nbytes, from_cache) -> DownloadResult:
+    folder = snap / path if path else snap
+    if folder.is_file():
+        folder = folder.parent
+    return DownloadResult(kind, repo_id, commit, str(folder), tuple(files), nbytes, from_cache)
+
+
+def _from_cache(kind, repo_id, path, revision, cache, what, why) -> DownloadResult:
+    from .metadata import hf_weight_files, is_sae_folder
+
+    snap = cached_snapshot(repo_id, revision, cache)
+    if snap is not None:
+        target = snap / path if path else snap
+        folder = target.parent if target.is_file() else target
+        complete = ((snap / "config.json").is_file() and hf_weight_files(snap)) if kind == "model" \
+            else is_sae_folder(folder)
+        if complete:
+            files = tuple(p.relative_to(snap).as_posix() for p in folder.iterdir() if p.is_file())
+            return DownloadResult(kind, repo_id, snap.name, str(folder), files, 0, True)
+    raise AssetError(f"{what} is not in the local Hugging Face cache and {why}. Connect to the internet (and turn "
+                     f"HF_HUB_OFFLINE off), or import a local copy instead (desktop-sae import PATH).")
+
+
+def _list_repo(repo_id: str, revision: str) -> tuple[str, dict[str, int]]:
+    """(commit, {file: size}) in one request."""
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi(endpoint=endpoint()).model_info(repo_id, revision=revision, files_metadata=True,
+                                                     timeout=TIMEOUT_S)
+    except Exception as e:  # noqa: BLE001 - every failure becomes one clear message
+        raise hub_error(e, repo_id, revision) from None
+    if not info.sha:
+        raise AssetError(f"the hub at {endpoint()} gave no commit for {repo_id}; is HF_ENDPOINT a Hugging Face hub?")
+    return info.sha, {s.rfilename: int(s.size or 0) for s in (info.siblings or [])}
+
+
+def _check_disk(need: int, cache) -> None:
+    probe = cache
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if need > free:
+        raise AssetError(f"the download needs {need / 1e9:.2f} GB of disk space but only {free / 1e9:.2f} GB is free "
+                         f"in {cache}")
+
+
+def _fetch(repo_id: str, filename: str, commit: str, cache, on_bytes, cancelled) -> None:
+    """``hf_hub_download`` on a helper thread, so that a cancel returns within POLL_S even while a read is
+    blocked; the helper stops at its next chunk (its partial file is removed by huggingface_hub)."""
+    from huggingface_hub import constants, hf_hub_download
+
+    constants.DOWNLOAD_CHUNK_SIZE = min(constants.DOWNLOAD_CHUNK_SIZE, CHUNK)
+    stop = threading.Event()
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            hf_hub_download(repo_id, filename, revision=commit, cache_dir=str(cache), endpoint=endpoint(),
+                            etag_timeout=TIMEOUT_S, tqdm_class=_bar_class(on_bytes, stop))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = e
+
+    t = threading.Thread(target=run, name=f"download {filename}", daemon=True)
+    _running.append(t)
+    t.start()
+    try:
+        while t.is_alive():
+            t.join(POLL_S)
+            if cancelled and cancelled() and t.is_alive():
+                raise Cancelled("the download was cancelled")
+    except BaseException:  # a cancel, or Ctrl-C in the CLI: the helper stops at its next chunk
+        stop.set()
+        raise
+    _running.remove(t)
+    if "error" in box:
+        raise hub_error(box["error"], repo_id, commit, filename) from None
+
+
+def _bar_class(on_bytes, stop: threading.Event):
+    """A tqdm stand-in that reports bytes and ends the download when the cancel flag is set."""
+    from tqdm.auto import tqdm
+
+    class _Bar(tqdm):
+        def __init__(self, *a, **kw):
+            kw["disable"] = True
+            kw.pop("name", None)
+            super().__init__(*a, **kw)
+            self.got, self.shown = int(kw.get("initial") or 0), 0.0
+
+        def update(self, n=1):
+            if stop.is_set():
+                raise Cancelled("the download was cancelled")
+            self.got += int(n or 0)
+            now = time.monotonic()
+            if now - self.shown >= 0.1 or (self.total and self.got >= self.total):
+                self.shown = now
+                on_bytes(self.got)
+
+    return _Bar

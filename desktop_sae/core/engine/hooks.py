@@ -1,0 +1,169 @@
+"""SAELens/TransformerLens-style hook points on Hugging Face models, installed so they can never leak.
+
+``blocks.{L}.hook_resid_pre``  input of decoder layer L   ``blocks.{L}.hook_resid_post`` output of layer L
+``blocks.{L}.hook_mlp_out``    output of layer L's MLP    ``blocks.{L}.hook_attn_out``   output of its attention
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..support.errors import HookPointError, UnsupportedArchitectureError
+
+HookFn = Callable[[torch.Tensor], "torch.Tensor | None"]
+SITES = ("hook_resid_pre", "hook_resid_post", "hook_mlp_out", "hook_attn_out")
+_HOOK_RE = re.compile(r"blocks\.(\d+)\.(hook_resid_pre|hook_resid_post|hook_mlp_out|hook_attn_out)")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where an architecture keeps its decoder layers and their sub-modules."""
+
+    family: str
+    layers_path: str
+    attn_attr: str
+    mlp_attr: str
+
+
+LAYOUTS = (
+    Layout("llama", "model.layers", "self_attn", "mlp"),  # Llama, Qwen, Mistral, Gemma, SmolLM, Phi-3, OLMo ...
+    Layout("gpt2", "transformer.h", "attn", "mlp"),
+    Layout("gpt_neox", "gpt_neox.layers", "attention", "mlp"),
+)
+SUPPORTED = "Llama-family (Llama, Qwen, Mistral, Gemma, SmolLM), GPT-2 and GPT-NeoX"
+
+
+@dataclass(frozen=True)
+class HookPoint:
+    layer: int
+    site: str
+
+    @property
+    def name(self) -> str:
+        return f"blocks.{self.layer}.{self.site}"
+
+
+def parse_hook_name(name: str) -> HookPoint:
+    m = _HOOK_RE.fullmatch(name.strip())
+    if not m:
+        raise HookPointError(
+            f"bad hook point {name!r}: expected blocks.<layer>.<site> with site one of {', '.join(SITES)}"
+        )
+    return HookPoint(int(m.group(1)), m.group(2))
+
+
+def _get_path(obj, path: str):
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def layout_of(model: nn.Module) -> Layout:
+    for lay in LAYOUTS:
+        layers = _get_path(model, lay.layers_path)
+        if isinstance(layers, nn.ModuleList) and len(layers) > 0:
+            return lay
+    mtype = getattr(getattr(model, "config", None), "model_type", type(model).__name__)
+    raise UnsupportedArchitectureError(f"model type {mtype!r} has no hook-point mapping; supported: {SUPPORTED}")
+
+
+def decoder_layers(model: nn.Module) -> nn.ModuleList:
+    return _get_path(model, layout_of(model).layers_path)
+
+
+def n_layers(model: nn.Module) -> int:
+    return len(decoder_layers(model))
+
+
+def resolve_hook(model: nn.Module, hook: HookPoint | str) -> tuple[nn.Module, str]:
+    """(module, kind) for a hook point; kind is 'pre' (forward-pre hook on input) or 'post' (forward hook)."""
+    hp = parse_hook_name(hook) if isinstance(hook, str) else hook
+    lay = layout_of(model)
+    layers = _get_path(model, lay.layers_path)
+    if not 0 <= hp.layer < len(layers):
+        raise HookPointError(
+            f"hook {hp.name}: layer {hp.layer} is out of range, the model has layers 0..{len(layers) - 1}"
+        )
+    block = layers[hp.layer]
+    if hp.site == "hook_resid_pre":
+        return block, "pre"
+    if hp.site == "hook_resid_post":
+        return block, "post"
+    sub = getattr(block, lay.mlp_attr if hp.site == "hook_mlp_out" else lay.attn_attr, None)
+    if sub is None:
+        raise HookPointError(f"hook {hp.name}: this {lay.family} model's layer has no such sub-module")
+    return sub, "post"
+
+
+def _swap_first(value, fn: HookFn):
+    """Apply fn to the hidden-state tensor inside a module output/input (tensor or tuple), same type back."""
+    if isinstance(value, torch.Tensor):
+        new = fn(value)
+        return value if new is None else new
+    if isinstance(value, tuple) and value and isinstance(value[0], torch.Tensor):
+        new = fn(value[0])
+        return value if new is None else (new, *value[1:])
+    return value
+
+
+@contextlib.contextmanager
+def hooks(model: nn.Module, fns: dict[str, HookFn]) -> Iterator[None]:
+    """Install ``{hook_name: fn}`` for the duration of the block; fn gets [batch, seq, d] and may return a
+    replacement. Handles are removed in ``finally``, so an exception (or cancellation) cannot leak a hook."""
+    handles = []
+    try:
+        for name, fn in fns.items():
+            module, kind = resolve_hook(model, name)
+            if kind == "post":
+                handles.append(module.register_forward_hook(lambda m, a, out, fn=fn: _swap_first(out, fn)))
+            else:
+                handles.append(module.register_forward_pre_hook(_pre_hook(fn), with_kwargs=True))
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _pre_hook(fn: HookFn):
+    def hook(module, args, kwargs):
+        if args:
+            new0 = _swap_first(args[0], fn)
+            return (new0, *args[1:]), kwargs
+        if "hidden_states" in kwargs:
+            kwargs = dict(kwargs)
+            kwargs["hidden_states"] = _swap_first(kwargs["hidden_states"], fn)
+            return args, kwargs
+        return None
+
+    return hook
+
+
+class StopForward(Exception):
+    """Raised by a capture hook to end a forward pass early once the hooked layer has run."""
+
+
+def capture(model: nn.Module, hook_name: str, stop: bool = True, **forward_kwargs) -> torch.Tensor:
+    """Run the model and return the activation at ``hook_name``; with ``stop`` the layers after it are skipped."""
+    store: list[torch.Tensor] = []
+
+    def grab(x: torch.Tensor):
+        store.append(x.detach())
+        if stop:
+            raise StopForward
+
+    with hooks(model, {hook_name: grab}):
+        try:
+            model(**forward_kwargs)
+        except StopForward:
+            pass
+    if not store:
+        raise HookPointError(f"hook {hook_name} did not fire during the forward pass")
+    return store[0]

@@ -1,0 +1,362 @@
+"""A transformers-free Llama-family causal LM: the ``lite`` engine (fast start-up and batch-1 decoding).
+
+It runs a Hugging Face Llama folder's weights with transformers' module names and structure:
+``model.model.embed_tokens``, ``model.model.layers[i]`` (``self_attn`` with ``q/k/v/o_proj`` returning
+``(out, None)``, ``mlp`` with ``gate/up/down_proj``, ``input_layernorm``, ``post_attention_layernorm``),
+``model.model.norm`` and ``model.lm_head``; a decoder layer returns a tensor, as in transformers 5. The
+arithmetic follows transformers' op for op: the same logits up to summation order (float32: within 1e-5) and the
+same greedy tokens (tests/test_llama_lite.py, test_llama_lite_rows.py).
+
+Speed: one matmul for q/k/v and one for gate/up (``q_proj.weight`` etc. are views into the fused weights, so
+nothing is stored twice; when a hook watches one of them the separate modules run instead, so hooks on any
+sub-module fire), single rows on the kernel measured fastest on this CPU (core/llama_lite_rows.py: oneDNN with
+prepacked weights, ``F.linear`` or ``torch.mv``), RoPE tables computed once, a preallocated per-layer KV
+cache (core/llama_lite_cache.py) and SDPA with ``enable_gqa``. Weights are read by core/lite_engine.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.modules import module as _module_hooks
+
+from .config import LiteConfig
+from .kv_cache import LiteCache, LiteOutput, _mask
+from .row_kernels import RowWeight
+
+
+# --- building blocks ----------------------------------------------------------------------------------
+class RMSNorm(nn.Module):
+    def __init__(self, weight: torch.Tensor, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(weight, requires_grad=False)
+        self.variance_epsilon = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # == transformers' LlamaRMSNorm bit for bit: normalise in float32, cast back, then scale
+        return self.weight * F.rms_norm(x.float(), self.weight.shape, eps=self.variance_epsilon).to(x.dtype)
+
+
+_MV_DTYPES = (torch.bfloat16, torch.float16)
+
+
+def _proj(x: torch.Tensor, w: torch.Tensor, row: RowWeight | None = None) -> torch.Tensor:
+    """``F.linear(x, w)``. A single row on the CPU goes through ``row``, the kernel measured fastest on this
+    machine for ``w`` (core/llama_lite_rows.py); without one, bf16/fp16 rows use ``torch.mv``."""
+    if x.numel() == x.shape[-1] and x.device.type == "cpu":
+        if row is not None and row.fresh(w):
+            return row(x)
+        if x.dtype in _MV_DTYPES:
+            return torch.mv(w, x.reshape(-1)).view(*x.shape[:-1], w.shape[0])
+    return F.linear(x, w)
+
+
+class Proj(nn.Linear):
+    """nn.Linear without bias whose forward is :func:`_proj`. Forward hooks on it fire as on transformers'."""
+
+    row: RowWeight | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _proj(x, self.weight, self.row)
+
+
+def _watched(*mods: nn.Module) -> bool:
+    """Whether hooks watch any of ``mods``: then fused projections run as their separate modules."""
+    g = _module_hooks
+    return bool(g._global_forward_hooks or g._global_forward_pre_hooks) or any(
+        m._forward_hooks or m._forward_pre_hooks for m in mods
+    )
+
+
+def _bare(cls, weight: torch.Tensor, **attrs):
+    """An nn.Linear/nn.Embedding around ``weight`` without running its initialiser (random init is slow, and on
+    the meta device it imports torch._dynamo)."""
+    mod = cls.__new__(cls)
+    nn.Module.__init__(mod)
+    mod.__dict__.update(attrs)
+    mod.weight = nn.Parameter(weight, requires_grad=False)
+    return mod
+
+
+def _linear(w: torch.Tensor) -> Proj:
+    lin = _bare(Proj, w, in_features=w.shape[1], out_features=w.shape[0])
+    lin.register_parameter("bias", None)
+    return lin
+
+
+class _Fused(nn.Module):
+    """A module whose listed projections' weights are row blocks of one fused buffer (``self.fused``)."""
+
+    parts: tuple[str, ...] = ()
+    row: RowWeight | None = None  # the fused weight's single-row kernel
+
+    def _fuse(self, fused: torch.Tensor | None = None, rows: tuple[int, ...] = ()) -> None:
+        """Make the parts' weights views into ``fused`` (default: the parts concatenated)."""
+        mods = [getattr(self, p, None) for p in self.parts]
+        rows = rows or tuple(m.weight.shape[0] for m in mods)
+        self.fused = torch.cat([m.weight.data for m in mods]) if fused is None else fused
+        start = 0
+        for name, n in zip(self.parts, rows):
+            w = self.fused[start : start + n]
+            if getattr(self, name, None) is None:
+                setattr(self, name, _linear(w))
+            else:
+                getattr(self, name).weight.data = w
+            start += n
+
+    def _apply(self, fn, recurse=True):  # .to()/.float()/.cuda() convert each part: fuse again afterwards
+        super()._apply(fn, recurse)
+        ptr = self.fused.untyped_storage().data_ptr()
+        if any(getattr(self, p).weight.untyped_storage().data_ptr() != ptr for p in self.parts):
+            self._fuse()
+        return self
+
+
+class LiteAttention(_Fused):
+    parts = ("q_proj", "k_proj", "v_proj")
+
+    def __init__(self, cfg: LiteConfig, idx: int, qkv: torch.Tensor, o: torch.Tensor):
+        """``qkv``: the q, k and v projection weights stacked by rows."""
+        super().__init__()
+        self.layer_idx, self.head_dim = idx, cfg.head_dim
+        self.num_heads, self.num_kv = cfg.num_attention_heads, cfg.num_key_value_heads
+        self.num_key_value_groups = self.num_heads // self.num_kv
+        self.scaling = self.head_dim**-0.5
+        kv = self.num_kv * self.head_dim
+        self._fuse(qkv, (self.num_heads * self.head_dim, kv, kv))
+        self.o_proj = _linear(o)
+
+    def forward(self, hidden_states: torch.Tensor, step: _Step) -> tuple[torch.Tensor, None]:
+        b, t, _ = hidden_states.shape
+        h, kv, hd = self.num_heads, self.num_kv, self.head_dim
+        if _watched(self.q_proj, self.k_proj, self.v_proj):
+            x = hidden_states
+            qkv = torch.cat([self.q_proj(x), self.k_proj(x), self.v_proj(x)], dim=-1).view(b, t, h + 2 * kv, hd)
+        else:
+            qkv = _proj(hidden_states, self.fused, self.row).view(b, t, h + 2 * kv, hd)
+        qk = qkv.narrow(2, 0, h + kv)
+        # x*cos + rotate_half(x)*sin, with rotate_half(x)*sin == roll(x, hd/2) * [-sin1, sin2] exactly
+        qk = qk * step.cos + qk.roll(hd // 2, -1) * step.sin
+        q, k = qk.split((h, kv), dim=2)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), qkv.narrow(2, h + kv, kv).transpose(1, 2)
+        if step.cache is not None:
+            k, v = step.cache.write(self.layer_idx, k, v, step.start)
+        out = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=step.mask,
+            is_causal=step.causal,
+            scale=self.scaling,
+            enable_gqa=self.num_key_value_groups > 1,
+        )
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, h * hd)), None
+
+
+class LiteMLP(_Fused):
+    parts = ("gate_proj", "up_proj")
+
+    def __init__(self, gate_up: torch.Tensor, down: torch.Tensor):
+        """``gate_up``: the gate and up projection weights stacked by rows."""
+        super().__init__()
+        self._fuse(gate_up, (down.shape[1], down.shape[1]))
+        self.down_proj = _linear(down)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _watched(self.gate_proj, self.up_proj):
+            gate, up = self.gate_proj(x), self.up_proj(x)
+        else:
+            gate, up = _proj(x, self.fused, self.row).chunk(2, dim=-1)
+        return self.down_proj(F.silu(gate) * up)
+
+
+class LiteDecoderLayer(nn.Module):
+    def __init__(self, attn: LiteAttention, mlp: LiteMLP, ln1: RMSNorm, ln2: RMSNorm):
+        super().__init__()
+        self.self_attn, self.mlp = attn, mlp
+        self.input_layernorm, self.post_attention_layernorm = ln1, ln2
+
+    def forward(self, hidden_states: torch.Tensor, step: _Step) -> torch.Tensor:
+        h = hidden_states + self.self_attn(self.input_layernorm(hidden_states), step)[0]
+        return h + self.mlp(self.post_attention_layernorm(h))
+
+
+@dataclass
+class _Step:
+    """What every layer needs for one forward: RoPE rows, cache, write offset and the attention mask."""
+
+    cos: torch.Tensor
+    sin: torch.Tensor
+    cache: LiteCache | None
+    start: int
+    mask: torch.Tensor | None
+    causal: bool
+
+
+def _inv_freq(cfg: LiteConfig) -> torch.Tensor:
+    """transformers' default and llama3 RoPE inverse frequencies (float32)."""
+    rope, dim = cfg.rope_parameters, cfg.head_dim
+    inv = 1.0 / (rope["rope_theta"] ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+    if rope["rope_type"] == "llama3":
+        factor, lo, hi = rope["factor"], rope["low_freq_factor"], rope["high_freq_factor"]
+        old = rope["original_max_position_embeddings"]
+        wavelen = 2 * math.pi / inv
+        scaled = torch.where(wavelen > old / lo, inv / factor, inv)
+        smooth = (old / wavelen - lo) / (hi - lo)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wavelen < old / hi) * ~(wavelen > old / lo)
+        inv = torch.where(medium, smoothed, scaled)
+    return inv
+
+
+class LlamaLiteModel(nn.Module):
+    def __init__(self, cfg: LiteConfig, embed: torch.Tensor, layers: list[LiteDecoderLayer], norm: RMSNorm):
+        super().__init__()
+        self.config = cfg
+        self.embed_tokens = _bare(
+            nn.Embedding,
+            embed,
+            num_embeddings=embed.shape[0],
+            embedding_dim=embed.shape[1],
+            padding_idx=None,
+            max_norm=None,
+            norm_type=2.0,
+            scale_grad_by_freq=False,
+            sparse=False,
+        )
+        self.layers = nn.ModuleList(layers)
+        self.norm = norm
+        self._inv_freq = _inv_freq(cfg)
+        self._rope: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def rope_tables(self, n: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cos, signed sin) ``[positions, 1, head_dim]`` in ``dtype``, computed in float32 as transformers
+        does, for at least ``n`` positions."""
+        key = (dtype, device)
+        tab = self._rope.get(key)
+        if tab is None or tab[0].shape[0] < n:
+            size = max(n, self.config.max_position_embeddings, 2 * (tab[0].shape[0] if tab else 0))
+            inv = self._inv_freq.to(device)
+            freqs = torch.arange(size, device=device).float()[:, None] * inv
+            emb = torch.cat((freqs, freqs), dim=-1)
+            half = emb.shape[-1] // 2
+            sign = torch.cat([-torch.ones(half, device=device), torch.ones(half, device=device)])
+            cos, sin = emb.cos().to(dtype), emb.sin().to(dtype) * sign.to(dtype)
+            tab = self._rope[key] = (cos[:, None, :], sin[:, None, :])
+        return tab
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        use_cache=None,
+    ) -> tuple[torch.Tensor, LiteCache | None]:
+        x = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds
+        b, t = x.shape[:2]
+        cache = past_key_values
+        if cache is None and (self.config.use_cache if use_cache is None else use_cache):
+            cfg = self.config
+            cache = LiteCache(
+                len(self.layers), b, cfg.num_key_value_heads, cfg.head_dim, x.dtype, x.device, capacity=t + 256
+            )
+        past = cache.length if cache is not None else 0
+        end = past + t
+        if cache is not None:
+            cache.reserve(end)
+        if position_ids is None:
+            cos, sin = self.rope_tables(end, x.dtype, x.device)
+            cos, sin = cos[past:end], sin[past:end]
+        else:
+            cos, sin = self.rope_tables(int(position_ids.max()) + 1, x.dtype, x.device)
+            cos, sin = cos[position_ids], sin[position_ids]  # [b, t, 1, hd]
+        mask, causal = _mask(attention_mask, b, t, past, x.device)
+        step = _Step(cos, sin, cache, past, mask, causal)
+        for layer in self.layers:
+            x = layer(x, step)
+        if cache is not None:
+            cache.length = end
+        return self.norm(x), cache
+
+
+class LlamaLiteForCausalLM(nn.Module):
+    """The causal LM; ``forward`` takes transformers' arguments and returns ``.logits`` / ``.past_key_values``."""
+
+    main_input_name = "input_ids"
+
+    def __init__(self, cfg: LiteConfig, model: LlamaLiteModel, lm_head: nn.Linear, generation: dict, folder: str):
+        super().__init__()
+        self.config = cfg
+        self.model = model
+        self.lm_head = lm_head
+        self.generation_config = _Namespace(generation)
+        self.name_or_path = folder
+        self._twin: list[nn.Module] = []  # a list, so the twin is not registered as a sub-module
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.embed_tokens.weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.embed_tokens.weight.device
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.model.embed_tokens
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        use_cache=None,
+        logits_to_keep=0,
+        **kwargs,
+    ) -> LiteOutput:
+        if past_key_values is None:
+            past_key_values = kwargs.pop("cache", None)
+        unsupported = sorted(k for k, v in kwargs.items() if v and k != "return_dict")
+        if unsupported:
+            raise TypeError(f"the lite engine does not support {', '.join(unsupported)}")
+        if past_key_values is not None and not isinstance(past_key_values, LiteCache):
+            raise TypeError(f"the lite engine needs its own LiteCache, got {type(past_key_values).__name__}")
+        h, cache = self.model(input_ids, attention_mask, position_ids, past_key_values, inputs_embeds, use_cache)
+        if isinstance(logits_to_keep, int):
+            h = h[:, -logits_to_keep:] if logits_to_keep else h
+        else:
+            h = h[:, logits_to_keep]
+        return LiteOutput(self.lm_head(h), cache)
+
+    def generate(self, *args, **kwargs):
+        """transformers' ``generate()`` (batched sampling, used by the training tools) on :meth:`transformers_twin`."""
+        return self.transformers_twin().generate(*args, **kwargs)
+
+    def transformers_twin(self) -> nn.Module:
+        """The same folder loaded by transformers (imported on first use; a second copy of the weights)."""
+        if not self._twin:
+            from transformers import AutoModelForCausalLM
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            twin = AutoModelForCausalLM.from_pretrained(self.name_or_path, dtype=self.dtype)
+            self._twin.append(twin.to(self.device).eval().requires_grad_(False))
+        return self._twin[0]
+
+
+class _Namespace:
+    def __init__(self, d: dict):
+        self.__dict__.update(d)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)

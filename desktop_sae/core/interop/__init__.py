@@ -1,0 +1,1 @@
+"""Other tools' formats: Neuronpedia's steering requests and saved outputs."""
