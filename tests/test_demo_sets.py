@@ -10,8 +10,8 @@ import pytest
 
 from desktop_sae.app.tasks import rows_at
 from desktop_sae.core.features.contrast import ContrastHit, TextMeans, feature_set, rank_features
-from desktop_sae.core.presets.demo_concepts import demo_feature_labels, load_demo_features, quiz_features
-from desktop_sae.core.presets.file_format import expand_demo_set, parse_preset, preset_to_json
+from desktop_sae.core.presets.demo_concepts import DemoConcept, demo_feature_labels, load_demo_concepts, quiz_features
+from desktop_sae.core.presets.file_format import parse_preset, preset_to_json
 from desktop_sae.core.steer_eval import data
 from desktop_sae.core.steer_eval.evaluate import feature_steering
 from desktop_sae.core.steer_eval.table import demo_entry_update, markdown_table, meets
@@ -39,13 +39,13 @@ def test_feature_set_keeps_the_top_k_weighted_by_score_over_the_leads():
 def _demo(tmp_path, entry):
     f = tmp_path / "demo.json"
     f.write_text(json.dumps({"concepts": [entry]}))
-    return load_demo_features(f)
+    return load_demo_concepts(f)
 
 
 def test_a_demo_set_expands_into_rows_at_strength_times_weight(tmp_path):
     demo = _demo(tmp_path, {"concept": "gg", "feature": 7, "features": [7, 3, 9], "weights": [1.0, 0.5, 0.25],
                             "label": "Golden Gate", "strength": 2.0, "unit": "max", "method": "add"})
-    assert demo["gg"]["set"] == ((7, 1.0), (3, 0.5), (9, 0.25))
+    assert demo["gg"].members == ((7, 1.0), (3, 0.5), (9, 0.25))
     from tests.test_presets import _preset
 
     d = json.loads(preset_to_json(_preset()))
@@ -61,9 +61,9 @@ def test_a_demo_set_expands_into_rows_at_strength_times_weight(tmp_path):
 def test_a_malformed_set_falls_back_to_the_single_feature(tmp_path):
     for bad in ({"features": [7, "x"]}, {"features": [7, 3], "weights": [1.0, float("nan")]}, {"features": [7]}):
         demo = _demo(tmp_path, {"concept": "gg", "feature": 7, **bad})
-        assert "set" not in demo["gg"]
+        assert demo["gg"].members == () and demo["gg"].features == (7,)
         spec = SteerSpec(7, 2.0, "max")
-        assert expand_demo_set(spec, demo["gg"]) == (spec,)
+        assert demo["gg"].rows(spec) == (spec,)
 
 
 def test_sweep_rows_scale_a_set_with_its_lead():
@@ -154,10 +154,24 @@ def test_shipped_demo_sets_are_valid_for_the_bundled_sae():
 
 
 def test_the_quiz_hides_a_recognisable_member_of_each_set_once(tmp_path):
-    demo = load_demo_features()
+    demo = load_demo_concepts()
     picks = quiz_features(demo)
     assert len(picks) == len(demo) and len({f for f, _ in picks}) == len(picks)
-    for f, e in picks:
-        assert f in [m for m, _w in e["set"]]  # a member of the concept's own set
-    shared = _demo(tmp_path, {"concept": "a", "feature": 7}) | {"b": {"id": 7}, "c": {"id": 9, "quiz": 7}}
+    for f, c in picks:
+        assert f in c.features and len(c.features) > 1  # a member of the concept's own set
+    shared = _demo(tmp_path, {"concept": "a", "feature": 7}) | {"b": DemoConcept("b", 7),
+                                                                  "c": DemoConcept("c", 9, quiz_feature=7)}
     assert [f for f, _ in quiz_features(shared)] == [7]  # one feature, one concept
+
+
+def test_one_rule_makes_a_concepts_rows_with_one_set_of_defaults(tmp_path):
+    """Presets, lessons and the quiz make a concept's rows with DemoConcept.rows: the concept's own strength, unit
+    and method, else DEFAULT_STRENGTH × max activation and add; an explicit strength is × max activation."""
+    from desktop_sae.core.presets.demo_concepts import DEFAULT_STRENGTH
+
+    bare = _demo(tmp_path, {"concept": "gg", "feature": 7, "features": [7, 3], "weights": [1.0, 0.5]})["gg"]
+    assert [(r.feature, r.strength, r.unit, r.method) for r in bare.rows()] == [
+        (7, DEFAULT_STRENGTH, "max", "add"), (3, DEFAULT_STRENGTH / 2, "max", "add")]
+    told = _demo(tmp_path, {"concept": "gg", "feature": 7, "strength": 40, "unit": "raw", "method": "clamp"})["gg"]
+    assert [(r.strength, r.unit, r.method) for r in told.rows()] == [(40.0, "raw", "clamp")]
+    assert [(r.strength, r.unit, r.method) for r in told.rows(told.lead(2.0))] == [(2.0, "max", "clamp")]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from desktop_sae.core.engine.sampling import SamplingConfig
-from desktop_sae.core.presets.demo_concepts import load_demo_features
+from desktop_sae.core.presets.demo_concepts import DemoConcept, load_demo_concepts
 from desktop_sae.core.presets.file_format import Preset, SAEIdentity, parse_preset, preset_to_json
 from desktop_sae.core.presets.identity import check_preset, sae_identity
 from desktop_sae.core.presets.store import PresetStore
@@ -137,8 +137,8 @@ def test_demo_references(tmp_path):
     f = tmp_path / "demo.json"
     f.write_text(json.dumps({"concepts": [{"concept": "bridge", "feature": 12, "label": "Golden Gate", "strength": 4.0,
                                            "unit": "max", "method": "clamp"}]}))
-    demo = load_demo_features(f)
-    assert demo == {"bridge": {"id": 12, "label": "Golden Gate", "strength": 4.0, "unit": "max", "method": "clamp"}}
+    demo = load_demo_concepts(f)
+    assert demo == {"bridge": DemoConcept("bridge", 12, "Golden Gate", 4.0, "max", "clamp")}
     d = json.loads(preset_to_json(_preset()))
     d["steering"]["features"][0] = {"demo": "bridge", "strength": 5, "method": "add"}
     p = parse_preset(json.dumps(d), "b.json", demo)
@@ -151,7 +151,7 @@ def test_demo_references(tmp_path):
     with pytest.raises(PresetError, match="demo feature list"):
         parse_preset(json.dumps(d), "b.json", None)
     with pytest.raises(PresetError, match="unknown demo concept"):
-        parse_preset(json.dumps(d), "b.json", {"code": 1})
+        parse_preset(json.dumps(d), "b.json", {"code": DemoConcept("code", 1)})
 
 
 def test_shipped_builtins_parse():
@@ -159,7 +159,7 @@ def test_shipped_builtins_parse():
     store = PresetStore()
     builtins = [e for e in store.entries() if e.builtin]
     assert len(builtins) >= 3
-    demo = load_demo_features() or {}
+    demo = load_demo_concepts() or {}
     ok = 0
     for e in builtins:
         try:
@@ -170,9 +170,8 @@ def test_shipped_builtins_parse():
         ok += 1
         assert p.name == e.name
         for i, concept in p.demo_refs.items():  # a demo concept's rows: its set's features, or its one feature
-            members = [f for f, _w in demo[concept].get("set") or ((demo[concept]["id"], 1.0),)]
-            assert p.steering.features[i].feature in members
+            assert p.steering.features[i].feature in demo[concept].features
         for concept in set(p.demo_refs.values()):
             rows = [p.steering.features[i].feature for i, c in p.demo_refs.items() if c == concept]
-            assert rows == [f for f, _w in demo[concept].get("set") or ((demo[concept]["id"], 1.0),)]
+            assert tuple(rows) == demo[concept].features
     assert ok >= 1

@@ -130,3 +130,33 @@ def test_perfect_dictionary_reconstructs():
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         SAEConfig(8, 16, **bad)
+
+
+@pytest.mark.parametrize("arch", ["standard", "topk", "jumprelu", "gated"])
+def test_each_architecture_is_its_own_class(arch):
+    from desktop_sae.core.sae.autoencoder import ARCHITECTURE_CLASSES
+
+    sae = random_sae(arch=arch)
+    assert type(sae) is ARCHITECTURE_CLASSES[arch] and isinstance(sae, SAE) and sae.architecture == arch
+    assert set(sae.tensor_names()) == set(sae.expected_shapes())
+
+
+@pytest.mark.parametrize("arch,rescale", [("standard", False), ("topk", False), ("topk", True), ("jumprelu", False),
+                                          ("gated", False)])
+def test_sparse_readouts_equal_the_dense_activations(x, arch, rescale):
+    """The shortcuts an architecture may take (TopK: a feature is active iff it reaches the k-th pre-activation)
+    give exactly what the dense activation vector says."""
+    sae = random_sae(arch=arch, rescale_acts_by_decoder_norm=rescale).double()
+    pre = sae.input_pre_activations(x)
+    dense = sae.activation(pre)
+    idx = torch.tensor([0, 3, 7, 11])
+    memo: dict = {}
+    torch.testing.assert_close(sae.selected_activations(pre, idx, memo), dense[..., idx])
+    torch.testing.assert_close(sae.selected_activations(pre, idx[:2], memo), dense[..., idx[:2]])
+    vals, ids, watched = sae.strongest(pre, 5, idx)
+    torch.testing.assert_close(vals, dense.topk(5, dim=-1).values)
+    torch.testing.assert_close(torch.gather(dense, -1, ids), vals)
+    torch.testing.assert_close(watched, dense[..., idx])
+    v, i = sae.encode_sparse(x)
+    rebuilt = torch.zeros_like(dense).scatter_(-1, i, v)
+    torch.testing.assert_close(rebuilt, sae.encode(x))

@@ -28,13 +28,13 @@ class _Saved:
 
 
 class LessonRunner:
-    def __init__(self, controller, lesson, demo: dict[str, dict] | None = None, bundled_sae: str | None = None):
-        """``demo``: concept -> {"id", "strength", "unit", "method", "label"} (core.presets.load_demo_features);
+    def __init__(self, controller, lesson, demo: dict | None = None, bundled_sae: str | None = None):
+        """``demo``: concept name -> ``DemoConcept`` (default: the shipped ones);
         ``bundled_sae``: the folder of the SAE those ids belong to (None: don't check)."""
-        from ..core.presets.demo_concepts import load_demo_features
+        from ..core.presets.demo_concepts import load_demo_concepts
 
         self.ctl, self.lesson = controller, lesson
-        self.demo = demo if demo is not None else (load_demo_features() or {})
+        self.demo = demo if demo is not None else (load_demo_concepts() or {})
         self.bundled_sae = bundled_sae
         self.index = -1
         self.active = False
@@ -129,11 +129,6 @@ class LessonRunner:
     def specs_for(self, item) -> tuple[SteerSpec, ...]:
         """The steering rows a lesson item (demo concept, optional strength and method) stands for: one, or one per
         feature of the concept's weighted set."""
-        from ..core.presets.file_format import expand_demo_set
-
-        return expand_demo_set(self._spec(item), self.demo.get(item.concept) or {})
-
-    def _spec(self, item) -> SteerSpec:
         info = self.ctl.state.info
         if info is None:
             raise DesktopSAEError("no model is loaded yet")
@@ -141,19 +136,10 @@ class LessonRunner:
             not info.sae_path or Path(info.sae_path).resolve() != Path(self.bundled_sae).resolve()
         ):
             raise DesktopSAEError("lessons steer the bundled SAE's demo features; open the bundled SAE to follow them")
-        d = self.demo.get(item.concept)
-        if d is None:
+        c = self.demo.get(item.concept)
+        if c is None:
             raise DesktopSAEError(f"the demo concept {item.concept!r} is not in this SAE's demo list")
-        strength = item.strength if item.strength is not None else float(d.get("strength", 3.0))
-        unit = d.get("unit", "max") if item.strength is None else "max"
-        return SteerSpec(
-            int(d["id"]),
-            strength,
-            unit,
-            item.method or d.get("method", "add"),
-            True,
-            f"demo: {d.get('label', item.concept)}",
-        )
+        return c.rows(c.lead(item.strength, item.method, f"demo: {c.title}"))
 
     @staticmethod
     def _preset_path(name: str) -> Path:

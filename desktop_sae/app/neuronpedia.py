@@ -16,7 +16,7 @@ def target_of(info):
     from ..core.interop.neuronpedia_ids import Target
     from ..core.interop.neuronpedia_read import sae_neuronpedia_id
 
-    return Target(info.model.get("name", "") if info else "", info.identity if info else None,
+    return Target(info.model.name if info else "", info.identity if info else None,
                   sae_neuronpedia_id(info.sae_path) if info else "")
 
 

@@ -28,7 +28,7 @@ class PresetActions:
             name=name,
             steering=st.steering,
             sampling=st.sampling,
-            model=info.model["name"] if info else "",
+            model=info.model.name if info else "",
             sae=info.identity if info and info.identity else SAEIdentity(),
             system=st.system.strip() or None,
             description=description,

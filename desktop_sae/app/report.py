@@ -81,8 +81,8 @@ def _dashboard(cat, f: int) -> str:
 def report_html(state, images: dict[str, bytes], title: str = "Desktop SAE session") -> str:
     """The whole report; ``images``: caption -> PNG bytes (embedded as data URIs)."""
     info, cat = state.info, state.catalog
-    model = info.model["name"] if info else "no model"
-    sae = f"{info.sae['architecture']} {info.d_sae} at {info.sae['hook']}" if info and info.sae else "no SAE"
+    model = info.model.name if info else "no model"
+    sae = f"{info.sae.architecture} {info.d_sae} at {info.sae.hook}" if info and info.sae else "no SAE"
     steer = [
         {
             "feature": s.feature,

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from ..core.engine.models import ModelDescription
 from ..core.engine.sampling import SamplingConfig
+from ..core.sae.autoencoder import SAEDescription
 from ..core.steering.specs import NO_STEERING, SteeringConfig
 
 
@@ -32,8 +34,8 @@ class LoadRequest:
 class ModelInfo:
     """The loaded model and SAE as the app shows them (a read-only snapshot made on the worker thread)."""
 
-    model: dict
-    sae: dict | None
+    model: ModelDescription
+    sae: SAEDescription | None
     sae_path: str | None
     d_sae: int = 0
     d_in: int | None = None  # the SAE's input width (steering vectors must match it)

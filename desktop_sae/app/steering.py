@@ -103,7 +103,7 @@ class SteeringActions:
         except SteeringError as e:
             self.report_error("Could not load the steering vector", str(e))
             return None
-        hook = (self.state.info.sae or {}).get("hook", "")
+        hook = self.state.info.sae.hook if self.state.info.sae else ""
         other = f" (made at {vec.hook}; the SAE is at {hook})" if vec.hook and hook and vec.hook != hook else ""
         self.set_status(f"Steering vector loaded: {vec.name}, {len(vec.values)} dimensions{other}")
         return spec
@@ -116,8 +116,8 @@ class SteeringActions:
         try:
             if spec is None or not spec.is_vector:
                 raise SteeringError("choose a steering vector row to save (feature rows are decoder rows of the SAE)")
-            vec = SteeringVector(spec.label or f"vector {-key}", spec.vector, hook=(info.sae or {}).get("hook", ""),
-                                 model=info.model.get("name", ""), source="saved from the steering panel")
+            vec = SteeringVector(spec.label or f"vector {-key}", spec.vector, hook=info.sae.hook if info.sae else "",
+                                 model=info.model.name, source="saved from the steering panel")
             out = save_vector(vec, path)
         except (SteeringError, OSError) as e:
             self.report_error("Could not save the steering vector", str(e))

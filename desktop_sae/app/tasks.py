@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -148,7 +149,7 @@ def model_info(session, seconds: float) -> ModelInfo:
     )
     return ModelInfo(
         model=session.lm.describe(),
-        sae={**sae.describe(), "hook": session.hook_name},
+        sae=replace(sae.describe(), hook=session.hook_name or ""),
         sae_path=sae.source_path,
         d_sae=int(sae.cfg.d_sae),
         d_in=int(sae.cfg.d_in),

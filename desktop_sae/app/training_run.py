@@ -45,7 +45,7 @@ class TrainingRun:
         info = self.ctl.state.info
         if info is None:
             raise TrainingSetupError("load a model first")
-        spec = spec.validate(int(info.model.get("layers") or 0) or None)
+        spec = spec.validate(info.model.layers or None)
         if spec.out_dir.exists() or spec.work_dir.exists():
             raise TrainingSetupError(f"the name {spec.name!r} is taken (a trained SAE or an unfinished run); "
                                      "choose another or resume that run")

@@ -69,8 +69,8 @@ def cmd_selftest(args) -> int:
         if not st.ready:
             raise RuntimeError(f"loading failed: {st.last_error}")
         t["ready"] = round(process_age(), 2)
-        result["model"] = st.info.model.get("name")
-        result["sae"] = (st.info.sae or {}).get("path")
+        result["model"] = st.info.model.name
+        result["sae"] = st.info.sae.path if st.info.sae else None
         first = []
         ctl.token.connect(lambda ev: first or first.append(process_age()))
         n = args.tokens or (8 if args.quick else 24)

@@ -146,7 +146,7 @@ class AssetManager(QDialog):
 
     def _loaded_model_path(self) -> str | None:
         info = self.controller.state.info
-        return info.model.get("location") if info is not None else None
+        return info.model.location if info is not None else None
 
     def _loaded_sae_path(self) -> str | None:
         info = self.controller.state.info
@@ -193,8 +193,8 @@ class AssetManager(QDialog):
             self.report = CompatReport(errors=problems)
         else:
             info = self.controller.state.info
-            device = info.model.get("device") if info is not None else None
-            dtype = info.model.get("dtype") if info is not None else None
+            device = info.model.device if info is not None else None
+            dtype = info.model.dtype if info is not None else None
             dev, free = free_memory(device)
             self.report = check_pair(m.model, s.sae if s else None, model_name=m.name, device=dev, dtype=dtype,
                                      free_bytes=free, disk_bytes=m.size)
@@ -217,9 +217,8 @@ class AssetManager(QDialog):
             return False
         ctl = self.controller
         info = ctl.state.info
-        loaded = info.model if info is not None else {}
-        same_model = (_same_path_key(loaded.get("location")) == _same_path_key(m.path)
-                      and (loaded.get("source") == "bundled") == (m.source == "bundled"))
+        same_model = info is not None and (_same_path_key(info.model.location) == _same_path_key(m.path)
+                                           and (info.model.source == "bundled") == (m.source == "bundled"))
         if same_model and s is not None:
             ctl.load_sae(s.path)
         else:

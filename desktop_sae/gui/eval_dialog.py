@@ -39,14 +39,14 @@ def _cell(v) -> str:
 class EvalDialog(QDialog):
     def __init__(self, controller, parent=None):
         super().__init__(parent)
-        from ..core.presets.demo_concepts import load_demo_features
+        from ..core.presets.demo_concepts import load_demo_concepts
 
         self.ctl, self.job, self.result = controller, None, None
         self.setWindowTitle("Evaluate steering")
-        demo = load_demo_features() or {}
+        demo = load_demo_concepts() or {}
         self.concept = QComboBox()
-        for name, d in demo.items():
-            self.concept.addItem(d.get("label") or name, (name, d))
+        for c in demo.values():
+            self.concept.addItem(c.title, c)
         self.concept.currentIndexChanged.connect(self._default_strengths)
         self.strengths = QLineEdit()
         self.strengths.setToolTip("× the lead feature's max activation, comma-separated; the best is chosen on the "
@@ -93,8 +93,10 @@ class EvalDialog(QDialog):
         self.resize(820, 620)
 
     def _default_strengths(self) -> None:
-        d = (self.concept.currentData() or (None, {}))[1]
-        s = float(d.get("strength", 1.0))
+        c = self.concept.currentData()
+        if c is None:
+            return
+        s = c.strength
         self.strengths.setText(", ".join(f"{v:.2g}" for v in (0.5 * s, s, 2 * s)))
 
     def _enable(self) -> None:
@@ -110,7 +112,7 @@ class EvalDialog(QDialog):
             raise ValueError("strengths: comma-separated numbers, e.g. 0.5, 1, 2") from None
         if not vals or not all(math.isfinite(v) for v in vals):
             raise ValueError("give at least one finite strength")
-        return EvalRequest(self.concept.currentData()[0], vals, self.n_prompts.value(),
+        return EvalRequest(self.concept.currentData().name, vals, self.n_prompts.value(),
                            tuple(range(self.seeds.value())), self.tokens.value(), self.baselines.isChecked())
 
     def run(self) -> int | None:

@@ -202,14 +202,14 @@ class MainWindow(OpenActions, ViewModes, LessonMode, DiscoverActions, QMainWindo
 
     def _on_loaded(self, info) -> None:
         m = info.model
-        self.lbl_model.setText(f"{m['device']} · {m['dtype']} · {m['name']}")
+        self.lbl_model.setText(f"{m.device} · {m.dtype} · {m.name}")
         self.lbl_model.setToolTip(
-            f"{m['name']}: {m['parameters'] / 1e6:.0f}M parameters, {m['layers']} layers, from {m['location']}"
+            f"{m.name}: {m.parameters / 1e6:.0f}M parameters, {m.layers} layers, from {m.location}"
         )
         if info.sae:
-            self.lbl_sae.setText(f"SAE: {info.sae['architecture']} {info.d_sae} @ {info.sae['hook']}")
+            self.lbl_sae.setText(f"SAE: {info.sae.architecture} {info.d_sae} @ {info.sae.hook}")
             self.lbl_sae.setToolTip(
-                str(info.sae.get("path")) + ("" if info.dictionary else "\n(no feature dictionary)")
+                str(info.sae.path) + ("" if info.dictionary else "\n(no feature dictionary)")
             )
         else:
             self.lbl_sae.setText("SAE: none (chat only)")

@@ -283,7 +283,7 @@ class NeuronView(QWidget):
     def _same_model_and_sae(self) -> bool:
         info, d = self.controller.state.info, self.data or {}
         ident = getattr(info, "identity", None)
-        name = (getattr(info, "model", None) or {}).get("name")
+        name = info.model.name if info is not None else None
         return bool(
             ident is not None and d and name == d["model"]["name"] and ident.fingerprint == d["sae"].get("fingerprint")
         )

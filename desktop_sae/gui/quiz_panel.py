@@ -3,11 +3,14 @@ of four labels; the reveal opens the feature's dashboard and the score is kept. 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..core.classroom.quiz import Quiz
-from ..core.steering.specs import SteeringConfig, SteerSpec
+from ..core.presets.demo_concepts import DemoConcept
+from ..core.steering.specs import SteeringConfig
 
 PROMPTS = (
     "Tell me about your day.",
@@ -27,7 +30,7 @@ class QuizPanel(QWidget):
         self.ctl = controller
         self.quiz: Quiz | None = None
         self._saved = None
-        self._steer: dict[int, tuple[float, str, str]] = {}  # hidden feature -> (strength, unit, method)
+        self._concepts: dict = {}  # hidden feature -> the DemoConcept it stands for (bundled SAE)
         self.question = QLabel(
             "<h3>Mystery feature</h3><p>Press <b>Start quiz</b>: the model answers while a hidden "
             "feature steers it. Which feature was it?</p>"
@@ -63,17 +66,15 @@ class QuizPanel(QWidget):
         """(feature, label) pairs: the bundled SAE's measured demo features, else well-labelled features."""
         import numpy as np
 
-        from ..core.presets.demo_concepts import load_demo_features, quiz_features
+        from ..core.presets.demo_concepts import load_demo_concepts, quiz_features
 
         info = self.ctl.state.info
         cat = self.ctl.state.catalog
-        demo = [(f, d) for f, d in quiz_features(load_demo_features() or {}) if cat is not None and f < cat.d_sae]
-        self._steer = {}
+        demo = [(f, c) for f, c in quiz_features(load_demo_concepts() or {}) if cat is not None and f < cat.d_sae]
+        self._concepts = {}
         if source == "demo" and cat is not None and cat.curated_labels and len(demo) >= 4:  # the bundled SAE
-            self._steer = {
-                f: (float(d.get("strength", 3.0)), d.get("unit", "max"), d.get("method", "add")) for f, d in demo
-            }
-            return [(f, d.get("label") or cat.label(f)) for f, d in demo]
+            self._concepts = dict(demo)
+            return [(f, c.label or cat.label(f)) for f, c in demo]
         labelled = [f for f in range(cat.d_sae) if cat.label(f) and info.has_stats(f)] if cat is not None else []
         picks = np.random.default_rng(seed).choice(labelled, size=min(8, len(labelled)), replace=False)
         return [(int(f), cat.label(int(f))) for f in picks]
@@ -93,8 +94,9 @@ class QuizPanel(QWidget):
         if r is None:
             self.end()
             return
-        strength, unit, method = self._steer.get(r.hidden, (3.0, "max", "add"))
-        self.ctl.set_steering(SteeringConfig((SteerSpec(r.hidden, strength, unit, method, True, MYSTERY),)))
+        concept = self._concepts.get(r.hidden)
+        row = concept.lead(label=MYSTERY) if concept is not None else DemoConcept("", r.hidden).lead(label=MYSTERY)
+        self.ctl.set_steering(SteeringConfig((replace(row, feature=r.hidden),)))
         self.ctl.set_compare(False)
         self.ctl.clear()
         self.ctl.send(PROMPTS[(r.number - 1) % len(PROMPTS)])

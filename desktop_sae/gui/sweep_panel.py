@@ -30,12 +30,12 @@ DEFAULT_PROMPT = "What should I do this weekend?"
 
 
 def demo_keywords(feature: int) -> str:
-    """The demo concept's keywords when ``feature`` is a measured demo feature (else empty)."""
-    from ..core.steer_eval.data import demo_concepts
+    """The demo concept's keywords when ``feature`` leads a measured demo concept (else empty)."""
+    from ..core.presets.demo_concepts import load_demo_concepts
 
-    for c in demo_concepts().values():
-        if c.get("feature") == feature:
-            return ", ".join(c.get("keywords") or ())
+    for c in (load_demo_concepts() or {}).values():
+        if c.feature == feature:
+            return ", ".join(c.keywords)
     return ""
 
 

@@ -215,8 +215,7 @@ class TrainDialog(QDialog):
         self.form.setEnabled(not run.running)
 
     def _on_model_loaded(self, info, from_use: bool = True) -> None:
-        sae = info.sae or {}
-        self.form.set_model(info.model["name"], int(info.model["layers"]), int(info.model["width"]), sae.get("hook"))
+        self.form.set_model(info.model.name, info.model.layers, info.model.width, info.sae.hook if info.sae else None)
         out = self.run.outcome
         if from_use and self._in_use and out is not None and info.sae_path == out.path:
             self.message.setText(f"In use: {out.name}. Its features are in the feature list — steer with them "

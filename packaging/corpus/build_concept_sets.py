@@ -59,7 +59,7 @@ def main(argv=None) -> int:
             print(f"{name}: {len(concepts[name])} answers ({time.perf_counter() - t0:.0f} s)", flush=True)
     doc = {"about": "The bundled model's answers to concept_questions.json (seeds 100 and 101, 48 new tokens, "
                     "default sampling): the texts behind each concept's feature set and its mean-difference baseline.",
-           "model": s.lm.describe().get("name", ""), "seeds": list(SEEDS), "max_new_tokens": MAX_NEW,
+           "model": s.lm.name, "seeds": list(SEEDS), "max_new_tokens": MAX_NEW,
            "neutral": neutral, "concepts": concepts}
     atomic_write_text(out_path, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
 

@@ -26,14 +26,14 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     from desktop_sae.core.assets.opening import open_session
-    from desktop_sae.core.presets.demo_concepts import load_demo_features
+    from desktop_sae.core.presets.demo_concepts import load_demo_concepts
     from desktop_sae.core.steer_eval.data import load_concept, load_splits
     from desktop_sae.core.steer_eval.evaluate import EvalSettings, evaluate_steering
 
     s = open_session()
     concept = load_concept(a.concept)
     splits = load_splits(n_prompts=a.n_prompts)
-    strength = float(load_demo_features()[a.concept]["strength"])
+    strength = load_demo_concepts()[a.concept].strength
     sizes = [1] + [int(b) for b in a.batches.split(",")]
     times: dict[int, list[float]] = {b: [] for b in sizes}
     texts: dict[int, list[str]] = {}

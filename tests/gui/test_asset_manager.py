@@ -69,7 +69,7 @@ def test_download_a_pair_open_it_and_chat_with_its_features(make_window, tiny_sa
     assert not dlg.isVisible()
     st = ctl.state
     qtbot.waitUntil(lambda: st.info is not None and st.info.sae_path == sae.path and st.ready, timeout=60_000)
-    assert st.info.model["name"] == MODEL_REPO and st.info.model["source"] == "folder" and not st.info.warnings
+    assert st.info.model.name == MODEL_REPO and st.info.model.source == "folder" and not st.info.warnings
     qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=5000)  # the chat has the keyboard again
     set_sampling(win, temperature=0.0, max_new_tokens=12)
     events = ask(qtbot, win, "the bridge")

@@ -12,6 +12,7 @@ import reliability_util as ru
 from hypothesis import given
 from hypothesis import strategies as st
 
+from desktop_sae.core.presets.demo_concepts import DemoConcept
 from desktop_sae.core.presets.file_format import (
     MAX_FEATURES,
     MAX_NAME,
@@ -26,8 +27,8 @@ from desktop_sae.core.steering.syntax import METHOD_ALIASES
 from desktop_sae.core.support.errors import PresetError
 
 DEMO = {
-    "bridge": {"id": 3, "strength": 8.0, "unit": "max", "method": "clamp", "label": "bridge"},
-    "code": {"id": 70, "strength": -2.5},
+    "bridge": DemoConcept("bridge", 3, "bridge", 8.0, "max", "clamp"),
+    "code": DemoConcept("code", 70, strength=-2.5, unit="raw"),
 }
 IDENT = SAEIdentity(name="tiny-sae", d_sae=64, hook="blocks.1.hook_resid_post", fingerprint="0123456789abcdef")
 
@@ -142,7 +143,7 @@ def test_mutated_presets(data):
         p = _parse("presets: valid (unedited)", ru.dumps(d))
         assert p is not None, "a well-formed preset was refused"
         for i, f in enumerate(d["steering"]["features"]):
-            assert p.steering.features[i].feature == f.get("id", DEMO.get(f.get("demo"), {}).get("id"))
+            assert p.steering.features[i].feature == f.get("id", (DEMO[f["demo"]].feature if "demo" in f else None))
         return
     _parse("presets: mutated", ru.dumps(ru.mutate(data, d)))
 

@@ -34,6 +34,24 @@ from .model_cache import (
 Progress = Callable[[float | None, str], None]  # (fraction 0..1 or None if unknown, message)
 
 
+@dataclass(frozen=True)
+class ModelDescription:
+    """What the app and the CLI show of a loaded model."""
+
+    name: str
+    source: str  # 'bundled' | 'gguf' | 'folder' | 'hub'
+    location: str
+    architecture: str
+    layers: int
+    width: int
+    vocab_size: int
+    parameters: int
+    device: str
+    dtype: str
+    sha256: str | None
+    chat_template: bool
+
+
 @dataclass
 class LoadedModel:
     model: Any
@@ -61,21 +79,21 @@ class LoadedModel:
     def family(self) -> str:
         return layout_of(self.model).family
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "source": self.source,
-            "location": self.location,
-            "architecture": getattr(self.model.config, "model_type", "?"),
-            "layers": self.n_layers,
-            "width": self.d_model,
-            "vocab_size": int(self.model.config.vocab_size),
-            "parameters": sum(p.numel() for p in self.model.parameters()),
-            "device": str(self.device),
-            "dtype": dtype_name(self.dtype) + (" with int8 weights" if self.extra.get("weights") == "int8" else ""),
-            "sha256": self.sha256,
-            "chat_template": bool(getattr(self.tokenizer, "chat_template", None)),
-        }
+    def describe(self) -> ModelDescription:
+        return ModelDescription(
+            name=self.name,
+            source=self.source,
+            location=self.location,
+            architecture=getattr(self.model.config, "model_type", "?"),
+            layers=self.n_layers,
+            width=self.d_model,
+            vocab_size=int(self.model.config.vocab_size),
+            parameters=sum(p.numel() for p in self.model.parameters()),
+            device=str(self.device),
+            dtype=dtype_name(self.dtype) + (" with int8 weights" if self.extra.get("weights") == "int8" else ""),
+            sha256=self.sha256,
+            chat_template=bool(getattr(self.tokenizer, "chat_template", None)),
+        )
 
 
 # --- locating ----------------------------------------------------------------------------------------

@@ -45,46 +45,20 @@ class SAETap:
         if sae is None:
             self.last = TapRecord(None, None, None, x[0].float().norm(dim=-1)) if self.record else None
             return None
-        pre = sae.pre_activations(sae._norm_in(x)[0])
+        pre = sae.input_pre_activations(x)
         out = None
         if not plan.empty:
             mask = None if self.mask is None else self.mask[..., None].to(x.dtype)
-            kth = []  # TopK: the k-th largest pre-activation, computed once for the clamp values and conditions
-            delta, shift = plan_delta(x, lambda idx: self._acts_of(pre, idx, kth), plan, sae, mask)
+            memo: dict = {}  # what the activations of several feature subsets of this ``pre`` share (TopK: the k-th)
+            delta, shift = plan_delta(x, lambda idx: sae.selected_activations(pre, idx, memo), plan, sae, mask)
             if delta is not None:
                 out = x + delta
                 if self.record:
-                    pre = pre + shift if shift is not None else sae.pre_activations(sae._norm_in(out)[0])
+                    pre = pre + shift if shift is not None else sae.input_pre_activations(out)
         if self.record:
-            self.last = self._readout(pre, out if out is not None else x)
+            self.last = self._readout(sae, pre, out if out is not None else x)
         return out
 
-    def _acts_of(self, pre: torch.Tensor, idx: torch.Tensor, kth_cache: list | None = None) -> torch.Tensor:
-        """Activations of a few features. TopK: a feature is active iff its pre-activation reaches the k-th
-        largest, so no dense activation vector is built (``kth_cache`` keeps that k-th value between calls)."""
-        sae = self.sae
-        if sae.cfg.architecture == "topk":
-            kth_cache = [] if kth_cache is None else kth_cache
-            if not kth_cache:
-                kth_cache.append(pre.topk(sae.cfg.k, dim=-1).values[..., -1:])
-            kth = kth_cache[0]
-            sel = pre[..., idx]
-            return torch.where(sel >= kth, torch.relu(sel), torch.zeros_like(sel))
-        return sae.activation(pre)[..., idx]
-
-    def _readout(self, pre: torch.Tensor, resid: torch.Tensor) -> TapRecord:
-        sae, n = self.sae, self.top_k
-        p = pre[0]
-        if sae.cfg.architecture == "topk":
-            vals, ids = p.topk(sae.cfg.k, dim=-1)  # sorted: the first n are the strongest features
-            kth = vals[..., -1:]
-            top_vals, top_ids = torch.relu(vals[..., :n]), ids[..., :n]
-            watched = None
-            if self.watch is not None:
-                w = p[..., self.watch]
-                watched = torch.where(w >= kth, torch.relu(w), torch.zeros_like(w))
-        else:
-            a = sae.activation(p)
-            top_vals, top_ids = a.topk(n, dim=-1)
-            watched = a[..., self.watch] if self.watch is not None else None
+    def _readout(self, sae: SAE, pre: torch.Tensor, resid: torch.Tensor) -> TapRecord:
+        top_vals, top_ids, watched = sae.strongest(pre[0], self.top_k, self.watch)
         return TapRecord(top_ids, top_vals, watched, resid[0].float().norm(dim=-1))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -172,10 +173,11 @@ class Session:
         tok = self.lm.tokenizer
         return [tok.decode([i]) for i in ids], ids, acts
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
+        """The model, the SAE (at the hook it is attached to) and the warnings, as JSON-ready data."""
         return {
-            "model": self.lm.describe(),
-            "sae": None if self.sae is None else {**self.sae.describe(), "hook": self.hook_name},
+            "model": asdict(self.lm.describe()),
+            "sae": None if self.sae is None else asdict(replace(self.sae.describe(), hook=self.hook_name or "")),
             "warnings": list(self.warnings),
         }
 

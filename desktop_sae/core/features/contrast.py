@@ -174,7 +174,7 @@ def contrast(session, positives: Sequence[str], negatives: Sequence[str], top: i
     hits = rank_features(pos, neg, stats.max_activation if stats else None, dic.labels if dic else None, top)
     first = positives[0] if len(positives[0]) < 40 else positives[0][:37] + "..."
     vec = mean_difference(pos, neg, f"mean difference ({first})", session.hook_name,
-                          session.lm.describe().get("name", ""))
+                          session.lm.name)
     feats, weights, strength = (), (), None
     if hits and hits[0].score > 0:
         feats, weights = feature_set(hits, SET_SIZE)

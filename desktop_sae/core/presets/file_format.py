@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..engine.sampling import SamplingConfig
-from ..steering.specs import UNITS, SteeringConfig, SteerSpec, weighted_rows
+from ..steering.specs import UNITS, SteeringConfig, SteerSpec
 from ..steering.syntax import METHOD_ALIASES
 from ..support.errors import PresetError, SteeringError
 from ..support.file_values import is_finite
 from ..support.file_values import quote as _show
+
+if TYPE_CHECKING:
+    from .demo_concepts import DemoConcept
 
 SCHEMA = "desktop-sae-preset"
 SCHEMA_VERSION = 1
@@ -94,14 +97,7 @@ def _str(v, what: str, max_len: int = 10_000) -> str:
     return v
 
 
-def expand_demo_set(spec: SteerSpec, entry: dict) -> tuple[SteerSpec, ...]:
-    """A demo concept's steer as its rows: one per feature of its weighted set ("set" in ``entry``), each at
-    ``spec``'s strength x its weight, or ``spec`` itself for a single feature."""
-    members = entry.get("set") or ()
-    return weighted_rows(replace(spec, label=spec.label or "demo"), members) if members else (spec,)
-
-
-def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict] | None = None) -> Preset:
+def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, DemoConcept] | None = None) -> Preset:
     """Parse and validate a preset's JSON (structure, types, ranges). Raises PresetError."""
     try:
         d = json.loads(text)
@@ -153,8 +149,8 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
             if concept not in demo:
                 known = ", ".join(sorted(demo)) or "none"
                 raise PresetError(f"{w} names unknown demo concept {concept!r} (known: {known})")
-            f = {**{k: v for k, v in demo[concept].items() if k not in ("id", "set")}, **f}  # the preset's own win
-            fid = demo[concept]["id"]
+            f = {**demo[concept].preset_fields(), **f}  # the preset's own win
+            fid = demo[concept].feature
         vector = _vector(f.get("vector"), w)
         if isinstance(fid, bool) or not isinstance(fid, int) or (fid < 0) != (vector is not None):
             raise PresetError(f"{w}.id must be a non-negative integer feature id (or a negative key with a "
@@ -181,7 +177,7 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, dict]
             )
         except SteeringError as e:
             raise PresetError(f"{w}: {e}") from None
-        for row in expand_demo_set(spec, demo[concept]) if concept is not None else (spec,):
+        for row in demo[concept].rows(spec) if concept is not None and demo is not None else (spec,):
             if concept is not None:
                 refs[len(specs)] = concept
             specs.append(row)

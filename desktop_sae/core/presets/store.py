@@ -13,7 +13,7 @@ from pathlib import Path
 from ..support import paths
 from ..support.atomic import atomic_write_text
 from ..support.errors import PresetError
-from .demo_concepts import load_demo_features
+from .demo_concepts import load_demo_concepts
 from .file_format import MAX_NAME, Preset, parse_preset, preset_to_json
 
 # --- store ---------------------------------------------------------------------------------------------------
@@ -67,7 +67,7 @@ class PresetStore:
             raise PresetError(f"cannot read preset {path}: {e.strerror or e}") from None
         if len(raw) > 1_000_000:
             raise PresetError(f"{path.name} is too large to be a preset ({len(raw)} bytes)")
-        demo = load_demo_features() if b'"demo"' in raw else None
+        demo = load_demo_concepts() if b'"demo"' in raw else None
         return parse_preset(raw, path.name, demo)
 
     def save(self, preset: Preset, overwrite: bool = True) -> Path:

@@ -1,5 +1,6 @@
-"""One SAE module for the standard (ReLU), TopK, JumpReLU and gated architectures (docs/MATHS.md, "SAE encode and
-decode").
+"""Sparse autoencoders: one class for each architecture (standard ReLU, TopK, JumpReLU, gated; docs/MATHS.md, "SAE
+encode and decode"). Every rule that depends on the architecture is a method here, never a test of
+``cfg.architecture`` elsewhere. ``SAE(cfg)`` makes the class that ``cfg.architecture`` names.
 
 Shapes follow SAELens: ``W_enc [d_in, d_sae]``, ``W_dec [d_sae, d_in]``, ``b_enc [d_sae]``, ``b_dec [d_in]``,
 ``threshold [d_sae]`` (JumpReLU), ``b_gate``/``b_mag``/``r_mag [d_sae]`` (gated).
@@ -14,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from ..support.file_values import quote
 
 ARCHITECTURES = ("standard", "topk", "jumprelu", "gated")
 NORMALIZATIONS = ("none", "expected_average_only_in", "constant_norm_rescale", "layer_norm")
@@ -41,8 +44,10 @@ class SAEConfig:
             raise ValueError(
                 f"unknown normalize_activations {self.normalize_activations!r}; supported: {', '.join(NORMALIZATIONS)}"
             )
-        if self.architecture == "topk" and (self.k is None or not 0 < self.k <= self.d_sae):
-            raise ValueError(f"a TopK SAE needs 0 < k <= d_sae ({self.d_sae}); got k={self.k}")
+        if self.architecture == "topk":
+            k = self.k
+            if isinstance(k, bool) or not isinstance(k, int) or not 0 < k <= self.d_sae:
+                raise ValueError(f"a TopK SAE needs an integer k with 0 < k <= d_sae={self.d_sae}, got {quote(k)}")
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,33 @@ class FeatureStats:
     density: np.ndarray | None = None  # fraction of tokens on which the feature fires
 
 
+@dataclass(frozen=True)
+class SAEDescription:
+    """What the app and the CLI show of a loaded SAE."""
+
+    architecture: str
+    d_in: int
+    d_sae: int
+    k: int | None
+    hook: str
+    model_name: str
+    format: str
+    path: str | None
+    normalize_activations: str
+    has_feature_stats: bool
+
+
 class SAE(nn.Module):
-    """Sparse autoencoder. ``encode``/``decode`` work on any leading shape ``[..., d_in]``."""
+    """Sparse autoencoder (the standard ReLU architecture; the others subclass it). ``encode``/``decode`` work on any
+    leading shape ``[..., d_in]``."""
+
+    architecture = "standard"
+    extra_tensors: tuple[str, ...] = ()  # parameters beyond W_enc, W_dec, b_enc, b_dec
+
+    def __new__(cls, cfg: SAEConfig | None = None, *args: Any, **kwargs: Any) -> SAE:
+        if cls is SAE and cfg is not None:
+            cls = ARCHITECTURE_CLASSES[cfg.architecture]
+        return super().__new__(cls)
 
     def __init__(self, cfg: SAEConfig):
         super().__init__()
@@ -65,43 +95,40 @@ class SAE(nn.Module):
         self.W_dec = nn.Parameter(torch.zeros(d_sae, d_in))
         self.b_enc = nn.Parameter(torch.zeros(d_sae))
         self.b_dec = nn.Parameter(torch.zeros(d_in))
-        if cfg.architecture == "jumprelu":
-            self.threshold = nn.Parameter(torch.zeros(d_sae))
-        if cfg.architecture == "gated":
-            self.b_gate = nn.Parameter(torch.zeros(d_sae))
-            self.b_mag = nn.Parameter(torch.zeros(d_sae))
-            self.r_mag = nn.Parameter(torch.zeros(d_sae))
+        for name in self.extra_tensors:
+            setattr(self, name, nn.Parameter(torch.zeros(d_sae)))
         self.stats: FeatureStats | None = None
         self.source_format: str = "memory"
         self.source_path: str | None = None
 
     # --- tensors by name (for IO) -------------------------------------------------------------
     def tensor_names(self) -> list[str]:
-        names = ["W_enc", "W_dec", "b_enc", "b_dec"]
-        if self.cfg.architecture == "jumprelu":
-            names.append("threshold")
-        if self.cfg.architecture == "gated":  # b_enc is unused there, and SAELens's GatedSAE refuses a file with it
-            names = ["W_enc", "W_dec", "b_dec", "b_gate", "b_mag", "r_mag"]
-        return names
+        return ["W_enc", "W_dec", "b_enc", "b_dec", *self.extra_tensors]
 
     def saelens_tensors(self) -> tuple[dict[str, torch.Tensor], str, float]:
         """(CPU float32 tensors, normalize_activations, scaling_factor) to write. SAELens ignores a scaling factor in
         cfg.json, so the input scaling of ``expected_average_only_in`` is folded into the weights (activations are
-        unchanged); a TopK SAE that rescales by decoder norms keeps its factor (folding would change them)."""
+        unchanged) where the architecture allows it."""
         c, s = self.cfg, self.cfg.scaling_factor
         t = {n: getattr(self, n).detach().to("cpu", torch.float32).contiguous() for n in self.tensor_names()}
-        if c.normalize_activations != "expected_average_only_in" or s == 1.0 or (
-                c.architecture == "topk" and c.rescale_acts_by_decoder_norm):
+        if c.normalize_activations != "expected_average_only_in" or s == 1.0 or not self.can_fold_input_scaling:
             return t, c.normalize_activations, s
         t.update(W_enc=t["W_enc"] * s, W_dec=t["W_dec"] / s, b_dec=t["b_dec"] / s)
         return t, "none", 1.0
 
+    @property
+    def can_fold_input_scaling(self) -> bool:
+        """Whether scaling the input can be folded into the weights without changing the activations."""
+        return True
+
+    def saelens_fields(self) -> dict[str, Any]:
+        """The architecture's own keys of a SAELens cfg.json."""
+        return {}
+
     def expected_shapes(self) -> dict[str, tuple[int, ...]]:
         d_in, d_sae = self.cfg.d_in, self.cfg.d_sae
         shapes = {"W_enc": (d_in, d_sae), "W_dec": (d_sae, d_in), "b_enc": (d_sae,), "b_dec": (d_in,)}
-        for name in ("threshold", "b_gate", "b_mag", "r_mag"):
-            shapes[name] = (d_sae,)
-        return {n: shapes[n] for n in self.tensor_names()}
+        return {n: shapes.get(n, (d_sae,)) for n in self.tensor_names()}
 
     @property
     def device(self) -> torch.device:
@@ -112,7 +139,7 @@ class SAE(nn.Module):
         return self.W_enc.dtype
 
     # --- normalisation --------------------------------------------------------------------------
-    def _norm_in(self, x: torch.Tensor):
+    def _norm_in(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Return (normalised x, scale, shift) such that out_raw = out_norm * scale + shift."""
         mode = self.cfg.normalize_activations
         if mode == "constant_norm_rescale":
@@ -128,7 +155,7 @@ class SAE(nn.Module):
         return x, None, None
 
     @staticmethod
-    def _norm_out(y: torch.Tensor, scale, shift) -> torch.Tensor:
+    def _norm_out(y: torch.Tensor, scale: torch.Tensor | None, shift: torch.Tensor | None) -> torch.Tensor:
         if scale is not None:
             y = y * scale
         if shift is not None:
@@ -139,12 +166,11 @@ class SAE(nn.Module):
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder pre-activations of already-normalised input."""
         x_in = x - self.b_dec if self.cfg.apply_b_dec_to_input else x
-        if self.cfg.architecture == "gated":
-            return x_in @ self.W_enc
-        pre = x_in @ self.W_enc + self.b_enc
-        if self.cfg.architecture == "topk" and self.cfg.rescale_acts_by_decoder_norm:
-            pre = pre * self.W_dec.norm(dim=-1)
-        return pre
+        return x_in @ self.W_enc + self.b_enc
+
+    def input_pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoder pre-activations of a raw input (normalised first, as ``encode`` does)."""
+        return self.pre_activations(self._norm_in(x)[0])
 
     @property
     def linear_input(self) -> bool:
@@ -155,34 +181,42 @@ class SAE(nn.Module):
         """Change of the pre-activations caused by adding ``v`` to the input (valid when ``linear_input``)."""
         if self.cfg.normalize_activations == "expected_average_only_in" and self.cfg.scaling_factor != 1.0:
             v = v * self.cfg.scaling_factor
-        shift = v @ self.W_enc
-        if self.cfg.architecture == "topk" and self.cfg.rescale_acts_by_decoder_norm:
-            shift = shift * self.W_dec.norm(dim=-1)
-        return shift
+        return v @ self.W_enc
 
     def activation(self, pre: torch.Tensor) -> torch.Tensor:
-        arch = self.cfg.architecture
-        if arch == "standard":
-            return torch.relu(pre)
-        if arch == "jumprelu":
-            return torch.relu(pre) * (pre > self.threshold).to(pre.dtype)
-        if arch == "topk":
-            vals, idx = pre.topk(self.cfg.k, dim=-1, sorted=False)
-            return torch.zeros_like(pre).scatter_(-1, idx, torch.relu(vals))
-        # gated
-        gate = (pre + self.b_gate) > 0
-        mag = torch.relu(pre * torch.exp(self.r_mag) + self.b_mag)
-        return mag * gate.to(mag.dtype)
+        return torch.relu(pre)
+
+    def selected_activations(self, pre: torch.Tensor, idx: torch.Tensor, memo: dict | None = None) -> torch.Tensor:
+        """The activations of a few features ``idx`` from their pre-activations ``pre`` [..., d_sae]; ``memo`` keeps
+        what several calls on the same ``pre`` can share."""
+        return self.activation(pre)[..., idx]
+
+    def strongest(self, pre: torch.Tensor, n: int, watch: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(values, ids) of the ``n`` strongest features at each position, strongest first, and the activations of
+        the ``watch`` features (None without)."""
+        a = self.activation(pre)
+        vals, ids = a.topk(n, dim=-1)
+        return vals, ids, (a[..., watch] if watch is not None else None)
+
+    def encode_sparse(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(values [B, k], feature ids [B, k]) of the active features of ``x`` [B, d_in], on the SAE's device;
+        zeros stand for padding (rows with fewer active features)."""
+        acts = self.encode(x.to(device=self.device, dtype=self.dtype))
+        k = int((acts > 0).sum(1).max().clamp_min(1))
+        return acts.topk(k, dim=1, sorted=False)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         x_n, _, _ = self._norm_in(x.to(self.dtype))
         return self.activation(self.pre_activations(x_n))
 
+    def decoder_input(self, acts: torch.Tensor) -> torch.Tensor:
+        """Activations as the decoder multiplies them."""
+        return acts
+
     def decode(self, acts: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruction in the input's space; ``like`` is the original input (needed to undo normalisation)."""
-        if self.cfg.architecture == "topk" and self.cfg.rescale_acts_by_decoder_norm:
-            acts = acts / self.W_dec.norm(dim=-1)
-        y = acts @ self.W_dec + self.b_dec
+        y = self.decoder_input(acts) @ self.W_dec + self.b_dec
         if like is not None and self.cfg.normalize_activations in ("constant_norm_rescale", "layer_norm"):
             _, scale, shift = self._norm_in(like.to(self.dtype))
             y = self._norm_out(y, scale, shift)
@@ -210,17 +244,100 @@ class SAE(nn.Module):
             return None
         return float(self.stats.max_activation[feature])
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> SAEDescription:
         c = self.cfg
-        return {
-            "architecture": c.architecture,
-            "d_in": c.d_in,
-            "d_sae": c.d_sae,
-            "k": c.k,
-            "hook": c.hook_name,
-            "model_name": c.model_name,
-            "format": self.source_format,
-            "path": self.source_path,
-            "normalize_activations": c.normalize_activations,
-            "has_feature_stats": self.stats is not None,
-        }
+        return SAEDescription(c.architecture, c.d_in, c.d_sae, c.k, c.hook_name, c.model_name, self.source_format,
+                              self.source_path, c.normalize_activations, self.stats is not None)
+
+
+class TopKSAE(SAE):
+    """TopK: the k largest pre-activations (after ReLU) are kept, the rest are zero. A feature is active iff its
+    pre-activation reaches the k-th largest, so a few features' activations need no dense vector."""
+
+    architecture = "topk"
+
+    @property
+    def _rescaled(self) -> bool:
+        return self.cfg.rescale_acts_by_decoder_norm
+
+    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        pre = super().pre_activations(x)
+        return pre * self.W_dec.norm(dim=-1) if self._rescaled else pre
+
+    def pre_shift(self, v: torch.Tensor) -> torch.Tensor:
+        shift = super().pre_shift(v)
+        return shift * self.W_dec.norm(dim=-1) if self._rescaled else shift
+
+    @property
+    def can_fold_input_scaling(self) -> bool:
+        return not self._rescaled  # folding would change the decoder norms the activations are scaled by
+
+    def saelens_fields(self) -> dict[str, Any]:
+        return {"k": self.cfg.k, "rescale_acts_by_decoder_norm": self._rescaled}
+
+    def activation(self, pre: torch.Tensor) -> torch.Tensor:
+        vals, idx = pre.topk(self.cfg.k, dim=-1, sorted=False)
+        return torch.zeros_like(pre).scatter_(-1, idx, torch.relu(vals))
+
+    def _kth(self, pre: torch.Tensor, memo: dict | None) -> torch.Tensor:
+        memo = {} if memo is None else memo
+        if "kth" not in memo:
+            memo["kth"] = pre.topk(self.cfg.k, dim=-1).values[..., -1:]
+        return memo["kth"]
+
+    def selected_activations(self, pre: torch.Tensor, idx: torch.Tensor, memo: dict | None = None) -> torch.Tensor:
+        sel = pre[..., idx]
+        return torch.where(sel >= self._kth(pre, memo), torch.relu(sel), torch.zeros_like(sel))
+
+    def strongest(self, pre: torch.Tensor, n: int, watch: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        vals, ids = pre.topk(self.cfg.k, dim=-1)  # sorted: the first n are the strongest features
+        kth = vals[..., -1:]
+        watched = None
+        if watch is not None:
+            w = pre[..., watch]
+            watched = torch.where(w >= kth, torch.relu(w), torch.zeros_like(w))
+        return torch.relu(vals[..., :n]), ids[..., :n], watched
+
+    def encode_sparse(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.cfg.normalize_activations != "none":
+            return super().encode_sparse(x)
+        pre = self.pre_activations(x.to(device=self.device, dtype=self.dtype))
+        v, i = pre.topk(self.cfg.k, dim=1, sorted=False)
+        return v.clamp_min(0), i
+
+    def decoder_input(self, acts: torch.Tensor) -> torch.Tensor:
+        return acts / self.W_dec.norm(dim=-1) if self._rescaled else acts
+
+
+class JumpReLUSAE(SAE):
+    """JumpReLU: a feature fires where its pre-activation exceeds its own learned ``threshold``."""
+
+    architecture = "jumprelu"
+    extra_tensors = ("threshold",)
+
+    def activation(self, pre: torch.Tensor) -> torch.Tensor:
+        return torch.relu(pre) * (pre > self.threshold).to(pre.dtype)
+
+
+class GatedSAE(SAE):
+    """Gated: a gate (``b_gate``) decides which features fire, a rescaled magnitude path (``r_mag``, ``b_mag``) how
+    strongly; ``b_enc`` is unused (and SAELens's GatedSAE refuses a file that has it)."""
+
+    architecture = "gated"
+    extra_tensors = ("b_gate", "b_mag", "r_mag")
+
+    def tensor_names(self) -> list[str]:
+        return ["W_enc", "W_dec", "b_dec", *self.extra_tensors]
+
+    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        x_in = x - self.b_dec if self.cfg.apply_b_dec_to_input else x
+        return x_in @ self.W_enc
+
+    def activation(self, pre: torch.Tensor) -> torch.Tensor:
+        gate = (pre + self.b_gate) > 0
+        mag = torch.relu(pre * torch.exp(self.r_mag) + self.b_mag)
+        return mag * gate.to(mag.dtype)
+
+
+ARCHITECTURE_CLASSES: dict[str, type[SAE]] = {c.architecture: c for c in (SAE, TopKSAE, JumpReLUSAE, GatedSAE)}

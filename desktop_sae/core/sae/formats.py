@@ -196,10 +196,6 @@ def parse_saelens_cfg(cfg: dict[str, Any], where: Path) -> SAEConfig:
     if not isinstance(arch, str) or arch not in ARCHITECTURES:
         supported = ", ".join(ARCHITECTURES)
         raise SAEFormatError(f"{where}: architecture {_show(arch)} is not supported (supported: {supported})")
-    if arch == "topk":
-        if isinstance(k, bool) or not isinstance(k, int) or not 0 < k <= d_sae:
-            need = f"an integer k with 0 < k <= d_sae={_show(d_sae)}"
-            raise SAEFormatError(f"{where}: a TopK SAE needs {need}, got {_show(k)}")
     norm = cfg.get("normalize_activations") or "none"
     if not isinstance(norm, str) or norm not in NORMALIZATIONS:
         known = ", ".join(NORMALIZATIONS)
@@ -256,9 +252,7 @@ def save_sae(sae: SAE, folder: str | Path, extra_metadata: dict[str, Any] | None
         "reshape_activations": "none",
         "metadata": meta,
     }
-    if c.architecture == "topk":
-        cfg["k"] = c.k
-        cfg["rescale_acts_by_decoder_norm"] = c.rescale_acts_by_decoder_norm
+    cfg.update(sae.saelens_fields())
     if scaling != 1.0:
         cfg["scaling_factor"] = scaling
     files["cfg.json"] = (json.dumps(cfg, indent=2) + "\n").encode("utf-8")

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..presets.demo_concepts import load_demo_concepts
 from ..support.errors import SteeringError
 from ..support.paths import resources_dir
 from ..support.prompt_file import read_prompts
@@ -70,7 +71,8 @@ def neutral_texts(root: Path | None = None) -> tuple[str, ...]:
 
 
 def demo_concepts(root: Path | None = None) -> dict[str, dict]:
-    """Concept name -> its entry in demo_features.json (as written there)."""
+    """Concept name -> its entry in demo_features.json exactly as written there (the table updater rewrites these
+    entries; everything else reads the typed ``presets.demo_concepts``)."""
     try:
         d = json.loads(((root or resources_dir()) / "demo_features.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -82,18 +84,22 @@ def demo_concepts(root: Path | None = None) -> dict[str, dict]:
 def load_concept(name: str, root: Path | None = None) -> Concept:
     """A demo concept: its feature (or weighted feature set), keywords and description, and the texts of its
     mean-difference baseline: the model's answers it was derived from when shipped, else the concept sentences."""
-    demo = demo_concepts(root)
+    demo = load_demo_concepts((root or resources_dir()) / "demo_features.json") or {}
     if name not in demo:
         raise SteeringError(f"unknown concept {name!r}; the demo concepts are: {', '.join(sorted(demo)) or 'none'}")
     c = demo[name]
-    label = str(c.get("label") or name)
-    feats = tuple(int(f) for f in c.get("features") or (c["feature"],))
-    weights = tuple(float(w) for w in c.get("weights") or ())
-    if weights and len(weights) != len(feats):
-        raise SteeringError(f"concept {name!r}: {len(feats)} features but {len(weights)} weights")
+    raw = demo_concepts(root).get(name, {})
+    feats, weights = raw.get("features"), raw.get("weights")
+    if isinstance(feats, list) and len(feats) > 1:  # the evaluation refuses a set that lessons would steer with
+        if isinstance(weights, list) and len(weights) != len(feats):
+            raise SteeringError(f"concept {name!r}: {len(feats)} features but {len(weights)} weights")
+        if not c.members:
+            raise SteeringError(f"concept {name!r}: its feature set holds a value that is not a feature id or a "
+                                "finite weight")
     pos, neg = concept_answers(name, root)
-    return Concept(name, feats, tuple(c.get("keywords") or ()), str(c.get("description") or label),
-                   pos or concept_texts(name, root), label, weights, neg)
+    weights = c.weights if c.members else ()
+    return Concept(name, c.features, c.keywords, c.description or c.title, pos or concept_texts(name, root), c.title,
+                   weights, neg)
 
 
 def adhoc_concept(features, keywords, description: str | None = None, texts=()) -> Concept:

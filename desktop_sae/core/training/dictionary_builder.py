@@ -23,19 +23,6 @@ N_TOP, N_QUANT, WINDOW, BEFORE, N_LOGITS, N_BINS = 20, 5, 16, 11, 10, 16
 QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 
 
-def encode_sparse(sae, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(values [B, k], feature ids [B, k]) of the active features, on the SAE's device; zeros are dropped later."""
-    x = x.to(device=sae.device, dtype=sae.dtype)
-    if sae.cfg.architecture == "topk" and sae.cfg.normalize_activations == "none":
-        pre = sae.pre_activations(x)
-        v, i = pre.topk(sae.cfg.k, dim=1, sorted=False)
-        return v.clamp_min(0), i
-    acts = sae.encode(x)
-    k = int((acts > 0).sum(1).max().clamp_min(1))
-    v, i = acts.topk(k, dim=1, sorted=False)
-    return v, i
-
-
 def _tok_str(tokenizer, i: int) -> str:
     return tokenizer.convert_tokens_to_string([tokenizer.convert_ids_to_tokens(int(i))])
 
@@ -82,7 +69,7 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
     limit = float(sae.cfg.metadata.get("outlier_norm_threshold") or "inf")
     for s in range(0, n, batch):
         x = torch.from_numpy(np.asarray(store.acts[s : min(s + batch, n)]).astype(np.float32)).to(sae.device)
-        v, i = encode_sparse(sae, x)
+        v, i = sae.encode_sparse(x)
         keep = (v > 0) & (x.norm(dim=1) <= limit)[:, None]  # attention-sink outliers are not described
         feats.append(i[keep].cpu().numpy().astype(np.int32))
         rows.append((torch.nonzero(keep)[:, 0] + s).cpu().numpy().astype(np.int32))
