@@ -19,6 +19,7 @@ from typing import Any
 
 from ..support import paths
 from ..support.errors import DesktopSAEError
+from ..support.text_enum import TextEnum
 from .narration import check_narration
 
 SCHEMA_VERSION = 1
@@ -26,7 +27,25 @@ MAX_FILE_BYTES = 256 * 1024
 MAX_STEPS = 40
 LEVELS = ("beginner", "intermediate", "advanced")
 PANELS = ("chat", "steering", "features", "detail", "plot", "tokens", "toy", "neuron")
-ACTIONS = ("none", "run", "compare", "sweep", "train_toy", "toy_sae", "rainbow", "quiz", "neuron", "free_play")
+
+
+class LessonAction(TextEnum):
+    """What a step does once its settings are applied: ask its prompt (``RUN``), side by side (``COMPARE``), or
+    open a panel and start it (the others; the window carries these out)."""
+
+    NONE = "none"
+    RUN = "run"
+    COMPARE = "compare"
+    SWEEP = "sweep"
+    TRAIN_TOY = "train_toy"
+    TOY_SAE = "toy_sae"
+    RAINBOW = "rainbow"
+    QUIZ = "quiz"
+    NEURON = "neuron"
+    FREE_PLAY = "free_play"
+
+
+ACTIONS = tuple(a.value for a in LessonAction)
 METHODS = ("add", "clamp", "orth")
 HIGHLIGHTS = ("chat_input", "send_button", "compare_button", "answer_view", "steering_panel", "strength_slider",
               "method_choice", "preset_menu", "feature_list", "feature_search", "feature_detail", "token_view",
@@ -64,7 +83,7 @@ class LessonStep:
     steer: tuple[SteerItem, ...] | None = None  # None: keep the learner's steering; (): clear it
     panels: tuple[str, ...] = ()
     highlight: str | None = None
-    action: str = "none"
+    action: LessonAction = LessonAction.NONE
     # validated per action; lists become tuples
     action_args: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     sampling: SamplingOverrides = SamplingOverrides()
@@ -282,7 +301,7 @@ def _step(w: _Where, d, concepts, presets, folder) -> LessonStep:
         kw["panels"] = tuple(panels)
     if "highlight" in d:
         kw["highlight"] = _choice(w, "highlight", d["highlight"], HIGHLIGHTS)
-    action = kw["action"] = _choice(w, "action", d.get("action", "none"), ACTIONS)
+    action = kw["action"] = LessonAction(_choice(w, "action", d.get("action", "none"), ACTIONS))
     kw["action_args"] = args = _action_args(w, action, d.get("action_args"), concepts)
     if action in ("run", "sweep") and not kw.get("prompt"):
         raise w.fail("prompt", f"action {action!r} needs a prompt")

@@ -16,11 +16,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..support.text_enum import TextEnum
 from .hooks import StopForward, hooks
 from .sampling import SamplingConfig
 from .step_threads import GOVERNOR
 
 CancelFn = Callable[[], bool]
+
+
+class Run(TextEnum):
+    """Which answer a token belongs to: the only one, or (side by side) the steered or the default one."""
+
+    MAIN = "main"
+    STEERED = "steered"
+    DEFAULT = "default"
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ class TokenEvent:
     top_vals: np.ndarray | None  # float32 [K]
     watched: np.ndarray | None  # float32 [W] activations of the watched features
     norm: float  # residual L2 norm at the hook
-    run: str = "main"
+    run: Run = Run.MAIN
     # generated tokens only: the model's next-token distribution that chose this token, as softmax(logits) at
     # temperature 1 before any penalty, top-p or top-k: the most likely tokens (text, probability) and this token's
     alternatives: tuple[tuple[str, float], ...] = ()
@@ -52,7 +61,7 @@ class GenerationResult:
     events: tuple[TokenEvent, ...]
     stop_reason: str  # 'eos' | 'max_tokens' | 'cancelled'
     seconds: float
-    run: str = "main"
+    run: Run = Run.MAIN
 
     @property
     def tokens_per_second(self) -> float:
@@ -218,7 +227,7 @@ def generate_tokens(
     skip_special: bool = True,
     on_token: Callable[[TokenEvent], None] | None = None,
     cancel: CancelFn | None = None,
-    run: str = "main",
+    run: Run = Run.MAIN,
     alternatives: int = 5,
 ) -> GenerationResult:
     """Generate up to ``sampling.max_new_tokens`` tokens after ``prompt_ids``; see module docstring. Each

@@ -15,7 +15,7 @@ from ..steering.plan import SteeringPlan, plan_steering
 from ..steering.specs import NO_STEERING, SteeringConfig
 from ..support.errors import HookPointError, SAEMismatchError
 from .chat_prompt import chat_prompt_ids, text_ids
-from .generation import GenerationResult, TokenEvent, generate_tokens
+from .generation import GenerationResult, Run, TokenEvent, generate_tokens
 from .hooks import capture, parse_hook_name, resolve_hook
 from .models import LoadedModel
 from .sae_tap import SAETap
@@ -126,7 +126,7 @@ class Session:
         watch: Sequence[int] = (),
         on_token: Callable[[TokenEvent], None] | None = None,
         cancel: Callable[[], bool] | None = None,
-        run: str = "main",
+        run: Run = Run.MAIN,
     ) -> GenerationResult:
         ids = list(prompt_ids) if prompt_ids is not None else self.prompt_ids(prompt, system, chat)
         plan = self.plan(steering)
@@ -151,8 +151,8 @@ class Session:
         """Steered vs default: same prompt, same seed, same sampling stream, two runs."""
         if sampling.seed is None:
             sampling = replace(sampling, seed=int(torch.randint(0, 2**31 - 1, ()).item()))
-        steered = self.generate(prompt, sampling, steering, run="steered", **kw)
-        default = self.generate(prompt, sampling, NO_STEERING, run="default", **kw)
+        steered = self.generate(prompt, sampling, steering, run=Run.STEERED, **kw)
+        default = self.generate(prompt, sampling, NO_STEERING, run=Run.DEFAULT, **kw)
         return steered, default
 
     # --- analysis ----------------------------------------------------------------------------------
