@@ -32,43 +32,43 @@ def main() -> int:
     args = ap.parse_args()
     from dataclasses import replace
 
-    from desktop_sae.app.state import LoadRequest
+    from desktop_sae.app.loading import LoadRequest
     from desktop_sae.cli.screenshot import settle, wait_for
-    from desktop_sae.gui.app import make_app
-    from desktop_sae.gui.main_window import MainWindow
+    from desktop_sae.core.engine.run_names import Run
+    from desktop_sae.gui.app import build_window, make_app
 
     app = make_app()
-    win = MainWindow(LoadRequest(), welcome=False)
+    win = build_window(LoadRequest(), welcome=False)
     win.set_theme(args.theme)
-    win.show()
-    st = win.controller.state
-    wait_for(app, lambda: st.ready or st.last_error, 600, "the model to load")
-    if not st.ready:
-        print(f"error: {st.last_error}", file=sys.stderr)
+    ctl = win.controller
+    conv, model, notices = ctl.conversation, ctl.model, ctl.notices
+    wait_for(app, lambda: model.ready or notices.last_error, 600, "the model to load")
+    if not model.ready:
+        print(f"error: {notices.last_error}", file=sys.stderr)
+        win.close()
         return 2
-    finder = win.open_contrast_finder()
+    finder = win.finders.open_contrast_finder()
     finder.resize(1080, 820)
     finder.example.setCurrentIndex(finder.example.findData(args.example))
     finder.use_example(args.example)
-    finder.find()
-    wait_for(app, lambda: finder.job is None, 600, "the search")
-    if finder.result is None:
+    finder.search()
+    wait_for(app, lambda: not finder.run.running, 600, "the search")
+    if finder.contrast is None:
         print(f"error: {finder.status.text()}", file=sys.stderr)
         return 2
     finder.table.selectRow(0)
     settle(app)
     ok = finder.grab().save(args.out)
     print(f"{'saved' if ok else 'could not save'} {args.out}:",
-          [(h.feature, round(h.score, 3), h.label[:30]) for h in finder.result.hits[:5]])
+          [(h.feature, round(h.score, 3), h.label[:30]) for h in finder.contrast.hits[:5]])
     if args.selection:
         finder.close()
-        ctl = win.controller
-        ctl.set_sampling(replace(st.sampling, seed=42, max_new_tokens=40))
-        ctl.send("Tell me about the Golden Gate Bridge.")
-        wait_for(app, lambda: not st.busy, 600, "the answer")
-        evs = [e for e in st.turns[-1].events["main"] if e.delta]
-        popup = win.show_selection_features([("main", e.index) for e in evs[:8]])
-        wait_for(app, lambda: popup.job is None, 120, "the selection's features")
+        conv.set_sampling(replace(conv.sampling, seed=42, max_new_tokens=40))
+        conv.send("Tell me about the Golden Gate Bridge.")
+        wait_for(app, lambda: not conv.busy, 600, "the answer")
+        evs = [e for e in conv.turns[-1].events[Run.MAIN] if e.delta]
+        popup = win.finders.show_selection_features([(Run.MAIN, e.index) for e in evs[:8]])
+        wait_for(app, lambda: not popup.run.running, 120, "the selection's features")
         popup.resize(760, 460)
         settle(app)
         popup.grab().save(args.selection)

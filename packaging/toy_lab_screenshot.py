@@ -3,7 +3,7 @@
     QT_QPA_PLATFORM=offscreen python packaging/toy_lab_screenshot.py [out.png] [--tab superposition|rainbow|sae]
     [--theme light|dark]
 
-The lab needs no language model: it runs on a plain controller and job thread.
+The lab needs no language model: it runs on a plain job thread.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import torch
+from PySide6.QtWidgets import QApplication
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "screenshots" / "toy-lab.png"
 
@@ -43,7 +43,7 @@ def main() -> int:
     runner.start_thread()
     controller = Controller(runner)
     pump = OutboxPump(controller)  # noqa: F841 - delivers the job's messages while it lives
-    lab = ToyLab(controller)
+    lab = ToyLab(controller.jobs)
     lab.slow_motion.setChecked(False)
     lab.resize(1200, 760)
     lab.show()

@@ -75,10 +75,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *a):  # quiet
         pass
 
-    def do_HEAD(self):  # noqa: N802
+    def do_HEAD(self):
         self._serve(body=False)
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self._serve(body=True)
 
     def _error(self, code: int, error_code: str, commit: str | None = None) -> None:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from desktop_sae.cli import build_parser
-from desktop_sae.cli import toy as cli_toy
+from desktop_sae.cli import toy_commands as cli_toy
 from desktop_sae.core.support.errors import DesktopSAEError
 
 torch.set_num_threads(1)

@@ -19,7 +19,7 @@ from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 from desktop_sae.core.training import trainer as trainer_mod
 from desktop_sae.core.training.activation_store import collect
 from desktop_sae.core.training.dictionary_builder import build_dictionary
-from desktop_sae.core.training.evaluate import evaluate
+from desktop_sae.core.training.sae_evaluation import evaluate
 from desktop_sae.core.training.trainer import TopKTrainer, TrainConfig, train
 from test_training_trainer import _planted, _store
 from tiny import random_sae, tiny_lm

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from desktop_sae.app.tasks import rows_at
+from desktop_sae.app.chat_jobs import scaled_rows as rows_at
 from desktop_sae.core.features.contrast import ContrastHit, TextMeans, feature_set, rank_features
 from desktop_sae.core.presets.demo_concepts import DemoConcept, demo_feature_labels, load_demo_concepts, quiz_features
 from desktop_sae.core.presets.file_format import parse_preset, preset_to_json

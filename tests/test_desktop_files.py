@@ -49,9 +49,9 @@ def test_desktop_entry_starts_the_app_with_its_icon():
     e = _entry()
     assert e["Type"] == "Application" and e["Exec"].split()[0] == "desktop-sae" and e["Terminal"] == "false"
     assert e["Icon"] == APP_ID
-    from desktop_sae.gui.app import APP_ID as window_app_id  # Wayland matches windows to this file by name
+    from desktop_sae.gui.app import APP_ID as WINDOW_APP_ID  # Wayland matches windows to this file by name
 
-    assert window_app_id == APP_ID
+    assert WINDOW_APP_ID == APP_ID
 
 
 def test_metainfo_matches_the_project():

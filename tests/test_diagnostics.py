@@ -1,5 +1,5 @@
-"""Start-up checks (core/diagnostics.py): each diagnosis against controlled fakes or real broken files, and the
-message names what to install, which path, or which variable to set."""
+"""Start-up checks (core/diagnostics/startup_checks.py): each diagnosis against controlled fakes or real broken
+files, and the message names what to install, which path, or which variable to set."""
 
 import importlib.util
 import json

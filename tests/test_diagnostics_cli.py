@@ -102,16 +102,10 @@ def test_run_app_shows_the_notices_in_a_dialog(qapp, monkeypatch):
     shown = []
 
     class FakeWindow:
-        def __init__(self, load, preset=None):
-            self.load = load
-
-        def show(self):
-            pass
-
         def show_error(self, title, msg):
             shown.append((title, msg))
 
-    monkeypatch.setattr(gui_app, "MainWindow", FakeWindow)
+    monkeypatch.setattr(gui_app, "build_window", lambda load, preset=None: FakeWindow())
     monkeypatch.setattr(type(qapp), "exec", lambda self: 0)
     notice = Problem("folder", "warning", "the data folder /x is not writable: point DESKTOP_SAE_DATA_DIR elsewhere")
     assert gui_app.run_app(argparse.Namespace(), notices=[notice]) == 0

@@ -1,4 +1,4 @@
-"""The lite engine (core/llama_lite.py, lite_engine.py) against transformers: same logits, tokens and hook
+"""The lite engine (core/engine/lite/llama.py, lite_engine.py) against transformers: same logits, tokens and hook
 activations; fallbacks; and a start-up that imports no transformers (the tokenizer: test_tokenizer_lite.py)."""
 
 import json

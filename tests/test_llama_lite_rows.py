@@ -1,6 +1,7 @@
-"""Single-row kernels and int8 weights of the lite engine (core/llama_lite_rows.py): every kernel computes the same
-products and the same greedy tokens as transformers, the choice is measured, remembered and overridable, a stale
-kernel is never used, and int8 weights are one consistent model whose bytes the benchmark counts right."""
+"""Single-row kernels and int8 weights of the lite engine (core/engine/lite/row_kernels.py and row_setup.py): every
+kernel computes the same products and the same greedy tokens as transformers, the choice is measured, remembered
+and overridable, a stale kernel is never used, and int8 weights are one consistent model whose bytes the benchmark
+counts right."""
 
 import json
 
@@ -10,7 +11,8 @@ import torch.nn.functional as F
 
 from desktop_sae.core.engine import models
 from desktop_sae.core.engine.benchmark import bytes_per_token
-from desktop_sae.core.engine.lite import row_kernels as rows
+from desktop_sae.core.engine.lite import row_kernels
+from desktop_sae.core.engine.lite import row_setup as rows
 from desktop_sae.core.engine.lite.choice import load_lite_model
 from test_llama_lite import _greedy
 from tiny import tiny_model, tiny_tokenizer
@@ -25,7 +27,7 @@ def folder(tmp_path_factory):
 
 
 def _kinds():
-    return [k for k in rows.KERNELS if k != "onednn" or rows._onednn_available()]
+    return [k for k in row_kernels.KERNELS if k != "onednn" or row_kernels._onednn_available()]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -34,7 +36,7 @@ def test_every_kernel_computes_the_linear_product(kind, dtype):
     torch.manual_seed(0)
     w = (torch.randn(96, 64) / 8).to(dtype)
     x = torch.randn(1, 1, 64).to(dtype)
-    y = rows.RowWeight(w, kind)(x)
+    y = row_kernels.RowWeight(w, kind)(x)
     assert y.shape == (1, 1, 96) and y.dtype == dtype
     tol = 1e-5 if dtype == torch.float32 else 2e-2
     torch.testing.assert_close(y.float(), F.linear(x, w).float(), rtol=0, atol=tol)

@@ -1,5 +1,5 @@
-"""MLP neurons (core/neurons.py) on the tiny model, the shipped neuron view's data, and (integration) the shipped
-curated neuron recomputed on the real model."""
+"""MLP neurons (core/classroom/neurons.py) on the tiny model, the shipped neuron view's data, and (integration) the
+shipped curated neuron recomputed on the real model."""
 
 import hashlib
 import json
@@ -11,7 +11,7 @@ import torch
 
 import tiny
 from desktop_sae.core.classroom import neuron_data as nd
-from desktop_sae.core.classroom import neurons as N
+from desktop_sae.core.classroom import neurons
 from desktop_sae.core.engine.hooks import capture, parse_hook_name
 from desktop_sae.core.engine.session import Session
 from desktop_sae.core.support.errors import Cancelled
@@ -29,12 +29,12 @@ def lm():
 
 @pytest.fixture(scope="module")
 def acts(lm):
-    return N.neuron_activations(lm.model, lm.tokenizer, TEXTS, 1, topics=TOPICS, batch_size=4)
+    return neurons.neuron_activations(lm.model, lm.tokenizer, TEXTS, 1, topics=TOPICS, batch_size=4)
 
 
 def test_activations_have_one_row_per_token_and_are_the_down_projections_input(lm, acts):
     ids = [lm.tokenizer(t)["input_ids"] for t in TEXTS]
-    assert acts.values.shape == (sum(len(i) + 1 for i in ids), N.mlp_width(lm.model)) == (acts.offsets[-1], 128)
+    assert acts.values.shape == (sum(len(i) + 1 for i in ids), neurons.mlp_width(lm.model)) == (acts.offsets[-1], 128)
     assert [len(s) for s in acts.ids] == list(np.diff(acts.offsets)) and not acts.ordinary[acts.offsets[:-1]].any()
     # the MLP's output is down_proj(neurons): compare with the hook_mlp_out of each text run on its own (unpadded)
     W = lm.model.model.layers[1].mlp.down_proj.weight
@@ -42,7 +42,7 @@ def test_activations_have_one_row_per_token_and_are_the_down_projections_input(l
         out = capture(lm.model, "blocks.1.hook_mlp_out", input_ids=torch.tensor([seq]))[0]
         mine = torch.from_numpy(acts.values[acts.offsets[i] : acts.offsets[i + 1]].astype(np.float32)) @ W.T
         assert torch.allclose(mine, out, atol=2e-3), i
-    one = N.neuron_activations(lm.model, lm.tokenizer, TEXTS, [0, 1], topics=TOPICS, batch_size=1)
+    one = neurons.neuron_activations(lm.model, lm.tokenizer, TEXTS, [0, 1], topics=TOPICS, batch_size=1)
     assert set(one) == {0, 1} and np.allclose(one[1].values, acts.values, atol=2e-3)  # padding changes nothing
 
 
@@ -67,11 +67,11 @@ def test_top_contexts_are_sorted_and_point_at_the_peak(lm, acts):
 
 
 def test_polysemanticity_counts_topics_and_scores_every_neuron(acts):
-    scores = N.score_neurons(acts, k=3)
+    scores = neurons.score_neurons(acts, k=3)
     assert scores.shape == (acts.width,)
     for n in range(acts.width):
         ctx = acts.top_contexts(n, 3)
-        assert scores[n] == N.polysemanticity(ctx) == len({c.topic for c in ctx})
+        assert scores[n] == neurons.polysemanticity(ctx) == len({c.topic for c in ctx})
     assert 1 <= scores.max() <= 3
 
 
@@ -83,7 +83,7 @@ def test_cancel_stops_between_batches_and_no_hook_is_left(lm):
         return len(calls) > 1
 
     with pytest.raises(Cancelled):
-        N.neuron_activations(
+        neurons.neuron_activations(
             lm.model,
             lm.tokenizer,
             TEXTS * 4,
@@ -95,7 +95,7 @@ def test_cancel_stops_between_batches_and_no_hook_is_left(lm):
     assert seen == [pytest.approx(4 / 24)]  # one batch ran, then it stopped
     down = lm.model.model.layers[1].mlp.down_proj
     assert not down._forward_pre_hooks
-    with pytest.raises(RuntimeError), N.mlp_capture(lm.model, [1]):
+    with pytest.raises(RuntimeError), neurons.mlp_capture(lm.model, [1]):
         raise RuntimeError("boom")
     assert not down._forward_pre_hooks
 
@@ -104,7 +104,7 @@ def test_features_at_encodes_the_residual_at_each_peak(lm, acts):
     sae = tiny.with_stats(tiny.random_sae(d_in=64, d_sae=256, k=8, hook="blocks.2.hook_resid_post"))
     session = Session(lm, sae)
     ctx = acts.top_contexts(7, k=5)
-    feats = N.features_at(session, ctx, top_per_context=3, labels=lambda f: f"f{f}")
+    feats = neurons.features_at(session, ctx, top_per_context=3, labels=lambda f: f"f{f}")
     assert feats and [(-h.count, -h.mean_activation) for h in feats] == sorted(
         (-h.count, -h.mean_activation) for h in feats
     )
@@ -115,7 +115,7 @@ def test_features_at_encodes_the_residual_at_each_peak(lm, acts):
         assert {h.feature for h in feats if ci in h.contexts} == set(np.argsort(-codes)[:3].tolist())
     h = feats[0]
     assert h.label == f"f{h.feature}" and h.topics == tuple(dict.fromkeys(ctx[i].topic for i in h.contexts))
-    keep = N.select_features(feats, len(ctx), limit=6)
+    keep = neurons.select_features(feats, len(ctx), limit=6)
     assert len(keep) <= 6 and {c for f in keep for c in f.contexts} == set(range(len(ctx)))
 
 
@@ -173,7 +173,7 @@ def test_a_curated_neuron_recomputed_on_the_real_model_matches_the_shipped_one(b
     texts, topics = nd.load_texts(FOLDER)
     assert bundled_lm.sha256 == data["model"]["sha256"]
     c = data["curated"][0]
-    acts = N.neuron_activations(bundled_lm.model, bundled_lm.tokenizer, texts, data["layer"], topics=topics)
+    acts = neurons.neuron_activations(bundled_lm.model, bundled_lm.tokenizer, texts, data["layer"], topics=topics)
     mine = acts.top_contexts(c["neuron"], data["k"])
     first, shipped = mine[0], c["contexts"][0]
     assert (first.text_index, first.peak_index, list(first.tokens)) == (

@@ -1,4 +1,4 @@
-"""The decoding thread-count governor (core/step_threads.py), driven with made-up step times, and in a real
+"""The decoding thread-count governor (core/engine/step_threads.py), driven with made-up step times, and in a real
 generation."""
 
 import torch

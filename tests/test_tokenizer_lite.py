@@ -1,4 +1,4 @@
-"""The lite tokenizer (core/tokenizer_lite.py) against transformers' on the tiny tokenizer and (integration) the
+"""The lite tokenizer (core/engine/lite/tokenizer.py) against transformers' on the tiny tokenizer and (integration) the
 bundled model's: the same ids for plain text and chat templates, the same decoded text and special tokens."""
 
 import json

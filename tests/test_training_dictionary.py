@@ -12,7 +12,7 @@ from desktop_sae.core.features.dictionary import FeatureDictionary
 from desktop_sae.core.support.errors import Cancelled
 from desktop_sae.core.training.activation_store import collect
 from desktop_sae.core.training.dictionary_builder import build_dictionary
-from desktop_sae.core.training.evaluate import ReconAccumulator, evaluate
+from desktop_sae.core.training.sae_evaluation import ReconAccumulator, evaluate
 from tiny import random_sae, tiny_lm
 
 HOOK = "blocks.1.hook_resid_post"

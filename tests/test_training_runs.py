@@ -7,7 +7,7 @@ import pytest
 
 from desktop_sae.core.training.corpus import is_held_out
 from desktop_sae.core.training.pipeline import PipelineConfig, run_pipeline, tokenise
-from desktop_sae.core.training.runs import (
+from desktop_sae.core.training.run_specs import (
     RunSpec,
     TrainingSetupError,
     auto_batch_size,
@@ -137,7 +137,7 @@ def test_evaluation_stops_between_the_passes_of_a_batch():
     import numpy as np
 
     from desktop_sae.core.support.errors import Cancelled
-    from desktop_sae.core.training.evaluate import evaluate
+    from desktop_sae.core.training.sae_evaluation import evaluate
     from tiny import random_sae
 
     lm = tiny_lm()

@@ -1,16 +1,24 @@
-"""Finding features: the contrastive finder's job (features that fire more on positive than on negative texts, and
-the mean-difference vector) and the "features on this selection" job (features over a span of a chat answer, read
-in context). Both run on the job runner; the heavy maths lives in ``core.contrast`` and ``core.features``.
-"""
+"""What the feature finders share: the texts they read (from a box or a file), and steering with what they found —
+one feature at its default strength, a weighted feature set in one change, or the mean-difference vector at the
+length of the top feature's default steering. The searches themselves are runs (``contrast_run``,
+``selection_run``)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..core.support.errors import DesktopSAEError
-from .tasks import NotReady
+from ..core.steering.specs import SteerSpec, weighted_rows
+from ..core.support.errors import DesktopSAEError, SteeringError
+
+if TYPE_CHECKING:
+    from ..core.features.contrast import ContrastResult
+    from ..core.steering.vectors import SteeringVector
+    from .loading import ModelInfo
+    from .steering_model import SteeringModel
 
 MAX_TEXTS = 500  # per side: each text is one forward pass
 MAX_FILE_BYTES = 2 << 20
@@ -43,7 +51,7 @@ def read_texts_file(path: str | Path) -> str:
         raise DiscoverError(f"cannot read {path.name}: {e.strerror or e}") from None
 
 
-def check_texts(positives, negatives) -> tuple[list[str], list[str]]:
+def check_texts(positives: Sequence[str], negatives: Sequence[str]) -> tuple[list[str], list[str]]:
     pos, neg = [t for t in positives if t.strip()], [t for t in negatives if t.strip()]
     if not pos or not neg:
         raise DiscoverError("give at least one positive and one negative text")
@@ -52,31 +60,8 @@ def check_texts(positives, negatives) -> tuple[list[str], list[str]]:
     return pos, neg
 
 
-# --- the contrastive finder ----------------------------------------------------------------------------------
-def contrast_job(positives, negatives, top: int = 50):
-    """Rank the SAE's features by how much more they fire on ``positives``; returns a ``core.contrast
-    .ContrastResult``. Progress per text; a cancel is honoured before the next text."""
-    pos, neg = check_texts(positives, negatives)
-
-    def fn(session, state):
-        from ..core.features.contrast import contrast
-
-        if session is None or session.sae is None:
-            raise NotReady("load a model and an SAE first")
-        try:
-            return contrast(session, pos, neg, top, state.progress, state.cancelled)
-        except InterruptedError:
-            return None
-
-    return fn
-
-
-def find_by_contrast(ctl, positives, negatives, top: int = 50, **callbacks) -> int:
-    """Start the finder on the job runner (kind ``contrast``: a new search replaces one still running)."""
-    return ctl.run_job("contrast", contrast_job(positives, negatives, top), **callbacks)
-
-
-def default_strength(info, f: int) -> tuple[float, str]:
+# --- steering with what a finder found ------------------------------------------------------------------------
+def default_strength(info: ModelInfo, f: int) -> tuple[float, str]:
     """(strength, unit) for a feature added from a finder: 3× its max activation when the SAE has statistics,
     else a raw strength that moves the residual by a quarter of its typical norm (0 without a typical norm)."""
     if info.has_stats(f):
@@ -88,38 +73,34 @@ def default_strength(info, f: int) -> tuple[float, str]:
     return round(0.25 * info.typical_norm / norm, 3), "raw"
 
 
-def steer_found(ctl, f: int):
+def steer_found(steering: SteeringModel, f: int) -> SteerSpec:
     """Add feature ``f`` to the steering set at ``default_strength``; returns its spec."""
-    s, unit = default_strength(ctl.state.info, f)
-    return ctl.steer(f, s, unit=unit)
+    info = steering.model.info
+    if info is None:
+        raise SteeringError("load a model and an SAE first")
+    s, unit = default_strength(info, f)
+    return steering.steer(f, s, unit=unit)
 
 
-def steer_set(ctl, result) -> tuple:
+def steer_set(steering: SteeringModel, result: ContrastResult) -> tuple[SteerSpec, ...]:
     """Add a contrast's weighted feature set (its first features, each at the set strength x its weight, in one
     change of the steering set); returns the rows added or updated."""
-    from dataclasses import replace
-
-    from ..core.steering.specs import SteerSpec, weighted_rows
-    from ..core.support.errors import SteeringError
-
     if not result.set_features or result.set_strength is None:
         raise SteeringError("this search found no feature set to steer with (the SAE needs activation statistics)")
     lead = SteerSpec(result.set_features[0], result.set_strength, "max")
-    rows = {r.feature: replace(r, label=ctl.state.label(r.feature))
-            for r in weighted_rows(lead, zip(result.set_features, result.set_weights))}
-    cfg = ctl.state.steering
-    kept = tuple(s for s in cfg.features if s.feature not in rows)
-    ctl.set_steering(replace(cfg, features=(*kept, *rows.values())))
-    return tuple(rows.values())
+    rows = tuple(replace(r, label=steering.model.label(r.feature))
+                 for r in weighted_rows(lead, zip(result.set_features, result.set_weights)))
+    steering.add_rows(rows)
+    return rows
 
 
-def vector_strength(info, result) -> float:
+def vector_strength(info: ModelInfo | None, result: ContrastResult) -> float:
     """A raw strength for the mean-difference vector that gives it the length of the top feature's default
     steering (a matched-norm baseline); 1 (the difference itself) when that cannot be worked out."""
     from ..core.features.contrast import matched_strength
 
     hit = result.hits[0] if result.hits else None
-    if hit is None or info is None or info.dec_norms is None or result.vector.norm == 0:
+    if hit is None or info is None or info.dec_norms is None or info.max_activation is None or result.vector.norm == 0:
         return 1.0
     s, unit = default_strength(info, hit.feature)
     raw = s * float(info.max_activation[hit.feature]) if unit == "max" else s
@@ -134,7 +115,7 @@ def vectors_dir() -> Path:
     return d
 
 
-def default_vector_path(vector) -> Path:
+def default_vector_path(vector: SteeringVector) -> Path:
     """A free file name in the vectors folder, from the vector's name."""
     stem = re.sub(r"[^A-Za-z0-9._ -]+", "_", vector.name).strip(" ._")[:60] or "vector"
     d = vectors_dir()
@@ -142,71 +123,3 @@ def default_vector_path(vector) -> Path:
     while path.exists():
         path, n = d / f"{stem} {n}.safetensors", n + 1
     return path
-
-
-# --- features on a selection of a chat answer -----------------------------------------------------------------
-@dataclass(frozen=True)
-class SpanRequest:
-    """A span of one assistant answer: the conversation before it, the answer's tokens, the selected positions."""
-
-    messages: tuple[dict, ...]
-    system: str | None
-    prompt_len: int  # position of the answer's first token in the sequence it was generated in
-    answer_ids: tuple[int, ...]
-    start: int  # sequence positions start..end-1
-    end: int
-    text: str  # the selected tokens' text (for the title)
-
-
-def span_request(state, run: str, indices) -> SpanRequest:
-    """The request for the selected token positions ``indices`` of one answer (``run`` 'main', 'steered' or
-    'default'); refuses a selection across answers or outside any finished answer."""
-    indices = sorted(set(int(i) for i in indices))
-    if not indices:
-        raise DiscoverError("select some tokens of an answer first")
-    for k, turn in enumerate(state.turns):
-        evs = turn.events.get(run) if turn.role == "assistant" else None
-        if not evs:
-            continue
-        have = {ev.index for ev in evs}
-        if indices[0] not in have:
-            continue
-        if not set(indices) <= have:
-            raise DiscoverError("the selection spans more than one message: select tokens of one answer")
-        messages = tuple({"role": t.role, "content": t.content} for t in state.turns[:k]
-                         if t.role in ("user", "assistant"))
-        start, end = indices[0], indices[-1] + 1
-        text = "".join(ev.text for ev in evs if start <= ev.index < end)
-        return SpanRequest(messages, state.system.strip() or None, evs[0].index,
-                           tuple(ev.token_id for ev in evs), start, end, text)
-    raise DiscoverError("the selection is not in a finished answer")
-
-
-def span_job(req: SpanRequest, top: int = 20):
-    """``core.features.features_on_span`` over the answer's tokens in their conversation (no steering)."""
-
-    def fn(session, _state):
-        from ..core.features.readout import features_on_span
-
-        if session is None or session.sae is None:
-            raise NotReady("load a model and an SAE first")
-        prompt = session.prompt_ids(list(req.messages), req.system)
-        if len(prompt) != req.prompt_len:
-            raise DiscoverError("the conversation or the system prompt changed since this answer was written; "
-                                "regenerate it to read its features in context")
-        return features_on_span(session, [*prompt, *req.answer_ids], req.start, req.end, top)
-
-    return fn
-
-
-def text_job(text: str, top: int = 20):
-    """Features of a plain text read on its own (a selection that holds no answer tokens)."""
-
-    def fn(session, _state):
-        from ..core.features.readout import features_on_text
-
-        if session is None or session.sae is None:
-            raise NotReady("load a model and an SAE first")
-        return features_on_text(session, text, top)
-
-    return fn

@@ -1,4 +1,5 @@
-"""The job runner: one long-lived thread owns the model and runs jobs ``fn(session, state)`` one at a time.
+"""The job runner (the worker side): one long-lived thread owns the model and runs jobs ``fn(session, state)`` one
+at a time.
 
 A job is a plain function. ``state`` (a ``JobState``) lets it report ``progress(fraction, message)``, post
 ``partial(payload)`` results (a token event, a training-curve point) and ask ``cancelled()`` between tokens or
@@ -7,8 +8,9 @@ refused load keeps the old model and SAE). Submitting a job cancels the queued a
 (newest wins). An exception becomes a ``JobFailed`` message and the thread lives on.
 
 The runner itself knows no Qt: the app runs ``run_forever`` on a QThread, the CLI and tests on a plain thread, and
-whoever owns the app state drains ``outbox`` on its own thread (``Controller.poll``). The worker side never emits
-a Qt signal (a worker emitting while holding the GIL can deadlock against the GUI thread deleting widgets).
+whoever owns the app state drains ``outbox`` on its own thread (``job_handles.Jobs.poll``), which hands each message
+to the job's handle. The worker side never emits a Qt signal (a worker emitting while holding the GIL can deadlock
+against the GUI thread deleting widgets).
 """
 
 from __future__ import annotations
@@ -19,19 +21,24 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .messages import JobCancelled, JobDone, JobFailed, JobPartial, JobProgress, JobStarted
+from ..core.support.errors import DesktopSAEError
+from .messages import JobCancelled, JobDone, JobFailed, JobKind, JobMessage, JobPartial, JobProgress, JobStarted
 
-JobFn = Callable[[Any, "JobState"], Any]
-_UNSET = object()
+if TYPE_CHECKING:
+    from ..core.engine.session import Session
+
+R = TypeVar("R")
+JobFn = Callable[["Session | None", "JobState"], R]  # runs on the worker: the session it owns, and its own state
+_UNSET: Any = object()
 
 
 @dataclass(eq=False)
 class _Job:
     id: int
-    kind: str
-    fn: JobFn
+    kind: JobKind
+    fn: JobFn[Any]
     cancelled: bool = False  # set from the app thread; read by the worker (a plain bool is atomic under the GIL)
 
 
@@ -40,7 +47,7 @@ class JobState:
 
     def __init__(self, runner: JobRunner, job: _Job):
         self._runner, self._job = runner, job
-        self.new_session: Any = _UNSET
+        self.new_session: Session | None = _UNSET
 
     @property
     def job_id(self) -> int:
@@ -50,36 +57,34 @@ class JobState:
         f = None if fraction is None else max(0.0, min(1.0, float(fraction)))
         self._runner.outbox.put(JobProgress(self._job.id, self._job.kind, f, str(message)))
 
-    def partial(self, payload: Any) -> None:
+    def partial(self, payload: object) -> None:
         self._runner.outbox.put(JobPartial(self._job.id, self._job.kind, payload))
 
     def cancelled(self) -> bool:
         return self._job.cancelled or self._runner.closing
 
-    def set_session(self, session: Any) -> None:
+    def set_session(self, session: Session) -> None:
         self.new_session = session
 
 
 def error_message(e: BaseException) -> str:
     """The project's own errors are written for users; anything else keeps its type name."""
-    from ..core.support.errors import DesktopSAEError
-
     return str(e) if isinstance(e, DesktopSAEError) else f"{type(e).__name__}: {e}"
 
 
 class JobRunner:
-    def __init__(self, session: Any = None):
+    def __init__(self, session: Session | None = None):
         self.session = session  # owned by the worker thread once it runs
-        self.outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.outbox: queue.SimpleQueue[JobMessage] = queue.SimpleQueue()
         self.closing = False
-        self._inbox: queue.Queue = queue.Queue()
+        self._inbox: queue.Queue[_Job | None] = queue.Queue()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._live: dict[int, _Job] = {}  # queued or running
         self.thread: threading.Thread | None = None  # only when started with start_thread()
 
     # --- app side ------------------------------------------------------------------------------------------
-    def submit(self, kind: str, fn: JobFn, *, exclusive: bool = True) -> int:
+    def submit(self, kind: JobKind, fn: JobFn[Any], *, exclusive: bool = True) -> int:
         """Queue ``fn``; with ``exclusive`` the queued and running jobs of the same kind are cancelled first."""
         if self.closing:
             raise RuntimeError("the job runner is shut down")
@@ -93,7 +98,7 @@ class JobRunner:
         self._inbox.put(job)
         return job.id
 
-    def cancel(self, job_id: int | None = None, kind: str | None = None) -> None:
+    def cancel(self, job_id: int | None = None, kind: JobKind | None = None) -> None:
         """Cancel one job, every job of a kind, or (no argument) every job. A running job stops at its next
         ``cancelled()`` check: before the next token or training step."""
         with self._lock:
@@ -101,7 +106,7 @@ class JobRunner:
                 if (job_id is None and kind is None) or j.id == job_id or j.kind == kind:
                     j.cancelled = True
 
-    def live(self, kind: str | None = None) -> list[int]:
+    def live(self, kind: JobKind | None = None) -> list[int]:
         with self._lock:
             return [j.id for j in self._live.values() if kind is None or j.kind == kind]
 

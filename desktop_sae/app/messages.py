@@ -10,11 +10,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.support.text_enum import TextEnum
+
+
+class JobKind(TextEnum):
+    """What a job is; submitting one cancels the queued and running jobs of the same kind (newest wins)."""
+
+    LOAD = "load"  # a model and SAE, or another SAE
+    GENERATE = "generate"  # an answer (or side by side), or a lesson's sweep into the chat
+    LOGITS = "logits"  # a feature's promoted and suppressed tokens
+    SWEEP = "sweep"  # the strength-sweep dialog
+    EVAL = "eval"  # the steering evaluation
+    CONTRAST = "contrast"  # the contrastive finder
+    SPAN = "span"  # features on a selection of the chat
+    NEURON = "neuron"  # the neuron view
+    TOY_SUPERPOSITION = "toy_superposition"
+    TOY_SAE = "toy_sae"
+    TOY_RAINBOW = "toy_rainbow"
+    DOWNLOAD = "download"  # a model or SAE from the hub
+    TRAIN_SAE = "train-sae"
+
 
 @dataclass(frozen=True)
 class JobMessage:
     job_id: int
-    kind: str
+    kind: JobKind
 
 
 @dataclass(frozen=True)
@@ -30,12 +50,12 @@ class JobProgress(JobMessage):
 
 @dataclass(frozen=True)
 class JobPartial(JobMessage):
-    payload: Any  # e.g. a TokenEvent, a training-curve point
+    payload: object  # e.g. a TokenEvent, a training-curve point; the job's handle knows its type
 
 
 @dataclass(frozen=True)
 class JobDone(JobMessage):
-    result: Any
+    result: Any  # the job's return value; the job's handle knows its type
 
 
 @dataclass(frozen=True)

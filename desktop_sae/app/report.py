@@ -10,28 +10,56 @@ import html
 import io
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..core.support.atomic import atomic_write_text
+from .conversation import Role, Turn
+
+if TYPE_CHECKING:
+    from ..core.engine.sampling import SamplingConfig
+    from ..core.features.catalog import FeatureCatalog
+    from ..core.steering.specs import SteeringConfig
+    from .controller import Controller
+    from .loading import ModelInfo
 
 TOP_PER_TOKEN = 8
 
 
-def _esc(s) -> str:
+@dataclass(frozen=True)
+class SessionRecord:
+    """What the report shows, taken from the sub-models at one moment."""
+
+    turns: tuple[Turn, ...]
+    info: ModelInfo | None
+    steering: SteeringConfig
+    sampling: SamplingConfig
+    system: str
+    compare: bool
+    viewed: tuple[int, ...]  # the dashboards opened
+
+    @classmethod
+    def of(cls, ctl: Controller) -> SessionRecord:
+        c = ctl.conversation
+        return cls(c.turns, ctl.model.info, ctl.steering.config, c.sampling, c.system, c.compare, ctl.features.viewed)
+
+
+def _esc(s: object) -> str:
     return html.escape(str(s))
 
 
-def tokens_csv(state) -> str:
+def tokens_csv(turns: tuple[Turn, ...]) -> str:
     """One row per answer token: turn, run, position, token, then its strongest features as id:activation."""
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["turn", "run", "position", "token", "special", "residual_norm", "top_features"])
-    for ti, t in enumerate(state.turns):
+    for ti, t in enumerate(turns):
         for run, events in t.events.items():
             for e in events:
                 feats = (
                     []
-                    if e.top_ids is None
+                    if e.top_ids is None or e.top_vals is None
                     else [
                         f"{int(i)}:{float(v):.4g}"
                         for i, v in zip(e.top_ids[:TOP_PER_TOKEN], e.top_vals[:TOP_PER_TOKEN])
@@ -42,11 +70,11 @@ def tokens_csv(state) -> str:
     return out.getvalue()
 
 
-def _transcript(state) -> str:
+def _transcript(turns: tuple[Turn, ...]) -> str:
     rows = []
-    for t in state.turns:
-        who = {"user": "You", "assistant": "Model", "error": "Error"}.get(t.role, t.role)
-        if t.role == "assistant" and t.default:
+    for t in turns:
+        who = {Role.USER: "You", Role.ASSISTANT: "Model", Role.ERROR: "Error"}[t.role]
+        if t.role == Role.ASSISTANT and t.default:
             rows.append(
                 "<div class='pair'><div><h4>Model (steered)</h4><pre>" + _esc(t.content) + "</pre></div>"
                 "<div><h4>Model (default, same seed)</h4><pre>" + _esc(t.default) + "</pre></div></div>"
@@ -56,7 +84,7 @@ def _transcript(state) -> str:
     return "".join(rows) or "<p><i>No conversation.</i></p>"
 
 
-def _highlighted(ex: dict) -> str:
+def _highlighted(ex: dict[str, Any]) -> str:
     """One top context with each token's background by its activation (relative to the context's peak)."""
     peak = max(1e-9, float(ex.get("activation", 1)))
     return "".join(
@@ -65,7 +93,7 @@ def _highlighted(ex: dict) -> str:
     )
 
 
-def _dashboard(cat, f: int) -> str:
+def _dashboard(cat: FeatureCatalog, f: int) -> str:
     e = cat.entry(f) or {}
     ctx = "".join(f"<li>{_highlighted(ex)}</li>" for ex in e.get("top_examples", [])[:5])
     logits = ", ".join(f"{_esc(tok)} {v:+.2f}" for tok, v in e.get("top_logits", [])[:8])
@@ -78,9 +106,10 @@ def _dashboard(cat, f: int) -> str:
     )
 
 
-def report_html(state, images: dict[str, bytes], title: str = "Desktop SAE session") -> str:
+def report_html(state: SessionRecord, images: dict[str, bytes], title: str = "Desktop SAE session") -> str:
     """The whole report; ``images``: caption -> PNG bytes (embedded as data URIs)."""
-    info, cat = state.info, state.catalog
+    info = state.info
+    cat = info.catalog if info is not None else None
     model = info.model.name if info else "no model"
     sae = f"{info.sae.architecture} {info.d_sae} at {info.sae.hook}" if info and info.sae else "no SAE"
     steer = [
@@ -118,16 +147,16 @@ def report_html(state, images: dict[str, bytes], title: str = "Desktop SAE sessi
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{_esc(title)}</title><style>{css}</style>"
         f"</head><body><h1>{_esc(title)}</h1><p>{_esc(time.strftime('%Y-%m-%d %H:%M'))} · model {_esc(model)} · "
-        f"SAE {_esc(sae)}</p><h2>Conversation</h2>{_transcript(state)}<h2>Settings</h2><pre>"
+        f"SAE {_esc(sae)}</p><h2>Conversation</h2>{_transcript(state.turns)}<h2>Settings</h2><pre>"
         f"{_esc(json.dumps(settings, indent=1, default=str))}</pre><h2>Plots</h2>{figs or '<p><i>none</i></p>'}"
         f"<h2>Features looked at</h2>{dashes or '<p><i>none</i></p>'}</body></html>"
     )
 
 
-def write_report(state, images: dict[str, bytes], path: str | Path) -> tuple[Path, Path]:
+def write_report(state: SessionRecord, images: dict[str, bytes], path: str | Path) -> tuple[Path, Path]:
     """Write ``path`` (.html) and the token CSV beside it, each atomically; returns both paths."""
     path = Path(path).with_suffix(".html")
     csv_path = path.with_name(path.stem + "-tokens.csv")
     atomic_write_text(path, report_html(state, images))
-    atomic_write_text(csv_path, tokens_csv(state))
+    atomic_write_text(csv_path, tokens_csv(state.turns))
     return path, csv_path

@@ -14,10 +14,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from ..core.training import pipeline
-from ..core.training.runs import CORPUS, CORPUS_SUMMARY, RunSpec, TrainingSetupError, publish
-from .tasks import NotReady
+from ..core.training.run_specs import CORPUS, CORPUS_SUMMARY, RunSpec, TrainingSetupError, publish
+from .loading import loaded
+
+if TYPE_CHECKING:
+    from ..core.engine.models import LoadedModel
+    from ..core.engine.session import Session
+    from .jobs import JobFn, JobState
 
 STAGES = ("corpus", *pipeline.STAGES)
 METRICS_FILE = "metrics.jsonl"
@@ -48,19 +54,20 @@ class TrainOutcome:
     path: str  # the finished SAE folder in saes/
     hook: str
     d_sae: int
-    evaluation: Mapping | None  # EVAL_KEYS of eval.json (None without held-out text)
-    stage_seconds: Mapping = field(default_factory=lambda: MappingProxyType({}))  # this job's time per stage
+    evaluation: Mapping[str, Any] | None  # EVAL_KEYS of eval.json (None without held-out text)
+    stage_seconds: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # this job's, per stage
     seconds: float = 0.0
 
 
 class _StageClock:
     """Forwards progress and notes when each stage starts, for the time per stage."""
 
-    def __init__(self, state):
-        self.state, self.stage, self.t = state, None, time.perf_counter()
+    def __init__(self, state: JobState):
+        self.state, self.t = state, time.perf_counter()
+        self.stage: str | None = None
         self.seconds: dict[str, float] = {}
 
-    def progress(self, fraction, message: str) -> None:
+    def progress(self, fraction: float | None, message: str) -> None:
         stage = message.partition(": ")[0]
         if stage != self.stage:
             self.lap()
@@ -74,7 +81,7 @@ class _StageClock:
         self.t = now
 
 
-def _point(p) -> TrainPoint:
+def _point(p: Any) -> TrainPoint:  # a core.training.trainer.TrainProgress
     return TrainPoint(int(p.step), int(p.tokens), int(p.total_tokens), float(p.loss), float(p.l0),
                       float(p.explained_variance), float(p.dead_fraction), float(p.tokens_per_s))
 
@@ -86,7 +93,7 @@ def saved_history(spec: RunSpec) -> tuple[TrainPoint, ...]:
     if not ckpt.exists() or not log.exists():
         return ()
     last = int(json.loads(ckpt.read_text())["step"])
-    points = []
+    points: list[TrainPoint] = []
     for line in log.read_text().splitlines():
         try:
             p = TrainPoint(**json.loads(line))
@@ -97,22 +104,21 @@ def saved_history(spec: RunSpec) -> tuple[TrainPoint, ...]:
     return tuple(points)
 
 
-def _check_model(spec: RunSpec, lm) -> RunSpec:
+def _check_model(spec: RunSpec, lm: LoadedModel) -> RunSpec:
     if spec.model and (spec.model != lm.name or (spec.model_sha256 and lm.sha256 and spec.model_sha256 != lm.sha256)):
         raise TrainingSetupError(f"the run {spec.name!r} was started with the model {spec.model}; load that model "
                                  f"to resume it (now loaded: {lm.name})")
     return replace(spec, model=lm.name, model_sha256=lm.sha256)
 
 
-def train_job(spec: RunSpec):
+def train_job(spec: RunSpec) -> JobFn[TrainOutcome | None]:
     """The whole pipeline for ``spec`` (new or resumed) on the session's model."""
     spec.validate()
 
-    def fn(session, state) -> TrainOutcome:
+    def fn(session: Session | None, state: JobState) -> TrainOutcome | None:
         from ..core.training.builtin_corpus import builtin_documents, write_jsonl
 
-        if session is None:
-            raise NotReady("load a model first")
+        session = loaded(session)
         lm, t0 = session.lm, time.perf_counter()
         run = _check_model(spec, lm).validate(lm.n_layers)
         if run.out_dir.exists():
@@ -128,12 +134,12 @@ def train_job(spec: RunSpec):
         if run.builtin and not (cfg.work_dir / pipeline.TOKENS_FILE).exists() and not summary.exists():
             clock.progress(0.0, "corpus: reading the built-in recipe's text")
             docs = builtin_documents(max_chars=run.builtin_chars(), cancelled=state.cancelled)
-            summary = write_jsonl(corpus, docs, summary)
+            sizes = write_jsonl(corpus, docs, summary)
             clock.progress(1.0, "corpus: " + ", ".join(f"{k} {v['chars'] // 1000} k characters"
-                                                       for k, v in summary.items()))
+                                                       for k, v in sizes.items()))
         log = (run.work_dir / METRICS_FILE).open("a", encoding="utf-8")
 
-        def metrics(p) -> None:
+        def metrics(p: Any) -> None:
             point = _point(p)
             log.write(json.dumps(point.__dict__) + "\n")
             log.flush()

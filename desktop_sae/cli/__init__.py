@@ -10,18 +10,18 @@ from collections.abc import Sequence
 from .. import __version__
 from ..core.support.errors import DesktopSAEError
 from . import (
-    assets,
+    asset_commands,
     bench,
     doctor,
     eval_steering,
-    features,
+    feature_commands,
     generate,
     info,
-    lessons,
+    lesson_commands,
     neuronpedia,
     screenshot,
     selftest,
-    toy,
+    toy_commands,
     train,
 )
 from .common import add_model_args, opted_into_remote_code
@@ -36,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default=None, help="open the app with this preset file")
     p.set_defaults(func=cmd_app)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (info, generate, eval_steering, bench, train, features, toy, lessons, screenshot, assets,
-                   neuronpedia, doctor, selftest):
+    for module in (info, generate, eval_steering, bench, train, feature_commands, toy_commands, lesson_commands,
+                   screenshot, asset_commands, neuronpedia, doctor, selftest):
         module.register(sub)
     return p
 

@@ -1,4 +1,4 @@
-"""``desktop-sae bench engine``: decoding speed against transformers' ``generate()`` (``core.bench_engine``)."""
+"""``desktop-sae bench engine``: decoding speed against transformers' ``generate()`` (``core.engine.benchmark``)."""
 
 from __future__ import annotations
 

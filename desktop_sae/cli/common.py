@@ -60,7 +60,7 @@ def opted_into_remote_code(args) -> bool:
 
 
 def session_from_args(args, quiet: bool = False):
-    """Load the model (and SAE) named by ``add_model_args``'s arguments into a ``core.session.Session``; its
+    """Load the model (and SAE) named by ``add_model_args``'s arguments into a ``core.engine.session.Session``; its
     warnings go to stderr."""
     from ..core.assets.opening import open_session
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from ..core.steer_eval.evaluate import json_ready
 from ..core.steering.syntax import METHOD_ALIASES
 from ..core.support.prompt_file import read_prompts
-from .code_fix import add_fix_code_args, cmd_fix_code
 from .common import add_model_args, seed_list, session_from_args, strength_list, throttled_progress
+from .fix_code_command import add_fix_code_args, cmd_fix_code
 
 
 def register(sub) -> None:
@@ -135,7 +135,7 @@ def cmd_table(files, update_demo: str | None) -> int:
     for f in files:
         try:
             res = json.loads(Path(f).read_text(encoding="utf-8"))
-            res["concept"]["name"], res["report"]["feature"]["strength"]  # noqa: B018 (shape check)
+            res["concept"]["name"], res["report"]["feature"]["strength"]
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ValueError(f"{f}: not an eval-steering result ({e})") from None
         results.append(res)

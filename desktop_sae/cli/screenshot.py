@@ -1,5 +1,5 @@
 """``desktop-sae screenshot OUT.png``: run a real interaction offscreen (load, optional steering, one prompt)
-and save the window. It drives the app only through the controller, as a user or a lesson would. Qt is imported
+and save the window. It drives the app only through its sub-models, as a user or a lesson would. Qt is imported
 only inside the handler so the CLI stays light."""
 
 from __future__ import annotations
@@ -61,20 +61,19 @@ def offscreen_window(args, theme: str | None = None):
     the user's own settings stay untouched). Returns (app, window), or (app, None) after printing the error."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-offscreen-")
-    from ..gui.app import load_request_from_args, make_app
-    from ..gui.main_window import MainWindow
+    from ..gui.app import build_window, load_request_from_args, make_app
 
     app = make_app()
     w, h = (int(x) for x in args.size.lower().split("x"))
-    win = MainWindow(load_request_from_args(args), welcome=False)
+    win = build_window(load_request_from_args(args), welcome=False, show=False)
     if theme:
         win.set_theme(theme)
     win.resize(w, h)
     win.show()
-    st = win.controller.state
-    wait_for(app, lambda: st.ready or st.last_error, args.timeout, "the model to load")
-    if not st.ready:
-        print(f"error: {st.last_error}", file=sys.stderr)
+    model, notices = win.controller.model, win.controller.notices
+    wait_for(app, lambda: model.ready or notices.last_error, args.timeout, "the model to load")
+    if not model.ready:
+        print(f"error: {notices.last_error}", file=sys.stderr)
         win.close()
         return app, None
     return app, win
@@ -83,78 +82,82 @@ def offscreen_window(args, theme: str | None = None):
 def cmd_screenshot(args) -> int:
     from dataclasses import replace
 
+    from ..core.engine.run_names import Run
     from ..core.steering.specs import SteeringConfig
     from ..core.steering.syntax import parse_steer
 
     app, win = offscreen_window(args, args.theme)
     if win is None:
         return 2
-    ctl, st = win.controller, win.controller.state
+    ctl = win.controller
+    conv, steering, focus, model = ctl.conversation, ctl.steering, ctl.features, ctl.model
     if args.present:
-        win.set_presentation(True)
+        win.views.set_presentation(True)
         win.showNormal()  # presentation's fonts and theme at --size (offscreen there is no real screen to fill)
         win.resize(*(int(x) for x in args.size.lower().split("x")))
     if args.lesson:
         return _lesson_shot(app, win, args)
-    if args.preset and not ctl.load_preset(args.preset):
-        print(f"error: {st.last_error}", file=sys.stderr)
+    if args.preset and not ctl.presets.load(args.preset):
+        print(f"error: {ctl.notices.last_error}", file=sys.stderr)
         win.close()
         return 2
     specs = tuple(parse_steer(s) for s in args.steer)
     if specs:
-        ctl.set_steering(SteeringConfig(tuple(replace(s, label=st.label(s.feature)) for s in specs), args.multiplier))
-    ctl.set_sampling(replace(st.sampling, seed=args.seed, max_new_tokens=args.max_tokens))
+        steering.set_steering(SteeringConfig(tuple(replace(s, label=model.label(s.feature)) for s in specs),
+                                             args.multiplier))
+    conv.set_sampling(replace(conv.sampling, seed=args.seed, max_new_tokens=args.max_tokens))
     if args.system:
-        ctl.set_system(args.system)
-    ctl.set_compare(args.compare)
-    ctl.set_pinned(args.pin or [s.feature for s in st.steering.features if not s.is_vector])
+        conv.set_system(args.system)
+    conv.set_compare(args.compare)
+    focus.set_pinned(args.pin or list(steering.watched()))
 
-    def ask():
-        ctl.send(args.prompt)
-        wait_for(app, lambda: not st.busy, args.timeout, "the answer")
+    def ask() -> None:
+        conv.send(args.prompt)
+        wait_for(app, lambda: not conv.busy, args.timeout, "the answer")
 
     ask()
     shown = None
-    if st.catalog is not None:
-        active = [int(f) for f in st.catalog.active_ids("max")[:4]]
-        if not st.pinned and active:  # pin the most active features and answer again (same seed, same answer)
-            ctl.set_pinned(active)
-            ctl.clear()
+    if model.catalog is not None:
+        active = [int(f) for f in model.catalog.active_ids("max")[:4]]
+        if not focus.pinned and active:  # pin the most active features and answer again (same seed, same answer)
+            focus.set_pinned(active)
+            conv.clear()
             ask()
         shown = args.pin[0] if args.pin else (active[0] if active else None)
         if shown is not None:  # the dashboard and the chat colours show the first --pin, else the most active feature
             win.features.set_sort("active_max")
-            ctl.select(shown)
-            ctl.color_by(shown)
-        answer = [e for t in st.turns[-1:] for run in ("main", "steered") for e in t.events.get(run, ())]
+            focus.select(shown)
+            focus.color_by(shown)
+        answer = [e for t in conv.turns[-1:] for run in (Run.MAIN, Run.STEERED) for e in t.events.get(run, ())]
         if answer:
-            ctl.inspect_token(answer[min(3, len(answer) - 1)])
-    wait_for(app, lambda: not ctl.outstanding, 10, "the feature logits")
+            focus.inspect_token(answer[min(3, len(answer) - 1)])
+    wait_for(app, lambda: not ctl.jobs.outstanding, 10, "the feature logits")
     settle(app)
     ok = win.grab().save(args.out)
     win.close()
     showing = f" (dashboard: #{shown})" if shown is not None else ""
-    print(f"{'saved' if ok else 'could not save'} {args.out}{showing}: {st.last_answer()[:120]!r}")
+    print(f"{'saved' if ok else 'could not save'} {args.out}{showing}: {conv.last_answer()[:120]!r}")
     return 0 if ok else 1
 
 
 def _lesson_shot(app, win, args) -> int:
     """A lesson at one step, its chat action done (what a class sees after pressing Run or Compare)."""
-    st = win.controller.state
-    runner = win.lesson_runner if win.start_lesson(args.lesson) else None
+    ctl = win.controller
+    conv = ctl.conversation
+    runner = win.lessons.runner if win.lessons.start(args.lesson) else None
     if runner is None or not 1 <= args.step <= len(runner.lesson.steps):
-        print(f"error: the lesson has steps 1 to {len(runner.lesson.steps)}" if runner else f"error: {st.last_error}",
-              file=sys.stderr)
+        print(f"error: the lesson has steps 1 to {len(runner.lesson.steps)}" if runner else
+              f"error: {ctl.notices.last_error}", file=sys.stderr)
         win.close()  # stops the inference thread
         return 2
-    wait_for(app, lambda: not st.busy, args.timeout, "the first step")
+    wait_for(app, lambda: not conv.busy, args.timeout, "the first step")
     runner.go(args.step - 1)
     settle(app, 0.2)
-    wait_for(app, lambda: not st.busy, args.timeout, "the step's answer")
-    wait_for(app, lambda: not win.controller.outstanding, 10, "the feature logits")
+    wait_for(app, lambda: not conv.busy, args.timeout, "the step's answer")
+    wait_for(app, lambda: not ctl.jobs.outstanding, 10, "the feature logits")
     settle(app)
     ok = win.grab().save(args.out)
     win.close()
     print(f"{'saved' if ok else 'could not save'} {args.out}: step {args.step} "
-          f"{runner.lesson.steps[args.step - 1].title!r}: {st.last_answer()[:120]!r}")
+          f"{runner.lesson.steps[args.step - 1].title!r}: {conv.last_answer()[:120]!r}")
     return 0 if ok else 1

@@ -52,43 +52,43 @@ def cmd_selftest(args) -> int:
         return 2
     # the window's layout and settings go to a throw-away folder; the model cache and data folders are the real ones
     os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-selftest-")
+    from ..core.engine.run_names import Run
     from ..core.support.paths import resources_dir
-    from ..gui.app import load_request_from_args, make_app
-    from ..gui.main_window import MainWindow
+    from ..gui.app import build_window, load_request_from_args, make_app
     from .screenshot import wait_for
 
     app = make_app()
-    win = MainWindow(load_request_from_args(args), welcome=False)
-    win.show()
+    win = build_window(load_request_from_args(args), welcome=False)
     app.processEvents()
     t["window"] = round(process_age(), 2)
-    ctl, st = win.controller, win.controller.state
-    result = {"ok": False, "times": t}
+    ctl = win.controller
+    conv, model, notices = ctl.conversation, ctl.model, ctl.notices
+    result: dict = {"ok": False, "times": t}
     try:
-        wait_for(app, lambda: st.ready or st.last_error, args.timeout, "the model to load")
-        if not st.ready:
-            raise RuntimeError(f"loading failed: {st.last_error}")
+        wait_for(app, lambda: model.ready or notices.last_error, args.timeout, "the model to load")
+        if not model.ready or model.info is None:
+            raise RuntimeError(f"loading failed: {notices.last_error}")
         t["ready"] = round(process_age(), 2)
-        result["model"] = st.info.model.name
-        result["sae"] = st.info.sae.path if st.info.sae else None
-        first = []
-        ctl.token.connect(lambda ev: first or first.append(process_age()))
+        result["model"] = model.info.model.name
+        result["sae"] = model.info.sae.path if model.info.sae else None
+        first: list[float] = []
+        conv.token.connect(lambda ev: first or first.append(process_age()))
         n = args.tokens or (8 if args.quick else 24)
-        ctl.set_sampling(replace(st.sampling, seed=0, max_new_tokens=n))
-        ctl.send(args.prompt)
-        wait_for(app, lambda: not st.busy, args.timeout, "the answer")
+        conv.set_sampling(replace(conv.sampling, seed=0, max_new_tokens=n))
+        conv.send(args.prompt)
+        wait_for(app, lambda: not conv.busy, args.timeout, "the answer")
         t["first_token"] = round(first[0], 2) if first else None
         t["answer"] = round(process_age(), 2)
-        answer = st.turns[-1]
+        answer = conv.turns[-1]
         if answer.role != "assistant" or not answer.content.strip():
-            raise RuntimeError(f"no answer: {st.last_error or answer.content!r}")
-        events = answer.events.get("main", ())
+            raise RuntimeError(f"no answer: {notices.last_error or answer.content!r}")
+        events = answer.events.get(Run.MAIN, ())
         if not events or not all(ev.top_ids is not None and len(ev.top_ids) for ev in events):
             raise RuntimeError("the answer's tokens carry no SAE features")
         result["answer"], result["tokens"] = answer.content, len(events)
         if not args.quick:
-            result["steered"], result["default"] = _steering_changes_the_answer(app, ctl, st, args,
-                                                                               resources_dir(), wait_for)
+            result["steered"], result["default"] = _steering_changes_the_answer(app, ctl, args, resources_dir(),
+                                                                               wait_for)
             t["steered"] = round(process_age(), 2)
         result["ok"] = True
     except (RuntimeError, TimeoutError) as e:
@@ -100,17 +100,20 @@ def cmd_selftest(args) -> int:
     return 0 if result["ok"] else 1
 
 
-def _steering_changes_the_answer(app, ctl, st, args, resources, wait_for) -> tuple[str, str]:
+def _steering_changes_the_answer(app, ctl, args, resources, wait_for) -> tuple[str, str]:
     from dataclasses import replace
 
-    if not ctl.load_preset(resources / "presets" / "golden-gate.json"):
-        raise RuntimeError(f"the Golden Gate preset did not load: {st.last_error}")
-    ctl.set_sampling(replace(st.sampling, max_new_tokens=args.tokens or 24))
-    ctl.set_compare(True)
-    ctl.clear()
-    ctl.send(args.prompt)
-    wait_for(app, lambda: not st.busy, args.timeout, "the steered answer")
-    steered, default = st.last_answer("steered"), st.last_answer("default")
+    from ..core.engine.run_names import Run
+
+    conv = ctl.conversation
+    if not ctl.presets.load(resources / "presets" / "golden-gate.json"):
+        raise RuntimeError(f"the Golden Gate preset did not load: {ctl.notices.last_error}")
+    conv.set_sampling(replace(conv.sampling, max_new_tokens=args.tokens or 24))
+    conv.set_compare(True)
+    conv.clear()
+    conv.send(args.prompt)
+    wait_for(app, lambda: not conv.busy, args.timeout, "the steered answer")
+    steered, default = conv.last_answer(Run.STEERED), conv.last_answer(Run.DEFAULT)
     if not steered or steered == default:
         raise RuntimeError(f"steering did not change the answer: {steered!r}")
     return steered, default

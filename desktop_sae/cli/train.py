@@ -62,8 +62,8 @@ def cmd_eval(args) -> int:
     from ..core.engine.models import load_model
     from ..core.sae.formats import load_sae
     from ..core.training.corpus import read_documents, tokenize_corpus
-    from ..core.training.evaluate import evaluate, write_eval
     from ..core.training.pipeline import HELDOUT_FILE
+    from ..core.training.sae_evaluation import evaluate, write_eval
 
     lm = load_model(args.model, device=args.device, dtype=args.dtype or "float32")
     sae = load_sae(args.path, device=lm.device)

@@ -1,6 +1,6 @@
 """The download row of the Model & SAE manager: what to fetch (a model by hub id, an SAE from a release of the
-SAE directory, or an SAE by repo + path), a progress bar and Cancel. The download runs as a job on the job runner
-through the controller; this widget only starts it, shows its progress and cancels it."""
+SAE directory, or an SAE by repo + path), a progress bar and Cancel. The download is a run (``app.download_run``);
+this widget only starts it, shows its progress and cancels it."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QVBoxLayout,
+    QWidget,
 )
 
-from ..app.asset_tasks import DownloadRequest, download_job
+from ..app.download_run import DownloadRequest, DownloadRun
+from ..app.job_handles import Jobs
+from ..app.runs import RunChange, RunStatus
 from ..core.support.errors import DesktopSAEError
 from ..core.support.hf_cache import display_name
+from .lifetime import bind, own_run
 
 KINDS = (
     ("model", "Model (hub id)", "e.g. openai-community/gpt2 or HuggingFaceTB/SmolLM2-135M-Instruct"),
@@ -33,11 +37,11 @@ class DownloadPanel(QGroupBox):
 
     finished = Signal(object)
 
-    def __init__(self, controller, directory_file: str | None = None, parent=None):
+    def __init__(self, jobs: Jobs, directory_file: str | None = None, parent: QWidget | None = None):
         super().__init__("Download from the Hugging Face hub", parent)
-        self.controller = controller
+        self.run = DownloadRun(jobs, directory_file)
+        own_run(self, self.run)
         self.directory_file = directory_file
-        self.job_id: int | None = None
         self._directory_error = ""
         self.kind = QComboBox()
         for key, text, _hint in KINDS:
@@ -73,6 +77,7 @@ class DownloadPanel(QGroupBox):
         self._release_completer = QCompleter(self._release_ids(), self)
         self._release_completer.setFilterMode(self._release_completer.filterMode().MatchContains)
         self._kind_changed()
+        bind(self.run.changed, self, self._on_run)
         if self._directory_error:
             self._show(f"The SAE directory could not be read: {self._directory_error}", error=True)
 
@@ -90,11 +95,12 @@ class DownloadPanel(QGroupBox):
         key = self.kind.currentData()
         self.id_edit.setPlaceholderText(next(h for k, _t, h in KINDS if k == key))
         self.path_edit.setVisible(key == "repo")
-        self.id_edit.setCompleter(self._release_completer if key == "release" else None)
+        # None removes the completer (Qt takes nullptr); the PySide6 stubs only allow a QCompleter
+        self.id_edit.setCompleter(self._release_completer if key == "release" else None)  # type: ignore[arg-type]
 
     @property
     def running(self) -> bool:
-        return self.job_id is not None
+        return self.run.running
 
     def request(self) -> DownloadRequest:
         key, text = self.kind.currentData(), self.id_edit.text().strip()
@@ -119,14 +125,11 @@ class DownloadPanel(QGroupBox):
         self._busy(True)
         self._show("Starting…")
         self.bar.setRange(0, 0)
-        self.job_id = self.controller.run_job(
-            "download", download_job(req, self.directory_file), on_progress=self._progress, on_done=self._done,
-            on_failed=self._failed, on_cancelled=self._cancelled)
-        return self.job_id
+        return self.run.start(req)
 
     def cancel(self) -> None:
-        if self.job_id is not None:
-            self.controller.cancel_job(self.job_id)
+        if self.running:
+            self.run.cancel()
             self._show("Cancelling…")
 
     def _busy(self, busy: bool) -> None:
@@ -138,31 +141,31 @@ class DownloadPanel(QGroupBox):
         self.msg.setStyleSheet("color: #d33" if error else "")
         self.msg.setText(text)
 
-    def _progress(self, msg) -> None:
-        if msg.fraction is None:
-            self.bar.setRange(0, 0)
-        else:
-            self.bar.setRange(0, 1000)
-            self.bar.setValue(int(1000 * msg.fraction))
-        self._show(msg.message)
+    def _on_run(self, what: RunChange) -> None:
+        run = self.run
+        if what == RunChange.PROGRESS:
+            if run.fraction is None:
+                self.bar.setRange(0, 0)
+            else:
+                self.bar.setRange(0, 1000)
+                self.bar.setValue(int(1000 * run.fraction))
+            self._show(run.message)
+        elif run.status == RunStatus.DONE:
+            self._done(run.result or ())
+        elif run.status == RunStatus.FAILED:
+            self._end(f"Download failed: {run.error}", error=True)
+        elif run.status == RunStatus.CANCELLED:
+            self._end("Download cancelled; nothing unfinished was kept")
 
     def _end(self, text: str, error: bool = False, value: int = 0) -> None:
-        self.job_id = None
         self._busy(False)
         self.bar.setRange(0, 1000)
         self.bar.setValue(value)
         self._show(text, error)
 
-    def _done(self, msg) -> None:
-        results = msg.result or ()
+    def _done(self, results: tuple) -> None:
         got = sum(r.downloaded_bytes for r in results)
         where = "; ".join(display_name(r.path) for r in results)
         self._end(f"Done: {where} ({got / 1e6:.1f} MB downloaded)" if got else f"Already in the cache: {where}",
                   value=1000)
         self.finished.emit(results)
-
-    def _failed(self, msg) -> None:
-        self._end(f"Download failed: {msg.message}", error=True)
-
-    def _cancelled(self, _msg) -> None:
-        self._end("Download cancelled; nothing unfinished was kept")

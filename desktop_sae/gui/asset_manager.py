@@ -2,8 +2,8 @@
 Import…, a hub download row, the compatibility report of the selected pair, and Open in window.
 
 The lists come from ``core.assets`` (configs and headers only, so they fill in a moment); the report from
-``core.compat.check_pair``; opening goes through the controller's load path, so the current pair stays until the
-new one is ready. A pair the report refuses is not opened: the reasons are shown instead."""
+``core.assets.compatibility.check_pair``; opening goes through the model slot's load path, so the current pair
+stays until the new one is ready. A pair the report refuses is not opened: the reasons are shown instead."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..app.state import LoadRequest
+from ..app.job_handles import Jobs
+from ..app.loading import LoadRequest
+from ..app.model_slot import ModelSlot
 from ..core.assets.metadata import human_size
 from ..core.assets.registry import list_models, list_saes
 from ..core.support.errors import DesktopSAEError
@@ -48,38 +50,39 @@ def _tree(columns, widths) -> QTreeWidget:
     for i, w in enumerate(widths):
         t.setColumnWidth(i, w)
     t.header().setStretchLastSection(False)
-    t.header().setSectionResizeMode(0, QHeaderView.Stretch)  # the name takes the room left
+    t.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the name takes the room left
     return t
 
 
 def _row(tree: QTreeWidget, asset, cells) -> QTreeWidgetItem:
     item = QTreeWidgetItem([str(c) for c in cells])
-    item.setData(0, Qt.UserRole, asset)
+    item.setData(0, Qt.ItemDataRole.UserRole, asset)
     for col in (3, 4, 5):  # size, width/layers or d_in/d_sae
-        item.setTextAlignment(col, Qt.AlignRight | Qt.AlignVCenter)
+        item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     tip = asset.path if asset is not None else "Open the model without an SAE"
     if asset is not None and asset.problem:
         tip += "\n\n" + asset.problem
         for col in range(len(cells)):
-            item.setForeground(col, Qt.gray)
+            item.setForeground(col, Qt.GlobalColor.gray)
     item.setToolTip(0, tip)
     tree.addTopLevelItem(item)
     return item
 
 
 class AssetManager(QDialog):
-    def __init__(self, controller, parent: QWidget | None = None, directory_file: str | None = None):
+    def __init__(self, model: ModelSlot, jobs: Jobs, parent: QWidget | None = None,
+                 directory_file: str | None = None):
         super().__init__(parent)
         self.setWindowTitle("Models and SAEs")
         self.resize(1180, 720)
-        self.controller = controller
+        self.model = model
         self.models = _tree(MODEL_COLUMNS, (0, 80, 70, 90, 70, 70))
         self.saes = _tree(SAE_COLUMNS, (0, 80, 90, 90, 60, 70, 200, 170))
-        split = QSplitter(Qt.Vertical)
+        split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.models)
         split.addWidget(self.saes)
         split.setSizes([170, 250])
-        self.download = DownloadPanel(controller, directory_file)
+        self.download = DownloadPanel(jobs, directory_file)
         self.download.finished.connect(self._downloaded)
         self.report_view = QTextBrowser()
         self.report_view.setMaximumHeight(130)
@@ -145,31 +148,34 @@ class AssetManager(QDialog):
         return asset.path if asset is not None else None
 
     def _loaded_model_path(self) -> str | None:
-        info = self.controller.state.info
+        info = self.model.info
         return info.model.location if info is not None else None
 
     def _loaded_sae_path(self) -> str | None:
-        info = self.controller.state.info
+        info = self.model.info
         return info.sae_path if info is not None else None
 
     def _select(self, tree: QTreeWidget, path: str | None) -> None:
         want = _same_path_key(path)
         for i in range(tree.topLevelItemCount()):
-            a = tree.topLevelItem(i).data(0, Qt.UserRole)
+            item = tree.topLevelItem(i)
+            if item is None:
+                continue
+            a = item.data(0, Qt.ItemDataRole.UserRole)
             if want is not None and a is not None and _same_path_key(a.path) == want:
-                tree.setCurrentItem(tree.topLevelItem(i))
+                tree.setCurrentItem(item)
                 return
-        first = 1 if tree is self.saes and tree.topLevelItemCount() > 1 else 0
-        if tree.topLevelItemCount():
-            tree.setCurrentItem(tree.topLevelItem(first))
+        first = tree.topLevelItem(1 if tree is self.saes and tree.topLevelItemCount() > 1 else 0)
+        if first is not None:  # None when the tree is empty
+            tree.setCurrentItem(first)
 
     def current_model(self):
         it = self.models.currentItem()
-        return it.data(0, Qt.UserRole) if it is not None else None
+        return it.data(0, Qt.ItemDataRole.UserRole) if it is not None else None
 
     def current_sae(self):
         it = self.saes.currentItem()
-        return it.data(0, Qt.UserRole) if it is not None else None
+        return it.data(0, Qt.ItemDataRole.UserRole) if it is not None else None
 
     def select(self, model_path: str | None = None, sae_path: str | None = None) -> None:
         if model_path is not None:
@@ -192,7 +198,7 @@ class AssetManager(QDialog):
         if problems:
             self.report = CompatReport(errors=problems)
         else:
-            info = self.controller.state.info
+            info = self.model.info
             device = info.model.device if info is not None else None
             dtype = info.model.dtype if info is not None else None
             dev, free = free_memory(device)
@@ -206,7 +212,7 @@ class AssetManager(QDialog):
 
     # --- actions -------------------------------------------------------------------------------------------------
     def open_selected(self) -> bool:
-        """Load the selected pair into the window through the controller; a refused pair shows its reasons."""
+        """Load the selected pair into the window; a refused pair shows its reasons."""
         report = self.update_report()
         m, s = self.current_model(), self.current_sae()
         if report is None or m is None:
@@ -215,17 +221,17 @@ class AssetManager(QDialog):
         if not report.ok:
             self.error.setText("Not opened: " + " · ".join(report.errors))
             return False
-        ctl = self.controller
-        info = ctl.state.info
+        info = self.model.info
         same_model = info is not None and (_same_path_key(info.model.location) == _same_path_key(m.path)
                                            and (info.model.source == "bundled") == (m.source == "bundled"))
         if same_model and s is not None:
-            ctl.load_sae(s.path)
+            self.model.load_sae(s.path)
         else:
-            ctl.load(LoadRequest(model=m.load_spec, sae=s.path if s is not None else "none"))
+            self.model.load(LoadRequest(model=m.load_spec, sae=s.path if s is not None else "none"))
         self.accept()
-        if self.parentWidget() is not None:
-            self.parentWidget().activateWindow()  # back to the chat, where the new pair will answer
+        parent = self.parentWidget()
+        if parent is not None:
+            parent.activateWindow()  # back to the chat, where the new pair will answer
         return True
 
     def import_path(self, path: str, name: str | None = None) -> bool:

@@ -1,10 +1,13 @@
 """The contrastive finder: texts with a concept against close texts without it -> the SAE features that fire more on
 the first set (ranked, with Steer / Inspect / Pin per row) and the mean-difference vector between the two sets (to
-steer with or save). The search runs as a job (``app.discover``); this dialog renders and forwards."""
+steer with or save). The search is a run (``app.contrast_run``); this dialog renders it and forwards."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -22,19 +25,23 @@ from PySide6.QtWidgets import (
 )
 
 from ..app.contrast_examples import EXAMPLES
+from ..app.contrast_run import ContrastRun
+from ..app.controller import Controller
 from ..app.discover import (
     DiscoverError,
     check_texts,
     default_vector_path,
-    find_by_contrast,
     read_texts_file,
     split_texts,
     steer_found,
     steer_set,
     vector_strength,
 )
+from ..app.runs import RunChange, RunStatus
+from ..core.features.contrast import ContrastResult
 from ..core.support.errors import DesktopSAEError
 from .feature_hits_table import FeatureHitsTable
+from .lifetime import bind, own_run
 
 COLUMNS = ("feature", "score", "mean +", "mean −", "fires on +", "fires on −", "label")
 COLUMN_TIPS = (
@@ -56,11 +63,12 @@ class ContrastFinder(QDialog):
     steered = Signal(int)  # a feature (or a vector's negative key) was added to the steering set
     inspectRequested = Signal(int)
 
-    def __init__(self, controller, parent=None):
+    def __init__(self, controller: Controller, parent: QWidget | None = None):
         super().__init__(parent)
         self.ctl = ctl = controller
-        self.result = None  # core.contrast.ContrastResult of the last search
-        self.job: int | None = None
+        self.run = ContrastRun(ctl.jobs)
+        own_run(self, self.run)
+        self.contrast: ContrastResult | None = None  # the search shown
         self.setWindowTitle("Find features by contrast")
         self.resize(980, 760)
         self.example = QComboBox()
@@ -94,10 +102,10 @@ class ContrastFinder(QDialog):
         self.find_btn = QPushButton("Find features")
         self.find_btn.setDefault(True)
         self.find_btn.setToolTip("Read every text with the model and rank the SAE's features (runs in the background)")
-        self.find_btn.clicked.connect(self.find)
+        self.find_btn.clicked.connect(self.search)
         self.stop_btn = QPushButton("Stop")
         self.stop_btn.setEnabled(False)
-        self.stop_btn.clicked.connect(lambda: self.job is not None and self.ctl.cancel_job(self.job))
+        self.stop_btn.clicked.connect(self.run.cancel)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setMaximumWidth(220)
@@ -127,13 +135,13 @@ class ContrastFinder(QDialog):
         self.table = FeatureHitsTable()
         self.table.steerRequested.connect(self.steer_feature)
         self.table.inspectRequested.connect(self.inspect)
-        self.table.pinRequested.connect(ctl.toggle_pin)
+        self.table.pinRequested.connect(ctl.features.toggle_pin)
         results = QWidget()
         rl = QVBoxLayout(results)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(vec)
         rl.addWidget(self.table, 1)
-        split = QSplitter(Qt.Vertical)
+        split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(boxes)
         split.addWidget(results)
         split.setSizes([260, 500])
@@ -148,9 +156,10 @@ class ContrastFinder(QDialog):
         lay.addLayout(top)
         lay.addWidget(split, 1)
         lay.addLayout(act)
-        ctl.pins_changed.connect(self.table.show_pinned)
-        ctl.model_loaded.connect(lambda _i: self._show(None))
-        ctl.ready_changed.connect(lambda _r: self._enable())
+        bind(ctl.features.pins_changed, self, self.table.show_pinned)
+        bind(ctl.model.loaded, self, lambda _i: self._show(None))
+        bind(ctl.model.ready_changed, self, lambda _r: self._enable())
+        bind(self.run.changed, self, self._on_run)
         self._show(None)
 
     # --- input --------------------------------------------------------------------------------------------
@@ -160,12 +169,12 @@ class ContrastFinder(QDialog):
             self.positives.setPlainText("\n".join(pos))
             self.negatives.setPlainText("\n".join(neg))
 
-    def load_file_dialog(self, box) -> None:
+    def load_file_dialog(self, box: QPlainTextEdit) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load texts", "", "Text files (*.txt);;All files (*)")
         if path:
             self.load_file(box, path)
 
-    def load_file(self, box, path) -> None:
+    def load_file(self, box: QPlainTextEdit, path: str) -> None:
         try:
             box.setPlainText(read_texts_file(path))
         except DiscoverError as e:
@@ -180,7 +189,7 @@ class ContrastFinder(QDialog):
             label.setText(f"{n} text{'s' * (n != 1)}" if n else "")
 
     # --- the search ---------------------------------------------------------------------------------------
-    def find(self) -> None:
+    def search(self) -> None:
         pos, neg = self.texts()
         try:
             check_texts(pos, neg)
@@ -192,51 +201,45 @@ class ContrastFinder(QDialog):
         self.progress.setValue(0)
         self.progress.show()
         self._say(f"Reading {len(pos) + len(neg)} texts…")
-        self.job = find_by_contrast(self.ctl, pos, neg, 50, on_progress=self._on_progress, on_done=self._on_done,
-                                    on_failed=self._on_failed, on_cancelled=self._on_cancelled)
+        self.run.start(pos, neg)
         self._enable()
 
-    def _on_progress(self, msg) -> None:
-        if msg.job_id == self.job and msg.fraction is not None:
-            self.progress.setValue(int(100 * msg.fraction))
-            self._say(msg.message)
-
-    def _finish(self, msg) -> bool:
-        if msg.job_id != self.job:
-            return False
-        self.job = None
+    def _on_run(self, what: RunChange) -> None:
+        run = self.run
+        if what == RunChange.PROGRESS:
+            if run.fraction is not None:
+                self.progress.setValue(int(100 * run.fraction))
+                self._say(run.message)
+            return
+        if run.running:
+            return
         self.progress.hide()
-        self._enable()
-        return True
-
-    def _on_done(self, msg) -> None:
-        if self._finish(msg):
-            self._show(msg.result)
-
-    def _on_failed(self, msg) -> None:
-        if self._finish(msg):
-            self._say(msg.message, error=True)
-
-    def _on_cancelled(self, msg) -> None:
-        if self._finish(msg):
+        if run.status == RunStatus.DONE:
+            self._show(run.result)
+        elif run.status == RunStatus.FAILED:
+            self._say(run.error or "", error=True)
+        elif run.status == RunStatus.CANCELLED:
             self._say("Stopped.")
+        self._enable()
 
-    def _show(self, res) -> None:
-        self.result = res
+    def _show(self, res: ContrastResult | None) -> None:
+        self.contrast = res
         self._enable()
         if res is None:
             self.table.set_rows(COLUMNS, [])
             self.vec_label.setText("The mean-difference vector appears here after a search.")
             return
-        label = self.ctl.state.label
+        label = self.ctl.model.label
         rows = [(h.feature, (f"{h.score:.3f}", f"{h.pos_mean:.2f}", f"{h.neg_mean:.2f}", f"{h.pos_frac:.0%}",
                              f"{h.neg_frac:.0%}", label(h.feature) or h.label or "—"), h.label)
                 for h in res.hits]
         self.table.set_rows(COLUMNS, rows, numeric=range(1, 6))
         for c, tip in enumerate(COLUMN_TIPS):
-            self.table.horizontalHeaderItem(c).setToolTip(tip)
-        self.table.show_pinned(self.ctl.state.pinned)
-        s = vector_strength(self.ctl.state.info, res)
+            header = self.table.horizontalHeaderItem(c)
+            if header is not None:
+                header.setToolTip(tip)
+        self.table.show_pinned(self.ctl.features.pinned)
+        s = vector_strength(self.ctl.model.info, res)
         self.vec_label.setText(
             f"‖mean(positives) − mean(negatives)‖ = {res.vector.norm:.3g} at {res.vector.hook or 'the hook'} "
             f"({res.n_pos} vs {res.n_neg} texts). It steers at {s:g}× its length: as long as the top feature's "
@@ -247,55 +250,57 @@ class ContrastFinder(QDialog):
     # --- actions ------------------------------------------------------------------------------------------
     def steer_feature(self, f: int) -> None:
         try:
-            spec = steer_found(self.ctl, f)
+            spec = steer_found(self.ctl.steering, f)
         except DesktopSAEError as e:
-            self.ctl.report_error("Could not steer", str(e))
+            self.ctl.notices.report_error("Could not steer", str(e))
             return
         self._say(f"Steering with #{f} at {spec.strength:g}{'×' if spec.unit == 'max' else ' (raw)'}.")
         self.steered.emit(f)
 
     def steer_vector(self) -> None:
-        res = self.result
+        res = self.contrast
         if res is None:
             return
         try:
-            spec = self.ctl.steer_vector(res.vector, vector_strength(self.ctl.state.info, res))
+            spec = self.ctl.steering.steer_vector(res.vector, vector_strength(self.ctl.model.info, res))
         except DesktopSAEError as e:
-            self.ctl.report_error("Could not steer with the vector", str(e))
+            self.ctl.notices.report_error("Could not steer with the vector", str(e))
             return
         self._say(f"Steering with the difference vector at {spec.strength:g}× (row {spec.feature}).")
         self.steered.emit(spec.feature)
 
     def steer_set(self) -> None:
-        res = self.result
+        res = self.contrast
         if res is None:
             return
         try:
-            rows = steer_set(self.ctl, res)
+            rows = steer_set(self.ctl.steering, res)
         except DesktopSAEError as e:
-            self.ctl.report_error("Could not steer with the feature set", str(e))
+            self.ctl.notices.report_error("Could not steer with the feature set", str(e))
             return
         self._say("Steering with the set " + ", ".join(f"#{r.feature} {r.strength:g}×" for r in rows) + ".")
         for r in rows:
             self.steered.emit(r.feature)
 
     def inspect(self, f: int) -> None:
-        self.ctl.select(f)
+        self.ctl.features.select(f)
         self.inspectRequested.emit(f)
 
     def save_vector_dialog(self) -> None:
-        if self.result is None:
+        if self.contrast is None:
             return
         path, _ = QFileDialog.getSaveFileName(self, "Save the steering vector", str(default_vector_path(
-            self.result.vector)), "Steering vectors (*.safetensors)")
+            self.contrast.vector)), "Steering vectors (*.safetensors)")
         if path:
             self.save_vector_to(path)
 
-    def save_vector_to(self, path):
+    def save_vector_to(self, path: str) -> Path | None:
         from ..core.steering.vectors import save_vector
 
+        if self.contrast is None:
+            return None
         try:
-            out = save_vector(self.result.vector, path)
+            out = save_vector(self.contrast.vector, path)
         except OSError as e:
             self._say(f"Could not save the vector: {e}", error=True)
             return None
@@ -304,22 +309,21 @@ class ContrastFinder(QDialog):
 
     # --- state --------------------------------------------------------------------------------------------
     def _has_sae(self) -> bool:
-        st = self.ctl.state
-        return st.ready and st.info is not None and st.info.sae is not None
+        return self.ctl.model.ready and self.ctl.model.has_sae
 
     def _enable(self) -> None:
-        running = self.job is not None
+        running = self.run.running
         self.find_btn.setEnabled(not running and self._has_sae())
         self.stop_btn.setEnabled(running)
         for w in (self.vec_steer, self.vec_save, self.set_steer):
-            w.setEnabled(self.result is not None and not running)
-        self.set_steer.setEnabled(self.set_steer.isEnabled() and self.result.set_strength is not None)
+            w.setEnabled(self.contrast is not None and not running)
+        self.set_steer.setEnabled(self.set_steer.isEnabled() and self.contrast is not None
+                                  and self.contrast.set_strength is not None)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.status.setStyleSheet("color: #c0392b" if error else "")
         self.status.setText(text)
 
-    def closeEvent(self, event) -> None:  # noqa: N802
-        if self.job is not None:
-            self.ctl.cancel_job(self.job)
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self.run.cancel()
         super().closeEvent(event)

@@ -4,7 +4,6 @@ progress and Stop; the report and selection rows in tables, and the result saved
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -24,24 +23,30 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
-from ..app.sweep_tasks import EvalRequest, eval_steering_job
+from ..app.controller import Controller
+from ..app.eval_run import EvalRequest, EvalRun
+from ..app.runs import RunChange, RunStatus, describe_status
+from .lifetime import bind, own_run
 
 COLUMNS = ("", "on concept", "NLL", "fluent", "concept", "fluency", "relevance", "combined")
 KEYS = ("keyword_share", "nll_mean", "fluent_share", "concept", "fluency", "relevance", "combined")
 
 
-def _cell(v) -> str:
+def _cell(v: object) -> str:
     return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.2f}"
 
 
 class EvalDialog(QDialog):
-    def __init__(self, controller, parent=None):
+    def __init__(self, controller: Controller, parent: QWidget | None = None):
         super().__init__(parent)
         from ..core.presets.demo_concepts import load_demo_concepts
 
-        self.ctl, self.job, self.result = controller, None, None
+        self.ctl = controller
+        self.run = EvalRun(controller.jobs)
+        own_run(self, self.run)
         self.setWindowTitle("Evaluate steering")
         demo = load_demo_concepts() or {}
         self.concept = QComboBox()
@@ -64,7 +69,7 @@ class EvalDialog(QDialog):
         form.addRow("New tokens", self.tokens)
         form.addRow("", self.baselines)
         self.run_btn, self.stop_btn, self.save_btn = QPushButton("Run"), QPushButton("Stop"), QPushButton("Save JSON…")
-        self.run_btn.clicked.connect(self.run)
+        self.run_btn.clicked.connect(self.start)
         self.stop_btn.clicked.connect(self.stop)
         self.save_btn.clicked.connect(self.save_dialog)
         self.progress = QProgressBar()
@@ -75,7 +80,7 @@ class EvalDialog(QDialog):
         for t in (self.report, self.selection):
             t.setHorizontalHeaderLabels(COLUMNS)
             t.verticalHeader().hide()
-            t.setEditTriggers(QTableWidget.NoEditTriggers)
+            t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         buttons = QHBoxLayout()
         for b in (self.run_btn, self.stop_btn, self.save_btn):
             buttons.addWidget(b)
@@ -91,6 +96,11 @@ class EvalDialog(QDialog):
         self._default_strengths()
         self._enable()
         self.resize(820, 620)
+        bind(self.run.changed, self, self._on_run)
+
+    @property
+    def evaluation(self) -> dict | None:
+        return self.run.result
 
     def _default_strengths(self) -> None:
         c = self.concept.currentData()
@@ -100,10 +110,10 @@ class EvalDialog(QDialog):
         self.strengths.setText(", ".join(f"{v:.2g}" for v in (0.5 * s, s, 2 * s)))
 
     def _enable(self) -> None:
-        running = self.job is not None
+        running = self.run.running
         self.run_btn.setEnabled(not running and self.concept.count() > 0)
         self.stop_btn.setEnabled(running)
-        self.save_btn.setEnabled(self.result is not None and not running)
+        self.save_btn.setEnabled(self.evaluation is not None and not running)
 
     def request(self) -> EvalRequest:
         try:
@@ -115,8 +125,8 @@ class EvalDialog(QDialog):
         return EvalRequest(self.concept.currentData().name, vals, self.n_prompts.value(),
                            tuple(range(self.seeds.value())), self.tokens.value(), self.baselines.isChecked())
 
-    def run(self) -> int | None:
-        if not self.ctl.state.ready:
+    def start(self) -> int | None:
+        if not self.ctl.model.ready:
             self.status.setText("The model is not loaded yet.")
             return None
         try:
@@ -124,35 +134,33 @@ class EvalDialog(QDialog):
         except ValueError as e:
             self.status.setText(str(e))
             return None
-        self.result = None
         self.progress.setValue(0)
-        self.job = self.ctl.run_job("eval", eval_steering_job(req), on_progress=self._progress, on_done=self._done,
-                                    on_failed=self._failed, on_cancelled=self._cancelled)
+        job = self.run.start(req)
         self._enable()
-        return self.job
+        return job
 
     def stop(self) -> None:
-        if self.job is not None:
-            self.ctl.cancel_job(self.job)
+        self.run.cancel()
 
-    def _progress(self, msg) -> None:
-        if msg.fraction is not None:
-            self.progress.setValue(int(100 * msg.fraction))
-        self.status.setText(msg.message)
+    def _on_run(self, what: RunChange) -> None:
+        if what == RunChange.PROGRESS:
+            if self.run.fraction is not None:
+                self.progress.setValue(int(100 * self.run.fraction))
+            self.status.setText(self.run.message)
+            return
+        if self.run.status == RunStatus.DONE and self.run.result is not None:
+            self._done(self.run.result)
+        elif self.run.status == RunStatus.FAILED:
+            self.status.setText(f"Could not evaluate: {self.run.error}")
+        elif not self.run.running:
+            self.status.setText(describe_status(self.run))
+        self._enable()
 
     def _end(self, text: str) -> None:
-        self.job = None
         self.status.setText(text)
         self._enable()
 
-    def _failed(self, msg) -> None:
-        self._end(f"Could not evaluate: {msg.message}")
-
-    def _cancelled(self, _msg) -> None:
-        self._end("Stopped.")
-
-    def _done(self, msg) -> None:
-        self.result = res = msg.result
+    def _done(self, res: dict) -> None:
         self.progress.setValue(100)
         rep = res["report"]
         rows = [(f"feature {rep['feature']['strength']:g}×", rep["feature"]), ("default", rep["default"])]
@@ -175,22 +183,17 @@ class EvalDialog(QDialog):
             table.setItem(i, 0, QTableWidgetItem(name))
             for j, k in enumerate(KEYS, 1):
                 item = QTableWidgetItem(_cell(r.get(k)))
-                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(i, j, item)
         table.resizeColumnsToContents()
 
-    def save_to(self, path) -> Path:
-        from ..core.steer_eval.evaluate import json_ready
-        from ..core.support.atomic import atomic_write_text
-
-        path = Path(path)
-        atomic_write_text(path, json.dumps(json_ready(self.result), ensure_ascii=False, indent=1) + "\n")
-        return path
+    def save_to(self, path: str | Path) -> Path:
+        return self.run.save(path)
 
     def save_dialog(self) -> None:
-        if self.result is None:
+        if self.evaluation is None:
             return
-        name = f"eval_{self.result['concept']['name']}.json"
+        name = f"eval_{self.evaluation['concept']['name']}.json"
         path, _ = QFileDialog.getSaveFileName(self, "Save the evaluation", name, "JSON (*.json)")
         if path:
             try:

@@ -36,7 +36,7 @@ class FeatureDetail(QWidget):
         self.feature: int | None = None
         self._has_dict_logits = False
         self.title = QLabel("Select a feature")
-        self.title.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.title.setWordWrap(True)  # long labels wrap instead of widening the dock
         f = self.title.font()
         f.setPointSizeF(f.pointSizeF() * 1.2)
@@ -59,7 +59,7 @@ class FeatureDetail(QWidget):
         self.stats.setWordWrap(True)
         self.logits = QLabel("")
         self.logits.setWordWrap(True)
-        self.logits.setTextFormat(Qt.RichText)
+        self.logits.setTextFormat(Qt.TextFormat.RichText)
         self.logits.setToolTip("Tokens whose logits this feature's decoder direction raises (top) and lowers (bottom)")
         self.contexts = QTextBrowser()
         self.contexts.setToolTip("Text where this feature fired most strongly; darker = stronger")
@@ -78,7 +78,7 @@ class FeatureDetail(QWidget):
         row.addWidget(self.sweep_btn)
         self.copy_btn = copy_button(self)
         row.addWidget(self.copy_btn)
-        split = QSplitter(Qt.Vertical)
+        split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.contexts)
         split.addWidget(self.hist)
         lay = QVBoxLayout(self)
@@ -114,7 +114,7 @@ class FeatureDetail(QWidget):
         if cat.conv_max[f] > 0:
             parts.append(f"max in this chat {cat.conv_max[f]:.3g}")
         self.stats.setText(" · ".join(parts) or "No statistics ship with this SAE.")
-        entry = cat.entry(f)  # core.training.dictionary's entry format, or None without a dictionary
+        entry = cat.entry(f)  # core.training.dictionary_builder's entry format, or None without a dictionary
         self._show_logits((entry or {}).get("top_logits"), (entry or {}).get("bottom_logits"))
         self._show_contexts(entry)
         self._show_hist((entry or {}).get("histogram"))

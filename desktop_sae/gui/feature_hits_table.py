@@ -4,8 +4,15 @@ label, and Steer / Inspect / Pin buttons on every row. It renders rows it is giv
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QTableWidget, QTableWidgetItem, QToolButton
-from PySide6.QtWidgets import QWidget as _W
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QWidget,
+)
 
 ACTIONS = (
     ("Steer", "Add this feature to the steering set (3× its max activation; adjust it in the steering panel)"),
@@ -25,9 +32,9 @@ class FeatureHitsTable(QTableWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.features: list[int] = []
-        self.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setAlternatingRowColors(True)
         self.verticalHeader().hide()
         self.verticalHeader().setDefaultSectionSize(26)
@@ -45,22 +52,23 @@ class FeatureHitsTable(QTableWidget):
             for c, text in enumerate((f"#{f}", *cells)):
                 item = QTableWidgetItem(text)
                 if c == 0 or c in numeric:
-                    item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
+                    item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
                 if tip:
                     item.setToolTip(tip)
                 self.setItem(r, c, item)
             self.setCellWidget(r, n, self._buttons(f))
         hh = self.horizontalHeader()
-        hh.setSectionResizeMode(QHeaderView.ResizeToContents)
-        hh.setSectionResizeMode(n - 1 if stretch is None else stretch, QHeaderView.Stretch)
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(n - 1 if stretch is None else stretch, QHeaderView.ResizeMode.Stretch)
 
-    def _buttons(self, f: int) -> _W:
-        w = _W()
+    def _buttons(self, f: int) -> QWidget:
+        w = QWidget()
         lay = QHBoxLayout(w)
         lay.setContentsMargins(2, 0, 2, 0)
         lay.setSpacing(2)
         for (text, tip), sig in zip(ACTIONS, (self.steerRequested, self.inspectRequested, self.pinRequested)):
-            b = QToolButton(text=text)
+            b = QToolButton()
+            b.setText(text)
             b.setToolTip(tip)
             b.setAutoRaise(False)
             b.clicked.connect(lambda _=False, s=sig: s.emit(f))

@@ -52,10 +52,10 @@ class FeatureTableModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
         return len(COLS)
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLS[section]
-        if orientation == Qt.Horizontal and role == Qt.ToolTipRole:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
             return (
                 "Pinned (plotted in the strip chart)",
                 "Feature id",
@@ -66,9 +66,10 @@ class FeatureTableModel(QAbstractTableModel):
             )[section]
         return None
 
-    _ROLES = frozenset((Qt.DisplayRole, Qt.EditRole, Qt.UserRole, Qt.TextAlignmentRole, Qt.ToolTipRole))
+    _ROLES = frozenset((Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole, Qt.ItemDataRole.UserRole,
+                        Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ToolTipRole))
 
-    def data(self, index, role=Qt.DisplayRole):
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if (
             role not in self._ROLES or self.cat is None or not index.isValid()
         ):  # fast exit: views ask for ~10 roles per cell
@@ -76,7 +77,7 @@ class FeatureTableModel(QAbstractTableModel):
         f = int(self.rows[index.row()])
         c = index.column()
         cat = self.cat
-        if role == Qt.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             if c == 0:
                 return "★" if f in self.pinned else ""
             if c == 1:
@@ -92,23 +93,23 @@ class FeatureTableModel(QAbstractTableModel):
             if c == 5:
                 v = cat.conv_max[f]
                 return f"{v:.3g}" if v > 0 else ""
-        if role == Qt.EditRole and c == 2:
+        if role == Qt.ItemDataRole.EditRole and c == 2:
             return cat.label(f)
-        if role == Qt.UserRole:
+        if role == Qt.ItemDataRole.UserRole:
             return f
-        if role == Qt.TextAlignmentRole and c in (1, 3, 4, 5):
-            return int(Qt.AlignRight | Qt.AlignVCenter)
-        if role == Qt.ToolTipRole and c == 2:
+        if role == Qt.ItemDataRole.TextAlignmentRole and c in (1, 3, 4, 5):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole and c == 2:
             top = cat.top_tokens[f]
             return f"#{f} {cat.label(f)}" + (f"\ntop tokens: {top}" if top else "") + "\nDouble-click to edit the label"
         return None
 
     def flags(self, index):
         fl = super().flags(index)
-        return fl | Qt.ItemIsEditable if index.column() == 2 else fl
+        return fl | Qt.ItemFlag.ItemIsEditable if index.column() == 2 else fl
 
-    def setData(self, index, value, role=Qt.EditRole):  # noqa: N802
-        if role != Qt.EditRole or index.column() != 2 or self.cat is None:
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole):  # noqa: N802
+        if role != Qt.ItemDataRole.EditRole or index.column() != 2 or self.cat is None:
             return False
         self.edited(int(self.rows[index.row()]), str(value))  # the controller saves it and tells the views
         self.dataChanged.emit(index, index)
@@ -139,20 +140,21 @@ class FeaturePanel(QWidget):
         self.model.edited = self.labelEdited.emit
         self.table = QTableView()
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
         vh = self.table.verticalHeader()
         vh.hide()
-        vh.setSectionResizeMode(QHeaderView.Fixed)  # never measure thousands of rows
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # never measure thousands of rows
         vh.setDefaultSectionSize(22)
         hh = self.table.horizontalHeader()
-        hh.setSectionResizeMode(QHeaderView.Interactive)
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for col, width in enumerate((22, 52, 0, 62, 62, 58)):
             if width:
                 self.table.setColumnWidth(col, width)
-        hh.setSectionResizeMode(2, QHeaderView.Stretch)
-        self.table.setContextMenuPolicy(Qt.CustomContextMenu)
+        hh.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._menu)
         self.table.selectionModel().currentRowChanged.connect(self._current)
         self.count = QLabel("")
@@ -256,7 +258,7 @@ class FeaturePanel(QWidget):
             self.refresh()
         elif self.model.rowCount():  # repaint just the "in chat" column
             m = self.model
-            m.dataChanged.emit(m.index(0, 5), m.index(m.rowCount() - 1, 5), [Qt.DisplayRole])
+            m.dataChanged.emit(m.index(0, 5), m.index(m.rowCount() - 1, 5), [Qt.ItemDataRole.DisplayRole])
 
     def _current(self, cur, _prev) -> None:
         if cur.isValid():

@@ -19,7 +19,7 @@ import gc
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QThread, QTimer
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer
 from PySide6.QtWidgets import QApplication
 
 
@@ -27,7 +27,7 @@ class _GuiCollector(QObject):
     interval_ms = 250
     full_every_s = 10.0
 
-    def __init__(self, app: QApplication):
+    def __init__(self, app: QCoreApplication):
         super().__init__(app)
         self.holders = 0
         self.busy_checks: dict[int, Callable[[], bool]] = {}

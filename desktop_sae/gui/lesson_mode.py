@@ -1,110 +1,130 @@
 """Lessons in the main window: start one (menu, welcome page, CLI), show the step's panels and outline, carry out
-the actions that need the window's widgets, and give the user's layout back at the end."""
+the actions that need the window's widgets (dispatched through a table by ``LessonAction``), and give the user's
+layout back at the end. The lesson itself plays on the sub-models (``app.lesson_runner``)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtWidgets import QDockWidget, QWidget
 
 from ..app.lesson_runner import LessonRunner
+from ..core.classroom.lessons import LessonAction, LessonInfo, LessonStep
+from ..core.support.errors import DesktopSAEError
 from .lesson_panel import PANEL_DOCKS, Highlighter, LessonPanel
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
 
 
 class LessonMode:
-    """Mixed into ``MainWindow`` (uses ``controller``, ``docks``, ``chat``, ``steering``, ``features`` …)."""
+    def __init__(self, win: MainWindow):
+        self.win = win
+        self.runner: LessonRunner | None = None
+        self.panel: LessonPanel | None = None
+        self.highlighter: Highlighter | None = None
+        self._layout_before: QByteArray | None = None
+        self._actions: Mapping[LessonAction, Callable[[Mapping[str, Any]], None]] = {
+            LessonAction.TRAIN_TOY: self._train_toy,
+            LessonAction.TOY_SAE: self._toy_sae,
+            LessonAction.RAINBOW: self._rainbow,
+            LessonAction.NEURON: self._neuron,
+            LessonAction.QUIZ: self._quiz,
+            LessonAction.FREE_PLAY: self._free_play,
+        }
 
-    lesson_runner: LessonRunner | None = None
-    lesson_panel: LessonPanel | None = None
-    _layout_before_lesson = None
-
-    def lesson_infos(self):
+    def infos(self) -> list[LessonInfo]:
         from ..core.classroom.lessons import list_lessons
 
         errors: list[str] = []
         infos = list_lessons(errors=errors)
         for e in errors:
-            self.controller.set_status(f"A lesson file was skipped: {e}")
+            self.win.controller.notices.set_status(f"A lesson file was skipped: {e}")
         return infos
 
-    def start_lesson(self, lesson_id: str) -> bool:
+    def start(self, lesson_id: str) -> bool:
         """Start a shipped lesson by id (or file name without .json), or a lesson file by its path."""
-        from pathlib import Path
-
         from ..core.classroom.lessons import load_lesson
-        from ..core.support.errors import DesktopSAEError
         from ..core.support.paths import default_sae_dir
 
+        win = self.win
         try:
             if str(lesson_id).endswith(".json") and Path(lesson_id).is_file():
                 path = Path(lesson_id)
             else:
-                info = next((i for i in self.lesson_infos() if lesson_id in (i.id, i.path.stem)), None)
+                info = next((i for i in self.infos() if lesson_id in (i.id, i.path.stem)), None)
                 if info is None:
                     raise DesktopSAEError(f"no lesson named {lesson_id!r}")
                 path = info.path
             lesson = load_lesson(path)
         except DesktopSAEError as e:
-            self.controller.report_error("Could not start the lesson", str(e))
+            win.controller.notices.report_error("Could not start the lesson", str(e))
             return False
-        if self.lesson_runner is not None:
-            self.end_lesson()
-        self._layout_before_lesson = self.saveState()
-        self._lesson_ui()
+        if self.runner is not None:
+            self.end()
+        self._layout_before = win.saveState()
+        panel = self._lesson_ui()
         bundled = default_sae_dir()
-        runner = LessonRunner(self.controller, lesson, bundled_sae=str(bundled) if bundled else None)
-        runner.step_changed.connect(self._on_lesson_step)
-        runner.action_requested.connect(self._on_lesson_action)
-        runner.finished.connect(self._on_lesson_finished)
-        self.lesson_runner = self.lesson_panel.runner = runner
-        self.show_chat()
+        runner = LessonRunner(win.controller, lesson, bundled_sae=str(bundled) if bundled else None)
+        runner.step_changed.connect(self._on_step)
+        runner.action_requested.connect(self._on_action)
+        runner.finished.connect(self._on_finished)
+        self.runner = panel.runner = runner
+        win.show_chat()
         runner.start()
         return True
 
-    def end_lesson(self) -> None:
-        if self.lesson_runner is not None:
-            self.lesson_runner.stop()
+    def end(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
 
-    def _lesson_ui(self) -> None:
-        if self.lesson_panel is None:
-            self.lesson_panel = LessonPanel()
-            self.lesson_panel.exitRequested.connect(self.end_lesson)
-            self.lesson_panel.bind_keys(self)
-            d = QDockWidget("Lesson", self)
+    def _lesson_ui(self) -> LessonPanel:
+        win = self.win
+        if self.panel is None:
+            self.panel = LessonPanel()
+            self.panel.exitRequested.connect(self.end)
+            self.panel.bind_keys(win)
+            d = QDockWidget("Lesson", win)
             d.setObjectName("dock_lesson")
-            d.setWidget(self.lesson_panel)
-            self.addDockWidget(Qt.LeftDockWidgetArea, d)
-            self.docks["lesson"] = d
-            self.highlighter = Highlighter(self)
-        self.docks["lesson"].show()
-        self.docks["lesson"].raise_()
+            d.setWidget(self.panel)
+            win.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d)
+            win.docks["lesson"] = d
+            self.highlighter = Highlighter(win)
+        win.show_panel("lesson")
+        return self.panel
 
-    def _on_lesson_step(self, index: int, step) -> None:
-        self.lesson_panel.show_step(index, step)
+    def _on_step(self, index: int, step: LessonStep) -> None:
+        assert self.panel is not None and self.highlighter is not None
+        self.panel.show_step(index, step)
         shown = {PANEL_DOCKS[p] for p in step.panels if p in PANEL_DOCKS} | {"lesson"}
-        for key, dock in self.docks.items():
+        for key, dock in self.win.docks.items():
             dock.setVisible(key in shown)
         self.highlighter.point_at(self._highlight_target(step.highlight))
 
-    def _highlight_target(self, name: str | None):
+    def _highlight_target(self, name: str | None) -> QWidget | None:
         if name is None:
             return None
-        rows = self.steering.rows
-        toy, neuron, quiz = (getattr(self, a, None) for a in ("toy_lab", "neuron_view", "quiz_panel"))
-        targets = {
-            "chat_input": self.chat.input,
-            "send_button": self.chat.send_btn,
-            "compare_button": self.chat.compare,
-            "answer_view": self.chat.main_view,
-            "steering_panel": self.steering,
-            "strength_slider": rows[0].slider if rows else self.steering,
-            "method_choice": rows[0].method if rows else self.steering,
-            "feature_list": self.features.table,
-            "feature_search": self.features.search,
-            "feature_detail": self.detail,
-            "token_view": self.token_view,
-            "activation_plot": self.strip,
-            "neuron_view": neuron,
-            "quiz_panel": quiz,
+        win = self.win
+        rows = win.steering.rows
+        toy = win.toy_lab
+        targets: dict[str, QWidget | None] = {
+            "chat_input": win.chat.input,
+            "send_button": win.chat.send_btn,
+            "compare_button": win.chat.compare,
+            "answer_view": win.chat.main_view,
+            "steering_panel": win.steering,
+            "strength_slider": rows[0].slider if rows else win.steering,
+            "method_choice": rows[0].method if rows else win.steering,
+            "feature_list": win.features.table,
+            "feature_search": win.features.search,
+            "feature_detail": win.detail,
+            "token_view": win.token_view,
+            "activation_plot": win.strip,
+            "neuron_view": win.neuron_view,
+            "quiz_panel": win.quiz_panel,
             "toy_plot": toy,
             "toy_train_button": toy,
             "sparsity_slider": toy,
@@ -113,52 +133,53 @@ class LessonMode:
         }
         return targets.get(name)
 
-    def _on_lesson_action(self, step) -> None:
-        """Actions that live in the window's widgets (the runner itself asks chat questions)."""
-        args = dict(step.action_args)
-        toy, neuron, quiz = (getattr(self, a, None) for a in ("toy_lab", "neuron_view", "quiz_panel"))
-        if step.action == "train_toy" and toy is not None:
+    # --- actions the window carries out (the runner asks the chat questions itself) ------------------------------
+    def _on_action(self, step: LessonStep) -> None:
+        act = self._actions.get(step.action)
+        if act is None:
+            self.win.controller.notices.set_status(f"This step's '{step.action}' panel is not available")
+            return
+        act(step.action_args)
+
+    def _train_toy(self, args: Mapping[str, Any]) -> None:
+        toy = self.win.toy_lab
+        if toy is not None:
             toy.show_tab("superposition")
-            toy.train_superposition(
-                **{k: v for k, v in args.items() if k in ("n", "sparsity", "seed")},
-                **({"decay": args["importance_decay"]} if "importance_decay" in args else {}),
-            )
-        elif step.action == "toy_sae" and toy is not None:
+            toy.train_superposition(**{k: v for k, v in args.items() if k in ("n", "sparsity", "seed")},
+                                    **({"decay": args["importance_decay"]} if "importance_decay" in args else {}))
+
+    def _toy_sae(self, _args: Mapping[str, Any]) -> None:
+        toy = self.win.toy_lab
+        if toy is not None:
             toy.show_tab("sae")
             toy.train_toy_sae()
-        elif step.action == "rainbow" and toy is not None:
+
+    def _rainbow(self, _args: Mapping[str, Any]) -> None:
+        toy = self.win.toy_lab
+        if toy is not None:
             toy.show_tab("rainbow")
             toy.run_rainbow()
-        elif step.action == "neuron" and neuron is not None:
-            self.show_panel("neuron")
-            neuron.show_curated(0)
-        elif step.action == "quiz" and quiz is not None:
-            self.show_panel("quiz")
-            quiz.start(rounds=args.get("rounds", 3), seed=args.get("seed", 0), source=args.get("source", "demo"))
-        elif step.action == "sweep":
-            self._lesson_sweep(step, args)
-        elif step.action == "free_play":
-            self.controller.set_status("Free play: try anything; press Next when you are ready")
-        else:
-            self.controller.set_status(f"This step's '{step.action}' panel is not available in this window")
 
-    def _lesson_sweep(self, step, args) -> None:
-        from ..core.classroom.lessons import SteerItem
-        from ..core.support.errors import DesktopSAEError
+    def _neuron(self, _args: Mapping[str, Any]) -> None:
+        if self.win.neuron_view is not None:
+            self.win.show_panel("neuron")
+            self.win.neuron_view.show_curated(0)
 
-        concept = args.get("concept") or (step.steer[0].concept if step.steer else None)
-        try:
-            specs = self.lesson_runner.specs_for(SteerItem(concept))
-        except DesktopSAEError as e:
-            self.controller.report_error("This step's sweep does not apply", str(e))
-            return
-        self.controller.sweep(step.prompt or "What should I do this weekend?", specs, args.get("strengths", ()))
+    def _quiz(self, args: Mapping[str, Any]) -> None:
+        self.win.show_panel("quiz")
+        self.win.quiz.start(rounds=args.get("rounds", 3), seed=args.get("seed", 0), source=args.get("source", "demo"))
 
-    def _on_lesson_finished(self) -> None:
-        self.highlighter.point_at(None)
-        if self._layout_before_lesson is not None:
-            self.restoreState(self._layout_before_lesson)
-        self.docks["lesson"].hide()
-        self.lesson_runner = None
-        self.lesson_panel.runner = None
-        self.controller.set_status("Lesson finished: your own layout and settings are back")
+    def _free_play(self, _args: Mapping[str, Any]) -> None:
+        self.win.controller.notices.set_status("Free play: try anything; press Next when you are ready")
+
+    def _on_finished(self) -> None:
+        win = self.win
+        if self.highlighter is not None:
+            self.highlighter.point_at(None)
+        if self._layout_before is not None:
+            win.restoreState(self._layout_before)
+        win.docks["lesson"].hide()
+        self.runner = None
+        if self.panel is not None:
+            self.panel.runner = None
+        win.controller.notices.set_status("Lesson finished: your own layout and settings are back")

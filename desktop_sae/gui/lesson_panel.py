@@ -26,7 +26,7 @@ class Highlighter(QFrame):
 
     def __init__(self, window: QWidget):
         super().__init__(window)
-        self.setAttribute(Qt.WA_TransparentForMouseEvents)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setStyleSheet("QFrame { border: 4px solid #ff8c00; border-radius: 6px; background: transparent; }")
         self.target: QWidget | None = None
         self.hide()
@@ -36,11 +36,11 @@ class Highlighter(QFrame):
         self.refresh()
 
     def refresh(self) -> None:
-        t = self.target
-        if t is None or not t.isVisible():
+        t, window = self.target, self.parentWidget()
+        if t is None or window is None or not t.isVisible():
             self.hide()
             return
-        top_left = t.mapTo(self.parentWidget(), QPoint(0, 0))
+        top_left = t.mapTo(window, QPoint(0, 0))
         self.setGeometry(top_left.x() - 4, top_left.y() - 4, t.width() + 8, t.height() + 8)
         self.show()
         self.raise_()

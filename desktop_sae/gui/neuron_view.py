@@ -9,11 +9,9 @@ kept after the first job, so the next neuron costs only the SAE encoding of its 
 from __future__ import annotations
 
 import html
-import weakref
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -26,57 +24,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import isValid
 
+from ..app.controller import Controller
+from ..app.neuron_run import NeuronRun
+from ..app.runs import RunChange, RunStatus
 from ..core.classroom import neuron_data as nd
+from .lifetime import bind, own_run
 from .neuron_html import contexts_html, features_html
 from .theme import is_dark
-
-K = 12  # contexts per neuron, as in the shipped view
-
-
-@dataclass(frozen=True)
-class _Live:
-    """A neuron computed by the worker, with the layer's activations to reuse."""
-
-    session: Any  # weakref to the session it was computed with
-    layer: int
-    acts: Any  # core.neurons.NeuronActivations
-    neuron: int
-    contexts: tuple
-    features: tuple
-    model: str
-
-
-def _neuron_job(neuron: int, layer: int | None, texts, topics, cache):
-    """``fn(session, state)``: the neuron's top contexts over ``texts`` and the SAE features on their peaks."""
-
-    def job(session, state):
-        from ..core.classroom.neurons import features_at, mlp_width, neuron_activations, select_features
-        from ..core.engine.hooks import n_layers, parse_hook_name
-
-        model = session.lm.model
-        L = layer
-        if L is None or not 0 <= L < n_layers(model):  # the shipped layer does not exist in this model
-            L = parse_hook_name(session.hook_name).layer if session.hook_name else n_layers(model) // 2
-        width = mlp_width(model)
-        if not 0 <= neuron < width:
-            raise ValueError(f"neuron {neuron} does not exist: layer {L} of this model has neurons 0..{width - 1}")
-        acts = cache.acts if cache is not None and cache.session() is session and cache.layer == L else None
-        if acts is None:
-            state.progress(0.0, f"running {len(texts)} texts through layer {L}…")
-            acts = neuron_activations(
-                model, session.lm.tokenizer, texts, L, topics=topics, progress=state.progress, cancelled=state.cancelled
-            )
-        contexts = acts.top_contexts(neuron, K)
-        feats = ()
-        if session.sae is not None and contexts:
-            state.progress(1.0, "encoding the peak tokens with the SAE…")
-            found = features_at(session, contexts, top_per_context=3, labels=lambda f: "", cancelled=state.cancelled)
-            feats = tuple(select_features(found, len(contexts)))
-        return _Live(weakref.ref(session), L, acts, neuron, contexts, feats, session.lm.name)
-
-    return job
 
 
 class NeuronView(QWidget):
@@ -85,22 +40,23 @@ class NeuronView(QWidget):
 
     featureClicked = Signal(int)
 
-    def __init__(self, controller, data_folder=None, parent=None):
+    def __init__(self, controller: Controller, data_folder: str | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.controller = controller
+        self.run = NeuronRun(controller.jobs)
+        own_run(self, self.run)
         self.folder = nd.neurons_folder(data_folder)
         self.data: dict | None = None
         self.shown: dict | None = None  # what the panes show: a curated entry or a computed one, same keys
         self._clickable = False
-        self._job: int | None = None
-        self._cache: _Live | None = None
-        self._texts: tuple | None = None
+        self._texts: tuple[Sequence[str], Sequence[str]] | None = None
         error = ""
         try:
             self.data = nd.load_view(self.folder)
         except (OSError, ValueError) as e:
             error = f"The curated neurons could not be read: {e}"
         self._build()
+        bind(self.run.changed, self, self._on_run)
         self.status.setText(error)
         if self.data:
             self.show_curated(0)
@@ -137,7 +93,7 @@ class NeuronView(QWidget):
         row.addWidget(self.cancel_btn)
         self.header = QLabel("")
         self.header.setWordWrap(True)
-        self.header.setTextFormat(Qt.RichText)
+        self.header.setTextFormat(Qt.TextFormat.RichText)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.contexts = QTextBrowser()
@@ -146,7 +102,7 @@ class NeuronView(QWidget):
         self.features.setOpenLinks(False)
         self.features.anchorClicked.connect(self._on_anchor)
         self.features.setToolTip("SAE features active on the same peak tokens, each with its own top contexts")
-        split = QSplitter(Qt.Horizontal)
+        split = QSplitter(Qt.Orientation.Horizontal)
         for title, view in (
             ("The neuron's top contexts", self.contexts),
             ("SAE features on the same tokens", self.features),
@@ -169,14 +125,15 @@ class NeuronView(QWidget):
     # --- public actions -------------------------------------------------------------------------------------
     def show_curated(self, index: int) -> None:
         """Show the ``index``-th curated neuron from the shipped data (no computation)."""
-        curated = (self.data or {}).get("curated", [])
+        d = self.data or {}
+        curated = d.get("curated", [])
         if not 0 <= index < len(curated):
             return
         self.picker.setCurrentIndex(index)
-        c, d = curated[index], self.data
+        c = curated[index]
         self.spin.setValue(int(c["neuron"]))
         sae = d["sae"]
-        info = self.controller.state.info
+        info = self.controller.model.info
         ident = getattr(info, "identity", None)
         self._clickable = bool(
             ident is not None
@@ -194,7 +151,7 @@ class NeuronView(QWidget):
         self.status.setText("")
 
     def show_neuron(self, n: int) -> int | None:
-        """Compute neuron ``n`` of the layer on the loaded model (a controller job); returns the job id."""
+        """Compute neuron ``n`` of the layer on the loaded model (a run); returns the job id."""
         curated = (self.data or {}).get("curated", [])
         for i, c in enumerate(curated):  # the shipped result, when it was made with the loaded model and SAE
             if c["neuron"] == n and self._same_model_and_sae():
@@ -208,49 +165,43 @@ class NeuronView(QWidget):
             return None
         texts, topics = self._texts
         layer = (self.data or {}).get("layer")
-        self.cancel()
-        self._job = self.controller.run_job(
-            "neuron",
-            _neuron_job(int(n), layer, texts, topics, self._cache),
-            on_progress=self._on_progress,
-            on_done=self._on_done,
-            on_failed=self._on_failed,
-            on_cancelled=self._on_cancelled,
-        )
+        job = self.run.start(int(n), layer, texts, topics)
         self._busy(True, f"Computing neuron {n}…")
-        return self._job
+        return job
 
     @property
     def busy(self) -> bool:
-        """A neuron is being computed (a controller job is running for this view)."""
-        return self._job is not None
+        """A neuron is being computed for this view."""
+        return self.run.running
 
     def cancel(self) -> None:
-        if self._job is not None:
-            self.controller.cancel_job(self._job)
+        self.run.cancel()
 
-    # --- job callbacks (GUI thread, via Controller.poll) ----------------------------------------------------
-    def _mine(self, msg) -> bool:
-        return isValid(self) and msg.job_id == self._job
+    # --- the run -> the panes -------------------------------------------------------------------------------
+    def _on_run(self, what: RunChange) -> None:
+        run = self.run
+        if what == RunChange.PROGRESS:
+            self.progress.setValue(int(100 * (run.fraction or 0)))
+            self.status.setText(run.message)
+        elif run.status == RunStatus.DONE:
+            self._on_done()
+        elif run.status == RunStatus.FAILED:
+            self._busy(False, f"Could not compute the neuron: {run.error}")
+        elif run.status == RunStatus.CANCELLED:
+            self._busy(False, "Cancelled.")
 
-    def _on_progress(self, msg) -> None:
-        if self._mine(msg):
-            self.progress.setValue(int(100 * (msg.fraction or 0)))
-            self.status.setText(msg.message)
-
-    def _on_done(self, msg) -> None:
-        if not self._mine(msg):
+    def _on_done(self) -> None:
+        r = self.run.report
+        if r is None or self._texts is None:
             return
-        r: _Live = msg.result
-        self._cache = r
         self._busy(False, "")
-        cat = self.controller.state.catalog
+        cat = self.controller.model.catalog
         ctx = [nd.context_dict(c) for c in r.contexts]
         feats = []
         for h in r.features:
             entry = cat.entry(h.feature) if cat is not None else None
             d = nd.feature_dict(h, entry)
-            d["label"] = self.controller.state.label(h.feature) or d["label"]
+            d["label"] = self.controller.model.label(h.feature) or d["label"]
             feats.append(d)
         shown = {
             "neuron": r.neuron,
@@ -271,17 +222,9 @@ class NeuronView(QWidget):
             "shipped texts, with the loaded SAE.",
         )
 
-    def _on_failed(self, msg) -> None:
-        if self._mine(msg):
-            self._busy(False, f"Could not compute the neuron: {msg.message}")
-
-    def _on_cancelled(self, msg) -> None:
-        if self._mine(msg):
-            self._busy(False, "Cancelled.")
-
     # --- rendering ------------------------------------------------------------------------------------------
     def _same_model_and_sae(self) -> bool:
-        info, d = self.controller.state.info, self.data or {}
+        info, d = self.controller.model.info, self.data or {}
         ident = getattr(info, "identity", None)
         name = info.model.name if info is not None else None
         return bool(
@@ -289,8 +232,6 @@ class NeuronView(QWidget):
         )
 
     def _busy(self, busy: bool, text: str) -> None:
-        if not busy:
-            self._job = None
         self.progress.setVisible(busy)
         self.progress.setValue(0)
         self.cancel_btn.setEnabled(busy)
@@ -320,7 +261,7 @@ class NeuronView(QWidget):
         self.contexts.setHtml(contexts_html(c["contexts"], dark))
         self.features.setHtml(features_html(c["features"], c["contexts"], dark, self._clickable))
 
-    def _on_anchor(self, url) -> None:
+    def _on_anchor(self, url: QUrl) -> None:
         text = url.toString()
         if text.startswith("feature:") and self._clickable:
             self.featureClicked.emit(int(text.split(":", 1)[1]))

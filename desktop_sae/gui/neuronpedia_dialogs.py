@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
-from ..app.neuronpedia import export_neuronpedia, import_neuronpedia
+from ..app.neuronpedia_transfer import export_neuronpedia, import_neuronpedia
 
 FILTER = "Neuronpedia JSON (*.json);;All files (*)"
 

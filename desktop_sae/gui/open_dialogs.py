@@ -1,35 +1,49 @@
-"""File dialogs of the main window: open another model or SAE, and the preset commands (open, save, manager,
-recent). Each one ends in a controller action; the controller validates before anything changes."""
+"""File dialogs of the main window: open another model or SAE, the preset commands (open, save, manager, recent),
+steering vectors and the session report. Each one ends in a sub-model action, which validates before anything
+changes."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..app.state import LoadRequest
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
+
+from ..app.loading import LoadRequest
 from .presets_ui import PresetManager
 
+if TYPE_CHECKING:
+    from .asset_manager import AssetManager
+    from .main_window import MainWindow
 
-class OpenActions:
-    """Mixed into ``MainWindow`` (uses its ``controller`` and ``_boxes``)."""
+
+class FileDialogs:
+    """The main window's File menu: each command asks for a file or a name, then calls a sub-model."""
+
+    def __init__(self, win: MainWindow):
+        self.win = win
+        self.ctl = win.controller
+        self.asset_manager: AssetManager | None = None
 
     def open_model_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a model folder (Hugging Face format)")
+        path = QFileDialog.getExistingDirectory(self.win, "Open a model folder (Hugging Face format)")
         if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Or open a GGUF model file", "", "GGUF models (*.gguf)")
+            path, _ = QFileDialog.getOpenFileName(self.win, "Or open a GGUF model file", "", "GGUF models (*.gguf)")
         if path:
-            self.controller.load(LoadRequest(model=path, sae="none"))
+            self.ctl.model.load(LoadRequest(model=path, sae="none"))
 
     def open_sae_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open an SAE folder (SAELens, sparsify) for the loaded model")
+        path = QFileDialog.getExistingDirectory(self.win, "Open an SAE folder (SAELens, sparsify) for the loaded "
+                                                "model")
         if path:
-            self.controller.load_sae(path)
+            self.ctl.model.load_sae(path)
 
-    def show_asset_manager(self):
+    def show_asset_manager(self) -> AssetManager:
         """File > Models and SAEs…: one manager per window, kept (with a download in flight) when closed."""
         from .asset_manager import AssetManager
 
-        if getattr(self, "asset_manager", None) is None:
-            self.asset_manager = AssetManager(self.controller, self)  # reads the lists
+        if self.asset_manager is None:
+            self.asset_manager = AssetManager(self.ctl.model, self.ctl.jobs, self.win)  # reads the lists
         else:
             self.asset_manager.refresh()
         self.asset_manager.show()
@@ -37,47 +51,49 @@ class OpenActions:
         return self.asset_manager
 
     def save_preset_dialog(self) -> None:
-        name, ok = QInputDialog.getText(self, "Save preset", "Preset name:")
+        name, ok = QInputDialog.getText(self.win, "Save preset", "Preset name:")
         if ok and name.strip():
-            self.controller.save_preset(name)
+            self.ctl.presets.save(name)
 
     def open_preset_dialog(self) -> None:
-        root = str(self.controller.store.root)
-        path, _ = QFileDialog.getOpenFileName(self, "Open preset", root, "Presets (*.json);;All files (*)")
+        root = str(self.ctl.presets.store.root)
+        path, _ = QFileDialog.getOpenFileName(self.win, "Open preset", root, "Presets (*.json);;All files (*)")
         if path:
-            self.controller.load_preset(path)
+            self.ctl.presets.load(path)
 
     def load_vector_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load a steering vector", "",
+        path, _ = QFileDialog.getOpenFileName(self.win, "Load a steering vector", "",
                                               "Steering vectors (*.safetensors *.npy);;All files (*)")
-        if path and self.controller.load_vector(path) is not None:
-            self.docks["steering"].show()
-            self.docks["steering"].raise_()
+        if path and self.ctl.steering.load_vector(path) is not None:
+            self.win.show_panel("steering")
 
     def save_vector_dialog(self) -> None:
-        key = self.steering.selected_vector()
-        if key is None:
-            self.controller.report_error("Save steering vector", "Select a vector row in the steering panel first "
-                                         "(click it); feature rows are decoder rows of the SAE.")
+        key = self.win.steering.selected_vector()
+        spec = self.ctl.steering.spec(key) if key is not None else None
+        if key is None or spec is None:
+            self.ctl.notices.report_error("Save steering vector", "Select a vector row in the steering panel first "
+                                          "(click it); feature rows are decoder rows of the SAE.")
             return
-        spec = next(s for s in self.controller.state.steering.features if s.feature == key)
         name = "".join(c if c.isalnum() or c in "-_" else "_" for c in (spec.label or "vector"))[:60]
-        path, _ = QFileDialog.getSaveFileName(self, "Save the steering vector", f"{name}.safetensors",
+        path, _ = QFileDialog.getSaveFileName(self.win, "Save the steering vector", f"{name}.safetensors",
                                               "Steering vectors (*.safetensors)")
         if path:
-            self.controller.save_vector(key, path if path.endswith(".safetensors") else path + ".safetensors")
+            self.ctl.steering.save_vector(key, path if path.endswith(".safetensors") else path + ".safetensors")
 
     def show_presets(self) -> None:
-        dlg = PresetManager(self.controller.store, self)
-        dlg.loadRequested.connect(lambda p: self.controller.load_preset(p) and dlg.accept())
+        dlg = PresetManager(self.ctl.presets.store, self.win)
+
+        def load(p: str) -> None:
+            if self.ctl.presets.load(p):
+                dlg.accept()
+
+        dlg.loadRequested.connect(load)
         dlg.open()
-        self._boxes.append(dlg)
+        self.win.keep_box(dlg)
 
     def export_report_dialog(self) -> None:
-        from pathlib import Path
-
         default = str(Path.home() / "desktop-sae-session.html")
-        path, _ = QFileDialog.getSaveFileName(self, "Export the session as a report", default, "HTML (*.html)")
+        path, _ = QFileDialog.getSaveFileName(self.win, "Export the session as a report", default, "HTML (*.html)")
         if path:
             self.export_report(path)
 
@@ -85,32 +101,34 @@ class OpenActions:
         """The plots on screen now, as PNGs (caption -> bytes)."""
         from .plot_export import widget_png_bytes
 
-        shown = [
-            ("Live activations", self.strip),
-            ("Token features", self.token_view),
-            ("Feature dashboard", self.detail),
-        ]
-        shown += [
-            (caption, getattr(self, attr, None))
-            for caption, attr in (("Toy model lab", "toy_lab"), ("Neuron view", "neuron_view"))
-        ]
-        return {c: widget_png_bytes(w) for c, w in shown if w is not None and w.isVisible()}
+        w = self.win
+        shown: list[tuple[str, QWidget | None]] = [("Live activations", w.strip), ("Token features", w.token_view),
+                                                   ("Feature dashboard", w.detail), ("Toy model lab", w.toy_lab),
+                                                   ("Neuron view", w.neuron_view)]
+        return {c: widget_png_bytes(x) for c, x in shown if x is not None and x.isVisible()}
 
-    def export_report(self, path):
+    def export_report(self, path: str | Path) -> tuple[Path, Path] | None:
         """Write the HTML report and the per-token CSV beside it; returns their paths (None on error)."""
-        from ..app.report import write_report
+        from ..app.report import SessionRecord, write_report
 
         try:
-            paths = write_report(self.controller.state, self.report_images(), path)
+            paths = write_report(SessionRecord.of(self.ctl), self.report_images(), path)
         except OSError as e:
-            self.controller.report_error("Could not write the report", str(e))
+            self.ctl.notices.report_error("Could not write the report", str(e))
             return None
-        self.controller.set_status(f"Report saved: {paths[0]} (tokens: {paths[1].name})")
+        self.ctl.notices.set_status(f"Report saved: {paths[0]} (tokens: {paths[1].name})")
         return paths
 
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for p in self.controller.store.recent():
-            self.recent_menu.addAction(p.stem, lambda pp=p: self.controller.load_preset(pp))
-        if not self.recent_menu.actions():
-            self.recent_menu.addAction("(none)").setEnabled(False)
+    def fill_recent(self) -> None:
+        menu = self.win.menu_actions.recent_menu
+        if menu is None:
+            return
+        menu.clear()
+        for p in self.ctl.presets.store.recent():
+
+            def load_recent(pp: Path = p) -> None:
+                self.ctl.presets.load(pp)
+
+            menu.addAction(p.stem, load_recent)
+        if not menu.actions():
+            menu.addAction("(none)").setEnabled(False)

@@ -25,10 +25,10 @@ def widget_png_bytes(widget: QWidget) -> bytes:
     """The widget's picture encoded as PNG."""
     data = QByteArray()
     buf = QBuffer(data)
-    buf.open(QIODevice.WriteOnly)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
     widget.grab().save(buf, "PNG")
     buf.close()
-    return bytes(data)
+    return bytes(data.data())
 
 
 def copy_button(target: QWidget, parent: QWidget | None = None, text: str = COPY_TEXT) -> QToolButton:

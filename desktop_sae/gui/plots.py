@@ -4,6 +4,9 @@ only when something changed, never once per token."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -17,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.engine.run_names import Run
 from .plot_export import copy_button
 from .theme import TRACE_COLORS, plot_colors
 from .ticker import Ticker
@@ -25,6 +29,11 @@ pg.setConfigOptions(antialias=False, useOpenGL=False)
 REFRESH_MS = 33  # strip chart: ~30 Hz
 BARS_MS = 100  # token bar chart: ~10 Hz is plenty for a per-token readout
 X_CHUNK = 50  # the x axis grows in steps, so axes are not re-laid out on every frame
+
+if TYPE_CHECKING:
+    from ..core.engine.generation import TokenEvent
+
+SAME_ANSWER = {Run.MAIN: Run.STEERED, Run.STEERED: Run.MAIN}  # side by side's steered answer is the main one
 
 
 class StripChart(QWidget):
@@ -50,14 +59,15 @@ class StripChart(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
-        lay.addWidget(self.copy_btn, 0, Qt.AlignRight)
+        lay.addWidget(self.copy_btn, 0, Qt.AlignmentFlag.AlignRight)
         self.features: tuple[int, ...] = ()
-        self.curves: dict[tuple[str, int], pg.PlotDataItem] = {}
-        self.data: dict[str, list[np.ndarray]] = {}
+        self.curves: dict[tuple[Run, int], pg.PlotDataItem] = {}
+        self.data: dict[Run, list[np.ndarray]] = {}
         self.watch_pos: dict[int, int] = {}  # feature -> column in TokenEvent.watched
         self.ticker = Ticker(REFRESH_MS, self.refresh, self)
 
-    def set_features(self, features, labels: dict[int, str] | None = None, runs=("main",)) -> None:
+    def set_features(self, features: Sequence[int], labels: dict[int, str] | None = None,
+                     runs: Sequence[Run] = (Run.MAIN,)) -> None:
         """(Re)create one curve per feature and run; call when the pinned set or the mode changes."""
         features = tuple(features)
         key = (features, tuple(runs), tuple(sorted((labels or {}).items())))
@@ -72,8 +82,8 @@ class StripChart(QWidget):
         for i, f in enumerate(features):
             color = TRACE_COLORS[i % len(TRACE_COLORS)]
             for run in runs:
-                dashed = run == "default"
-                pen = pg.mkPen(color, width=2, style=Qt.DashLine if dashed else Qt.SolidLine)
+                dashed = run == Run.DEFAULT
+                pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
                 name = f"#{f} {(labels or {}).get(f, '')}".strip()[:18] + (" (default)" if dashed else "")
                 self.curves[(run, f)] = self.plot.plot([], [], pen=pen, name=name)
         self.ticker.poke()
@@ -90,13 +100,13 @@ class StripChart(QWidget):
             self._x_end = end
             self.plot.setXRange(0, end, padding=0.02)
 
-    def append(self, ev) -> None:
+    def append(self, ev: TokenEvent) -> None:
         if ev.is_prompt or ev.watched is None:
             return
         self.data.setdefault(ev.run, []).append(ev.watched)
         self.ticker.poke()
 
-    def n_points(self, run: str = "main") -> int:
+    def n_points(self, run: Run = Run.MAIN) -> int:
         """Points currently drawn on the first curve of ``run`` (what the user sees)."""
         for (r, _f), c in self.curves.items():
             if r == run:
@@ -108,7 +118,7 @@ class StripChart(QWidget):
         longest = max((len(v) for v in self.data.values()), default=0)
         self._set_x_end(max(X_CHUNK, -(-longest // X_CHUNK) * X_CHUNK))
         for (run, f), curve in self.curves.items():
-            rows = self.data.get(run) or self.data.get({"main": "steered", "steered": "main"}.get(run, ""), [])
+            rows = self.data.get(run) or self.data.get(SAME_ANSWER.get(run, run), [])
             col = self.watch_pos.get(f)
             if not rows or col is None:
                 curve.setData([], [])
@@ -143,8 +153,8 @@ class TokenFeatures(QWidget):
         self.plot.getAxis("bottom").setStyle(tickFont=font)
         self.list = QListWidget()
         self.list.setToolTip("Click a feature to open it in the feature panel")
-        self.list.itemClicked.connect(lambda it: self.featureClicked.emit(int(it.data(Qt.UserRole))))
-        split = QSplitter(Qt.Horizontal)
+        self.list.itemClicked.connect(lambda it: self.featureClicked.emit(int(it.data(Qt.ItemDataRole.UserRole))))
+        split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.plot)
         split.addWidget(self.list)
         split.setSizes([300, 200])
@@ -190,7 +200,7 @@ class TokenFeatures(QWidget):
         ax.setTicks([[(i, str(f)) for i, (f, _) in enumerate(keep)]])
         for f, v in keep:
             it = QListWidgetItem(f"#{f}  {v:.2f}  {label_of(f)}")
-            it.setData(Qt.UserRole, f)
+            it.setData(Qt.ItemDataRole.UserRole, f)
             self.list.addItem(it)
 
     def apply_theme(self) -> None:

@@ -1,5 +1,5 @@
 """Preset dialogs: the manager (built-in and user presets: load, rename, delete) and the save-name prompt.
-Validation and files live in ``core.presets``; the controller applies a preset only after it fully validated."""
+Validation and files live in ``core.presets``; the app applies a preset only after it fully validated."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class PresetManager(QDialog):
         self.load_btn.clicked.connect(self._load)
         self.rename_btn.clicked.connect(self._rename)
         self.delete_btn.clicked.connect(self._delete)
-        close = QDialogButtonBox(QDialogButtonBox.Close)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         buttons = QHBoxLayout()
         for b in (self.load_btn, self.rename_btn, self.delete_btn):
@@ -65,7 +65,7 @@ class PresetManager(QDialog):
         self.list.clear()
         for e in self.store.entries():
             it = QListWidgetItem(e.name + ("  (built-in)" if e.builtin else ""))
-            it.setData(Qt.UserRole, (str(e.path), e.builtin))
+            it.setData(Qt.ItemDataRole.UserRole, (str(e.path), e.builtin))
             it.setToolTip(("Built-in preset (read-only): " if e.builtin else "") + str(e.path))
             self.list.addItem(it)
         if self.list.count():
@@ -73,7 +73,7 @@ class PresetManager(QDialog):
 
     def _sel(self):
         it = self.list.currentItem()
-        return it.data(Qt.UserRole) if it else (None, True)
+        return it.data(Qt.ItemDataRole.UserRole) if it else (None, True)
 
     def _current(self, *_):
         path, builtin = self._sel()

@@ -5,16 +5,22 @@ Inspect / Pin per feature."""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout
+from PySide6.QtWidgets import QDialog, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
-from ..app.discover import DiscoverError, span_job, span_request, steer_found, text_job
+from ..app.controller import Controller
+from ..app.discover import DiscoverError, steer_found
+from ..app.runs import RunChange, RunStatus
+from ..app.selection_run import SelectionRun, span_request
+from ..core.engine.run_names import Run
+from ..core.features.readout import TextFeatures
 from ..core.support.errors import DesktopSAEError
 from .feature_hits_table import FeatureHitsTable
+from .lifetime import bind, own_run
 
 COLUMNS = ("feature", "max", "mean", "tokens", "peaks at", "label")
 
 
-def selected_tokens(view) -> list[tuple[str, int]]:
+def selected_tokens(view: QTextBrowser) -> list[tuple[str, int]]:
     """(run, index) of every token anchor (``tok:<run>:<index>``) the selection of a ``Transcript`` touches."""
     cur = view.textCursor()
     if not cur.hasSelection():
@@ -42,12 +48,12 @@ class SelectionFeatures(QDialog):
     steered = Signal(int)
     inspectRequested = Signal(int)
 
-    def __init__(self, controller, parent=None):
+    def __init__(self, controller: Controller, parent: QWidget | None = None):
         super().__init__(parent)
         self.ctl = ctl = controller
-        self.job: int | None = None
-        self.result = None  # core.features.TextFeatures
-        self._what = ""
+        self.run = SelectionRun(ctl.jobs)
+        own_run(self, self.run)
+        self.text_features: TextFeatures | None = None
         self.setWindowTitle("Features on this selection")
         self.resize(720, 420)
         self.title = QLabel("")
@@ -57,82 +63,77 @@ class SelectionFeatures(QDialog):
         self.table = FeatureHitsTable()
         self.table.steerRequested.connect(self.steer)
         self.table.inspectRequested.connect(self.inspect)
-        self.table.pinRequested.connect(ctl.toggle_pin)
+        self.table.pinRequested.connect(ctl.features.toggle_pin)
         lay = QVBoxLayout(self)
         lay.addWidget(self.title)
         lay.addWidget(self.note)
         lay.addWidget(self.table, 1)
-        ctl.pins_changed.connect(self.table.show_pinned)
-        ctl.model_loaded.connect(lambda _i: self._show(None))
+        bind(ctl.features.pins_changed, self, self.table.show_pinned)
+        bind(ctl.model.loaded, self, lambda _i: self._show(None))
+        bind(self.run.changed, self, self._on_run)
 
-    def request(self, tokens, text: str = "") -> int | None:
+    def request(self, tokens: list[tuple[str, int]], text: str = "") -> int | None:
         """Features over the selected answer tokens ``tokens`` [(run, index)], in context; a selection without
         answer tokens (a user message) is read as plain text on its own."""
         self.show()
         self.raise_()
         self._show(None)
-        st = self.ctl.state
-        if not st.ready or st.info is None or st.info.sae is None:
-            return self._fail("Load a model and an SAE first.")
+        if not self.ctl.model.ready or not self.ctl.model.has_sae:
+            self._fail("Load a model and an SAE first.")
+            return None
+        conv = self.ctl.conversation
         try:
             if tokens:
                 runs = {r for r, _i in tokens}
                 if len(runs) > 1:
                     raise DiscoverError("select tokens of one answer")
-                req = span_request(st, runs.pop(), [i for _r, i in tokens])
-                job, what = span_job(req), (req.text, "read in their conversation, without steering")
+                job = self.run.start_span(span_request(conv.turns, conv.system, Run(runs.pop()),
+                                                       [i for _r, i in tokens]))
             elif text.strip():
-                job, what = text_job(text.strip()), (text.strip(), "read as plain text on its own (no answer "
-                                                                   "tokens selected)")
+                job = self.run.start_text(text.strip())
             else:
                 raise DiscoverError("select some tokens of an answer first")
         except DiscoverError as e:
-            return self._fail(str(e))
-        shown = what[0] if len(what[0]) <= 160 else what[0][:157] + "…"
+            self._fail(str(e))
+            return None
+        shown = self.run.text if len(self.run.text) <= 160 else self.run.text[:157] + "…"
         self.title.setText(f"<b>Selection:</b> {_esc(shown)}")
-        self.note.setText(f"Computing the features over these tokens, {what[1]}…")
-        self._what = what[1]
-        self.job = self.ctl.run_job("span", job, on_done=self._done, on_failed=self._failed)
-        return self.job
+        self.note.setText(f"Computing the features over these tokens, {self.run.how}…")
+        return job
 
-    def _done(self, msg) -> None:
-        if msg.job_id == self.job:
-            self.job = None
-            self._show(msg.result)
-
-    def _failed(self, msg) -> None:
-        if msg.job_id == self.job:
-            self.job = None
-            self._fail(msg.message)
+    def _on_run(self, what: RunChange) -> None:
+        if self.run.status == RunStatus.DONE:
+            self._show(self.run.result)
+        elif self.run.status == RunStatus.FAILED:
+            self._fail(self.run.error or "")
 
     def _fail(self, message: str) -> None:
         self.note.setText(f"<span style='color:#c0392b'>{_esc(message)}</span>")
-        return None
 
-    def _show(self, res) -> None:
-        self.result = res
+    def _show(self, res: TextFeatures | None) -> None:
+        self.text_features = res
         if res is None:
             self.table.set_rows(COLUMNS, [])
             return
-        label = self.ctl.state.label
+        label = self.ctl.model.label
         rows = [(h.feature, (f"{h.max:.2f}", f"{h.mean:.2f}", f"{h.tokens_active}/{len(res.tokens)}",
                              repr(h.at_token)[1:-1], label(h.feature) or h.label or "—"), h.demo or h.label)
                 for h in res.features]
         self.table.set_rows(COLUMNS, rows, numeric=(1, 2, 3))
-        self.table.show_pinned(self.ctl.state.pinned)
-        self.note.setText(f"{len(res.features)} features over {len(res.tokens)} tokens, {self._what}; "
+        self.table.show_pinned(self.ctl.features.pinned)
+        self.note.setText(f"{len(res.features)} features over {len(res.tokens)} tokens, {self.run.how}; "
                           f"strongest (max) first; mean over the selected tokens.")
 
     def steer(self, f: int) -> None:
         try:
-            steer_found(self.ctl, f)
+            steer_found(self.ctl.steering, f)
         except DesktopSAEError as e:
-            self.ctl.report_error("Could not steer", str(e))
+            self.ctl.notices.report_error("Could not steer", str(e))
             return
         self.steered.emit(f)
 
     def inspect(self, f: int) -> None:
-        self.ctl.select(f)
+        self.ctl.features.select(f)
         self.inspectRequested.emit(f)
 
 

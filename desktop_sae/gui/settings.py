@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from PySide6.QtCore import QByteArray, QSettings
 
 from ..core.support import paths
 
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
 
 def app_settings() -> QSettings:
-    return QSettings(str(paths.config_dir() / "desktop-sae.ini"), QSettings.IniFormat)
+    return QSettings(str(paths.config_dir() / "desktop-sae.ini"), QSettings.Format.IniFormat)
 
 
 def get_bool(s: QSettings, key: str, default: bool) -> bool:
@@ -17,38 +22,41 @@ def get_bool(s: QSettings, key: str, default: bool) -> bool:
 
 
 def get_float(s: QSettings, key: str, default: float) -> float:
+    value: Any = s.value(key, default)
     try:
-        return float(s.value(key, default))
+        return float(value)
     except (TypeError, ValueError):
         return default
 
 
 def get_int(s: QSettings, key: str, default: int) -> int:
+    value: Any = s.value(key, default)
     try:
-        return int(s.value(key, default))
+        return int(value)
     except (TypeError, ValueError):
         return default
 
 
-def restore_state(win) -> None:
-    """Window layout, theme and the user's chat settings from the last session (through the controller)."""
+def restore_state(win: MainWindow) -> None:
+    """Window layout, theme and the user's chat settings from the last session (into the sub-models)."""
     from dataclasses import replace
 
     s, ctl = win.settings, win.controller
+    conv = ctl.conversation
     geo, state = s.value("window/geometry"), s.value("window/state")
     if isinstance(geo, QByteArray):
         win.restoreGeometry(geo)
     if isinstance(state, QByteArray):
         win.restoreState(state)
     mode = str(s.value("view/theme", "system"))
-    win.theme_actions.get(mode, win.theme_actions["system"]).setChecked(True)
-    ctl.set_system(str(s.value("chat/system", "") or ""))
-    ctl.set_compare(get_bool(s, "chat/compare", False))
-    ctl.set_auto_rerun(get_bool(s, "steering/auto_rerun", False))
-    win.steering.auto.setChecked(ctl.state.auto_rerun)
-    c = ctl.state.sampling
+    themes = win.menu_actions.themes
+    themes.get(mode, themes["system"]).setChecked(True)
+    conv.set_system(str(s.value("chat/system", "") or ""))
+    conv.set_compare(get_bool(s, "chat/compare", False))
+    ctl.steering.set_auto_rerun(get_bool(s, "steering/auto_rerun", False))
+    c = conv.sampling
     try:
-        ctl.set_sampling(
+        conv.set_sampling(
             replace(
                 c,
                 temperature=get_float(s, "sampling/temperature", c.temperature),
@@ -60,18 +68,19 @@ def restore_state(win) -> None:
         )
     except ValueError:  # a damaged settings file: keep the defaults
         pass
-    if ctl.state.sampling.seed is not None and ctl.state.sampling.seed < 0:
-        ctl.set_sampling(replace(ctl.state.sampling, seed=None))
+    if conv.sampling.seed is not None and conv.sampling.seed < 0:
+        conv.set_sampling(replace(conv.sampling, seed=None))
 
 
-def save_state(win) -> None:
-    s, st = win.settings, win.controller.state
+def save_state(win: MainWindow) -> None:
+    s, ctl = win.settings, win.controller
+    st = ctl.conversation
     s.setValue("window/geometry", win.saveGeometry())
     s.setValue("window/state", win.saveState())
-    s.setValue("view/theme", next((k for k, a in win.theme_actions.items() if a.isChecked()), "system"))
+    s.setValue("view/theme", next((k for k, a in win.menu_actions.themes.items() if a.isChecked()), "system"))
     s.setValue("chat/system", st.system)
     s.setValue("chat/compare", st.compare)
-    s.setValue("steering/auto_rerun", st.auto_rerun)
+    s.setValue("steering/auto_rerun", ctl.steering.auto_rerun)
     c = st.sampling
     for k, v in (
         ("temperature", c.temperature),

@@ -1,11 +1,12 @@
 """The steering panel: one row per steered feature or steering vector (``steering_row.SteeringRow``: slider +
 exact value, the raw coefficient and % of the hook's typical residual norm beside it, method, condition, enable,
-remove), a global multiplier, reset, and "re-run automatically" (debounced; the newest change wins). It mirrors
-the controller's steering. Clicking a row selects it (File ▸ Save steering vector… saves the selected vector)."""
+remove), a global multiplier, reset, and "re-run automatically" (the steering model debounces it; the newest change
+wins). It mirrors the steering model. Clicking a row selects it (File ▸ Save steering vector… saves the selected
+vector)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -17,22 +18,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..app.notices import Notices
+from ..app.steering_model import SteeringModel
+from ..core.steering.specs import SteeringConfig
 from ..core.support.errors import SteeringError
+from .lifetime import bind
 from .steering_row import SteeringRow
-
-DEBOUNCE_MS = 300
 
 
 class SteeringPanel(QWidget):
-    """Shows the controller's steering set as rows; edits go to the controller at once. ``changed`` fires
-    after a drag settles (debounced); with "re-run automatically" on, the controller then answers again."""
+    """Shows the steering set as rows; edits go to the steering model at once (with "re-run automatically" on, it
+    answers again once the user stops moving)."""
 
-    changed = Signal()  # debounced: the steering the next generation will use changed
     sweepRequested = Signal(int)  # a row's "Sweep…" button: feature (or vector key)
 
-    def __init__(self, controller, parent=None):
+    def __init__(self, steering: SteeringModel, notices: Notices, parent: QWidget | None = None):
         super().__init__(parent)
-        self.ctl = ctl = controller
+        self.steering = st = steering
+        self.notices = notices
         self.rows: list[SteeringRow] = []
         self.selected: int | None = None  # the clicked row's key
         self.mult = QDoubleSpinBox()
@@ -40,20 +43,21 @@ class SteeringPanel(QWidget):
         self.mult.setSingleStep(0.1)
         self.mult.setValue(1.0)
         self.mult.setToolTip("Global strength multiplier applied to every row (0 = no steering)")
-        self.mult.valueChanged.connect(lambda v: self._edit(ctl.set_multiplier, v))
+        self.mult.valueChanged.connect(st.set_multiplier)
         self.auto = QCheckBox("Re-run automatically")
         self.auto.setToolTip("Answer the last message again whenever steering changes (after you stop moving a slider)")
-        self.auto.toggled.connect(ctl.set_auto_rerun)
+        self.auto.setChecked(st.auto_rerun)
+        self.auto.toggled.connect(st.set_auto_rerun)
         self.reset_btn = QPushButton("Reset")
         self.reset_btn.setToolTip("Set every strength to 0 and the multiplier to 1")
-        self.reset_btn.clicked.connect(lambda: self._edit(ctl.reset_steering))
+        self.reset_btn.clicked.connect(st.reset)
         self.clear_btn = QPushButton("Remove all")
         self.clear_btn.setToolTip("Stop steering with every feature")
-        self.clear_btn.clicked.connect(lambda: self._edit(ctl.clear_steering))
+        self.clear_btn.clicked.connect(st.clear)
         self.skip_special = QCheckBox("Leave special tokens unsteered")
         self.skip_special.setChecked(True)
         self.skip_special.setToolTip("Do not steer BOS and chat-template tokens (recommended)")
-        self.skip_special.toggled.connect(lambda on: self._edit(ctl.set_skip_special, on))
+        self.skip_special.toggled.connect(st.set_skip_special)
         self.hint = QLabel("Add features with <b>Steer</b> in the feature panel, or a steering vector with "
                            "<b>File ▸ Load steering vector…</b>")
         self.hint.setWordWrap(True)
@@ -80,33 +84,27 @@ class SteeringPanel(QWidget):
         lay.addLayout(top)
         lay.addWidget(self.skip_special)
         lay.addWidget(scroll, 1)
-        self.debounce = QTimer(self)
-        self.debounce.setSingleShot(True)
-        self.debounce.setInterval(DEBOUNCE_MS)
-        self.debounce.timeout.connect(self._fire)
-        ctl.steering_changed.connect(self.show_config)
-        ctl.model_loaded.connect(lambda _info: self.show_config(ctl.state.steering))
+        bind(st.changed, self, self.show_config)
+        bind(st.auto_rerun_changed, self, self._show_auto)
+        bind(st.model.loaded, self, lambda _info: self.show_config(st.config))
 
-    # --- input -> controller --------------------------------------------------------------------------------
-    def _edit(self, action, *args) -> None:
-        """A user edit: apply it now, re-run (if asked) once the user stops moving for DEBOUNCE_MS."""
-        action(*args)
-        self.debounce.start()
-
+    # --- input -> steering model ----------------------------------------------------------------------------
     def _row_edited(self, row: SteeringRow) -> None:
         f = row.feature
-        self.ctl.set_strength(f, float(row.value.value()))
-        self.ctl.set_method(f, row.method.currentData())
-        self.ctl.set_enabled(f, row.enabled.isChecked())
-        self.debounce.start()
+        self.steering.set_strength(f, float(row.value.value()))
+        self.steering.set_method(f, row.method.currentData())
+        self.steering.set_enabled(f, row.enabled.isChecked())
 
     def _condition_edited(self, row: SteeringRow) -> None:
         try:
-            self.ctl.set_condition(row.feature, row.condition(), row.threshold_unit)
+            self.steering.set_condition(row.feature, row.condition(), row.threshold_unit)
         except SteeringError as e:  # the spin box's range keeps this from happening; say so if it does
-            self.ctl.report_error("Could not set the condition", str(e))
-            return
-        self.debounce.start()
+            self.notices.report_error("Could not set the condition", str(e))
+
+    def _show_auto(self, on: bool) -> None:
+        self.auto.blockSignals(True)
+        self.auto.setChecked(on)
+        self.auto.blockSignals(False)
 
     def select(self, row: SteeringRow | None) -> None:
         self.selected = None if row is None else row.feature
@@ -120,18 +118,13 @@ class SteeringPanel(QWidget):
             return self.selected
         return vecs[0] if len(vecs) == 1 else None
 
-    def _fire(self) -> None:
-        self.changed.emit()
-        if self.ctl.state.auto_rerun:
-            self.ctl.rerun()
-
     def row(self, f: int) -> SteeringRow | None:
         return next((r for r in self.rows if r.feature == f), None)
 
-    # --- controller -> rows --------------------------------------------------------------------------------
-    def show_config(self, cfg) -> None:
+    # --- steering model -> rows ----------------------------------------------------------------------------
+    def show_config(self, cfg: SteeringConfig) -> None:
         """Mirror ``cfg``: rows are rebuilt only when the set of features changes, so a drag keeps its slider."""
-        info = self.ctl.state.info
+        info = self.steering.model.info
         default_unit = "max" if info is not None and info.max_activation is not None else "raw"
         t_units = [s.when_unit if s.when is not None else default_unit for s in cfg.features]
         if [(r.feature, r.unit, r.threshold_unit) for r in self.rows] != [
@@ -144,11 +137,11 @@ class SteeringPanel(QWidget):
             span = 2.0 * (info.typical_norm or 100.0) if info else 200.0
             for s, t in zip(cfg.features, t_units):
                 row = SteeringRow(s.feature, s.label, s.unit, span, is_vector=s.is_vector,
-                                  dims=len(s.vector) if s.is_vector else 0, d_sae=info.d_sae if info else 0,
+                                  dims=len(s.vector) if s.vector is not None else 0, d_sae=info.d_sae if info else 0,
                                   threshold_unit=t)
                 row.edited.connect(lambda r=row: self._row_edited(r))
                 row.conditionEdited.connect(lambda r=row: self._condition_edited(r))
-                row.removed.connect(lambda r: self._edit(self.ctl.unsteer, r.feature))
+                row.removed.connect(lambda r: self.steering.unsteer(r.feature))
                 row.sweepRequested.connect(self.sweepRequested)
                 row.clicked.connect(self.select)
                 self.rows.append(row)
@@ -156,16 +149,18 @@ class SteeringPanel(QWidget):
             self.select(self.row(self.selected) if self.selected is not None else None)
         for r, s in zip(self.rows, cfg.features):
             r.set_spec(s)
-        for w, val in ((self.mult, cfg.multiplier), (self.skip_special, cfg.skip_special)):
-            w.blockSignals(True)
-            w.setValue(val) if w is self.mult else w.setChecked(val)
-            w.blockSignals(False)
+        self.mult.blockSignals(True)
+        self.mult.setValue(cfg.multiplier)
+        self.mult.blockSignals(False)
+        self.skip_special.blockSignals(True)
+        self.skip_special.setChecked(cfg.skip_special)
+        self.skip_special.blockSignals(False)
         self.hint.setVisible(not self.rows)
         self._update_units()
 
     def _update_units(self) -> None:
-        for r, s in zip(self.rows, self.ctl.state.steering.features):
-            u = self.ctl.strength_units(s)
+        for r, s in zip(self.rows, self.steering.config.features):
+            u = self.steering.strength_units(s)
             if s.method == "orth":
                 r.units.setText(f"gain {u.coefficient:.2f}")
                 continue

@@ -48,7 +48,7 @@ class SteeringRow(QFrame):
         self.is_vector = is_vector
         self.raw_span = raw_span
         self.span = 20.0 if unit == "max" else raw_span  # strength at the slider's end (see _set_span)
-        self.setFrameShape(QFrame.StyledPanel)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
         self.enabled = QCheckBox()
         self.enabled.setChecked(True)
         self.enabled.setToolTip("Apply this row's steering")
@@ -56,13 +56,14 @@ class SteeringRow(QFrame):
         self.name = QLabel((f"<b>{name}</b>" if is_vector else f"<b>#{feature}</b> {label}")[:80])
         self.name.setToolTip(f"Steering vector {name!r}: {dims} dimensions in the hook's residual basis"
                              if is_vector else f"Feature #{feature}: {label}")
-        self.name.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long labels never widen the dock
+        # long labels never widen the dock
+        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.badge = QLabel("vector")
         self.badge.setStyleSheet(BADGE)
         self.badge.setToolTip("A steering vector, not an SAE feature: its strength is a raw coefficient on the "
                               "vector as stored")
         self.badge.setVisible(is_vector)
-        self.slider = QSlider(Qt.Horizontal)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(-SLIDER_STEPS, SLIDER_STEPS)
         self.value = QDoubleSpinBox()
         self.value.setDecimals(2)
@@ -78,10 +79,12 @@ class SteeringRow(QFrame):
             "Raw coefficient (or the cap on the projection) and its size as % of the hook's typical residual norm "
             "(after the global multiplier)"
         )
-        rm = QToolButton(text="✕")
+        rm = QToolButton()
+        rm.setText("✕")
         rm.setToolTip("Stop steering with this row")
         rm.clicked.connect(lambda: self.removed.emit(self))
-        self.sweep_btn = QToolButton(text="Sweep…")
+        self.sweep_btn = QToolButton()
+        self.sweep_btn.setText("Sweep…")
         self.sweep_btn.setToolTip("Sweep strength: plot concept, fluency and KL over a range of strengths")
         self.sweep_btn.clicked.connect(lambda: self.sweepRequested.emit(self.feature))
         self._build_condition(d_sae, threshold_unit)
@@ -167,7 +170,7 @@ class SteeringRow(QFrame):
         super().mousePressEvent(ev)
 
     def set_selected(self, on: bool) -> None:
-        self.setFrameShape(QFrame.Box if on else QFrame.StyledPanel)
+        self.setFrameShape(QFrame.Shape.Box if on else QFrame.Shape.StyledPanel)
         self.setLineWidth(2 if on else 1)
 
     def _from_slider(self, v: int) -> None:

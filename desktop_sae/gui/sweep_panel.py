@@ -5,6 +5,7 @@ point to read its answer; "Apply sweet spot" sets the steering row (or the multi
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -22,8 +23,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..app.sweep_tasks import SweepRequest, strength_sweep_job
+from ..app.controller import Controller
+from ..app.conversation import Role
+from ..app.runs import RunChange, RunStatus
+from ..app.sweep_run import SweepRequest, SweepRun
 from ..core.steering.specs import SteerSpec
+from .lifetime import bind, own_run
+
+if TYPE_CHECKING:
+    from ..core.steer_eval.sweep import SweepPoint
 
 SET = "set"  # combo data: the whole steering set, scaled by the multiplier
 DEFAULT_PROMPT = "What should I do this weekend?"
@@ -40,12 +48,14 @@ def demo_keywords(feature: int) -> str:
 
 
 class SweepPanel(QWidget):
-    def __init__(self, controller, feature: int | None = None, parent=None):
+    """Renders a ``SweepRun``: the dialog reads the steering, the chat's last question and its sampling from the
+    controller, and applies the sweet spot to the steering."""
+
+    def __init__(self, ctl: Controller, feature: int | None = None, parent: QWidget | None = None):
         super().__init__(parent)
-        self.ctl = ctl = controller
-        self.job: int | None = None
-        self.ref = None
-        self.points: dict[int, object] = {}
+        self.ctl = ctl
+        self.run = SweepRun(ctl.jobs)
+        own_run(self, self.run)
         self.strengths: tuple[float, ...] = ()
         self.target = QComboBox()
         self.target.setToolTip("A feature at each strength, or the whole steering set with each strength as the "
@@ -54,15 +64,16 @@ class SweepPanel(QWidget):
         self.prompt = QLineEdit(self._last_prompt())
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
-        self.seed.setValue(ctl.state.sampling.seed if ctl.state.sampling.seed is not None else 42)
+        sampling = ctl.conversation.sampling
+        self.seed.setValue(sampling.seed if sampling.seed is not None else 42)
         self.tokens = QSpinBox()
         self.tokens.setRange(4, 256)
-        self.tokens.setValue(min(48, ctl.state.sampling.max_new_tokens or 48))
+        self.tokens.setValue(min(48, sampling.max_new_tokens or 48))
         self.lo, self.hi = QDoubleSpinBox(), QDoubleSpinBox()
-        for w, v in ((self.lo, 0.5), (self.hi, 64.0)):
-            w.setRange(0.001, 1e5)
-            w.setDecimals(3)
-            w.setValue(v)
+        for box, v in ((self.lo, 0.5), (self.hi, 64.0)):
+            box.setRange(0.001, 1e5)
+            box.setDecimals(3)
+            box.setValue(v)
         self.n = QSpinBox()
         self.n.setRange(2, 25)
         self.n.setValue(9)
@@ -81,9 +92,9 @@ class SweepPanel(QWidget):
         form.addRow("Strengths", rng)
         form.addRow("Keywords", self.keywords)
         self.run_btn = QPushButton("Run sweep")
-        self.run_btn.clicked.connect(self.run)
+        self.run_btn.clicked.connect(self.start)
         self.stop_btn = QPushButton("Stop")
-        self.stop_btn.clicked.connect(lambda: self.job is not None and ctl.cancel_job(self.job))
+        self.stop_btn.clicked.connect(self.run.cancel)
         self.apply_btn = QPushButton("Apply sweet spot")
         self.apply_btn.setToolTip("Set the steering row's strength (or the multiplier) to the best strength")
         self.apply_btn.clicked.connect(self.apply_sweet_spot)
@@ -106,21 +117,26 @@ class SweepPanel(QWidget):
         lay.addLayout(buttons)
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.text)
+        bind(self.run.changed, self, self._on_run)
+
+    @property
+    def points(self) -> dict[int, SweepPoint]:
+        return self.run.points
 
     # --- setup ------------------------------------------------------------------------------------------------
     def _fill_targets(self, feature: int | None) -> None:
-        st = self.ctl.state
-        specs = list(st.steering.features)
-        if feature is not None and all(s.feature != feature for s in specs) and st.info is not None:
-            unit = "max" if st.info.has_stats(feature) else "raw"
-            specs.insert(0, SteerSpec(feature, 0.0, unit, "add", True, st.label(feature)))
+        steering, info = self.ctl.steering.config, self.ctl.model.info
+        specs = list(steering.features)
+        if feature is not None and all(s.feature != feature for s in specs) and info is not None:
+            unit = "max" if info.has_stats(feature) else "raw"
+            specs.insert(0, SteerSpec(feature, 0.0, unit, "add", True, self.ctl.model.label(feature)))
         for s in specs:
             unit = "× max" if s.unit == "max" else "raw"
             if s.feature >= 0:
                 self.target.addItem(f"#{s.feature} {s.label} ({s.method}, {unit})".replace("  ", " "), s)
             else:
                 self.target.addItem(f"{s.label or f'vector {-s.feature}'} ({s.method})", s)
-        if len(st.steering.features) > 0:
+        if len(steering.features) > 0:
             self.target.addItem("Whole steering set (× multiplier)", SET)
         if feature is not None:
             self.target.setCurrentIndex(max(0, next((i for i in range(self.target.count())
@@ -128,7 +144,7 @@ class SweepPanel(QWidget):
                                                     0)))
 
     def _last_prompt(self) -> str:
-        users = [t.content for t in self.ctl.state.turns if t.role == "user"]
+        users = [t.content for t in self.ctl.conversation.turns if t.role == Role.USER]
         return users[-1] if users else DEFAULT_PROMPT
 
     def _target_changed(self) -> None:
@@ -140,7 +156,8 @@ class SweepPanel(QWidget):
         elif spec.unit == "max" or spec.method == "orth":
             lo, hi = (0.25, 16.0) if spec.method == "orth" else (0.5, 64.0)
         else:
-            tn = (self.ctl.state.info.typical_norm if self.ctl.state.info else None) or 100.0
+            info = self.ctl.model.info
+            tn = (info.typical_norm if info else None) or 100.0
             lo, hi = round(tn / 64, 3), round(4 * tn, 1)
         self.lo.setValue(lo)
         self.hi.setValue(hi)
@@ -151,21 +168,21 @@ class SweepPanel(QWidget):
     def request(self) -> SweepRequest:
         from ..core.steer_eval.scoring import log_strengths
 
-        st, spec = self.ctl.state, self.target.currentData()
+        conv, steering, spec = self.ctl.conversation, self.ctl.steering.config, self.target.currentData()
         self.strengths = tuple(log_strengths(self.lo.value(), self.hi.value(), self.n.value()))
-        sampling = replace(st.sampling, seed=self.seed.value(), max_new_tokens=self.tokens.value())
+        sampling = replace(conv.sampling, seed=self.seed.value(), max_new_tokens=self.tokens.value())
         kws = tuple(k.strip() for k in self.keywords.text().split(",") if k.strip())
         if spec == SET:
-            feats = tuple(s.feature for s in st.steering.active if s.feature >= 0)
+            feats = tuple(s.feature for s in steering.active if s.feature >= 0)
             return SweepRequest(self.prompt.text().strip() or DEFAULT_PROMPT, self.strengths, kws, sampling,
-                                steering=st.steering, features=feats, system=st.system.strip() or None,
-                                skip_special=st.steering.skip_special)
+                                steering=steering, features=feats, system=conv.system.strip() or None,
+                                skip_special=steering.skip_special)
         feats = (spec.feature,) if spec.feature >= 0 else ()
         return SweepRequest(self.prompt.text().strip() or DEFAULT_PROMPT, self.strengths, kws, sampling, spec=spec,
-                            features=feats, system=st.system.strip() or None, skip_special=st.steering.skip_special)
+                            features=feats, system=conv.system.strip() or None, skip_special=steering.skip_special)
 
-    def run(self) -> int | None:
-        if not self.ctl.state.ready:
+    def start(self) -> int | None:
+        if not self.ctl.model.ready:
             self.status.setText("The model is not loaded yet.")
             return None
         if self.target.currentData() is None:
@@ -176,39 +193,29 @@ class SweepPanel(QWidget):
         except ValueError as e:
             self.status.setText(str(e))
             return None
-        self.ref, self.points = None, {}
         self.plot.clear()
         self.plot.set_range(req.strengths)
         self.apply_btn.setEnabled(False)
         self.run_btn.setEnabled(False)
         self.status.setText("Default answer…")
-        self.job = self.ctl.run_job("sweep", strength_sweep_job(req), on_progress=self._progress,
-                                    on_partial=self._partial, on_done=self._finished, on_cancelled=self._finished,
-                                    on_failed=self._failed)
-        return self.job
+        return self.run.start(req)
 
-    def _progress(self, msg) -> None:
-        self.status.setText(msg.message)
-
-    def _partial(self, msg) -> None:
-        kind, *rest = msg.payload
-        if kind == "ref":
-            self.ref = rest[0]
-        else:
-            i, p = rest
-            self.points[i] = p
+    def _on_run(self, what: RunChange) -> None:
+        if what == RunChange.PROGRESS:
+            self.status.setText(self.run.message)
+        elif what == RunChange.PARTIAL:
             self._redraw()
+        elif not self.run.running:
+            self.run_btn.setEnabled(True)
+            if self.run.status == RunStatus.FAILED:
+                self.status.setText(f"The sweep failed: {self.run.error}")
 
     def _redraw(self) -> None:
-        from ..core.steer_eval.sweep import degeneration, sweet_spot
-
         pts = list(self.points.values())
-        thr = self.ref.refs.threshold if self.ref else None
+        thr = self.run.threshold
         self.plot.set_points(pts, thr)
-        best = sweet_spot(pts)
-        bad = degeneration(pts, thr) if thr is not None else None
+        best, bad = self.run.best(), self.run.degenerates_at()
         self.plot.mark(best.strength if best else None, bad.strength if bad else None)
-        self.best = best
         self.apply_btn.setEnabled(best is not None)
         parts = [f"{len(pts)} of {len(self.strengths)} strengths"]
         if best:
@@ -217,17 +224,9 @@ class SweepPanel(QWidget):
             parts.append(f"degenerates from {bad.strength:g}")
         self.status.setText(" · ".join(parts))
 
-    def _finished(self, msg) -> None:
-        self.job = None
-        self.run_btn.setEnabled(True)
-
-    def _failed(self, msg) -> None:
-        self._finished(msg)
-        self.status.setText(f"The sweep failed: {msg.message}")
-
     # --- reading and applying -----------------------------------------------------------------------------------
-    def point_at(self, i: int):
-        pts = sorted(self.points.values(), key=lambda p: p.strength)
+    def point_at(self, i: int) -> SweepPoint | None:
+        pts = self.run.sorted_points()
         return pts[i] if 0 <= i < len(pts) else None
 
     def show_point(self, i: int) -> None:
@@ -241,27 +240,27 @@ class SweepPanel(QWidget):
                                f"{' · repetition loop' if m.degenerate else ''}\n\n{m.text}")
 
     def apply_sweet_spot(self) -> None:
-        best, spec = getattr(self, "best", None), self.target.currentData()
+        best, spec = self.run.best(), self.target.currentData()
         if best is None or spec is None:
             return
+        steering = self.ctl.steering
         if spec == SET:
-            self.ctl.set_multiplier(best.strength)
-        elif any(s.feature == spec.feature for s in self.ctl.state.steering.features):
-            self.ctl.set_strength(spec.feature, best.strength)
+            steering.set_multiplier(best.strength)
+        elif steering.spec(spec.feature) is not None:
+            steering.set_strength(spec.feature, best.strength)
         else:
-            self.ctl.steer(spec.feature, best.strength, spec.method, spec.unit)
+            steering.steer(spec.feature, best.strength, spec.method, spec.unit)
         self.status.setText(f"Applied strength {best.strength:g}")
 
     def stop(self) -> None:
-        if self.job is not None:
-            self.ctl.cancel_job(self.job)
+        self.run.cancel()
 
 
 class SweepDialog(QDialog):
-    def __init__(self, controller, feature: int | None = None, parent=None):
+    def __init__(self, controller: Controller, feature: int | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Sweep strength")
-        self.setAttribute(Qt.WA_DeleteOnClose, False)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
         self.panel = SweepPanel(controller, feature, self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -275,8 +274,9 @@ class SweepDialog(QDialog):
 
 def open_sweep_dialog(win, feature: int | None = None) -> SweepDialog:
     """Open the sweep dialog from the main window (a steering row, the feature dashboard or the menu)."""
-    if feature is None and win.controller.state.selected is not None and not win.controller.state.steering.features:
-        feature = win.controller.state.selected
+    ctl = win.controller
+    if feature is None and ctl.features.selected is not None and not ctl.steering.config.features:
+        feature = ctl.features.selected
     dlg = SweepDialog(win.controller, feature, win)
     dlg.open()
     win._boxes = [b for b in win._boxes if b.isVisible()] + [dlg]

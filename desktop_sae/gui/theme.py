@@ -24,34 +24,40 @@ def _dark_palette() -> QPalette:
     p = QPalette()
     base, window, text = QColor(30, 31, 34), QColor(43, 45, 48), QColor(223, 225, 229)
     for role, c in {
-        QPalette.Window: window,
-        QPalette.WindowText: text,
-        QPalette.Base: base,
-        QPalette.AlternateBase: window,
-        QPalette.ToolTipBase: QColor(55, 57, 61),
-        QPalette.ToolTipText: text,
-        QPalette.Text: text,
-        QPalette.Button: window,
-        QPalette.ButtonText: text,
-        QPalette.BrightText: QColor(255, 90, 90),
-        QPalette.Highlight: QColor(53, 116, 240),
-        QPalette.HighlightedText: QColor(255, 255, 255),
-        QPalette.Link: QColor(110, 160, 255),
-        QPalette.PlaceholderText: QColor(140, 143, 150),
+        QPalette.ColorRole.Window: window,
+        QPalette.ColorRole.WindowText: text,
+        QPalette.ColorRole.Base: base,
+        QPalette.ColorRole.AlternateBase: window,
+        QPalette.ColorRole.ToolTipBase: QColor(55, 57, 61),
+        QPalette.ColorRole.ToolTipText: text,
+        QPalette.ColorRole.Text: text,
+        QPalette.ColorRole.Button: window,
+        QPalette.ColorRole.ButtonText: text,
+        QPalette.ColorRole.BrightText: QColor(255, 90, 90),
+        QPalette.ColorRole.Highlight: QColor(53, 116, 240),
+        QPalette.ColorRole.HighlightedText: QColor(255, 255, 255),
+        QPalette.ColorRole.Link: QColor(110, 160, 255),
+        QPalette.ColorRole.PlaceholderText: QColor(140, 143, 150),
     }.items():
         p.setColor(role, c)
-    for role in (QPalette.Text, QPalette.ButtonText, QPalette.WindowText):
-        p.setColor(QPalette.Disabled, role, QColor(120, 122, 128))
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 122, 128))
     return p
 
 
 _system_palette: QPalette | None = None
 
 
+def _qapp() -> QApplication:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication), "a QApplication must exist"
+    return app
+
+
 def apply_theme(mode: str = "system", app: QApplication | None = None) -> str:
     """Apply ``mode`` ('system' | 'light' | 'dark'); returns the mode applied."""
     global _system_palette
-    app = app or QApplication.instance()
+    app = app or _qapp()
     mode = mode if mode in MODES else "system"
     app.setStyle("Fusion")
     if _system_palette is None:
@@ -66,8 +72,8 @@ def apply_theme(mode: str = "system", app: QApplication | None = None) -> str:
 
 
 def is_dark(palette: QPalette | None = None) -> bool:
-    pal = palette or QApplication.instance().palette()
-    return pal.color(QPalette.Window).lightness() < 128
+    pal = palette or _qapp().palette()
+    return pal.color(QPalette.ColorRole.Window).lightness() < 128
 
 
 def heat(value: float, vmax: float, dark: bool) -> QColor:
@@ -82,5 +88,5 @@ def heat(value: float, vmax: float, dark: bool) -> QColor:
 
 def plot_colors() -> tuple[str, str]:
     """(background, foreground) for pyqtgraph, following the palette."""
-    pal = QApplication.instance().palette()
-    return pal.color(QPalette.Base).name(), pal.color(QPalette.Text).name()
+    pal = _qapp().palette()
+    return pal.color(QPalette.ColorRole.Base).name(), pal.color(QPalette.ColorRole.Text).name()

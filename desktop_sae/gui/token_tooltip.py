@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import html
 
-RUN_NAMES = {"main": "", "steered": "steered", "default": "default"}
+from ..core.engine.run_names import Run
+
+RUN_NAMES = {Run.MAIN: "", Run.STEERED: "steered", Run.DEFAULT: "default"}
 
 
 def _show(text: str) -> str:

@@ -1,13 +1,13 @@
-"""The toy lab: three hands-on toy models for a classroom, each trained as a controller job.
+"""The toy lab: three hands-on toy models for a classroom, each trained as a run on the inference thread.
 
 1. **Superposition** (Elhage et al. 2022): n features in a 2-D hidden space; the columns of W drawn as arrows
    while it trains, then a plain-language summary of their shape.
 2. **Autoencoder vs sparse autoencoder**: the rainbow analogy.
 3. **SAE recovers the features**: a toy model, then an SAE on its hidden vectors, drawn together.
 
-``ToyLab(controller)`` is a plain widget: the main window or a lesson places it. Lessons call ``show_tab``,
+``ToyLab(jobs)`` is a plain widget: the main window or a lesson places it. Lessons call ``show_tab``,
 ``train_superposition``, ``run_rainbow``, ``train_toy_sae`` and ``cancel``, and ``widget_for(highlight)`` finds
-what a lesson step highlights; tests read ``geometry``, ``summary``, ``arrow_updates`` and ``recovery``.
+what a lesson step highlights; tests read ``toy_geometry``, ``summary``, ``arrow_updates`` and ``recovery``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
+from ..app.job_handles import Jobs
 from .toy_tab_rainbow import RainbowTab
 from .toy_tab_sae import SAETab
 from .toy_tab_superposition import SlowMotionBox, SuperpositionTab
@@ -28,15 +29,15 @@ class ToyLab(QWidget):
 
     finished = Signal(str, str)
 
-    def __init__(self, controller, parent: QWidget | None = None):
+    def __init__(self, jobs: Jobs, parent: QWidget | None = None):
         super().__init__(parent)
-        self.controller = controller
+        self.jobs = jobs
         self.setObjectName("toy_lab")
         self.slow_motion = SlowMotionBox()
         slow = self.slow_motion.isChecked
-        self.superposition = SuperpositionTab(controller, slow)
-        self.rainbow = RainbowTab(controller)
-        self.sae = SAETab(controller, slow)
+        self.superposition = SuperpositionTab(jobs, slow)
+        self.rainbow = RainbowTab(jobs)
+        self.sae = SAETab(jobs, slow)
         self.tabs = QTabWidget()
         for tab, title in zip(self.tab_widgets(), TAB_TITLES):
             self.tabs.addTab(tab, title)
@@ -99,9 +100,9 @@ class ToyLab(QWidget):
         return any(t.busy for t in self.tab_widgets())
 
     @property
-    def geometry(self):
+    def toy_geometry(self):
         """The ``Geometry`` of the last finished superposition run (None before one)."""
-        return self.superposition.geometry
+        return self.superposition.toy_geometry
 
     @property
     def summary(self) -> str:

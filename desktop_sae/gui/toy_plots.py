@@ -104,8 +104,8 @@ class ArrowLayer:
                 continue
             x, y = self.vectors[i]
             r, c = math.hypot(x, y), self.colors[i]
-            pen = pg.mkPen(c, width=self.width, style=Qt.DashLine if self.dashed else Qt.SolidLine)
-            pen.setCapStyle(Qt.FlatCap)
+            pen = pg.mkPen(c, width=self.width, style=Qt.PenStyle.DashLine if self.dashed else Qt.PenStyle.SolidLine)
+            pen.setCapStyle(Qt.PenCapStyle.FlatCap)
             back = min(1.0, 0.7 * self.head * px / r) if r > 0 else 0.0  # end the shaft inside the head
             shaft.setData([0.0, x * (1 - back)], [0.0, y * (1 - back)], pen=pen)
             tip.setVisible(r > 0.05)
@@ -120,7 +120,7 @@ class ArrowLayer:
 
     @property
     def tips(self) -> list[tuple[float, float]]:
-        return [tuple(map(float, p)) for p in self.vectors]
+        return [(float(x), float(y)) for x, y in self.vectors]
 
     @property
     def visible_count(self) -> int:
@@ -142,11 +142,11 @@ class ArrowPlot(pg.PlotWidget):
         self.setLabel("bottom", "hidden dimension 1")
         self.setLabel("left", "hidden dimension 2")
         self.setMinimumSize(320, 320)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         ring = QColor(fg)
         ring.setAlpha(110)
         t = np.linspace(0, 2 * np.pi, 121)
-        self.addItem(pg.PlotCurveItem(np.cos(t), np.sin(t), pen=pg.mkPen(ring, width=1.5, style=Qt.DashLine)))
+        self.addItem(pg.PlotCurveItem(np.cos(t), np.sin(t), pen=pg.mkPen(ring, width=1.5, style=Qt.PenStyle.DashLine)))
         self.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(ring, width=1)))
         self.addItem(pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen(ring, width=1)))
         self.layers: dict[str, ArrowLayer] = {}
@@ -213,14 +213,14 @@ class SwatchStrip(QWidget):
         self.colors: list[QColor] = []
         self.names: list[str] = []
         self.setMinimumHeight(46)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_colors(self, rgb, names) -> None:
         self.colors = [QColor.fromRgbF(*map(float, c)) for c in rgb]
         self.names = list(names)
         self.update()
 
-    def paintEvent(self, _event) -> None:
+    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt's name
         if not self.colors:
             return
         p = QPainter(self)
@@ -231,5 +231,5 @@ class SwatchStrip(QWidget):
             p.fillRect(QRectF(i * cell + 1, 0, cell - 2, h - text_h), c)
             if k <= 20 or i % 2 == 0:
                 p.setPen(self.palette().text().color())
-                p.drawText(QRectF(i * cell, h - text_h, cell, text_h), Qt.AlignCenter, self.names[i])
+                p.drawText(QRectF(i * cell, h - text_h, cell, text_h), Qt.AlignmentFlag.AlignCenter, self.names[i])
         p.end()

@@ -12,7 +12,10 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..app.toy_tasks import rainbow_job
+from ..app.job_handles import Jobs
+from ..app.jobs import JobFn
+from ..app.messages import JobKind
+from ..app.toy_jobs import rainbow_job
 from ..core.classroom.toy.rainbow import RainbowConfig, RainbowResult
 from .theme import TRACE_COLORS, plot_colors
 from .toy_plots import PlotCard, SwatchStrip, plot_widget
@@ -27,8 +30,8 @@ CAPTION = (
 
 
 class RainbowTab(JobTab):
-    def __init__(self, controller, parent: QWidget | None = None):
-        super().__init__(controller, "toy_rainbow", "Run the rainbow", parent)
+    def __init__(self, jobs: Jobs, parent: QWidget | None = None):
+        super().__init__(jobs, JobKind.TOY_RAINBOW, "Run the rainbow", parent)
         self.result: RainbowResult | None = None
         _bg, fg = plot_colors()
         caption = QLabel(CAPTION)
@@ -100,7 +103,7 @@ class RainbowTab(JobTab):
         lay.addWidget(self.swatches)
         lay.addLayout(grid, 1)
 
-    def make_job(self, colours: int = 16, seed: int = 0):
+    def make_job(self, colours: int = 16, seed: int = 0) -> JobFn[RainbowResult]:
         return rainbow_job(RainbowConfig(colours=colours, seed=seed))
 
     def on_started(self) -> None:

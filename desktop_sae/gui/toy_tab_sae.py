@@ -10,9 +10,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from ..app.toy_tasks import ToySAEOutcome, toy_sae_job
+from ..app.job_handles import Jobs
+from ..app.jobs import JobFn
+from ..app.messages import JobKind
+from ..app.toy_jobs import ToySAEOutcome, toy_sae_job
 from ..core.classroom.toy.superposition import ToyConfig, ToySnapshot
-from ..core.classroom.toy.toy_sae import ToySAEConfig, ToySAESnapshot
+from ..core.classroom.toy.toy_sae import Recovery, ToySAEConfig, ToySAESnapshot
 from .theme import plot_colors
 from .ticker import Ticker
 from .toy_plots import ArrowPlot, PlotCard, importance_colors
@@ -23,12 +26,12 @@ SAE_PACE_S = PACE_S / 2  # two trainings in one job: keep slow motion about as l
 
 
 class SAETab(JobTab):
-    def __init__(self, controller, slow_motion: Callable[[], bool] = lambda: False, parent: QWidget | None = None):
-        super().__init__(controller, "toy_sae", "Train model + SAE", parent)
+    def __init__(self, jobs: Jobs, slow_motion: Callable[[], bool] = lambda: False, parent: QWidget | None = None):
+        super().__init__(jobs, JobKind.TOY_SAE, "Train model + SAE", parent)
         self.slow_motion = slow_motion
         self.toy_config: ToyConfig | None = None
         self.outcome_data: ToySAEOutcome | None = None
-        self.recovery = None
+        self.recovery: Recovery | None = None
         self.stage = ""  # "toy" | "sae" while training
         self.arrow_updates = 0
         self._pending = None
@@ -54,7 +57,7 @@ class SAETab(JobTab):
         form.addRow("Seed", self.seed)
         self.table = QLabel("")
         self.table.setWordWrap(True)
-        self.table.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.table.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         left = QVBoxLayout()
         left.addLayout(form)
         left.addWidget(self.run_button)
@@ -83,10 +86,10 @@ class SAETab(JobTab):
             if v is not None:
                 box.setValue(v)
 
-    def make_job(self, decay: float = 0.9, l1: float = 1.0, steps: int | None = None):
+    def make_job(self, decay: float = 0.9, l1: float = 1.0, steps: int | None = None) -> JobFn[ToySAEOutcome]:
         extra = {} if steps is None else {"steps": int(steps)}
         self.toy_config = ToyConfig(
-            n=self.n.value(),
+            n=int(self.n.value()),
             m=2,
             sparsity=self.sparsity.value(),
             importance_decay=decay,
@@ -122,6 +125,7 @@ class SAETab(JobTab):
 
     def _show_true(self, W) -> None:
         self.arrows.fit(W.T)
+        assert self.toy_config is not None  # make_job set it
         self.true_layer.set_arrows(W.T, importance_colors(self.toy_config.importance()), feature_labels(W.shape[1]))
 
     def on_result(self, out: ToySAEOutcome) -> None:

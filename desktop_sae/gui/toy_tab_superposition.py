@@ -1,6 +1,6 @@
 """The toy lab's Superposition tab (Elhage et al. 2022): n features squeezed into a 2-D hidden space.
 
-Training runs as a controller job; each snapshot of W redraws one arrow per feature (a column of W) at most ~30
+Training runs as the tab's run; each snapshot of W redraws one arrow per feature (a column of W) at most ~30
 times a second; at the end a sentence says what shape the features took.
 """
 
@@ -10,8 +10,11 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from ..app.toy_tasks import superposition_job
-from ..core.classroom.toy.superposition import ToyConfig, ToySnapshot
+from ..app.job_handles import Jobs
+from ..app.jobs import JobFn
+from ..app.messages import JobKind
+from ..app.toy_jobs import SuperpositionOutcome, superposition_job
+from ..core.classroom.toy.superposition import Geometry, ToyConfig, ToyResult, ToySnapshot
 from .ticker import Ticker
 from .toy_plots import ArrowPlot, LossPlot, PlotCard, importance_colors
 from .toy_widgets import JobTab, SliderSpin, big_label
@@ -26,12 +29,12 @@ def feature_labels(n: int) -> list[str]:
 
 
 class SuperpositionTab(JobTab):
-    def __init__(self, controller, slow_motion: Callable[[], bool] = lambda: False, parent: QWidget | None = None):
-        super().__init__(controller, "toy_superposition", "Train", parent)
+    def __init__(self, jobs: Jobs, slow_motion: Callable[[], bool] = lambda: False, parent: QWidget | None = None):
+        super().__init__(jobs, JobKind.TOY_SUPERPOSITION, "Train", parent)
         self.slow_motion = slow_motion
         self.config: ToyConfig | None = None  # of the run drawn now
-        self.geometry = None  # of the last finished run
-        self.result = None
+        self.toy_geometry: Geometry | None = None  # of the last finished run
+        self.result: ToyResult | None = None
         self.summary_text = ""
         self.arrow_updates = 0  # arrow redraws, live ones and the final one
         self.live_updates = 0  # redraws while the job was still running
@@ -102,7 +105,7 @@ class SuperpositionTab(JobTab):
     def current_config(self, steps: int | None = None) -> ToyConfig:
         extra = {} if steps is None else {"steps": int(steps)}
         return ToyConfig(
-            n=self.n.value(),
+            n=int(self.n.value()),
             m=2,
             sparsity=self.sparsity.value(),
             importance_decay=self.decay.value(),
@@ -110,7 +113,7 @@ class SuperpositionTab(JobTab):
             **extra,
         ).validate()
 
-    def make_job(self, steps: int | None = None):
+    def make_job(self, steps: int | None = None) -> JobFn[SuperpositionOutcome]:
         self.config = self.current_config(steps)
         return superposition_job(self.config, pace_s=PACE_S if self.slow_motion() else 0.0)
 
@@ -118,11 +121,12 @@ class SuperpositionTab(JobTab):
     def on_started(self) -> None:
         self.ticker.timer.stop()
         self._pending = None
-        self.geometry = self.result = None
+        self.toy_geometry = self.result = None
         self.last_step = 0
         self.loss_plot.reset()
         self.loss_label.setText("loss —")
         c = self.config
+        assert c is not None  # make_job set it
         self.summary.setText(f"Training {c.n} features into 2 dimensions (sparsity {c.sparsity:g})…")
 
     def on_partial(self, snap: ToySnapshot) -> None:
@@ -134,21 +138,22 @@ class SuperpositionTab(JobTab):
         snap, self._pending = self._pending, None
         if snap is None or self.config is None:
             return
-        self._show_W(snap.W)
+        self._show_weights(snap.W)
         self.last_step = snap.step
         self.loss_label.setText(f"loss {snap.loss:.4f} · step {snap.step} / {self.config.steps}")
         self.arrow_updates += 1
         if self.busy:
             self.live_updates += 1
 
-    def _show_W(self, W) -> None:
+    def _show_weights(self, W) -> None:
         cols = W.T  # one row per feature
         self.arrows.fit(cols)
         n = cols.shape[0]
+        assert self.config is not None  # drawn only while a run's config is set
         self.features_layer.set_arrows(cols, importance_colors(self.config.importance()), feature_labels(n))
 
     def on_result(self, outcome) -> None:
-        self.result, self.geometry, self.summary_text = outcome.result, outcome.geometry, outcome.summary
+        self.result, self.toy_geometry, self.summary_text = outcome.result, outcome.geometry, outcome.summary
         self.ticker.timer.stop()
         self._pending = ToySnapshot(
             outcome.result.config.steps, outcome.result.W, outcome.result.b, outcome.result.final_loss

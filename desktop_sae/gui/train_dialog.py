@@ -21,14 +21,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..app.controller import Controller
+from ..app.loading import ModelInfo
+from ..app.runs import RunChange, RunStatus
 from ..app.train_tasks import STAGES
-from ..app.training_run import CANCELLED, CANCELLING, DONE, FAILED, RUNNING, TrainingRun
+from ..app.training_run import TrainingRun
 from ..core.support.errors import DesktopSAEError
+from .lifetime import bind
 from .train_form import TrainForm
 from .train_plots import TrainPlots
 
-STATUS_TEXT = {RUNNING: "Training…", CANCELLING: "Stopping at the next step…", CANCELLED: "Cancelled — Resume goes on "
-               "from where it stopped.", FAILED: "Failed", DONE: "Done"}
+STATUS_TEXT = {RunStatus.RUNNING: "Training…", RunStatus.CANCELLING: "Stopping at the next step…",
+               RunStatus.CANCELLED: "Cancelled — Resume goes on from where it stopped.", RunStatus.FAILED: "Failed",
+               RunStatus.DONE: "Done"}
 
 
 def open_train_dialog(win) -> TrainDialog:
@@ -60,18 +65,18 @@ def evaluation_html(outcome) -> str:
 
 
 class TrainDialog(QDialog):
-    def __init__(self, controller, parent: QWidget | None = None):
+    def __init__(self, controller: Controller, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Train an SAE")
         self.resize(1180, 760)
         self.ctl = controller
-        self.run = TrainingRun(controller)
+        self.run = TrainingRun(controller.jobs, controller.model)
         self.form = TrainForm()
         scroll = QScrollArea()
         scroll.setWidget(self.form)
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(400)
-        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self.start_btn = QPushButton("Start")
         self.start_btn.setDefault(True)
         self.cancel_btn = QPushButton("Cancel")
@@ -94,27 +99,27 @@ class TrainDialog(QDialog):
         self.header = QLabel("Choose a corpus and the SAE's shape, then Start.")
         self.header.setWordWrap(True)
         self.stages = QLabel("")
-        self.stages.setTextFormat(Qt.RichText)
+        self.stages.setTextFormat(Qt.TextFormat.RichText)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(False)
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setMinimumHeight(34)
-        self.message.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.plots = TrainPlots()
-        self.result = QLabel("")
-        self.result.setWordWrap(True)
-        self.result.setTextFormat(Qt.RichText)
-        self.result.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.result_label = QLabel("")
+        self.result_label.setWordWrap(True)
+        self.result_label.setTextFormat(Qt.TextFormat.RichText)
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.use_btn = QPushButton("Use this SAE")
         self.use_btn.setToolTip("Put the new SAE on the loaded model: its features appear in the feature list, "
                                 "ready to steer")
         self.use_btn.clicked.connect(self.use)
         self.result_box = QGroupBox("Result")
         rl = QVBoxLayout(self.result_box)
-        rl.addWidget(self.result)
-        rl.addWidget(self.use_btn, 0, Qt.AlignLeft)
+        rl.addWidget(self.result_label)
+        rl.addWidget(self.use_btn, 0, Qt.AlignmentFlag.AlignLeft)
         note = QLabel("While an SAE trains the chat waits for it (one model, one worker thread).")
         note.setStyleSheet("color: palette(placeholder-text);")
         right = QVBoxLayout()
@@ -129,10 +134,10 @@ class TrainDialog(QDialog):
         outer.addLayout(left, 0)
         outer.addLayout(right, 1)
         self._in_use = False  # "Use this SAE" was clicked and its load has not arrived yet
-        self.run.changed.connect(self._on_run)
-        controller.model_loaded.connect(self._on_model_loaded)
-        controller.ready_changed.connect(lambda _r: self._refresh_buttons())
-        info = controller.state.info
+        bind(self.run.changed, self, self._on_run)
+        bind(controller.model.loaded, self, self._on_model_loaded)
+        bind(controller.model.ready_changed, self, lambda _r: self._refresh_buttons())
+        info = controller.model.info
         if info is not None:
             self._on_model_loaded(info, from_use=False)
         self.result_box.hide()
@@ -158,8 +163,9 @@ class TrainDialog(QDialog):
         self.result_box.hide()
         self._in_use = False
         self.plots.set_points(self.run.points)
-        self.header.setText(f"<b>{html.escape(self.run.spec.name)}</b> — {self.run.spec.width:,} latents, k "
-                            f"{self.run.spec.k}, at {self.run.spec.hook}")
+        spec = self.run.spec
+        assert spec is not None  # a started or resumed run has its spec
+        self.header.setText(f"<b>{html.escape(spec.name)}</b> — {spec.width:,} latents, k {spec.k}, at {spec.hook}")
         return True
 
     def use(self) -> None:
@@ -169,22 +175,22 @@ class TrainDialog(QDialog):
             self.message.setText("Loading the new SAE onto the model…")
 
     # --- the run -> widgets ------------------------------------------------------------------------------------
-    def _on_run(self, what: str) -> None:
+    def _on_run(self, what: RunChange) -> None:
         run = self.run
-        if what == "points":
+        if what == RunChange.PARTIAL:
             self.plots.set_points(run.points)
             return
-        if what == "progress":
+        if what == RunChange.PROGRESS:
             self.bar.setRange(0, 0 if run.fraction is None else 1000)
             self.bar.setValue(int(1000 * (run.fraction or 0)))
             self.message.setText(f"{run.stage}: {run.message}")
         else:
             self.message.setText(STATUS_TEXT.get(run.status, "") + (f": {run.error}" if run.error else ""))
-            if run.status == DONE:
+            if run.status == RunStatus.DONE:
                 self.bar.setRange(0, 1000)
                 self.bar.setValue(1000)
                 self.plots.set_points(run.points)
-                self.result.setText(evaluation_html(run.outcome))
+                self.result_label.setText(evaluation_html(run.outcome))
                 self.result_box.show()
                 self.use_btn.setEnabled(True)
                 self.form.refresh_name()  # the automatic name moves on: this one is taken now
@@ -206,7 +212,7 @@ class TrainDialog(QDialog):
         self.stages.setText(" &nbsp; ".join(parts))
 
     def _refresh_buttons(self) -> None:
-        run, ready = self.run, self.ctl.state.ready
+        run, ready = self.run, self.ctl.model.ready
         self.start_btn.setEnabled(ready and not run.running)
         self.cancel_btn.setEnabled(run.running)
         pending = [] if run.running or run.can_resume else run.unfinished()
@@ -214,7 +220,7 @@ class TrainDialog(QDialog):
         self.resume_btn.setText(f"Resume {pending[0].name}" if pending and not run.can_resume else "Resume")
         self.form.setEnabled(not run.running)
 
-    def _on_model_loaded(self, info, from_use: bool = True) -> None:
+    def _on_model_loaded(self, info: ModelInfo, from_use: bool = True) -> None:
         self.form.set_model(info.model.name, info.model.layers, info.model.width, info.sae.hook if info.sae else None)
         out = self.run.outcome
         if from_use and self._in_use and out is not None and info.sae_path == out.path:

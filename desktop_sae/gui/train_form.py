@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from ..core.engine.hooks import SITES, parse_hook_name
 from ..core.support.errors import HookPointError
 from ..core.training.builtin_corpus import installed_sources
-from ..core.training.runs import RunSpec, default_name, training_devices
+from ..core.training.run_specs import RunSpec, default_name, training_devices
 
 SOURCE_NAMES = {"python_stdlib": "Python standard library (code and docstrings)", "wordnet": "WordNet glosses",
                 "gcide": "GCIDE dictionary", "fortunes": "fortune cookies", "bible": "King James Bible"}
@@ -49,7 +49,7 @@ class TrainForm(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.model_name, self.n_layers, self.d_model = "", 0, 0
-        self._auto_name = ""
+        self._auto_name: str | None = ""  # None once the user typed a name
         # --- corpus
         self.builtin = QRadioButton("Built-in recipe (no downloads)")
         self.files_choice = QRadioButton("My files and folders")
@@ -95,7 +95,7 @@ class TrainForm(QWidget):
         hook.addWidget(QLabel("layer"))
         hook.addWidget(self.layer)
         hook.addWidget(self.site, 1)
-        self.width = _spin(16, 131_072, 1024, 256, "Number of latents (features) the SAE learns")
+        self.width_spin = _spin(16, 131_072, 1024, 256, "Number of latents (features) the SAE learns")
         self.k = _spin(1, 1024, 32, 1, "Active latents per token (TopK)")
         self.tokens = _spin(2048, 100_000_000, 200_000, 50_000, "Activations collected from the corpus", " tokens")
         self.passes = _spin(1, 20, 2, 1, "How many times training goes over the collected activations")
@@ -111,7 +111,7 @@ class TrainForm(QWidget):
         what = QGroupBox("The SAE")
         form = QFormLayout(what)
         form.addRow("Hook point", hook)
-        form.addRow("Width", self.width)
+        form.addRow("Width", self.width_spin)
         form.addRow("k", self.k)
         form.addRow("Token budget", self.tokens)
         form.addRow("Passes", self.passes)
@@ -123,7 +123,7 @@ class TrainForm(QWidget):
         outer.addWidget(corpus)
         outer.addWidget(what)
         outer.addStretch(1)
-        for w in (self.layer, self.width, self.k, self.tokens, self.passes):
+        for w in (self.layer, self.width_spin, self.k, self.tokens, self.passes):
             w.valueChanged.connect(self._on_change)
         self.site.currentTextChanged.connect(self._on_change)
         self.device.currentTextChanged.connect(self._on_change)
@@ -179,13 +179,13 @@ class TrainForm(QWidget):
 
     # --- the request -------------------------------------------------------------------------------------------
     def spec(self) -> RunSpec:
-        return RunSpec(self.name.text().strip(), self.hook(), self.corpus(), self.width.value(), self.k.value(),
+        return RunSpec(self.name.text().strip(), self.hook(), self.corpus(), self.width_spin.value(), self.k.value(),
                        self.tokens.value(), self.passes.value(), self.device.currentText())
 
     def set_values(self, **kw) -> None:
         """Set fields by name (layer, site, width, k, tokens, passes, device, name) as a user would."""
         for key, value in kw.items():
-            w = getattr(self, key)
+            w = self.width_spin if key == "width" else getattr(self, key)
             if isinstance(w, QSpinBox):
                 w.setValue(int(value))
             elif isinstance(w, QComboBox):
@@ -197,7 +197,7 @@ class TrainForm(QWidget):
     def refresh_name(self) -> None:
         """The automatic name for the current settings (unless the user typed one)."""
         if self._auto_name is not None and self.model_name:
-            self._auto_name = default_name(self.model_name, self.hook(), self.width.value())
+            self._auto_name = default_name(self.model_name, self.hook(), self.width_spin.value())
             self.name.setText(self._auto_name)
 
     def _on_change(self, *_args) -> None:

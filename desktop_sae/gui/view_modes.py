@@ -4,60 +4,79 @@ hidden). Each mode only shows, hides and scales widgets; leaving it restores the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QByteArray
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication
+
+from ..core.support.text_enum import TextEnum
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
 
 SIMPLE_DOCKS = ("steering", "strip")
 PRESENTATION_SCALE = 1.6
 
 
-class ViewModes:
-    """Mixed into ``MainWindow`` (uses its ``docks``, ``set_theme`` and ``settings``)."""
+class Layout(TextEnum):
+    ADVANCED = "advanced"
+    SIMPLE = "simple"
 
-    _saved_layout = None
-    _saved_font: QFont | None = None
-    mode = "advanced"
-    presenting = False
+
+class ViewModes:
+    def __init__(self, win: MainWindow):
+        self.win = win
+        self.mode = Layout.ADVANCED
+        self.presenting = False
+        self._saved_layout: QByteArray | None = None
+        self._saved_font: QFont | None = None
+        self._saved_theme = "system"
+        self._was_simple = False
 
     def set_simple(self, simple: bool) -> None:
-        if simple == (self.mode == "simple"):
+        win = self.win
+        if simple == (self.mode == Layout.SIMPLE):
             return
         if simple:
-            self._saved_layout = self.saveState()
-            for key, dock in self.docks.items():
+            self._saved_layout = win.saveState()
+            for key, dock in win.docks.items():
                 dock.setVisible(key in SIMPLE_DOCKS)
-            self.mode = "simple"
+            self.mode = Layout.SIMPLE
         else:
             if self._saved_layout is not None:
-                self.restoreState(self._saved_layout)
-            self.mode = "advanced"
-        self.act_simple.setChecked(simple)
+                win.restoreState(self._saved_layout)
+            self.mode = Layout.ADVANCED
+        win.menu_actions.simple.setChecked(simple)
 
     def set_presentation(self, on: bool) -> None:
         """Projector mode: full screen, fonts and sliders × PRESENTATION_SCALE, dark high-contrast theme."""
+        win = self.win
         if on == self.presenting:
             return
         app = QApplication.instance()
+        assert isinstance(app, QApplication)
         if on:
             self._saved_font = QFont(app.font())
-            self._saved_theme = next((k for k, a in self.theme_actions.items() if a.isChecked()), "system")
-            self._was_simple = self.mode == "simple"
+            self._saved_theme = next((k for k, a in win.menu_actions.themes.items() if a.isChecked()), "system")
+            self._was_simple = self.mode == Layout.SIMPLE
             f = QFont(self._saved_font)
             f.setPointSizeF(max(self._saved_font.pointSizeF(), 9.0) * PRESENTATION_SCALE)
             app.setFont(f)  # dialogs and new windows
-            self.setFont(f)  # this window's widgets, at once
+            win.setFont(f)  # this window's widgets, at once
             self.set_simple(True)
-            self.set_theme("dark")
-            self.showFullScreen()
+            win.set_theme("dark")
+            win.showFullScreen()
         else:
-            app.setFont(self._saved_font)
-            self.setFont(self._saved_font)
+            if self._saved_font is not None:
+                app.setFont(self._saved_font)
+                win.setFont(self._saved_font)
             if not self._was_simple:
                 self.set_simple(False)
-            self.set_theme(self._saved_theme)
-            self.showNormal()
+            win.set_theme(self._saved_theme)
+            win.showNormal()
         self.presenting = on
-        self.act_present.setChecked(on)
-        for w in (self.chat.main_view, self.chat.default_view):  # transcripts keep their own document font
+        win.menu_actions.present.setChecked(on)
+        for w in (win.chat.main_view, win.chat.default_view):  # transcripts keep their own document font
             w.document().setDefaultFont(app.font())
-        self.chat.rerender()
+        win.chat.rerender()

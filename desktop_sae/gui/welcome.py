@@ -32,13 +32,13 @@ class WelcomePage(QWidget):
         super().__init__(parent)
         intro = QLabel(INTRO)
         intro.setWordWrap(True)
-        intro.setTextFormat(Qt.RichText)
+        intro.setTextFormat(Qt.TextFormat.RichText)
         self.lessons = QListWidget()
         self.lessons.setToolTip("Guided lessons: the app shows and does each step; you press Next")
-        self.lessons.itemActivated.connect(lambda it: self.lessonRequested.emit(it.data(Qt.UserRole)))
+        self.lessons.itemActivated.connect(lambda it: self.lessonRequested.emit(it.data(Qt.ItemDataRole.UserRole)))
         self.demos = QListWidget()
         self.demos.setToolTip("Built-in presets: steering and sampling for a demo, ready to chat")
-        self.demos.itemActivated.connect(lambda it: self.demoRequested.emit(it.data(Qt.UserRole)))
+        self.demos.itemActivated.connect(lambda it: self.demoRequested.emit(it.data(Qt.ItemDataRole.UserRole)))
         self.lesson_btn = QPushButton("Start lesson")
         self.lesson_btn.clicked.connect(lambda: self._emit(self.lessons, self.lessonRequested))
         self.demo_btn = QPushButton("Try this demo")
@@ -71,14 +71,14 @@ class WelcomePage(QWidget):
     def _emit(self, lst: QListWidget, sig) -> None:
         it = lst.currentItem() or (lst.item(0) if lst.count() else None)
         if it is not None:
-            sig.emit(it.data(Qt.UserRole))
+            sig.emit(it.data(Qt.ItemDataRole.UserRole))
 
     def set_lessons(self, lessons) -> None:
         """``lessons``: (id, title, summary) triples."""
         self.lessons.clear()
         for lid, title, summary in lessons:
             it = QListWidgetItem(title)
-            it.setData(Qt.UserRole, lid)
+            it.setData(Qt.ItemDataRole.UserRole, lid)
             it.setToolTip(summary)
             self.lessons.addItem(it)
         self.lesson_btn.setEnabled(self.lessons.count() > 0)
@@ -88,6 +88,6 @@ class WelcomePage(QWidget):
         self.demos.clear()
         for e in entries:
             it = QListWidgetItem(e.name)
-            it.setData(Qt.UserRole, str(e.path))
+            it.setData(Qt.ItemDataRole.UserRole, str(e.path))
             self.demos.addItem(it)
         self.demo_btn.setEnabled(self.demos.count() > 0)

@@ -4,7 +4,7 @@ resources/steer_eval/concept_answers.json and the "features"/"weights" of each c
 For every concept, the bundled model answers the questions of resources/steer_eval/concept_questions.json (2 seeds,
 48 new tokens, default sampling); the same for the neutral questions. The SAE's features are ranked by how much more
 they fire, per token, on the concept answers than on the neutral ones (in units of each feature's max activation), and
-the first K become the concept's set, weighted by that difference (core.contrast.feature_set). The evaluation
+the first K become the concept's set, weighted by that difference (core.features.contrast.feature_set). The evaluation
 prompts (selection and report splits) are never read here. K = 6 was chosen on the Golden Gate concept with 4
 selection prompts on the previous 4 608-latent SAE (K = 3, 6, 10 tried; see docs/STEERING_EVAL.md). On the current
 8 192-latent SAE K = 12 points as closely along the answers' mean difference (set_alignment.py); tried on the Golden
@@ -27,7 +27,7 @@ MAX_NEW = 48
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--k", type=int, default=None, help="set size (default: core.contrast.SET_SIZE)")
+    ap.add_argument("--k", type=int, default=None, help="set size (default: core.features.contrast.SET_SIZE)")
     ap.add_argument("--concepts", default="")
     ap.add_argument("--regenerate", action="store_true", help="make the answers again even if the file exists")
     ap.add_argument("--threads", type=int, default=2)

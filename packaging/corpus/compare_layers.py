@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from measure_demo_features import CONCEPTS, NEUTRAL, PROMPTS, fluent, on_concept  # noqa: E402
+from measure_demo_features import CONCEPTS, NEUTRAL, PROMPTS, fluent, on_concept
 
 
 def main(argv=None) -> int:

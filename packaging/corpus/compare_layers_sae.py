@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from measure_demo_features import CONCEPTS, PROMPTS, fluent, on_concept  # noqa: E402
+from measure_demo_features import CONCEPTS, PROMPTS, fluent, on_concept
 
 
 def main(argv=None) -> int:
@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
     from desktop_sae.core.training.activation_store import collect
     from desktop_sae.core.training.corpus import TokenizedCorpus
-    from desktop_sae.core.training.evaluate import evaluate
+    from desktop_sae.core.training.sae_evaluation import evaluate
     from desktop_sae.core.training.trainer import TrainConfig, train
 
     work = Path(a.work)

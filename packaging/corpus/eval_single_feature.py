@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from run_demo_eval import N_REPORT, N_SELECTION, SEEDS  # noqa: E402  (the demo table's protocol)
+from run_demo_eval import N_REPORT, N_SELECTION, SEEDS
 
 
 def main(argv=None) -> int:

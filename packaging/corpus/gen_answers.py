@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from prompts import all_prompts  # noqa: E402
+from prompts import all_prompts
 
 
 def main(argv=None) -> int:

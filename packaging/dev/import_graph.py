@@ -2,9 +2,11 @@
 
     python packaging/dev/import_graph.py [--package desktop_sae.core] [--src DIR] [--json out.json]
 
-An arrow is one module importing another module of the package (at the top of the file or inside a function;
-a package's ``__init__`` counts as a module). Levels: the longest chain of arrows, each module standing one level
-above everything it imports (modules that import each other in a cycle share a level; the cycles are listed).
+An arrow is one module importing another module of the package (at the top of the file, inside a function, or
+for type checking only; a package's ``__init__`` counts as a module). Levels: the longest chain of arrows, each
+module standing one level above everything it imports (modules that import each other in a cycle share a level;
+the cycles are listed). The same is counted between the package's first-level parts ("parts": a subpackage, or a
+module directly in the package).
 ``--src`` reads another checkout (for example a worktree of an earlier commit) instead of this one.
 """
 
@@ -69,11 +71,24 @@ def measure(package: str) -> dict:
     graph = grimp.build_graph(package.split(".")[0])
     nodes = sorted(m for m in graph.modules if m == package or m.startswith(package + "."))
     edges = {m: {t for t in graph.find_modules_directly_imported_by(m) if t in nodes and t != m} for m in nodes}
+    depth = package.count(".") + 1
+    part = {m: ".".join(m.split(".")[: depth + 1]) for m in nodes if m != package}
+    parts = sorted(set(part.values()))
+    part_edges = {p: set() for p in parts}
+    for m, ts in edges.items():
+        for t in ts:
+            if m in part and t in part and part[m] != part[t]:
+                part_edges[part[m]].add(part[t])
+    return {**_layered(nodes, edges), "parts": {k: v for k, v in _layered(parts, part_edges).items()
+                                              if k != "by_level"}, "part_names": parts}
+
+
+def _layered(nodes: list[str], edges: dict[str, set[str]]) -> dict:
     cycles = strongly_connected(nodes, edges)
     comp_of = {m: i for i, c in enumerate(cycles) for m in c}
     level: dict[str, int] = {}
 
-    def lvl(m: str, seen: tuple[str, ...] = ()) -> int:
+    def lvl(m: str) -> int:
         if m in level:
             return level[m]
         group = cycles[comp_of[m]] if m in comp_of else [m]
@@ -87,7 +102,6 @@ def measure(package: str) -> dict:
     for m in nodes:
         lvl(m)
     return {
-        "package": package,
         "modules": len(nodes),
         "arrows": sum(len(v) for v in edges.values()),
         "levels": max(level.values(), default=0),
@@ -114,13 +128,15 @@ def main() -> int:
         res = measure(a.package)
     commit = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
-    res = {"commit": commit, "date": time.strftime("%Y-%m-%d"), **res}
+    res = {"package": a.package, "commit": commit, "date": time.strftime("%Y-%m-%d"), **res}
     text = json.dumps(res, indent=1)
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(text + "\n")
+    parts = res["parts"]
     print(f"{res['package']} at {commit}: {res['modules']} modules, {res['arrows']} import arrows over "
-          f"{res['levels']} levels, {len(res['cycles'])} cycles")
+          f"{res['levels']} levels, {len(res['cycles'])} cycles; {parts['modules']} parts, {parts['arrows']} arrows "
+          f"between them over {parts['levels']} levels, {len(parts['cycles'])} cycles")
     return 0
 
 

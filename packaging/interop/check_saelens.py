@@ -1,7 +1,7 @@
 """Do SAEs written by Desktop SAE open in SAELens, and do both compute the same thing?
 
 Loads (a) the bundled SAE folder, (b) a tiny TopK SAE freshly trained by our trainer and written by
-``core.sae_io.save_sae``, and (c) random SAEs of the other architectures and input normalisations our writer
+``core.sae.formats.save_sae``, and (c) random SAEs of the other architectures and input normalisations our writer
 handles, each with SAELens's own loader (``SAE.load_from_disk``) and with ours, and compares encode and decode on
 random inputs of the hook's typical scale (max abs difference). Runs in a separate environment with sae-lens
 installed and this repository on PYTHONPATH (packaging/interop/README.md); exits 1 if a check fails.
@@ -24,12 +24,12 @@ TOL_ACTS, TOL_RECON = 1e-3, 1e-3  # relative to the largest magnitude in the com
 
 
 def compare(folder: Path, x: torch.Tensor) -> dict:
-    from sae_lens import SAE as LensSAE
+    from sae_lens import SAE as LENS_SAE
 
     from desktop_sae.core.sae.formats import load_sae
 
     ours = load_sae(folder)
-    lens = LensSAE.load_from_disk(str(folder), device="cpu")
+    lens = LENS_SAE.load_from_disk(str(folder), device="cpu")
     with torch.no_grad():
         a_ours, a_lens = ours.encode(x), lens.encode(x)
         r_ours = ours.decode(a_ours, like=x)

@@ -25,18 +25,18 @@ def main(argv=None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-shot-")
     from desktop_sae.cli.screenshot import wait_for
-    from desktop_sae.gui.app import make_app
-    from desktop_sae.gui.main_window import MainWindow
+    from desktop_sae.gui.app import build_window, make_app
     from desktop_sae.gui.neuron_view import NeuronView
     from desktop_sae.gui.theme import apply_theme
 
     app = make_app()
     apply_theme("light", app)
-    win = MainWindow(welcome=False)
-    st = win.controller.state
-    wait_for(app, lambda: st.ready or st.last_error, 600, "the model to load")
-    if not st.ready:
-        print(f"error: {st.last_error}", file=sys.stderr)
+    win = build_window(welcome=False, show=False)
+    model, notices = win.controller.model, win.controller.notices
+    wait_for(app, lambda: model.ready or notices.last_error, 600, "the model to load")
+    if not model.ready:
+        print(f"error: {notices.last_error}", file=sys.stderr)
+        win.close()
         return 2
     view = NeuronView(win.controller, data_folder=ROOT / "resources" / "neurons")
     w, h = (int(x) for x in args.size.lower().split("x"))

@@ -1,5 +1,5 @@
-"""The strength-sweep job on the tiny model, through the controller on a plain thread: partials in order, and each
-point's figures are the core measures (recomputed here) combined as documented."""
+"""The strength sweep as a run on the tiny model, on a plain thread: partials in order, and each point's figures
+are the core measures (recomputed here) combined as documented."""
 
 from pathlib import Path
 
@@ -8,8 +8,9 @@ import pytest
 
 import tiny
 from desktop_sae.app.controller import Controller
-from desktop_sae.app.state import LoadRequest
-from desktop_sae.app.sweep_tasks import SweepRequest, strength_sweep_job
+from desktop_sae.app.loading import LoadRequest
+from desktop_sae.app.runs import RunChange, RunStatus
+from desktop_sae.app.sweep_run import SweepRequest, SweepRun
 from desktop_sae.core.engine.sampling import SamplingConfig
 from desktop_sae.core.presets.store import PresetStore
 from desktop_sae.core.steer_eval import data
@@ -24,23 +25,24 @@ RES = Path(__file__).resolve().parents[2] / "resources"
 def ctl(runner, tmp_path, tiny_sae_dir, monkeypatch):
     monkeypatch.setattr(data, "resources_dir", lambda: RES)
     c = Controller(runner, loader=tiny.make_loader(tiny_sae_dir), store=PresetStore(tmp_path / "p"))
-    c.load(LoadRequest())
-    c.wait_until(lambda: c.state.ready or c.state.last_error, 60, "the model")
-    assert c.state.ready, c.state.last_error
+    c.model.load(LoadRequest())
+    c.wait_until(lambda: c.model.ready or c.notices.last_error, 60, "the model")
+    assert c.model.ready, c.notices.last_error
     return c
 
 
 def test_sweep_job_streams_reference_then_points_with_core_metrics(ctl):
-    partials, done = [], []
     sampling = SamplingConfig(seed=5, max_new_tokens=6)
     req = SweepRequest("the quick brown fox", (1.0, 8.0, 64.0), ("the",), sampling,
                        spec=SteerSpec(3, 0.0, "max", "add"), features=(3,))
-    ctl.run_job("sweep", strength_sweep_job(req), on_partial=lambda m: partials.append(m.payload),
-                on_done=lambda m: done.append(m.result))
-    ctl.wait_until(lambda: bool(done), 120, "the sweep")
-    assert [p[0] for p in partials] == ["ref", "point", "point", "point"]
-    assert [p[1] for p in partials[1:]] == [0, 1, 2]
-    ref, points = done[0]
+    run, seen = SweepRun(ctl.jobs), []
+    run.changed.connect(lambda what: what == RunChange.PARTIAL and seen.append((run.ref, dict(run.points))))
+    run.start(req)
+    ctl.wait_until(lambda: run.status == RunStatus.DONE, 120, "the sweep")
+    assert seen[0][0] is not None and seen[0][1] == {}  # the default answer's measures come first
+    assert [sorted(p) for _r, p in seen[1:]] == [[0], [0, 1], [0, 1, 2]]  # then one point per strength, in order
+    ref, points = run.result
+    assert run.ref is ref and tuple(run.sorted_points()) == points
     assert [p.strength for p in points] == [1.0, 8.0, 64.0]
     assert ref.other_prompt == data.load_splits().selection[0]
     session = ctl.runner.session
@@ -58,8 +60,8 @@ def test_sweep_of_the_steering_set_scales_the_multiplier_and_refuses_bad_specs(c
     cfg = SteeringConfig((SteerSpec(3, 2.0, "max", "add"), SteerSpec(9, 1.0, "max", "add")))
     req = SweepRequest("hi", (0.5, 2.0), (), SamplingConfig(), steering=cfg)
     assert req.steering_at(2.0).multiplier == 2.0 and req.steering_at(2.0).features == cfg.features
-    failed = []
     bad = SweepRequest("hi", (1.0,), (), SamplingConfig(max_new_tokens=2), spec=SteerSpec(9999, 1.0))
-    ctl.run_job("sweep", strength_sweep_job(bad), on_failed=lambda m: failed.append(m.message))
-    ctl.wait_until(lambda: bool(failed), 60, "the refusal")
-    assert "9999" in failed[0]
+    run = SweepRun(ctl.jobs)
+    run.start(bad)
+    ctl.wait_until(lambda: not run.running, 60, "the refusal")
+    assert run.status == RunStatus.FAILED and "9999" in (run.error or "") and run.points == {}

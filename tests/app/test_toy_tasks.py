@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from desktop_sae.app.messages import JobCancelled, JobDone, JobPartial, JobProgress
-from desktop_sae.app.toy_tasks import superposition_job, toy_sae_job
+from desktop_sae.app.toy_jobs import superposition_job, toy_sae_job
 from desktop_sae.core.classroom.toy.superposition import ToyConfig, ToySnapshot, train_toy
 from desktop_sae.core.classroom.toy.toy_sae import ToySAEConfig, ToySAESnapshot
 

@@ -1,4 +1,4 @@
-"""Training an SAE through the controller (one job on the runner, no Qt): progress per stage, the training curve
+"""Training an SAE as a run (one job on the runner, no Qt): progress per stage, the training curve
 as partials, cancel mid-training, resume from the work folder (also from a new ``TrainingRun``, as after a
 restart), the SAE in saes/<name>, and loading it onto the running model."""
 
@@ -9,8 +9,9 @@ import pytest
 
 import tiny
 from desktop_sae.app import training_run as tr
+from desktop_sae.app.runs import RunChange, RunStatus
 from desktop_sae.app.train_tasks import STAGES
-from desktop_sae.core.training.runs import RunSpec, saes_dir
+from desktop_sae.core.training.run_specs import RunSpec, TrainingSetupError, saes_dir
 from desktop_sae.core.training.trainer import TopKTrainer
 
 
@@ -31,9 +32,9 @@ def test_train_cancel_resume_and_use_the_sae(ctl, tmp_path, monkeypatch):
     slow_steps(monkeypatch)
     spec = RunSpec("tiny-run", "blocks.1.hook_resid_post", corpus=(str(corpus_file(tmp_path)),), width=96, k=4,
                    tokens=6000, passes=8, ctx=32)
-    run = tr.TrainingRun(ctl)
+    run = tr.TrainingRun(ctl.jobs, ctl.model)
     stages = []
-    run.changed.connect(lambda what: what == "progress" and (not stages or stages[-1] != run.stage)
+    run.changed.connect(lambda what: what == RunChange.PROGRESS and (not stages or stages[-1] != run.stage)
                         and stages.append(run.stage))
     run.start(spec)
     assert run.running
@@ -42,7 +43,7 @@ def test_train_cancel_resume_and_use_the_sae(ctl, tmp_path, monkeypatch):
     t0 = time.monotonic()
     run.cancel()
     ctl.wait_until(lambda: not run.running, 10, "the cancel")
-    assert run.status == tr.CANCELLED and time.monotonic() - t0 < 1.0
+    assert run.status == RunStatus.CANCELLED and time.monotonic() - t0 < 1.0
     assert stages == ["tokenise", "collect", "train"]
     _, meta = TopKTrainer.load_checkpoint(spec.pipeline_config().work_dir / "run")
     before = list(run.points)
@@ -52,12 +53,12 @@ def test_train_cancel_resume_and_use_the_sae(ctl, tmp_path, monkeypatch):
     assert saved.name == "tiny-run" and saved.model == "tiny-llama" and saved.corpus == spec.corpus
 
     # a new TrainingRun (as after restarting the app) resumes the unfinished run with its saved curve
-    again = tr.TrainingRun(ctl)
+    again = tr.TrainingRun(ctl.jobs, ctl.model)
     messages = []
-    again.changed.connect(lambda what: what == "progress" and messages.append((again.stage, again.fraction)))
+    again.changed.connect(lambda what: what == RunChange.PROGRESS and messages.append((again.stage, again.fraction)))
     again.resume(saved)
     ctl.wait_until(lambda: not again.running, 120, "the resumed run")
-    assert again.status == tr.DONE, again.error
+    assert again.status == RunStatus.DONE, again.error
     assert again.points[: len(before)] == [p for p in before if p.step <= meta["step"]]  # the history came back
     assert again.points[len(before)].step > meta["step"]  # and training went on from the checkpoint
     assert [p.step for p in again.points] == sorted({p.step for p in again.points})
@@ -74,32 +75,32 @@ def test_train_cancel_resume_and_use_the_sae(ctl, tmp_path, monkeypatch):
     assert set(out.stage_seconds) == {"tokenise", "collect", "train", "dictionary", "evaluate"}
 
     loaded = []
-    ctl.model_loaded.connect(loaded.append)
+    ctl.model.loaded.connect(loaded.append)
     again.use()
     ctl.wait_idle(30)
-    assert loaded and ctl.state.info.d_sae == 96 and ctl.state.info.sae_path == out.path
+    assert loaded and ctl.model.info.d_sae == 96 and ctl.model.info.sae_path == out.path
 
 
 def test_builtin_recipe_needs_no_files_and_a_taken_name_is_refused(ctl, tmp_path):
     spec = RunSpec("builtin-run", "blocks.0.hook_resid_post", width=64, k=4, tokens=3000, passes=1, ctx=32)
-    run = tr.TrainingRun(ctl)
+    run = tr.TrainingRun(ctl.jobs, ctl.model)
     run.start(spec)
     ctl.wait_until(lambda: not run.running, 120, "the built-in run")
-    assert run.status == tr.DONE, run.error
+    assert run.status == RunStatus.DONE, run.error
     assert run.finished[0] == "corpus" and run.outcome.evaluation is not None
     meta = json.loads((saes_dir() / "builtin-run" / "cfg.json").read_text())["metadata"]
     assert meta["corpus"] == "built-in recipe"
-    with pytest.raises(tr.TrainingSetupError, match="taken"):
+    with pytest.raises(TrainingSetupError, match="taken"):
         run.start(spec)
-    with pytest.raises(tr.TrainingSetupError, match="k must"):
+    with pytest.raises(TrainingSetupError, match="k must"):
         run.start(RunSpec("other", spec.hook, width=4, k=4))
 
 
 def test_a_failing_run_reports_and_keeps_its_work_folder(ctl, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("hi")
-    run = tr.TrainingRun(ctl)
+    run = tr.TrainingRun(ctl.jobs, ctl.model)
     run.start(RunSpec("too-small", "blocks.1.hook_resid_post", corpus=(str(empty),), width=64, k=4, tokens=4096))
     ctl.wait_until(lambda: not run.running, 60, "the failure")
-    assert run.status == tr.FAILED and "too small" in run.error and run.can_resume
+    assert run.status == RunStatus.FAILED and "too small" in run.error and run.can_resume
     assert run.spec.work_dir.exists() and not run.spec.out_dir.exists()

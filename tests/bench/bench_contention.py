@@ -1,7 +1,7 @@
 """Decoding while another process keeps one core busy (a browser, a video call), against an idle machine.
 
 Configurations, interleaved, the bundled model in bfloat16, batch 1, greedy, ``--tokens`` new tokens:
-  governor  — the engine's default: the thread count chosen by measured step times (core/step_threads.py)
+  governor  — the engine's default: the thread count chosen by measured step times (core/engine/step_threads.py)
   fixed N   — torch's N threads for every step (N = all threads, and 1)
 each with and without a busy process (a pure-Python spin loop in a subprocess). Medians of ``--repeats``.
 

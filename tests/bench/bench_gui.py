@@ -35,9 +35,8 @@ def launch_child(sae: str | None) -> None:
     """Runs in a fresh process: report seconds from process launch to first paint and to ready."""
     from PySide6.QtCore import QEvent, QObject, QTimer
 
-    from desktop_sae.app.state import LoadRequest
-    from desktop_sae.gui.app import make_app
-    from desktop_sae.gui.main_window import MainWindow
+    from desktop_sae.app.loading import LoadRequest
+    from desktop_sae.gui.app import build_window, make_app
 
     t0 = float(os.environ["BENCH_T0"])
     out = {}
@@ -50,7 +49,7 @@ def launch_child(sae: str | None) -> None:
             return False
 
     spy = PaintSpy()
-    win = MainWindow(LoadRequest(sae=sae))
+    win = build_window(LoadRequest(sae=sae), show=False)
     win.installEventFilter(spy)
     win.chat.installEventFilter(spy)
 
@@ -104,10 +103,9 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
 
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
-    import desktop_sae.gui.main_window as mw
-    from desktop_sae.app.state import LoadRequest
-    from desktop_sae.gui.app import make_app
-    from desktop_sae.gui.main_window import MainWindow
+    import desktop_sae.gui.inference_thread as it
+    from desktop_sae.app.loading import LoadRequest
+    from desktop_sae.gui.app import build_window, make_app
 
     class NoGuard:  # the baseline: automatic collection stays on
         def __init__(self, busy=None):
@@ -116,33 +114,32 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
         acquire = release = lambda self: None
 
     app = make_app()
-    real_guard = mw.GuiThreadGC
-    mw.GuiThreadGC = NoGuard if gc_mode == "auto" else real_guard
+    real_guard = it.GuiThreadGC
+    it.GuiThreadGC = NoGuard if gc_mode == "auto" else real_guard
     load_pauses, stop_load_pauses = _gc_pauses()
     try:
-        win = MainWindow(LoadRequest(sae=sae))
+        win = build_window(LoadRequest(sae=sae))
     finally:
-        mw.GuiThreadGC = real_guard
-    win.show()
+        it.GuiThreadGC = real_guard
     ctl = win.controller
-    while not ctl.state.ready:
+    while not ctl.model.ready:
         app.processEvents()
         time.sleep(0.01)
-        if ctl.state.last_error:
-            raise RuntimeError(ctl.state.last_error)
+        if ctl.notices.last_error:
+            raise RuntimeError(ctl.notices.last_error)
     stop_load_pauses()
     win.features.set_sort(sort)  # the feature list re-sorts while streaming
-    ctl.set_pinned(range(5))  # 5 pinned features
-    ctl.set_sampling(replace(ctl.state.sampling, max_new_tokens=tokens, temperature=0.8, seed=1))
+    ctl.features.set_pinned(range(5))  # 5 pinned features
+    ctl.conversation.set_sampling(replace(ctl.conversation.sampling, max_new_tokens=tokens, temperature=0.8, seed=1))
     ticks: list[float] = []
     tick = QTimer()
     tick.setTimerType(Qt.PreciseTimer)
     tick.setInterval(1)  # the event loop runs freely; a gap between ticks = the loop was blocked that long
     tick.timeout.connect(lambda: ticks.append(time.perf_counter()))
     streamed = []
-    ctl.token.connect(lambda ev: streamed.append(ev))
+    ctl.conversation.token.connect(lambda ev: streamed.append(ev))
     loop = QEventLoop()
-    ctl.busy_changed.connect(lambda busy: busy or QTimer.singleShot(100, loop.quit))
+    ctl.conversation.busy_changed.connect(lambda busy: busy or QTimer.singleShot(100, loop.quit))
     # baseline in the same run: the same tick timer for 5 s with the model idle (machine noise floor)
     base: list[float] = []
     idle = QTimer()
@@ -157,7 +154,7 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
     base_gaps = [1000 * (b - a) for a, b in zip(base, base[1:])]
     pauses, stop_pauses = _gc_pauses()
     tick.start()
-    QTimer.singleShot(0, lambda: ctl.send("Write a long story about a lighthouse keeper and the sea."))
+    QTimer.singleShot(0, lambda: ctl.conversation.send("Write a long story about a lighthouse keeper and the sea."))
     t0 = time.perf_counter()
     loop.exec()
     seconds = time.perf_counter() - t0
@@ -178,7 +175,7 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
            "gap_p50_ms": round(_pct(gaps, 50), 2), "gap_p99_ms": round(_pct(gaps, 99), 2),
            "gap_max_ms": round(max(gaps), 2),
            "worst_gaps_at_s": [(round(ticks[i] - t0, 2), round(gaps[i], 1)) for i in worst],
-           "strip_points": win.strip.n_points("main"), "last_error": ctl.state.last_error,
+           "strip_points": win.strip.n_points("main"), "last_error": ctl.notices.last_error,
            "idle_baseline": {"gap_p99_ms": round(_pct(base_gaps, 99), 2), "gap_max_ms": round(max(base_gaps), 2)}}
     win.close()
     return res

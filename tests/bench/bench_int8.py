@@ -6,7 +6,7 @@ packaging/corpus/heldout/natural_prose.jsonl), both models read the same context
 - the residual at the SAE's hook: per token, the relative L2 error of int8 against bfloat16 and the cosine;
 - next-token predictions: share of positions whose argmax agrees, mean KL(bfloat16 || int8) in nats, and the
   cross-entropy of the text under each model;
-- the SAE on each model's activations: explained variance, L0, delta loss (core.training.evaluate).
+- the SAE on each model's activations: explained variance, L0, delta loss (core.training.sae_evaluation).
 
   python tests/bench/bench_int8.py [--corpus packaging/corpus/heldout/natural_prose.jsonl] [--tokens 8192] [--json F]
 """
@@ -76,7 +76,7 @@ def main() -> int:
     from desktop_sae.core.engine.models import load_model
     from desktop_sae.core.sae.formats import load_sae
     from desktop_sae.core.support.paths import default_sae_dir
-    from desktop_sae.core.training.evaluate import evaluate
+    from desktop_sae.core.training.sae_evaluation import evaluate
 
     bf, q = load_model(dtype="bfloat16"), load_model(dtype="int8")
     sae = load_sae(default_sae_dir())

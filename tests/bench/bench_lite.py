@@ -1,4 +1,4 @@
-"""Benchmark: the lite engine (core/llama_lite.py) against transformers, in one run so the ratios are fair.
+"""Benchmark: the lite engine (core/engine/lite/llama.py) against transformers, in one run so the ratios are fair.
 
 (a) start-up: fresh processes alternate between DESKTOP_SAE_ENGINE=auto (lite) and =transformers and time the
     imports ``load_model()`` needs, ``load_model()`` itself (warm cache, default dtype), and the whole way to a

@@ -24,29 +24,29 @@ def main() -> int:
     a = ap.parse_args()
     from desktop_sae.app.controller import Controller
     from desktop_sae.app.jobs import JobRunner
-    from desktop_sae.app.state import LoadRequest
+    from desktop_sae.app.loading import LoadRequest
     from desktop_sae.core.engine.sampling import SamplingConfig
 
     runner = JobRunner()
     runner.start_thread()
     ctl = Controller(runner)
-    ctl.load(LoadRequest())
-    ctl.wait_until(lambda: ctl.state.ready or ctl.state.last_error, 300, "the model")
-    ctl.set_sampling(SamplingConfig(temperature=0.8, seed=None, max_new_tokens=400))
-    ctl.steer(2107, 2.0)
+    ctl.model.load(LoadRequest())
+    ctl.wait_until(lambda: ctl.model.ready or ctl.notices.last_error, 300, "the model")
+    ctl.conversation.set_sampling(SamplingConfig(temperature=0.8, seed=None, max_new_tokens=400))
+    ctl.steering.steer(2107, 2.0)
     rng = random.Random(0)
     idle_ms, app_ms = [], []
     for i in range(a.trials):
-        ctl.clear()
-        ctl.send("Write a long story about a lighthouse keeper.")
-        ctl.wait_until(lambda: ctl.stream and sum(map(len, ctl.stream.values())) > 0, 120, "the first token")
+        ctl.conversation.clear()
+        ctl.conversation.send("Write a long story about a lighthouse keeper.")
+        ctl.wait_until(lambda: sum(map(len, ctl.conversation.stream.values())) > 0, 120, "the first token")
         time.sleep(rng.uniform(0.1, 1.5))
         t0 = time.perf_counter()
-        ctl.stop()
+        ctl.conversation.stop()
         while runner.live("generate"):
             time.sleep(0.0005)
         t1 = time.perf_counter()
-        while ctl.state.busy:
+        while ctl.conversation.busy:
             ctl.poll(0.05)
             time.sleep(0.0005)
         t2 = time.perf_counter()

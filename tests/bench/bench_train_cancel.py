@@ -25,17 +25,17 @@ def main(argv=None) -> int:
 
     from desktop_sae.app.controller import Controller
     from desktop_sae.app.jobs import JobRunner
-    from desktop_sae.app.state import LoadRequest
+    from desktop_sae.app.loading import LoadRequest
     from desktop_sae.app.training_run import TrainingRun
-    from desktop_sae.core.training.runs import RunSpec
+    from desktop_sae.core.training.run_specs import RunSpec
 
     runner = JobRunner()
     runner.start_thread()
     ctl = Controller(runner)
-    ctl.load(LoadRequest())
-    ctl.wait_until(lambda: ctl.state.ready or ctl.state.last_error, 300, "the model")
-    if not ctl.state.ready:
-        print(ctl.state.last_error, file=sys.stderr)
+    ctl.model.load(LoadRequest())
+    ctl.wait_until(lambda: ctl.model.ready or ctl.notices.last_error, 300, "the model")
+    if not ctl.model.ready:
+        print(ctl.notices.last_error, file=sys.stderr)
         return 1
     run = TrainingRun(ctl)
     spec = RunSpec("cancel-bench", "blocks.12.hook_resid_post", width=args.width, tokens=args.tokens, passes=4)

@@ -35,12 +35,10 @@ def main(argv=None) -> int:
     os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-train-bench-config-")
 
     from desktop_sae.cli.screenshot import settle
-    from desktop_sae.gui.app import make_app
-    from desktop_sae.gui.main_window import MainWindow
+    from desktop_sae.gui.app import build_window, make_app
 
     app = make_app([])
-    win = MainWindow(welcome=False)
-    win.show()
+    win = build_window(welcome=False)
     ctl = win.controller
 
     def wait(cond, timeout):
@@ -51,13 +49,13 @@ def main(argv=None) -> int:
             app.processEvents()
             time.sleep(0.01)
 
-    wait(lambda: ctl.state.ready or ctl.state.last_error, 300)
-    if not ctl.state.ready:
-        print(ctl.state.last_error, file=sys.stderr)
+    wait(lambda: ctl.model.ready or ctl.notices.last_error, 300)
+    if not ctl.model.ready:
+        print(ctl.notices.last_error, file=sys.stderr)
         return 1
     import torch
 
-    win.act_train.trigger()
+    win.menu_actions.train.trigger()
     dlg = win.train_dialog
     dlg.form.set_values(layer=args.layer, width=args.width, k=args.k, tokens=args.tokens, passes=args.passes)
     load_before = os.getloadavg()

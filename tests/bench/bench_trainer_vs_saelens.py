@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_trainer import _ev, _rows  # noqa: E402  (same data reader and the same explained variance)
+from bench_trainer import _ev, _rows
 
 D_IN = 576
 METHOD = ("lock-step: one training step of ours, then one of SAELens's SAETrainer, on the same batch, for every "

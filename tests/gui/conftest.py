@@ -11,11 +11,11 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import torch  # noqa: E402
-from PySide6.QtCore import QThread, QTimer  # noqa: E402
+import torch
+from PySide6.QtCore import QThread, QTimer
 
-import tiny  # noqa: E402
-from desktop_sae.core.sae.formats import load_sae, save_sae  # noqa: E402
+import tiny
+from desktop_sae.core.sae.formats import load_sae, save_sae
 
 torch.set_num_threads(1)  # the CI / dev machines are small and shared; one thread decodes fastest there
 
@@ -77,26 +77,25 @@ def real_sae_dir(tmp_path_factory):
 @pytest.fixture
 def make_window(qtbot, tmp_path):
     """make_window(loader=None|callable, load=LoadRequest) -> a shown, ready MainWindow (closed at teardown)."""
-    from desktop_sae.app.state import LoadRequest
+    from desktop_sae.app.loading import LoadRequest
     from desktop_sae.core.presets.store import PresetStore
-    from desktop_sae.gui.main_window import MainWindow
+    from desktop_sae.gui.app import build_window
 
     made = []
 
     def make(loader=None, load=LoadRequest(), timeout=120_000):
-        win = MainWindow(load, loader=loader, store=PresetStore(tmp_path / "presets"), welcome=False)
+        win = build_window(load, loader=loader, store=PresetStore(tmp_path / "presets"), welcome=False)
         qtbot.addWidget(win)
-        win.show()
         made.append(win)
-        st = win.controller.state
-        qtbot.waitUntil(lambda: st.ready or st.last_error is not None, timeout=timeout)
-        assert st.ready, st.last_error
+        model, notices = win.controller.model, win.controller.notices
+        qtbot.waitUntil(lambda: model.ready or notices.last_error is not None, timeout=timeout)
+        assert model.ready, notices.last_error
         return win
 
     yield make
     for w in made:
         w.close()
-        assert not w.thread.isRunning()
+        assert not w.worker.thread.isRunning()
 
 
 def set_sampling(win, **kw):
@@ -105,7 +104,7 @@ def set_sampling(win, **kw):
 
     from desktop_sae.core.engine.sampling import SamplingConfig
 
-    win.controller.set_sampling(replace(SamplingConfig(temperature=0.5, seed=7, max_new_tokens=20), **kw))
+    win.controller.conversation.set_sampling(replace(SamplingConfig(temperature=0.5, seed=7, max_new_tokens=20), **kw))
 
 
 def ask(qtbot, win, text="Hello there", timeout=120_000):
@@ -113,20 +112,20 @@ def ask(qtbot, win, text="Hello there", timeout=120_000):
     from PySide6.QtCore import Qt
 
     seen = []
-    win.controller.token.connect(seen.append)
+    win.controller.conversation.token.connect(seen.append)
     win.chat.input.setPlainText(text)
     win.activateWindow()
     win.chat.input.setFocus()  # where the user's cursor is when typing
     qtbot.keyClick(win.chat.input, Qt.Key_Return, Qt.ControlModifier)
-    assert win.controller.state.busy, "Ctrl+Enter did not start a generation"
-    qtbot.waitUntil(lambda: not win.controller.state.busy, timeout=timeout)
-    win.controller.token.disconnect(seen.append)
+    assert win.controller.conversation.busy, "Ctrl+Enter did not start a generation"
+    qtbot.waitUntil(lambda: not win.controller.conversation.busy, timeout=timeout)
+    win.controller.conversation.token.disconnect(seen.append)
     return seen
 
 
 @pytest.fixture(scope="session")
 def tiny_sae_with_dictionary(tmp_path_factory, tiny_sae_dir):
-    """A copy of the tiny SAE with a feature dictionary built by core.training.dictionary."""
+    """A copy of the tiny SAE with a feature dictionary built by core.training.dictionary_builder."""
     import shutil
 
     from desktop_sae.core.training.activation_store import collect

@@ -8,45 +8,46 @@ from PySide6.QtCore import Qt
 
 from conftest import ask, make_tiny_loader
 from conftest import set_sampling as _sampling
+from desktop_sae.app.messages import JobKind
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.mark.integration
 def test_send_prompt_streams_tokens_with_the_real_model(make_window, real_sae_dir, qtbot):
-    from desktop_sae.app.state import LoadRequest
+    from desktop_sae.app.loading import LoadRequest
 
     win = make_window(load=LoadRequest(sae=str(real_sae_dir)))
     ctl = win.controller
-    assert "SmolLM2" in win.lbl_model.text() and "SAE:" in win.lbl_sae.text()
+    assert "SmolLM2" in win.status.model.text() and "SAE:" in win.status.sae.text()
     _sampling(win, max_new_tokens=12)
     shown = []
-    ctl.token.connect(lambda ev: shown.append(win.chat.main_view.toPlainText()))
+    ctl.conversation.token.connect(lambda ev: shown.append(win.chat.main_view.toPlainText()))
     seen = ask(qtbot, win, "What is the capital of France?")
     answer = [e for e in seen if not e.is_prompt]
     assert 2 <= len(answer) <= 12
-    text = ctl.state.last_answer()
+    text = ctl.conversation.last_answer()
     assert text and text == "".join(e.delta for e in answer)
     assert text.strip() in win.chat.main_view.toPlainText()
     assert len(set(shown)) > 2, "the transcript did not grow while tokens streamed"
     assert answer[0].top_ids is not None and answer[0].top_vals.shape == answer[0].top_ids.shape
-    assert "tok/s" in win.lbl_speed.text()
+    assert "tok/s" in win.status.speed.text()
     ask(qtbot, win, "And of Italy?")  # multi-turn: the second request carries the first answer
-    assert [m["role"] for m in ctl.state.messages()] == ["user", "assistant", "user", "assistant"]
+    assert [m["role"] for m in ctl.conversation.messages()] == ["user", "assistant", "user", "assistant"]
 
 
 def test_strip_chart_grows_during_streaming(make_window, tiny_sae_dir, qtbot):
     win = make_window(make_tiny_loader(tiny_sae_dir, delay=0.01))
     ctl = win.controller
-    ctl.set_pinned((3, 5, 7, 11, 13))
+    ctl.features.set_pinned((3, 5, 7, 11, 13))
     assert len(win.strip.curves) == 5
     _sampling(win, max_new_tokens=120, temperature=1.0)
     counts = []
-    ctl.send("hello world")
-    while ctl.state.busy:
+    ctl.conversation.send("hello world")
+    while ctl.conversation.busy:
         qtbot.wait(40)
         counts.append(win.strip.n_points("main"))
-    qtbot.waitUntil(lambda: win.strip.n_points("main") == len(ctl.state.turns[-1].events["main"]), timeout=2000)
+    qtbot.waitUntil(lambda: win.strip.n_points("main") == len(ctl.conversation.turns[-1].events["main"]), timeout=2000)
     final = win.strip.n_points("main")
     grew = sorted(set(c for c in counts if 0 < c < final))
     assert len(grew) >= 3, f"curve did not grow while streaming: {counts}"
@@ -58,10 +59,10 @@ def test_strip_chart_grows_during_streaming(make_window, tiny_sae_dir, qtbot):
 def test_steered_features_are_plotted_without_pinning(make_window, tiny_sae_dir, qtbot):
     win = make_window(make_tiny_loader(tiny_sae_dir))
     ctl = win.controller
-    ctl.steer(9, 2.0)
+    ctl.steering.steer(9, 2.0)
     _sampling(win, max_new_tokens=6)
     ask(qtbot, win, "hi")
-    assert ("main", 9) in win.strip.curves and ctl.state.pinned == ()
+    assert ("main", 9) in win.strip.curves and ctl.features.pinned == ()
     qtbot.waitUntil(lambda: win.strip.n_points("main") > 0, timeout=2000)
 
 
@@ -70,15 +71,15 @@ def test_hover_and_click_a_token(make_window, tiny_sae_dir, qtbot):
     ctl = win.controller
     _sampling(win, max_new_tokens=8)
     ask(qtbot, win, "the quick brown fox")
-    ev = next(e for e in ctl.state.turns[-1].events["main"] if e.delta)
+    ev = next(e for e in ctl.conversation.turns[-1].events["main"] if e.delta)
     win.chat.main_view.tokenHovered.emit(ev.run, ev.index)  # what the transcript emits under the mouse
-    assert ctl.state.inspected is ev
+    assert ctl.features.inspected is ev
     qtbot.waitUntil(lambda: f"Token {ev.index}:" in win.token_view.title.text(), timeout=2000)
     assert win.token_view.list.item(0).data(Qt.UserRole) == int(ev.top_ids[0])
     win.chat.main_view.tokenClicked.emit(ev.run, ev.index)
-    assert ctl.state.selected == int(ev.top_ids[0])
+    assert ctl.features.selected == int(ev.top_ids[0])
     assert win.detail.feature == int(ev.top_ids[0]) and win.features.current_feature() == int(ev.top_ids[0])
-    ctl.color_by(int(ev.top_ids[0]))
+    ctl.features.color_by(int(ev.top_ids[0]))
     assert f"#{int(ev.top_ids[0])}" in win.chat.color_label.text()
 
 
@@ -87,15 +88,15 @@ def test_stop_mid_answer(make_window, tiny_sae_dir, qtbot):
     ctl = win.controller
     _sampling(win, max_new_tokens=2000)
     seen = []
-    ctl.token.connect(seen.append)
+    ctl.conversation.token.connect(seen.append)
     win.chat.input.setPlainText("go on forever")
     win.chat.send_btn.click()
     qtbot.waitUntil(lambda: sum(not e.is_prompt for e in seen) >= 5, timeout=10_000)
     qtbot.keyClick(win, Qt.Key_Escape)
-    qtbot.waitUntil(lambda: not ctl.state.busy, timeout=2000)
+    qtbot.waitUntil(lambda: not ctl.conversation.busy, timeout=2000)
     n = sum(not e.is_prompt for e in seen)
     assert 5 <= n < 200
-    assert "stop: cancelled" in win.status_msg.text(), win.status_msg.text()
+    assert "stop: cancelled" in win.status.message.text(), win.status.message.text()
     assert "[stopped]" in win.chat.main_view.toPlainText(), win.chat.main_view.toPlainText()[-300:]
     assert win.chat.send_btn.isEnabled() and not win.chat.stop_btn.isEnabled()
 
@@ -106,24 +107,24 @@ def test_worker_exception_is_reported_and_the_app_keeps_working(make_window, tin
     win = make_window(make_tiny_loader(tiny_sae_dir))
     ctl = win.controller
     _sampling(win, max_new_tokens=6)
-    win.runner.session.fail_next = RuntimeError("simulated failure in the worker")  # a faulty test session
+    win.controller.runner.session.fail_next = RuntimeError("simulated failure in the worker")  # a faulty test session
     ask(qtbot, win, "first")
-    assert "simulated failure" in ctl.state.last_error
+    assert "simulated failure" in ctl.notices.last_error
     assert "simulated failure" in win.chat.main_view.toPlainText()
     from desktop_sae.core.support.errors import SteeringError
 
     with pytest.raises(SteeringError, match="feature 5000 does not exist"):  # refused before anything changes
-        ctl.set_steering(SteeringConfig((SteerSpec(5000, 1.0, "raw", "add"),)))
-    runner_session = win.runner.session
+        ctl.steering.set_steering(SteeringConfig((SteerSpec(5000, 1.0, "raw", "add"),)))
+    runner_session = win.controller.runner.session
     runner_session.fail_next = RuntimeError("a second failure")
-    assert ctl.regenerate()
-    qtbot.waitUntil(lambda: not ctl.state.busy, timeout=10_000)
-    assert "a second failure" in ctl.state.last_error
-    ctl.clear_steering()
-    assert ctl.regenerate()
-    qtbot.waitUntil(lambda: not ctl.state.busy, timeout=10_000)
-    assert ctl.state.last_answer()
-    assert [t.role for t in ctl.state.turns] == ["user", "assistant"]
+    assert ctl.conversation.regenerate()
+    qtbot.waitUntil(lambda: not ctl.conversation.busy, timeout=10_000)
+    assert "a second failure" in ctl.notices.last_error
+    ctl.steering.clear()
+    assert ctl.conversation.regenerate()
+    qtbot.waitUntil(lambda: not ctl.conversation.busy, timeout=10_000)
+    assert ctl.conversation.last_answer()
+    assert [t.role for t in ctl.conversation.turns] == ["user", "assistant"]
 
 
 def test_results_arrive_on_the_gui_thread_and_polling_stops_when_idle(make_window, tiny_sae_dir, qtbot):
@@ -136,11 +137,11 @@ def test_results_arrive_on_the_gui_thread_and_polling_stops_when_idle(make_windo
     _sampling(win, max_new_tokens=8)
     gui = threading.get_ident()
     threads = []
-    ctl.token.connect(lambda ev: threads.append(threading.get_ident() == gui))
-    ctl.answer_finished.connect(lambda *a: threads.append(threading.get_ident() == gui))
+    ctl.conversation.token.connect(lambda ev: threads.append(threading.get_ident() == gui))
+    ctl.conversation.answer_finished.connect(lambda *a: threads.append(threading.get_ident() == gui))
     ask(qtbot, win, "hello")
     assert len(threads) > 8 and all(threads)
-    assert not win.pump.timer.isActive()  # idle: no polling once every job is done
+    assert not win.worker.pump.timer.isActive()  # idle: no polling once every job is done
 
 
 def test_a_burst_of_messages_is_delivered_over_several_ticks(make_window, tiny_sae_dir, qtbot):
@@ -154,39 +155,39 @@ def test_a_burst_of_messages_is_delivered_over_several_ticks(make_window, tiny_s
             state.progress(0.5, f"m{i}")
         return len(seen)
 
-    job = ctl.run_job("burst", chatty, on_progress=lambda m: seen.append(m.message))
-    win.pump.timer.stop()
-    qtbot.waitUntil(lambda: win.runner.live("burst") == [], timeout=10_000)  # all 20 000 posted
+    job = ctl.jobs.submit(JobKind.SWEEP, chatty, on_progress=lambda f, m: seen.append(m))
+    win.worker.pump.timer.stop()
+    qtbot.waitUntil(lambda: win.controller.runner.live(JobKind.SWEEP) == [], timeout=10_000)  # all 20 000 posted
     ctl.poll(budget_s=0.0)
     assert len(seen) <= 1
     ctl.poll(budget_s=0.001)
     assert 0 < len(seen) < 20_000
-    win.pump.timer.start()
-    qtbot.waitUntil(lambda: not ctl.outstanding, timeout=10_000)
+    win.worker.pump.timer.start()
+    qtbot.waitUntil(lambda: not ctl.jobs.outstanding, timeout=10_000)
     assert seen == [f"m{i}" for i in range(20_000)] and job
 
 
 def test_closing_mid_answer_leaves_no_running_thread(make_window, tiny_sae_dir, qtbot):
     win = make_window(make_tiny_loader(tiny_sae_dir, delay=0.01))
     _sampling(win, max_new_tokens=5000)
-    win.controller.send("long")
+    win.controller.conversation.send("long")
     qtbot.wait(200)
-    assert win.controller.state.busy
+    assert win.controller.conversation.busy
     win.close()
-    assert win.thread.isFinished() and not win.thread.isRunning()
+    assert win.worker.thread.isFinished() and not win.worker.thread.isRunning()
 
 
 def test_load_failure_is_reported(qtbot):
-    from desktop_sae.app.state import LoadRequest
-    from desktop_sae.gui.main_window import MainWindow
+    from desktop_sae.app.loading import LoadRequest
+    from desktop_sae.gui.app import build_window
 
     def broken(req, progress, cancelled=None):
         raise FileNotFoundError("no such model: /nowhere")
 
-    win = MainWindow(LoadRequest(model="/nowhere"), loader=broken)
+    win = build_window(LoadRequest(model="/nowhere"), loader=broken)
     qtbot.addWidget(win)
-    qtbot.waitUntil(lambda: win.controller.state.last_error is not None, timeout=5000)
-    assert "/nowhere" in win.controller.state.last_error and not win.controller.state.ready
+    qtbot.waitUntil(lambda: win.controller.notices.last_error is not None, timeout=5000)
+    assert "/nowhere" in win.controller.notices.last_error and not win.controller.model.ready
     assert not win.chat.send_btn.isEnabled()
     win.close()
-    assert not win.thread.isRunning()
+    assert not win.worker.thread.isRunning()

@@ -18,16 +18,16 @@ def test_feature_search_labels_and_detail(make_window, tiny_sae_dir, qtbot):
     fp.search.setText("#42")
     assert list(fp.model.rows) == [42]
     fp.search.setText("")
-    ctl.set_label(42, "Golden Gate bridge")
+    ctl.features.set_label(42, "Golden Gate bridge")
     saved = json.loads((tiny_sae_dir / "labels.user.json").read_text())
     assert saved == {"42": "Golden Gate bridge"}
     fp.search.setText("golden bridge")
     assert list(fp.model.rows) == [42]
     fp.select(42)  # a click in the list
-    assert ctl.state.selected == 42
+    assert ctl.features.selected == 42
     assert "Golden Gate bridge" in win.detail.title.text()
     qtbot.waitUntil(lambda: "promotes" in win.detail.logits.text(), timeout=5000)  # computed by the worker
-    ctl.set_label(42, "")  # clearing restores the automatic label
+    ctl.features.set_label(42, "")  # clearing restores the automatic label
     assert json.loads((tiny_sae_dir / "labels.user.json").read_text()) == {}
 
 
@@ -39,11 +39,11 @@ def test_feature_dashboard_with_a_dictionary(make_window, tiny_sae_with_dictiona
     e = d.entry(f)
     win = make_window(make_tiny_loader(tiny_sae_with_dictionary))
     ctl = win.controller
-    assert ctl.state.catalog.dictionary is not None and ctl.state.label(f) == e["label"]
+    assert ctl.model.catalog.dictionary is not None and ctl.features.label(f) == e["label"]
     win.features.search.setText(e["label"].split()[0])
     assert f in list(win.features.model.rows)
     win.features.search.setText("")
-    ctl.select(f)
+    ctl.features.select(f)
     assert e["label"] in win.detail.title.text()
     assert "promotes" in win.detail.logits.text() and e["top_logits"][0][0].strip() in win.detail.logits.text()
     html = win.detail.contexts.toHtml()
@@ -66,13 +66,14 @@ def test_settings_and_layout_persist(make_window, tiny_sae_dir, qtbot):
     win.chat.system.setText("Be brief.")
     win.chat.sampling.temperature.setValue(0.9)
     win.chat.sampling.max_tokens.setValue(77)
-    assert win.controller.state.sampling.max_new_tokens == 77 and win.controller.state.system == "Be brief."
+    conv = win.controller.conversation
+    assert conv.sampling.max_new_tokens == 77 and conv.system == "Be brief."
     win.docks["token"].hide()
     win.close()
     assert (paths.config_dir() / "desktop-sae.ini").exists()
     again = make_window(make_tiny_loader(tiny_sae_dir))
-    assert again.controller.state.system == "Be brief." and again.chat.system.text() == "Be brief."
-    assert again.controller.state.sampling.temperature == pytest.approx(0.9)
+    assert again.controller.conversation.system == "Be brief." and again.chat.system.text() == "Be brief."
+    assert again.controller.conversation.sampling.temperature == pytest.approx(0.9)
     assert again.chat.sampling.max_tokens.value() == 77
     assert not again.docks["token"].isVisible()
 
@@ -91,23 +92,22 @@ def test_screenshot_command_is_registered_without_importing_qt():
 
 
 def test_first_start_shows_the_welcome_page_and_a_demo_opens_the_chat(qtbot, tiny_sae_dir, tmp_path):
-    from desktop_sae.app.state import LoadRequest
-    from desktop_sae.gui.main_window import MainWindow
+    from desktop_sae.app.loading import LoadRequest
+    from desktop_sae.gui.app import build_window
 
-    win = MainWindow(LoadRequest(), loader=make_tiny_loader(tiny_sae_dir))
+    win = build_window(LoadRequest(), loader=make_tiny_loader(tiny_sae_dir))
     qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.controller.state.ready, timeout=20_000)
+    qtbot.waitUntil(lambda: win.controller.model.ready, timeout=20_000)
     assert win.pages.currentWidget() is win.welcome and win.welcome.demos.count() >= 3
     win.welcome.demos.setCurrentRow(0)
     win.welcome.demo_btn.click()
-    assert win.pages.currentWidget() is win.chat and win.mode == "simple"
+    assert win.pages.currentWidget() is win.chat and win.views.mode == "simple"
     assert not win.docks["features"].isVisible() and win.docks["steering"].isVisible()
     assert win.chat.input.toPlainText()
-    win.set_simple(False)
+    win.views.set_simple(False)
     assert win.docks["features"].isVisible()
     win.close()
-    again = MainWindow(None)  # the welcome page is shown on the first start only
+    again = build_window(None, show=False)  # the welcome page is shown on the first start only
     qtbot.addWidget(again)
     assert again.pages.currentWidget() is again.chat
     again.close()
@@ -120,11 +120,11 @@ def test_presentation_mode_scales_fonts_and_restores_them(make_window, tiny_sae_
     app = QApplication.instance()
     before = app.font().pointSizeF()
     qtbot.keyClick(win, Qt.Key_F11)
-    assert win.presenting and app.font().pointSizeF() >= 1.6 * before - 0.01
+    assert win.views.presenting and app.font().pointSizeF() >= 1.6 * before - 0.01
     assert win.chat.input.font().pointSizeF() >= 1.6 * before - 0.01
     assert not win.docks["features"].isVisible() and win.isFullScreen()
     qtbot.keyClick(win, Qt.Key_F11)
-    assert not win.presenting and app.font().pointSizeF() == pytest.approx(before)
+    assert not win.views.presenting and app.font().pointSizeF() == pytest.approx(before)
     assert win.docks["features"].isVisible()
 
 
@@ -139,16 +139,16 @@ def test_session_report_holds_the_transcript_plots_and_dashboards(
     win = make_window(make_tiny_loader(tiny_sae_with_dictionary))
     ctl = win.controller
     set_sampling(win, max_new_tokens=8)
-    ctl.steer(4, 15.0)
-    ctl.set_compare(True)
+    ctl.steering.steer(4, 15.0)
+    ctl.conversation.set_compare(True)
     ask(qtbot, win, "the bridge")
-    f = int(ctl.state.catalog.active_ids("max")[0])
-    ctl.select(f)
+    f = int(ctl.model.catalog.active_ids("max")[0])
+    ctl.features.select(f)
     win.strip.copy_btn.click()
     assert not QGuiApplication.clipboard().image().isNull()  # "Copy image" on a plot
-    html_path, csv_path = win.export_report(tmp_path / "session")
+    html_path, csv_path = win.files.export_report(tmp_path / "session")
     text = html_path.read_text()
-    turn = ctl.state.turns[-1]
+    turn = ctl.conversation.turns[-1]
     import html
 
     assert "the bridge" in text and html.escape(turn.content) in text and html.escape(turn.default) in text

@@ -26,7 +26,7 @@ def pair_loader(sae_dir):
     def loader(req, progress, cancelled=None):
         if req.model is None:
             return start(req, progress, cancelled)
-        from desktop_sae.app.tasks import default_loader
+        from desktop_sae.app.loading import default_loader
 
         return default_loader(req, progress, cancelled)
 
@@ -54,8 +54,8 @@ def save_shot(widget, name: str, tmp_path) -> Path:
 def test_download_a_pair_open_it_and_chat_with_its_features(make_window, tiny_sae_dir, hub_env, qtbot, tmp_path):
     win = make_window(pair_loader(tiny_sae_dir))
     ctl = win.controller
-    win.act_assets.trigger()  # File > Models and SAEs…
-    dlg = win.asset_manager
+    win.menu_actions.assets.trigger()  # File > Models and SAEs…
+    dlg = win.files.asset_manager
     assert dlg.isVisible() and dlg.current_model() is not None
     assert download(qtbot, dlg, 0, MODEL_REPO).startswith("Done: tiny-org/tiny-llama")
     assert dlg.current_model().id == f"hub:{MODEL_REPO}"  # listed and selected
@@ -67,40 +67,41 @@ def test_download_a_pair_open_it_and_chat_with_its_features(make_window, tiny_sa
 
     qtbot.mouseClick(dlg.open_btn, Qt.LeftButton)
     assert not dlg.isVisible()
-    st = ctl.state
-    qtbot.waitUntil(lambda: st.info is not None and st.info.sae_path == sae.path and st.ready, timeout=60_000)
-    assert st.info.model.name == MODEL_REPO and st.info.model.source == "folder" and not st.info.warnings
+    model = ctl.model
+    qtbot.waitUntil(lambda: model.info is not None and model.info.sae_path == sae.path and model.ready,
+                    timeout=60_000)
+    assert model.info.model.name == MODEL_REPO and model.info.model.source == "folder" and not model.info.warnings
     qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=5000)  # the chat has the keyboard again
     set_sampling(win, temperature=0.0, max_new_tokens=12)
     events = ask(qtbot, win, "the bridge")
     answer = [e for e in events if not e.is_prompt]
     assert answer and all(e.top_ids is not None and len(e.top_ids) for e in answer)  # the new SAE's features
     assert win.features.model.rowCount() == 256
-    plain = st.last_answer()
+    plain = ctl.conversation.last_answer()
     f = int(answer[0].top_ids[0])
-    ctl.steer(f, 40.0, "add", unit="raw")
-    ctl.regenerate()
-    qtbot.waitUntil(lambda: not st.busy, timeout=60_000)
-    assert st.last_answer() != plain  # steering with the downloaded SAE's feature changes the answer
+    ctl.steering.steer(f, 40.0, "add", unit="raw")
+    ctl.conversation.regenerate()
+    qtbot.waitUntil(lambda: not ctl.conversation.busy, timeout=60_000)
+    assert ctl.conversation.last_answer() != plain  # steering with the downloaded SAE's feature changes the answer
 
 
 def test_a_refused_pair_shows_its_reasons_and_changes_nothing(make_window, tiny_sae_dir, hub_env, qtbot, tmp_path):
     win = make_window(pair_loader(tiny_sae_dir))
-    dlg = win.show_asset_manager()
+    dlg = win.files.show_asset_manager()
     download(qtbot, dlg, 0, MODEL_REPO)
     assert download(qtbot, dlg, 2, SAE_REPO, f"wide/{SAE_PATH}").startswith("Done")
     assert dlg.current_sae().sae.d_in == 32
     assert not dlg.report.ok and "width mismatch: the SAE reads vectors of d_in=32" in dlg.report_view.toPlainText()
     save_shot(dlg, "asset-manager-refused.png", tmp_path)
-    before = win.controller.state.info
+    before = win.controller.model.info
     qtbot.mouseClick(dlg.open_btn, Qt.LeftButton)
     assert dlg.isVisible() and "Not opened: width mismatch" in dlg.error.text()
-    assert win.controller.state.info is before and not win.controller.outstanding
+    assert win.controller.model.info is before and not win.controller.jobs.outstanding
 
 
 def test_cancel_a_download_from_the_dialog(make_window, tiny_sae_dir, hub_env, qtbot):
     win = make_window(pair_loader(tiny_sae_dir))
-    dlg = win.show_asset_manager()
+    dlg = win.files.show_asset_manager()
     hub_env.slow["model.safetensors"] = 0.2
     panel = dlg.download
     panel.kind.setCurrentIndex(0)
@@ -117,7 +118,7 @@ def test_cancel_a_download_from_the_dialog(make_window, tiny_sae_dir, hub_env, q
 
 def test_import_in_the_dialog(make_window, tiny_sae_dir, qtbot, tmp_path):
     win = make_window(make_tiny_loader(tiny_sae_dir))
-    dlg = win.show_asset_manager()
+    dlg = win.files.show_asset_manager()
     junk = tmp_path / "junk.dat"
     junk.write_bytes(b"\x00\x01 not a model" * 50)
     assert not dlg.import_path(str(junk)) and "Not imported" in dlg.error.text()

@@ -25,8 +25,8 @@ def _back_to_chat(qtbot, win, dialog):
 
 
 def _find(qtbot, win, pos, neg):
-    win.act_contrast.trigger()
-    finder = win.contrast_finder
+    win.menu_actions.contrast.trigger()
+    finder = win.finders.contrast_finder
     assert finder.isVisible()
     finder.positives.setPlainText("\n".join(pos[:-1]))
     finder.positives.moveCursor(QTextCursor.End)
@@ -36,7 +36,7 @@ def _find(qtbot, win, pos, neg):
     assert finder.counts[0].text() == f"{len(pos)} texts"
     qtbot.mouseClick(finder.find_btn, Qt.LeftButton)
     assert finder.stop_btn.isEnabled() and not finder.find_btn.isEnabled()
-    qtbot.waitUntil(lambda: finder.result is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: finder.contrast is not None, timeout=60_000)
     return finder
 
 
@@ -45,55 +45,55 @@ def test_the_finder_finds_features_and_steers_with_a_row_and_with_the_vector(mak
     ctl = win.controller
     set_sampling(win, max_new_tokens=16, temperature=0.0)
     ask(qtbot, win, "tell me about bridges")
-    base = ctl.state.last_answer()
-    ctl.clear()
+    base = ctl.conversation.last_answer()
+    ctl.conversation.clear()
     pos, neg = EXAMPLES["Bridges vs other structures"]
     finder = _find(qtbot, win, pos, neg)
-    hits = finder.result.hits
+    hits = finder.contrast.hits
     assert hits and finder.table.rowCount() == len(hits)
     assert finder.table.item(0, 0).text() == f"#{hits[0].feature}"
     assert "‖" in finder.vec_label.text() and finder.vec_steer.isEnabled()
     # the difference vector: a steering row under a negative key, and the next answer changes
     qtbot.mouseClick(finder.vec_steer, Qt.LeftButton)
-    (spec,) = ctl.state.steering.features
-    assert spec.feature < 0 and spec.vector == finder.result.vector.values and spec.strength > 0
+    (spec,) = ctl.steering.config.features
+    assert spec.feature < 0 and spec.vector == finder.contrast.vector.values and spec.strength > 0
     assert win.docks["steering"].isVisible()
     _back_to_chat(qtbot, win, finder)
     ask(qtbot, win, "tell me about bridges")
-    assert ctl.state.last_answer() != base
+    assert ctl.conversation.last_answer() != base
     win.features.refresh()  # the feature list, the dashboard and the strip chart ignore the vector row
-    ctl.select(spec.feature)
-    assert ctl.watched() == () and ctl.state.selected is None and win.detail.feature is None
+    ctl.features.select(spec.feature)
+    assert ctl.conversation.watched() == () and ctl.features.selected is None and win.detail.feature is None
     # a feature row: Steer adds it at 3x max activation, Inspect selects it, Pin pins it
     f = hits[0].feature
-    assert win.open_contrast_finder() is finder and finder.result.hits == hits  # reopened with its results
+    assert win.finders.open_contrast_finder() is finder and finder.contrast.hits == hits  # reopened with its results
     qtbot.mouseClick(finder.table.button(0, "Steer"), Qt.LeftButton)
-    assert [s.feature for s in ctl.state.steering.features] == [spec.feature, f]
-    assert ctl.state.steering.features[1].strength == 3.0 and ctl.state.steering.features[1].unit == "max"
+    assert [s.feature for s in ctl.steering.config.features] == [spec.feature, f]
+    assert ctl.steering.config.features[1].strength == 3.0 and ctl.steering.config.features[1].unit == "max"
     assert finder.set_steer.isEnabled()  # the top features as one weighted set, in one change
     qtbot.mouseClick(finder.set_steer, Qt.LeftButton)
-    assert finder.result.set_features[0] == f  # the set leads with the top hit, whose row it replaces
-    assert [s.feature for s in ctl.state.steering.features] == [spec.feature, *finder.result.set_features]
+    assert finder.contrast.set_features[0] == f  # the set leads with the top hit, whose row it replaces
+    assert [s.feature for s in ctl.steering.config.features] == [spec.feature, *finder.contrast.set_features]
     assert "Steering with the set" in finder.status.text()
     qtbot.mouseClick(finder.table.button(1, "Inspect"), Qt.LeftButton)
     g = hits[1].feature
-    assert ctl.state.selected == g and win.features.current_feature() == g and win.detail.feature == g
+    assert ctl.features.selected == g and win.features.current_feature() == g and win.detail.feature == g
     qtbot.mouseClick(finder.table.button(0, "Pin"), Qt.LeftButton)
-    assert ctl.state.pinned == (f,) and finder.table.button(0, "Pin").isChecked()
+    assert ctl.features.pinned == (f,) and finder.table.button(0, "Pin").isChecked()
     _back_to_chat(qtbot, win, finder)
     ask(qtbot, win, "and more")  # pinned + steered feature and a vector row: the answer streams as usual
-    assert ctl.state.turns[-1].role == "assistant"
+    assert ctl.conversation.turns[-1].role == "assistant"
     # saving the vector into the vectors folder
-    path = finder.save_vector_to(default_vector_path(finder.result.vector))
+    path = finder.save_vector_to(default_vector_path(finder.contrast.vector))
     assert path.parent.name == "vectors" and np.allclose(load_vector(path).values, spec.vector, atol=1e-4)
 
 
 def test_the_finder_refuses_empty_input_and_stops(make_window, tiny_sae_dir, qtbot):
     win = make_window(make_tiny_loader(tiny_sae_dir))
-    finder = win.open_contrast_finder()
+    finder = win.finders.open_contrast_finder()
     finder.positives.setPlainText("a bridge")
     qtbot.mouseClick(finder.find_btn, Qt.LeftButton)
-    assert "at least one positive and one negative" in finder.status.text() and finder.job is None
+    assert "at least one positive and one negative" in finder.status.text() and not finder.run.running
     finder.example.setCurrentIndex(2)
     finder.example.activated.emit(2)
     assert finder.positives.toPlainText().startswith("def add")
@@ -101,8 +101,8 @@ def test_the_finder_refuses_empty_input_and_stops(make_window, tiny_sae_dir, qtb
     qtbot.mouseClick(finder.find_btn, Qt.LeftButton)
     qtbot.waitUntil(lambda: finder.progress.value() > 0, timeout=20_000)
     qtbot.mouseClick(finder.stop_btn, Qt.LeftButton)
-    qtbot.waitUntil(lambda: finder.job is None, timeout=20_000)
-    assert finder.status.text() == "Stopped." and finder.result is None and finder.find_btn.isEnabled()
+    qtbot.waitUntil(lambda: not finder.run.running, timeout=20_000)
+    assert finder.status.text() == "Stopped." and finder.contrast is None and finder.find_btn.isEnabled()
 
 
 def _select_tokens(view, first, last):
@@ -127,27 +127,28 @@ def test_features_on_a_chat_selection_match_the_direct_computation(make_window, 
     ctl = win.controller
     set_sampling(win, max_new_tokens=14)
     ask(qtbot, win, "hello there")
-    evs = [e for e in ctl.state.turns[-1].events["main"] if e.delta]
+    evs = [e for e in ctl.conversation.turns[-1].events["main"] if e.delta]
     a, b = evs[2], evs[5]
     _select_tokens(win.chat.main_view, f"tok:main:{a.index}", f"tok:main:{b.index}")
     menu = win.chat.main_view.context_menu(QPoint(5, 5))
     act = next(x for x in menu.actions() if x.text() == "Features on this selection")
     assert act.isEnabled()
     act.trigger()
-    popup = win.selection_features
+    popup = win.finders.selection_features
     assert popup.isVisible()
-    qtbot.waitUntil(lambda: popup.result is not None, timeout=30_000)
-    s = win.runner.session
-    ids = s.prompt_ids(ctl.state.messages()[:1]) + [e.token_id for e in ctl.state.turns[-1].events["main"]]
+    qtbot.waitUntil(lambda: popup.text_features is not None, timeout=30_000)
+    s = win.controller.runner.session
+    conv = ctl.conversation
+    ids = s.prompt_ids(conv.messages()[:1]) + [e.token_id for e in conv.turns[-1].events["main"]]
     want = features_on_span(s, ids, a.index, b.index + 1)
-    assert popup.result == want and popup.table.rowCount() == len(want.features) > 0
+    assert popup.text_features == want and popup.table.rowCount() == len(want.features) > 0
     assert popup.table.item(0, 0).text() == f"#{want.features[0].feature}"
     qtbot.mouseClick(popup.table.button(0, "Steer"), Qt.LeftButton)
-    assert ctl.state.steering.features[0].feature == want.features[0].feature
+    assert ctl.steering.config.features[0].feature == want.features[0].feature
     # a selection in the user's message (no answer tokens) is read as plain text
     view = win.chat.main_view
     cur = view.document().find("hello there")
     view.setTextCursor(cur)
     win.chat.main_view.context_menu(QPoint(5, 5)).actions()[-1].trigger()
-    qtbot.waitUntil(lambda: popup.result is not None, timeout=30_000)
-    assert "plain text" in popup.note.text() and popup.result.tokens
+    qtbot.waitUntil(lambda: popup.text_features is not None, timeout=30_000)
+    assert "plain text" in popup.note.text() and popup.text_features.tokens

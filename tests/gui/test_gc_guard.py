@@ -67,7 +67,7 @@ def test_a_window_holds_the_guard_until_it_closes(make_window, tiny_sae_dir):
     win = make_window(make_tiny_loader(tiny_sae_dir))
     assert not gc.isenabled() and GuiThreadGC.active()
     win.close()
-    assert not win.thread.isRunning()
+    assert not win.worker.thread.isRunning()
     assert gc.isenabled() and not GuiThreadGC.active()
 
 

@@ -47,37 +47,37 @@ def test_a_lesson_drives_the_window_and_gives_everything_back(make_window, tiny_
     path.write_text(json.dumps(LESSON))
     win = make_window(make_tiny_loader(tiny_sae_dir))
     ctl = win.controller
-    ctl.steer(7, 1.5)
-    before = (ctl.state.steering, ctl.state.sampling, ctl.state.compare)
+    ctl.steering.steer(7, 1.5)
+    before = (ctl.steering.config, ctl.conversation.sampling, ctl.conversation.compare)
     layout = {k: d.isVisible() for k, d in win.docks.items()}
-    assert win.start_lesson(str(path))
-    panel = win.lesson_panel
+    assert win.lessons.start(str(path))
+    panel = win.lessons.panel
     assert "Welcome" in panel.narration.toPlainText() and panel.progress.value() == 1
     assert win.docks["lesson"].isVisible() and not win.docks["features"].isVisible()
-    assert win.highlighter.isVisible() and win.highlighter.target is win.chat.input
+    assert win.lessons.highlighter.isVisible() and win.lessons.highlighter.target is win.chat.input
     qtbot.keyClick(win, Qt.Key_PageDown)  # a presentation clicker's "next"
-    assert panel.progress.value() == 2 and ctl.state.sampling.temperature == 0
-    assert win.docks["strip"].isVisible() and win.highlighter.target is win.chat.send_btn
-    qtbot.waitUntil(lambda: not ctl.state.busy and bool(ctl.state.turns), timeout=20_000)
-    assert [t.role for t in ctl.state.turns] == ["user", "assistant"]
-    assert ctl.state.turns[0].content == "the quick brown fox"
+    assert panel.progress.value() == 2 and ctl.conversation.sampling.temperature == 0
+    assert win.docks["strip"].isVisible() and win.lessons.highlighter.target is win.chat.send_btn
+    qtbot.waitUntil(lambda: not ctl.conversation.busy and bool(ctl.conversation.turns), timeout=20_000)
+    assert [t.role for t in ctl.conversation.turns] == ["user", "assistant"]
+    assert ctl.conversation.turns[0].content == "the quick brown fox"
     panel.next_btn.click()
-    assert ctl.state.compare and win.chat.default_view.isVisible()
+    assert ctl.conversation.compare and win.chat.default_view.isVisible()
     # demo concepts belong to the bundled SAE: on another SAE the step says so and the lesson goes on
-    assert "bundled SAE" in ctl.state.last_error
-    qtbot.waitUntil(lambda: not ctl.state.busy and bool(ctl.state.last_answer("default")), timeout=20_000)
+    assert "bundled SAE" in ctl.notices.last_error
+    qtbot.waitUntil(lambda: not ctl.conversation.busy and bool(ctl.conversation.last_answer("default")), timeout=20_000)
     panel.back_btn.click()
-    assert panel.progress.value() == 2 and not ctl.state.compare
-    qtbot.waitUntil(lambda: not ctl.state.busy, timeout=20_000)
+    assert panel.progress.value() == 2 and not ctl.conversation.compare
+    qtbot.waitUntil(lambda: not ctl.conversation.busy, timeout=20_000)
     panel.next_btn.click()
-    qtbot.waitUntil(lambda: not ctl.state.busy, timeout=20_000)
+    qtbot.waitUntil(lambda: not ctl.conversation.busy, timeout=20_000)
     panel.next_btn.click()
     assert panel.next_btn.text().startswith("Finish")
     panel.next_btn.click()  # Finish
-    assert win.lesson_runner is None and not win.docks["lesson"].isVisible()
-    assert (ctl.state.steering, ctl.state.sampling, ctl.state.compare) == before
+    assert win.lessons.runner is None and not win.docks["lesson"].isVisible()
+    assert (ctl.steering.config, ctl.conversation.sampling, ctl.conversation.compare) == before
     assert {k: d.isVisible() for k, d in win.docks.items() if k in layout} == layout
-    assert not win.highlighter.isVisible()
+    assert not win.lessons.highlighter.isVisible()
 
 
 def test_a_malformed_lesson_is_refused_with_its_step_and_field(make_window, tiny_sae_dir, tmp_path):
@@ -86,43 +86,43 @@ def test_a_malformed_lesson_is_refused_with_its_step_and_field(make_window, tiny
     path = tmp_path / "tiny-tour.json"
     path.write_text(json.dumps(bad))
     win = make_window(make_tiny_loader(tiny_sae_dir))
-    assert not win.start_lesson(str(path))
-    err = win.controller.state.last_error
+    assert not win.lessons.start(str(path))
+    err = win.controller.notices.last_error
     assert "step 2" in err and "'Ask'" in err and "action" in err and "fly" in err
-    assert win.lesson_runner is None
+    assert win.lessons.runner is None
 
 
 def test_the_mystery_quiz_hides_a_feature_scores_and_reveals_it(make_window, tiny_sae_dir, qtbot):
     win = make_window(make_tiny_loader(tiny_sae_dir))
     ctl, quiz = win.controller, win.quiz_panel
-    win.controller.set_label(3, "three")  # a few well-labelled features to quiz on (tiny SAE: no demo list)
+    win.controller.features.set_label(3, "three")  # a few well-labelled features to quiz on (tiny SAE: no demo list)
     for f, name in ((5, "five"), (8, "eight"), (13, "thirteen"), (21, "twenty-one")):
-        ctl.set_label(f, name)
-    ctl.steer(2, 1.0)
-    before = ctl.state.steering
+        ctl.features.set_label(f, name)
+    ctl.steering.steer(2, 1.0)
+    before = ctl.steering.config
     assert quiz.start(rounds=2, seed=1, source="labelled")
-    r = quiz.quiz.current
-    assert [s.label for s in ctl.state.steering.features] == ["mystery feature"]
-    assert ctl.state.steering.features[0].feature == r.hidden
-    qtbot.waitUntil(lambda: not ctl.state.busy and bool(ctl.state.turns), timeout=20_000)
+    r = quiz.run.round
+    assert [s.label for s in ctl.steering.config.features] == ["mystery feature"]
+    assert ctl.steering.config.features[0].feature == r.hidden
+    qtbot.waitUntil(lambda: not ctl.conversation.busy and bool(ctl.conversation.turns), timeout=20_000)
     assert {b.text() for b in quiz.choice_btns} == {label for _, label in r.choices}
     quiz.choice_btns[r.correct].click()
-    assert "Right" in quiz.feedback.text() and ctl.state.selected == r.hidden and "1 of 1" in quiz.score_lbl.text()
+    assert "Right" in quiz.feedback.text() and ctl.features.selected == r.hidden and "1 of 1" in quiz.score_lbl.text()
     quiz.next_btn.click()
-    r2 = quiz.quiz.current
-    qtbot.waitUntil(lambda: not ctl.state.busy, timeout=20_000)
+    r2 = quiz.run.round
+    qtbot.waitUntil(lambda: not ctl.conversation.busy, timeout=20_000)
     quiz.choice_btns[(r2.correct + 1) % 4].click()
     assert "Not quite" in quiz.feedback.text() and "1 of 2" in quiz.score_lbl.text()
     quiz.next_btn.click()  # Finish
-    assert "1 of 2" in quiz.question.text() and ctl.state.steering == before
+    assert "1 of 2" in quiz.question.text() and ctl.steering.config == before
 
 
 def _play(win, qtbot, timeout=120_000):
     """Click Next through the whole lesson (no typing), waiting for each step's work; returns the step titles."""
-    ctl, panel, titles = win.controller, win.lesson_panel, []
+    ctl, panel, titles = win.controller, win.lessons.panel, []
     while True:
-        qtbot.waitUntil(lambda: not ctl.outstanding and not ctl.state.busy, timeout=timeout)
-        titles.append(win.lesson_runner.step.title)
+        qtbot.waitUntil(lambda: not ctl.jobs.outstanding and not ctl.conversation.busy, timeout=timeout)
+        titles.append(win.lessons.runner.step.title)
         assert panel.narration.toPlainText().strip()
         if panel.next_btn.text().startswith("Finish"):
             panel.next_btn.click()
@@ -137,23 +137,23 @@ def test_every_shipped_lesson_runs_end_to_end(make_window, tiny_sae_dir, qtbot):
     win = make_window(make_tiny_loader(tiny_sae_dir))
     win.toy_lab.slow_motion.setChecked(False)  # fast in tests; a class watches it slowly
     for info in list_lessons():
-        assert win.start_lesson(info.id), win.controller.state.last_error
+        assert win.lessons.start(info.id), win.controller.notices.last_error
         titles = _play(win, qtbot)
-        assert len(titles) == info.steps and win.lesson_runner is None
-    assert win.toy_lab.geometry is not None  # the superposition lesson trained the toy model
+        assert len(titles) == info.steps and win.lessons.runner is None
+    assert win.toy_lab.toy_geometry is not None  # the superposition lesson trained the toy model
 
 
 @pytest.mark.integration
 def test_every_shipped_lesson_in_presentation_mode_with_the_real_model(make_window, real_sae_dir, qtbot):
-    from desktop_sae.app.state import LoadRequest
+    from desktop_sae.app.loading import LoadRequest
     from desktop_sae.core.classroom.lessons import list_lessons
 
     win = make_window(load=LoadRequest(sae=str(real_sae_dir)))
-    win.set_presentation(True)
+    win.views.set_presentation(True)
     errors = []
-    win.controller.error.connect(lambda title, msg: errors.append(f"{title}: {msg}"))
+    win.controller.notices.error.connect(lambda title, msg: errors.append(f"{title}: {msg}"))
     for info in list_lessons():
-        assert win.start_lesson(info.id)
+        assert win.lessons.start(info.id)
         _play(win, qtbot, timeout=300_000)
         assert errors == [], (info.id, errors)  # the demo concepts apply to the bundled SAE
-    win.set_presentation(False)
+    win.views.set_presentation(False)

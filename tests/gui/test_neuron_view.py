@@ -47,18 +47,18 @@ def test_shows_a_curated_neuron_from_the_shipped_data(make_window, tiny_sae_dir,
         view.features.anchorClicked.emit(QUrl(f"feature:{data['curated'][0]['features'][0]['feature']}"))
 
 
-def test_computes_a_neuron_by_number_through_the_controller(make_window, tiny_sae_dir, qtbot):
+def test_computes_a_neuron_by_number_as_a_run(make_window, tiny_sae_dir, qtbot):
     win = make_window(tiny.make_loader(tiny_sae_dir))
     view = make_view(qtbot, win)
     progress = []
-    win.controller.job_progress.connect(lambda m: m.kind == "neuron" and progress.append(m))
+    win.controller.jobs.progress.connect(lambda h: h.kind == "neuron" and progress.append((h.fraction, h.message)))
     job = view.show_neuron(5)
     assert job is not None and view.cancel_btn.isEnabled() and view.progress.isVisibleTo(view)
     qtbot.waitUntil(lambda: not view.busy, timeout=120_000)
     assert view.shown["neuron"] == 5 and view.shown["layer"] == 1  # the tiny model has no layer 12: the SAE's
     assert view.picker.currentIndex() == -1 and view.spin.value() == 5 and "neuron #5" in view.header.text()
     assert not view.cancel_btn.isEnabled() and not view.progress.isVisibleTo(view)
-    assert progress and progress[-1].fraction == 1.0 and any("texts" in m.message for m in progress)
+    assert progress and progress[-1][0] == 1.0 and any("texts" in m for _f, m in progress)
     # the same top contexts as core computes directly
     texts, topics = nd.load_texts(FOLDER)
     acts = neuron_activations(tiny.tiny_lm().model, tiny.tiny_tokenizer(), texts, 1, topics=topics)
@@ -75,7 +75,7 @@ def test_computes_a_neuron_by_number_through_the_controller(make_window, tiny_sa
     progress.clear()
     view.show_neuron(6)
     qtbot.waitUntil(lambda: not view.busy, timeout=60_000)
-    assert view.shown["neuron"] == 6 and not any("texts" in m.message for m in progress)
+    assert view.shown["neuron"] == 6 and not any("texts" in m for _f, m in progress)
 
 
 def test_a_missing_neuron_is_reported_and_cancel_stops_a_computation(make_window, tiny_sae_dir, qtbot):
@@ -83,7 +83,7 @@ def test_a_missing_neuron_is_reported_and_cancel_stops_a_computation(make_window
     view = make_view(qtbot, win)
     first = view.shown["neuron"]
     progress = []
-    win.controller.job_progress.connect(lambda m: m.kind == "neuron" and progress.append(m))
+    win.controller.jobs.progress.connect(lambda h: h.kind == "neuron" and progress.append((h.fraction, h.message)))
     view.show_neuron(1000)  # the tiny model's MLPs have 128 neurons: refused before any pass over the texts
     qtbot.waitUntil(lambda: not view.busy, timeout=60_000)
     assert "does not exist" in view.status.text() and "0..127" in view.status.text()

@@ -28,7 +28,7 @@ def test_sweep_from_a_steering_row_plots_hovers_and_applies(make_window, low_max
     monkeypatch.setattr(data, "resources_dir", lambda: RES)
     win = make_window(loader=make_tiny_loader(low_max_sae))
     ctl = win.controller
-    ctl.steer(204, 1.0)
+    ctl.steering.steer(204, 1.0)
     row = win.steering.rows[0]
     row.sweep_btn.click()
     dlg = win._boxes[-1]
@@ -46,7 +46,7 @@ def test_sweep_from_a_steering_row_plots_hovers_and_applies(make_window, low_max
     qtbot.waitUntil(lambda: len(panel.points) >= 2, timeout=120_000)
     x, _ = panel.plot.curves["concept"].getData()
     assert 2 <= len(x) <= 4  # points are drawn as they arrive
-    qtbot.waitUntil(lambda: panel.job is None, timeout=120_000)
+    qtbot.waitUntil(lambda: not panel.run.running, timeout=120_000)
     assert sorted(panel.points) == [0, 1, 2, 3]
     x, y = panel.plot.curves["combined"].getData()
     assert list(10 ** x) == pytest.approx(list(panel.strengths)) and len(y) == 4  # log x axis
@@ -62,7 +62,7 @@ def test_sweep_from_a_steering_row_plots_hovers_and_applies(make_window, low_max
     assert best.combined > 0 and panel.apply_btn.isEnabled() and plot.sweet[0].isVisible()
     assert plot.sweet[0].value() == pytest.approx(math.log10(best.strength))
     panel.apply_btn.click()
-    assert ctl.state.steering.features[0].strength == pytest.approx(best.strength)
+    assert ctl.steering.config.features[0].strength == pytest.approx(best.strength)
     assert row.value.value() == pytest.approx(best.strength, abs=0.01)
     SHOTS.mkdir(exist_ok=True)
     dlg.grab().save(str(SHOTS / "sweep_dialog.png"))
@@ -71,12 +71,12 @@ def test_sweep_from_a_steering_row_plots_hovers_and_applies(make_window, low_max
 
 def test_sweep_menu_opens_for_the_steering_set(make_window, tiny_sae_dir, qtbot):
     win = make_window(loader=make_tiny_loader(tiny_sae_dir))
-    win.act_sweep.trigger()  # nothing steered or selected: a message, no job
+    win.menu_actions.sweep.trigger()  # nothing steered or selected: a message, no job
     empty = win._boxes[-1].panel
-    assert empty.run() is None and "first" in empty.status.text()
+    assert empty.start() is None and "first" in empty.status.text()
     win._boxes[-1].close()
-    win.controller.steer(3, 2.0)
-    win.act_sweep.trigger()
+    win.controller.steering.steer(3, 2.0)
+    win.menu_actions.sweep.trigger()
     panel = win._boxes[-1].panel
     items = [panel.target.itemData(i) for i in range(panel.target.count())]
     assert items[-1] == "set" and items[0].feature == 3

@@ -8,7 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 from conftest import make_tiny_loader
-from desktop_sae.app.messages import JobCancelled
+from desktop_sae.app.job_handles import JobStatus
+from desktop_sae.app.messages import JobKind
 from desktop_sae.gui.plot_export import widget_png_bytes
 from desktop_sae.gui.toy_lab import ToyLab
 
@@ -20,7 +21,7 @@ TIMEOUT = 60_000
 @pytest.fixture
 def lab(make_window, tiny_sae_dir, qtbot):
     win = make_window(make_tiny_loader(tiny_sae_dir))
-    lab = ToyLab(win.controller)
+    lab = ToyLab(win.controller.jobs)
     qtbot.addWidget(lab)
     lab.slow_motion.setChecked(False)  # tests run at full speed unless they need a slow run
     lab.resize(1200, 760)
@@ -56,7 +57,7 @@ def test_superposition_arrows_move_while_training_and_end_in_a_pentagon(lab, qtb
     assert lab.live_arrow_updates >= 3 and lab.arrow_updates > lab.live_arrow_updates
     assert lab.summary == "5 of 5 features represented, ≈ 72° apart: a pentagon — superposition"
     assert "pentagon" in sp.summary.text()
-    g = lab.geometry
+    g = lab.toy_geometry
     assert g.represented == (0, 1, 2, 3, 4) and g.is_polygon
     assert sp.features_layer.visible_count == 5
     assert np.allclose(sp.features_layer.tips, sp.result.W.T)  # the final arrows are the trained columns of W
@@ -71,7 +72,7 @@ def test_dense_preset_keeps_only_two_orthogonal_features(lab, qtbot):
     outcome = finish(qtbot, lab, "superposition", lambda: qtbot.mouseClick(sp.dense_button, Qt.LeftButton))
     assert outcome == "done" and sp.sparsity.value() == 0.0
     assert lab.summary == "only the 2 most important features represented, at 90°: no superposition (dense data)"
-    assert lab.geometry.represented == (0, 1)
+    assert lab.toy_geometry.represented == (0, 1)
     norms = np.hypot(*np.array(sp.features_layer.tips).T)
     assert (norms[:2] > 0.9).all() and (norms[2:] < 0.2).all()
     assert [it[2].isVisible() for it in sp.features_layer.items] == [True, True, False, False, False]
@@ -86,26 +87,26 @@ def test_cancel_stops_training_mid_way(lab, qtbot):
         qtbot.mouseClick(sp.run_button, Qt.LeftButton)  # the Train button reads "Cancel" while training
     assert sig.args == ["superposition", "cancelled"]
     assert sp.outcome == "cancelled" and not lab.busy and sp.run_button.text() == "Train"
-    assert 0 < sp.last_step < 1500 and lab.geometry is None
+    assert 0 < sp.last_step < 1500 and lab.toy_geometry is None
     assert f"stopped at step {sp.last_step}" in sp.summary.text()
-    assert lab.controller.runner.live("toy_superposition") == []
+    assert lab.jobs.runner.live(JobKind.TOY_SUPERPOSITION) == []
     drawn = lab.arrow_updates
     qtbot.wait(300)
     assert lab.arrow_updates == drawn  # nothing arrives after the stop
 
 
 def test_closing_the_lab_mid_run_cancels_its_job(lab, qtbot):
-    ctl = lab.controller
-    other = ToyLab(ctl)  # a second lab on the same controller, closed while it trains
+    jobs = lab.jobs
+    other = ToyLab(jobs)  # a second lab on the same job queue, closed while it trains
     other.slow_motion.setChecked(True)
     ended = []
-    ctl.job_finished.connect(ended.append)
+    jobs.finished.connect(ended.append)
     job = other.train_toy_sae()
     qtbot.waitUntil(lambda: other.sae.arrow_updates >= 1, timeout=TIMEOUT)
     other.deleteLater()
-    qtbot.waitUntil(lambda: not ctl.outstanding, timeout=TIMEOUT)  # its late messages reach no deleted widget
-    ctl.job_finished.disconnect(ended.append)
-    assert [(type(m), m.job_id) for m in ended] == [(JobCancelled, job)] and ctl.runner.live() == []
+    qtbot.waitUntil(lambda: not jobs.outstanding, timeout=TIMEOUT)  # its late messages reach no deleted widget
+    jobs.finished.disconnect(ended.append)
+    assert [(h.status, h.id) for h in ended] == [(JobStatus.CANCELLED, job)] and jobs.runner.live() == []
 
 
 def test_rainbow_fills_its_plots(lab, qtbot):

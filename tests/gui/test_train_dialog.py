@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from conftest import ask, make_tiny_loader, set_sampling
-from desktop_sae.core.training.runs import saes_dir
+from desktop_sae.core.training.run_specs import saes_dir
 from desktop_sae.core.training.trainer import TopKTrainer
 from tiny import TRAIN_TEXT
 
@@ -51,7 +51,7 @@ def shot(dlg, tmp_path, name):
 
 
 def open_and_fill(win, qtbot, monkeypatch, tmp_path, **values):
-    win.act_train.trigger()
+    win.menu_actions.train.trigger()
     dlg = win.train_dialog
     assert dlg.isVisible() and dlg.form.builtin.isChecked()  # the built-in recipe is the default corpus
     corpus = corpus_file(tmp_path)
@@ -83,13 +83,14 @@ def test_train_watch_use_and_steer_with_the_new_sae(make_window, tiny_sae_dir, q
     qtbot.waitUntil(lambda: not dlg.run.running, timeout=TIMEOUT)
     assert dlg.run.status == "done", dlg.run.error
     shot(dlg, tmp_path, "train-dialog-done.png")
-    assert dlg.result_box.isVisible() and "Explained variance" in dlg.result.text() and "Δ loss" in dlg.result.text()
+    assert dlg.result_box.isVisible() and "Explained variance" in dlg.result_label.text()
+    assert "Δ loss" in dlg.result_label.text()
     assert len(dlg.plots.curve_data(0)[0]) == len(dlg.run.points) and (saes_dir() / name / "cfg.json").exists()
 
     qtbot.mouseClick(dlg.use_btn, Qt.LeftButton)
     ctl = win.controller
-    qtbot.waitUntil(lambda: ctl.state.info.sae_path == str(saes_dir() / name) and ctl.state.ready, timeout=TIMEOUT)
-    assert ctl.state.info.d_sae == 96 and win.features.model.rowCount() == 96
+    qtbot.waitUntil(lambda: ctl.model.info.sae_path == str(saes_dir() / name) and ctl.model.ready, timeout=TIMEOUT)
+    assert ctl.model.info.d_sae == 96 and win.features.model.rowCount() == 96
     assert dlg.message.text().startswith("In use")
     dlg.close()
     win.activateWindow()  # back to the chat, as the user is once the dialog is closed
@@ -97,14 +98,14 @@ def test_train_watch_use_and_steer_with_the_new_sae(make_window, tiny_sae_dir, q
 
     set_sampling(win, temperature=0.0, max_new_tokens=12)
     ask(qtbot, win, "the bridge")
-    default = ctl.state.last_answer()
-    f = int(np.argmax(ctl.state.info.max_activation))  # the new SAE's strongest feature
+    default = ctl.conversation.last_answer()
+    f = int(np.argmax(ctl.model.info.max_activation))  # the new SAE's strongest feature
     win.steer_feature(f)
-    ctl.set_strength(f, 8.0)  # 8 x its max activation
-    assert [s.feature for s in ctl.state.steering.active] == [f]
-    ctl.clear()
+    ctl.steering.set_strength(f, 8.0)  # 8 x its max activation
+    assert [s.feature for s in ctl.steering.config.active] == [f]
+    ctl.conversation.clear()
     ask(qtbot, win, "the bridge")
-    assert ctl.state.last_answer() != default
+    assert ctl.conversation.last_answer() != default
 
 
 def test_cancel_then_resume_from_the_dialog(make_window, tiny_sae_dir, qtbot, monkeypatch, tmp_path, slow_steps):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch._dynamo  # noqa: F401 - Adam imports it on first use (2 s); imported here, in the fork server, once
+import torch._dynamo
 
 from desktop_sae.core.presets.file_format import Preset
 from desktop_sae.core.presets.store import PresetStore
@@ -26,7 +26,7 @@ from desktop_sae.core.training.dictionary_builder import ARRAYS, META
 from desktop_sae.core.training.trainer import TopKTrainer, TrainConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for `tiny`
-from tiny import random_sae  # noqa: E402
+from tiny import random_sae
 
 N_LABELS = 48
 STATE_CHANGES = ("replace", "rename", "unlink", "remove", "fsync", "rmdir")

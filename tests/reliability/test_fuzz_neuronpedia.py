@@ -91,7 +91,7 @@ def _parse(target: str, raw):
     except NeuronpediaError as e:
         ru.refused(target, e, NeuronpediaError)
         return None
-    except Exception as e:  # noqa: BLE001 - the point of the test
+    except Exception as e:
         raise AssertionError(f"{type(e).__name__} escaped parse_neuronpedia: {e!r}") from e
     finally:
         assert time.perf_counter() - t0 < SLOW_S, "parse_neuronpedia took too long"
@@ -169,7 +169,7 @@ def test_ours_to_theirs_to_ours(p):
 def controller(tmp_path_factory):
     from desktop_sae.app.controller import Controller
     from desktop_sae.app.jobs import JobRunner
-    from desktop_sae.app.state import LoadRequest
+    from desktop_sae.app.loading import LoadRequest
     from desktop_sae.core.presets.store import PresetStore
 
     root = tmp_path_factory.mktemp("np-app")
@@ -177,9 +177,9 @@ def controller(tmp_path_factory):
     runner.start_thread()
     ctl = Controller(runner, loader=tiny.make_loader(tiny.save_tiny_sae(root / "tiny-sae")),
                      store=PresetStore(root / "p"))
-    ctl.load(LoadRequest())
-    ctl.wait_until(lambda: ctl.state.ready or ctl.state.last_error, 60, "the model")
-    assert ctl.state.ready, ctl.state.last_error
+    ctl.model.load(LoadRequest())
+    ctl.wait_until(lambda: ctl.model.ready or ctl.notices.last_error, 60, "the model")
+    assert ctl.model.ready, ctl.notices.last_error
     yield ctl, root / "case.json"
     runner.shutdown()
     runner.thread.join(10)
@@ -203,29 +203,30 @@ app_request = request.map(_for_the_app)
 
 @given(st.data())
 def test_the_app_applies_a_whole_file_or_nothing(controller, data):
-    from desktop_sae.app.neuronpedia import import_neuronpedia
+    from desktop_sae.app.neuronpedia_transfer import import_neuronpedia
 
     ctl, path = controller
-    ctl.set_steering(SteeringConfig((SteerSpec(3, 1.5, "raw", "clamp", True, "three"),), 0.5))
-    ctl.set_sampling(SamplingConfig(seed=1, top_p=0.7))
-    ctl.set_system("before")
-    ctl.state.last_error = None
-    before = (ctl.state.steering, ctl.state.sampling, ctl.state.system)
+    ctl.steering.set_steering(SteeringConfig((SteerSpec(3, 1.5, "raw", "clamp", True, "three"),), 0.5))
+    ctl.conversation.set_sampling(SamplingConfig(seed=1, top_p=0.7))
+    ctl.conversation.set_system("before")
+    ctl.notices.last_error = None
+    before = (ctl.steering.config, ctl.conversation.sampling, ctl.conversation.system)
     d = data.draw(app_request, label="file")
     if data.draw(st.booleans(), label="mutate"):
         d = ru.mutate(data, d, values=values)
     path.write_text(ru.dumps(d), encoding="utf-8", errors="surrogatepass")
     imp = import_neuronpedia(ctl, path)
     if imp is None:
-        assert (ctl.state.steering, ctl.state.sampling, ctl.state.system) == before, "a refused file changed things"
-        assert ctl.state.last_error and len(ctl.state.last_error) < 2000
+        after = (ctl.steering.config, ctl.conversation.sampling, ctl.conversation.system)
+        assert after == before, "a refused file changed things"
+        assert ctl.notices.last_error and len(ctl.notices.last_error) < 2000
         ru.tally("neuronpedia: app import", "refused")
         return
     p = imp.preset
-    assert [(s.feature, s.strength, s.method) for s in ctl.state.steering.features] == [
+    assert [(s.feature, s.strength, s.method) for s in ctl.steering.config.features] == [
         (s.feature, s.strength, s.method) for s in p.steering.features]
-    assert ctl.state.steering.multiplier == p.steering.multiplier and ctl.state.sampling == p.sampling
-    assert ctl.state.system == (p.system if p.system is not None else "before")
+    assert ctl.steering.config.multiplier == p.steering.multiplier and ctl.conversation.sampling == p.sampling
+    assert ctl.conversation.system == (p.system if p.system is not None else "before")
     ru.tally("neuronpedia: app import", "applied")
 
 

@@ -82,7 +82,7 @@ def _load(target: str, path: Path, session: Session | None = None):
     except DesktopSAEError as e:
         ru.refused(target, e)
         return None
-    except Exception as e:  # noqa: BLE001 - the point of the test
+    except Exception as e:
         raise AssertionError(f"{type(e).__name__} escaped load_sae: {e!r}") from e
     _sound(sae, session)
     ru.tally(target, "loaded")

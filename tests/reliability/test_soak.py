@@ -15,7 +15,7 @@ import pytest
 import tiny
 from desktop_sae.app.controller import Controller
 from desktop_sae.app.jobs import JobRunner
-from desktop_sae.app.state import LoadRequest
+from desktop_sae.app.loading import LoadRequest
 from desktop_sae.core.engine.sampling import SamplingConfig
 from desktop_sae.core.presets.store import PresetStore
 
@@ -40,13 +40,13 @@ def test_soak_generations_with_random_user_actions(tmp_path, tiny_sae_dir):
     runner.start_thread()
     loader = None if REAL else tiny.make_loader(tiny_sae_dir)
     ctl = Controller(runner, loader=loader, store=PresetStore(tmp_path / "presets"))
-    ctl.load(LoadRequest())
-    ctl.wait_until(lambda: ctl.state.ready or ctl.state.last_error, 300, "the model")
-    assert ctl.state.ready, ctl.state.last_error
-    ctl.set_sampling(SamplingConfig(temperature=0.8, seed=None, max_new_tokens=12))
-    d_sae = ctl.state.info.d_sae
-    ctl.steer(1, 1.0)
-    presets = {ctl.state.info.sae_path: ctl.save_preset("soak-0")}
+    ctl.model.load(LoadRequest())
+    ctl.wait_until(lambda: ctl.model.ready or ctl.notices.last_error, 300, "the model")
+    assert ctl.model.ready, ctl.notices.last_error
+    ctl.conversation.set_sampling(SamplingConfig(temperature=0.8, seed=None, max_new_tokens=12))
+    d_sae = ctl.model.info.d_sae
+    ctl.steering.steer(1, 1.0)
+    presets = {ctl.model.info.sae_path: ctl.presets.save("soak-0")}
     saes = [str(tiny_sae_dir), str(other_sae)]
     counts = {"generations": 0, "stops": 0, "presets": 0, "sae_reloads": 0, "slider_moves": 0}
     rss = []
@@ -55,37 +55,38 @@ def test_soak_generations_with_random_user_actions(tmp_path, tiny_sae_dir):
         action = rng.random()
         if action < 0.3:
             f = rng.randrange(d_sae)
-            ctl.steer(f, rng.uniform(-5, 5), rng.choice(["add", "clamp", "orth"]))
-            if len(ctl.state.steering.features) > 4:
-                ctl.unsteer(ctl.state.steering.features[0].feature)
+            ctl.steering.steer(f, rng.uniform(-5, 5), rng.choice(["add", "clamp", "orth"]))
+            if len(ctl.steering.config.features) > 4:
+                ctl.steering.unsteer(ctl.steering.config.features[0].feature)
             counts["slider_moves"] += 1
         elif action < 0.35:
-            path = ctl.state.info.sae_path
+            path = ctl.model.info.sae_path
             if path not in presets:
-                presets[path] = ctl.save_preset(f"soak-{len(presets)}")
+                presets[path] = ctl.presets.save(f"soak-{len(presets)}")
             own = presets[path]
-            assert ctl.load_preset(own), ctl.state.last_error
-            foreign = [p for k, p in presets.items() if k != ctl.state.info.sae_path]
+            assert ctl.presets.load(own), ctl.notices.last_error
+            foreign = [p for k, p in presets.items() if k != ctl.model.info.sae_path]
             if foreign:  # a preset for the other SAE is refused and changes nothing
-                before = ctl.state.steering
-                assert not ctl.load_preset(foreign[0]) and ctl.state.steering == before
+                before = ctl.steering.config
+                assert not ctl.presets.load(foreign[0]) and ctl.steering.config == before
             counts["presets"] += 1
         elif action < 0.37 and not REAL:
-            ctl.load_sae(saes[counts["sae_reloads"] % 2])
+            ctl.model.load_sae(saes[counts["sae_reloads"] % 2])
             ctl.wait_idle(60)
-            assert ctl.state.ready and ctl.state.info.sae_path is not None
+            assert ctl.model.ready and ctl.model.info.sae_path is not None
             counts["sae_reloads"] += 1
-        if len(ctl.state.turns) > 6:
-            ctl.clear()
-        assert ctl.send(f"message {i}") or ctl.regenerate(), (ctl.state.busy, ctl.state.turns[-1:])
+        if len(ctl.conversation.turns) > 6:
+            ctl.conversation.clear()
+        conv = ctl.conversation
+        assert conv.send(f"message {i}") or conv.regenerate(), (conv.busy, conv.turns[-1:])
         if rng.random() < 0.15:
             # one poll can drain a whole short answer (a busy machine runs the worker ahead), so "finished" counts too
-            ctl.wait_until(lambda: sum(map(len, ctl.stream.values())) >= 1 or not ctl.state.busy, 60, "a token")
-            if ctl.state.busy:
-                ctl.stop()
+            ctl.wait_until(lambda c=conv: sum(map(len, c.stream.values())) >= 1 or not c.busy, 60, "a token")
+            if ctl.conversation.busy:
+                ctl.conversation.stop()
                 counts["stops"] += 1
-        ctl.wait_until(lambda: not ctl.state.busy, 120, f"answer {i}")  # no stuck request
-        assert ctl.state.turns[-1].role == "assistant", ctl.state.turns[-1]
+        ctl.wait_until(lambda: not ctl.conversation.busy, 120, f"answer {i}")  # no stuck request
+        assert ctl.conversation.turns[-1].role == "assistant", ctl.conversation.turns[-1]
         counts["generations"] += 1
         if i % 25 == 0:
             gc.collect()

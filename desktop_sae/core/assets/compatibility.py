@@ -52,7 +52,7 @@ def gib(n: float) -> str:
 
 
 def run_dtype(device: str, dtype: str | None) -> str:
-    """The dtype the model will run in: the one asked for, else the device's default (see core.device)."""
+    """The dtype the model will run in: the one asked for, else the device's default (see core.engine.device)."""
     if dtype and dtype != "auto":
         return dtype
     return "float16" if device.startswith("mps") else "bfloat16"

@@ -18,13 +18,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatch
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 from ..support.atomic import atomic_write_text
 from ..support.errors import AssetError, Cancelled
 from ..support.hf_cache import cached_snapshot, endpoint, hub_cache_dir, offline, repo_folder
 from .hub_errors import hub_error
 from .metadata import human_size
+
+if TYPE_CHECKING:
+    from .sae_directory import Release
 
 Progress = Callable[[float | None, str], None]
 TIMEOUT_S = 5.0  # listing the repo and each file's metadata request
@@ -57,7 +61,7 @@ def download_sae(repo_id: str, path_in_repo: str, revision: str = "main", progre
     return _download("sae", repo_id, path_in_repo.strip("/"), revision, progress, cancelled)
 
 
-def download_release_sae(ref: str, directory=None, progress: Progress | None = None,
+def download_release_sae(ref: str, directory: dict[str, Release] | None = None, progress: Progress | None = None,
                          cancelled: Callable[[], bool] | None = None) -> DownloadResult:
     """An SAE named ``release/sae_id`` in the SAE directory (SAELens's pretrained_saes.yaml shape)."""
     from .sae_directory import resolve
@@ -106,7 +110,8 @@ def choose_sae_files(listing: dict[str, int], repo_id: str, path: str) -> list[s
 
 
 # --- the download ------------------------------------------------------------------------------------------
-def _download(kind, repo_id, path, revision, progress, cancelled) -> DownloadResult:
+def _download(kind: str, repo_id: str, path: str, revision: str, progress: Progress | None,
+              cancelled: Callable[[], bool] | None) -> DownloadResult:
     report = progress or (lambda f, m: None)
     what = f"{kind} {repo_id}" + (f"/{path}" if path else "")
     cache = hub_cache_dir()
@@ -116,7 +121,7 @@ def _download(kind, repo_id, path, revision, progress, cancelled) -> DownloadRes
     try:
         commit, listing = _list_repo(repo_id, revision)
     except AssetError as e:
-        if getattr(e, "unreachable", False):
+        if e.unreachable:
             try:
                 return _from_cache(kind, repo_id, path, revision, cache, what, str(e))
             except AssetError:
@@ -135,7 +140,7 @@ def _download(kind, repo_id, path, revision, progress, cancelled) -> DownloadRes
         size = listing.get(f) or 0
         label = f"{f} ({i}/{len(todo)})"
 
-        def on_bytes(n: int, _label=label, _size=size, _done=done) -> None:
+        def on_bytes(n: int, _label: str = label, _size: int = size, _done: int = done) -> None:
             per_file = f"{human_size(n)} of {human_size(_size)}" if _size else human_size(n)
             report(min(1.0, (_done + n) / total), f"Downloading {_label}: {per_file}")
 
@@ -148,14 +153,16 @@ def _download(kind, repo_id, path, revision, progress, cancelled) -> DownloadRes
     return _result(kind, repo_id, commit, snap, path, files, need, not todo)
 
 
-def _result(kind, repo_id, commit, snap, path, files, nbytes, from_cache) -> DownloadResult:
+def _result(kind: str, repo_id: str, commit: str, snap: Path, path: str, files: list[str], nbytes: int,
+            from_cache: bool) -> DownloadResult:
     folder = snap / path if path else snap
     if folder.is_file():
         folder = folder.parent
     return DownloadResult(kind, repo_id, commit, str(folder), tuple(files), nbytes, from_cache)
 
 
-def _from_cache(kind, repo_id, path, revision, cache, what, why) -> DownloadResult:
+def _from_cache(kind: str, repo_id: str, path: str, revision: str, cache: Path, what: str,
+                why: str) -> DownloadResult:
     from .metadata import hf_weight_files, is_sae_folder
 
     snap = cached_snapshot(repo_id, revision, cache)
@@ -185,7 +192,7 @@ def _list_repo(repo_id: str, revision: str) -> tuple[str, dict[str, int]]:
     return info.sha, {s.rfilename: int(s.size or 0) for s in (info.siblings or [])}
 
 
-def _check_disk(need: int, cache) -> None:
+def _check_disk(need: int, cache: Path) -> None:
     probe = cache
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -195,14 +202,15 @@ def _check_disk(need: int, cache) -> None:
                          f"in {cache}")
 
 
-def _fetch(repo_id: str, filename: str, commit: str, cache, on_bytes, cancelled) -> None:
+def _fetch(repo_id: str, filename: str, commit: str, cache: Path, on_bytes: Callable[[int], None],
+           cancelled: Callable[[], bool] | None) -> None:
     """``hf_hub_download`` on a helper thread, so that a cancel returns within POLL_S even while a read is
     blocked; the helper stops at its next chunk (its partial file is removed by huggingface_hub)."""
     from huggingface_hub import constants, hf_hub_download
 
     constants.DOWNLOAD_CHUNK_SIZE = min(constants.DOWNLOAD_CHUNK_SIZE, CHUNK)
     stop = threading.Event()
-    box: dict = {}
+    box: dict[str, BaseException] = {}
 
     def run() -> None:
         try:
@@ -227,18 +235,19 @@ def _fetch(repo_id: str, filename: str, commit: str, cache, on_bytes, cancelled)
         raise hub_error(box["error"], repo_id, commit, filename) from None
 
 
-def _bar_class(on_bytes, stop: threading.Event):
+def _bar_class(on_bytes: Callable[[int], None], stop: threading.Event) -> type[Any]:
     """A tqdm stand-in that reports bytes and ends the download when the cancel flag is set."""
-    from tqdm.auto import tqdm
+    # tqdm ships no type stubs (types-tqdm is not a dev dependency), so the class it returns is typed Any
+    from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
     class _Bar(tqdm):
-        def __init__(self, *a, **kw):
+        def __init__(self, *a: Any, **kw: Any) -> None:  # tqdm's own arguments, passed through
             kw["disable"] = True
             kw.pop("name", None)
             super().__init__(*a, **kw)
             self.got, self.shown = int(kw.get("initial") or 0), 0.0
 
-        def update(self, n=1):
+        def update(self, n: float | None = 1) -> None:
             if stop.is_set():
                 raise Cancelled("the download was cancelled")
             self.got += int(n or 0)

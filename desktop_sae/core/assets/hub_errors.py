@@ -3,6 +3,8 @@ could not be reached at all, so a cached copy may be used instead)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..support.errors import AssetError, DesktopSAEError
 from ..support.hf_cache import endpoint
 
@@ -10,12 +12,13 @@ _NETWORK_NAMES = ("ConnectError", "ConnectTimeout", "ReadTimeout", "TimeoutExcep
                   "ConnectionError", "OfflineModeIsEnabled", "RemoteProtocolError", "ProxyError")
 
 
-def _chain(e: BaseException):
-    seen = set()
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        yield e
-        e = e.__cause__ or e.__context__
+def _chain(e: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
 
 
 def is_network_error(e: BaseException) -> bool:

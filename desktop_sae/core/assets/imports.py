@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..support import paths
 from ..support.atomic import atomic_write_text
 from ..support.errors import AssetError, DesktopSAEError
 from .metadata import describe_problem, model_meta, sae_meta
+
+if TYPE_CHECKING:
+    from .entries import Asset
 
 IMPORTS_FILE = "imports.json"
 KNOWN_FORMATS = (
@@ -61,7 +65,7 @@ def classify_local(path: Path) -> tuple[str, str]:
         raise AssetError(f"{path} looks like a {fmt} SAE but cannot be used: {describe_problem(e)}") from None
 
 
-def import_asset(path: str | Path, name: str | None = None):
+def import_asset(path: str | Path, name: str | None = None) -> Asset:
     """Validate ``path`` and register it (a second import of the same path renames it). Returns its Asset."""
     from .entries import model_asset, sae_asset
 

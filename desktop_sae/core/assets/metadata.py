@@ -129,7 +129,8 @@ def model_meta(path: str | Path) -> ModelMeta:
     if not (path / "config.json").is_file():
         raise AssetError(f"{path} is not a Hugging Face model folder (no config.json in it)")
     cfg = read_json(path / "config.json")
-    text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else {}
+    text_cfg = cfg.get("text_config")
+    text: dict[str, Any] = text_cfg if isinstance(text_cfg, dict) else {}
     both = {**text, **cfg}
     weights = hf_weight_files(path)
     if weights is None:
@@ -226,7 +227,7 @@ def describe_problem(e: Exception) -> str:
     return str(e) if isinstance(e, DesktopSAEError) else f"{type(e).__name__}: {e}"
 
 
-def human_size(n: int | None) -> str:
+def human_size(n: float | None) -> str:
     if not n:
         return "—"
     for unit in ("B", "KB", "MB", "GB", "TB"):

@@ -36,7 +36,7 @@ def open_session(
     lm = load_model(model, device=device, dtype=dtype, progress=progress, trust_remote_code=trust_remote_code,
                     cancelled=cancelled)
     session = Session(lm, top_k_features=top_k_features)
-    path = None
+    path: str | Path | None = None
     if sae and sae.lower() != "none":
         path = sae
     elif sae is None and model is None:

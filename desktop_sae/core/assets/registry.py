@@ -12,11 +12,15 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..support import paths
 from ..support.hf_cache import hub_cache_dir
 from .entries import Asset, model_asset, sae_asset
 from .metadata import hf_weight_files, is_sae_folder
+
+if TYPE_CHECKING:
+    from huggingface_hub import CachedRepoInfo
 
 
 # --- sources -------------------------------------------------------------------------------------------------
@@ -35,7 +39,7 @@ def bundled_assets() -> list[Asset]:
     return out
 
 
-def _snapshot(repo) -> Path | None:
+def _snapshot(repo: CachedRepoInfo) -> Path | None:
     """The revision that a ref (main) points at, else the newest one."""
     revs = sorted(repo.revisions, key=lambda r: (bool(r.refs), r.last_modified), reverse=True)
     return Path(revs[0].snapshot_path) if revs else None
@@ -61,9 +65,9 @@ def cached_assets(cache: Path | None = None) -> list[Asset]:
             continue
         if (snap / "config.json").is_file() and hf_weight_files(snap):
             out.append(model_asset(f"hub:{repo.repo_id}", repo.repo_id, "cached", snap, repo.repo_id))
-        for folder, dirs, _files in os.walk(snap):
+        for top, dirs, _files in os.walk(snap):
             dirs.sort()
-            folder = Path(folder)
+            folder = Path(top)
             if is_sae_folder(folder):
                 sub = folder.relative_to(snap).as_posix()
                 sub = "" if sub == "." else sub
@@ -93,7 +97,7 @@ def _converted_name(folder: Path) -> str:
 
 
 def trained_assets() -> list[Asset]:
-    from ..training.runs import saes_dir
+    from ..training.run_specs import saes_dir
 
     root = saes_dir()
     out = []

@@ -39,7 +39,7 @@ class Release:
         raise AssetError(f"release {self.name!r} has no SAE {sae_id!r}; it has: {ids}")
 
 
-def _model_repo(links) -> str | None:
+def _model_repo(links: object) -> str | None:
     url = links.get("model") if isinstance(links, dict) else None
     m = re.fullmatch(r"https?://huggingface\.co/([\w.-]+(?:/[\w.-]+)?)/?", str(url or ""))
     return m.group(1) if m else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -140,7 +140,7 @@ def known_presets(folder: Path | None = None) -> frozenset[str]:
 
 # --- field checks --------------------------------------------------------------------------------------------
 class _Where:
-    def __init__(self, name: str, step: int | None = None, title: str | None = None):
+    def __init__(self, name: str, step: int | None = None, title: str | None = None) -> None:
         self.name, self.step, self.title = name, step, title
 
     def fail(self, field: str, msg: str) -> LessonError:
@@ -150,7 +150,7 @@ class _Where:
         return LessonError(f"{at}: field {field!r}: {msg}")
 
 
-def _text(w: _Where, field: str, v, max_len: int, empty: bool = False) -> str:
+def _text(w: _Where, field: str, v: object, max_len: int, empty: bool = False) -> str:
     if not isinstance(v, str):
         raise w.fail(field, f"must be a text, not {_type(v)}")
     if len(v) > max_len or (not empty and not v.strip()):
@@ -159,25 +159,25 @@ def _text(w: _Where, field: str, v, max_len: int, empty: bool = False) -> str:
     return v
 
 
-def _int(w: _Where, field: str, v, lo: int, hi: int) -> int:
+def _int(w: _Where, field: str, v: object, lo: int, hi: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
         raise w.fail(field, f"must be a whole number in [{lo}, {hi}], got {v!r}")
     return v
 
 
-def _num(w: _Where, field: str, v, lo: float, hi: float) -> float:
+def _num(w: _Where, field: str, v: object, lo: float, hi: float) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
         raise w.fail(field, f"must be a number in [{lo:g}, {hi:g}], got {v!r}")
     return float(v)
 
 
-def _choice(w: _Where, field: str, v, options) -> str:
+def _choice(w: _Where, field: str, v: object, options: Collection[str]) -> str:
     if not isinstance(v, str) or v not in options:
         raise w.fail(field, f"{v!r} is not one of {', '.join(sorted(options))}")
     return v
 
 
-def _obj(w: _Where, field: str, v, allowed, required=()) -> dict:
+def _obj(w: _Where, field: str, v: object, allowed: Collection[str], required: Iterable[str] = ()) -> dict:
     if not isinstance(v, dict):
         raise w.fail(field, f"must be an object, not {_type(v)}")
     for k in v:
@@ -190,14 +190,14 @@ def _obj(w: _Where, field: str, v, allowed, required=()) -> dict:
     return v
 
 
-def _list(w: _Where, field: str, v, lo: int, hi: int) -> list:
+def _list(w: _Where, field: str, v: object, lo: int, hi: int) -> list:
     if not isinstance(v, list) or not lo <= len(v) <= hi:
         got = _type(v) if not isinstance(v, list) else len(v)
         raise w.fail(field, f"must be a list of {lo} to {hi} items, got {got}")
     return v
 
 
-def _type(v) -> str:
+def _type(v: object) -> str:
     return {dict: "an object", list: "a list", str: "a text", bool: "true/false", type(None): "null"}.get(
         type(v), "a number" if isinstance(v, (int, float)) else type(v).__name__)
 
@@ -219,7 +219,7 @@ _ARGS: dict[str, dict[str, tuple]] = {
 _REQUIRED_ARGS = {"sweep": ("strengths",), "neuron": ("texts",)}
 
 
-def _action_args(w: _Where, action: str, raw, concepts) -> Mapping[str, Any]:
+def _action_args(w: _Where, action: str, raw: object, concepts: Collection[str]) -> Mapping[str, Any]:
     spec = _ARGS[action]
     d = _obj(w, "action_args", {} if raw is None else raw, spec, _REQUIRED_ARGS.get(action, ()))
     out: dict[str, Any] = {}
@@ -248,7 +248,7 @@ _STEP_KEYS = ("title", "narration", "prompt", "system", "preset", "steer", "pane
 _LESSON_KEYS = ("schema", "id", "title", "summary", "level", "est_minutes", "steps")
 
 
-def _steer(w: _Where, v, concepts) -> tuple[SteerItem, ...]:
+def _steer(w: _Where, v: object, concepts: Collection[str]) -> tuple[SteerItem, ...]:
     items = []
     for i, e in enumerate(_list(w, "steer", v, 0, 8)):
         f = f"steer[{i + 1}]"
@@ -260,7 +260,7 @@ def _steer(w: _Where, v, concepts) -> tuple[SteerItem, ...]:
     return tuple(items)
 
 
-def _image(w: _Where, v, folder: Path | None) -> Path:
+def _image(w: _Where, v: object, folder: Path | None) -> Path:
     rel = _text(w, "image", v, 200)
     if folder is None:
         raise w.fail("image", "an image needs the lesson to be loaded from its folder")
@@ -273,7 +273,7 @@ def _image(w: _Where, v, folder: Path | None) -> Path:
     return p
 
 
-def _step(w: _Where, d, concepts, presets, folder) -> LessonStep:
+def _step(w: _Where, d: object, concepts: Collection[str], presets: Collection[str], folder: Path | None) -> LessonStep:
     if not isinstance(d, dict):
         raise w.fail("steps", f"each step must be an object, not {_type(d)}")
     title = d.get("title")
@@ -318,8 +318,8 @@ def _step(w: _Where, d, concepts, presets, folder) -> LessonStep:
     return LessonStep(title, narration, **kw)
 
 
-def _no_duplicates(pairs):
-    d = {}
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d: dict[str, Any] = {}
     for k, v in pairs:
         if k in d:
             raise ValueError(f"key {k!r} appears twice")
@@ -328,7 +328,7 @@ def _no_duplicates(pairs):
 
 
 def parse_lesson(text: str | bytes, name: str = "lesson.json", folder: Path | None = None,
-                 concepts=None, presets=None) -> Lesson:
+                 concepts: Iterable[str] | None = None, presets: Iterable[str] | None = None) -> Lesson:
     """Validate a lesson's JSON. ``folder`` anchors image paths and finds the demo concepts and presets beside it
     (``concepts``/``presets`` override them). Raises LessonError."""
     w = _Where(name)
@@ -358,7 +358,8 @@ def parse_lesson(text: str | bytes, name: str = "lesson.json", folder: Path | No
                   tuple(steps), Path(folder) / name if folder is not None else None)
 
 
-def load_lesson(path: str | Path, concepts=None, presets=None) -> Lesson:
+def load_lesson(path: str | Path, concepts: Iterable[str] | None = None,
+                presets: Iterable[str] | None = None) -> Lesson:
     """Read and validate one lesson file. Raises LessonError."""
     path = Path(path)
     try:

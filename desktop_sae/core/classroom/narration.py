@@ -10,7 +10,7 @@ NARRATION_TAGS = ("b", "i", "em", "strong", "p", "br", "ul", "li", "code", "h3")
 
 
 class _Narration(HTMLParser):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.problem: str | None = None
         self.stack: list[str] = []
@@ -18,7 +18,7 @@ class _Narration(HTMLParser):
     def _bad(self, msg: str) -> None:
         self.problem = self.problem or msg
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in NARRATION_TAGS:
             self._bad(f"tag <{tag}> is not allowed (allowed: {', '.join(NARRATION_TAGS)})")
         elif attrs:
@@ -26,13 +26,13 @@ class _Narration(HTMLParser):
         elif tag != "br":
             self.stack.append(tag)
 
-    def handle_startendtag(self, tag, attrs):
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag != "br":
             self._bad(f"<{tag}/> is not allowed")
         elif attrs:
             self._bad("tag <br> may not have attributes")
 
-    def handle_endtag(self, tag):
+    def handle_endtag(self, tag: str) -> None:
         if tag == "br":
             return
         if not self.stack or self.stack[-1] != tag:
@@ -40,13 +40,17 @@ class _Narration(HTMLParser):
         else:
             self.stack.pop()
 
-    def handle_comment(self, data):
+    def handle_comment(self, data: str) -> None:
         self._bad("comments are not allowed")
 
-    def handle_decl(self, decl):
+    def handle_decl(self, decl: str) -> None:
         self._bad("declarations are not allowed")
 
-    handle_pi = unknown_decl = handle_decl
+    def handle_pi(self, data: str) -> None:
+        self.handle_decl(data)
+
+    def unknown_decl(self, data: str) -> None:
+        self.handle_decl(data)
 
 
 def check_narration(html: str) -> str | None:

@@ -10,6 +10,10 @@ from collections import Counter
 from collections.abc import Sequence
 from numbers import Real
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .neurons import FeatureAtPeaks, NeuronContext
 
 TEXTS, VIEW = "texts.jsonl", "neuron_view.json"
 FORMAT = 1
@@ -79,8 +83,8 @@ def peak_summary(contexts: Sequence[dict]) -> str:
 
 
 # --- plain data for the view ------------------------------------------------------------------------------------
-def context_dict(c) -> dict:
-    """A ``core.neurons.NeuronContext`` as the view (and the shipped file) store it."""
+def context_dict(c: NeuronContext) -> dict:
+    """A ``core.classroom.neurons.NeuronContext`` as the view (and the shipped file) store it."""
     return {
         "text_index": c.text_index,
         "topic": c.topic,
@@ -103,8 +107,8 @@ def examples_of(entry: dict | None, n: int = 3) -> list[dict]:
     ]
 
 
-def feature_dict(h, entry: dict | None = None, n_examples: int = 3) -> dict:
-    """A ``core.neurons.FeatureAtPeaks`` with its own top contexts from ``entry`` (the dictionary's)."""
+def feature_dict(h: FeatureAtPeaks, entry: dict | None = None, n_examples: int = 3) -> dict:
+    """A ``core.classroom.neurons.FeatureAtPeaks`` with its own top contexts from ``entry`` (the dictionary's)."""
     label = h.label or (entry or {}).get("label", "")
     return {
         "feature": h.feature,
@@ -118,7 +122,7 @@ def feature_dict(h, entry: dict | None = None, n_examples: int = 3) -> dict:
 
 
 # --- schema -------------------------------------------------------------------------------------------------------
-def _is_int(x) -> bool:
+def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
@@ -133,7 +137,7 @@ def _tokens_ok(d: dict) -> bool:
     )
 
 
-def validate_view(data) -> list[str]:
+def validate_view(data: object) -> list[str]:
     """What is wrong with a neuron view (empty when it fits the schema)."""
     if not isinstance(data, dict):
         return ["not a JSON object"]

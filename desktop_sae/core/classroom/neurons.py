@@ -11,13 +11,22 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..engine.chat_prompt import text_ids
 from ..engine.hooks import StopForward, capture, decoder_layers, layout_of
 from ..support.errors import Cancelled, HookPointError
+
+if TYPE_CHECKING:
+    from torch.utils.hooks import RemovableHandle
+
+    from ..engine.session import Session
+
+# ``tokenizer`` is a transformers tokenizer (or the lite engine's): typed Any, it has no useful static type.
 
 DOWN_PROJ = {"llama": "down_proj", "gpt2": "c_proj", "gpt_neox": "dense_4h_to_h"}
 Progress = Callable[[float | None, str], None]
@@ -49,13 +58,14 @@ class FeatureAtPeaks:
     topics: tuple[str, ...]  # the topics of those contexts, in order, repeats removed
 
 
-def mlp_width(model) -> int:
+def mlp_width(model: nn.Module) -> int:
     """The number of neurons in each MLP layer."""
     mod = _down_proj(model, 0)
-    return int(getattr(mod, "in_features", 0) or mod.weight.shape[0])  # nn.Linear, or GPT-2's Conv1D [in, out]
+    weight = cast(torch.Tensor, mod.weight)  # a parameter of the projection, not a sub-module
+    return int(getattr(mod, "in_features", 0) or weight.shape[0])  # nn.Linear, or GPT-2's Conv1D [in, out]
 
 
-def _down_proj(model, layer: int):
+def _down_proj(model: nn.Module, layer: int) -> nn.Module:
     layers = decoder_layers(model)
     if not 0 <= layer < len(layers):
         raise HookPointError(f"MLP layer {layer} is out of range, the model has layers 0..{len(layers) - 1}")
@@ -68,16 +78,16 @@ def _down_proj(model, layer: int):
 
 
 @contextlib.contextmanager
-def mlp_capture(model, layers: Sequence[int], stop: bool = True) -> Iterator[dict[int, torch.Tensor]]:
+def mlp_capture(model: nn.Module, layers: Sequence[int], stop: bool = True) -> Iterator[dict[int, torch.Tensor]]:
     """Record the MLP neurons' activations [batch, seq, width] of ``layers`` during a forward pass inside the
     block; with ``stop`` the pass ends (StopForward, caught here) once the last of them ran. Hooks are removed in
     ``finally``."""
     store: dict[int, torch.Tensor] = {}
     last = max(layers)
-    handles = []
+    handles: list[RemovableHandle] = []
 
-    def hook(layer):
-        def pre(_module, args):
+    def hook(layer: int) -> Callable[[nn.Module, tuple[torch.Tensor, ...]], None]:
+        def pre(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
             store[layer] = args[0].detach()
             if stop and layer == last:
                 raise StopForward
@@ -163,10 +173,25 @@ def score_neurons(acts: NeuronActivations, k: int = 10, peaks: np.ndarray | None
     return onehot.sum(0)
 
 
+@overload
+def neuron_activations(
+    model: nn.Module, tokenizer: Any, texts: Sequence[str], layer: int, *, topics: Sequence[str] | None = None,
+    batch_size: int = 16, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
+) -> NeuronActivations: ...
+
+
+@overload
+def neuron_activations(
+    model: nn.Module, tokenizer: Any, texts: Sequence[str], layer: Sequence[int], *,
+    topics: Sequence[str] | None = None, batch_size: int = 16, progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> dict[int, NeuronActivations]: ...
+
+
 @torch.inference_mode()
 def neuron_activations(
-    model,
-    tokenizer,
+    model: nn.Module,
+    tokenizer: Any,
     texts: Sequence[str],
     layer: int | Sequence[int],
     *,
@@ -174,7 +199,7 @@ def neuron_activations(
     batch_size: int = 16,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
-):
+) -> NeuronActivations | dict[int, NeuronActivations]:
     """Run ``texts`` (plain text, BOS prepended) through the model batch by batch up to ``layer``'s MLP and keep its
     neurons' activations: a ``NeuronActivations``, or a {layer: NeuronActivations} dict when ``layer`` is a list.
     ``progress(fraction, message)`` after each batch; ``cancelled()`` before each raises ``Cancelled``."""
@@ -186,7 +211,7 @@ def neuron_activations(
     special = set(int(i) for i in (tokenizer.all_special_ids or []))
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    chunks: dict[int, list[np.ndarray]] = {L: [None] * len(texts) for L in layers}
+    chunks: dict[int, list[np.ndarray | None]] = {L: [None] * len(texts) for L in layers}
     order = sorted(range(len(texts)), key=lambda i: len(ids[i]))  # similar lengths together: little padding
     for s in range(0, len(order), batch_size):
         if cancelled is not None and cancelled():
@@ -210,9 +235,9 @@ def neuron_activations(
     offsets = np.concatenate([[0], np.cumsum([len(i) for i in ids])]).astype(np.int64)
     ordinary = np.array([t not in special for seq in ids for t in seq], dtype=bool)
     strs = tuple(tuple(tokenizer.decode([t]) for t in seq) for seq in ids)
-    out = {}
+    out: dict[int, NeuronActivations] = {}
     for L in layers:
-        values = np.concatenate(chunks[L], axis=0)
+        values = np.concatenate(cast(list[np.ndarray], chunks[L]), axis=0)  # the loop above filled every slot
         values.setflags(write=False)
         out[L] = NeuronActivations(L, values, offsets, tuple(ids), strs, ordinary, topics)
     return out[layer] if isinstance(layer, int) else out
@@ -220,7 +245,8 @@ def neuron_activations(
 
 @torch.inference_mode()
 def hook_activations(
-    session, id_seqs: Sequence[Sequence[int]], batch_size: int = 16, cancelled: Callable[[], bool] | None = None
+    session: Session, id_seqs: Sequence[Sequence[int]], batch_size: int = 16,
+    cancelled: Callable[[], bool] | None = None,
 ) -> list[torch.Tensor]:
     """The residual at the session's SAE hook for each id sequence ([len, d] each), batch by batch (right-padded;
     the model is causal, so padding after a sequence does not change it)."""
@@ -233,6 +259,7 @@ def hook_activations(
         n = max(len(q) for q in batch)
         x = torch.tensor([q + [pad] * (n - len(q)) for q in batch], device=session.lm.device)
         mask = torch.tensor([[1] * len(q) + [0] * (n - len(q)) for q in batch], device=session.lm.device)
+        assert session.hook_name is not None  # the session has an SAE attached
         res = capture(session.lm.model, session.hook_name, stop=True, input_ids=x, attention_mask=mask)
         out += [res[r, : len(q)] for r, q in enumerate(batch)]
     return out
@@ -240,7 +267,7 @@ def hook_activations(
 
 @torch.inference_mode()
 def features_at(
-    session,
+    session: Session,
     contexts: Sequence[NeuronContext],
     *,
     top_per_context: int = 5,

@@ -17,7 +17,7 @@ class QuizRound:
 
 
 class Quiz:
-    def __init__(self, candidates: Sequence[tuple[int, str]], rounds: int = 3, seed: int = 0):
+    def __init__(self, candidates: Sequence[tuple[int, str]], rounds: int = 3, seed: int = 0) -> None:
         """``candidates``: (feature id, label) pairs with distinct labels; at least four."""
         seen, pool = set(), []
         for f, label in candidates:

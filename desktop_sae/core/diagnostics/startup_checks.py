@@ -14,8 +14,10 @@ import shlex
 import socket
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ..engine.model_cache import (
     BUNDLED_NAME,
@@ -52,7 +54,7 @@ class Problem:
         return f"{self.severity}: {self.message}"
 
 
-def skipped(env=None) -> bool:
+def skipped(env: Mapping[str, str] | None = None) -> bool:
     env = os.environ if env is None else env
     return env.get(SKIP_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -63,7 +65,7 @@ def frozen() -> bool:
 
 
 # --- Qt: the platform plugin, its libraries and a display ------------------------------------------------
-def qt_platforms(env=None) -> list[str]:
+def qt_platforms(env: Mapping[str, str] | None = None) -> list[str]:
     """The platform plugins Qt will try, in order: QT_QPA_PLATFORM's list, else Wayland then X11 in a Wayland
     session, else X11 (Linux)."""
     env = os.environ if env is None else env
@@ -114,7 +116,7 @@ def x_connection_error(display: str) -> int | None:
         xcb.xcb_disconnect(conn)
 
 
-def _no_display(platform: str, env) -> Problem:
+def _no_display(platform: str, env: Mapping[str, str]) -> Problem:
     asked = env.get("QT_QPA_PLATFORM")
     why = f"QT_QPA_PLATFORM={asked} needs" if asked else "the window needs"
     return Problem("display", "error", (
@@ -139,7 +141,7 @@ def _libraries_problem(platform: str, missing: list[str]) -> Problem:
     return Problem("qt-libraries", "error", msg)
 
 
-def platform_issues(platform: str, env=None) -> list[Problem]:
+def platform_issues(platform: str, env: Mapping[str, str] | None = None) -> list[Problem]:
     """Why Qt's ``platform`` plugin cannot open a window here (empty when it can, as far as can be told)."""
     env = os.environ if env is None else env
     if platform_plugin(platform, env) is None:
@@ -169,7 +171,7 @@ def platform_issues(platform: str, env=None) -> list[Problem]:
     return issues
 
 
-def check_qt(env=None) -> list[Problem]:
+def check_qt(env: Mapping[str, str] | None = None) -> list[Problem]:
     """PySide6 present, and at least one platform Qt will try can open a window (else all their issues)."""
     env = os.environ if env is None else env
     if pyside_dir() is None:
@@ -180,7 +182,7 @@ def check_qt(env=None) -> list[Problem]:
     return [] if any(not i for i in issues) else [p for i in issues for p in i]
 
 
-def desktop_packages(env=None) -> tuple[list[str], list[str]]:
+def desktop_packages(env: Mapping[str, str] | None = None) -> tuple[list[str], list[str]]:
     """(Debian packages, sonames without a known package) the desktop is missing: Qt's X11 and offscreen
     platforms, and Wayland's in a Wayland session; what ``packaging/install.sh`` installs."""
     env = os.environ if env is None else env
@@ -289,12 +291,12 @@ def check_folders() -> list[Problem]:
 
 
 # --- all together ----------------------------------------------------------------------------------------
-def startup_problems(model: str | None = None, env=None) -> list[Problem]:
+def startup_problems(model: str | None = None, env: Mapping[str, str] | None = None) -> list[Problem]:
     """What ``desktop-sae`` checks before opening the window (cheap; nothing is hashed or imported)."""
     return check_qt(env) + check_folders() + check_model(model) + check_model_cache(model)
 
 
-def report(model: str | None = None, env=None) -> dict:
+def report(model: str | None = None, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """``desktop-sae doctor``: the facts each check looked at and every problem (the GGUF is hashed if needed)."""
     from ... import __version__
 
@@ -314,7 +316,8 @@ def report(model: str | None = None, env=None) -> dict:
         "folders": {n: {"env": e, "path": str(p), "problem": folder_problem(p)}
                     for n, (e, p) in ((n, paths.location(n)) for n in FOLDER_ROLES)},
         "model": {"package": BUNDLED_PACKAGE, "gguf": str(gguf) if gguf else None, "cache": str(cache_root()),
-                  "converted": str(cache_folder(gguf, sha)) if sha and cache_folder(gguf, sha).is_dir() else None},
+                  "converted": str(cache_folder(gguf, sha))
+                  if gguf and sha and cache_folder(gguf, sha).is_dir() else None},
         "problems": [asdict(p) for p in problems],
         "ok": not any(p.severity == "error" for p in problems),
     }

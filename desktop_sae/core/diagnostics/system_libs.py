@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 # soname -> Debian/Ubuntu package (on Ubuntu 24.04 and Debian 13 apt picks the *t64 variant by itself)
@@ -100,7 +101,7 @@ def pyside_dir() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def platform_plugin(name: str, env: dict | None = None) -> Path | None:
+def platform_plugin(name: str, env: Mapping[str, str] | None = None) -> Path | None:
     """The file of Qt's platform plugin ``name`` (e.g. 'xcb' -> .../platforms/libqxcb.so), or None."""
     env = os.environ if env is None else env
     dirs = [Path(d) for d in env.get("QT_QPA_PLATFORM_PLUGIN_PATH", "").split(os.pathsep) if d]
@@ -126,7 +127,7 @@ def ldd_missing(binary: Path) -> list[str] | None:
     return list(dict.fromkeys(_NOT_FOUND.findall(out)))
 
 
-def dlopen_missing(sonames) -> list[str]:
+def dlopen_missing(sonames: Iterable[str]) -> list[str]:
     """The sonames in ``sonames`` that cannot be loaded (the fallback where there is no ldd)."""
     missing = []
     for so in sonames:
@@ -137,7 +138,7 @@ def dlopen_missing(sonames) -> list[str]:
     return missing
 
 
-def missing_libraries(platform: str, env: dict | None = None) -> list[str]:
+def missing_libraries(platform: str, env: Mapping[str, str] | None = None) -> list[str]:
     """Missing system libraries of Qt's ``platform`` plugin (empty when all load or the plugin is not found)."""
     if not sys.platform.startswith("linux"):
         return []
@@ -148,7 +149,7 @@ def missing_libraries(platform: str, env: dict | None = None) -> list[str]:
     return found
 
 
-def packages_for(sonames) -> tuple[list[str], list[str]]:
+def packages_for(sonames: Sequence[str]) -> tuple[list[str], list[str]]:
     """(Debian packages that provide ``sonames``, sonames with no known package), each without repeats."""
     packages = list(dict.fromkeys(SONAME_PACKAGES[s] for s in sonames if s in SONAME_PACKAGES))
     unknown = [s for s in sonames if s not in SONAME_PACKAGES]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -20,6 +21,9 @@ from .generation import Sampler, _out_cache, cache_kwarg
 from .hooks import hooks
 from .sae_tap import SAETap
 from .sampling import SamplingConfig
+
+if TYPE_CHECKING:
+    from .session import Session
 
 
 @dataclass(frozen=True)
@@ -41,13 +45,13 @@ def _left_pad(prompts: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor,
     return ids, mask
 
 
-def _pad_id(session) -> int:
+def _pad_id(session: Session) -> int:
     """A token id for padding (never attended to): a special token's."""
     return min(session.special_ids) if session.special_ids else 0
 
 
 @torch.inference_mode()
-def generate_batch(session, prompt_ids: Sequence[Sequence[int]], samplings: Sequence[SamplingConfig],
+def generate_batch(session: Session, prompt_ids: Sequence[Sequence[int]], samplings: Sequence[SamplingConfig],
                    steering: SteeringConfig = NO_STEERING,
                    cancel: Callable[[], bool] | None = None) -> list[BatchAnswer]:
     """One answer per prompt (``samplings[i]`` for ``prompt_ids[i]``), all steered by ``steering``."""
@@ -64,8 +68,10 @@ def generate_batch(session, prompt_ids: Sequence[Sequence[int]], samplings: Sequ
     ids, mask = _left_pad(prompt_ids, pad)
     pos = (mask.cumsum(-1) - 1).clamp_min(0)
     tap = None
+    taps: dict[str, SAETap] = {}
     if steering.active and session.sae is not None:
-        tap = SAETap(session.sae, session.plan(steering))
+        assert session.hook_name is not None  # attach_sae sets it with the SAE
+        tap = taps[session.hook_name] = SAETap(session.sae, session.plan(steering))
         tap.record = False
     b = len(prompt_ids)
     samplers = [Sampler(s, len(tok), p) for s, p in zip(samplings, prompt_ids)]
@@ -82,7 +88,7 @@ def generate_batch(session, prompt_ids: Sequence[Sequence[int]], samplings: Sequ
             tap.mask = keep.to(dev)
 
     kw = cache_kwarg(model)
-    with hooks(model, {session.hook_name: tap} if tap is not None else {}):
+    with hooks(model, taps):
         set_mask(ids, mask)
         out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev), use_cache=True,
                     logits_to_keep=1)

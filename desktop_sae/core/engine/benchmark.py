@@ -15,13 +15,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+if TYPE_CHECKING:
+    import argparse
+
+    from ..steering.specs import SteeringConfig
+    from .session import Session
+
+# Any below: a transformers model (or the lite engine's, which has the same attributes)
 PROMPT = "Write a long story about a lighthouse keeper who finds a message in a bottle."
 
 
-def _engine_run(session, ids, n, steering):
+def _engine_run(session: Session, ids: Sequence[int], n: int, steering: SteeringConfig) -> float:
     from .generation import generate_tokens
     from .sae_tap import SAETap
     from .sampling import SamplingConfig
@@ -36,7 +47,7 @@ def _engine_run(session, ids, n, steering):
     return n / dt
 
 
-def _hf_run(model, ids, n):
+def _hf_run(model: Any, ids: Sequence[int], n: int) -> float:
     t = time.perf_counter()
     out = model.generate(input_ids=torch.tensor([ids], device=model.device), max_new_tokens=n, min_new_tokens=n,
                          do_sample=False, pad_token_id=0)
@@ -86,9 +97,9 @@ def _bandwidth(device: torch.device, mb: int = 512, rounds: int = 5) -> float:
     return buf.numel() * 2 / best
 
 
-def bytes_per_token(model) -> int:
+def bytes_per_token(model: Any) -> int:
     """Bytes of weights one decoding step reads: every projection and the lm_head (int8 ones at 1 byte + scales)."""
-    from .lite.row_kernels import row_weights
+    from .lite.row_setup import row_weights
 
     if not hasattr(model, "row_kernel"):  # transformers: every parameter but the embedding rows not looked up
         head = model.lm_head.weight
@@ -105,15 +116,15 @@ def bytes_per_token(model) -> int:
     return total + sum(p.numel() * p.element_size() for n, p in model.named_parameters() if "norm" in n)
 
 
-def _sessions(dtypes: list[str], sae_dir, device: str | None):
+def _sessions(dtypes: list[str], sae_dir: Path, device: str | None) -> dict[str, tuple[Session, Session, Any]]:
     """{label: (plain session, session with the SAE, model)}: each dtype with the kernel chosen for this machine,
     bfloat16 also with ``torch.mv`` (the kernel before the choice existed) and with int8 weights."""
     from ..sae.formats import load_sae
-    from .lite.row_kernels import install
+    from .lite.row_setup import install
     from .models import load_model
     from .session import Session
 
-    out = {}
+    out: dict[str, tuple[Session, Session, Any]] = {}
     for dt in dtypes:
         lm = load_model(device=device, dtype=dt)
         kernel = getattr(lm.model, "row_kernel", "transformers")
@@ -128,7 +139,7 @@ def _sessions(dtypes: list[str], sae_dir, device: str | None):
     return out
 
 
-def main(args) -> int:
+def main(args: argparse.Namespace) -> int:
     from ..steering.specs import SteeringConfig, SteerSpec
     from ..support.paths import default_sae_dir
     from .models import load_model
@@ -138,6 +149,7 @@ def main(args) -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {n} new tokens, batch 1, greedy, "
           f"{repeats} repeats", flush=True)
     sae_dir = default_sae_dir()
+    assert sae_dir is not None, "the engine bench needs the bundled SAE"
     device = getattr(args, "device", None)
     sessions = _sessions(dtypes, sae_dir, device)
     print(f"SAE: bundled ({sae_dir.name}); engines: {', '.join(sessions)}", flush=True)
@@ -146,17 +158,17 @@ def main(args) -> int:
     feats = [11, 222, 3333]
     add3 = SteeringConfig(tuple(SteerSpec(f, 4.0) for f in feats))
     clamp3 = SteeringConfig(tuple(SteerSpec(f, 4.0, method="clamp") for f in feats))
-    configs = {"a: transformers generate() fp32": lambda: _hf_run(hf_model, ids, n)}
+    configs: dict[str, Callable[[], float]] = {"a: transformers generate() fp32": lambda: _hf_run(hf_model, ids, n)}
     for lab, (plain, with_sae, _) in sessions.items():
-        configs[f"b: engine {lab}"] = lambda p=plain: _engine_run(p, ids, n, SteeringConfig())
-        configs[f"c: engine {lab} + SAE encode"] = lambda s=with_sae: _engine_run(s, ids, n, SteeringConfig())
-        configs[f"d: engine {lab} + SAE + 3 add"] = lambda s=with_sae: _engine_run(s, ids, n, add3)
-        configs[f"e: engine {lab} + SAE + 3 clamp"] = lambda s=with_sae: _engine_run(s, ids, n, clamp3)
+        configs[f"b: engine {lab}"] = partial(_engine_run, plain, ids, n, SteeringConfig())
+        configs[f"c: engine {lab} + SAE encode"] = partial(_engine_run, with_sae, ids, n, SteeringConfig())
+        configs[f"d: engine {lab} + SAE + 3 add"] = partial(_engine_run, with_sae, ids, n, add3)
+        configs[f"e: engine {lab} + SAE + 3 clamp"] = partial(_engine_run, with_sae, ids, n, clamp3)
     for fn in configs.values():  # warm-up (kernel selection, allocator)
         fn()
     dev = hf_model.device
     bandwidth = [_bandwidth(dev)]
-    rates = {k: [] for k in configs}
+    rates: dict[str, list[float]] = {k: [] for k in configs}
     for r in range(repeats):
         for k, fn in configs.items():
             rates[k].append(fn())
@@ -175,10 +187,10 @@ def main(args) -> int:
     print(f"\n{'configuration':52s} {'best':>6s} {'vs a':>6s} {'vs b':>6s} | {'median':>6s} {'vs a':>6s} "
           f"{'vs b':>6s} | {'MB/tok':>6s} {'of BW':>6s}")
     for k in rates:
-        lab = next((x for x in sessions if f" {x}" in k), None)
-        b, bm = (best[f"b: engine {lab}"], med[f"b: engine {lab}"]) if lab else (None, None)
+        engine = next((x for x in sessions if f" {x}" in k), None)
+        b, bm = (best[f"b: engine {engine}"], med[f"b: engine {engine}"]) if engine else (None, None)
         v, m = best[k], med[k]
-        nbytes = per_token[lab] if lab else per_token[k]
+        nbytes = per_token[engine] if engine else per_token[k]
         share = v * nbytes / bw
         rows.append({"config": k, "best_tok_s": v, "best_vs_a": v / base, "best_vs_b": (v / b) if b else None,
                      "median_tok_s": m, "median_vs_a": m / base_med, "median_vs_b": (m / bm) if bm else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 def as_messages(prompt: str | Sequence[dict], system: str | None = None) -> list[dict]:
@@ -23,7 +24,8 @@ def plain_text_prompt(messages: list[dict]) -> str:
     return "\n".join(lines) + "\nAssistant:"
 
 
-def chat_prompt_ids(tokenizer, prompt, system: str | None = None) -> list[int]:
+# ``tokenizer``: a transformers tokenizer or the lite one (Any: transformers' tokenizers are loosely typed)
+def chat_prompt_ids(tokenizer: Any, prompt: str | Sequence[dict], system: str | None = None) -> list[int]:
     messages = as_messages(prompt, system)
     if getattr(tokenizer, "chat_template", None):
         ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
@@ -35,7 +37,7 @@ def chat_prompt_ids(tokenizer, prompt, system: str | None = None) -> list[int]:
     return text_ids(tokenizer, plain_text_prompt(messages))
 
 
-def text_ids(tokenizer, text: str) -> list[int]:
+def text_ids(tokenizer: Any, text: str) -> list[int]:
     """Raw text -> ids, with BOS prepended when the tokenizer has one and did not add it."""
     ids = list(tokenizer(text, add_special_tokens=True)["input_ids"])
     bos = tokenizer.bos_token_id

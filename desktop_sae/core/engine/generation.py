@@ -12,24 +12,23 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch import nn
 
-from ..support.text_enum import TextEnum
 from .hooks import StopForward, hooks
+from .run_names import Run
 from .sampling import SamplingConfig
 from .step_threads import GOVERNOR
 
+if TYPE_CHECKING:
+    from .sae_tap import SAETap, TapRecord
+
+# Any below: transformers' tokenizers, model outputs and KV caches (or the lite engine's look-alikes)
 CancelFn = Callable[[], bool]
-
-
-class Run(TextEnum):
-    """Which answer a token belongs to: the only one, or (side by side) the steered or the default one."""
-
-    MAIN = "main"
-    STEERED = "steered"
-    DEFAULT = "default"
+Alts = tuple[tuple[tuple[str, float], ...], float | None]  # ((text, probability) of the likeliest, chosen's)
 
 
 @dataclass(frozen=True)
@@ -68,18 +67,18 @@ class GenerationResult:
         return len(self.answer_ids) / self.seconds if self.seconds > 0 else 0.0
 
 
-def cache_kwarg(model) -> str:
+def cache_kwarg(model: nn.Module) -> str:
     """transformers >= 5 names the KV cache argument ``cache``; older versions ``past_key_values``."""
     params = inspect.signature(model.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 
 
-def _out_cache(out):
+def _out_cache(out: Any) -> Any:
     return getattr(out, "cache", None) if getattr(out, "cache", None) is not None else out.past_key_values
 
 
 class Sampler:
-    def __init__(self, cfg: SamplingConfig, vocab: int, prompt_ids: Sequence[int]):
+    def __init__(self, cfg: SamplingConfig, vocab: int, prompt_ids: Sequence[int]) -> None:
         self.cfg = cfg.validate()
         self.gen = torch.Generator().manual_seed(cfg.seed if cfg.seed is not None else torch.seed())
         self.counts = torch.zeros(vocab, dtype=torch.float32)
@@ -118,7 +117,7 @@ class Sampler:
 class _Detok:
     """Incremental detokenisation in O(1) per token: decodes a short window, holds back partial UTF-8."""
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer: Any) -> None:
         self.tok = tokenizer
         self.ids: list[int] = []
         self.prefix = 0  # window start
@@ -162,19 +161,21 @@ class _Alternatives:
     """The top-n of softmax(logits) (temperature 1, before penalties) and the chosen token's probability: one
     logsumexp and one top-k over the vocabulary per token, then a few scalars. Token texts are decoded once per id."""
 
-    def __init__(self, n: int, vocab: int, piece):
+    def __init__(self, n: int, vocab: int, piece: Callable[[int], str]) -> None:
         self.n, self.vocab, self.piece = n, vocab, piece
         self.texts: dict[int, str] = {}
-        self.logits = self.lse = None
+        self.logits: torch.Tensor | None = None
+        self.lse: torch.Tensor | None = None
 
     def see(self, logits: torch.Tensor) -> None:
         if self.n:
             self.logits = logits[: self.vocab].float()  # may share memory with the output: read, never written
             self.lse = torch.logsumexp(self.logits, -1)
 
-    def of(self, tok: int) -> tuple[tuple[tuple[str, float], ...], float | None]:
+    def of(self, tok: int) -> Alts:
         if not self.n:
             return (), None
+        assert self.logits is not None and self.lse is not None  # see() ran first
         vals, ids = top_n(self.logits, self.n)
         probs = (vals - self.lse).exp().tolist()
         out = []
@@ -185,8 +186,8 @@ class _Alternatives:
         return tuple(out), float((self.logits[tok] - self.lse).exp())
 
 
-def _events(rec, ids: Sequence[int], start: int, texts, deltas, is_prompt, specials, run,
-            alts=((), None)) -> list[TokenEvent]:
+def _events(rec: TapRecord | None, ids: Sequence[int], start: int, texts: Sequence[str], deltas: Sequence[str],
+            is_prompt: bool, specials: Sequence[bool], run: Run, alts: Alts = ((), None)) -> list[TokenEvent]:
     top_ids = rec.top_ids.cpu().numpy() if rec is not None and rec.top_ids is not None else None
     top_vals = rec.top_vals.float().cpu().numpy() if rec is not None and rec.top_vals is not None else None
     watched = rec.watched.float().cpu().numpy() if rec is not None and rec.watched is not None else None
@@ -215,12 +216,12 @@ def _events(rec, ids: Sequence[int], start: int, texts, deltas, is_prompt, speci
 
 @torch.inference_mode()
 def generate_tokens(
-    model,
-    tokenizer,
+    model: nn.Module,
+    tokenizer: Any,
     prompt_ids: Sequence[int],
     sampling: SamplingConfig,
     *,
-    tap=None,
+    tap: SAETap | None = None,
     hook_name: str | None = None,
     stop_ids: Sequence[int] = (),
     special_ids: Sequence[int] = (),
@@ -247,7 +248,7 @@ def generate_tokens(
 
     one_token_masks = {False: torch.ones(1, 1, device=dev), True: torch.zeros(1, 1, device=dev)}
 
-    def set_mask(ids):
+    def set_mask(ids: Sequence[int]) -> None:
         if tap is None:
             return
         if not skip_special:
@@ -257,7 +258,8 @@ def generate_tokens(
         else:
             tap.mask = torch.tensor([[0.0 if i in special else 1.0 for i in ids]], device=dev)
 
-    def readout(ids, start, is_prompt, rec, final=False, alt=((), None)):
+    def readout(ids: Sequence[int], start: int, is_prompt: bool, rec: TapRecord | None, final: bool = False,
+                alt: Alts = ((), None)) -> None:
         specials = [i in special for i in ids]
         texts = [detok.piece(i) for i in ids]
         deltas = [""] * len(ids) if is_prompt else [detok.push(i, s, final) for i, s in zip(ids, specials)]
@@ -265,16 +267,17 @@ def generate_tokens(
             events.append(e)
             emit(e)
 
-    tapped = tap is not None and bool(hook_name)
+    hooked = {hook_name: tap} if tap is not None and hook_name else {}
+    tapped = tap if hooked else None  # the tap, when it is installed at a hook point
     reason = "max_tokens"
-    with GOVERNOR.active(dev.type == "cpu") as threads, hooks(model, {hook_name: tap} if tapped else {}):
+    with GOVERNOR.active(dev.type == "cpu") as threads, hooks(model, hooked):
         ids = list(prompt_ids)
         if cancelled():
             return _result(tokenizer, prompt_ids, answer, events, "cancelled", t0, run)
         set_mask(ids)
         out = model(input_ids=torch.tensor([ids], device=dev), use_cache=True, logits_to_keep=1)
         cache = _out_cache(out)
-        readout(ids, 0, True, tap.last if tapped else None)
+        readout(ids, 0, True, tapped.last if tapped else None)
         pos = len(ids)
         for _ in range(sampling.max_new_tokens):
             if cancelled():
@@ -293,18 +296,18 @@ def generate_tokens(
                     out = model(input_ids=torch.tensor([[tok]], device=dev), use_cache=True, logits_to_keep=1,
                                 **{kw: cache})
                 cache = _out_cache(out)
-                rec = tap.last if tapped else None
+                rec = tapped.last if tapped else None
             elif tapped:
                 # the last token needs only its readout: run the model up to the hook layer and stop there
                 set_mask([tok])
-                tap.stop_after = True
+                tapped.stop_after = True
                 try:
                     model(input_ids=torch.tensor([[tok]], device=dev), use_cache=True, **{kw: cache})
                 except StopForward:
                     pass
                 finally:
-                    tap.stop_after = False
-                rec = tap.last
+                    tapped.stop_after = False
+                rec = tapped.last
             readout([tok], pos, False, rec, final, alt)
             pos += 1
             if is_stop:
@@ -313,7 +316,8 @@ def generate_tokens(
     return _result(tokenizer, prompt_ids, answer, events, reason, t0, run)
 
 
-def _result(tokenizer, prompt_ids, answer, events, reason, t0, run) -> GenerationResult:
+def _result(tokenizer: Any, prompt_ids: Sequence[int], answer: list[int], events: list[TokenEvent], reason: str,
+            t0: float, run: Run) -> GenerationResult:
     return GenerationResult(
         text=tokenizer.decode(answer, skip_special_tokens=True).rstrip("\ufffd"),
         prompt_ids=tuple(int(i) for i in prompt_ids),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..support.errors import AssetError
 
@@ -24,10 +24,10 @@ FILE_TYPES = {0: "float32", 1: "float16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q
 
 
 class _Reader:
-    def __init__(self, f, where: Path):
+    def __init__(self, f: BinaryIO, where: Path) -> None:
         self.f, self.where = f, where
 
-    def take(self, fmt: str):
+    def take(self, fmt: str) -> Any:  # what struct.unpack gives for ``fmt``
         size = struct.calcsize(fmt)
         data = self.f.read(size)
         if len(data) != size:
@@ -80,6 +80,7 @@ def read_gguf_header(path: str | Path) -> dict[str, Any]:
             kv: dict[str, Any] = {}
             for _ in range(n_kv):
                 key = r.string()
+                assert key is not None  # string() keeps (returns) the text by default
                 kv[key] = r.value(r.take("<I"))
             n_params = 0
             for _ in range(n_tensors):

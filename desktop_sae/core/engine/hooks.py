@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from ..support.errors import HookPointError, UnsupportedArchitectureError
 
 HookFn = Callable[[torch.Tensor], "torch.Tensor | None"]
+# a forward-pre hook with kwargs: (module, args, kwargs) -> replacement (args, kwargs) or None
+PreHook = Callable[[nn.Module, tuple[Any, ...], dict[str, Any]], "tuple[tuple[Any, ...], dict[str, Any]] | None"]
 SITES = ("hook_resid_pre", "hook_resid_post", "hook_mlp_out", "hook_attn_out")
 _HOOK_RE = re.compile(r"blocks\.(\d+)\.(hook_resid_pre|hook_resid_post|hook_mlp_out|hook_attn_out)")
 
@@ -58,7 +62,7 @@ def parse_hook_name(name: str) -> HookPoint:
     return HookPoint(int(m.group(1)), m.group(2))
 
 
-def _get_path(obj, path: str):
+def _get_path(obj: object, path: str) -> Any:  # Any: whatever attribute the dotted path names (or None)
     for part in path.split("."):
         obj = getattr(obj, part, None)
         if obj is None:
@@ -103,7 +107,7 @@ def resolve_hook(model: nn.Module, hook: HookPoint | str) -> tuple[nn.Module, st
     return sub, "post"
 
 
-def _swap_first(value, fn: HookFn):
+def _swap_first(value: object, fn: HookFn) -> object:
     """Apply fn to the hidden-state tensor inside a module output/input (tensor or tuple), same type back."""
     if isinstance(value, torch.Tensor):
         new = fn(value)
@@ -115,10 +119,10 @@ def _swap_first(value, fn: HookFn):
 
 
 @contextlib.contextmanager
-def hooks(model: nn.Module, fns: dict[str, HookFn]) -> Iterator[None]:
+def hooks(model: nn.Module, fns: Mapping[str, HookFn]) -> Iterator[None]:
     """Install ``{hook_name: fn}`` for the duration of the block; fn gets [batch, seq, d] and may return a
     replacement. Handles are removed in ``finally``, so an exception (or cancellation) cannot leak a hook."""
-    handles = []
+    handles: list[RemovableHandle] = []
     try:
         for name, fn in fns.items():
             module, kind = resolve_hook(model, name)
@@ -132,8 +136,9 @@ def hooks(model: nn.Module, fns: dict[str, HookFn]) -> Iterator[None]:
             h.remove()
 
 
-def _pre_hook(fn: HookFn):
-    def hook(module, args, kwargs):
+def _pre_hook(fn: HookFn) -> PreHook:
+    def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+             ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
         if args:
             new0 = _swap_first(args[0], fn)
             return (new0, *args[1:]), kwargs
@@ -150,11 +155,11 @@ class StopForward(Exception):
     """Raised by a capture hook to end a forward pass early once the hooked layer has run."""
 
 
-def capture(model: nn.Module, hook_name: str, stop: bool = True, **forward_kwargs) -> torch.Tensor:
+def capture(model: nn.Module, hook_name: str, stop: bool = True, **forward_kwargs: Any) -> torch.Tensor:
     """Run the model and return the activation at ``hook_name``; with ``stop`` the layers after it are skipped."""
     store: list[torch.Tensor] = []
 
-    def grab(x: torch.Tensor):
+    def grab(x: torch.Tensor) -> None:
         store.append(x.detach())
         if stop:
             raise StopForward

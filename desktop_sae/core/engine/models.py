@@ -140,7 +140,7 @@ def load_model(
     t0 = time.perf_counter()
     report = progress or (lambda f, m: None)
     dev = pick_device(device)
-    int8 = dtype == "int8"  # bfloat16 activations, int8 decoder weights (core/llama_lite_rows.py)
+    int8 = dtype == "int8"  # bfloat16 activations, int8 decoder weights (core/engine/lite/row_setup.py)
     if int8 and dev.type != "cpu":
         raise ModelLoadError("int8 weights are a CPU option; on a GPU use bfloat16 or float16")
     torch_dtype = dtype if isinstance(dtype, torch.dtype) else parse_dtype("bfloat16" if int8 else dtype, dev)
@@ -161,13 +161,14 @@ def load_model(
         raise Cancelled("model loading was cancelled")
     report(0.9, f"Loading {name} ({dtype_name(torch_dtype)}, {dev})")
     if kind in ("bundled", "gguf") and torch_dtype != torch.float32:
+        assert sha is not None  # hashed above for these kinds
         folder = _dtype_variant(folder, torch_dtype, sha, report)
     model, tok = _from_folder(folder, dev, torch_dtype, trust_remote_code)
     layout_of(model)  # unsupported architectures fail here, with the list of supported ones
     if int8:
         if not hasattr(model, "row_kernel"):
             raise ModelLoadError(f"int8 weights need the lite engine; {name} loads through transformers")
-        from .lite.row_kernels import quantize_int8
+        from .lite.row_setup import quantize_int8
 
         quantize_int8(model)
     report(1.0, f"Loaded {name}")
@@ -195,8 +196,8 @@ def _quiet_transformers() -> None:
 
 def _from_folder(
     folder: Path, dev: torch.device, dtype: torch.dtype, trust_remote_code: bool, engine: str | None = None
-):
-    """Llama-family folders load with the lite engine (core/llama_lite.py, no transformers import) unless
+) -> tuple[Any, Any]:
+    """Llama-family folders load with the lite engine (core/engine/lite/llama.py, no transformers import) unless
     ``engine`` or DESKTOP_SAE_ENGINE says 'transformers' or remote code is asked for; the rest with transformers."""
     from .lite.choice import engine_choice, load_lite
 
@@ -209,7 +210,7 @@ def _from_folder(
     _quiet_transformers()
     try:
         tok = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(
+        model: Any = AutoModelForCausalLM.from_pretrained(  # Any: a transformers model (its stubs mistype .to())
             str(folder), dtype=dtype, trust_remote_code=trust_remote_code, low_cpu_mem_usage=True
         )
     except ValueError as e:
@@ -225,7 +226,8 @@ def _from_folder(
     return model, tok
 
 
-def _converted_gguf(gguf: Path, sha: str, report: Progress, cancelled) -> tuple[Path, bool]:
+def _converted_gguf(gguf: Path, sha: str, report: Progress, cancelled: Callable[[], bool] | None
+                    ) -> tuple[Path, bool]:
     """Return a cached HF folder for ``gguf``, converting it (once) if the cache is missing or damaged."""
     folder = cache_folder(gguf, sha)
     if cache_problem(folder, sha) is None:
@@ -240,10 +242,10 @@ def _converted_gguf(gguf: Path, sha: str, report: Progress, cancelled) -> tuple[
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         if cancelled and cancelled():
             raise Cancelled("model loading was cancelled")
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        model: Any = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     except Cancelled:
         raise
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - transformers' GGUF reader raises many types for a file it cannot read
         raise ModelLoadError(f"could not read the GGUF file {gguf}: {e}") from None
     if cancelled and cancelled():
         raise Cancelled("model loading was cancelled")

@@ -3,11 +3,12 @@ the model's own forward pass (no second pass)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from ..sae.autoencoder import SAE
+from ..sae.autoencoder import SAE, Memo
 from ..steering.plan import SteeringPlan, plan_delta
 from .hooks import StopForward
 
@@ -23,7 +24,7 @@ class TapRecord:
 
 
 class SAETap:
-    def __init__(self, sae: SAE | None, plan: SteeringPlan, watch=(), top_k: int = 10):
+    def __init__(self, sae: SAE | None, plan: SteeringPlan, watch: Sequence[int] = (), top_k: int = 10) -> None:
         self.sae = sae
         self.plan = plan
         self.top_k = min(top_k, sae.cfg.d_sae) if sae is not None else 0
@@ -46,10 +47,10 @@ class SAETap:
             self.last = TapRecord(None, None, None, x[0].float().norm(dim=-1)) if self.record else None
             return None
         pre = sae.input_pre_activations(x)
-        out = None
+        out: torch.Tensor | None = None
         if not plan.empty:
             mask = None if self.mask is None else self.mask[..., None].to(x.dtype)
-            memo: dict = {}  # what the activations of several feature subsets of this ``pre`` share (TopK: the k-th)
+            memo: Memo = {}  # what the activations of several feature subsets of this ``pre`` share (TopK: the k-th)
             delta, shift = plan_delta(x, lambda idx: sae.selected_activations(pre, idx, memo), plan, sae, mask)
             if delta is not None:
                 out = x + delta

@@ -15,9 +15,10 @@ from ..steering.plan import SteeringPlan, plan_steering
 from ..steering.specs import NO_STEERING, SteeringConfig
 from ..support.errors import HookPointError, SAEMismatchError
 from .chat_prompt import chat_prompt_ids, text_ids
-from .generation import GenerationResult, Run, TokenEvent, generate_tokens
+from .generation import GenerationResult, TokenEvent, generate_tokens
 from .hooks import capture, parse_hook_name, resolve_hook
 from .models import LoadedModel
+from .run_names import Run
 from .sae_tap import SAETap
 from .sampling import SamplingConfig
 
@@ -32,7 +33,8 @@ def _norm_name(name: str) -> str:
 
 
 class Session:
-    def __init__(self, lm: LoadedModel, sae: SAE | None = None, hook: str | None = None, top_k_features: int = 10):
+    def __init__(self, lm: LoadedModel, sae: SAE | None = None, hook: str | None = None,
+                 top_k_features: int = 10) -> None:
         self.lm = lm
         self.sae: SAE | None = None
         self.hook_name: str | None = None
@@ -98,7 +100,7 @@ class Session:
         return self._typical_norm
 
     # --- prompts -----------------------------------------------------------------------------------
-    def prompt_ids(self, prompt, system: str | None = None, chat: bool = True) -> list[int]:
+    def prompt_ids(self, prompt: str | Sequence[dict], system: str | None = None, chat: bool = True) -> list[int]:
         if not chat:
             text = prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt)
             return text_ids(self.lm.tokenizer, text)
@@ -116,7 +118,7 @@ class Session:
     # --- generation --------------------------------------------------------------------------------
     def generate(
         self,
-        prompt,
+        prompt: str | Sequence[dict],
         sampling: SamplingConfig = SamplingConfig(),
         steering: SteeringConfig = NO_STEERING,
         *,
@@ -146,8 +148,8 @@ class Session:
             run=run,
         )
 
-    def compare(self, prompt, sampling: SamplingConfig, steering: SteeringConfig,
-                **kw) -> tuple[GenerationResult, GenerationResult]:
+    def compare(self, prompt: str | Sequence[dict], sampling: SamplingConfig, steering: SteeringConfig,
+                **kw: Any) -> tuple[GenerationResult, GenerationResult]:
         """Steered vs default: same prompt, same seed, same sampling stream, two runs."""
         if sampling.seed is None:
             sampling = replace(sampling, seed=int(torch.randint(0, 2**31 - 1, ()).item()))
@@ -160,6 +162,7 @@ class Session:
     def activations(self, ids: Sequence[int]) -> torch.Tensor:
         """Residual activations at the hook for ``ids`` ([T, d]); layers after the hook are skipped."""
         ids_t = torch.tensor([list(ids)], device=self.lm.device)
+        assert self.hook_name is not None  # set with the SAE; callers check for one first
         x = capture(self.lm.model, self.hook_name, stop=True, input_ids=ids_t)
         return x[0]
 

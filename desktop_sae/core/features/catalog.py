@@ -4,19 +4,28 @@ automatic), fast search, and per-conversation activation totals fed from the tok
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from . import user_labels
+
+if TYPE_CHECKING:
+    from ..engine.generation import TokenEvent
+    from ..presets.file_format import SAEIdentity
+    from .dictionary import FeatureDictionary
 
 DENSE = 0.1  # features firing on more than 10 % of tokens are hidden from "active in this conversation"
 
 
 class FeatureCatalog:
-    """``dictionary`` is a ``core.training.dictionary.FeatureDictionary`` or None (ids and statistics only)."""
+    """``dictionary`` is a ``core.features.dictionary.FeatureDictionary`` or None (ids and statistics only)."""
 
-    def __init__(self, d_sae: int, max_activation=None, density=None, mean_activation=None, dictionary=None,
-                 sae_path: str | None = None, identity=None, curated_labels: dict[int, str] | None = None):
+    def __init__(self, d_sae: int, max_activation: npt.ArrayLike | None = None, density: npt.ArrayLike | None = None,
+                 mean_activation: npt.ArrayLike | None = None, dictionary: FeatureDictionary | None = None,
+                 sae_path: str | None = None, identity: SAEIdentity | None = None,
+                 curated_labels: dict[int, str] | None = None) -> None:
         self.d_sae = d_sae
         nan = np.full(d_sae, np.nan, np.float32)
         self.max_activation = nan if max_activation is None else np.asarray(max_activation, np.float32)
@@ -79,10 +88,11 @@ class FeatureCatalog:
         return np.array(exact + [f for f in hits if not exact or f != exact[0]], dtype=np.int64)
 
     # --- conversation activity -------------------------------------------------------------------------
-    def observe(self, ev) -> None:
-        """Accumulate one ``core.generation.TokenEvent`` (BOS / special tokens are skipped)."""
+    def observe(self, ev: TokenEvent) -> None:
+        """Accumulate one ``core.engine.generation.TokenEvent`` (BOS / special tokens are skipped)."""
         if ev.is_special or ev.top_ids is None:
             return
+        assert ev.top_vals is not None  # set together with top_ids
         np.maximum.at(self.conv_max, ev.top_ids, ev.top_vals)
         np.add.at(self.conv_sum, ev.top_ids, ev.top_vals)
 
@@ -104,7 +114,7 @@ class FeatureCatalog:
         return d.entry(f) if d is not None and 0 <= f < len(d) else None
 
 
-def _dictionary_labels(d, n: int) -> list[str]:
+def _dictionary_labels(d: FeatureDictionary | None, n: int) -> list[str]:
     """Automatic labels (the dictionary's own, before any user edits)."""
     labels = [""] * n
     if d is not None:
@@ -113,7 +123,7 @@ def _dictionary_labels(d, n: int) -> list[str]:
     return labels
 
 
-def _dictionary_top_tokens(d, n: int) -> list[str]:
+def _dictionary_top_tokens(d: FeatureDictionary | None, n: int) -> list[str]:
     """Per feature: its max-activating tokens and top logit tokens, for search (vectorised over features)."""
     out = [""] * n
     if d is None or "ex_values" not in d.a:
@@ -125,7 +135,7 @@ def _dictionary_top_tokens(d, n: int) -> list[str]:
     logit_ids = a["top_logit_ids"][:, :5]
     cache: dict[int, str] = {}
 
-    def t(i):
+    def t(i: int) -> str:
         s = cache.get(i)
         if s is None:
             s = cache[i] = d.tok(i).strip()

@@ -10,11 +10,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..steering.vectors import SteeringVector
 from ..support.errors import SAEMismatchError
+
+if TYPE_CHECKING:
+    from ..engine.session import Session
+    from ..steering.specs import SteeringConfig
 
 SINK_FACTOR = 10.0  # a token whose residual norm exceeds this x the text's median is an attention sink
 SET_SIZE = 6  # features in a steering set made from a contrast (chosen on the Golden Gate pilot, docs/STEERING_EVAL.md)
@@ -57,7 +62,7 @@ def _check_texts(texts: Sequence[str], side: str) -> list[str]:
     return out
 
 
-def text_means(session, texts: Sequence[str], progress: Callable[[float, str], None] | None = None,
+def text_means(session: Session, texts: Sequence[str], progress: Callable[[float, str], None] | None = None,
                cancelled: Callable[[], bool] | None = None) -> TextMeans:
     """Per-text mean SAE activations and residuals at the session's hook (no steering, plain text)."""
     import torch
@@ -128,7 +133,7 @@ def feature_set(hits: Sequence[ContrastHit], k: int) -> tuple[tuple[int, ...], t
     return tuple(h.feature for h in top), tuple(round(h.score / lead, 4) for h in top)
 
 
-def set_strength(session, features: Sequence[int], weights: Sequence[float],
+def set_strength(session: Session, features: Sequence[int], weights: Sequence[float],
                  fraction: float = SET_NORM_FRACTION) -> float | None:
     """The strength (x the lead feature's max activation) at which a weighted set's nominal shift
     |sum of strength x weight x max activation x decoder row| is ``fraction`` x the typical residual norm; None
@@ -143,15 +148,16 @@ def set_strength(session, features: Sequence[int], weights: Sequence[float],
     return float(f"{fraction * tn / n:.2g}") if n > 0 and math.isfinite(n) else None
 
 
-def nominal_shift(session, steering) -> float:
+def nominal_shift(session: Session, steering: SteeringConfig) -> float:
     """Length of a feature steer's nominal residual shift: |sum of coefficient x decoder row| (coefficients as
     the steering plan resolves them)."""
+    assert session.sae is not None  # callers check for an SAE first
     w = session.sae.W_dec.detach().float().cpu().numpy()
     v = sum(r.coefficient * w[r.spec.feature] for r in session.plan(steering).resolved)
     return float(np.linalg.norm(v))
 
 
-def contrast(session, positives: Sequence[str], negatives: Sequence[str], top: int = 50,
+def contrast(session: Session, positives: Sequence[str], negatives: Sequence[str], top: int = 50,
              progress: Callable[[float, str], None] | None = None,
              cancelled: Callable[[], bool] | None = None) -> ContrastResult:
     """Rank the loaded SAE's features by how much more they fire on ``positives`` than on ``negatives``, and the
@@ -161,7 +167,7 @@ def contrast(session, positives: Sequence[str], negatives: Sequence[str], top: i
     positives, negatives = _check_texts(positives, "positive"), _check_texts(negatives, "negative")
     total = len(positives) + len(negatives)
 
-    def part(offset: int, n: int):
+    def part(offset: int, n: int) -> Callable[[float, str], None] | None:
         if progress is None:
             return None
         return lambda f, msg: progress((offset + f * n) / total, msg)
@@ -169,13 +175,16 @@ def contrast(session, positives: Sequence[str], negatives: Sequence[str], top: i
     pos = text_means(session, positives, part(0, len(positives)), cancelled)
     neg = text_means(session, negatives, part(len(positives), len(negatives)), cancelled)
     sae = session.sae
+    assert sae is not None and session.hook_name is not None  # text_means raised without an SAE; it has a hook
     stats = sae.stats
     dic = load_dictionary(sae.source_path)
     hits = rank_features(pos, neg, stats.max_activation if stats else None, dic.labels if dic else None, top)
     first = positives[0] if len(positives[0]) < 40 else positives[0][:37] + "..."
     vec = mean_difference(pos, neg, f"mean difference ({first})", session.hook_name,
                           session.lm.name)
-    feats, weights, strength = (), (), None
+    feats: tuple[int, ...] = ()
+    weights: tuple[float, ...] = ()
+    strength: float | None = None
     if hits and hits[0].score > 0:
         feats, weights = feature_set(hits, SET_SIZE)
         strength = set_strength(session, feats, weights) if stats is not None else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from safetensors.numpy import load_file
@@ -21,9 +22,9 @@ ARRAYS, META = "dictionary.safetensors", "dictionary.json"
 
 class FeatureDictionary:
     """A loaded dictionary: ``entry(f)``; ``labels`` are the automatic labels with the user's edits
-    (``core.labels``) applied, ``meta["labels"]`` the automatic ones alone."""
+    (``core.features.user_labels``) applied, ``meta["labels"]`` the automatic ones alone."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], meta: dict):
+    def __init__(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.a, self.meta = arrays, meta
         self.labels: list[str] = list(meta["labels"])
         self.vocab = {int(k): v for k, v in meta["vocab"].items()}
@@ -53,7 +54,7 @@ class FeatureDictionary:
         a = self.a
         n_top, n_q = (int(x) for x in a["ex_count"][f])
 
-        def ex(e):
+        def ex(e: int) -> dict[str, object]:
             return {"activation": float(a["ex_act"][f, e]), "tokens": [self.tok(t) for t in a["ex_tokens"][f, e]],
                     "values": [round(float(v), 3) for v in a["ex_values"][f, e]]}
 
@@ -68,7 +69,7 @@ class FeatureDictionary:
                                   for i, v in zip(a["bottom_logit_ids"][f], a["bottom_logit_values"][f])]}
 
 
-def load_dictionary(sae_path: str | Path | None):
+def load_dictionary(sae_path: str | Path | None) -> FeatureDictionary | None:
     """The ``FeatureDictionary`` beside an SAE (``sae_path`` names its folder or a file in
     it), or None when there is none or it cannot be read (a warning says why): callers then show ids and
     statistics only."""

@@ -1,10 +1,12 @@
-"""What one feature does and which features a text uses, computed on a loaded ``core.session.Session``; the feature
-dictionary beside an SAE. Results are plain frozen data. Importing this module loads no torch (the functions
+"""What one feature does and which features a text uses, computed on a loaded ``core.engine.session.Session``.
+Results are plain frozen data. Importing this module loads no torch (the functions
 import it when they run), so an app can import the result types early."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +14,10 @@ from ..presets.demo_concepts import demo_feature_labels
 from ..support.errors import SAEMismatchError
 from .dictionary import load_dictionary
 from .user_labels import sae_folder
+
+if TYPE_CHECKING:
+    from ..engine.session import Session
+    from ..sae.autoencoder import SAE
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class TextFeatures:
     features: tuple[FeatureHit, ...]  # strongest first
 
 
-def _checked_sae(session, feature: int | None = None):
+def _checked_sae(session: Session, feature: int | None = None) -> SAE:
     sae = session.sae
     if sae is None:
         raise SAEMismatchError("no SAE is loaded")
@@ -51,7 +57,7 @@ def _checked_sae(session, feature: int | None = None):
     return sae
 
 
-def feature_logits(session, feature: int, n: int = 10) -> FeatureLogits:
+def feature_logits(session: Session, feature: int, n: int = 10) -> FeatureLogits:
     """Direct logit effect of a feature: ``W_dec[feature] @ W_U`` (the unembedding, without the final norm)."""
     import torch
 
@@ -66,7 +72,7 @@ def feature_logits(session, feature: int, n: int = 10) -> FeatureLogits:
     return FeatureLogits(feature, top, bottom)
 
 
-def features_on_text(session, text: str, top: int = 20) -> TextFeatures:
+def features_on_text(session: Session, text: str, top: int = 20) -> TextFeatures:
     """The ``top`` features that fire most strongly on ``text`` (plain text, no chat template, special tokens
     ignored), labelled from the dictionary beside the SAE."""
     sae = _checked_sae(session)
@@ -74,7 +80,7 @@ def features_on_text(session, text: str, top: int = 20) -> TextFeatures:
     return _ranked(session, sae, toks, ids, acts, top, "the text has no ordinary tokens")
 
 
-def features_on_span(session, ids, start: int, end: int, top: int = 20) -> TextFeatures:
+def features_on_span(session: Session, ids: Sequence[int], start: int, end: int, top: int = 20) -> TextFeatures:
     """The ``top`` features that fire most strongly on positions ``start..end-1`` of the token sequence ``ids``,
     read in context (the whole prefix goes through the model; no steering): the same numbers as slicing an encode
     of the full sequence. Special tokens in the span are ignored; ``mean`` is over the span's ordinary tokens."""
@@ -92,7 +98,8 @@ def features_on_span(session, ids, start: int, end: int, top: int = 20) -> TextF
                    "the selection holds only special tokens")
 
 
-def _ranked(session, sae, toks, ids, acts: np.ndarray, top: int, empty: str) -> TextFeatures:
+def _ranked(session: Session, sae: SAE, toks: Sequence[str], ids: Sequence[int], acts: np.ndarray, top: int,
+            empty: str) -> TextFeatures:
     """Features by their max over the ordinary tokens of ``acts`` [T, d_sae], labelled."""
     keep = np.array([i not in session.special_ids for i in ids], dtype=bool)
     if not keep.any():

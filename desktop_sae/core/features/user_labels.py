@@ -8,9 +8,13 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..support import paths
 from ..support.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from ..presets.file_format import SAEIdentity
 
 USER_LABELS = "labels.user.json"
 MAX_LABEL = 200  # characters
@@ -24,13 +28,13 @@ def sae_folder(sae_path: str | Path | None) -> Path | None:
     return p if p.is_dir() else p.parent
 
 
-def fallback_path(identity, d_sae: int) -> Path:
-    """The per-SAE file in the user data dir, keyed by the SAE's identity (``core.preset_format.SAEIdentity``)."""
+def fallback_path(identity: SAEIdentity | None, d_sae: int) -> Path:
+    """The per-SAE file in the user data dir, keyed by the SAE's identity (``core.presets.file_format.SAEIdentity``)."""
     key = f"{getattr(identity, 'name', '') or 'sae'}-{getattr(identity, 'fingerprint', '') or d_sae}"
     return paths.data_dir() / "labels" / f"{key}.json"
 
 
-def labels_path(sae_path: str | Path | None, identity, d_sae: int) -> Path:
+def labels_path(sae_path: str | Path | None, identity: SAEIdentity | None, d_sae: int) -> Path:
     """Where user labels are written: beside the SAE when that folder is writable, else ``fallback_path``."""
     folder = sae_folder(sae_path)
     if folder is not None and os.access(folder, os.W_OK):

@@ -1,26 +1,28 @@
 """The tables of the Neuronpedia format and the names that differ between them and us: model ids, SAE source ids
-and steering methods (docs/NEURONPEDIA.md). Tables and pure functions only, so the importer
-(``core.neuronpedia``), the exporter (``core.neuronpedia_export``) and the tests share one definition of each.
+and steering methods (docs/NEURONPEDIA.md). Tables and pure functions only, so the importer (``neuronpedia_read``),
+the exporter (``neuronpedia_write``) and the tests share one definition of each.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..presets.file_format import SAEIdentity
 
 # Neuronpedia steer_method -> our SteerSpec.method. A method ours lacks is refused on import with UNSUPPORTED[...];
-# PROJECTION_CAP turns on by itself once core.config.METHODS holds 'cap'.
+# PROJECTION_CAP turns on by itself once core.steering.specs.METHODS holds 'cap'.
 METHODS = {"SIMPLE_ADDITIVE": "add", "ORTHOGONAL_DECOMP": "orth", "PROJECTION_CAP": "cap"}
 UNSUPPORTED = {"PROJECTION_CAP": "projection cap is not supported by this version"}
 DEFAULT_METHOD = "SIMPLE_ADDITIVE"
+DEFAULT_SEED = 16
 
 EXTRA = "desktopSae"  # our block inside an exported file
 OUTPUT_TYPES = ("STEERED", "DEFAULT")
 # the defaults of Neuronpedia's steering page, for fields a file leaves out
-DEFAULTS = {"temperature": 0.5, "n_tokens": 256, "freq_penalty": 1.0, "seed": 16, "strength_multiplier": 1.0,
+DEFAULTS = {"temperature": 0.5, "n_tokens": 256, "freq_penalty": 1.0, "seed": DEFAULT_SEED, "strength_multiplier": 1.0,
             "steer_method": DEFAULT_METHOD, "steer_special_tokens": True}
 # Neuronpedia's own limits: an export notes values beyond them (their site would refuse the request)
 THEIR_LIMITS = {"temperature": (0, 2), "n_tokens": (1, 256), "freq_penalty": (-2, 2), "strength_multiplier": (0, 10),
@@ -137,8 +139,10 @@ class Target:
     neuronpedia_id: str = ""
 
 
-def snapshot(model: str, feats, mult, method, temperature, n_tokens, freq, seed, special) -> dict[str, Any]:
-    """The Neuronpedia fields an export wrote: an import restores our exact settings only if they are unchanged."""
+def snapshot(model: str, feats: Sequence[tuple[str, int, float, str]], mult: float, method: str | None,
+             temperature: object, n_tokens: object, freq: object, seed: object, special: bool) -> dict[str, Any]:
+    """The Neuronpedia fields an export wrote: an import restores our exact settings only if they are unchanged.
+    The sampling values are as the file gives them (an import compares them before converting)."""
     return {"modelId": model, "features": [[f[0], f[1], f[2]] for f in feats], "strength_multiplier": mult,
             "steer_method": method, "temperature": temperature, "n_tokens": n_tokens, "freq_penalty": freq,
             "seed": seed, "steer_special_tokens": special}

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NoReturn
 
 from ..engine.sampling import SamplingConfig
 from ..presets.file_format import MAX_FEATURES, MAX_NAME, Preset, SAEIdentity, parse_preset
@@ -35,6 +35,9 @@ from .neuronpedia_ids import (
     source_problem,
 )
 from .neuronpedia_write import neuronpedia_json, to_neuronpedia
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Imported", "Target", "neuronpedia_json", "parse_neuronpedia", "to_neuronpedia"]
 
@@ -64,18 +67,18 @@ class Imported:
     restored: bool = False  # our exact settings came back from the desktopSae block
 
 
-def _fail(msg: str):
+def _fail(msg: str) -> NoReturn:
     raise NeuronpediaError(msg)
 
 
-def _number(v, what: str, key: str) -> float:
+def _number(v: object, what: str, key: str) -> float:
     lo, hi = RANGES[key]
     if not is_finite(v) or not lo <= v <= hi:
         _fail(f"{what} must be a number in [{lo:g}, {hi:g}], got {_show(v)}")
     return v
 
 
-def _whole(v, what: str, key: str) -> int:
+def _whole(v: object, what: str, key: str) -> int:
     lo, hi = RANGES[key]
     if isinstance(v, float) and is_finite(v) and v.is_integer():
         v = int(v)
@@ -84,7 +87,7 @@ def _whole(v, what: str, key: str) -> int:
     return v
 
 
-def _text(v, what: str, limit: int = MAX_TEXT) -> str:
+def _text(v: object, what: str, limit: int = MAX_TEXT) -> str:
     if not isinstance(v, str) or len(v) > limit:
         _fail(f"{what} must be a text of at most {limit} characters, got {_show(v)}")
     try:
@@ -94,7 +97,7 @@ def _text(v, what: str, limit: int = MAX_TEXT) -> str:
     return v
 
 
-def _canonical(d: dict, aliases: dict, what: str) -> dict:
+def _canonical(d: dict[str, object], aliases: dict[str, str], what: str) -> dict[str, object]:
     out = dict(d)
     for alias, key in aliases.items():
         if alias in out:
@@ -105,7 +108,7 @@ def _canonical(d: dict, aliases: dict, what: str) -> dict:
     return out
 
 
-def _load(text: str | bytes, where: str) -> dict:
+def _load(text: str | bytes, where: str) -> dict[str, object]:
     if len(text) > MAX_BYTES:
         _fail(f"{where} is too large for a steering request ({len(text)} bytes; at most {MAX_BYTES})")
     try:
@@ -119,7 +122,7 @@ def _load(text: str | bytes, where: str) -> dict:
     return _canonical(d, ALIASES, where)
 
 
-def _index(v, what: str) -> int:
+def _index(v: object, what: str) -> int:
     if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) < 12:
         v = int(v)  # Neuronpedia's database keeps feature indices as texts
     if isinstance(v, float) and is_finite(v) and v.is_integer():
@@ -129,11 +132,13 @@ def _index(v, what: str) -> int:
     return v
 
 
-def _features(d: dict, target: Target, where: str, same_weights: bool) -> list[tuple[str, int, float, str]]:
+def _features(d: dict[str, object], target: Target, where: str,
+              same_weights: bool) -> list[tuple[str, int, float, str]]:
     raw = d.get("features") or []
     if not isinstance(raw, list) or len(raw) > MAX_FEATURES:
         _fail(f"{where}: \"features\" must be a list of at most {MAX_FEATURES} entries")
-    out, seen = [], set()
+    out: list[tuple[str, int, float, str]] = []
+    seen: set[int] = set()
     for i, f in enumerate(raw):
         w = f"{where}: features[{i}]"
         if not isinstance(f, dict):
@@ -150,6 +155,7 @@ def _features(d: dict, target: Target, where: str, same_weights: bool) -> list[t
         if problem:
             _fail(f"{w}: {problem}")
         index = _index(f.get("index"), w)
+        assert target.sae is not None  # source_problem refused a file when no SAE is loaded
         if index >= target.sae.d_sae:
             _fail(f"{w}: feature {index} does not exist (the loaded SAE has 0..{target.sae.d_sae - 1})")
         if index in seen:
@@ -161,7 +167,7 @@ def _features(d: dict, target: Target, where: str, same_weights: bool) -> list[t
     return out
 
 
-def _messages(d: dict, where: str) -> tuple[list[tuple[str, str]] | None, str | None]:
+def _messages(d: dict[str, object], where: str) -> tuple[list[tuple[str, str]] | None, str | None]:
     """(chat messages or None, plain prompt or None)."""
     chats = [k for k in ("steeredChatMessages", "defaultChatMessages") if d.get(k) is not None]
     prompt = d.get("prompt")
@@ -171,12 +177,12 @@ def _messages(d: dict, where: str) -> tuple[list[tuple[str, str]] | None, str | 
         return None, _text(prompt, f"{where}: prompt")
     if not chats:
         return None, None
-    lists = {}
+    lists: dict[str, list[tuple[str, str]]] = {}
     for key in chats:
         raw = d[key]
         if not isinstance(raw, list) or len(raw) > MAX_MESSAGES:
             _fail(f"{where}: {key} must be a list of at most {MAX_MESSAGES} messages")
-        msgs = []
+        msgs: list[tuple[str, str]] = []
         for i, m in enumerate(raw):
             w = f"{where}: {key}[{i}]"
             if not isinstance(m, dict) or not isinstance(m.get("role"), str) or m["role"] not in ROLES:
@@ -192,10 +198,10 @@ def _messages(d: dict, where: str) -> tuple[list[tuple[str, str]] | None, str | 
     return lists[chats[0]], None
 
 
-def _outputs(d: dict, where: str) -> tuple[dict[str, str], tuple[str, ...]]:
+def _outputs(d: dict[str, object], where: str) -> tuple[dict[str, str], tuple[str, ...]]:
     found: dict[str, str] = {}
 
-    def put(kind, value, w):
+    def put(kind: str, value: object, w: str) -> None:
         if isinstance(value, dict):  # a steer-chat output: {raw, chatTemplate}
             chat = value.get("chatTemplate")
             if isinstance(chat, list) and chat and isinstance(chat[-1], dict) and chat[-1].get("role") in (
@@ -224,7 +230,7 @@ def _outputs(d: dict, where: str) -> tuple[dict[str, str], tuple[str, ...]]:
     return found, tuple(types)
 
 
-def _extra(d: dict, where: str) -> tuple[Preset | None, Any]:
+def _extra(d: dict[str, object], where: str) -> tuple[Preset | None, object]:
     ex = d.get(EXTRA)
     if ex is None:
         return None, None
@@ -238,7 +244,7 @@ def _extra(d: dict, where: str) -> tuple[Preset | None, Any]:
         raise NeuronpediaError(str(e)) from None
 
 
-def sae_neuronpedia_id(sae_path) -> str:
+def sae_neuronpedia_id(sae_path: str | Path | None) -> str:
     """The "model/source" Neuronpedia id in a SAELens folder's cfg.json ("" if it has none or cannot be read)."""
     if not sae_path:
         return ""
@@ -253,11 +259,11 @@ def sae_neuronpedia_id(sae_path) -> str:
     return v if isinstance(v, str) and "/" in v and len(v) < 300 else ""
 
 
-def parse_neuronpedia(text: str | bytes, target: Target, max_activation=None,
+def parse_neuronpedia(text: str | bytes, target: Target, max_activation: np.ndarray | None = None,
                       where: str = "Neuronpedia JSON") -> Imported:
     """Read a Neuronpedia steering file into our settings, checked against ``target``; raises NeuronpediaError."""
     d = _load(text, where)
-    notes = []
+    notes: list[str] = []
     if d.get("vectors") not in (None, []):
         _fail(f"{where} steers with custom vectors; only SAE features can be imported")
     if d.get("normalize_steering") not in (None, False):
@@ -297,7 +303,8 @@ def parse_neuronpedia(text: str | bytes, target: Target, max_activation=None,
         max_new_tokens=_whole(v["n_tokens"], f"{where}: n_tokens", "n_tokens"),
     )
     chat, prompt = _messages(d, where)
-    system, history = None, ()
+    system: str | None = None
+    history: tuple[tuple[str, str], ...] = ()
     if chat is not None:
         system = chat[0][1] if chat and chat[0][0] == "system" else ""
         body = chat[1:] if chat and chat[0][0] == "system" else chat
@@ -320,6 +327,7 @@ def parse_neuronpedia(text: str | bytes, target: Target, max_activation=None,
         if not restored:
             notes.append(f"the {EXTRA} block does not match the Neuronpedia fields (edited?); those were used")
     if restored:
+        assert ours_ex is not None  # only our own block restores settings
         keep = chat is None or (system or "") == (ours_ex.system or "")
         preset = replace(ours_ex, system=ours_ex.system if keep else system)
     else:

@@ -1,18 +1,18 @@
 """Our steering, sampling, chat and answers as a Neuronpedia steer-chat request with its saved outputs
-(docs/NEURONPEDIA.md). The read side is ``core.neuronpedia``."""
+(docs/NEURONPEDIA.md). The read side is ``core.interop.neuronpedia_read``."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..presets.file_format import Preset, preset_to_dict
 from ..steering.strength import resolve_strength
 from ..support.errors import NeuronpediaError
 from .neuronpedia_ids import (
     DEFAULT_METHOD,
-    DEFAULTS,
+    DEFAULT_SEED,
     EXTRA,
     METHODS,
     OUTPUT_TYPES,
@@ -24,13 +24,19 @@ from .neuronpedia_ids import (
     source_id,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
 
-def _fail(msg: str):
+    from ..steering.specs import SteerSpec
+
+
+def _fail(msg: str) -> NoReturn:
     raise NeuronpediaError(msg)
 
 
 def to_neuronpedia(preset: Preset, target: Target, messages: Sequence[tuple[str, str]] = (),
-                   outputs: Mapping[str, str] | None = None, max_activation=None) -> tuple[dict, list[str]]:
+                   outputs: Mapping[str, str] | None = None,
+                   max_activation: np.ndarray | None = None) -> tuple[dict[str, Any], list[str]]:
     """Our settings (+ the chat before the answer, + saved answers) as a Neuronpedia steer-chat request with its
     outputs; returns (document, notes on what Neuronpedia would refuse). Raises NeuronpediaError for steering it
     cannot express: clamp, or several methods at once."""
@@ -52,7 +58,7 @@ def to_neuronpedia(preset: Preset, target: Target, messages: Sequence[tuple[str,
         _fail("the steered features need an SAE at a blocks.<layer>.hook_* point to name them on Neuronpedia")
     mid = model_id(target.model, target.neuronpedia_id)
 
-    def coef(s, m):
+    def coef(s: SteerSpec, m: float) -> float:
         mx = None if max_activation is None else float(max_activation[s.feature])
         return float(resolve_strength(s, m, mx, None, None).coefficient)
 
@@ -68,7 +74,7 @@ def to_neuronpedia(preset: Preset, target: Target, messages: Sequence[tuple[str,
     sp = preset.sampling
     seed = sp.seed
     if seed is None:
-        seed = DEFAULTS["seed"]
+        seed = DEFAULT_SEED
         notes.append(f"the seed is random here; Neuronpedia needs one, so {seed} was written")
     doc: dict[str, Any] = {
         "modelId": mid,

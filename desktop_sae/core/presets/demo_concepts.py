@@ -74,9 +74,9 @@ def load_demo_concepts(path: Path | None = None) -> dict[str, DemoConcept] | Non
     except (OSError, ValueError):
         return None
     if isinstance(d, dict):
-        for key in ("concepts", "features"):
-            if isinstance(d.get(key), (list, dict)):
-                d = d[key]
+        for section in ("concepts", "features"):
+            if isinstance(d.get(section), (list, dict)):
+                d = d[section]
                 break
     out: dict[str, DemoConcept] = {}
     items = d.items() if isinstance(d, dict) else ((None, e) for e in d) if isinstance(d, list) else ()

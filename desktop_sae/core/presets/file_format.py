@@ -1,6 +1,6 @@
 """The preset file: a versioned JSON object naming the model, the SAE, the steered features, the global multiplier
 and the sampling settings. ``parse_preset`` validates the file itself (structure, types, ranges) and raises
-``PresetError`` naming what is wrong; ``core.presets.check_preset`` then checks it against the loaded SAE."""
+``PresetError`` naming what is wrong; ``core.presets.identity.check_preset`` then checks it against the loaded SAE."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def preset_to_dict(p: Preset) -> dict[str, Any]:
             "skip_special": p.steering.skip_special,
             "features": [
                 {"id": s.feature, "label": s.label, "strength": s.strength, "unit": s.unit, "method": s.method,
-                 "enabled": s.enabled, **({"vector": list(s.vector)} if s.is_vector else {}),
+                 "enabled": s.enabled, **({"vector": list(s.vector)} if s.vector is not None else {}),
                  **({"when": {"feature": s.when[0], "above": s.when[1], "unit": s.when_unit}} if s.when else {})}
                 for s in p.steering.features
             ],
@@ -80,14 +80,14 @@ def preset_to_json(p: Preset) -> str:
     return json.dumps(preset_to_dict(p), indent=2, ensure_ascii=False) + "\n"
 
 
-def _num(v, what: str, lo: float = -math.inf, hi: float = math.inf) -> float:
+def _num(v: object, what: str, lo: float = -math.inf, hi: float = math.inf) -> float:
     if not is_finite(v) or not lo <= v <= hi:
         rng = f" in [{lo:g}, {hi:g}]" if math.isfinite(lo) or math.isfinite(hi) else ""
         raise PresetError(f"{what} must be a finite number{rng}, got {_show(v)}")
     return float(v)
 
 
-def _str(v, what: str, max_len: int = 10_000) -> str:
+def _str(v: object, what: str, max_len: int = 10_000) -> str:
     if not isinstance(v, str) or len(v) > max_len:
         raise PresetError(f"{what} must be a text of at most {max_len} characters, got {type(v).__name__}")
     try:
@@ -135,7 +135,8 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, DemoC
     feats = st.get("features", [])
     if not isinstance(feats, list) or len(feats) > MAX_FEATURES:
         raise PresetError(f"{where}: steering.features must be a list of at most {MAX_FEATURES} entries")
-    specs, refs = [], {}
+    specs: list[SteerSpec] = []
+    refs: dict[int, str] = {}
     for i, f in enumerate(feats):
         w = f"{where}: steering.features[{i}]"
         if not isinstance(f, dict):
@@ -202,7 +203,7 @@ def parse_preset(text: str | bytes, where: str = "preset", demo: dict[str, DemoC
     )
 
 
-def _vector(v, where: str) -> tuple[float, ...] | None:
+def _vector(v: object, where: str) -> tuple[float, ...] | None:
     """A steering vector stored inline: a list of finite numbers (at most MAX_VECTOR_DIM)."""
     if v is None:
         return None
@@ -213,7 +214,7 @@ def _vector(v, where: str) -> tuple[float, ...] | None:
     return tuple(float(x) for x in v)
 
 
-def _when(v, where: str) -> dict:
+def _when(v: object, where: str) -> dict[str, Any]:
     """A row's condition ``{"feature": G, "above": T, "unit": "raw"|"max"}`` as SteerSpec keywords."""
     if v is None:
         return {}
@@ -228,7 +229,7 @@ def _when(v, where: str) -> dict:
     return {"when": (g, _num(v.get("above"), f"{where}.when.above", -1e6, 1e6)), "when_unit": unit}
 
 
-def _parse_sampling(s, where: str) -> SamplingConfig:
+def _parse_sampling(s: object, where: str) -> SamplingConfig:
     if not isinstance(s, dict):
         raise PresetError(f"{where}: \"sampling\" must be an object")
     unknown = set(s) - set(_SAMPLING_KEYS)

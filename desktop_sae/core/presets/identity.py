@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..support.errors import PresetError
 from .file_format import Preset, SAEIdentity
 
+if TYPE_CHECKING:
+    import numpy as np
 
-def sae_identity(sae, hook: str | None = None, name: str | None = None) -> SAEIdentity:
+    from ..sae.autoencoder import SAE
+
+
+def sae_identity(sae: SAE, hook: str | None = None, name: str | None = None) -> SAEIdentity:
     """Identity of a loaded core SAE (name = its folder name unless given)."""
     import hashlib
 
@@ -25,7 +31,7 @@ def sae_identity(sae, hook: str | None = None, name: str | None = None) -> SAEId
     return SAEIdentity(name=name, d_sae=int(sae.cfg.d_sae), hook=hook or sae.cfg.hook_name, fingerprint=fp)
 
 
-def check_preset(p: Preset, current: SAEIdentity | None, max_activation=None) -> None:
+def check_preset(p: Preset, current: SAEIdentity | None, max_activation: np.ndarray | None = None) -> None:
     """Check a parsed preset against the loaded SAE; raises PresetError, changes nothing."""
     if not p.steering.features:
         return

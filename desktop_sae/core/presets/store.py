@@ -40,7 +40,7 @@ class PresetStore:
     RECENT_FILE = "recent.json"
     MAX_RECENT = 8
 
-    def __init__(self, root: Path | None = None, builtin_dir: Path | None = None):
+    def __init__(self, root: Path | None = None, builtin_dir: Path | None = None) -> None:
         self.root = Path(root) if root is not None else paths.data_dir() / "presets"
         self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else paths.resources_dir() / "presets"
 

@@ -20,6 +20,7 @@ from ..support.file_values import quote
 
 ARCHITECTURES = ("standard", "topk", "jumprelu", "gated")
 NORMALIZATIONS = ("none", "expected_average_only_in", "constant_norm_rescale", "layer_norm")
+Memo = dict[str, torch.Tensor]  # what several ``selected_activations`` calls on the same ``pre`` share
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class SAEConfig:
     dtype: str = "float32"
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"unknown SAE architecture {self.architecture!r}; supported: {', '.join(ARCHITECTURES)}")
         if self.normalize_activations not in NORMALIZATIONS:
@@ -87,7 +88,7 @@ class SAE(nn.Module):
             cls = ARCHITECTURE_CLASSES[cfg.architecture]
         return super().__new__(cls)
 
-    def __init__(self, cfg: SAEConfig):
+    def __init__(self, cfg: SAEConfig) -> None:
         super().__init__()
         self.cfg = cfg
         d_in, d_sae = cfg.d_in, cfg.d_sae
@@ -186,7 +187,7 @@ class SAE(nn.Module):
     def activation(self, pre: torch.Tensor) -> torch.Tensor:
         return torch.relu(pre)
 
-    def selected_activations(self, pre: torch.Tensor, idx: torch.Tensor, memo: dict | None = None) -> torch.Tensor:
+    def selected_activations(self, pre: torch.Tensor, idx: torch.Tensor, memo: Memo | None = None) -> torch.Tensor:
         """The activations of a few features ``idx`` from their pre-activations ``pre`` [..., d_sae]; ``memo`` keeps
         what several calls on the same ``pre`` can share."""
         return self.activation(pre)[..., idx]
@@ -260,6 +261,11 @@ class TopKSAE(SAE):
     def _rescaled(self) -> bool:
         return self.cfg.rescale_acts_by_decoder_norm
 
+    @property
+    def _k(self) -> int:
+        assert self.cfg.k is not None  # SAEConfig refuses a TopK config without an integer k
+        return self.cfg.k
+
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         pre = super().pre_activations(x)
         return pre * self.W_dec.norm(dim=-1) if self._rescaled else pre
@@ -276,22 +282,22 @@ class TopKSAE(SAE):
         return {"k": self.cfg.k, "rescale_acts_by_decoder_norm": self._rescaled}
 
     def activation(self, pre: torch.Tensor) -> torch.Tensor:
-        vals, idx = pre.topk(self.cfg.k, dim=-1, sorted=False)
+        vals, idx = pre.topk(self._k, dim=-1, sorted=False)
         return torch.zeros_like(pre).scatter_(-1, idx, torch.relu(vals))
 
-    def _kth(self, pre: torch.Tensor, memo: dict | None) -> torch.Tensor:
+    def _kth(self, pre: torch.Tensor, memo: Memo | None) -> torch.Tensor:
         memo = {} if memo is None else memo
         if "kth" not in memo:
-            memo["kth"] = pre.topk(self.cfg.k, dim=-1).values[..., -1:]
+            memo["kth"] = pre.topk(self._k, dim=-1).values[..., -1:]
         return memo["kth"]
 
-    def selected_activations(self, pre: torch.Tensor, idx: torch.Tensor, memo: dict | None = None) -> torch.Tensor:
+    def selected_activations(self, pre: torch.Tensor, idx: torch.Tensor, memo: Memo | None = None) -> torch.Tensor:
         sel = pre[..., idx]
         return torch.where(sel >= self._kth(pre, memo), torch.relu(sel), torch.zeros_like(sel))
 
     def strongest(self, pre: torch.Tensor, n: int, watch: torch.Tensor | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        vals, ids = pre.topk(self.cfg.k, dim=-1)  # sorted: the first n are the strongest features
+        vals, ids = pre.topk(self._k, dim=-1)  # sorted: the first n are the strongest features
         kth = vals[..., -1:]
         watched = None
         if watch is not None:
@@ -303,7 +309,7 @@ class TopKSAE(SAE):
         if self.cfg.normalize_activations != "none":
             return super().encode_sparse(x)
         pre = self.pre_activations(x.to(device=self.device, dtype=self.dtype))
-        v, i = pre.topk(self.cfg.k, dim=1, sorted=False)
+        v, i = pre.topk(self._k, dim=1, sorted=False)
         return v.clamp_min(0), i
 
     def decoder_input(self, acts: torch.Tensor) -> torch.Tensor:
@@ -315,6 +321,7 @@ class JumpReLUSAE(SAE):
 
     architecture = "jumprelu"
     extra_tensors = ("threshold",)
+    threshold: nn.Parameter  # made by SAE.__init__ from extra_tensors
 
     def activation(self, pre: torch.Tensor) -> torch.Tensor:
         return torch.relu(pre) * (pre > self.threshold).to(pre.dtype)
@@ -326,6 +333,9 @@ class GatedSAE(SAE):
 
     architecture = "gated"
     extra_tensors = ("b_gate", "b_mag", "r_mag")
+    b_gate: nn.Parameter  # these three are made by SAE.__init__ from extra_tensors
+    b_mag: nn.Parameter
+    r_mag: nn.Parameter
 
     def tensor_names(self) -> list[str]:
         return ["W_enc", "W_dec", "b_dec", *self.extra_tensors]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,25 +99,25 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         with safe_open(str(path), framework="pt") as f:
             return {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:  # safetensors raises its own error types for truncated/garbled files
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types for truncated/garbled files
         size = path.stat().st_size
         raise SAEFormatError(f"{path} is damaged or not a safetensors file ({size} bytes): {_cut(str(e))}") from None
 
 
-def _int(cfg: dict, key: str, where: Path) -> int:
+def _int(cfg: dict[str, Any], key: str, where: Path) -> int:
     v = cfg.get(key)
     if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
         raise SAEFormatError(f"{where}: '{key}' must be a positive integer, got {_show(v)}")
     return v
 
 
-def _text(v, key: str, where: Path) -> str:
+def _text(v: object, key: str, where: Path) -> str:
     if not isinstance(v, str):
         raise SAEFormatError(f"{where}: '{key}' must be a text, got {_show(v)}")
     return v
 
 
-def _positive_number(v, key: str, where: Path) -> float:
+def _positive_number(v: object, key: str, where: Path) -> float:
     if not (is_finite(v) and v > 0):
         raise SAEFormatError(f"{where}: '{key}' must be a positive finite number, got {_show(v)}")
     return float(v)
@@ -124,15 +125,15 @@ def _positive_number(v, key: str, where: Path) -> float:
 
 def _check_metadata(meta: dict[str, Any], where: Path) -> None:
     """Metadata entries that the app reads later must have the type it reads them as."""
-    checks = {"typical_norm": _positive_number, "outlier_norm_threshold": _positive_number,
-              "context_size": lambda v, key, where: _int({key: v}, key, where), "model_sha256": _text,
-              "neuronpedia_id": _text}
+    checks: dict[str, Callable[[object, str, Path], object]] = {
+        "typical_norm": _positive_number, "outlier_norm_threshold": _positive_number,
+        "context_size": lambda v, key, at: _int({key: v}, key, at), "model_sha256": _text, "neuronpedia_id": _text}
     for key, check in checks.items():
         if meta.get(key) is not None:
             check(meta[key], f"metadata.{key}", where)
 
 
-def _config(where: Path, **kw) -> SAEConfig:
+def _config(where: Path, **kw: Any) -> SAEConfig:
     try:
         return SAEConfig(**kw)
     except ValueError as e:
@@ -317,8 +318,8 @@ def _load_sparsify(folder: Path) -> SAE:
     if raw.get("num_latents"):
         d_sae = _int(raw, "num_latents", where)
     elif raw.get("expansion_factor"):
-        d_sae = _positive_number(raw["expansion_factor"], "expansion_factor", where) * min(d_in, 2**62)
-        d_sae = int(d_sae) if d_sae < 2**62 else 2**62  # beyond any tensor (fails the shape check below)
+        wide = _positive_number(raw["expansion_factor"], "expansion_factor", where) * min(d_in, 2**62)
+        d_sae = int(wide) if wide < 2**62 else 2**62  # beyond any tensor (fails the shape check below)
     else:
         d_sae = int(enc.shape[0])
     if tuple(enc.shape) != (d_sae, d_in):
@@ -364,7 +365,7 @@ def _load_gemmascope(path: Path) -> SAE:
             raise SAEFormatError(f"{path} is damaged or not an .npz file: {_cut(str(e))}") from None
         why = _cut(str(e))
         raise SAEFormatError(f"{path} holds pickled objects, which are never loaded for safety ({why})") from None
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - numpy's zip reader raises many types for a damaged file
         raise SAEFormatError(f"{path} is damaged or not an .npz file: {_cut(str(e))}") from None
     not_arrays = [k for k, v in arrays.items() if not isinstance(v, np.ndarray)]  # members without an .npy header
     if not_arrays:

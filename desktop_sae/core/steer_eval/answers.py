@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..engine.sampling import SamplingConfig
 from ..steering.specs import NO_STEERING, SteeringConfig
@@ -23,6 +24,15 @@ from .scoring import (
     relevance_score,
     share_below,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..engine.batch_generation import BatchAnswer
+    from ..engine.generation import GenerationResult, TokenEvent
+    from ..engine.session import Session
+
+    Answer = GenerationResult | BatchAnswer  # an answer made one at a time, or in a batch
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,8 @@ class References:
     relevance: float  # mean relevance of the default answers of the split
 
 
-def measure_answer(session, prompts: Sequence[str], i: int, seed: int, result, pattern: re.Pattern | None,
+def measure_answer(session: Session, prompts: Sequence[str], i: int, seed: int, result: Answer,
+                   pattern: re.Pattern[str] | None,
                    features: Sequence[int], fire_fraction: float = FIRE_FRACTION,
                    weights: Sequence[float] = ()) -> Measured:
     """Measure ``result`` (a GenerationResult answering prompts[i]); relevance compares with prompts[i + 1];
@@ -57,7 +68,9 @@ def measure_answer(session, prompts: Sequence[str], i: int, seed: int, result, p
     return _measured(session, i, seed, result, own, other, pattern, features, fire_fraction, weights)
 
 
-def _measured(session, i, seed, result, own, other, pattern, features, fire_fraction, weights) -> Measured:
+def _measured(session: Session, i: int, seed: int, result: Answer, own: np.ndarray, other: np.ndarray,
+              pattern: re.Pattern[str] | None, features: Sequence[int], fire_fraction: float,
+              weights: Sequence[float]) -> Measured:
     ids = list(result.answer_ids)
     frac = feature_reread(session, result.text, features, weights) if features else 0.0
     has_stats = session.sae is not None and session.sae.stats is not None
@@ -65,8 +78,8 @@ def _measured(session, i, seed, result, own, other, pattern, features, fire_frac
                     fires(frac, has_stats, fire_fraction), mean_nll(own), relevance(own, other), degenerate(ids))
 
 
-def measure_answers(session, prompts: Sequence[str], items: Sequence[tuple[int, int, object]],
-                    pattern: re.Pattern | None, features: Sequence[int], fire_fraction: float = FIRE_FRACTION,
+def measure_answers(session: Session, prompts: Sequence[str], items: Sequence[tuple[int, int, Answer]],
+                    pattern: re.Pattern[str] | None, features: Sequence[int], fire_fraction: float = FIRE_FRACTION,
                     weights: Sequence[float] = ()) -> list[Measured]:
     """``measure_answer`` for each (prompt index, seed, result)."""
     return [measure_answer(session, prompts, i, seed, r, pattern, features, fire_fraction, weights)
@@ -109,14 +122,15 @@ def references(defaults: Sequence[Measured], threshold: float | None, human_nll:
     return References(d_nll, t, finite_mean(m.relevance for m in defaults))
 
 
-def generate_answers(session, prompts: Sequence[str], seeds: Sequence[int], max_new_tokens: int,
-                     steering: SteeringConfig = NO_STEERING, system: str | None = None, batch: int = 1, cancel=None,
-                     on_done=None) -> list:
+def generate_answers(session: Session, prompts: Sequence[str], seeds: Sequence[int], max_new_tokens: int,
+                     steering: SteeringConfig = NO_STEERING, system: str | None = None, batch: int = 1,
+                     cancel: Callable[[], bool] | None = None,
+                     on_done: Callable[[int], None] | None = None) -> list[Answer]:
     """One answer per (prompt, seed), prompt-major, as ``generate_answer`` makes them; ``batch`` > 1 makes them
-    ``batch`` at a time (``core.batch_generate``: faster on a CPU, equal up to batched arithmetic).
+    ``batch`` at a time (``core.engine.batch_generation``: faster on a CPU, equal up to batched arithmetic).
     ``on_done(n)`` is called after each answer or batch with the number made so far."""
     jobs = [(p, seed) for p in prompts for seed in seeds]
-    out: list = []
+    out: list[Answer] = []
     if batch <= 1:
         for p, seed in jobs:
             if cancel is not None and cancel():
@@ -142,8 +156,10 @@ def generate_answers(session, prompts: Sequence[str], seeds: Sequence[int], max_
     return out
 
 
-def generate_answer(session, prompt: str, seed: int, max_new_tokens: int, steering: SteeringConfig = NO_STEERING,
-                    system: str | None = None, cancel=None, on_token=None, **sampling_kw):
+def generate_answer(session: Session, prompt: str, seed: int, max_new_tokens: int,
+                    steering: SteeringConfig = NO_STEERING, system: str | None = None,
+                    cancel: Callable[[], bool] | None = None, on_token: Callable[[TokenEvent], None] | None = None,
+                    **sampling_kw: Any) -> GenerationResult:  # Any: SamplingConfig's fields, each of its own type
     """One answer from ``seed``; sampling is SamplingConfig's defaults unless ``sampling_kw`` overrides fields."""
     sampling = SamplingConfig(seed=seed, max_new_tokens=max_new_tokens, **sampling_kw)
     return session.generate(prompt, sampling, steering, system=system, cancel=cancel, on_token=on_token)

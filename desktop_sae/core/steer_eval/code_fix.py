@@ -12,12 +12,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..steering.specs import NO_STEERING, SteeringConfig, SteerSpec
 from ..support.paths import resources_dir
 from .answers import generate_answer
 from .code_run import TIMEOUT_S, check_answer, code_closed, function_name
 from .reading import answer_logprobs, mean_nll
+
+if TYPE_CHECKING:
+    from ..engine.generation import GenerationResult
+    from ..engine.session import Session
 
 SPLITS = ("selection", "report")
 
@@ -139,12 +144,13 @@ def pick(rows: Sequence[dict]) -> dict:
 class _Runner:
     """Generates answers and checks them; progress counts answers."""
 
-    def __init__(self, session, settings: FixSettings, total: int, progress, cancelled):
+    def __init__(self, session: Session, settings: FixSettings, total: int,
+                 progress: Callable[[float, str], None] | None, cancelled: Callable[[], bool] | None) -> None:
         self.s, self.cfg = session, settings
         self.total, self.done = max(total, 1), 0
         self.progress, self.cancelled = progress, cancelled or (lambda: False)
 
-    def generate(self, prompt: str, seed: int, st: SteeringConfig):
+    def generate(self, prompt: str, seed: int, st: SteeringConfig) -> GenerationResult:
         """One answer; with ``stop_after_code`` it ends once its first python block is closed."""
         streamed: list[str] = []
         stop = self.cfg.stop_after_code
@@ -181,7 +187,7 @@ def _answers(attempts: Sequence[Attempt]) -> list[dict]:
     return [asdict(a) for a in attempts]
 
 
-def evaluate_code_fix(session, snippets: Sequence[Snippet], settings: FixSettings = FixSettings(),
+def evaluate_code_fix(session: Session, snippets: Sequence[Snippet], settings: FixSettings = FixSettings(),
                       progress: Callable[[float, str], None] | None = None,
                       cancelled: Callable[[], bool] | None = None, with_answers: bool = True) -> dict:
     """Choose (feature, strength) by fix rate on the selection half, report it against the default on the report

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def defines(code: str, name: str) -> bool:
     return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name for n in tree.body)
 
 
-def _limits(timeout: float):
+def _limits(timeout: float) -> Callable[[], None]:
     """preexec_fn for POSIX: memory, CPU time and file-size limits, no core dumps (best effort)."""
     import resource
 

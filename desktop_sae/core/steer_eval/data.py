@@ -4,6 +4,7 @@ disjoint prompt splits, from ``resources/demo_features.json`` and ``resources/st
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def eval_dir(root: Path | None = None) -> Path:
     return (root or resources_dir()) / "steer_eval"
 
 
-def _strings(items) -> tuple[str, ...]:
+def _strings(items: object) -> tuple[str, ...]:
     return tuple(t for t in items if isinstance(t, str) and t.strip()) if isinstance(items, list) else ()
 
 
@@ -102,7 +103,8 @@ def load_concept(name: str, root: Path | None = None) -> Concept:
                    weights, neg)
 
 
-def adhoc_concept(features, keywords, description: str | None = None, texts=()) -> Concept:
+def adhoc_concept(features: Iterable[int], keywords: Iterable[str], description: str | None = None,
+                  texts: Iterable[str] = ()) -> Concept:
     feats = tuple(int(f) for f in features)
     if not feats:
         raise SteeringError("give at least one feature to evaluate")

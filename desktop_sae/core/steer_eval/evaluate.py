@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from .answers import Measured, generate_answers, measure_answers, references, su
 from .data import Concept, Splits, neutral_texts
 from .reading import human_text_nll
 from .scoring import FIRE_FRACTION, keyword_pattern, pick_strength
+
+if TYPE_CHECKING:
+    from ..engine.session import Session
 
 PROMPTING = "Talk about {}."
 
@@ -40,7 +44,8 @@ def feature_steering(concept: Concept, strength: float, method: str) -> Steering
     return SteeringConfig(weighted_rows(SteerSpec(concept.features[0], float(strength), "max", method), members))
 
 
-def vector_steering(session, vector: SteeringVector, concept: Concept, strength: float, method: str):
+def vector_steering(session: Session, vector: SteeringVector, concept: Concept, strength: float,
+                    method: str) -> tuple[SteeringConfig, float]:
     """The mean-difference baseline at the feature steer's norm (additive and clamp steers), or with the same
     gain (orthogonal)."""
     if method == "orth":
@@ -50,7 +55,7 @@ def vector_steering(session, vector: SteeringVector, concept: Concept, strength:
     return SteeringConfig((vector.spec(-1, raw, "add"),)), raw
 
 
-def json_ready(obj):
+def json_ready(obj: object) -> object:
     """Plain JSON: NaN and infinities become null, tuples lists, numpy scalars Python numbers."""
     if isinstance(obj, dict):
         return {str(k): json_ready(v) for k, v in obj.items()}
@@ -66,16 +71,17 @@ def json_ready(obj):
 class _Run:
     """Generates and measures answers; default answers are made once per (split, prompt, seed)."""
 
-    def __init__(self, session, concept: Concept, settings: EvalSettings, total: int, progress, cancelled):
+    def __init__(self, session: Session, concept: Concept, settings: EvalSettings, total: int,
+                 progress: Callable[[float, str], None] | None, cancelled: Callable[[], bool] | None) -> None:
         self.s, self.c, self.cfg = session, concept, settings
         self.pattern = keyword_pattern(concept.keywords)
         self.total, self.done = max(total, 1), 0
         self.progress, self.cancelled = progress, cancelled or (lambda: False)
-        self.defaults: dict = {}
+        self.defaults: dict[tuple[str, int], Measured] = {}
         self.weights = tuple(concept.weight(i) for i in range(len(concept.features))) if concept.weights else ()
 
-    def answers(self, prompts, label: str, steering: SteeringConfig = NO_STEERING, system: str | None = None,
-                cache: bool = False) -> list[Measured]:
+    def answers(self, prompts: Sequence[str], label: str, steering: SteeringConfig = NO_STEERING,
+                system: str | None = None, cache: bool = False) -> list[Measured]:
         if self.cancelled():
             raise InterruptedError("cancelled")
         if cache and all((p, seed) in self.defaults for p in prompts for seed in self.cfg.seeds):
@@ -98,7 +104,7 @@ class _Run:
         return out
 
 
-def evaluate_steering(session, concept: Concept, splits: Splits, settings: EvalSettings = EvalSettings(),
+def evaluate_steering(session: Session, concept: Concept, splits: Splits, settings: EvalSettings = EvalSettings(),
                       progress: Callable[[float, str], None] | None = None,
                       cancelled: Callable[[], bool] | None = None) -> dict:
     """Run the whole protocol; returns a JSON-ready dict (docs/STEERING_EVAL.md describes every field)."""

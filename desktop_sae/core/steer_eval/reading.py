@@ -5,36 +5,42 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from ..engine.hooks import hooks
+from ..engine.hooks import HookFn, hooks
 from ..engine.sae_tap import SAETap
 from ..steering.specs import SteeringConfig
 from .scoring import FIRE_FRACTION
 
+if TYPE_CHECKING:
+    from ..engine.session import Session
+
 
 @torch.inference_mode()
-def _log_probs(session, ids: Sequence[int], steering: SteeringConfig | None = None, keep: int = 0) -> torch.Tensor:
+def _log_probs(session: Session, ids: Sequence[int], steering: SteeringConfig | None = None,
+               keep: int = 0) -> torch.Tensor:
     """log-softmax of the model's logits at the last ``keep`` positions of ``ids`` (all when 0) ([T, V], float32),
     steered if asked (with the same plan and special-token mask as generation uses)."""
     dev = session.lm.device
     x = torch.tensor([list(ids)], device=dev)
-    fns = {}
+    fns: dict[str, HookFn] = {}
     if steering is not None and steering.active and session.sae is not None:
         tap = SAETap(session.sae, session.plan(steering))
         tap.record = False
         if steering.skip_special:
             special = set(session.special_ids)
             tap.mask = torch.tensor([[0.0 if i in special else 1.0 for i in ids]], device=dev)
+        assert session.hook_name is not None  # attaching the SAE set it
         fns = {session.hook_name: tap}
     with hooks(session.lm.model, fns):
         logits = session.lm.model(input_ids=x, logits_to_keep=keep).logits[0]
     return torch.log_softmax(logits.float(), -1)
 
 
-def answer_logprobs(session, prefix_ids: Sequence[int], answer_ids: Sequence[int]) -> np.ndarray:
+def answer_logprobs(session: Session, prefix_ids: Sequence[int], answer_ids: Sequence[int]) -> np.ndarray:
     """log p(answer token t | prefix, answer tokens before t) under the unsteered model, one per answer token."""
     p, a = list(prefix_ids), list(answer_ids)
     if not a:
@@ -59,7 +65,7 @@ def relevance(own: np.ndarray, other: np.ndarray) -> float:
 
 
 @torch.inference_mode()
-def feature_reread(session, text: str, features: Sequence[int], weights: Sequence[float] = ()) -> float:
+def feature_reread(session: Session, text: str, features: Sequence[int], weights: Sequence[float] = ()) -> float:
     """The answer read back without steering (plain text): the largest activation of ``features`` over its ordinary
     tokens, as a fraction of each feature's max activation (raw activation without statistics). With ``weights``
     (a weighted set) it is the largest, over tokens, of the weighted mean of those fractions: the set reads as
@@ -88,7 +94,8 @@ def fires(fraction: float, has_stats: bool, threshold: float = FIRE_FRACTION) ->
     return fraction > (threshold if has_stats else 0.0)
 
 
-def kl_along(session, prefix_ids: Sequence[int], answer_ids: Sequence[int], steering: SteeringConfig) -> np.ndarray:
+def kl_along(session: Session, prefix_ids: Sequence[int], answer_ids: Sequence[int],
+             steering: SteeringConfig) -> np.ndarray:
     """KL(steered || default) of the next-token distributions at each answer position (teacher-forced on the
     steered answer), nats."""
     p, a = list(prefix_ids), list(answer_ids)
@@ -101,7 +108,7 @@ def kl_along(session, prefix_ids: Sequence[int], answer_ids: Sequence[int], stee
     return kl.double().cpu().numpy()
 
 
-def human_text_nll(session, texts: Sequence[str]) -> float:
+def human_text_nll(session: Session, texts: Sequence[str]) -> float:
     """Mean per-token NLL of human-written texts read as plain text (tokens after the first, as the model reads
     them with nothing before): the reference for 'fluent but not the model's own words'."""
     total, n = 0.0, 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from ..steering.specs import NO_STEERING, SteeringConfig
 from .answers import Measured, References, measure_answer, references, scores
 from .reading import human_text_nll, kl_along
 from .scoring import keyword_pattern, pick_strength
+
+if TYPE_CHECKING:
+    from ..engine.session import Session
 
 FALLBACK_OTHER = "What should I do this weekend?"
 
@@ -49,7 +53,7 @@ def other_prompt(prompt: str, candidates: Sequence[str]) -> str:
     return next((p for p in candidates if p.strip() and p != prompt), FALLBACK_OTHER)
 
 
-def sweep_references(session, prompt: str, sampling: SamplingConfig, keywords: Sequence[str],
+def sweep_references(session: Session, prompt: str, sampling: SamplingConfig, keywords: Sequence[str],
                      features: Sequence[int], human_texts: Sequence[str], other: str, system: str | None = None,
                      threshold: float | None = None, cancel: Callable[[], bool] | None = None) -> SweepRefs:
     res = session.generate(prompt, sampling, NO_STEERING, system=system, cancel=cancel)
@@ -58,7 +62,7 @@ def sweep_references(session, prompt: str, sampling: SamplingConfig, keywords: S
     return SweepRefs(m, references([m], threshold, human), other)
 
 
-def sweep_point(session, prompt: str, sampling: SamplingConfig, steering: SteeringConfig, strength: float,
+def sweep_point(session: Session, prompt: str, sampling: SamplingConfig, steering: SteeringConfig, strength: float,
                 ref: SweepRefs, keywords: Sequence[str], features: Sequence[int], system: str | None = None,
                 cancel: Callable[[], bool] | None = None) -> SweepPoint:
     res = session.generate(prompt, sampling, steering, system=system, cancel=cancel)

@@ -20,7 +20,7 @@ def _share(r: dict) -> str:
     return "–" if not n or k is None else f"{round(k * n)}/{n}"
 
 
-def _num(v, fmt: str = ".2f") -> str:
+def _num(v: float | None, fmt: str = ".2f") -> str:
     return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, fmt)
 
 

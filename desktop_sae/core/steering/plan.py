@@ -20,8 +20,13 @@ import torch
 
 from ..sae.autoencoder import SAE
 from ..support.errors import SteeringError
-from .specs import SteeringConfig
+from .specs import SteeringConfig, SteerSpec
 from .strength import ResolvedSteer, resolve_strength, resolve_threshold
+
+# one row of a plan being built: its resolved strength and its direction [d] (float32)
+_Member = tuple[ResolvedSteer, torch.Tensor]
+# one term of the change: (coefficients [..., n] or None for a constant, directions [n, d], shifts [n, d_sae])
+_Term = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]
 
 
 @dataclass
@@ -68,8 +73,8 @@ def plan_steering(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | No
     d_sae = sae.cfg.d_sae
     W_dec = sae.W_dec.detach()
     dec_norms = W_dec.float().norm(dim=-1)
-    rows = []  # (resolved, direction [d] float32 or None for clamp)
-    groups: dict[tuple[int, float] | None, list] = {}
+    rows: list[ResolvedSteer] = []
+    groups: dict[tuple[int, float] | None, list[_Member]] = {}
     for s in specs:
         if s.is_vector:
             direction = _vector_direction(s, W_dec.shape[-1])
@@ -90,12 +95,14 @@ def plan_steering(cfg: SteeringConfig, sae: SAE | None, typical_norm: float | No
     plan = _build(groups.pop(None, []), sae)
     plan.resolved = rows
     dev = W_dec.device
-    for (g, thr), members in groups.items():
+    for cond, members in groups.items():
+        assert cond is not None  # the unconditional rows were popped above
+        g, thr = cond
         plan.conditional.append((torch.tensor([g], device=dev), thr, _build(members, sae)))
     return plan
 
 
-def _condition(s, sae: SAE) -> tuple[int, float] | None:
+def _condition(s: SteerSpec, sae: SAE) -> tuple[int, float] | None:
     """The row's condition as (feature, raw threshold), checked against the SAE."""
     if s.when is None:
         return None
@@ -110,7 +117,7 @@ def _condition(s, sae: SAE) -> tuple[int, float] | None:
     return g, thr
 
 
-def _build(members: list, sae: SAE) -> SteeringPlan:
+def _build(members: list[_Member], sae: SAE) -> SteeringPlan:
     """Tensors for rows that share one condition (or none)."""
     plan = SteeringPlan()
     W_dec = sae.W_dec.detach()
@@ -153,7 +160,7 @@ def _build(members: list, sae: SAE) -> SteeringPlan:
     return plan
 
 
-def _unit(dirs: list[torch.Tensor], dev, dt, what: str) -> torch.Tensor:
+def _unit(dirs: list[torch.Tensor], dev: torch.device, dt: torch.dtype, what: str) -> torch.Tensor:
     v = torch.stack([d.to(dev) for d in dirs])
     norms = v.norm(dim=-1, keepdim=True)
     if (norms == 0).any():
@@ -161,32 +168,38 @@ def _unit(dirs: list[torch.Tensor], dev, dt, what: str) -> torch.Tensor:
     return (v / norms).to(dt)
 
 
-def _vector_direction(s, d_in: int) -> torch.Tensor:
+def _vector_direction(s: SteerSpec, d_in: int) -> torch.Tensor:
+    assert s.vector is not None  # only called for vector rows
     if len(s.vector) != d_in:
         raise SteeringError(f"{s.label or f'vector {s.feature}'} has {len(s.vector)} dimensions, but this SAE's "
                             f"hook has {d_in}: it was made for another model or layer")
     return torch.tensor(s.vector, dtype=torch.float32)
 
 
-def steering_delta(x: torch.Tensor, clamped_now: torch.Tensor | None, plan: SteeringPlan, sae: SAE, mask=None):
+def steering_delta(x: torch.Tensor, clamped_now: torch.Tensor | None, plan: SteeringPlan, sae: SAE,
+                   mask: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """(delta, pre_shift) of the plan's unconditional rows: the change to add to ``x`` [..., d], all terms computed
     from the un-steered x, and the change it causes in the SAE's pre-activations (None unless the plan has the
     encoder-side shifts). ``clamped_now`` [..., n] holds the current activations of the clamped features;
     ``mask`` [..., 1] zeroes the change at positions that must stay unsteered."""
-    terms = []  # (coefficients [..., n] or None for a constant, directions [n, d], shifts [n, d_sae])
+    terms: list[_Term] = []
     if plan.add_vec is not None:
         terms.append((None, plan.add_vec, plan.add_shift))
     if plan.clamp_idx is not None:
-        coef = (plan.clamp_val - clamped_now) * sae.decoder_scale(x)
-        terms.append((coef, plan.clamp_dirs, plan.clamp_shift))
+        # _build sets a group's tensors together, and the caller reads the clamped activations when clamp_idx is set
+        assert plan.clamp_val is not None and plan.clamp_dirs is not None and clamped_now is not None
+        terms.append(((plan.clamp_val - clamped_now) * sae.decoder_scale(x), plan.clamp_dirs, plan.clamp_shift))
     if plan.orth_dirs is not None:
+        assert plan.orth_gain is not None
         terms.append(((x @ plan.orth_dirs.T) * plan.orth_gain, plan.orth_dirs, plan.orth_shift))
     if plan.cap_dirs is not None:
+        assert plan.cap_val is not None and plan.cap_weight is not None
         excess = torch.relu(x @ plan.cap_dirs.T - plan.cap_val)
         terms.append((-plan.cap_weight * excess, plan.cap_dirs, plan.cap_shift))
     if not terms:
         return None, None
-    delta = shift = None
+    delta: torch.Tensor | None = None
+    shift: torch.Tensor | None = None
     exact_shift = True
     for coef, dirs, sh in terms:
         d = dirs.expand_as(x) if coef is None else coef @ dirs
@@ -196,6 +209,7 @@ def steering_delta(x: torch.Tensor, clamped_now: torch.Tensor | None, plan: Stee
         elif exact_shift:
             s_ = sh if coef is None else coef @ sh
             shift = s_ if shift is None else shift + s_
+    assert delta is not None  # terms is not empty
     if mask is not None:
         delta = delta * mask
         shift = shift * mask if (exact_shift and shift is not None) else shift
@@ -203,7 +217,7 @@ def steering_delta(x: torch.Tensor, clamped_now: torch.Tensor | None, plan: Stee
 
 
 def plan_delta(x: torch.Tensor, acts_of: Callable[[torch.Tensor], torch.Tensor], plan: SteeringPlan, sae: SAE,
-               mask=None):
+               mask: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """(delta, pre_shift) of the whole plan, conditional rows included. ``acts_of(idx)`` gives the activations
     [..., n] of features ``idx`` on the un-steered residual (clamp values and conditions both read them)."""
     now = None if plan.clamp_idx is None else acts_of(plan.clamp_idx)

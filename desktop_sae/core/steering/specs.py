@@ -8,6 +8,7 @@ engine loads.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from ..support.errors import SteeringError
@@ -34,7 +35,7 @@ class SteerSpec:
     when: tuple[int, float] | None = None
     when_unit: str = "raw"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise SteeringError(f"unknown steering method {self.method!r}; use one of {', '.join(METHODS)}")
         if self.unit not in UNITS:
@@ -48,6 +49,7 @@ class SteerSpec:
 
     def _check_when(self) -> None:
         w = self.when
+        assert w is not None  # only called when a condition is set
         ok = isinstance(w, tuple) and len(w) == 2 and isinstance(w[0], int) and not isinstance(w[0], bool)
         if not ok or w[0] < 0 or not isinstance(w[1], (int, float)) or not math.isfinite(w[1]):
             raise SteeringError(f"{self.label or f'feature {self.feature}'}: a condition is (feature >= 0, finite "
@@ -87,13 +89,13 @@ class SteeringConfig:
 NO_STEERING = SteeringConfig()
 
 
-def weighted_rows(spec: SteerSpec, members) -> tuple[SteerSpec, ...]:
+def weighted_rows(spec: SteerSpec, members: Iterable[tuple[int, float]]) -> tuple[SteerSpec, ...]:
     """A weighted feature set as steering rows: ``spec`` (strength, unit, method, ...) copied once per
     (feature, weight) member at strength x weight; labels get "(j of n)" when ``spec`` has one."""
-    members = [(int(f), float(w)) for f, w in members]
-    n = len(members)
+    pairs = [(int(f), float(w)) for f, w in members]
+    n = len(pairs)
     return tuple(replace(spec, feature=f, strength=spec.strength * w,
                          label=f"{spec.label} ({j + 1} of {n})" if spec.label and n > 1 else spec.label)
-                 for j, (f, w) in enumerate(members))
+                 for j, (f, w) in enumerate(pairs))
 
 

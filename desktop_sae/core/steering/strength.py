@@ -19,7 +19,7 @@ class ResolvedSteer:
     pct_norm: float | None  # |coefficient * W_dec[f]| as % of the hook's typical residual norm (add/clamp)
     weight: float = 1.0  # cap only: the fraction of the excess above the cap that is removed (the multiplier)
 
-    def units(self) -> dict:
+    def units(self) -> dict[str, float | None]:
         return {"raw": self.coefficient, "x_max": self.x_max, "pct_norm": self.pct_norm}
 
 
@@ -35,17 +35,17 @@ def resolve_strength(spec: SteerSpec, multiplier: float, max_act: float | None, 
     not move the cap: it scales the excess removed (``weight``), so m = 0 is no steering and m = 1 an exact cap."""
     if spec.method == "orth":
         return ResolvedSteer(spec, 1.0 + multiplier * (spec.strength - 1.0), None, None)
-    usable = max_act is not None and math.isfinite(max_act) and max_act > 0
+    usable = _usable(max_act)
     if spec.method == "cap":
-        full = max_act * dec_norm if (usable and dec_norm) else None
+        full = usable * dec_norm if (usable is not None and dec_norm) else None
         cap = spec.strength * full if (spec.unit == "max" and full) else spec.strength
         return ResolvedSteer(spec, cap, cap / full if full else None,
                              100.0 * abs(cap) / typical_norm if typical_norm else None, multiplier)
-    coef = (spec.strength * max_act if (spec.unit == "max" and usable) else spec.strength) * multiplier
+    coef = (spec.strength * usable if (spec.unit == "max" and usable is not None) else spec.strength) * multiplier
     return ResolvedSteer(
         spec,
         coef,
-        coef / max_act if usable else None,
+        coef / usable if usable is not None else None,
         100.0 * abs(coef) * dec_norm / typical_norm if (typical_norm and dec_norm is not None) else None,
     )
 
@@ -55,5 +55,10 @@ def resolve_threshold(threshold: float, unit: str, max_act: float | None) -> flo
     activation ('max'); None when a 'max' threshold has no usable statistics."""
     if unit != "max":
         return float(threshold)
-    usable = max_act is not None and math.isfinite(max_act) and max_act > 0
-    return float(threshold) * max_act if usable else None
+    usable = _usable(max_act)
+    return float(threshold) * usable if usable is not None else None
+
+
+def _usable(max_act: float | None) -> float | None:
+    """``max_act`` when it can serve as a unit (present, finite and > 0), else None."""
+    return max_act if (max_act is not None and math.isfinite(max_act) and max_act > 0) else None

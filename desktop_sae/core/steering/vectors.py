@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from ..support.atomic import atomic_write_bytes
 from ..support.errors import SteeringError
@@ -29,14 +30,15 @@ class SteeringVector:
     hook: str = ""
     model: str = ""
     source: str = ""  # how it was made, e.g. "mean difference: 12 positive vs 12 negative texts"
-    meta: dict = field(default_factory=dict, compare=False, hash=False)
+    meta: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
-    def from_array(cls, name: str, a, **kw) -> SteeringVector:
+    def from_array(cls, name: str, a: npt.ArrayLike, *, hook: str = "", model: str = "", source: str = "",
+                   meta: dict[str, object] | None = None) -> SteeringVector:
         arr = np.asarray(a, dtype=np.float64).reshape(-1)
         if arr.size == 0 or arr.size > MAX_DIM or not np.isfinite(arr).all():
             raise SteeringError(f"{name}: a steering vector needs 1..{MAX_DIM} finite numbers")
-        return cls(name, tuple(float(v) for v in arr), **kw)
+        return cls(name, tuple(float(v) for v in arr), hook, model, source, {} if meta is None else meta)
 
     @property
     def norm(self) -> float:
@@ -90,7 +92,7 @@ def load_vector(path: str | Path) -> SteeringVector:
             keys = list(f.keys())
             meta = f.metadata() or {}
             arr = f.get_tensor("vector" if "vector" in keys else (keys[0] if len(keys) == 1 else "vector"))
-    except Exception as e:  # safetensors raises several types for damaged or foreign files
+    except Exception as e:  # noqa: BLE001 - safetensors raises several types for damaged or foreign files
         raise SteeringError(f"{path.name} is not a steering vector file (safetensors with one tensor 'vector'): "
                             f"{e}") from None
     if arr.ndim != 1:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 
@@ -40,7 +41,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike):
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it replaces ``path`` whole, on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +69,8 @@ def _staged(folder: Path, name: str, group: str) -> Path:
     return folder / f".{name}.{group}.staged"
 
 
-def atomic_write_files(folder: str | os.PathLike, files: dict, group: str = "files") -> None:
+def atomic_write_files(folder: str | os.PathLike, files: Mapping[str, bytes | Callable[[Path], object] | None],
+                       group: str = "files") -> None:
     """Write several files in ``folder`` as one: after a crash at any point, a reader that first calls
     ``finish_interrupted_write(folder, group)`` finds all the old files or all the new ones, never a mix.
 
@@ -95,7 +97,7 @@ def atomic_write_files(folder: str | os.PathLike, files: dict, group: str = "fil
     finish_interrupted_write(folder, group)
 
 
-def _write_with(path: Path, write) -> None:
+def _write_with(path: Path, write: Callable[[Path], object]) -> None:
     """``write(tmp)`` into a temporary sibling, fsync it, then move it to ``path``."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -43,3 +43,5 @@ class Cancelled(DesktopSAEError):
 
 class AssetError(DesktopSAEError):
     """A model or SAE could not be imported, listed or downloaded (unknown format, hub unreachable, no space)."""
+
+    unreachable = False  # True when the hub could not be reached at all (a cached copy may then do)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 import reprlib
+from typing import TypeGuard
 
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
 
 
-def quote(value) -> str:
+def quote(value: object) -> str:
     """A short repr of a value from a file: huge numbers, long texts and deep nesting stay readable."""
     return _REPR.repr(value)
 
@@ -20,7 +21,7 @@ def cut(text: str, n: int = 200) -> str:
     return text if len(text) <= n else text[:n] + " …"
 
 
-def is_finite(value) -> bool:
+def is_finite(value: object) -> TypeGuard[float]:
     """True for an int or float (not a bool) with a finite float value."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False

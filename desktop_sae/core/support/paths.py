@@ -47,7 +47,8 @@ def data_dir() -> Path:
 
 def resources_dir() -> Path:
     """The shipped ``resources/`` folder (installed as the ``desktop_sae.resources`` package)."""
-    import desktop_sae.resources as res
+    # resources/ installs as desktop_sae.resources (pyproject package-dir); mypy reads the source tree
+    import desktop_sae.resources as res  # type: ignore[import-not-found]
 
     return Path(res.__file__).parent
 

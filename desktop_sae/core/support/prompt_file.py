@@ -48,8 +48,10 @@ def parse_seeds(text: str) -> list[int]:
             if not part:
                 continue
             if "-" in part[1:]:
-                lo, hi = part.split("-", 1) if not part.startswith("-") else (None, None)
-                lo, hi = int(lo), int(hi)
+                if part.startswith("-"):  # a negative start: a bad range
+                    raise ValueError
+                lo_text, hi_text = part.split("-", 1)
+                lo, hi = int(lo_text), int(hi_text)
                 if hi < lo:
                     raise ValueError
                 if hi - lo + 1 > MAX_SEEDS:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from ..engine.hooks import StopForward, hooks, parse_hook_name
 from ..support.atomic import atomic_write_text
 
 ACTS, LOCS, META, TOKENS = "acts.f16", "locs.i32", "meta.json", "tokens.npy"
+# ``model`` in ``collect`` is a transformers causal LM: typed Any, it has no useful static type (``model.config``).
 
 
 @dataclass
@@ -31,7 +33,7 @@ class Progress:
 class ActivationStore:
     """Open an existing store (``ActivationStore(folder)``) or create one with ``ActivationStore.create``."""
 
-    def __init__(self, folder: str | Path, mode: str = "r"):
+    def __init__(self, folder: str | Path, mode: Literal["r", "r+"] = "r") -> None:
         self.folder = Path(folder)
         self.meta = json.loads((self.folder / META).read_text())
         self.d = int(self.meta["d"])
@@ -40,7 +42,7 @@ class ActivationStore:
         self.locs = np.memmap(self.folder / LOCS, dtype=np.int32, mode=mode, shape=(cap, 2))
 
     @classmethod
-    def create(cls, folder: str | Path, d: int, capacity: int, tokens: np.ndarray, **meta) -> ActivationStore:
+    def create(cls, folder: str | Path, d: int, capacity: int, tokens: np.ndarray, **meta: Any) -> ActivationStore:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / TOKENS, np.ascontiguousarray(tokens, dtype=np.int32), allow_pickle=False)
@@ -57,7 +59,7 @@ class ActivationStore:
     def tokens(self) -> np.ndarray:
         return np.load(self.folder / TOKENS, allow_pickle=False)
 
-    def commit(self, **updates) -> None:
+    def commit(self, **updates: Any) -> None:
         self.acts.flush()
         self.locs.flush()
         self.meta.update(updates)
@@ -87,10 +89,10 @@ class ActivationStore:
         return torch.from_numpy(np.asarray(self.acts[idx]).astype(np.float32))
 
 
-def collect(model, contexts: np.ndarray, hook_name: str, folder: str | Path, bos_id: int, pad_id: int | None = None,
-            batch_size: int = 16, max_tokens: int | None = None,
+def collect(model: Any, contexts: np.ndarray, hook_name: str, folder: str | Path, bos_id: int,
+            pad_id: int | None = None, batch_size: int = 16, max_tokens: int | None = None,
             progress: Callable[[Progress], None] | None = None, cancel: Callable[[], bool] | None = None,
-            **meta) -> ActivationStore:
+            **meta: Any) -> ActivationStore:
     """Collect activations at ``hook_name`` for ``contexts`` [n, T] into ``folder`` (resumes if it exists).
 
     Rows whose token is BOS (every context starts with one) or padding are not stored. The forward pass runs on
@@ -114,7 +116,7 @@ def collect(model, contexts: np.ndarray, hook_name: str, folder: str | Path, bos
     n, c0 = store.n_tokens, int(store.meta["contexts_done"])
     grabbed: list[torch.Tensor] = []
 
-    def grab(x):
+    def grab(x: torch.Tensor) -> NoReturn:
         grabbed.append(x.detach())
         raise StopForward
 

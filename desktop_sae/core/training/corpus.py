@@ -10,10 +10,14 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..support.errors import Cancelled, DesktopSAEError
+
+if TYPE_CHECKING:
+    from ..engine.models import LoadedModel
 
 TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".text", ".html", ".json", ".c", ".js"}
 
@@ -123,7 +127,7 @@ def _pack(streams: Iterable[list[int]], ctx_len: int, bos: int) -> np.ndarray:
     return np.asarray(rows, dtype=np.int32)
 
 
-def tokenize_corpus(docs: Iterable[Document], tokenizer, ctx_len: int = 128, held_out: float = 0.02,
+def tokenize_corpus(docs: Iterable[Document], tokenizer: Any, ctx_len: int = 128, held_out: float = 0.02,
                     seed: int = 0, max_tokens: int | None = None, batch: int = 256,
                     progress: Callable[[float, str], None] | None = None,
                     cancelled: Callable[[], bool] | None = None) -> TokenizedCorpus:
@@ -136,7 +140,9 @@ def tokenize_corpus(docs: Iterable[Document], tokenizer, ctx_len: int = 128, hel
         raise ValueError("the tokenizer has neither a BOS nor an EOS token to mark context starts")
     docs = list(docs)
     random.Random(seed).shuffle(docs)
-    train_ids, held_ids, sources = [], [], {}
+    train_ids: list[list[int]] = []
+    held_ids: list[list[int]] = []
+    sources: dict[str, int] = {}
     for i in range(0, len(docs), batch):
         if cancelled is not None and cancelled():
             raise Cancelled("tokenising the corpus was cancelled")
@@ -158,7 +164,7 @@ def tokenize_corpus(docs: Iterable[Document], tokenizer, ctx_len: int = 128, hel
     return TokenizedCorpus(train, held, int(bos), sources)
 
 
-def model_answers(lm, prompts: Sequence[str], samples: int = 1, max_new_tokens: int = 160, batch: int = 16,
+def model_answers(lm: LoadedModel, prompts: Sequence[str], samples: int = 1, max_new_tokens: int = 160, batch: int = 16,
                   temperature: float = 0.7, seed: int = 0,
                   progress: Callable[[int, int], None] | None = None) -> list[Document]:
     """Chat-formatted conversations (user prompt + the model's sampled answer) as documents."""

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,11 +20,15 @@ from ..features.dictionary import ARRAYS, META, FeatureDictionary
 from ..support.atomic import atomic_write_text
 from ..support.errors import Cancelled
 
+if TYPE_CHECKING:
+    from ..sae.autoencoder import SAE
+    from .activation_store import ActivationStore
+
 N_TOP, N_QUANT, WINDOW, BEFORE, N_LOGITS, N_BINS = 20, 5, 16, 11, 10, 16
 QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 
 
-def _tok_str(tokenizer, i: int) -> str:
+def _tok_str(tokenizer: Any, i: int) -> str:  # a transformers tokenizer
     return tokenizer.convert_tokens_to_string([tokenizer.convert_ids_to_tokens(int(i))])
 
 
@@ -49,8 +54,9 @@ def auto_labels(arrays: dict[str, np.ndarray], vocab: dict[int, str]) -> list[st
 
 
 @torch.inference_mode()
-def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Path, max_rows: int | None = None,
-                     batch: int = 8192, progress: Callable[[float, str], None] | None = None,
+def build_dictionary(sae: SAE, store: ActivationStore, tokenizer: Any, W_U: torch.Tensor, folder: str | Path,
+                     max_rows: int | None = None, batch: int = 8192,
+                     progress: Callable[[float, str], None] | None = None,
                      cancel: Callable[[], bool] | None = None) -> FeatureDictionary:
     """Scan the store's activations with the SAE (on its device) and write the dictionary files into ``folder``.
     ``progress(fraction, message)`` rises from 0 to 1 over the three passes (encode, examples, logits);
@@ -65,27 +71,30 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
     t0 = time.time()
     S = sae.cfg.d_sae
     n = min(store.n_tokens, max_rows or store.n_tokens)
-    feats, rows, vals = [], [], []
+    feat_parts: list[np.ndarray] = []
+    row_parts: list[np.ndarray] = []
+    val_parts: list[np.ndarray] = []
     limit = float(sae.cfg.metadata.get("outlier_norm_threshold") or "inf")
     for s in range(0, n, batch):
         x = torch.from_numpy(np.asarray(store.acts[s : min(s + batch, n)]).astype(np.float32)).to(sae.device)
         v, i = sae.encode_sparse(x)
         keep = (v > 0) & (x.norm(dim=1) <= limit)[:, None]  # attention-sink outliers are not described
-        feats.append(i[keep].cpu().numpy().astype(np.int32))
-        rows.append((torch.nonzero(keep)[:, 0] + s).cpu().numpy().astype(np.int32))
-        vals.append(v[keep].float().cpu().numpy())
+        feat_parts.append(i[keep].cpu().numpy().astype(np.int32))
+        row_parts.append((torch.nonzero(keep)[:, 0] + s).cpu().numpy().astype(np.int32))
+        val_parts.append(v[keep].float().cpu().numpy())
         step(0.5 * min(s + batch, n) / n, "encoding activations")
-    feats, rows, vals = np.concatenate(feats), np.concatenate(rows), np.concatenate(vals)
+    feats, rows, vals = np.concatenate(feat_parts), np.concatenate(row_parts), np.concatenate(val_parts)
     order = np.argsort(feats, kind="stable")  # stable: rows stay sorted within a feature
     feats, rows, vals = feats[order], rows[order], vals[order]
     bounds = np.searchsorted(feats, np.arange(S + 1))
     tokens, locs = store.tokens(), np.asarray(store.locs[:n])
     ctx_len = tokens.shape[1]
     E = N_TOP + N_QUANT
-    out = {"max_activation": np.zeros(S, np.float32), "mean_activation": np.zeros(S, np.float32),
-           "density": np.zeros(S, np.float32), "histogram": np.zeros((S, N_BINS), np.int32),
-           "ex_tokens": np.zeros((S, E, WINDOW), np.int32), "ex_values": np.zeros((S, E, WINDOW), np.float16),
-           "ex_act": np.zeros((S, E), np.float32), "ex_count": np.zeros((S, 2), np.int32)}
+    out: dict[str, np.ndarray] = {
+        "max_activation": np.zeros(S, np.float32), "mean_activation": np.zeros(S, np.float32),
+        "density": np.zeros(S, np.float32), "histogram": np.zeros((S, N_BINS), np.int32),
+        "ex_tokens": np.zeros((S, E, WINDOW), np.int32), "ex_values": np.zeros((S, E, WINDOW), np.float16),
+        "ex_act": np.zeros((S, E), np.float32), "ex_count": np.zeros((S, 2), np.int32)}
     for f in range(S):
         if f % 512 == 0:
             step(0.5 + 0.45 * f / S, "examples")
@@ -136,9 +145,11 @@ def build_dictionary(sae, store, tokenizer, W_U: torch.Tensor, folder: str | Pat
         step(0.95 + 0.05 * s / S, "logits")
         lg = W_dec[s : s + 512] @ W_UT
         v, i = lg.topk(N_LOGITS, dim=1)
-        top_i.append(i), top_v.append(v)
+        top_i.append(i)
+        top_v.append(v)
         v, i = (-lg).topk(N_LOGITS, dim=1)
-        bot_i.append(i), bot_v.append(-v)
+        bot_i.append(i)
+        bot_v.append(-v)
     out["top_logit_ids"] = torch.cat(top_i).cpu().numpy().astype(np.int32)
     out["top_logit_values"] = torch.cat(top_v).cpu().numpy().astype(np.float32)
     out["bottom_logit_ids"] = torch.cat(bot_i).cpu().numpy().astype(np.int32)

@@ -5,7 +5,7 @@ so running the pipeline again after a crash or a cancellation resumes where it s
 skipped. One progress protocol for all stages: ``progress(fraction, message)`` with ``fraction`` rising from 0 to 1
 within each stage (or None when unknown) and ``message`` starting with the stage name; ``cancelled()`` is checked
 per tokenised batch of documents, collection batch, training step, dictionary batch and evaluation batch, and a
-cancellation raises ``core.errors.Cancelled`` after saving what can be resumed. ``metrics(TrainProgress)``, if
+cancellation raises ``core.support.errors.Cancelled`` after saving what can be resumed. ``metrics(TrainProgress)``, if
 given, receives the training curve (loss, L0, explained variance, dead fraction) every ``log_every`` steps.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,8 +25,11 @@ from ..support.errors import Cancelled
 from .activation_store import ActivationStore, collect
 from .corpus import CorpusError, TokenizedCorpus, read_documents, tokenize_corpus
 from .dictionary_builder import build_dictionary
-from .evaluate import evaluate, write_eval
+from .sae_evaluation import evaluate, write_eval
 from .trainer import TopKTrainer, TrainConfig, TrainProgress, train
+
+if TYPE_CHECKING:
+    from ..engine.models import LoadedModel
 
 STAGES = ("tokenise", "collect", "train", "dictionary", "evaluate")
 TOKENS_FILE = "tokens.npz"
@@ -80,7 +83,7 @@ class PipelineResult:
 class _Job:
     """A stage's view of the caller's progress and cancellation callbacks."""
 
-    def __init__(self, progress: ProgressFn | None, cancelled: CancelledFn | None):
+    def __init__(self, progress: ProgressFn | None, cancelled: CancelledFn | None) -> None:
         self.progress = progress or (lambda fraction, message: None)
         self.cancelled = cancelled or (lambda: False)
 
@@ -92,7 +95,7 @@ class _Job:
             raise Cancelled(f"training was cancelled during {stage}; run it again to resume")
 
 
-def tokenise(lm, cfg: PipelineConfig, progress: ProgressFn | None = None,
+def tokenise(lm: LoadedModel, cfg: PipelineConfig, progress: ProgressFn | None = None,
              cancelled: CancelledFn | None = None) -> TokenizedCorpus:
     """Read and tokenise the corpus into WORK/tokens.npz (or load it from there)."""
     job, path = _Job(progress, cancelled), cfg.work_dir / TOKENS_FILE
@@ -120,7 +123,7 @@ def tokenise(lm, cfg: PipelineConfig, progress: ProgressFn | None = None,
     return tc
 
 
-def collect_activations(lm, cfg: PipelineConfig, tc: TokenizedCorpus, progress: ProgressFn | None = None,
+def collect_activations(lm: LoadedModel, cfg: PipelineConfig, tc: TokenizedCorpus, progress: ProgressFn | None = None,
                         cancelled: CancelledFn | None = None) -> ActivationStore:
     """Collect activations at the hook into WORK/<store> (resumes an incomplete store, skips a complete one)."""
     job, folder = _Job(progress, cancelled), cfg.work_dir / cfg.store
@@ -156,7 +159,7 @@ def train_sae(store: ActivationStore, cfg: PipelineConfig, device: str, progress
     return tr
 
 
-def package(lm, cfg: PipelineConfig, tr: TopKTrainer, store: ActivationStore, tc: TokenizedCorpus,
+def package(lm: LoadedModel, cfg: PipelineConfig, tr: TopKTrainer, store: ActivationStore, tc: TokenizedCorpus,
             progress: ProgressFn | None = None, cancelled: CancelledFn | None = None) -> PipelineResult:
     """Write the SAE into OUT with its statistics, feature dictionary, held-out tokens and evaluation."""
     job, out = _Job(progress, cancelled), Path(cfg.out)
@@ -186,9 +189,9 @@ def package(lm, cfg: PipelineConfig, tr: TopKTrainer, store: ActivationStore, tc
     return PipelineResult(out, sae, dictionary, res)
 
 
-def run_pipeline(lm, cfg: PipelineConfig, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None,
-                 metrics: MetricsFn | None = None) -> PipelineResult:
-    """Text to finished SAE with ``lm`` (a ``core.models.LoadedModel``); see the module docstring."""
+def run_pipeline(lm: LoadedModel, cfg: PipelineConfig, progress: ProgressFn | None = None,
+                 cancelled: CancelledFn | None = None, metrics: MetricsFn | None = None) -> PipelineResult:
+    """Text to finished SAE with ``lm`` (a ``core.engine.models.LoadedModel``); see the module docstring."""
     tc = tokenise(lm, cfg, progress, cancelled)
     store = collect_activations(lm, cfg, tc, progress, cancelled)
     tr = train_sae(store, cfg, cfg.device or str(lm.device), progress, cancelled, metrics)

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +26,9 @@ from safetensors.torch import load_file, save_file
 from ..engine.device import pick_device
 from ..sae.autoencoder import SAE, SAEConfig
 from ..support.atomic import atomic_write_files, finish_interrupted_write
+
+if TYPE_CHECKING:
+    from .activation_store import ActivationStore
 
 CHECKPOINT_GROUP = "checkpoint"  # atomic_write_files group of save_checkpoint
 
@@ -84,7 +88,8 @@ _NO_SPARSE: dict[str, set[str]] = {"spmm": set(), "sddmm": set()}
 _CHUNK = 1 << 24  # elements of the [entries, d] intermediate per chunk in the dense fallbacks
 
 
-def _sparse_or_dense(op: str, sparse: Callable, dense: Callable, device: torch.device, *args) -> torch.Tensor:
+def _sparse_or_dense(op: str, sparse: Callable[..., torch.Tensor], dense: Callable[..., torch.Tensor],
+                     device: torch.device, *args: torch.Tensor | int) -> torch.Tensor:
     if device.type == "cpu" or device.type not in _NO_SPARSE[op]:
         try:
             return sparse(*args)
@@ -95,12 +100,12 @@ def _sparse_or_dense(op: str, sparse: Callable, dense: Callable, device: torch.d
     return dense(*args)
 
 
-def _spmm_sparse(idx, rows, vals, y, n):
+def _spmm_sparse(idx: torch.Tensor, rows: torch.Tensor, vals: torch.Tensor, y: torch.Tensor, n: int) -> torch.Tensor:
     m = torch.sparse_coo_tensor(torch.stack([idx, rows]), vals, (n, y.shape[0]), check_invariants=False)
     return torch.sparse.mm(m, y)
 
 
-def _spmm_dense(idx, rows, vals, y, n):
+def _spmm_dense(idx: torch.Tensor, rows: torch.Tensor, vals: torch.Tensor, y: torch.Tensor, n: int) -> torch.Tensor:
     out = torch.zeros(n, y.shape[1], dtype=y.dtype, device=y.device)
     step = max(1, _CHUNK // y.shape[1])
     for s in range(0, len(idx), step):
@@ -113,7 +118,7 @@ def _spmm_t(idx: torch.Tensor, rows: torch.Tensor, vals: torch.Tensor, y: torch.
     return _sparse_or_dense("spmm", _spmm_sparse, _spmm_dense, y.device, idx, rows, vals, y, n)
 
 
-def _gather_dot_sparse(idx, y, w):
+def _gather_dot_sparse(idx: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     b, k = idx.shape
     crow = torch.arange(0, b * k + 1, k, dtype=torch.int64, device=idx.device)
     with warnings.catch_warnings():
@@ -123,7 +128,7 @@ def _gather_dot_sparse(idx, y, w):
     return torch.sparse.sampled_addmm(pattern, y, w.T, beta=0.0).values().view(b, k)
 
 
-def _gather_dot_dense(idx, y, w):
+def _gather_dot_dense(idx: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     b, k = idx.shape
     step = max(1, _CHUNK // (k * w.shape[1]))
     return torch.cat([torch.bmm(w[idx[s : s + step]], y[s : s + step, :, None])[..., 0] for s in range(0, b, step)])
@@ -139,7 +144,7 @@ class TopKTrainer:
 
     NAMES = ("W_encT", "b_enc", "W_dec", "b_dec")
 
-    def __init__(self, d_in: int, cfg: TrainConfig):
+    def __init__(self, d_in: int, cfg: TrainConfig) -> None:
         self.d_in, self.cfg = d_in, cfg
         self.device = dev = cfg.torch_device()
         g = torch.Generator().manual_seed(cfg.seed)  # on the CPU: the same initial weights on every device
@@ -279,7 +284,7 @@ class TopKTrainer:
                 "config": asdict(self.cfg)}
         return t, meta
 
-    def save_checkpoint(self, folder: Path, **extra) -> None:
+    def save_checkpoint(self, folder: Path, **extra: Any) -> None:
         """Tensors and meta are written as one (a crash leaves the previous checkpoint or this one, never a mix)."""
         t, meta = self.state()
         atomic_write_files(folder, {"checkpoint.safetensors": lambda path: save_file(t, str(path)),
@@ -309,8 +314,9 @@ class TopKTrainer:
         return tr, meta
 
 
-def train(store, cfg: TrainConfig, out: str | Path, progress: Callable[[TrainProgress], None] | None = None,
-          cancel: Callable[[], bool] | None = None, log_every: int = 10) -> TopKTrainer:
+def train(store: ActivationStore, cfg: TrainConfig, out: str | Path,
+          progress: Callable[[TrainProgress], None] | None = None, cancel: Callable[[], bool] | None = None,
+          log_every: int = 10) -> TopKTrainer:
     """Train on an ActivationStore for ``cfg.total_tokens`` tokens (several shuffled epochs if needed).
     Resumes from ``out/checkpoint.*`` (on ``cfg.device``, whatever device wrote it); returns the trainer (call
     ``to_sae``). Cancellation checkpoints and returns. Batches come from the store on the CPU and move to the device."""

@@ -7,6 +7,8 @@ lab's arrows are labelled.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .superposition import Geometry
 
 POLYGONS = {
@@ -26,12 +28,12 @@ def polygon_name(k: int) -> str:
     return POLYGONS.get(k, f"{k}-sided polygon")
 
 
-def _names(features) -> str:
+def _names(features: Iterable[int]) -> str:
     nums = [str(i + 1) for i in features]
     return nums[0] if len(nums) == 1 else ", ".join(nums[:-1]) + " and " + nums[-1]
 
 
-def _pairs(pairs) -> str:
+def _pairs(pairs: Iterable[tuple[int, int]]) -> str:
     return ", ".join(f"{a + 1}↔{b + 1}" for a, b in pairs)
 
 

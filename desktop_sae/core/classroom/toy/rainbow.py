@@ -6,7 +6,7 @@ Inputs are the colours of the spectrum, each a smooth bump over wavelength bins 
 (b) A wide sparse layer keeps only the strongest unit per input (TopK, k = 1): each colour gets a unit of its own
     and comes back almost exactly. Units that stop firing are re-aimed at the worst-reconstructed colour (dead-unit
     resampling), so no colour is left sharing a unit by a bad start.
-Deterministic for a seed; cancelling raises ``core.errors.Cancelled``.
+Deterministic for a seed; cancelling raises ``core.support.errors.Cancelled``.
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ def wavelength_to_rgb(nm: float) -> tuple[float, float, float]:
     else:
         r, g, b = 1.0, 0.0, 0.0
     fade = 0.3 + 0.7 * (nm - 380) / 40 if nm < 420 else 0.3 + 0.7 * (780 - nm) / 80 if nm > 700 else 1.0
-    return tuple(float(np.clip(c * fade, 0.0, 1.0)) for c in (r, g, b))
+    r, g, b = (float(np.clip(c * fade, 0.0, 1.0)) for c in (r, g, b))
+    return r, g, b
 
 
 def spectra(cfg: RainbowConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -126,7 +127,9 @@ def train_rainbow(
     return dataclasses.replace(best, seconds=time.perf_counter() - t0)
 
 
-def _train_once(cfg: RainbowConfig, seed: int, progress, cancelled) -> RainbowResult:
+def _train_once(
+    cfg: RainbowConfig, seed: int, progress: Progress | None, cancelled: Callable[[], bool] | None
+) -> RainbowResult:
     t0 = time.perf_counter()
     wl, centres, spec = spectra(cfg)
     X = torch.tensor(spec, dtype=torch.float32)
@@ -166,6 +169,7 @@ def _train_once(cfg: RainbowConfig, seed: int, progress, cancelled) -> RainbowRe
         opt_s.zero_grad(set_to_none=True)
         (loss_d + loss_s).backward()
         with torch.no_grad():
+            assert V.grad is not None  # filled by backward()
             V.grad -= (V.grad * V).sum(1, keepdim=True) * V
         opt_d.step()
         opt_s.step()
@@ -204,7 +208,10 @@ def _train_once(cfg: RainbowConfig, seed: int, progress, cancelled) -> RainbowRe
     )
 
 
-def _resample_dead(X, V, U, u, last_fired, step, window, sparse_code) -> None:
+def _resample_dead(
+    X: torch.Tensor, V: torch.Tensor, U: torch.Tensor, u: torch.Tensor, last_fired: torch.Tensor, step: int,
+    window: int, sparse_code: Callable[[torch.Tensor], torch.Tensor],
+) -> None:
     """Point units silent for ``window`` steps at the colours reconstructed worst, worst first."""
     dead = torch.nonzero(last_fired < step - window + 1).flatten()
     if dead.numel() == 0:

@@ -3,7 +3,7 @@
 Data: each feature x_i is 0 with probability S (``sparsity``), else uniform on [0, 1]. Importance I_i = r**i.
 Model: h = W x (W is m x n), x' = ReLU(W^T h + b). Loss: batch mean of sum_i I_i (x_i - x'_i)^2.
 Dense data keeps only the most important m features (orthogonal); sparse data packs all n in, for n=5, m=2 as a
-regular pentagon. Training is deterministic for a seed (CPU, AdamW). Cancelling raises ``core.errors.Cancelled``
+regular pentagon. Training is deterministic for a seed (CPU, AdamW). Cancelling raises ``core.support.errors.Cancelled``
 (the last ``partial`` snapshot has already been delivered by then).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +28,9 @@ class ToyError(DesktopSAEError):
     """A toy-model configuration is out of range."""
 
 
-def check_ranges(checks, steps: int, batch: int, lr: float, max_steps: int = 200_000) -> None:
+def check_ranges(
+    checks: Iterable[tuple[bool, str]], steps: int, batch: int, lr: float, max_steps: int = 200_000
+) -> None:
     """Raise ToyError for the first failed ``(ok, message)`` check, the shared training ranges included."""
     checks = [
         *checks,

@@ -4,16 +4,17 @@ yet, with more latents than dimensions and a sparsity penalty, finds the n featu
 Encoder a = ReLU((h - b_dec) W_enc + b_enc); decoder h' = a W_dec + b_dec with unit-norm decoder rows.
 Loss = mean ||h - h'||^2 / Var(h) + l1 * mean sum_j a_j (the L1 penalty of Bricken et al. 2023). Recovery is
 scored by the best-match cosine between each true column of W and the learned decoder rows. Deterministic for
-a seed; cancelling raises ``core.errors.Cancelled``.
+a seed; cancelling raises ``core.support.errors.Cancelled``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from ...support.errors import Cancelled
@@ -70,7 +71,10 @@ class ToySAEResult:
     seconds: float
 
 
-def recovery_score(decoder_rows, true_columns, threshold: float = RECOVERED_COSINE, among=None) -> Recovery:
+def recovery_score(
+    decoder_rows: npt.ArrayLike, true_columns: npt.ArrayLike, threshold: float = RECOVERED_COSINE,
+    among: Iterable[int] | None = None,
+) -> Recovery:
     """Best-match cosine for each true direction (a column of ``true_columns``, m x n) among the rows of
     ``decoder_rows`` (latents x m), optionally only the rows listed in ``among``; plus the share at or above
     ``threshold``."""
@@ -95,7 +99,7 @@ def _normalise_rows(W_dec: torch.Tensor) -> None:
 
 
 def train_toy_sae(
-    W_toy,
+    W_toy: npt.ArrayLike,
     toy: ToyConfig,
     cfg: ToySAEConfig = ToySAEConfig(),
     progress: Progress | None = None,
@@ -136,6 +140,7 @@ def train_toy_sae(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         with torch.no_grad():  # keep rows unit-norm: drop the gradient along each row, then renormalise
+            assert W_dec.grad is not None  # filled by backward()
             W_dec.grad -= (W_dec.grad * W_dec).sum(1, keepdim=True) * W_dec
         opt.step()
         _normalise_rows(W_dec)

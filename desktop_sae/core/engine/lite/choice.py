@@ -1,4 +1,4 @@
-"""Choosing and loading the lite engine (core/llama_lite.py + core/tokenizer_lite.py) for a model folder.
+"""Choosing and loading the lite engine (core/engine/lite/llama.py + core/engine/lite/tokenizer.py) for a model folder.
 
 ``DESKTOP_SAE_ENGINE=transformers`` forces transformers for every model; otherwise (``auto``, the default)
 a plain Llama-family folder loads with the lite engine and anything else with transformers. Nothing here
@@ -7,16 +7,18 @@ imports transformers unless the folder's tokenizer needs it.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from ...support.paths import cache_dir
 from .config import LiteConfig, Unsupported, check_config
 from .llama import LiteAttention, LiteDecoderLayer, LiteMLP, LlamaLiteForCausalLM, LlamaLiteModel, RMSNorm, _linear
-from .row_kernels import choose_kernel
+from .row_setup import choose_kernel
 
 ENGINE_ENV = "DESKTOP_SAE_ENGINE"
 
@@ -45,9 +47,9 @@ class _Weights:
     Plain reads rather than the ``safetensors`` package's memory map: touching a mapped file page by page can
     be slow (about 10x here), and reading into the fused q/k/v and gate/up tensors saves a copy."""
 
-    def __init__(self, files: list[Path]):
+    def __init__(self, files: list[Path]) -> None:
         self.entries: dict[str, tuple[int, torch.dtype, list[int], int, int]] = {}
-        self.handles = []
+        self.handles: list[io.FileIO] = []
         for f in files:
             fh = open(f, "rb", buffering=0)
             self.handles.append(fh)
@@ -76,7 +78,8 @@ class _Weights:
         view = buf.view(-1).view(torch.uint8).numpy()
         got = 0
         while got < nbytes:
-            n = fh.readinto(view[got:])
+            # numpy's stubs give ndarray the buffer protocol only for Python >= 3.12 (mypy checks 3.10)
+            n = fh.readinto(view[got:])  # type: ignore[arg-type]
             if not n:
                 raise Unsupported(f"{name}: the weights file is truncated")
             got += n
@@ -104,7 +107,7 @@ class _Weights:
 
 def load_lite_model(folder: Path, device: torch.device, dtype: torch.dtype) -> LlamaLiteForCausalLM:
     """Build the model from ``folder``; raises Unsupported for anything the lite engine does not compute.
-    On the CPU, single-row products then run on the kernel measured fastest here (core/llama_lite_rows.py)."""
+    On the CPU, single-row products then run on the kernel measured fastest here (core/engine/lite/row_setup.py)."""
     folder = Path(folder)
     raw = json.loads((folder / "config.json").read_text())
     check_config(raw)
@@ -143,7 +146,7 @@ def load_lite_model(folder: Path, device: torch.device, dtype: torch.dtype) -> L
     return lm
 
 
-def _generation(folder: Path, raw: dict) -> dict:
+def _generation(folder: Path, raw: dict[str, Any]) -> dict[str, Any]:
     gen = {k: raw.get(k) for k in ("bos_token_id", "eos_token_id", "pad_token_id")}
     try:
         gen.update(json.loads((folder / "generation_config.json").read_text()))
@@ -152,7 +155,7 @@ def _generation(folder: Path, raw: dict) -> dict:
     return gen
 
 
-def load_lite(folder: Path, device: torch.device, dtype: torch.dtype):
+def load_lite(folder: Path, device: torch.device, dtype: torch.dtype) -> tuple[LlamaLiteForCausalLM, Any] | None:
     """(model, tokenizer) with the lite engine, or None when the model needs transformers. The tokenizer is
     the lite one when the folder's tokenizer files are plain enough, else transformers' AutoTokenizer."""
     from .tokenizer import LiteTokenizer
@@ -161,6 +164,7 @@ def load_lite(folder: Path, device: torch.device, dtype: torch.dtype):
         model = load_lite_model(Path(folder), device, dtype)
     except (Unsupported, KeyError, ValueError, OSError):  # transformers loads it (or explains why it cannot)
         return None
+    tok: Any  # LiteTokenizer, or transformers' (loosely typed) tokenizer
     try:
         tok = LiteTokenizer.from_folder(folder)
     except Unsupported:

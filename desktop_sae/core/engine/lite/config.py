@@ -13,17 +13,23 @@ class Unsupported(Exception):
 class LiteConfig:
     """config.json as attributes, with transformers' LlamaConfig defaults for the keys the forward reads."""
 
-    def __init__(self, raw: dict[str, Any]):
+    # read from config.json as they are (every key of it becomes an attribute)
+    hidden_size: int
+    num_attention_heads: int
+    num_hidden_layers: int
+    vocab_size: int
+
+    def __init__(self, raw: dict[str, Any]) -> None:
         self.__dict__.update(raw)
         self._raw = dict(raw)
-        self.num_key_value_heads = raw.get("num_key_value_heads") or raw["num_attention_heads"]
-        self.head_dim = raw.get("head_dim") or raw["hidden_size"] // raw["num_attention_heads"]
-        self.rms_norm_eps = raw.get("rms_norm_eps", 1e-6)
-        self.max_position_embeddings = raw.get("max_position_embeddings", 2048)
-        self.tie_word_embeddings = raw.get("tie_word_embeddings", False)
-        self.use_cache = raw.get("use_cache", True)
-        self.hidden_act = raw.get("hidden_act", "silu")
-        rope = dict(raw.get("rope_parameters") or raw.get("rope_scaling") or {})
+        self.num_key_value_heads: int = raw.get("num_key_value_heads") or raw["num_attention_heads"]
+        self.head_dim: int = raw.get("head_dim") or raw["hidden_size"] // raw["num_attention_heads"]
+        self.rms_norm_eps: float = raw.get("rms_norm_eps", 1e-6)
+        self.max_position_embeddings: int = raw.get("max_position_embeddings", 2048)
+        self.tie_word_embeddings: bool = raw.get("tie_word_embeddings", False)
+        self.use_cache: bool = raw.get("use_cache", True)
+        self.hidden_act: str = raw.get("hidden_act", "silu")
+        rope: dict[str, Any] = dict(raw.get("rope_parameters") or raw.get("rope_scaling") or {})
         rope.setdefault("rope_theta", raw.get("rope_theta", 10000.0))
         rope["rope_type"] = rope.get("rope_type", rope.get("type", "default"))
         self.rope_parameters = rope

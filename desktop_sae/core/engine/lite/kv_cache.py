@@ -1,8 +1,9 @@
-"""The lite engine's KV cache, attention masks and forward output (see core/llama_lite.py)."""
+"""The lite engine's KV cache, attention masks and forward output (see core/engine/lite/llama.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -13,7 +14,8 @@ class LiteCache:
     ``length`` counts the positions every layer has written; a forward stopped part-way (capture/StopForward)
     leaves it unchanged, so the partial writes are simply overwritten by the next forward."""
 
-    def __init__(self, n_layers: int, batch: int, kv_heads: int, head_dim: int, dtype, device, capacity: int):
+    def __init__(self, n_layers: int, batch: int, kv_heads: int, head_dim: int, dtype: torch.dtype,
+                 device: torch.device, capacity: int) -> None:
         self.length = 0
         self.capacity = capacity
         shape = (batch, kv_heads, capacity, head_dim)
@@ -34,7 +36,7 @@ class LiteCache:
                 bufs[i] = new
         self.capacity = cap
 
-    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, start: int):
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
         t = k.shape[2]
         kb, vb = self.keys[layer], self.values[layer]
         kb.narrow(2, start, t).copy_(k)
@@ -54,11 +56,12 @@ class LiteOutput:
     def cache(self) -> LiteCache | None:
         return self.past_key_values
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str | int | slice) -> Any:  # out[0], out["logits"]: as transformers' outputs
         return getattr(self, key) if isinstance(key, str) else (self.logits, self.past_key_values)[key]
 
 
-def _mask(attention_mask, b: int, t: int, past: int, device) -> tuple[torch.Tensor | None, bool]:
+def _mask(attention_mask: torch.Tensor | None, b: int, t: int, past: int, device: torch.device
+          ) -> tuple[torch.Tensor | None, bool]:
     """(boolean SDPA mask or None, is_causal). No mask at all in the common cases: one new token, or a prompt
     on an empty cache without padding."""
     pad = attention_mask is not None and not bool(attention_mask.all())
@@ -69,7 +72,7 @@ def _mask(attention_mask, b: int, t: int, past: int, device) -> tuple[torch.Tens
             return None, True
     q = torch.arange(past, past + t, device=device)[:, None]
     allowed = torch.arange(past + t, device=device)[None, :] <= q  # [t, past + t]
-    if not pad:
+    if not pad or attention_mask is None:  # (pad implies a mask)
         return allowed, False
     keys = attention_mask[:, -(past + t) :].to(device=device, dtype=torch.bool)[:, None, None, :]
     diag = torch.arange(past + t, device=device)[None, :] == q  # a padded query still attends to itself

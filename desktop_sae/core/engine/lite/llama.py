@@ -9,15 +9,17 @@ same greedy tokens (tests/test_llama_lite.py, test_llama_lite_rows.py).
 
 Speed: one matmul for q/k/v and one for gate/up (``q_proj.weight`` etc. are views into the fused weights, so
 nothing is stored twice; when a hook watches one of them the separate modules run instead, so hooks on any
-sub-module fire), single rows on the kernel measured fastest on this CPU (core/llama_lite_rows.py: oneDNN with
+sub-module fire), single rows on the kernel measured fastest on this CPU (core/engine/lite/row_kernels.py: oneDNN with
 prepacked weights, ``F.linear`` or ``torch.mv``), RoPE tables computed once, a preallocated per-layer KV
-cache (core/llama_lite_cache.py) and SDPA with ``enable_gqa``. Weights are read by core/lite_engine.py.
+cache (core/engine/lite/kv_cache.py) and SDPA with ``enable_gqa``. Weights are read by core/engine/lite/choice.py.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -28,10 +30,11 @@ from .config import LiteConfig
 from .kv_cache import LiteCache, LiteOutput, _mask
 from .row_kernels import RowWeight
 
+_M = TypeVar("_M", bound=nn.Module)
 
 # --- building blocks ----------------------------------------------------------------------------------
 class RMSNorm(nn.Module):
-    def __init__(self, weight: torch.Tensor, eps: float):
+    def __init__(self, weight: torch.Tensor, eps: float) -> None:
         super().__init__()
         self.weight = nn.Parameter(weight, requires_grad=False)
         self.variance_epsilon = eps
@@ -46,7 +49,7 @@ _MV_DTYPES = (torch.bfloat16, torch.float16)
 
 def _proj(x: torch.Tensor, w: torch.Tensor, row: RowWeight | None = None) -> torch.Tensor:
     """``F.linear(x, w)``. A single row on the CPU goes through ``row``, the kernel measured fastest on this
-    machine for ``w`` (core/llama_lite_rows.py); without one, bf16/fp16 rows use ``torch.mv``."""
+    machine for ``w`` (core/engine/lite/row_kernels.py); without one, bf16/fp16 rows use ``torch.mv``."""
     if x.numel() == x.shape[-1] and x.device.type == "cpu":
         if row is not None and row.fresh(w):
             return row(x)
@@ -72,7 +75,7 @@ def _watched(*mods: nn.Module) -> bool:
     )
 
 
-def _bare(cls, weight: torch.Tensor, **attrs):
+def _bare(cls: type[_M], weight: torch.Tensor, **attrs: object) -> _M:
     """An nn.Linear/nn.Embedding around ``weight`` without running its initialiser (random init is slow, and on
     the meta device it imports torch._dynamo)."""
     mod = cls.__new__(cls)
@@ -96,9 +99,8 @@ class _Fused(nn.Module):
 
     def _fuse(self, fused: torch.Tensor | None = None, rows: tuple[int, ...] = ()) -> None:
         """Make the parts' weights views into ``fused`` (default: the parts concatenated)."""
-        mods = [getattr(self, p, None) for p in self.parts]
-        rows = rows or tuple(m.weight.shape[0] for m in mods)
-        self.fused = torch.cat([m.weight.data for m in mods]) if fused is None else fused
+        rows = rows or tuple(getattr(self, p).weight.shape[0] for p in self.parts)
+        self.fused = torch.cat([getattr(self, p).weight.data for p in self.parts]) if fused is None else fused
         start = 0
         for name, n in zip(self.parts, rows):
             w = self.fused[start : start + n]
@@ -108,7 +110,8 @@ class _Fused(nn.Module):
                 getattr(self, name).weight.data = w
             start += n
 
-    def _apply(self, fn, recurse=True):  # .to()/.float()/.cuda() convert each part: fuse again afterwards
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> _Fused:
+        # .to()/.float()/.cuda() convert each part: fuse again afterwards
         super()._apply(fn, recurse)
         ptr = self.fused.untyped_storage().data_ptr()
         if any(getattr(self, p).weight.untyped_storage().data_ptr() != ptr for p in self.parts):
@@ -118,8 +121,11 @@ class _Fused(nn.Module):
 
 class LiteAttention(_Fused):
     parts = ("q_proj", "k_proj", "v_proj")
+    q_proj: Proj  # views into ``fused``, made by _fuse
+    k_proj: Proj
+    v_proj: Proj
 
-    def __init__(self, cfg: LiteConfig, idx: int, qkv: torch.Tensor, o: torch.Tensor):
+    def __init__(self, cfg: LiteConfig, idx: int, qkv: torch.Tensor, o: torch.Tensor) -> None:
         """``qkv``: the q, k and v projection weights stacked by rows."""
         super().__init__()
         self.layer_idx, self.head_dim = idx, cfg.head_dim
@@ -159,8 +165,10 @@ class LiteAttention(_Fused):
 
 class LiteMLP(_Fused):
     parts = ("gate_proj", "up_proj")
+    gate_proj: Proj  # views into ``fused``, made by _fuse
+    up_proj: Proj
 
-    def __init__(self, gate_up: torch.Tensor, down: torch.Tensor):
+    def __init__(self, gate_up: torch.Tensor, down: torch.Tensor) -> None:
         """``gate_up``: the gate and up projection weights stacked by rows."""
         super().__init__()
         self._fuse(gate_up, (down.shape[1], down.shape[1]))
@@ -175,7 +183,7 @@ class LiteMLP(_Fused):
 
 
 class LiteDecoderLayer(nn.Module):
-    def __init__(self, attn: LiteAttention, mlp: LiteMLP, ln1: RMSNorm, ln2: RMSNorm):
+    def __init__(self, attn: LiteAttention, mlp: LiteMLP, ln1: RMSNorm, ln2: RMSNorm) -> None:
         super().__init__()
         self.self_attn, self.mlp = attn, mlp
         self.input_layernorm, self.post_attention_layernorm = ln1, ln2
@@ -214,7 +222,7 @@ def _inv_freq(cfg: LiteConfig) -> torch.Tensor:
 
 
 class LlamaLiteModel(nn.Module):
-    def __init__(self, cfg: LiteConfig, embed: torch.Tensor, layers: list[LiteDecoderLayer], norm: RMSNorm):
+    def __init__(self, cfg: LiteConfig, embed: torch.Tensor, layers: list[LiteDecoderLayer], norm: RMSNorm) -> None:
         super().__init__()
         self.config = cfg
         self.embed_tokens = _bare(
@@ -231,7 +239,7 @@ class LlamaLiteModel(nn.Module):
         self.layers = nn.ModuleList(layers)
         self.norm = norm
         self._inv_freq = _inv_freq(cfg)
-        self._rope: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._rope: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def rope_tables(self, n: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """(cos, signed sin) ``[positions, 1, head_dim]`` in ``dtype``, computed in float32 as transformers
@@ -251,12 +259,12 @@ class LlamaLiteModel(nn.Module):
 
     def forward(
         self,
-        input_ids=None,
-        attention_mask=None,
-        position_ids=None,
-        past_key_values=None,
-        inputs_embeds=None,
-        use_cache=None,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values: LiteCache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
     ) -> tuple[torch.Tensor, LiteCache | None]:
         x = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds
         b, t = x.shape[:2]
@@ -289,8 +297,11 @@ class LlamaLiteForCausalLM(nn.Module):
     """The causal LM; ``forward`` takes transformers' arguments and returns ``.logits`` / ``.past_key_values``."""
 
     main_input_name = "input_ids"
+    row_kernel: str  # set by row_setup.install (absent until then)
+    weights_int8: bool  # set by row_setup.quantize_int8
 
-    def __init__(self, cfg: LiteConfig, model: LlamaLiteModel, lm_head: nn.Linear, generation: dict, folder: str):
+    def __init__(self, cfg: LiteConfig, model: LlamaLiteModel, lm_head: Proj, generation: dict[str, Any],
+                 folder: str) -> None:
         super().__init__()
         self.config = cfg
         self.model = model
@@ -315,14 +326,14 @@ class LlamaLiteForCausalLM(nn.Module):
 
     def forward(
         self,
-        input_ids=None,
-        attention_mask=None,
-        position_ids=None,
-        past_key_values=None,
-        inputs_embeds=None,
-        use_cache=None,
-        logits_to_keep=0,
-        **kwargs,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values: LiteCache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        **kwargs: Any,
     ) -> LiteOutput:
         if past_key_values is None:
             past_key_values = kwargs.pop("cache", None)
@@ -338,9 +349,10 @@ class LlamaLiteForCausalLM(nn.Module):
             h = h[:, logits_to_keep]
         return LiteOutput(self.lm_head(h), cache)
 
-    def generate(self, *args, **kwargs):
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
         """transformers' ``generate()`` (batched sampling, used by the training tools) on :meth:`transformers_twin`."""
-        return self.transformers_twin().generate(*args, **kwargs)
+        twin: Any = self.transformers_twin()  # a transformers model
+        return twin.generate(*args, **kwargs)
 
     def transformers_twin(self) -> nn.Module:
         """The same folder loaded by transformers (imported on first use; a second copy of the weights)."""
@@ -349,14 +361,15 @@ class LlamaLiteForCausalLM(nn.Module):
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()
-            twin = AutoModelForCausalLM.from_pretrained(self.name_or_path, dtype=self.dtype)
+            # Any: a transformers model (its stubs mistype .to())
+            twin: Any = AutoModelForCausalLM.from_pretrained(self.name_or_path, dtype=self.dtype)
             self._twin.append(twin.to(self.device).eval().requires_grad_(False))
         return self._twin[0]
 
 
 class _Namespace:
-    def __init__(self, d: dict):
+    def __init__(self, d: dict[str, Any]) -> None:
         self.__dict__.update(d)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

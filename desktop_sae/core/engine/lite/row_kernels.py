@@ -1,30 +1,15 @@
-"""Single-row products ``x @ w.T`` for the lite engine's batch-1 decoding on the CPU, and weight-only int8.
-
-Decoding one token multiplies one activation row by every weight matrix once, so its speed is the speed at which
-the kernel reads the weights. Which of torch's kernels reads them fastest depends on the CPU: on one 2-core machine
-``torch.mv`` beat ``F.linear`` 1.5x in bfloat16, on another (AVX-512 BF16) ``F.linear`` beat ``torch.mv`` 1.3x and
-oneDNN with weights reordered ahead of time ("prepacked", as inductor's freezing does) beat both by another 1.4x.
-:func:`choose_kernel` therefore times the candidates on the model's own weights, all of them in turn as one token
-reads them (so they stream from memory, not from a cache), keeps the fastest, and remembers the answer per CPU,
-torch version, dtype, thread count and weight shapes in the cache folder.
-
-Weight-only int8 (:func:`quantize_int8`): every decoder projection is rounded per output row to 127 levels of its
-largest magnitude; the module's own weight then holds the rounded values, so prompts (many rows, ``F.linear``),
-hooks on the projections and single-row decoding (``torch.ops.aten._weight_int8pack_mm``, reading 1 byte per
-weight) compute the same model. The embedding and the lm_head stay in the model's dtype.
+"""Single-row products ``x @ w.T`` for the lite engine's batch-1 decoding on the CPU: one weight prepared for one
+kernel (``RowWeight``). Which kernel reads the weights fastest depends on the CPU: on one 2-core machine ``torch.mv``
+beat ``F.linear`` 1.5x in bfloat16, on another (AVX-512 BF16) ``F.linear`` beat ``torch.mv`` 1.3x and oneDNN with
+weights reordered ahead of time ("prepacked", as inductor's freezing does) beat both by another 1.4x; ``row_setup``
+times them on the model's own weights and installs the fastest.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import time
-
 import torch
 import torch.nn.functional as F
 
-KERNEL_ENV = "DESKTOP_SAE_ROW_KERNEL"
 KERNELS = ("linear", "mv", "onednn")
 
 
@@ -37,7 +22,8 @@ class RowWeight:
 
     __slots__ = ("weight", "ptr", "kind", "data", "scales")
 
-    def __init__(self, weight: torch.Tensor, kind: str, data=None, scales=None):
+    def __init__(self, weight: torch.Tensor, kind: str, data: torch.Tensor | None = None,
+                 scales: torch.Tensor | None = None) -> None:
         self.weight, self.ptr, self.kind = weight, weight.data_ptr(), kind
         self.data, self.scales = data, scales  # oneDNN's reordered copy is made on first use (int8 may replace it)
 
@@ -58,109 +44,3 @@ class RowWeight:
         else:
             y = F.linear(row, self.weight)
         return y.view(*x.shape[:-1], self.weight.shape[0])
-
-
-def row_weights(model) -> list[tuple[object, str]]:
-    """(module, attribute) of every weight one decoding step multiplies a row by, in the order it reads them."""
-    out: list[tuple[object, str]] = []
-    for layer in model.model.layers:
-        a, m = layer.self_attn, layer.mlp
-        out += [(a, "fused"), (a.o_proj, "weight"), (m, "fused"), (m.down_proj, "weight")]
-    out.append((model.lm_head, "weight"))
-    return out
-
-
-def _weight(mod, attr) -> torch.Tensor:
-    w = getattr(mod, attr)
-    return w.data if isinstance(w, torch.nn.Parameter) else w
-
-
-def install(model, kind: str) -> None:
-    """Give every decoding weight a :class:`RowWeight` of ``kind`` (int8 weights keep theirs)."""
-    for mod, attr in row_weights(model):
-        old = getattr(mod, "row", None)
-        if old is not None and old.kind == "int8" and old.fresh(_weight(mod, attr)):
-            continue
-        mod.row = RowWeight(_weight(mod, attr), kind)
-    model.row_kernel = kind
-
-
-def _time_pass(rows: list[RowWeight], xs: dict[int, torch.Tensor]) -> float:
-    t = time.perf_counter()
-    for r in rows:
-        r(xs[r.weight.shape[1]])
-    return time.perf_counter() - t
-
-
-def measure_kernels(model, kinds=KERNELS, rounds: int = 3) -> dict[str, float]:
-    """Seconds per pass over all the decoding weights for each kernel (best of ``rounds``, interleaved)."""
-    weights = [_weight(m, a) for m, a in row_weights(model)]
-    xs = {w.shape[1]: torch.randn(1, w.shape[1]).to(w.dtype) for w in weights}
-    cands = {}
-    for k in kinds:
-        if k == "onednn" and not _onednn_available():
-            continue
-        try:
-            cands[k] = [RowWeight(w, k) for w in weights]
-            _time_pass(cands[k], xs)  # warm-up: primitive creation, page faults of the packed copy
-        except RuntimeError:  # this build or CPU cannot run the kernel in this dtype
-            cands.pop(k, None)
-    best = {k: float("inf") for k in cands}
-    for _ in range(rounds):
-        for k, rows in cands.items():
-            best[k] = min(best[k], _time_pass(rows, xs))
-    return best
-
-
-def _cache_key(model) -> str:
-    shapes = sorted({tuple(_weight(m, a).shape) for m, a in row_weights(model)})
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return f"{cpu}|torch {torch.__version__}|{model.dtype}|{torch.get_num_threads()} threads|{shapes}"
-
-
-def choose_kernel(model, cache_file=None) -> str:
-    """Pick and install the fastest single-row kernel for this CPU (or ``$DESKTOP_SAE_ROW_KERNEL``)."""
-    forced = os.environ.get(KERNEL_ENV, "").strip().lower()
-    if model.device.type != "cpu":
-        kind = "linear"
-    elif forced in KERNELS:
-        kind = forced if forced != "onednn" or _onednn_available() else "linear"
-    else:
-        key, known = _cache_key(model), {}
-        if cache_file is not None:
-            try:
-                known = json.loads(open(cache_file).read())
-            except (OSError, ValueError):
-                known = {}
-        kind = known.get(key) if isinstance(known, dict) else None
-        if kind not in KERNELS:
-            times = measure_kernels(model)
-            kind = min(times, key=times.get) if times else "linear"
-            if cache_file is not None:
-                from ...support.atomic import atomic_write_text
-
-                known = known if isinstance(known, dict) else {}
-                try:
-                    atomic_write_text(cache_file, json.dumps({**known, key: kind}, indent=1))
-                except OSError:
-                    pass  # a read-only cache folder only costs the timing next time
-    install(model, kind)
-    return kind
-
-
-def quantize_int8(model) -> None:
-    """Round every decoder projection to per-row int8 in place (bfloat16/float16 models on the CPU)."""
-    if model.dtype not in (torch.bfloat16, torch.float16) or model.device.type != "cpu":
-        raise ValueError("int8 weights need a bfloat16 or float16 model on the CPU")
-    for mod, attr in row_weights(model)[:-1]:  # not the lm_head: it is the (tied) embedding
-        w = _weight(mod, attr)
-        scale = (w.float().abs().amax(dim=1).clamp_min(1e-12) / 127).to(w.dtype)  # the kernel's own scales
-        q = torch.round(w.float() / scale.float()[:, None]).clamp_(-127, 127).to(torch.int8)
-        w.copy_((q.float() * scale.float()[:, None]).to(w.dtype))  # in place: the q/k/v and gate/up views follow
-        mod.row = RowWeight(w, "int8", q, scale)
-    model.weights_int8 = True

@@ -11,12 +11,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-from datetime import datetime
-from functools import lru_cache
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast, overload
 
+from .chat_template import compile_chat_template
 from .config import Unsupported
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from _typeshed import DataclassInstance
+    from tokenizers import Tokenizer
+
+    Message = Mapping[str, Any] | DataclassInstance  # a chat message: a dict, or a dataclass
 
 SPECIAL_ATTRS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 _CLASSES = (None, "TokenizersBackend", "PreTrainedTokenizerFast")
@@ -44,21 +52,21 @@ _PLAIN_KEYS = {
 _FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
 
 
-def _content(tok) -> str | None:
-    return tok.get("content") if isinstance(tok, dict) else tok
+def _content(tok: str | dict[str, Any]) -> str:
+    return cast(str, tok.get("content")) if isinstance(tok, dict) else tok  # (a token's dict holds its content)
 
 
-def _as_dict(message) -> dict:
+def _as_dict(message: Message) -> dict[str, Any]:
     """A chat message as a dict (dataclasses too, as transformers accepts them)."""
     if dataclasses.is_dataclass(message) and not isinstance(message, type):
         return dataclasses.asdict(message)
-    return dict(message)
+    return dict(cast("Mapping[str, Any]", message))  # (not a dataclass)
 
 
-class Encoding(dict):
+class Encoding(dict[str, Any]):
     """A dict of ``input_ids`` / ``attention_mask`` that also allows attribute access, like BatchEncoding."""
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         try:
             return self[name]
         except KeyError:
@@ -66,7 +74,8 @@ class Encoding(dict):
 
 
 class LiteTokenizer:
-    def __init__(self, tokenizer, config: dict[str, Any], chat_template=None, name_or_path: str = ""):
+    def __init__(self, tokenizer: Tokenizer, config: dict[str, Any], chat_template: str | dict[str, str] | None = None,
+                 name_or_path: str = "") -> None:
         self._tk = tokenizer
         self.name_or_path = name_or_path
         self._config = config
@@ -81,7 +90,7 @@ class LiteTokenizer:
         self._is_bpe = type(tokenizer.model).__name__ == "BPE"
 
     @classmethod
-    def from_folder(cls, folder) -> LiteTokenizer:
+    def from_folder(cls, folder: str | Path) -> LiteTokenizer:
         from tokenizers import Tokenizer
 
         folder = Path(folder)
@@ -124,8 +133,8 @@ class LiteTokenizer:
     def get_vocab(self) -> dict[str, int]:
         return self._tk.get_vocab(with_added_tokens=True)
 
-    def __getattr__(self, name: str):
-        # bos_token, eos_token_id, pad_token, ... (None when the tokenizer has no such token)
+    def __getattr__(self, name: str) -> Any:
+        # bos_token, eos_token_id, pad_token, ... (None when the tokenizer has no such token): a str, int or None
         base = name[:-3] if name.endswith("_id") else name
         if base in SPECIAL_ATTRS:
             tok = self.__dict__.get("special_tokens_map", {}).get(base)
@@ -141,17 +150,22 @@ class LiteTokenizer:
         return seen
 
     @property
-    def all_special_ids(self) -> list[int]:
+    def all_special_ids(self) -> list[int | None]:
         return self.convert_tokens_to_ids(self.all_special_tokens)
 
-    def convert_tokens_to_ids(self, tokens):
+    @overload
+    def convert_tokens_to_ids(self, tokens: str) -> int | None: ...
+    @overload
+    def convert_tokens_to_ids(self, tokens: list[str]) -> list[int | None]: ...
+    def convert_tokens_to_ids(self, tokens: str | list[str]) -> int | None | list[int | None]:
         if isinstance(tokens, str):
             i = self._tk.token_to_id(tokens)
             unk = self.special_tokens_map.get("unk_token")
             return self._tk.token_to_id(unk) if i is None and unk is not None else i
         return [self.convert_tokens_to_ids(t) for t in tokens]
 
-    def convert_ids_to_tokens(self, ids, skip_special_tokens: bool = False):
+    def convert_ids_to_tokens(self, ids: int | Sequence[int] | torch.Tensor | np.ndarray,
+                              skip_special_tokens: bool = False) -> str | None | list[str | None]:
         if hasattr(ids, "tolist"):  # numpy / torch, scalar or not
             ids = ids.tolist()
         if isinstance(ids, int):
@@ -164,19 +178,19 @@ class LiteTokenizer:
         return dec.decode(tokens) if dec is not None else " ".join(tokens)
 
     # --- encoding / decoding --------------------------------------------------------------------------
-    def encode(self, text: str, add_special_tokens: bool = True, **kwargs) -> list[int]:
+    def encode(self, text: str, add_special_tokens: bool = True, **kwargs: Any) -> list[int]:
         return self(text, add_special_tokens=add_special_tokens, **kwargs)["input_ids"]
 
     def __call__(
         self,
-        text,
+        text: str | Sequence[str],
         add_special_tokens: bool = True,
-        padding=False,
-        truncation=False,
+        padding: bool | str = False,
+        truncation: bool | str = False,
         max_length: int | None = None,
-        return_tensors=None,
+        return_tensors: str | None = None,
         return_attention_mask: bool = True,
-        **kwargs,
+        **kwargs: Any,
     ) -> Encoding:
         if kwargs.get("text_pair") is not None or kwargs.get("is_split_into_words"):
             raise NotImplementedError("the lite tokenizer encodes plain text only")
@@ -207,15 +221,20 @@ class LiteTokenizer:
         return out
 
     def decode(
-        self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None, **kwargs
-    ):
+        self,
+        token_ids: int | Sequence[int] | Sequence[Sequence[int]] | torch.Tensor | np.ndarray,
+        skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces: bool | None = None,
+        **kwargs: Any,
+    ) -> str | list[str]:
         if hasattr(token_ids, "tolist"):
             token_ids = token_ids.tolist()
         if isinstance(token_ids, int):
             token_ids = [token_ids]
         if token_ids and isinstance(token_ids[0], (list, tuple)):
-            return [self.decode(s, skip_special_tokens, clean_up_tokenization_spaces) for s in token_ids]
-        text = self._tk.decode(token_ids, skip_special_tokens=skip_special_tokens)
+            # (cast: a row of ids decodes to one text)
+            return [cast(str, self.decode(s, skip_special_tokens, clean_up_tokenization_spaces)) for s in token_ids]
+        text = self._tk.decode(cast("Sequence[int]", token_ids), skip_special_tokens=skip_special_tokens)  # one row
         clean = (
             self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces
         )
@@ -235,11 +254,11 @@ class LiteTokenizer:
                 text = text.replace(a, b)
         return text
 
-    def batch_decode(self, sequences, **kwargs) -> list[str]:
-        return [self.decode(s, **kwargs) for s in sequences]
+    def batch_decode(self, sequences: Sequence[Sequence[int]] | torch.Tensor | np.ndarray, **kwargs: Any) -> list[str]:
+        return [cast(str, self.decode(s, **kwargs)) for s in sequences]  # (cast: one row, one text)
 
     # --- chat -----------------------------------------------------------------------------------------
-    def get_chat_template(self, chat_template: str | None = None, tools=None) -> str:
+    def get_chat_template(self, chat_template: str | None = None, tools: list[dict[str, Any]] | None = None) -> str:
         t = self.chat_template
         if isinstance(t, dict):
             if chat_template in t:
@@ -251,24 +270,24 @@ class LiteTokenizer:
                 return t[name]
         if chat_template is not None:
             return chat_template
-        if t is None:
+        if not isinstance(t, str):  # None (a dict of templates has returned above)
             raise ValueError("this tokenizer has no chat template")
         return t
 
     def apply_chat_template(
         self,
-        conversation,
-        tools=None,
-        documents=None,
+        conversation: Sequence[Message] | Sequence[Sequence[Message]],
+        tools: list[dict[str, Any]] | None = None,
+        documents: list[dict[str, str]] | None = None,
         chat_template: str | None = None,
         add_generation_prompt: bool = False,
-        continue_final_message=False,
+        continue_final_message: bool | str = False,
         tokenize: bool = True,
         return_dict: bool = True,
-        return_tensors=None,
-        tokenizer_kwargs: dict | None = None,
-        **kwargs,
-    ):
+        return_tensors: str | None = None,
+        tokenizer_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> str | list[str] | Encoding | list[int] | list[list[int]]:
         """transformers' rendering (same sandbox, filters and globals); returns what transformers 5 returns."""
         if continue_final_message or kwargs.pop("return_assistant_tokens_mask", False):
             raise NotImplementedError("continue_final_message / assistant masks need the transformers tokenizer")
@@ -278,10 +297,10 @@ class LiteTokenizer:
             if kwargs.pop(k, None):
                 raise NotImplementedError(f"{k} needs the transformers tokenizer")
         batched = bool(conversation) and isinstance(conversation[0], (list, tuple))
-        chats = conversation if batched else [conversation]
+        chats = cast("Sequence[Sequence[Message]]", conversation if batched else [conversation])  # (checked just above)
         if not chats or not all(chats):
             raise ValueError("Cannot apply chat template to an empty conversation. Provide at least one message.")
-        template = _compile(self.get_chat_template(chat_template, tools))
+        template = compile_chat_template(self.get_chat_template(chat_template, tools))
         extra = {**self.special_tokens_map, **kwargs}
         rendered = [
             template.render(
@@ -303,7 +322,7 @@ class LiteTokenizer:
         )
         return out if return_dict else out["input_ids"]
 
-    def save_pretrained(self, directory) -> tuple[str, ...]:
+    def save_pretrained(self, directory: str | Path) -> tuple[str, ...]:
         """Copy the tokenizer files this tokenizer was read from."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -321,71 +340,17 @@ class LiteTokenizer:
         )
 
 
-def _tensors(enc: Encoding, kind, batched: bool) -> Encoding:
+def _tensors(enc: Encoding, kind: str, batched: bool) -> Encoding:
     if str(kind) not in ("pt", "np"):
         raise ValueError(f"return_tensors={kind!r} is not supported")
+    make: Callable[[list[Any]], object]
     if str(kind) == "pt":
-        import torch as lib
+        import torch
+
+        make = torch.tensor
     else:
-        import numpy as lib
-    make = lib.tensor if str(kind) == "pt" else lib.array
+        import numpy
+
+        make = numpy.array
     return Encoding({k: make(v if batched else [v]) for k, v in enc.items()})
 
-
-@lru_cache(maxsize=16)
-def _compile(template: str):
-    """The chat template in transformers' environment: immutable sandbox, trim/lstrip blocks, loop controls,
-    a pass-through ``{% generation %}`` tag, and its tojson / raise_exception / strftime_now / dict / namespace."""
-    import jinja2
-    from jinja2.ext import Extension, loopcontrols
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    class Generation(Extension):
-        tags = {"generation"}
-
-        def parse(self, parser):
-            lineno = next(parser.stream).lineno
-            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
-            return jinja2.nodes.CallBlock(self.call_method("_body"), [], [], body).set_lineno(lineno)
-
-        def _body(self, caller):
-            return caller()
-
-    def raise_exception(message):
-        raise jinja2.exceptions.TemplateError(message)
-
-    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
-        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-    class TemplateDict:  # dict(...) without attribute access to the real type
-        def __call__(self, *args, **kwargs):
-            return dict(*args, **kwargs)
-
-        def fromkeys(self, *args, **kwargs):
-            return dict.fromkeys(*args, **kwargs)
-
-    class TemplateNamespace(jinja2.utils.Namespace):
-        def __init__(*args, **kwargs):
-            self, attrs = args[0], dict(*args[1:], **kwargs)
-            for name in attrs:
-                TemplateNamespace._check(name)
-            jinja2.utils.Namespace.__init__(self, attrs)
-
-        def __setitem__(self, name, value):
-            TemplateNamespace._check(name)
-            jinja2.utils.Namespace.__setitem__(self, name, value)
-
-        @staticmethod
-        def _check(name):
-            if isinstance(name, str) and name.startswith("_"):
-                raise jinja2.exceptions.SecurityError(f"chat templates cannot set {name!r} on a namespace")
-
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[Generation, loopcontrols])
-    env.filters["tojson"] = tojson
-    env.globals.update(
-        raise_exception=raise_exception,
-        strftime_now=lambda f: datetime.now().strftime(f),
-        dict=TemplateDict(),
-        namespace=TemplateNamespace,
-    )
-    return env.from_string(template)

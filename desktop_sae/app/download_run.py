@@ -1,12 +1,21 @@
-"""The download job of the Model & SAE manager: ``fn(session, state)`` that fetches a model and/or an SAE into the
-Hugging Face cache on the job runner's thread (the session is not touched). Progress goes out with
-``state.progress``; a Cancel is honoured within about a tenth of a second (see ``core.hub_download``)."""
+"""Downloads of the Model & SAE manager as a run: a model and/or an SAE fetched into the Hugging Face cache on the
+inference thread (the session is not touched), with progress; a Cancel is honoured within about a tenth of a second
+(see ``core.assets.downloads``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..core.support.errors import AssetError
+from .job_handles import Jobs
+from .messages import JobKind
+from .runs import Run
+
+if TYPE_CHECKING:
+    from ..core.assets.downloads import DownloadResult
+    from ..core.engine.session import Session
+    from .jobs import JobFn, JobState
 
 
 @dataclass(frozen=True)
@@ -18,7 +27,7 @@ class DownloadRequest:
 
     def steps(self) -> list[tuple[str, str]]:
         """(kind, what) in download order; raises AssetError when nothing (or half an SAE) is asked for."""
-        out = []
+        out: list[tuple[str, str]] = []
         if self.model:
             out.append(("model", self.model.strip()))
         if self.sae:
@@ -32,18 +41,18 @@ class DownloadRequest:
         return out
 
 
-def download_job(req: DownloadRequest, directory_file: str | None = None):
+def download_job(req: DownloadRequest, directory_file: str | None = None) -> JobFn[tuple[DownloadResult, ...]]:
     """Returns the ``DownloadResult`` of each step, in order (immutable)."""
     steps = req.steps()
 
-    def fn(_session, state):
+    def fn(_session: Session | None, state: JobState) -> tuple[DownloadResult, ...]:
         from ..core.assets import downloads as hd
         from ..core.assets.sae_directory import load_directory
 
         directory = load_directory(directory_file) if any(k == "release" for k, _ in steps) else None
-        results = []
+        results: list[DownloadResult] = []
         for i, (kind, what) in enumerate(steps):
-            def progress(f, msg, i=i):
+            def progress(f: float | None, msg: str, i: int = i) -> None:
                 state.progress(None if f is None else (i + f) / len(steps), msg)
 
             if kind == "model":
@@ -57,3 +66,16 @@ def download_job(req: DownloadRequest, directory_file: str | None = None):
         return tuple(results)
 
     return fn
+
+
+class DownloadRun(Run[object, "tuple[DownloadResult, ...]"]):
+    kind = JobKind.DOWNLOAD
+
+    def __init__(self, jobs: Jobs, directory_file: str | None = None):
+        super().__init__(jobs)
+        self.directory_file = directory_file
+
+    def start(self, req: DownloadRequest) -> int:
+        """Start the download; raises AssetError before anything starts when the request is incomplete."""
+        req.steps()
+        return self._start(download_job(req, self.directory_file)).id

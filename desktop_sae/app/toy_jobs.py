@@ -1,4 +1,4 @@
-"""Jobs for the toy lab: ``fn(session, state)`` functions that train the core toy models on the inference thread.
+"""The toy lab's runs: train the core toy models on the inference thread, each tab with its own ``ToyRun``.
 
 Each job ignores the language-model session. Every ``every`` steps a snapshot goes out with ``state.partial``
 (arrays made read-only, so the GUI thread can keep them; ``loss`` is the mean over those steps); ``pace_s`` sleeps
@@ -9,7 +9,9 @@ steps and during the pause.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -17,7 +19,16 @@ from ..core.classroom.toy.describe import describe_geometry
 from ..core.classroom.toy.rainbow import RainbowConfig, RainbowResult, train_rainbow
 from ..core.classroom.toy.superposition import Geometry, ToyConfig, ToyResult, geometry, train_toy
 from ..core.classroom.toy.toy_sae import ToySAEConfig, ToySAEResult, train_toy_sae
+from .events import Signal
+from .job_handles import Jobs
+from .messages import JobKind
+from .runs import Run
 
+if TYPE_CHECKING:
+    from ..core.engine.session import Session
+    from .jobs import JobFn, JobState
+
+S = TypeVar("S")
 SNAPSHOT_EVERY = 25  # training steps between two snapshots (60 frames for the default 1500 steps)
 
 
@@ -35,14 +46,14 @@ class ToySAEOutcome:
     sae: ToySAEResult
 
 
-def _read_only(snap):
+def _read_only(snap: S) -> S:
     for v in vars(snap).values():
         if hasattr(v, "setflags"):
             v.setflags(write=False)
     return snap
 
 
-def _pause(seconds: float, cancelled) -> None:
+def _pause(seconds: float, cancelled: Callable[[], bool]) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end and not cancelled():
         time.sleep(min(0.01, max(0.0, end - time.monotonic())))
@@ -53,14 +64,14 @@ class _Thinned:
     ``loss`` replaced by the mean loss since the previous one (one batch's loss is noisy), then pauses. Progress
     is mapped onto ``[lo, hi]`` of the job's."""
 
-    def __init__(self, state, steps: int, every: int, pace_s: float, lo: float = 0.0, hi: float = 1.0):
+    def __init__(self, state: JobState, steps: int, every: int, pace_s: float, lo: float = 0.0, hi: float = 1.0):
         self.state, self.steps, self.every, self.pace_s, self.lo, self.hi = state, steps, every, pace_s, lo, hi
         self.losses: list[float] = []
 
     def _due(self, step: int) -> bool:
         return step % self.every == 0 or step >= self.steps
 
-    def partial(self, snap) -> None:
+    def partial(self, snap: Any) -> None:
         self.losses.append(float(snap.loss))
         if self._due(snap.step):
             self.state.partial(_read_only(replace(snap, loss=float(np.mean(self.losses)))))
@@ -73,11 +84,11 @@ class _Thinned:
             self.state.progress(self.lo + (self.hi - self.lo) * fraction, message)
 
 
-def superposition_job(cfg: ToyConfig, pace_s: float = 0.0, every: int = SNAPSHOT_EVERY):
+def superposition_job(cfg: ToyConfig, pace_s: float = 0.0, every: int = SNAPSHOT_EVERY) -> JobFn[SuperpositionOutcome]:
     """Train the toy model; partials are ``ToySnapshot``s; the result a ``SuperpositionOutcome``."""
     cfg.validate()
 
-    def fn(_session, state) -> SuperpositionOutcome:
+    def fn(_session: Session | None, state: JobState) -> SuperpositionOutcome:
         t = _Thinned(state, cfg.steps, every, pace_s)
         r = train_toy(cfg, progress=t.progress, partial=t.partial, cancelled=state.cancelled, every=1)
         g = geometry(r.W)
@@ -86,13 +97,14 @@ def superposition_job(cfg: ToyConfig, pace_s: float = 0.0, every: int = SNAPSHOT
     return fn
 
 
-def toy_sae_job(toy: ToyConfig, sae: ToySAEConfig, pace_s: float = 0.0, every: int = SNAPSHOT_EVERY):
+def toy_sae_job(toy: ToyConfig, sae: ToySAEConfig, pace_s: float = 0.0,
+                every: int = SNAPSHOT_EVERY) -> JobFn[ToySAEOutcome]:
     """Train the toy model (first half of the progress), then an SAE on its hidden vectors (second half).
     Partials are the toy's ``ToySnapshot``s, then the SAE's ``ToySAESnapshot``s; the result a ``ToySAEOutcome``."""
     toy.validate()
     sae.validate()
 
-    def fn(_session, state) -> ToySAEOutcome:
+    def fn(_session: Session | None, state: JobState) -> ToySAEOutcome:
         t = _Thinned(state, toy.steps, every, pace_s, 0.0, 0.5)
         r = train_toy(toy, progress=t.progress, partial=t.partial, cancelled=state.cancelled, every=1)
         t = _Thinned(state, sae.steps, every, pace_s, 0.5, 1.0)
@@ -102,11 +114,27 @@ def toy_sae_job(toy: ToyConfig, sae: ToySAEConfig, pace_s: float = 0.0, every: i
     return fn
 
 
-def rainbow_job(cfg: RainbowConfig = RainbowConfig()):
+def rainbow_job(cfg: RainbowConfig = RainbowConfig()) -> JobFn[RainbowResult]:
     """Train the 3-unit bottleneck and the wide sparse layer on the spectrum; the result a ``RainbowResult``."""
     cfg.validate()
 
-    def fn(_session, state) -> RainbowResult:
+    def fn(_session: Session | None, state: JobState) -> RainbowResult:
         return train_rainbow(cfg, progress=state.progress, cancelled=state.cancelled)
 
     return fn
+
+
+class ToyRun(Run[Any, Any]):
+    """One toy-lab tab's training: ``partial`` passes on every snapshot (the tab keeps its curves), the result is
+    the outcome the tab draws."""
+
+    def __init__(self, jobs: Jobs, kind: JobKind):
+        self.kind = kind
+        super().__init__(jobs)
+        self.partial: Signal[[Any]] = Signal(f"{kind}_partial")
+
+    def start(self, fn: JobFn[Any]) -> int:
+        return self._start(fn).id
+
+    def on_partial(self, payload: Any) -> None:
+        self.partial.emit(payload)

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -17,14 +18,18 @@ from ..engine.hooks import hooks
 from ..support.atomic import atomic_write_text
 from ..support.errors import Cancelled
 
+if TYPE_CHECKING:
+    from ..sae.autoencoder import SAE
+
 EVAL_FILE = "eval.json"
 
 
 class ReconAccumulator:
     """Streaming L0 / FVU / firing counts over batches of (x, x_hat, acts)."""
 
-    def __init__(self, d_sae: int):
-        self.n, self.sq_err, self.sum_x, self.sum_sq = 0, 0.0, None, 0.0
+    def __init__(self, d_sae: int) -> None:
+        self.n, self.sq_err, self.sum_sq = 0, 0.0, 0.0
+        self.sum_x: torch.Tensor | None = None
         self.active = 0
         self.fired = np.zeros(d_sae, dtype=np.int64)
 
@@ -39,6 +44,7 @@ class ReconAccumulator:
         self.fired += on.sum(0).cpu().numpy().astype(np.int64)
 
     def result(self) -> dict[str, float]:
+        assert self.sum_x is not None, "no batch was added"
         total_var = self.sum_sq - float(self.sum_x.pow(2).sum()) / self.n
         fvu = self.sq_err / total_var
         return {"tokens": self.n, "l0": self.active / self.n, "fvu": fvu, "explained_variance": 1 - fvu,
@@ -53,13 +59,13 @@ def _ce(logits: torch.Tensor, ids: torch.Tensor, bos_id: int) -> tuple[float, in
 
 
 @torch.inference_mode()
-def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batch_size: int = 8,
+def evaluate(model: Any, sae: SAE, contexts: np.ndarray, hook_name: str, bos_id: int, batch_size: int = 8,
              max_tokens: int = 32_768, progress: Callable[[float, str], None] | None = None,
-             cancel: Callable[[], bool] | None = None) -> dict:
+             cancel: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Run held-out contexts clean, with the SAE reconstruction spliced in, and with the hook zero-ablated.
     Token ids go to the model's device; the SAE may live on another device (its inputs/outputs are moved).
     ``progress(fraction, message)`` follows each batch; ``cancel()`` is checked before each of the batch's three
-    forward passes and raises Cancelled."""
+    forward passes and raises Cancelled. ``model`` is a transformers causal LM (Any: no useful static type)."""
     dev = next(model.parameters()).device
     sae_dev = getattr(sae, "device", dev)
     n_ctx = min(len(contexts), max(1, -(-max_tokens // contexts.shape[1])))
@@ -75,13 +81,13 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
         keep = ids != bos_id
         # the three hooks below run during this iteration and share its `keep` (which `clean` narrows): B023 is moot
 
-        def clean(x):
+        def clean(x: torch.Tensor) -> None:
             nonlocal keep, n_outliers
             big = x.float().norm(dim=-1) > limit  # attention-sink rows: left alone like BOS
-            n_outliers += int((big & keep).sum())  # noqa: B023
+            n_outliers += int((big & keep).sum())
             keep = keep & ~big
 
-        def splice(x):
+        def splice(x: torch.Tensor) -> torch.Tensor:
             out = x.clone()
             xs = x[keep]  # noqa: B023
             recon, acts = sae(xs.to(device=sae_dev, dtype=sae.dtype))
@@ -90,7 +96,7 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
             out[keep] = recon.to(x.dtype)  # noqa: B023
             return out
 
-        def zero(x):
+        def zero(x: torch.Tensor) -> torch.Tensor:
             out = x.clone()
             out[keep] = 0  # noqa: B023
             return out
@@ -107,7 +113,7 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
             done = min(c + batch_size, n_ctx)
             progress(done / n_ctx, f"{done}/{n_ctx} contexts")
     clean_, sae_, zero_ = (ce[k][0] / max(ce[k][1], 1) for k in ("clean", "sae", "zero"))
-    out = acc.result()
+    out: dict[str, Any] = acc.result()
     out.update({"ce_clean": clean_, "ce_sae": sae_, "ce_zero_ablation": zero_, "delta_loss": sae_ - clean_,
                 "ce_loss_recovered": (zero_ - sae_) / (zero_ - clean_) if zero_ != clean_ else float("nan"),
                 "outlier_tokens_skipped": n_outliers,
@@ -117,7 +123,7 @@ def evaluate(model, sae, contexts: np.ndarray, hook_name: str, bos_id: int, batc
     return out
 
 
-def write_eval(folder: str | Path, result: dict) -> Path:
+def write_eval(folder: str | Path, result: dict[str, Any]) -> Path:
     p = Path(folder) / EVAL_FILE
     atomic_write_text(p, json.dumps(result, indent=1))
     return p

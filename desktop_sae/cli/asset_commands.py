@@ -83,7 +83,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_download(args) -> int:
-    from ..app.asset_tasks import DownloadRequest
+    from ..app.download_run import DownloadRequest
     from ..core.assets import downloads as hd
     from ..core.assets.sae_directory import load_directory
     from .common import progress_line

@@ -1,5 +1,5 @@
 """``desktop-sae lessons`` lists the shipped lessons; ``desktop-sae lesson NAME --screenshots DIR`` plays every step
-of one in a real window offscreen (through the controller, as a class would) and saves one PNG per step."""
+of one in a real window offscreen (through the sub-models, as a class would) and saves one PNG per step."""
 
 from __future__ import annotations
 
@@ -69,24 +69,25 @@ def cmd_lesson(args) -> int:
     app, win = offscreen_window(args)
     if win is None:
         return 2
-    ctl, st = win.controller, win.controller.state
+    ctl = win.controller
     if args.present:
-        win.set_presentation(True)
-    if not win.start_lesson(args.name):
-        print(f"error: {st.last_error}", file=sys.stderr)
+        win.views.set_presentation(True)
+    if not win.lessons.start(args.name) or win.lessons.runner is None:
+        print(f"error: {ctl.notices.last_error}", file=sys.stderr)
+        win.close()
         return 2
     os.makedirs(args.screenshots, exist_ok=True)
-    runner, saved = win.lesson_runner, 0
+    runner, saved = win.lessons.runner, 0
     n = len(runner.lesson.steps)
     for i in range(n):
         if i:
             runner.next()
-        wait_for(app, lambda: not ctl.outstanding and not st.busy, args.timeout, f"step {i + 1}")
+        wait_for(app, lambda: not ctl.jobs.outstanding and not ctl.conversation.busy, args.timeout, f"step {i + 1}")
         settle(app, 0.4)
         path = os.path.join(args.screenshots, f"{runner.lesson.id}-{i + 1:02d}.png")
         ok = win.grab().save(path)
         saved += ok
         print(f"{'saved' if ok else 'could not save'} {path}: {runner.step.title}", flush=True)
-    win.end_lesson()
+    win.lessons.end()
     win.close()
     return 0 if saved == n else 1
