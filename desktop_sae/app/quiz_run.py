@@ -7,15 +7,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from ..core.classroom.quiz import Quiz, QuizRound
-from ..core.presets.demo_concepts import DemoConcept, load_demo_concepts, quiz_features
 from ..core.steering.specs import SteeringConfig
 from ..core.support.text_enum import TextEnum
 from .events import Signal
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # loaded when a quiz starts, not with the window
+    from ..core.classroom.quiz import Quiz, QuizRound
+    from ..core.presets.demo_concepts import DemoConcept
     from .controller import Controller
 
 PROMPTS = (
@@ -53,6 +51,10 @@ class QuizRun:
 
     def candidates(self, source: QuizSource = QuizSource.DEMO, seed: int = 0) -> list[tuple[int, str]]:
         """(feature, label) pairs: the bundled SAE's measured demo features, else well-labelled features."""
+        import numpy as np
+
+        from ..core.presets.demo_concepts import load_demo_concepts, quiz_features
+
         model = self.ctl.model
         cat, info = model.catalog, model.info
         demo = [(f, c) for f, c in quiz_features(load_demo_concepts() or {}) if cat is not None and f < cat.d_sae]
@@ -67,6 +69,8 @@ class QuizRun:
         return [(int(f), cat.label(int(f))) for f in picks]
 
     def start(self, rounds: int = 3, seed: int = 0, source: QuizSource | str = QuizSource.DEMO) -> bool:
+        from ..core.classroom.quiz import Quiz
+
         try:
             self.quiz = Quiz(self.candidates(QuizSource(source), seed), rounds, seed)
         except ValueError as e:
@@ -82,6 +86,8 @@ class QuizRun:
         if r is None:
             self.end()
             return
+        from ..core.presets.demo_concepts import DemoConcept
+
         concept = self._concepts.get(r.hidden) or DemoConcept("", r.hidden)
         conv = self.ctl.conversation
         self.ctl.steering.set_steering(SteeringConfig((replace(concept.lead(label=MYSTERY), feature=r.hidden),)))

@@ -29,7 +29,7 @@ from ..app.feature_focus import ColorBy, FeatureFocus
 from ..core.engine.run_names import Run
 from .lifetime import bind
 from .sampling_bar import SamplingBar
-from .selection_features import selected_tokens
+from .text_selection import selected_tokens
 from .theme import heat, is_dark
 from .ticker import Ticker
 from .token_tooltip import token_tooltip

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtWidgets import QDockWidget, QWidget
 
-from ..app.lesson_runner import LessonRunner
-from ..core.classroom.lessons import LessonAction, LessonInfo, LessonStep
 from ..core.support.errors import DesktopSAEError
 from .lesson_panel import PANEL_DOCKS, Highlighter, LessonPanel
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # loaded when a lesson is listed or started, not with the window
+    from ..app.lesson_runner import LessonRunner
+    from ..core.classroom.lessons import LessonAction, LessonInfo, LessonStep
     from .main_window import MainWindow
 
 
@@ -27,14 +27,22 @@ class LessonMode:
         self.panel: LessonPanel | None = None
         self.highlighter: Highlighter | None = None
         self._layout_before: QByteArray | None = None
-        self._actions: Mapping[LessonAction, Callable[[Mapping[str, Any]], None]] = {
-            LessonAction.TRAIN_TOY: self._train_toy,
-            LessonAction.TOY_SAE: self._toy_sae,
-            LessonAction.RAINBOW: self._rainbow,
-            LessonAction.NEURON: self._neuron,
-            LessonAction.QUIZ: self._quiz,
-            LessonAction.FREE_PLAY: self._free_play,
-        }
+        self._actions: Mapping[LessonAction, Callable[[Mapping[str, Any]], None]] | None = None
+
+    def actions(self) -> Mapping[LessonAction, Callable[[Mapping[str, Any]], None]]:
+        """The lesson actions that live in the window's widgets, by ``LessonAction``."""
+        from ..core.classroom.lessons import LessonAction
+
+        if self._actions is None:
+            self._actions = {
+                LessonAction.TRAIN_TOY: self._train_toy,
+                LessonAction.TOY_SAE: self._toy_sae,
+                LessonAction.RAINBOW: self._rainbow,
+                LessonAction.NEURON: self._neuron,
+                LessonAction.QUIZ: self._quiz,
+                LessonAction.FREE_PLAY: self._free_play,
+            }
+        return self._actions
 
     def infos(self) -> list[LessonInfo]:
         from ..core.classroom.lessons import list_lessons
@@ -47,6 +55,7 @@ class LessonMode:
 
     def start(self, lesson_id: str) -> bool:
         """Start a shipped lesson by id (or file name without .json), or a lesson file by its path."""
+        from ..app.lesson_runner import LessonRunner
         from ..core.classroom.lessons import load_lesson
         from ..core.support.paths import default_sae_dir
 
@@ -135,7 +144,7 @@ class LessonMode:
 
     # --- actions the window carries out (the runner asks the chat questions itself) ------------------------------
     def _on_action(self, step: LessonStep) -> None:
-        act = self._actions.get(step.action)
+        act = self.actions().get(step.action)
         if act is None:
             self.win.controller.notices.set_status(f"This step's '{step.action}' panel is not available")
             return

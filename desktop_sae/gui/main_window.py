@@ -23,12 +23,11 @@ from .feature_panel import FeaturePanel
 from .inference_thread import InferenceWorker
 from .lesson_mode import LessonMode
 from .lifetime import bind
-from .menus import build_actions, build_status
+from .menus import build_actions, build_status, open_sweep
 from .open_dialogs import FileDialogs
 from .quiz_panel import QuizPanel
 from .settings import app_settings, get_bool, restore_state, save_state
 from .steering_panel import SteeringPanel
-from .sweep_panel import open_sweep_dialog
 from .token_tooltip import as_html
 from .view_modes import ViewModes
 from .welcome import WelcomePage
@@ -158,7 +157,7 @@ class MainWindow(QMainWindow):
         bind(focus.labels_changed, detail, relabelled)
         detail.steerRequested.connect(self.steer_feature)
         detail.pinRequested.connect(focus.toggle_pin)
-        detail.sweepRequested.connect(lambda f: open_sweep_dialog(self, f))
+        detail.sweepRequested.connect(lambda f: open_sweep(self, f))
         detail.labelChanged.connect(focus.set_label)
         tokens.featureClicked.connect(focus.select)
 
@@ -197,7 +196,7 @@ class MainWindow(QMainWindow):
         self.features.featureSelected.connect(focus.select)
         self.features.pinToggled.connect(focus.toggle_pin)
         self.features.steerRequested.connect(self.steer_feature)
-        self.steering.sweepRequested.connect(lambda f: open_sweep_dialog(self, f))
+        self.steering.sweepRequested.connect(lambda f: open_sweep(self, f))
         self.features.colorRequested.connect(focus.color_by)
         self.features.labelEdited.connect(focus.set_label)
         self.welcome.chatRequested.connect(self.show_chat)

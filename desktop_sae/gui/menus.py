@@ -13,8 +13,6 @@ from PySide6.QtWidgets import QLabel, QMenu, QProgressBar
 
 from . import theme
 from .about import show_about
-from .neuronpedia_dialogs import export_neuronpedia_dialog, import_neuronpedia_dialog
-from .sweep_panel import open_sweep_dialog
 
 if TYPE_CHECKING:
     from .eval_dialog import EvalDialog
@@ -103,9 +101,9 @@ def build_actions(win: MainWindow) -> WindowActions:
                         "Save the selected vector row of the steering panel as a .safetensors file"),
         report=act("&Export session report…", files.export_report_dialog, "Ctrl+E",
                    "Transcripts, settings, plots and dashboards as one HTML file, plus a CSV of token features"),
-        np_import=act("Import &Neuronpedia JSON…", lambda: import_neuronpedia_dialog(win), None,
+        np_import=act("Import &Neuronpedia JSON…", lambda: _neuronpedia(win, "import"), None,
                       "A Neuronpedia steering request or saved output as the current steering, sampling and prompt"),
-        np_export=act("Export Neuronpedia JSON…", lambda: export_neuronpedia_dialog(win), None,
+        np_export=act("Export Neuronpedia JSON…", lambda: _neuronpedia(win, "export"), None,
                       "The current steering, sampling and last answer in Neuronpedia's steering format"),
         quit=act("&Quit", win.close, "Ctrl+Q"),
         send=act("Send", win.chat.send, None, "Send the message (Ctrl+Enter)"),
@@ -114,7 +112,7 @@ def build_actions(win: MainWindow) -> WindowActions:
         clear=act("Clear chat", conv.clear, "Ctrl+L", "Start a new conversation"),
         compare=act("Side by side", conv.set_compare, "Ctrl+D",
                     "Show the steered and the default answer (same seed) together", checkable=True),
-        sweep=act("Sweep &strength…", lambda: open_sweep_dialog(win), None,
+        sweep=act("Sweep &strength…", lambda: open_sweep(win), None,
                   "Plot concept, fluency and KL over a range of steering strengths; apply the sweet spot"),
         find=act("Find feature", win.focus_search, "Ctrl+F", "Search features by label, top token or id"),
         about=act("&About Desktop SAE", lambda: win.keep_box(show_about(win, ctl.model.info))),
@@ -193,6 +191,19 @@ def open_eval_dialog(win: MainWindow) -> EvalDialog:
         win.eval_dialog = EvalDialog(win.controller, win)
     win.eval_dialog.open()
     return win.eval_dialog
+
+
+def open_sweep(win: MainWindow, feature: int | None = None) -> None:
+    """The strength-sweep dialog (its module, and pyqtgraph, load on first use)."""
+    from .sweep_panel import open_sweep_dialog
+
+    open_sweep_dialog(win, feature)
+
+
+def _neuronpedia(win: MainWindow, direction: str) -> None:
+    from .neuronpedia_dialogs import export_neuronpedia_dialog, import_neuronpedia_dialog
+
+    (import_neuronpedia_dialog if direction == "import" else export_neuronpedia_dialog)(win)
 
 
 def _train_dialog(win: MainWindow) -> None:

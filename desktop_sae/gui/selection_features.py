@@ -4,42 +4,24 @@ Inspect / Pin per feature."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QDialog, QLabel, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
 from ..app.controller import Controller
 from ..app.discover import DiscoverError, steer_found
 from ..app.runs import RunChange, RunStatus
 from ..app.selection_run import SelectionRun, span_request
 from ..core.engine.run_names import Run
-from ..core.features.readout import TextFeatures
 from ..core.support.errors import DesktopSAEError
 from .feature_hits_table import FeatureHitsTable
 from .lifetime import bind, own_run
 
+if TYPE_CHECKING:
+    from ..core.features.readout import TextFeatures
+
 COLUMNS = ("feature", "max", "mean", "tokens", "peaks at", "label")
-
-
-def selected_tokens(view: QTextBrowser) -> list[tuple[str, int]]:
-    """(run, index) of every token anchor (``tok:<run>:<index>``) the selection of a ``Transcript`` touches."""
-    cur = view.textCursor()
-    if not cur.hasSelection():
-        return []
-    lo, hi = cur.selectionStart(), cur.selectionEnd()
-    out, doc = [], view.document()
-    block = doc.findBlock(lo)
-    while block.isValid() and block.position() < hi:
-        it = block.begin()
-        while not it.atEnd():
-            frag = it.fragment()
-            a, b = frag.position(), frag.position() + frag.length()
-            href = frag.charFormat().anchorHref() if frag.charFormat().isAnchor() else ""
-            if b > lo and a < hi and href.startswith("tok:"):
-                _, run, idx = href.split(":", 2)
-                out.append((run, int(idx)))
-            it += 1
-        block = block.next()
-    return list(dict.fromkeys(out))
 
 
 class SelectionFeatures(QDialog):
