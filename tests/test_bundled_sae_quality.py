@@ -1,5 +1,5 @@
 """The bundled SAE on hand-written natural prose it never saw (packaging/corpus/heldout/): what `desktop-sae eval-sae`
-measures is what the README and packaging/corpus/results/default_sae_8192.json report, and the issue's delta-loss
+measures is what the README and docs/results/corpus/default_sae_8192.json report, and the issue's delta-loss
 and dead-latent goals hold (integration: the real model, about 30 s)."""
 
 import json
@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PROSE = ROOT / "packaging" / "corpus" / "heldout" / "natural_prose.jsonl"
-RECORD = ROOT / "packaging" / "corpus" / "results" / "default_sae_8192.json"
+RECORD = ROOT / "docs" / "results" / "corpus" / "default_sae_8192.json"
 
 
 @pytest.mark.integration

@@ -1,8 +1,8 @@
 """A demo concept steered by one feature instead of its set, under run_demo_eval.py's protocol (its N_SELECTION,
 N_REPORT and SEEDS: strength chosen on 8 selection prompts, reported on 10 report prompts x 2 seeds; the concept's
 keywords, answers and baselines as for the set). Used for the Golden Gate concept with #1088, the one member that
-steered alone in pilot_steering.py (results/golden_gate_single_1088_eval.json): on the selection split it scored
-below the set, so the set was kept.
+steered alone in pilot_steering.py (docs/results/corpus/golden_gate_single_1088_eval.json): on the selection split it
+scored below the set, so the set was kept.
 
 Usage: python packaging/corpus/eval_single_feature.py --concept golden_gate --feature 1088 --strengths 2,3,4 --out F
 """

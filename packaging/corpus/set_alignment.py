@@ -3,8 +3,8 @@ cosine(sum_f weight_f x max_f x decoder_f, mean residual on the concept answers 
 resources/steer_eval/concept_answers.json only (the evaluation prompts are never read). Used to carry K over to a new
 SAE: K = 6 was chosen by steering on the previous 4 608-latent SAE, where its mean cosine over the 8 demo concepts is
 0.595; on the current 8 192-latent SAE (k = 64, each concept spread over more features) the smallest K that reaches
-it is 12 (results/set_alignment.json). Tried on the Golden Gate concept, K = 12 steered worse on the selection
-split, so the demo sets keep K = 6 (docs/STEERING_EVAL.md).
+it is 12 (docs/results/corpus/set_alignment.json). Tried on the Golden Gate concept, K = 12 steered worse on the
+selection split, so the demo sets keep K = 6 (docs/STEERING_EVAL.md).
 
 Usage: python packaging/corpus/set_alignment.py [SAE_DIR ...] [--ks 3,6,10,12,16,24] [--out FILE.json]
 """

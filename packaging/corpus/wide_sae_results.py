@@ -1,4 +1,4 @@
-"""Gather the wide default-SAE candidate's measurements into one JSON (results/wide_sae_candidate.json).
+"""Gather the wide default-SAE candidate's measurements into one JSON (docs/results/corpus/wide_sae_candidate.json).
 
 Reads what the recipe's steps wrote into BUILD_DIR (see README.md, "Wide candidate"): ``eval/heldout_*.json``
 (``desktop-sae eval-sae --corpus heldout/natural_prose.jsonl --json``, candidate and shipped SAE in one run),

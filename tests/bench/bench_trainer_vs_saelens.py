@@ -9,7 +9,7 @@ magnitudes, a shared offset and a little noise). Runs in the SAELens environment
 repository on PYTHONPATH (packaging/interop/README.md):
 
   PYTHONPATH=. /work/saelens-env/bin/python tests/bench/bench_trainer_vs_saelens.py \
-      --json packaging/corpus/results/bench_trainer_vs_saelens.json
+      --json docs/results/corpus/bench_trainer_vs_saelens.json
 """
 
 from __future__ import annotations

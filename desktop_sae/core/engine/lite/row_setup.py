@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -24,6 +23,8 @@ from typing import cast
 
 import torch
 from torch import nn
+
+from desktop_sae.core.support.results_file import cpu_name
 
 from .llama import LiteDecoderLayer, LlamaLiteForCausalLM, Proj, _Fused
 from .row_kernels import KERNELS, RowWeight, _onednn_available
@@ -85,13 +86,7 @@ def measure_kernels(model: LlamaLiteForCausalLM, kinds: Sequence[str] = KERNELS,
 
 def _cache_key(model: LlamaLiteForCausalLM) -> str:
     shapes = sorted({tuple(_weight(m, a).shape) for m, a in row_weights(model)})
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return f"{cpu}|torch {torch.__version__}|{model.dtype}|{torch.get_num_threads()} threads|{shapes}"
+    return f"{cpu_name()}|torch {torch.__version__}|{model.dtype}|{torch.get_num_threads()} threads|{shapes}"
 
 
 def choose_kernel(model: LlamaLiteForCausalLM, cache_file: Path | None = None) -> str:
