@@ -6,11 +6,15 @@ Bare integers ("8 192 features", "layer 12") are names and settings and are not 
 
 Each block of a document (a paragraph, a list item, a table) draws its figures from the results files it names,
 or, failing that, from those named anywhere in its section (the text under the same heading). A figure traces
-when some number in those files, rounded as the document prints it, equals it (in the units the figure states: a
-percentage may be stored as a fraction, milliseconds as seconds). Figures that are not measurements — a goal, a
-setting, a fact about someone else's tool — are listed with the reason in ``docs/results/unmeasured.json``.
+when a number in those files' ``summary`` — the few values the command that wrote the file computed for the docs
+to quote, each keyed by what it is and its statistic (``ready_s_median``) — rounded as the document prints it,
+equals it (in the units the figure states: a percentage may be stored as a fraction, milliseconds as seconds).
+Matching against the summary alone, not the raw data, keeps a figure from tracing to a number that merely
+happens to round the same. Figures that are not measurements — a goal, a
+setting, a fact about someone else's tool — are listed with the reason in ``docs/results/unmeasured/*.json``.
 
-``python tests/doc_figures.py`` prints every figure that does not trace, with its document and line.
+``python tests/doc_figures.py`` prints every figure that does not trace, with its document and line;
+``--explain`` prints where each figure was found, to check that a figure traced to the number it quotes.
 """
 
 from __future__ import annotations
@@ -19,14 +23,14 @@ import json
 import math
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
-UNMEASURED = RESULTS / "unmeasured.json"
+UNMEASURED = RESULTS / "unmeasured"  # one JSON per part of the docs: {"figures": [{"doc", "text", "why"}, ...]}
 DOCS = ("README.md", "docs/*.md", "packaging/*/README.md")
 
 _NUM = r"[−+-]?\d{1,3}(?:[  ]\d{3})+(?:\.\d+)?|[−+-]?\d+(?:\.\d+)?"
@@ -101,6 +105,15 @@ def _blocks(section: str) -> Iterator[tuple[int, int]]:
         start = m.end()
 
 
+def _name(doc: Path) -> str:
+    return str(doc.relative_to(ROOT)) if doc.is_relative_to(ROOT) else str(doc)
+
+
+def results_files() -> list[Path]:
+    """Every results file (``unmeasured/`` lists the exemptions; it holds no results)."""
+    return [p for p in sorted(RESULTS.rglob("*.json")) if UNMEASURED not in p.parents]
+
+
 def _named_results(text: str) -> list[str]:
     """The results files a text names (a glob such as ``docs/results/steer_eval/*.json`` names each match)."""
     out = []
@@ -126,70 +139,78 @@ def figures(doc: Path) -> list[Figure]:
                     parsed = [_number(n) for n in nums]
                     vals, decs = tuple(v for v, _ in parsed), tuple(d for _, d in parsed)
                     unit, frac = ("×" if g["xnum"] else g["unit"] or ""), None
-                out.append(Figure(str(doc.relative_to(ROOT)), line, m.group(0).strip(), vals, decs, unit, frac,
+                out.append(Figure(_name(doc), line, m.group(0).strip(), vals, decs, unit, frac,
                                   tuple(dict.fromkeys(sources))))
     return out
 
 
-def _leaves(node: object) -> Iterator[float | str]:
+def _leaves(node: object, path: str = "") -> Iterator[tuple[str, float | str]]:
     if isinstance(node, dict):
-        for v in node.values():
-            yield from _leaves(v)
+        for k, v in node.items():
+            yield from _leaves(v, f"{path}.{k}" if path else str(k))
     elif isinstance(node, list):
-        for v in node:
-            yield from _leaves(v)
+        for i, v in enumerate(node):
+            yield from _leaves(v, f"{path}[{i}]")
     elif isinstance(node, bool) or node is None:
         return
     elif isinstance(node, (int, float)):
         if math.isfinite(node):
-            yield float(node)
+            yield path, float(node)
     elif isinstance(node, str):
-        yield node
+        yield path, node
 
 
 @cache
-def source_numbers(path: str) -> tuple[frozenset[float], tuple[float, ...], str]:
-    """(integers, all numbers, all strings joined) found in a results file."""
+def source_numbers(path: str) -> tuple[tuple[tuple[str, float], ...], str]:
+    """((key, number), ...) and all strings joined, from a results file's ``summary``."""
     data = json.loads((ROOT / path).read_text(encoding="utf-8"))
-    nums, strings = [], []
-    for leaf in _leaves(data):
+    nums: list[tuple[str, float]] = []
+    strings = []
+    for where, leaf in _leaves(data.get("summary", {}) if isinstance(data, dict) else {}, "summary"):
         if isinstance(leaf, str):
             strings.append(leaf)
-            if len(leaf) <= SHORT_STRING:  # a value written as text ("9/20", "0.75x"), not a model's answer
-                nums.extend(_number(t)[0] for t in re.findall(r"-?\d+(?:\.\d+)?", leaf))
+            if len(leaf) <= SHORT_STRING:  # a value written as text ("9/20", "0.75x")
+                nums.extend((where, _number(t)[0]) for t in re.findall(r"-?\d+(?:\.\d+)?", leaf))
         else:
-            nums.append(leaf)
-    return frozenset(n for n in nums if n == int(n)), tuple(nums), "\n".join(strings)
+            nums.append((where, leaf))
+    return tuple(nums), "\n".join(strings)
 
 
-def _matches(value: float, decimals: int, unit: str, numbers: tuple[float, ...]) -> bool:
+def _match(value: float, decimals: int, unit: str, numbers: Iterable[tuple[str, float]]) -> str | None:
+    """The JSON path of the first number that equals ``value`` as printed, or None."""
     half = 0.5 * 10.0 ** -decimals + 1e-9
     target = abs(value)
-    return any(abs(abs(n) * s - target) <= half for s in SCALES.get(unit, (1.0,)) for n in numbers)
+    scales = SCALES.get(unit, (1.0,))
+    return next((w for w, n in numbers if any(abs(abs(n) * s - target) <= half for s in scales)), None)
 
 
-def traces(fig: Figure) -> bool:
+def trace(fig: Figure) -> list[str] | None:
+    """Where each of the figure's numbers was found (``file: JSON path``), or None when one of them was not."""
     if not fig.sources or not all((ROOT / s).is_file() for s in fig.sources):
-        return False
-    ints: set[float] = set()
-    nums: list[float] = []
-    text = ""
-    for s in fig.sources:
-        i, n, t = source_numbers(s)
-        ints |= i
-        nums.extend(n)
-        text += t
+        return None
+    nums = [(f"{s}: {w}", n) for s in fig.sources for w, n in source_numbers(s)[0]]
     if fig.fraction:
         a, b = fig.fraction
         ratio = a / b if b else math.inf
-        return (f"{a}/{b}" in text or any(abs(n - ratio) < 5e-4 for n in nums)
-                or (a in ints and b in ints))
-    return all(_matches(v, d, fig.unit, tuple(nums)) for v, d in zip(fig.values, fig.decimals))
+        text = "\n".join(source_numbers(s)[1] for s in fig.sources)
+        if f"{a}/{b}" in text:
+            return [f"the text {a}/{b}"]
+        hit = next((w for w, n in nums if abs(n - ratio) < 5e-4), None)
+        if hit:
+            return [hit]
+        wa, wb = (next((w for w, n in nums if n == x), None) for x in (a, b))
+        return [wa, wb] if wa and wb else None
+    hits = [_match(v, d, fig.unit, nums) for v, d in zip(fig.values, fig.decimals)]
+    return None if None in hits else [h for h in hits if h]
+
+
+def traces(fig: Figure) -> bool:
+    return trace(fig) is not None
 
 
 def unmeasured() -> list[dict[str, str]]:
     """The exemptions: ``{"doc", "text", "why"}``; every figure inside ``text`` in ``doc`` is not a measurement."""
-    return list(json.loads(UNMEASURED.read_text(encoding="utf-8"))["figures"]) if UNMEASURED.exists() else []
+    return [e for p in sorted(UNMEASURED.glob("*.json")) for e in json.loads(p.read_text(encoding="utf-8"))["figures"]]
 
 
 def exempt(fig: Figure, raw_docs: dict[str, str], spans: dict[str, list[tuple[int, int]]]) -> bool:
@@ -221,6 +242,11 @@ def untraced() -> tuple[list[Figure], list[dict[str, str]]]:
 
 
 if __name__ == "__main__":
+    if "--explain" in sys.argv:  # where each traced figure was found, to check that it is the right number
+        for p in doc_paths():
+            for f in figures(p):
+                print(f"{f.doc}:{f.line}: {f.text!r} -> {trace(f)}")
+        sys.exit(0)
     missing, stale_entries = untraced()
     for f in missing:
         print(f)
