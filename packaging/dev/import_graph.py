@@ -16,7 +16,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 
@@ -110,6 +109,12 @@ def _layered(nodes: list[str], edges: dict[str, set[str]]) -> dict:
     }
 
 
+def _packages(res: dict) -> set[str]:
+    """The parts that are packages: those with a module below them."""
+    mods = [m for level in res["by_level"].values() for m in level]
+    return {p for p in res["part_names"] if any(m.startswith(p + ".") for m in mods)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--package", default="desktop_sae.core")
@@ -128,12 +133,18 @@ def main() -> int:
         res = measure(a.package)
     commit = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
-    res = {"package": a.package, "commit": commit, "date": time.strftime("%Y-%m-%d"), **res}
-    text = json.dumps(res, indent=1)
-    if a.json:
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(text + "\n")
+    res = {"package": a.package, "commit": commit, **res}
     parts = res["parts"]
+    summary = {"modules": res["modules"], "arrows": res["arrows"], "levels": res["levels"],
+               "cycles": len(res["cycles"]), "modules_in_cycles": sum(len(c) for c in res["cycles"]),
+               "parts": parts["modules"], "part_arrows": parts["arrows"], "part_levels": parts["levels"],
+               "part_cycles": len(parts["cycles"]),
+               "single_module_parts": sum(1 for p in res["part_names"] if p not in _packages(res))}
+    if a.json:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+        from desktop_sae.core.support.results_file import write_results
+
+        write_results(a.json, {"summary": summary, **res})
     print(f"{res['package']} at {commit}: {res['modules']} modules, {res['arrows']} import arrows over "
           f"{res['levels']} levels, {len(res['cycles'])} cycles; {parts['modules']} parts, {parts['arrows']} arrows "
           f"between them over {parts['levels']} levels, {len(parts['cycles'])} cycles")
