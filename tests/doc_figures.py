@@ -38,8 +38,8 @@ _UNIT = r"%|×|ms|s|MB|GB/s|GB|KB|kB|tok/s|tokens/s|min|minutes|seconds|nats|dB|
 FIGURE = re.compile(
     rf"(?<![\w.#/=@-])(?:×\s?(?P<xnum>{_NUM})(?:[–-](?P<xnum2>{_NUM}))?"
     rf"|(?P<num>{_NUM})(?:\s?[–-]\s?(?P<num2>{_NUM}))?\s?(?P<unit>{_UNIT})(?![\w/])"
-    rf"|(?P<a>\d+)\s?(?:/|of)\s?(?P<b>\d+)(?![\w./])"
-    rf"|(?P<dec>[−+-]?\d+\.\d+)(?:\s?[–-]\s?(?P<dec2>\d+\.\d+))?(?![\w.]))")
+    rf"|(?P<a>\d+)\s?(?:/|of)\s?(?P<b>\d{{1,3}}(?:[  ]\d{{3}})+|\d+)(?![\w/]|\.\d)"
+    rf"|(?P<dec>[−+-]?\d+\.\d+)(?:\s?[–-]\s?(?P<dec2>\d+\.\d+))?(?!\w|\.\d))")
 RESULTS_PATH = re.compile(r"docs/results/[\w./*-]+?\.json")
 SHORT_STRING = 40
 SCALES = {"%": (100.0, 1.0), "ms": (1.0, 1000.0), "s": (1.0, 0.001, 1 / 60), "MB": (1.0, 1e-6, 2.0 ** -20),
@@ -133,7 +133,7 @@ def figures(doc: Path) -> list[Figure]:
                 line = first_line + sec_raw[:a + m.start()].count("\n") + 1
                 g = m.groupdict()
                 if g["a"]:
-                    vals, decs, unit, frac = (), (), "", (int(g["a"]), int(g["b"]))
+                    vals, decs, unit, frac = (), (), "", (int(g["a"]), int(_number(g["b"])[0]))
                 else:
                     nums = [g[k] for k in ("xnum", "xnum2", "num", "num2", "dec", "dec2") if g[k]]
                     parsed = [_number(n) for n in nums]
