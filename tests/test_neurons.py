@@ -162,6 +162,23 @@ def test_shipped_view_validates_and_its_curated_neurons_span_unrelated_topics():
     assert nd.validate_view({**data, "format": 99}) and nd.validate_view(json.loads('{"curated": []}'))
 
 
+def test_the_readme_tables_are_the_shipped_views():
+    """packaging/neurons/README.md's layer and curated-neuron tables are the ones written from neuron_view.json."""
+    import importlib.util
+
+    path = FOLDER.parents[1] / "packaging" / "neurons" / "readme_tables.py"
+    spec = importlib.util.spec_from_file_location("readme_tables", path)
+    rt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rt)
+    readme = rt.README.read_text(encoding="utf-8")
+    view = nd.load_view(FOLDER)
+    assert rt.render(readme, view) == readme, "run python packaging/neurons/readme_tables.py"
+    for c in view["curated"]:
+        assert f"| {c['neuron']} | {c['description']} |" in readme
+    chosen = view["layer_choice"]["layers"][str(view["layer_choice"]["chosen"])]
+    assert f"| **{chosen['candidates']}** |" in readme
+
+
 def test_neurons_folder_defaults_to_a_folder_with_the_text_set():
     assert (nd.neurons_folder() / nd.TEXTS).exists()
     assert nd.neurons_folder(FOLDER) == FOLDER

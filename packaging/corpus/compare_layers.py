@@ -18,6 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from measure_demo_features import CONCEPTS, NEUTRAL, PROMPTS, fluent, on_concept
+from summarise_results import compare_layers_summary
 
 
 def main(argv=None) -> int:
@@ -34,6 +35,7 @@ def main(argv=None) -> int:
     from desktop_sae.core.engine.models import load_model
     from desktop_sae.core.engine.sampling import SamplingConfig
     from desktop_sae.core.engine.session import Session
+    from desktop_sae.core.support.results_file import load_average, write_results
 
     session = Session(load_model())
     special = set(session.special_ids)
@@ -49,7 +51,8 @@ def main(argv=None) -> int:
         session.hook_name = None
         return torch.cat(rows)
 
-    out = []
+    out: list[dict] = []
+    load = load_average()
     for layer in map(int, a.layers.split(",")):
         neutral = resid(layer, NEUTRAL)
         norm = float(neutral.norm(dim=1).mean())
@@ -72,7 +75,8 @@ def main(argv=None) -> int:
                        "on_concept": on / n, "fluent": flu / n, "on_concept_and_fluent": good / n, "n": n}
                 out.append(rec)
                 print(json.dumps(rec), file=sys.stderr, flush=True)
-                Path(a.out).write_text(json.dumps(out, indent=1))
+                write_results(a.out, {"summary": compare_layers_summary(out), "runs": out}, load_before=load,
+                              command=["python", "packaging/corpus/compare_layers.py", *(argv or sys.argv[1:])])
     return 0
 
 

@@ -24,6 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from measure_demo_features import CONCEPTS, PROMPTS, fluent, on_concept
+from summarise_results import compare_layers_sae_summary
 
 
 def main(argv=None) -> int:
@@ -48,11 +49,13 @@ def main(argv=None) -> int:
     from desktop_sae.core.engine.session import Session
     from desktop_sae.core.sae.autoencoder import FeatureStats
     from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
+    from desktop_sae.core.support.results_file import load_average, write_results
     from desktop_sae.core.training.activation_store import collect
     from desktop_sae.core.training.corpus import TokenizedCorpus
     from desktop_sae.core.training.sae_evaluation import evaluate
     from desktop_sae.core.training.trainer import TrainConfig, train
 
+    load = load_average()
     work = Path(a.work)
     lm = load_model()
     tc = TokenizedCorpus.load(work / "tokens.npz")
@@ -106,7 +109,9 @@ def main(argv=None) -> int:
                            "total": round(time.time() - t0, 1)}}
         results.append(rec)
         print(json.dumps({k: v for k, v in rec.items() if k != "steering"}), file=sys.stderr, flush=True)
-        Path(a.out).write_text(json.dumps({"method": vars(a), "layers": results}, indent=1) + "\n")
+        write_results(a.out, {"summary": compare_layers_sae_summary({"layers": results}), "method": vars(a),
+                              "layers": results}, load_before=load,
+                      command=["python", "packaging/corpus/compare_layers_sae.py", *(argv or sys.argv[1:])])
     return 0
 
 

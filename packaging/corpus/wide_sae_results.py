@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 EVAL_KEYS = ("tokens", "l0", "explained_variance", "dead_fraction", "ce_clean", "ce_sae", "ce_zero_ablation",
@@ -60,7 +61,14 @@ def main(argv=None) -> int:
         if len(parts) == 2 and parts[1].isdigit():
             times[parts[0]] = int(parts[1])
     res["step_timestamps_unix"] = times
-    Path(a.out).write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from summarise_results import wide_candidate_summary
+
+    from desktop_sae.core.support.results_file import write_results
+
+    args = argv if argv is not None else sys.argv[1:]
+    write_results(a.out, {"summary": wide_candidate_summary(res), **res},
+                  command=["python", "packaging/corpus/wide_sae_results.py", *args])
     return 0
 
 

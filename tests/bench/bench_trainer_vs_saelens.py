@@ -8,16 +8,19 @@ structured like a residual stream (sparse power-law combinations of 16 384 unit 
 magnitudes, a shared offset and a little noise). Runs in the SAELens environment with this
 repository on PYTHONPATH (packaging/interop/README.md):
 
-  PYTHONPATH=. /work/saelens-env/bin/python tests/bench/bench_trainer_vs_saelens.py \
+  PYTHONPATH=. /tmp/saelens-venv/bin/python tests/bench/bench_trainer_vs_saelens.py \
       --json docs/results/corpus/bench_trainer_vs_saelens.json
+
+``--smoke`` runs a tiny case (width 256, 8 192 tokens) in a few seconds, with SAELens when it is installed and
+ours alone when not, and still writes a results file (meta + summary): CI runs it so the benchmark cannot rot.
+``--summarise FILE`` recomputes the summary of a results file from its raw results.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,12 +28,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_trainer import _ev, _rows
-
 D_IN = 576
 METHOD = ("lock-step: one training step of ours, then one of SAELens's SAETrainer, on the same batch, for every "
           "batch; SAELens's time excludes its input-norm estimate (4 batches); the same constant learning rate")
+
+
+def _rows(store_dir: str, lo: int, hi: int) -> torch.Tensor:
+    meta = json.loads((Path(store_dir) / "meta.json").read_text())
+    acts = np.memmap(Path(store_dir) / "acts.f16", dtype=np.float16, mode="r", shape=(int(meta["capacity"]), meta["d"]))
+    return torch.from_numpy(np.asarray(acts[lo:hi]).astype(np.float32))
+
+
+def _ev(x: torch.Tensor, recon: torch.Tensor) -> float:
+    """Explained variance on ordinary rows: attention-sink rows (norm > 10 x median, ~0.03 %) would dominate it."""
+    n = x.norm(dim=1)
+    m = n <= 10 * n.median()
+    x, recon = x[m], recon[m]
+    return float(1 - (x - recon).pow(2).sum() / (x - x.mean(0)).pow(2).sum())
 
 
 def synthetic(n: int, seed: int, n_dirs: int = 16_384, active: int = 48) -> torch.Tensor:
@@ -66,6 +80,32 @@ def data(a) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, str]:
     return batches, x[:20_000], held, what
 
 
+def _ours(a, width: int, batches) -> tuple[object, float]:
+    """Our trainer configured for this run (constant learning rate)."""
+    from desktop_sae.core.training.trainer import TopKTrainer, TrainConfig
+
+    cfg = TrainConfig(d_sae=width, k=a.k, batch_size=a.batch, total_tokens=len(batches) * a.batch, lr_decay_frac=0.0)
+    return TopKTrainer(D_IN, cfg), cfg.learning_rate()  # 2e-4 / sqrt(width / 16384), constant
+
+
+def _record(impl: str, width: int, n: int, seconds: float, ev: float, lr: float) -> dict:
+    return {"impl": impl, "width": width, "tokens": n, "seconds": seconds, "tokens_per_s": n / seconds,
+            "explained_variance": ev, "lr": lr}
+
+
+def run_ours_only(a, width: int, batches, sample, held) -> dict:
+    """Our trainer alone (smoke runs where sae-lens is not installed)."""
+    ours, lr = _ours(a, width, batches)
+    ours.init_from_sample(sample)
+    t = time.perf_counter()
+    for x in batches:
+        ours.step(x)
+    seconds = time.perf_counter() - t
+    with torch.no_grad():
+        recon, _ = ours.to_sae()(held)
+    return _record("ours: TopKTrainer", width, len(batches) * a.batch, seconds, _ev(held, recon), lr)
+
+
 def run_lockstep(a, width: int, batches, sample, held) -> tuple[dict, dict]:
     """Both trainers on the same batches in the same order, one step of each in turn, so a busy shared machine
     slows both alike: SAELens's trainer pulls each batch from a generator that first runs our step on it; SAELens's
@@ -74,13 +114,9 @@ def run_lockstep(a, width: int, batches, sample, held) -> tuple[dict, dict]:
     from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
     from sae_lens.training.sae_trainer import SAETrainer
 
-    from desktop_sae.core.training.trainer import TopKTrainer, TrainConfig
-
     n_est = 4
-    cfg = TrainConfig(d_sae=width, k=a.k, batch_size=a.batch, total_tokens=len(batches) * a.batch, lr_decay_frac=0.0)
-    ours = TopKTrainer(D_IN, cfg)
+    ours, lr = _ours(a, width, batches)
     ours.init_from_sample(sample)
-    lr = cfg.learning_rate()  # 2e-4 / sqrt(width / 16384) for both, constant
     sae = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=D_IN, d_sae=width, k=a.k, dtype="float32", device="cpu",
                                                 normalize_activations="expected_average_only_in"))
     tcfg = SAETrainerConfig(total_training_samples=len(batches) * a.batch, train_batch_size_samples=a.batch, lr=lr,
@@ -107,12 +143,36 @@ def run_lockstep(a, width: int, batches, sample, held) -> tuple[dict, dict]:
         recon_ours, _ = ours.to_sae()(held)
         scaler = trainer.activation_scaler  # folded into the SAE by fit(); kept in case a version does not
         recon_theirs = scaler.unscale(sae.decode(sae.encode(scaler.scale(held))))
-    mine = {"impl": "ours: TopKTrainer", "width": width, "tokens": n, "seconds": clock["ours"],
-            "tokens_per_s": n / clock["ours"], "explained_variance": _ev(held, recon_ours), "lr": lr}
-    theirs = {"impl": "SAELens: TopKTrainingSAE + SAETrainer (defaults)", "width": width, "tokens": n,
-              "seconds": theirs_s, "tokens_per_s": n / theirs_s, "explained_variance": _ev(held, recon_theirs),
-              "lr": lr}
+    mine = _record("ours: TopKTrainer", width, n, clock["ours"], _ev(held, recon_ours), lr)
+    theirs = _record("SAELens: TopKTrainingSAE + SAETrainer (defaults)", width, n, theirs_s, _ev(held, recon_theirs),
+                     lr)
     return mine, theirs
+
+
+def summarise(results: list[dict]) -> dict:
+    """Per width: both trainers' tokens/s, their ratio and explained variance at equal tokens (from the results)."""
+    out: dict = {}
+    for width in dict.fromkeys(r["width"] for r in results):
+        ours = next(r for r in results if r["width"] == width and r["impl"].startswith("ours"))
+        out[f"w{width}_ours_tok_s"] = ours["tokens_per_s"]
+        out[f"w{width}_ours_ev"] = ours["explained_variance"]
+        theirs = next((r for r in results if r["width"] == width and r["impl"].startswith("SAELens")), None)
+        if theirs:
+            out[f"w{width}_saelens_tok_s"] = theirs["tokens_per_s"]
+            out[f"w{width}_saelens_ev"] = theirs["explained_variance"]
+            out[f"w{width}_speed_ratio_ours_over_saelens"] = ours["tokens_per_s"] / theirs["tokens_per_s"]
+    return out
+
+
+def summarise_file(path: Path) -> None:
+    """Add (or recompute) the summary of a results file from its raw results, in place."""
+    from desktop_sae.core.support.atomic import atomic_write_text
+
+    rec = json.loads(path.read_text())
+    rec["summary"] = summarise(rec["results"])
+    order = ["meta", "summary"]
+    atomic_write_text(path, json.dumps({k: rec[k] for k in [*order, *(k for k in rec if k not in order)] if k in rec},
+                                       indent=1, ensure_ascii=False) + "\n")
 
 
 def main(argv=None) -> int:
@@ -124,30 +184,42 @@ def main(argv=None) -> int:
     ap.add_argument("--k", type=int, default=32)
     ap.add_argument("--batch", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--smoke", action="store_true", help="a tiny run in seconds (ours alone without sae-lens)")
+    ap.add_argument("--summarise", type=Path, default=None, metavar="FILE", help="recompute FILE's summary")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
-    import sae_lens
+    if a.summarise:
+        summarise_file(a.summarise)
+        return 0
+    if a.smoke:
+        a.widths, a.tokens, a.eval, a.k, a.batch = "256", 8192, 2048, 8, 1024
+    from desktop_sae.core.support.results_file import load_average, write_results
 
+    have_lens = importlib.util.find_spec("sae_lens") is not None
+    if not have_lens and not a.smoke:
+        print("sae-lens is not installed: run this in its environment (packaging/interop/README.md)", file=sys.stderr)
+        return 2
     torch.set_num_threads(a.threads)
+    load_before = load_average()
     batches, sample, held, what = data(a)
-    load_before = os.getloadavg()
-    results, ratios = [], {}
+    results = []
     for width in (int(w) for w in a.widths.split(",")):
-        ours, theirs = run_lockstep(a, width, batches, sample, held)
-        for r in (ours, theirs):
+        pair = run_lockstep(a, width, batches, sample, held) if have_lens else (
+            run_ours_only(a, width, batches, sample, held),)
+        for r in pair:
             print(f"{width:6d} {r['impl']:50s} {r['tokens_per_s']:8.0f} tok/s  EV {r['explained_variance']:.4f}",
                   flush=True)
-        ratios[width] = ours["tokens_per_s"] / theirs["tokens_per_s"]
-        print(f"{width:6d} ours / SAELens: x{ratios[width]:.2f} tokens/s", flush=True)
-        results += [ours, theirs]
-    out = {"data": what, "method": METHOD, "d_in": D_IN, "k": a.k, "batch": a.batch,
-           "train_tokens": len(batches) * a.batch,
-           "held_out_rows": len(held), "threads": a.threads, "sae_lens": sae_lens.__version__,
-           "torch": torch.__version__, "python": platform.python_version(),
-           "load_average_before_after": [load_before, os.getloadavg()],
-           "results": results, "speed_ratio_ours_over_saelens": ratios}
+        results += pair
+    summary = summarise(results)
+    if not have_lens:
+        summary["saelens"] = "not installed: ours alone"
+    out = {"summary": summary, "data": what, "method": METHOD, "smoke": a.smoke, "d_in": D_IN, "k": a.k,
+           "batch": a.batch, "train_tokens": len(batches) * a.batch, "held_out_rows": len(held),
+           "threads": a.threads, "results": results}
     if a.json:
-        Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
+        args = argv if argv is not None else sys.argv[1:]
+        write_results(a.json, out, load_before=load_before,
+                      command=["python", "tests/bench/bench_trainer_vs_saelens.py", *args])
     return 0
 
 
