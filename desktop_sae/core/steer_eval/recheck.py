@@ -1,0 +1,146 @@
+"""The steering re-check on prompts and seeds the demo table never saw.
+
+The demo table (``run_demo_eval.py``) chose each concept's strength on the selection prompts and reported it on the
+report prompts, seeds 0 and 1. A re-check that replays those prompts and seeds replays answers already known to be
+on concept, so it cannot fail. This module holds everyday prompts that are in neither split nor in the concept
+questions, in two disjoint halves:
+
+* ``CALIBRATION_PROMPTS`` × ``CALIBRATION_SEEDS`` measure each concept's on-concept rate once, on a larger sample
+  (``run_demo_eval.py --recheck``, written to ``docs/results/steer_eval/checks/recheck.json``);
+* ``DRAW_PROMPTS`` are never measured there: the integration test draws prompts from them and seeds from
+  ``DRAW_SEEDS`` afresh on every run, and asserts at least :func:`min_hits` on-concept answers, the count that a
+  concept steering at the calibrated rate (its lower confidence bound) misses with probability at most ``ALPHA``.
+
+The prompt lists were written and committed before any answer to them was generated.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..steering.specs import NO_STEERING, SteeringConfig
+from .scoring import keyword_hits, keyword_pattern
+
+if TYPE_CHECKING:
+    from ..engine.session import Session
+    from .data import Concept
+
+CALIBRATION_PROMPTS = (
+    "How do I get better at drawing?",
+    "What should I cook for a quick weeknight dinner?",
+    "Write a short note asking a neighbour to water my plants.",
+    "How can I make my mornings less rushed?",
+    "What is a nice thing to do on a long train journey?",
+    "Describe a quiet library on a weekday afternoon.",
+    "How do I start keeping a journal?",
+    "What are some ways to cheer up a friend?",
+    "Suggest a simple plan for a family day out.",
+    "How can I make a boring chore more fun?",
+    "Tell me something interesting about clouds.",
+    "What should I write in a card for a new baby?",
+    "How do I stop procrastinating on small tasks?",
+    "Write two sentences about a summer evening.",
+    "What is a good way to welcome a new neighbour?",
+    "How can I spend less time on my phone?",
+    "Give me an idea for a weekend breakfast.",
+    "What makes a good friend?",
+    "How do I keep a tidy wardrobe?",
+    "Describe a market square on a Saturday.",
+)
+
+DRAW_PROMPTS = (
+    "How can I feel more awake in the afternoon?",
+    "What is a good game to play with children?",
+    "Write a short message congratulating a friend on a new job.",
+    "How do I get ready for a long walk?",
+    "What should I think about before adopting a pet?",
+    "Describe a seaside town in winter.",
+    "How can I be a better listener?",
+    "What are some tips for a tidy kitchen?",
+    "Suggest a relaxing way to spend a Friday night.",
+    "How do I plan a small dinner party?",
+    "Tell me something interesting about rivers.",
+    "What is a kind way to say no to an invitation?",
+    "How can I make a long meeting less tiring?",
+    "Write two sentences about the first snow.",
+    "What should I do on my first morning in a new town?",
+    "How do I keep my bicycle in good shape?",
+    "Give me an idea for a gift for a teacher.",
+    "What makes a good holiday?",
+    "How can I drink more water during the day?",
+    "Describe a park just after the rain.",
+)
+
+CALIBRATION_SEEDS = (100, 101, 102)
+DRAW_SEEDS = (1000, 1_000_000)  # a seed is drawn from this half-open range: none of them was used to calibrate
+ALPHA = 0.005  # the chance that a concept steering at its calibrated rate fails the re-check by bad luck
+CONFIDENCE = 0.95  # the calibrated rate is the lower bound of this Clopper-Pearson interval
+
+
+@dataclass(frozen=True)
+class Tally:
+    """On-concept answers (a concept keyword present), steered and default from the same prompt and seed."""
+
+    concept: str
+    strength: float
+    n: int
+    steered: int
+    default: int
+    answers: tuple[dict, ...] = ()
+
+
+def tally(session: Session, concept: Concept, steering: SteeringConfig, strength: float,
+          pairs: Sequence[tuple[str, int]], max_new_tokens: int = 32) -> Tally:
+    """Answer each (prompt, seed) steered and unsteered with the app's sampling defaults and count keyword hits."""
+    from ..engine.sampling import SamplingConfig
+
+    pat = keyword_pattern(concept.keywords)
+    steered = default = 0
+    answers = []
+    for prompt, seed in pairs:
+        s = SamplingConfig(seed=seed, max_new_tokens=max_new_tokens)
+        a = session.generate(prompt, s, steering).text
+        b = session.generate(prompt, s, NO_STEERING).text
+        hit_a, hit_b = bool(keyword_hits(a, pat)), bool(keyword_hits(b, pat))
+        steered, default = steered + hit_a, default + hit_b
+        answers.append({"prompt": prompt, "seed": seed, "steered": a, "default": b, "steered_on_concept": hit_a,
+                        "default_on_concept": hit_b})
+    return Tally(concept.name, strength, len(pairs), steered, default, tuple(answers))
+
+
+def draw(n_prompts: int, n_seeds: int, rng: random.Random) -> list[tuple[str, int]]:
+    """``n_prompts`` distinct draw prompts × ``n_seeds`` distinct seeds from ``DRAW_SEEDS`` (never calibrated)."""
+    prompts = rng.sample(DRAW_PROMPTS, n_prompts)
+    seeds = rng.sample(range(*DRAW_SEEDS), n_seeds)
+    return [(p, s) for p in prompts for s in seeds]
+
+
+def _binom_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p)."""
+    if k < 0:
+        return 0.0
+    return min(1.0, sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(min(k, n) + 1)))
+
+
+def rate_lower_bound(k: int, n: int, confidence: float = CONFIDENCE) -> float:
+    """The one-sided Clopper-Pearson lower bound of a rate seen as ``k`` of ``n`` (bisection on the binomial tail)."""
+    if k <= 0:
+        return 0.0
+    lo, hi = 0.0, k / n
+    for _ in range(60):  # P(X >= k | p) = 1 - confidence at the bound
+        mid = (lo + hi) / 2
+        if 1 - _binom_cdf(k - 1, n, mid) < 1 - confidence:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def min_hits(rate: float, n: int, alpha: float = ALPHA) -> int:
+    """The most on-concept answers out of ``n`` that a concept steering at ``rate`` reaches with probability at
+    least 1 - ``alpha``: the re-check's pass mark."""
+    return max((k for k in range(n + 1) if _binom_cdf(k - 1, n, rate) <= alpha), default=0)
