@@ -144,3 +144,31 @@ def min_hits(rate: float, n: int, alpha: float = ALPHA) -> int:
     """The most on-concept answers out of ``n`` that a concept steering at ``rate`` reaches with probability at
     least 1 - ``alpha``: the re-check's pass mark."""
     return max((k for k in range(n + 1) if _binom_cdf(k - 1, n, rate) <= alpha), default=0)
+
+
+DRAW_N_PROMPTS, DRAW_N_SEEDS = 5, 2  # the integration test's draw per concept: 10 answers, steered and default
+N_CONCEPTS = 2
+
+
+def recheck_concepts(demo: dict[str, dict], n: int = N_CONCEPTS) -> list[dict]:
+    """The ``n`` demo concepts with the largest keyword gain over the default answers on the demo table's report
+    split (their measured blocks in demo_features.json), strongest first."""
+    def gain(c: dict) -> float:
+        m = c.get("measured") or {}
+        return float(m.get("feature", {}).get("keyword_share", 0.0)) - float(m.get("default", {}).get("keyword_share",
+                                                                                                    0.0))
+    entries = [dict(e, concept=name) for name, e in demo.items() if isinstance(e, dict) and "strength" in e]
+    return sorted(entries, key=gain, reverse=True)[:n]
+
+
+def calibration_summary(rows: Sequence[dict], n_draw: int = DRAW_N_PROMPTS * DRAW_N_SEEDS) -> dict:
+    """Per concept: answers on concept steered and default, the steered rate's lower confidence bound, and the pass
+    mark of a draw of ``n_draw`` answers at that rate."""
+    out: dict = {"confidence": CONFIDENCE, "alpha": ALPHA, "draw_answers": n_draw}
+    for r in rows:
+        k, n = r["steered_on_concept"], r["n"]
+        low = rate_lower_bound(k, n)
+        out[r["concept"]] = {"steered_on_concept": f"{k}/{n}", "default_on_concept": f"{r['default_on_concept']}/{n}",
+                             "steered_rate": round(k / n, 4), "steered_rate_lower_bound": round(low, 4),
+                             "pass_mark": f"{min_hits(low, n_draw)}/{n_draw}", "strength_x_max": r["strength_x_max"]}
+    return out
