@@ -110,7 +110,7 @@ def fix_code_summary(record: Mapping[str, Any]) -> dict[str, Any]:
         "report_fixed": {"default": frac(rep["default"]), "steered": frac(rep["steered"])},
         "report_fix_rate": {"default": _r(rep["default"]["rate"]), "steered": _r(rep["steered"]["rate"])},
         "report_nll_mean": {"default": _r(rep["default"]["nll_mean"]), "steered": _r(rep["steered"]["nll_mean"])},
-        "report_steered_reasons": dict(rep["steered"]["reasons"]),
+        "report_steered_reasons": {k: f"{v}/{rep['steered']['n']}" for k, v in rep["steered"]["reasons"].items()},
         "report_only_steered": rep["paired"]["only_steered"],
         "report_only_default": rep["paired"]["only_default"],
         "report_sign_test_p": _r(rep["paired"]["sign_test_p"]),
@@ -118,7 +118,8 @@ def fix_code_summary(record: Mapping[str, Any]) -> dict[str, Any]:
                             **{f"x{r['strength']:g}": frac(r) for r in sel["steered"]}},
         "selection_nll_mean": {"default": _r(sel["default"]["nll_mean"]),
                                **{f"x{r['strength']:g}": _r(r["nll_mean"]) for r in sel["steered"]}},
-        "selection_no_code": {f"x{r['strength']:g}": r["reasons"].get("no code", 0) for r in sel["steered"]},
+        "selection_no_code": {f"x{r['strength']:g}": f"{r['reasons'].get('no code', 0)}/{r['n']}"
+                              for r in sel["steered"]},
     }
 
 
