@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-DIGITS = 4
+DIGITS = 6
 METHODS = ("feature", "default", "prompting", "mean_difference")
 
 
@@ -118,6 +118,11 @@ def fix_code_summary(record: Mapping[str, Any]) -> dict[str, Any]:
                             **{f"x{r['strength']:g}": frac(r) for r in sel["steered"]}},
         "selection_nll_mean": {"default": _r(sel["default"]["nll_mean"]),
                                **{f"x{r['strength']:g}": _r(r["nll_mean"]) for r in sel["steered"]}},
+        "selection_fix_rate": {"default": _r(sel["default"]["rate"]),
+                               **{f"x{r['strength']:g}": _r(r["rate"]) for r in sel["steered"]}},
+        "default_tokens_mean": {"selection": _r(sel["default"]["tokens_mean"]),
+                                "report": _r(rep["default"]["tokens_mean"])},
+        "seconds": _r(record.get("seconds")),
         "selection_no_code": {f"x{r['strength']:g}": f"{r['reasons'].get('no code', 0)}/{r['n']}"
                               for r in sel["steered"]},
     }
