@@ -78,6 +78,10 @@ OLD_FILES = {
 def _summary_of(rel: str, rec: dict) -> dict:
     from desktop_sae.core.steer_eval import summary as sm
 
+    if rel.endswith("recheck.json"):
+        from desktop_sae.core.steer_eval.recheck import calibration_summary
+
+        return calibration_summary(rec["rows"])
     if rel.endswith("fix_code.json"):
         return sm.fix_code_summary(rec["record"])
     if "pilot" in rel:
@@ -98,7 +102,8 @@ def summarise(results: Path = RESULTS) -> list[Path]:
         record = json.loads((resources_dir() / "demo_features.json").read_text(encoding="utf-8"))["code_fix"]
         fix.parent.mkdir(parents=True, exist_ok=True)
         fix.write_text(json.dumps({"record": record}), encoding="utf-8")
-    others = (str(p.relative_to(results)) for p in sorted(results.glob("steer_eval/*.json")))
+    others = (str(p.relative_to(results)) for p in sorted([*results.glob("steer_eval/*.json"),
+                                                             *results.glob("steer_eval/checks/recheck.json")]))
     rels = dict.fromkeys([*OLD_FILES, *others])
     written = []
     for rel in rels:

@@ -89,13 +89,14 @@ class Tally:
     strength: float
     n: int
     steered: int
-    default: int
+    default: int | None  # None: the default answers were not generated
     answers: tuple[dict, ...] = ()
 
 
 def tally(session: Session, concept: Concept, steering: SteeringConfig, strength: float,
-          pairs: Sequence[tuple[str, int]], max_new_tokens: int = 32) -> Tally:
-    """Answer each (prompt, seed) steered and unsteered with the app's sampling defaults and count keyword hits."""
+          pairs: Sequence[tuple[str, int]], max_new_tokens: int = 32, with_default: bool = True) -> Tally:
+    """Answer each (prompt, seed) steered (and, ``with_default``, unsteered from the same seed) with the app's
+    sampling defaults and count the answers with a concept keyword."""
     from ..engine.sampling import SamplingConfig
 
     pat = keyword_pattern(concept.keywords)
@@ -104,12 +105,15 @@ def tally(session: Session, concept: Concept, steering: SteeringConfig, strength
     for prompt, seed in pairs:
         s = SamplingConfig(seed=seed, max_new_tokens=max_new_tokens)
         a = session.generate(prompt, s, steering).text
-        b = session.generate(prompt, s, NO_STEERING).text
-        hit_a, hit_b = bool(keyword_hits(a, pat)), bool(keyword_hits(b, pat))
-        steered, default = steered + hit_a, default + hit_b
-        answers.append({"prompt": prompt, "seed": seed, "steered": a, "default": b, "steered_on_concept": hit_a,
-                        "default_on_concept": hit_b})
-    return Tally(concept.name, strength, len(pairs), steered, default, tuple(answers))
+        hit_a = bool(keyword_hits(a, pat))
+        row: dict = {"prompt": prompt, "seed": seed, "steered": a, "steered_on_concept": hit_a}
+        if with_default:
+            b = session.generate(prompt, s, NO_STEERING).text
+            row.update(default=b, default_on_concept=bool(keyword_hits(b, pat)))
+            default += row["default_on_concept"]
+        steered += hit_a
+        answers.append(row)
+    return Tally(concept.name, strength, len(pairs), steered, default if with_default else None, tuple(answers))
 
 
 def draw(n_prompts: int, n_seeds: int, rng: random.Random) -> list[tuple[str, int]]:
@@ -146,7 +150,7 @@ def min_hits(rate: float, n: int, alpha: float = ALPHA) -> int:
     return max((k for k in range(n + 1) if _binom_cdf(k - 1, n, rate) <= alpha), default=0)
 
 
-DRAW_N_PROMPTS, DRAW_N_SEEDS = 5, 2  # the integration test's draw per concept: 10 answers, steered and default
+DRAW_N_PROMPTS, DRAW_N_SEEDS = 8, 2  # the integration test's draw per concept: 16 steered answers
 N_CONCEPTS = 2
 
 
