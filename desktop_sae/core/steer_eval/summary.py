@@ -80,18 +80,17 @@ def pilot_summary(rec: Mapping[str, Any]) -> dict[str, Any]:
 
 def alignment_summary(rec: Mapping[str, Any], previous_k: int = 6) -> dict[str, Any]:
     """The summary of ``set_alignment.py``'s file: the mean cosine of a K-set with the mean difference on the previous
-    SAE at the K chosen there, and on the current SAE the smallest K that reaches it."""
-    prev = next(v for k, v in rec.items() if k.startswith("previous"))
-    cur = next(v for k, v in rec.items() if k.startswith("current"))
-    target = prev["mean"][str(previous_k)]
-    ks = sorted(int(k) for k in cur["mean"])
-    match = next((k for k in ks if cur["mean"][str(k)] >= target), None)
+    SAE (its first entry) at the K chosen there, and on the current SAE (its last) the smallest K that reaches it."""
+    saes = [v for v in rec.values() if isinstance(v, dict) and "mean" in v]
+    prev, cur = ({int(k): float(m) for k, m in s["mean"].items()} for s in (saes[0], saes[-1]))
+    target = prev[previous_k]
+    match = next((k for k in sorted(cur) if cur[k] >= target), None)
     return {
         f"previous_k{previous_k}_mean_cosine": target,
-        f"current_k{previous_k}_mean_cosine": cur["mean"][str(previous_k)],
+        f"current_k{previous_k}_mean_cosine": cur[previous_k],
         "current_smallest_k_matching_previous": match,
-        "current_matching_k_mean_cosine": None if match is None else cur["mean"][str(match)],
-        "concepts": len(cur["per_concept"]),
+        "current_matching_k_mean_cosine": None if match is None else cur[match],
+        "concepts": len(saes[-1]["per_concept"]),
     }
 
 
