@@ -13,12 +13,14 @@ keyword gain on the report split, at their measured strength, on the re-check's 
 to docs/results/steer_eval/checks/recheck.json; the integration test draws other prompts and seeds and asserts the
 rate measured here, within a binomial tolerance.
 
+--fix-code measures the fix-code check again with the settings of its record in resources/demo_features.json and
+writes docs/results/steer_eval/checks/fix_code.json (every answer kept).
+
 --summarise recomputes the summary block of every steering results file from the raw data it holds (files measured
-before meta blocks existed get one with the date of the commit that added their data), and writes the fix-code
-record of resources/demo_features.json to docs/results/steer_eval/checks/fix_code.json.
+before meta blocks existed get one with the date of the commit that added their data).
 
 Usage: python packaging/corpus/run_demo_eval.py [--concepts golden_gate,music] [--out-dir docs/results/steer_eval]
-       python packaging/corpus/run_demo_eval.py --recheck
+       python packaging/corpus/run_demo_eval.py --recheck | --fix-code
        python packaging/corpus/run_demo_eval.py --summarise
 """
 
@@ -66,12 +68,6 @@ OLD_FILES = {
         "2026-11-26T21:43:43+00:00", "52793d2",
         "python packaging/corpus/set_alignment.py PREVIOUS_SAE_DIR resources/sae/smollm2-135m-instruct",
         "The previous SAE is no longer shipped (it is in git history before 2026-11-26)."),
-    "steer_eval/checks/fix_code.json": (
-        "2026-11-26T21:43:43+00:00", "52793d2",
-        "desktop-sae eval-steering --fix-code --feature 5873 --strengths=-1,-2,-4 --seeds 2 --max-tokens 128 "
-        "--record resources/demo_features.json",
-        "Copied from the code_fix record of resources/demo_features.json, which keeps per-snippet counts but not "
-        "the answers."),
 }
 
 
@@ -95,15 +91,9 @@ def summarise(results: Path = RESULTS) -> list[Path]:
     """(Re)write the summary of every file in OLD_FILES (and of any other steer_eval result) from its raw data."""
     from desktop_sae.core.steer_eval.summary import recorded_meta, with_blocks
     from desktop_sae.core.support.atomic import atomic_write_text
-    from desktop_sae.core.support.paths import resources_dir
 
-    fix = results / "steer_eval" / "checks" / "fix_code.json"
-    if not fix.exists():
-        record = json.loads((resources_dir() / "demo_features.json").read_text(encoding="utf-8"))["code_fix"]
-        fix.parent.mkdir(parents=True, exist_ok=True)
-        fix.write_text(json.dumps({"record": record}), encoding="utf-8")
     others = (str(p.relative_to(results)) for p in sorted([*results.glob("steer_eval/*.json"),
-                                                             *results.glob("steer_eval/checks/recheck.json")]))
+                                                             *results.glob("steer_eval/checks/*.json")]))
     rels = dict.fromkeys([*OLD_FILES, *others])
     written = []
     for rel in rels:
@@ -150,6 +140,25 @@ def recheck(out: Path = CHECKS / "recheck.json") -> Path:
                                                                 "--recheck"])
 
 
+def fix_code(out: Path = CHECKS / "fix_code.json") -> Path:
+    """Measure the fix-code check again with the settings of the shipped record (resources/demo_features.json,
+    "code_fix") and write it with meta, summary, the record-shaped block and every answer."""
+    from desktop_sae.core.assets.opening import open_session
+    from desktop_sae.core.steer_eval.code_fix import FixSettings, demo_record, evaluate_code_fix, load_snippets
+    from desktop_sae.core.steer_eval.evaluate import json_ready
+    from desktop_sae.core.steer_eval.summary import fix_code_summary
+    from desktop_sae.core.support.paths import resources_dir
+    from desktop_sae.core.support.results_file import load_average, write_results
+
+    load = load_average()
+    rec = json.loads((resources_dir() / "demo_features.json").read_text(encoding="utf-8"))["code_fix"]
+    settings = FixSettings(tuple(rec["features"]), tuple(rec["strengths"]), seeds=tuple(rec["seeds"]))
+    res = json_ready(evaluate_code_fix(open_session(), load_snippets(), settings))
+    record = demo_record(res, time.strftime("%Y-%m-%d"), rec["command"])
+    return write_results(out, {"summary": fix_code_summary(record), "record": record, "result": res},
+                         load_before=load, command=["python", "packaging/corpus/run_demo_eval.py", "--fix-code"])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--concepts", default="")
@@ -157,6 +166,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--summarise", action="store_true", help="recompute the summaries of the saved results")
     ap.add_argument("--recheck", action="store_true", help="calibrate the steering re-check")
+    ap.add_argument("--fix-code", action="store_true", help="measure the fix-code check again (its record's settings)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     if a.summarise:
@@ -165,6 +175,9 @@ def main(argv=None) -> int:
         return 0
     if a.recheck:
         print(f"wrote {recheck()}")
+        return 0
+    if a.fix_code:
+        print(f"wrote {fix_code(Path(a.out_dir) / 'checks' / 'fix_code.json')}")
         return 0
     from desktop_sae.core.assets.opening import open_session
     from desktop_sae.core.features.contrast import set_strength
