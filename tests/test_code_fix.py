@@ -264,3 +264,31 @@ def test_cli_fix_code_json(files, capsys):
     assert main(base) == 2 and "--fix-code" in capsys.readouterr().err
     assert main(base + ["--fix-code", "--feature", "999", "--snippets", str(files / "snips.jsonl")]) == 2
     assert "out of range" in capsys.readouterr().err
+
+
+# --- the default feature is the bundled SAE's code-error feature --------------------------------------------------
+def test_the_default_feature_is_the_one_the_shipped_record_measured_and_a_member_of_the_bugs_set():
+    from desktop_sae.core.steer_eval.data import load_concept
+
+    doc = json.loads((RES / "demo_features.json").read_text())
+    assert FixSettings().features == (doc["code_fix"]["chosen"]["feature"],)
+    (f,) = FixSettings().features
+    assert f in load_concept("bugs").features  # the code-error set of the shipped SAE, not a feature of an older one
+    assert code_fix.recorded_features(RES.parent / "nowhere") == ()
+
+
+@pytest.mark.integration
+def test_the_default_feature_is_live_in_the_shipped_sae_and_fires_on_error_text(bundled_lm):
+    from desktop_sae.core.sae.formats import load_sae
+    from desktop_sae.core.support.paths import default_sae_dir
+
+    (f,) = FixSettings().features
+    session = Session(bundled_lm, load_sae(default_sae_dir()))
+    stats = session.sae.stats
+    assert stats.density[f] > 0 and stats.max_activation[f] > 0  # live: it fired in the SAE's training scan
+    error = ('Traceback (most recent call last):\n  File "main.py", line 3, in <module>\n    total = "3" + 4\n'
+             'TypeError: can only concatenate str (not "int") to str')
+    plain = "We walked along the river and had a picnic under the old oak tree in the afternoon sun."
+    on_error = float(session.encode_text(error)[2][:, f].max())
+    on_plain = float(session.encode_text(plain)[2][:, f].max())
+    assert on_error > 0.2 * float(stats.max_activation[f]) and on_error > 2 * on_plain, (on_error, on_plain)

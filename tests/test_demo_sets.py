@@ -175,3 +175,25 @@ def test_one_rule_makes_a_concepts_rows_with_one_set_of_defaults(tmp_path):
     told = _demo(tmp_path, {"concept": "gg", "feature": 7, "strength": 40, "unit": "raw", "method": "clamp"})["gg"]
     assert [(r.strength, r.unit, r.method) for r in told.rows()] == [(40.0, "raw", "clamp")]
     assert [(r.strength, r.unit, r.method) for r in told.rows(told.lead(2.0))] == [(2.0, "max", "clamp")]
+
+
+def test_the_steering_results_files_summaries_are_what_the_code_computes_from_their_raw_data():
+    """No summary value is typed by hand: each steering results file's summary equals the one
+    `python packaging/corpus/run_demo_eval.py --summarise` computes from the raw data in the file."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("run_demo_eval", root / "packaging" / "corpus" / "run_demo_eval.py")
+    assert spec and spec.loader
+    rde = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rde)
+    results = root / "docs" / "results"
+    rels = [*rde.OLD_FILES, "steer_eval/checks/recheck.json", "steer_eval/checks/fix_code.json"]
+    assert {f"steer_eval/{p.name}" for p in results.glob("steer_eval/*.json")} <= set(rels)
+    for rel in rels:
+        rec = json.loads((results / rel).read_text())
+        assert rec["summary"] == json.loads(json.dumps(rde._summary_of(rel, rec))), rel
+    music = json.loads((results / "steer_eval" / "music.json").read_text())["summary"]
+    assert music["report_on_concept"] == {"feature": "16/20", "default": "0/20", "prompting": "3/20",
+                                          "mean_difference": "15/20"} and music["goal_met"] is True

@@ -1,5 +1,6 @@
 """resources/demo_features.json: well-formed, rebuilt from the shipped evaluation results (and the README's table
-with it), and two concepts re-checked on a smaller sample (integration)."""
+with it), and the two strongest concepts re-checked on prompts and seeds no measurement used, against the rate
+calibrated in docs/results/steer_eval/checks/recheck.json (integration)."""
 
 import json
 import re
@@ -55,30 +56,72 @@ def test_demo_entries_and_the_readme_table_come_from_the_shipped_results():
     assert block and block.group(1) == markdown_table(results)
 
 
+RECHECK = ROOT / "docs" / "results" / "steer_eval" / "checks" / "recheck.json"
+
+
+def test_the_recheck_draws_prompts_and_seeds_no_measurement_used():
+    """The re-check's prompts are in neither split nor among the concept questions, its draw prompts were never
+    calibrated on, and its seeds are none that any measurement used."""
+    from desktop_sae.core.steer_eval import recheck as rc
+    from desktop_sae.core.steer_eval.data import load_splits
+
+    splits = load_splits()
+    questions = json.loads((ROOT / "resources" / "steer_eval" / "concept_questions.json").read_text())
+    seen = {*splits.selection, *splits.report, *questions["neutral"], *(q for qs in questions["concepts"].values()
+                                                                       for q in qs)}
+    assert not seen & {*rc.CALIBRATION_PROMPTS, *rc.DRAW_PROMPTS}
+    assert not set(rc.CALIBRATION_PROMPTS) & set(rc.DRAW_PROMPTS)
+    rec = json.loads(RECHECK.read_text())
+    used = {*rec["settings"]["seeds"], *_doc()["concepts"][0]["measured"]["seeds"], 100, 101}  # 100, 101: sets
+    assert rec["settings"]["prompts"] == list(rc.CALIBRATION_PROMPTS)
+    assert not used & set(range(*rc.DRAW_SEEDS)) and rc.DRAW_SEEDS[1] - rc.DRAW_SEEDS[0] > 10_000
+    assert [r["concept"] for r in rec["rows"]] == [c["concept"] for c in rc.recheck_concepts(_demo_concepts())]
+
+
+def _demo_concepts():
+    from desktop_sae.core.steer_eval.data import demo_concepts
+
+    return demo_concepts()
+
+
+def test_the_pass_mark_is_a_binomial_bound():
+    from desktop_sae.core.steer_eval.recheck import _binom_cdf, min_hits, rate_lower_bound
+
+    assert rate_lower_bound(0, 60) == 0.0 and 0.78 < rate_lower_bound(53, 60) < 53 / 60
+    assert abs(1 - _binom_cdf(52, 60, rate_lower_bound(53, 60)) - 0.05) < 1e-6  # P(X >= 53) = 5 % at the bound
+    k = min_hits(0.8, 16, 0.005)
+    assert _binom_cdf(k - 1, 16, 0.8) <= 0.005 < _binom_cdf(k, 16, 0.8)
+    assert min_hits(0.05, 16) == 0
+
+
 @pytest.mark.integration
-def test_two_demo_concepts_still_steer(bundled_lm):
+def test_the_two_strongest_concepts_steer_unseen_prompts_and_seeds_at_their_calibrated_rate(bundled_lm):
     """The two concepts with the largest keyword gain on the report split, steered as their sets at the chosen
-    strength: at least 2 of 3 seeds on concept on a report prompt, more than default."""
-    from desktop_sae.core.engine.sampling import SamplingConfig
+    strength, on prompts and seeds drawn afresh (never used by any measurement): at least the pass mark of on-concept
+    answers, the count that a concept steering at the lower 95 % bound of its calibrated rate
+    (docs/results/steer_eval/checks/recheck.json) reaches with probability 1 - ALPHA. Set DESKTOP_SAE_RECHECK_SEED to
+    replay a draw."""
+    import os
+    import random
+
     from desktop_sae.core.engine.session import Session
     from desktop_sae.core.sae.formats import load_sae
-    from desktop_sae.core.steer_eval.data import load_concept, load_splits
+    from desktop_sae.core.steer_eval import recheck as rc
+    from desktop_sae.core.steer_eval.data import load_concept
     from desktop_sae.core.steer_eval.evaluate import feature_steering
-    from desktop_sae.core.steer_eval.scoring import keyword_hits, keyword_pattern
-    from desktop_sae.core.steering.specs import NO_STEERING, SteeringConfig
     from desktop_sae.core.support.paths import default_sae_dir
 
-    gain = lambda c: c["measured"]["feature"]["keyword_share"] - c["measured"]["default"]["keyword_share"]  # noqa
-    best = sorted(_doc()["concepts"], key=gain, reverse=True)[:2]
+    cal = json.loads(RECHECK.read_text())["summary"]
+    draw_seed = int(os.environ.get("DESKTOP_SAE_RECHECK_SEED") or random.SystemRandom().randrange(2 ** 32))
+    rng = random.Random(draw_seed)
     session = Session(bundled_lm, load_sae(default_sae_dir()))
-    prompt = load_splits().report[0]
-    for c in best:
-        concept = load_concept(c["concept"])
-        st: SteeringConfig = feature_steering(concept, c["strength"], c["method"])
-        pat = keyword_pattern(concept.keywords)
-        steered = default = 0
-        for seed in range(3):
-            s = SamplingConfig(seed=seed, max_new_tokens=32)
-            steered += bool(keyword_hits(session.generate(prompt, s, st).text, pat))
-            default += bool(keyword_hits(session.generate(prompt, s, NO_STEERING).text, pat))
-        assert steered >= 2 and steered > default, c["concept"]
+    for entry in rc.recheck_concepts(_demo_concepts()):
+        concept = load_concept(entry["concept"])
+        pairs = rc.draw(rc.DRAW_N_PROMPTS, rc.DRAW_N_SEEDS, rng)
+        t = rc.tally(session, concept, feature_steering(concept, entry["strength"], entry["method"]),
+                     entry["strength"], pairs, with_default=False)
+        need = rc.min_hits(cal[t.concept]["steered_rate_lower_bound"], t.n)
+        assert need >= t.n // 3, "the pass mark is too low to tell steering from none"
+        assert t.steered >= need, (f"{t.concept}: {t.steered}/{t.n} answers on concept, pass mark {need}/{t.n} "
+                                   f"(calibrated {cal[t.concept]['steered_on_concept']}); DESKTOP_SAE_RECHECK_SEED="
+                                   f"{draw_seed}", [a["steered"] for a in t.answers])

@@ -1,7 +1,9 @@
 """``desktop-sae selftest [--quick]``: what a new user does first, offscreen and timed. Runs the start-up checks,
 opens the real window, loads the default model and SAE (converting the GGUF on a first start), answers a prompt
-and quits; without ``--quick`` it also applies the built-in Golden Gate preset and checks that steering changes
-the answer. Every stage is timed from the start of the process: the desktop bundle's smoke test."""
+and quits; without ``--quick`` it also applies the built-in Golden Gate preset, answers side by side and checks
+that steering moved the answer towards the concept: the Golden Gate set, read back from each answer without
+steering, is more active in the steered answer than in the default one from the same seed. Every stage is timed
+from the start of the process: the desktop bundle's smoke test."""
 
 from __future__ import annotations
 
@@ -87,8 +89,7 @@ def cmd_selftest(args) -> int:
             raise RuntimeError("the answer's tokens carry no SAE features")
         result["answer"], result["tokens"] = answer.content, len(events)
         if not args.quick:
-            result["steered"], result["default"] = _steering_changes_the_answer(app, ctl, args, resources_dir(),
-                                                                               wait_for)
+            result.update(_steering_moves_towards_the_concept(app, ctl, args, resources_dir(), wait_for))
             t["steered"] = round(process_age(), 2)
         result["ok"] = True
     except (RuntimeError, TimeoutError) as e:
@@ -100,10 +101,19 @@ def cmd_selftest(args) -> int:
     return 0 if result["ok"] else 1
 
 
-def _steering_changes_the_answer(app, ctl, args, resources, wait_for) -> tuple[str, str]:
+GG = "golden_gate"  # the demo concept of the built-in Golden Gate preset
+
+
+def _steering_moves_towards_the_concept(app, ctl, args, resources, wait_for) -> dict:
+    """Side by side with the Golden Gate preset; the steered answer must read back as more Golden Gate than the
+    default one (the set's weighted re-read, ``steer_eval.reading.feature_reread``, taken on the worker)."""
     from dataclasses import replace
 
+    from ..app.messages import JobKind
     from ..core.engine.run_names import Run
+    from ..core.steer_eval.data import load_concept
+    from ..core.steer_eval.reading import feature_reread
+    from ..core.steer_eval.scoring import keyword_hits, keyword_pattern
 
     conv = ctl.conversation
     if not ctl.presets.load(resources / "presets" / "golden-gate.json"):
@@ -116,7 +126,22 @@ def _steering_changes_the_answer(app, ctl, args, resources, wait_for) -> tuple[s
     steered, default = conv.last_answer(Run.STEERED), conv.last_answer(Run.DEFAULT)
     if not steered or steered == default:
         raise RuntimeError(f"steering did not change the answer: {steered!r}")
-    return steered, default
+    concept = load_concept(GG)
+    got: list = []
+    ctl.jobs.submit(JobKind.SPAN, lambda session, state: [feature_reread(session, t, concept.features,
+                                                                         concept.weights) for t in (steered, default)],
+                    on_done=got.append, on_failed=lambda m: got.append(RuntimeError(m)), exclusive=False)
+    wait_for(app, lambda: got, args.timeout, "the re-read of both answers")
+    if isinstance(got[0], Exception):
+        raise RuntimeError(f"the re-read failed: {got[0]}")
+    (on_steered, on_default), pat = got[0], keyword_pattern(concept.keywords)
+    out = {"steered": steered, "default": default, "reread": {"steered": round(on_steered, 3),
+                                                              "default": round(on_default, 3)},
+           "keywords": {"steered": len(keyword_hits(steered, pat)), "default": len(keyword_hits(default, pat))}}
+    if not on_steered > on_default:
+        raise RuntimeError(f"steering did not move the answer towards the Golden Gate: the set reads "
+                           f"{on_steered:.3f} in the steered answer, {on_default:.3f} in the default one ({steered!r})")
+    return out
 
 
 def _print(result: dict, as_json: bool) -> None:
@@ -131,5 +156,8 @@ def _print(result: dict, as_json: bool) -> None:
         print(f"answer ({result['tokens']} tokens): {result['answer']!r}")
         if "steered" in result:
             print(f"steered by the Golden Gate preset: {result['steered']!r}")
+            r, k = result["reread"], result["keywords"]
+            print(f"Golden Gate set read back: {r['steered']:.3f} steered, {r['default']:.3f} default; keywords "
+                  f"{k['steered']} steered, {k['default']} default")
     else:
         print(f"selftest FAILED: {result['error']} ({stages})", file=sys.stderr)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
@@ -29,6 +28,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
+    from desktop_sae.core.support.results_file import load_average
+
+    load = load_average()
     torch.set_num_threads(a.threads)
     from desktop_sae.core.assets.opening import open_session
     from desktop_sae.core.steer_eval.data import Splits, load_concept, load_splits
@@ -40,8 +42,11 @@ def main(argv=None) -> int:
     concept = dataclasses.replace(load_concept(a.concept), features=(a.feature,), weights=(1.0,))
     grid = tuple(float(x) for x in a.strengths.split(","))
     res = evaluate_steering(s, concept, splits, EvalSettings(strengths=grid, seeds=SEEDS))
-    with open(a.out, "w", encoding="utf-8") as f:
-        f.write(json.dumps(json_ready(res), ensure_ascii=False, indent=1) + "\n")
+    from desktop_sae.core.steer_eval.summary import eval_summary
+    from desktop_sae.core.support.results_file import write_results
+
+    res = json_ready(res)
+    write_results(a.out, {"summary": eval_summary(res), **res}, load_before=load)
     for row in res["selection"]["feature"]:
         print(f"selection x{row['strength']:g}: keywords {row['keyword_share']:.2f}, nll {row['nll_mean']:.2f}, "
               f"combined {row['combined']:.3f}")

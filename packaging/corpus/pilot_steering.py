@@ -11,7 +11,6 @@ Usage: python packaging/corpus/pilot_steering.py --sets 83,3103,83+4589 --streng
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import time
 
@@ -33,6 +32,9 @@ def main(argv=None) -> int:
     ap.add_argument("--show", type=int, default=1, help="example answers to print per row")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
+    from desktop_sae.core.support.results_file import load_average
+
+    load = load_average()
     torch.set_num_threads(a.threads)
     from desktop_sae.core.assets.opening import open_session
     from desktop_sae.core.steer_eval.answers import generate_answer
@@ -65,8 +67,11 @@ def main(argv=None) -> int:
             for t in texts[: a.show]:
                 print("      ", repr(t[:150]), flush=True)
     if a.out:
-        with open(a.out, "w", encoding="utf-8") as f:
-            json.dump({"prompts": list(prompts), "seeds": seeds, "regex": a.regex, "rows": rows}, f, indent=1)
+        from desktop_sae.core.steer_eval.summary import pilot_summary
+        from desktop_sae.core.support.results_file import write_results
+
+        rec = {"prompts": list(prompts), "seeds": seeds, "regex": a.regex, "rows": rows}
+        write_results(a.out, {"summary": pilot_summary(rec), **rec}, load_before=load)
     return 0
 
 

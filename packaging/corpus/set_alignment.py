@@ -25,6 +25,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
+    from desktop_sae.core.support.results_file import load_average
+
+    load = load_average()
     torch.set_num_threads(a.threads)
     from desktop_sae.core.assets.opening import open_session
     from desktop_sae.core.features.contrast import feature_set, rank_features, text_means
@@ -54,9 +57,11 @@ def main(argv=None) -> int:
         mean = {k: round(float(np.mean([per[c][k] for c in per])), 4) for k in ks}
         out[str(path or "bundled")] = {"d_sae": sae.cfg.d_sae, "k": sae.cfg.k, "mean": mean, "per_concept": per}
         print(path or "bundled", sae.cfg.d_sae, mean, flush=True)
-    if a.out:
-        with open(a.out, "w", encoding="utf-8") as f:
-            json.dump(out, f, indent=1)
+    if a.out:  # the first SAE given is the one K was chosen on, the last the one it is carried over to
+        from desktop_sae.core.steer_eval.summary import alignment_summary
+        from desktop_sae.core.support.results_file import write_results
+
+        write_results(a.out, {"summary": alignment_summary(out), **out}, load_before=load)
     return 0
 
 

@@ -12,6 +12,7 @@ from desktop_sae.app.loading import LoadRequest
 from desktop_sae.app.messages import JobCancelled, JobDone, JobFailed, JobPartial, JobProgress
 from desktop_sae.core.engine.sampling import SamplingConfig
 from desktop_sae.core.presets.store import PresetStore
+from steer_direction import answer_events, assert_steered_towards
 
 
 def _drain(runner, until, timeout=20.0):
@@ -159,11 +160,12 @@ def test_loading_a_second_sae_swaps_it_and_steering_uses_it(make_controller, tmp
     ctl.conversation.set_sampling(SamplingConfig(seed=2, temperature=0.0, max_new_tokens=8))
     ctl.conversation.send("the bridge")
     ctl.wait_until(lambda: not ctl.conversation.busy, 20)
-    plain = ctl.conversation.last_answer()
+    plain, plain_events = ctl.conversation.last_answer(), answer_events(ctl)
     ctl.steering.steer(100, 40.0)  # exists only in... the new SAE has 128 features
     ctl.conversation.rerun()
     ctl.wait_until(lambda: not ctl.conversation.busy, 20)
     assert ctl.conversation.last_answer() != plain
+    assert_steered_towards(ctl, answer_events(ctl), plain_events)  # towards feature 100, read back unsteered
 
 
 def test_a_mismatched_sae_is_refused_and_the_old_one_stays(make_controller, tmp_path):
@@ -222,7 +224,7 @@ def test_a_steering_vector_steers_saves_in_a_preset_and_wrong_widths_are_refused
     ctl.conversation.set_sampling(SamplingConfig(seed=2, temperature=0.0, max_new_tokens=8))
     ctl.conversation.send("the bridge")
     ctl.wait_until(lambda: not ctl.conversation.busy, 20)
-    plain = ctl.conversation.last_answer()
+    plain, plain_events = ctl.conversation.last_answer(), answer_events(ctl)
     v = SteeringVector.from_array("random direction", np.random.default_rng(0).normal(size=d_in) * 10)
     spec = ctl.steering.steer_vector(v, 8.0)
     assert spec.feature == -1 and ctl.steering.steer_vector(v, 0.0).feature == -2
@@ -230,6 +232,7 @@ def test_a_steering_vector_steers_saves_in_a_preset_and_wrong_widths_are_refused
     ctl.conversation.rerun()
     ctl.wait_until(lambda: not ctl.conversation.busy, 20)
     assert ctl.conversation.last_answer() != plain
+    assert_steered_towards(ctl, answer_events(ctl), plain_events)  # along the vector, read back unsteered
     before = ctl.steering.config
     with pytest.raises(SteeringError, match="dimensions"):
         ctl.steering.steer_vector(SteeringVector.from_array("short", np.ones(d_in - 1)))

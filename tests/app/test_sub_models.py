@@ -12,6 +12,7 @@ from desktop_sae.core.classroom.lessons import parse_lesson
 from desktop_sae.core.engine.sampling import SamplingConfig
 from desktop_sae.core.presets.demo_concepts import DemoConcept
 from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
+from steer_direction import answer_events, assert_steered_towards
 
 
 def _answer(ctl, text="the bridge"):
@@ -30,6 +31,7 @@ def test_send_and_steer_through_the_sub_models(ctl):
     conv, steering = ctl.conversation, ctl.steering
     conv.set_sampling(SamplingConfig(seed=2, temperature=0.0, max_new_tokens=8))
     plain = _answer(ctl)
+    plain_events = answer_events(ctl)
     assert [t.role for t in conv.turns] == [Role.USER, Role.ASSISTANT]
     spec = steering.steer(7, 40.0, unit="raw")
     assert spec.feature == 7 and steering.config.active == (spec,)
@@ -37,6 +39,7 @@ def test_send_and_steer_through_the_sub_models(ctl):
     assert conv.rerun()
     ctl.wait_until(lambda: not conv.busy, 30)
     assert conv.last_answer() != plain and len(conv.turns) == 2  # answered again, in place of the old answer
+    assert_steered_towards(ctl, answer_events(ctl), plain_events)  # towards feature 7, read back unsteered
     steering.set_strength(7, 0.0)
     assert conv.rerun()
     ctl.wait_until(lambda: not conv.busy, 30)
@@ -47,6 +50,7 @@ def test_a_slider_change_reruns_once_the_debounce_runs_out_with_auto_rerun_on(ct
     conv, steering, timer = ctl.conversation, ctl.steering, ctl.timer
     conv.set_sampling(SamplingConfig(seed=2, temperature=0.0, max_new_tokens=8))
     plain = _answer(ctl)
+    plain_events = answer_events(ctl)
     jobs = _generate_jobs(ctl)
     steering.steer(7, 0.0, unit="raw")
     assert not timer.active  # auto-rerun is off: a change arms nothing
@@ -58,6 +62,7 @@ def test_a_slider_change_reruns_once_the_debounce_runs_out_with_auto_rerun_on(ct
     assert len(jobs) == 1 and conv.busy
     ctl.wait_until(lambda: not conv.busy, 30)
     assert conv.last_answer() != plain and [t.role for t in conv.turns] == [Role.USER, Role.ASSISTANT]
+    assert_steered_towards(ctl, answer_events(ctl), plain_events)  # the final value of the drag, its way
     steering.set_multiplier(1.0)  # no change at all: nothing to re-run
     assert not timer.active
     steering.set_auto_rerun(False)
@@ -94,7 +99,7 @@ def test_a_lesson_that_changes_steering_reruns_the_answer_with_auto_rerun_on(ctl
     steering.set_auto_rerun(True)
     runner.start()  # step 1 asks its prompt
     ctl.wait_until(lambda: not conv.busy, 30)
-    plain = conv.last_answer()
+    plain, plain_events = conv.last_answer(), answer_events(ctl)
     assert not timer.fire()  # step 1 changed no steering
     jobs = _generate_jobs(ctl)
     runner.next()  # step 2 steers the concept's set and asks nothing itself
@@ -103,6 +108,7 @@ def test_a_lesson_that_changes_steering_reruns_the_answer_with_auto_rerun_on(ctl
     assert len(jobs) == 1
     ctl.wait_until(lambda: not conv.busy, 30)
     assert conv.last_answer() != plain and [t.content for t in conv.turns][0] == "the bridge"
+    assert_steered_towards(ctl, answer_events(ctl), plain_events)  # towards the concept's set
     runner.stop()  # the user's own (empty) steering comes back
     assert steering.config.features == ()
 

@@ -11,6 +11,7 @@ from conftest import set_sampling as _sampling
 from desktop_sae.app.messages import JobKind
 from desktop_sae.core.engine.sampling import SamplingConfig
 from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
+from steer_direction import answer_events, assert_steered_towards
 
 pytestmark = pytest.mark.gui
 
@@ -39,6 +40,13 @@ def test_adding_a_feature_and_moving_its_slider_changes_the_next_answer(make_win
     ctl.conversation.clear()
     ask(qtbot, win, "Tell me a fact.")
     assert ctl.conversation.last_answer() != base
+    # direction: any large push away from the base answer lowers a feature that fired in it, so the -12x answer is
+    # compared with the +12x one: read back unsteered, the feature is lower in the first
+    down, down_config = answer_events(ctl), ctl.steering.config
+    row.slider.setValue(120)
+    ctl.conversation.clear()
+    ask(qtbot, win, "Tell me a fact.")
+    assert_steered_towards(ctl, down, answer_events(ctl), down_config)
 
 
 def test_auto_rerun_latest_wins(make_window, tiny_sae_dir, qtbot):
@@ -80,6 +88,7 @@ def test_side_by_side_gives_both_answers_from_one_seed(make_window, tiny_sae_dir
     assert {e.run for e in seen if not e.is_prompt} == {"steered", "default"}
     assert ctl.conversation.last_answer("default") == plain  # default run = unsteered, same seed
     assert ctl.conversation.last_answer() != plain
+    assert_steered_towards(ctl, answer_events(ctl, "steered"), answer_events(ctl, "default"))  # towards feature 4
     assert ctl.conversation.last_answer() in win.chat.main_view.toPlainText()
     assert plain in win.chat.default_view.toPlainText()
     assert {r for r, _ in win.strip.curves} == {"steered", "default"}
@@ -171,12 +180,13 @@ def test_a_second_sae_loads_into_the_running_window_and_steers(make_window, tiny
     assert win.steering.rows == [] and ctl.conversation.turns  # steering starts afresh; the conversation stays
     ctl.conversation.regenerate()
     qtbot.waitUntil(lambda: not ctl.conversation.busy, timeout=20_000)
-    plain = ctl.conversation.last_answer()
+    plain, plain_events = ctl.conversation.last_answer(), answer_events(ctl)
     ctl.steering.steer(100, 40.0)
     assert win.steering.row(100) is not None
     ctl.conversation.regenerate()
     qtbot.waitUntil(lambda: not ctl.conversation.busy, timeout=20_000)
     assert ctl.conversation.last_answer() != plain
+    assert_steered_towards(ctl, answer_events(ctl), plain_events)  # the second SAE's feature 100, its way
     wrong = tiny.save_tiny_sae(tmp_path / "wrong-width", d_in=32)
     ctl.model.load_sae(str(wrong))
     qtbot.waitUntil(lambda: not ctl.jobs.outstanding, timeout=20_000)

@@ -13,6 +13,7 @@ import hub_server
 import tiny
 from conftest import ask, make_tiny_loader, set_sampling
 from hub_server import MODEL_REPO, SAE_PATH, SAE_REPO
+from steer_direction import answer_events, assert_steered_towards
 
 fake_hub, hub_env = hub_server.fake_hub, hub_server.hub_env  # the loopback hub's fixtures
 pytestmark = pytest.mark.gui
@@ -77,12 +78,13 @@ def test_download_a_pair_open_it_and_chat_with_its_features(make_window, tiny_sa
     answer = [e for e in events if not e.is_prompt]
     assert answer and all(e.top_ids is not None and len(e.top_ids) for e in answer)  # the new SAE's features
     assert win.features.model.rowCount() == 256
-    plain = ctl.conversation.last_answer()
+    plain, plain_events = ctl.conversation.last_answer(), answer_events(ctl)
     f = int(answer[0].top_ids[0])
     ctl.steering.steer(f, 40.0, "add", unit="raw")
     ctl.conversation.regenerate()
     qtbot.waitUntil(lambda: not ctl.conversation.busy, timeout=60_000)
     assert ctl.conversation.last_answer() != plain  # steering with the downloaded SAE's feature changes the answer
+    assert_steered_towards(ctl, answer_events(ctl), plain_events)  # and moves it towards that feature
 
 
 def test_a_refused_pair_shows_its_reasons_and_changes_nothing(make_window, tiny_sae_dir, hub_env, qtbot, tmp_path):

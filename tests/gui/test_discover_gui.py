@@ -13,6 +13,7 @@ from desktop_sae.app.contrast_examples import EXAMPLES
 from desktop_sae.app.discover import default_vector_path
 from desktop_sae.core.features.readout import features_on_span
 from desktop_sae.core.steering.vectors import load_vector
+from steer_direction import answer_events, assert_steered_towards
 
 pytestmark = pytest.mark.gui
 
@@ -45,7 +46,7 @@ def test_the_finder_finds_features_and_steers_with_a_row_and_with_the_vector(mak
     ctl = win.controller
     set_sampling(win, max_new_tokens=16, temperature=0.0)
     ask(qtbot, win, "tell me about bridges")
-    base = ctl.conversation.last_answer()
+    base, base_events = ctl.conversation.last_answer(), answer_events(ctl)
     ctl.conversation.clear()
     pos, neg = EXAMPLES["Bridges vs other structures"]
     finder = _find(qtbot, win, pos, neg)
@@ -61,6 +62,7 @@ def test_the_finder_finds_features_and_steers_with_a_row_and_with_the_vector(mak
     _back_to_chat(qtbot, win, finder)
     ask(qtbot, win, "tell me about bridges")
     assert ctl.conversation.last_answer() != base
+    assert_steered_towards(ctl, answer_events(ctl), base_events)  # along the bridges-minus-others vector
     win.features.refresh()  # the feature list, the dashboard and the strip chart ignore the vector row
     ctl.features.select(spec.feature)
     assert ctl.conversation.watched() == () and ctl.features.selected is None and win.detail.feature is None

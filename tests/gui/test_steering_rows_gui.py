@@ -9,6 +9,7 @@ from conftest import ask, make_tiny_loader
 from conftest import set_sampling as _sampling
 from desktop_sae.core.steering.specs import VECTOR_METHODS
 from desktop_sae.core.steering.vectors import SteeringVector, load_vector, save_vector
+from steer_direction import answer_events, assert_steered_towards
 
 pytestmark = pytest.mark.gui
 
@@ -28,7 +29,7 @@ def test_a_vector_file_loads_into_the_window_steers_and_saves(make_window, tiny_
     ctl = win.controller
     _sampling(win, max_new_tokens=12, temperature=0.0)
     ask(qtbot, win, "the bridge")
-    plain = ctl.conversation.last_answer()
+    plain, plain_events = ctl.conversation.last_answer(), answer_events(ctl)
     path, v = _vector_file(tmp_path, "bridge-ish", 64)
     _open(monkeypatch, path)
     win.menu_actions.load_vector.trigger()
@@ -42,6 +43,7 @@ def test_a_vector_file_loads_into_the_window_steers_and_saves(make_window, tiny_
     ctl.conversation.regenerate()
     qtbot.waitUntil(lambda: not ctl.conversation.busy, timeout=20_000)
     assert ctl.conversation.last_answer() != plain
+    assert_steered_towards(ctl, answer_events(ctl), plain_events)  # along the loaded vector
     # save the (selected) vector row and read it back
     out = tmp_path / "saved.safetensors"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog
 from conftest import ask, make_tiny_loader, set_sampling
 from desktop_sae.core.training.run_specs import saes_dir
 from desktop_sae.core.training.trainer import TopKTrainer
+from steer_direction import answer_events, assert_steered_towards
 from tiny import TRAIN_TEXT
 
 pytestmark = pytest.mark.gui
@@ -98,7 +99,7 @@ def test_train_watch_use_and_steer_with_the_new_sae(make_window, tiny_sae_dir, q
 
     set_sampling(win, temperature=0.0, max_new_tokens=12)
     ask(qtbot, win, "the bridge")
-    default = ctl.conversation.last_answer()
+    default, default_events = ctl.conversation.last_answer(), answer_events(ctl)
     f = int(np.argmax(ctl.model.info.max_activation))  # the new SAE's strongest feature
     win.steer_feature(f)
     ctl.steering.set_strength(f, 8.0)  # 8 x its max activation
@@ -106,6 +107,7 @@ def test_train_watch_use_and_steer_with_the_new_sae(make_window, tiny_sae_dir, q
     ctl.conversation.clear()
     ask(qtbot, win, "the bridge")
     assert ctl.conversation.last_answer() != default
+    assert_steered_towards(ctl, answer_events(ctl), default_events)  # towards the trained SAE's feature
 
 
 def test_cancel_then_resume_from_the_dialog(make_window, tiny_sae_dir, qtbot, monkeypatch, tmp_path, slow_steps):

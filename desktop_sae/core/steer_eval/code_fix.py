@@ -10,7 +10,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,9 +41,20 @@ class Snippet:
         return function_name(self.code)
 
 
+def recorded_features(root: Path | None = None) -> tuple[int, ...]:
+    """The feature the shipped fix-code record chose (``demo_features.json`` → ``code_fix`` → ``chosen``): the bundled
+    SAE's code-error feature; empty when there is no record."""
+    try:
+        doc = json.loads(((root or resources_dir()) / "demo_features.json").read_text(encoding="utf-8"))
+        return (int(doc["code_fix"]["chosen"]["feature"]),)
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
+
+
 @dataclass(frozen=True)
 class FixSettings:
-    features: tuple[int, ...] = (576,)  # candidates, each steered alone; the best is chosen on the selection half
+    # candidates, each steered alone; the best is chosen on the selection half (default: the recorded one)
+    features: tuple[int, ...] = field(default_factory=recorded_features)
     strengths: tuple[float, ...] = (-1.0, -2.0, -4.0)  # x the feature's max activation
     method: str = "add"
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -187,12 +198,13 @@ def _answers(attempts: Sequence[Attempt]) -> list[dict]:
     return [asdict(a) for a in attempts]
 
 
-def evaluate_code_fix(session: Session, snippets: Sequence[Snippet], settings: FixSettings = FixSettings(),
+def evaluate_code_fix(session: Session, snippets: Sequence[Snippet], settings: FixSettings | None = None,
                       progress: Callable[[float, str], None] | None = None,
                       cancelled: Callable[[], bool] | None = None, with_answers: bool = True) -> dict:
     """Choose (feature, strength) by fix rate on the selection half, report it against the default on the report
     half; returns a JSON-ready dict (docs/STEERING_EVAL.md, "Fixing code")."""
     t0 = time.perf_counter()
+    settings = settings or FixSettings()
     if not settings.strengths or not settings.features:
         raise ValueError("give at least one feature and one strength")
     sel = [s for s in snippets if s.split == "selection"]
