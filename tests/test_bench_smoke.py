@@ -109,3 +109,15 @@ def test_the_benchmark_runs_in_its_smoke_profile_and_writes_a_well_formed_result
         _get(rec["summary"], key)
     assert rec.get("quick" if name == ENGINE else "smoke") is True
     print(f"{name}: {seconds:.1f} s")
+
+
+def test_the_readme_speed_table_is_the_one_its_results_file_gives():
+    """The README's engine table is ``desktop-sae bench engine --table docs/results/bench/bench_engine.json``."""
+    import re
+
+    from desktop_sae.core.engine.benchmark import engine_table
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- engine-table -->\n(.*?)\n<!-- /engine-table -->", readme, re.S)
+    record = json.loads((ROOT / "docs" / "results" / "bench" / "bench_engine.json").read_text(encoding="utf-8"))
+    assert block and block.group(1) == engine_table(record)

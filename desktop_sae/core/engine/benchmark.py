@@ -171,7 +171,10 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
         costs = [100 * (rows[k]["median_vs_b"] - 1) for k in rows
                  if k[:2] in ("c:", "d:", "e:") and f" {lab} +" in k and rows[k]["median_vs_b"] is not None]
         key = lab.split(" ")[0] + ("_mv" if "[mv]" in lab else "")
-        out[f"vs_generate_fp32_median_{key}"] = round(rows[f"b: engine {lab}"]["median_vs_a"], 2)
+        b = rows[f"b: engine {lab}"]
+        out[f"vs_generate_fp32_median_{key}"] = round(b["median_vs_a"], 2)
+        # run-to-run noise: the plain engine's range over the repeats, as a share of its median
+        out[f"plain_engine_spread_pct_{key}"] = round(100 * (max(b["all"]) - min(b["all"])) / b["median_tok_s"], 1)
         if costs:
             out[f"sae_and_steering_cost_pct_{key}"] = {"min": round(min(costs), 1), "max": round(max(costs), 1)}
     if "kernels" in result:
