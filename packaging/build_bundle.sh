@@ -33,3 +33,4 @@ trap 'rm -rf "$home"' EXIT
 env -i PATH="$PATH" HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_CACHE_HOME="$home/.cache" \
   XDG_DATA_HOME="$home/.local/share" QT_QPA_PLATFORM=offscreen LANG=C.UTF-8 \
   dist/desktop-sae/desktop-sae selftest --quick
+echo "measure it (size, start times; writes docs/results/bench/bundle.json): .venv/bin/python packaging/measure_bundle.py"

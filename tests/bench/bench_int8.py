@@ -8,7 +8,10 @@ packaging/corpus/heldout/natural_prose.jsonl), both models read the same context
   cross-entropy of the text under each model;
 - the SAE on each model's activations: explained variance, L0, delta loss (core.training.sae_evaluation).
 
-  python tests/bench/bench_int8.py [--corpus packaging/corpus/heldout/natural_prose.jsonl] [--tokens 8192] [--json F]
+  python tests/bench/bench_int8.py [--corpus packaging/corpus/heldout/natural_prose.jsonl] [--tokens 8192]
+
+writes docs/results/bench/int8_effect_heldout.json, or int8_effect_<corpus file's stem>.json with ``--corpus``
+(``--json`` elsewhere; ``--smoke``: a few seconds).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
+import _bench
 import numpy as np
 import torch
 
@@ -67,12 +72,33 @@ def compare(a, b, sae, contexts, bos: int, max_tokens: int) -> dict:
             "ce_bfloat16": ce_a / n, "ce_int8": ce_b / n}
 
 
+def summarise(out: dict) -> dict:
+    """bfloat16 -> int8, as the docs quote it."""
+    m, bf, q = out["model"], out["sae"]["bfloat16"], out["sae"]["int8"]
+    r = lambda x, n: round(x, n)  # noqa: E731
+    return {"positions": m["positions"], "residual_rel_error_median": r(m["residual_rel_error_median"], 4),
+            "residual_rel_error_p99": r(m["residual_rel_error_p99"], 4),
+            "residual_cosine_mean": r(m["residual_cosine_mean"], 4),
+            "residual_cosine_min": r(m["residual_cosine_min"], 3),
+            "argmax_agreement": r(m["argmax_agreement"], 4), "kl_nats_mean": r(m["kl_nats"], 4),
+            "ce_nats": {"bfloat16": r(m["ce_bfloat16"], 4), "int8": r(m["ce_int8"], 4)},
+            "sae_explained_variance": {"bfloat16": r(bf["explained_variance"], 4),
+                                       "int8": r(q["explained_variance"], 4)},
+            "sae_delta_loss": {"bfloat16": r(bf["delta_loss"], 3), "int8": r(q["delta_loss"], 3)},
+            "sae_features": out["sae_features"]}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", nargs="*", default=None)
     ap.add_argument("--tokens", type=int, default=8192)
-    ap.add_argument("--json", default=None)
+    _bench.add_args(ap, None)
     args = ap.parse_args()
+    load_before = _bench.start()
+    default = _bench.RESULTS / (f"int8_effect_{Path(args.corpus[0]).stem}.json" if args.corpus
+                                else "int8_effect_heldout.json")
+    if args.smoke:
+        args.tokens = 256
     from desktop_sae.core.engine.models import load_model
     from desktop_sae.core.sae.formats import load_sae
     from desktop_sae.core.support.paths import default_sae_dir
@@ -81,15 +107,14 @@ def main() -> int:
     bf, q = load_model(dtype="bfloat16"), load_model(dtype="int8")
     sae = load_sae(default_sae_dir())
     contexts, bos, source = _contexts(args, bf, sae)
-    out = {"source": source, "model": compare(bf.model, q.model, sae, contexts, bos, args.tokens), "sae": {}}
+    out = {"source": source, "tokens": args.tokens, "sae_features": sae.cfg.d_sae,
+           "model": compare(bf.model, q.model, sae, contexts, bos, args.tokens), "sae": {}}
     for name, lm in (("bfloat16", bf), ("int8", q)):
         s = load_sae(default_sae_dir()).to(dtype=lm.dtype)
         r = evaluate(lm.model, s, contexts, s.cfg.hook_name, bos, max_tokens=args.tokens)
         out["sae"][name] = {k: r[k] for k in ("tokens", "explained_variance", "l0", "delta_loss", "ce_clean")}
     print(json.dumps(out, indent=1))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+    _bench.write(args, default, summarise(out), out, load_before)
     return 0
 
 

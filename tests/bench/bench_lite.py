@@ -7,7 +7,9 @@
     dtype, plain / with the bundled SAE / with the SAE and 3 additive steered features, plus transformers'
     own ``generate()`` in float32. Configurations are interleaved; medians are reported.
 
-  python tests/bench/bench_lite.py --repeats 5 --loads 5 --json /tmp/bench_lite.json
+  python tests/bench/bench_lite.py --repeats 5 --loads 7
+
+writes docs/results/bench/lite_vs_transformers.json (``--json`` elsewhere; ``--smoke``: a few seconds).
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ import subprocess
 import sys
 import time
 
+import _bench
+
+DEFAULT = _bench.RESULTS / "lite_vs_transformers.json"
 LOAD_CODE = (
     "import time, sys; t=time.perf_counter()\n"
     "import torch; t0=time.perf_counter()\n"
     "from desktop_sae.core.engine.models import load_model\n"
     "t1=time.perf_counter(); lm=load_model(); t2=time.perf_counter()\n"
-    "from desktop_sae.core.steering.specs import SamplingConfig\n"
+    "from desktop_sae.core.engine.sampling import SamplingConfig\n"
     "from desktop_sae.core.support.paths import default_sae_dir\n"
     "from desktop_sae.core.sae.formats import load_sae\n"
     "from desktop_sae.core.engine.session import Session\n"
@@ -116,15 +121,41 @@ def decode_rates(n_tokens: int, repeats: int, dtypes: list[str]) -> dict:
     return {"median_tok_s": med, "all": rates, "same_tokens_as_transformers": same}
 
 
+def summarise(result: dict) -> dict:
+    """Medians the docs quote: start-up of each engine, and decoding tok/s with the lite/transformers ratios."""
+    out: dict = {"statistic": "medians over the fresh processes (start-up) and over the repeats (decoding)"}
+    if "load" in result:
+        for e, m in result["load"]["median"].items():
+            out[f"{e}_first_token_s_median"] = round(m["first_token_s"], 2)
+            out[f"{e}_load_model_s_median"] = round(m["load_s"], 2)
+            out[f"{e}_imports_s_median"] = round(m["import_s"], 2)
+        out["loads"] = len(result["load"]["runs"]["lite"])
+    if "decode" in result:
+        med = result["decode"]["median_tok_s"]
+        out["tok_s_median"] = {k: round(v, 1) for k, v in med.items()}
+        ratios = {k[5:]: v / med["transformers" + k[4:]] for k, v in med.items() if k.startswith("lite ")}
+        out["lite_vs_transformers_median"] = {k: round(v, 2) for k, v in ratios.items()}
+        for dt in {k.split()[0] for k in ratios}:
+            r = [v for k, v in ratios.items() if k.startswith(dt)]
+            out[f"lite_vs_transformers_{dt}_min"], out[f"lite_vs_transformers_{dt}_max"] = round(min(r), 2), round(
+                max(r), 2)
+        out["same_tokens_as_transformers"] = f"{sum(result['decode']['same_tokens_as_transformers'].values())}/" \
+                                             f"{len(result['decode']['same_tokens_as_transformers'])}"
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--loads", type=int, default=5)
+    ap.add_argument("--loads", type=int, default=7)
     ap.add_argument("--dtypes", default="bfloat16,float32")
-    ap.add_argument("--json", default=None)
+    _bench.add_args(ap, DEFAULT)
     a = ap.parse_args()
-    result = {}
+    load_before = _bench.start()
+    if a.smoke:
+        a.tokens, a.repeats, a.loads, a.dtypes = 4, 1, 1, "bfloat16"
+    result: dict = {"tokens": a.tokens, "repeats": a.repeats, "dtypes": a.dtypes.split(",")}
     if a.loads:
         result["load"] = load_times(a.loads)
         for e, m in result["load"]["median"].items():
@@ -140,9 +171,7 @@ def main() -> int:
             ratio = f"  x{v / med[other]:.2f} vs transformers" if other in med else ""
             print(f"{k:34s} {v:6.1f} tok/s{ratio}")
         print("same greedy tokens as transformers:", d["same_tokens_as_transformers"])
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(result, f, indent=1)
+    _bench.write(a, DEFAULT, summarise(result), result, load_before)
     return 0
 
 

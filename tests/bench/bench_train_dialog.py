@@ -2,7 +2,9 @@
 the app loads it), File → Train an SAE…, the built-in recipe, Start — and report the time per stage and the
 evaluation. PNGs of the dialog mid-training and at the end go to --shots.
 
-  python tests/bench/bench_train_dialog.py --tokens 200000 --width 1024 --shots shots --json out.json
+  python tests/bench/bench_train_dialog.py --tokens 200000 --width 1024 --shots shots
+
+writes docs/results/bench/train_dialog.json (``--json`` elsewhere; ``--smoke``: the smallest run the app allows).
 
 The SAE lands in a temporary data folder (or --data-dir). Torch threads follow the app's rule (all cores but one
 for the worker, unless OMP_NUM_THREADS says otherwise).
@@ -18,6 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import _bench
+
+DEFAULT = _bench.RESULTS / "train_dialog.json"
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
@@ -28,8 +33,13 @@ def main(argv=None) -> int:
     ap.add_argument("--layer", type=int, default=12)
     ap.add_argument("--shots", default=None, help="folder for the dialog's PNGs")
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--json", default=None)
+    _bench.add_args(ap, DEFAULT)
     args = ap.parse_args(argv)
+    load_before = _bench.start()
+    if args.smoke:
+        from desktop_sae.core.training.run_specs import MIN_TOKENS
+
+        args.tokens, args.width, args.k, args.passes = MIN_TOKENS, 64, 8, 1
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ["DESKTOP_SAE_DATA_DIR"] = args.data_dir or tempfile.mkdtemp(prefix="desktop-sae-train-bench-")
     os.environ["DESKTOP_SAE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="desktop-sae-train-bench-config-")
@@ -58,7 +68,6 @@ def main(argv=None) -> int:
     win.menu_actions.train.trigger()
     dlg = win.train_dialog
     dlg.form.set_values(layer=args.layer, width=args.width, k=args.k, tokens=args.tokens, passes=args.passes)
-    load_before = os.getloadavg()
     t0 = time.monotonic()
     dlg.start()
     shot_taken = False
@@ -81,11 +90,12 @@ def main(argv=None) -> int:
     report = {"tokens": args.tokens, "width": args.width, "k": args.k, "passes": args.passes,
               "hook": out.hook, "wall_s": round(wall, 1), "stage_seconds": dict(out.stage_seconds),
               "evaluation": dict(out.evaluation or {}), "torch_threads": torch.get_num_threads(),
-              "cpu_count": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
-              "points": len(dlg.run.points), "path": out.path}
+              "points": len(dlg.run.points), "path": str(out.path)}
     print(json.dumps(report, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
+    ev = report["evaluation"]
+    summary = {"wall_s": report["wall_s"], "stage_s": {k: round(v, 1) for k, v in report["stage_seconds"].items()},
+               **{k: round(ev[k], 4) for k in ("explained_variance", "delta_loss") if isinstance(ev.get(k), float)}}
+    _bench.write(args, DEFAULT, summary, report, load_before)
     win.close()
     return 0
 

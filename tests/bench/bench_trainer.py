@@ -5,7 +5,11 @@ same held-out rows (the store's last --eval rows). SAELens runs in its own virtu
 dependency): python -m venv V; V/bin/pip install sae-lens.
 
   python tests/bench/bench_trainer.py --store work_data/default/acts_L12 --saelens-python V/bin/python \
-      --tokens 204800 --json work_data/bench_trainer.json
+      --tokens 204800 --collect
+
+writes docs/results/corpus/bench_trainer.json (``--json`` elsewhere). ``--smoke``: a few seconds on synthetic
+activations, ours only (plus one batch of collection). ``--summarise FILE`` adds the summary and meta block to a
+results file written before they existed (a bare list of rows), from its own rows.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import sys
 import time
 from pathlib import Path
 
+import _bench
 import numpy as np
 import torch
+
+DEFAULT = _bench.ROOT / "docs" / "results" / "corpus" / "bench_trainer.json"
 
 
 def _rows(store_dir: str, lo: int, hi: int) -> torch.Tensor:
@@ -121,9 +128,53 @@ def run_collect_speed(a) -> dict:
             "full_forward_tokens_per_s": n / full, "speedup_vs_full_forward": full / dt}
 
 
+def summarise(results: list[dict]) -> dict:
+    """Each trainer's tokens/s and explained variance, and the collection speed, as the docs would quote them."""
+    out: dict = {"statistic": "one run each, in the same process"}
+    for r in results:
+        impl = r["impl"]
+        key = ("ours_" + impl.split("(")[1].split()[0] if impl.startswith("ours") else
+               "saelens" + ("_sparse" if "True" in impl else "") if impl.startswith("SAELens") else "collect")
+        row = {"tokens_per_s": round(r["tokens_per_s"])}
+        if "explained_variance" in r:
+            row["explained_variance"] = round(r["explained_variance"], 3)
+        if r.get("speed_vs_saelens_default"):
+            row["speed_vs_saelens_default"] = round(r["speed_vs_saelens_default"], 2)
+        if "speedup_vs_full_forward" in r:
+            row["speedup_vs_full_forward"] = round(r["speedup_vs_full_forward"], 2)
+        out[key] = row
+    return out
+
+
+def resummarise(path: Path) -> None:
+    """Turn an old results file (a list of rows) into {meta, summary, results}; its meta is the commit's date."""
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(rows, dict):
+        meta, rows = rows["meta"], rows["results"]
+    else:
+        meta = _bench.commit_meta(path, ["packaging/corpus/results/bench_trainer.json"],
+                                  "measured before results files carried a meta block: the date is that of the "
+                                  "commit that added the file (then packaging/corpus/results/bench_trainer.json); "
+                                  "the machine, load, versions and "
+                                  "exact command were not recorded")
+    rec = {"meta": meta, "summary": summarise(rows), "results": rows}
+    path.write_text(json.dumps(rec, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def synthetic_store(folder: Path, rows: int, d: int = 576) -> str:
+    """A store of random heavy-tailed activations (the smoke run: no model, no corpus needed)."""
+    from desktop_sae.core.training.activation_store import ActivationStore
+
+    st = ActivationStore.create(folder, d, rows, np.zeros((1, 2), dtype=np.int32))
+    g = np.random.default_rng(0)
+    st.acts[:] = (g.standard_normal((rows, d)) * g.exponential(1.0, (rows, 1))).astype(np.float16)
+    st.commit(n_tokens=rows, complete=True)
+    return str(folder)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--store", required=True)
+    ap.add_argument("--store", default=None, help="an activation store (required unless --smoke)")
     ap.add_argument("--impl", default="both", choices=["ours", "saelens", "both"])
     ap.add_argument("--saelens-python", default="work_data/saelens-venv/bin/python")
     ap.add_argument("--saelens-sparse", action="store_true")
@@ -134,14 +185,27 @@ def main(argv=None) -> int:
     ap.add_argument("--k", type=int, default=32)
     ap.add_argument("--batch", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--json", default=None)
+    _bench.add_args(ap, DEFAULT)
+    ap.add_argument("--summarise", default=None, metavar="FILE", help="only add summary and meta to an old file")
     ap.add_argument("--collect", action="store_true", help="also measure activation collection on the bundled model")
     ap.add_argument("--collect-batches", type=int, default=8)
     ap.add_argument("--hook", default="blocks.12.hook_resid_post")
     a = ap.parse_args(argv)
+    if a.summarise:
+        resummarise(Path(a.summarise))
+        return 0
     if a.impl == "saelens":
         print(json.dumps(run_saelens(a)))
         return 0
+    load_before = _bench.start()
+    if a.smoke:
+        import tempfile
+
+        a.tokens, a.eval, a.width, a.batch, a.impl, a.collect_batches = 4096, 1024, 256, 1024, "ours", 1
+        a.threads, a.collect = 1, True
+        a.store = a.store or synthetic_store(Path(tempfile.mkdtemp(prefix="bench-trainer-")) / "acts", 20_000 + 1024)
+    if not a.store:
+        ap.error("--store is required (an activation store; see desktop_sae.core.training.activation_store)")
     results = [run_ours(a)]
     if a.impl == "both" and a.select_dtype == "float32":
         a.select_dtype = "bfloat16"
@@ -169,8 +233,7 @@ def main(argv=None) -> int:
             continue
         print(f"{r['impl']:55s} {r['tokens_per_s']:8.0f} tok/s  EV {r['explained_variance']:.4f}  "
               f"x{r.get('speed_vs_saelens_default') or 0:.2f}")
-    if a.json:
-        Path(a.json).write_text(json.dumps(results, indent=1))
+    _bench.write(a, DEFAULT, summarise(results), {"results": results}, load_before)
     return 0
 
 
