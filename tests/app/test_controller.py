@@ -47,11 +47,10 @@ def test_a_long_job_reports_progress_and_partials_and_cancels_mid_way(runner):
     assert [m.fraction for m in msgs if isinstance(m, JobProgress)] == sorted(
         m.fraction for m in msgs if isinstance(m, JobProgress)
     )
-    t0 = time.monotonic()
     runner.cancel(jid)
+    at_cancel = len(steps_done)  # the flag is set once cancel() returns; counted, not timed
     end = _drain(runner, lambda m: isinstance(m, (JobCancelled, JobDone, JobFailed)))[-1]
-    assert isinstance(end, JobCancelled) and 20 <= end.result < 10_000
-    assert time.monotonic() - t0 < 1.0  # honoured at the next step
+    assert isinstance(end, JobCancelled) and 20 <= end.result <= at_cancel + 1  # honoured at the next step
     assert len(steps_done) == end.result
 
 
@@ -124,14 +123,25 @@ def test_chat_streams_tokens_and_keeps_the_conversation(make_controller):
 
 
 def test_stop_keeps_the_partial_answer(make_controller):
+    """Stop ends the answer before the next token, counted on the worker's side (not timed: the wait only guards
+    against a hang; ignoring Stop would take the 2000 tokens 20 s), and the answer keeps every token made."""
     ctl = make_controller(delay=0.01)
+    made, generate = [], ctl.runner.session.generate
+
+    def counting(*a, on_token=None, **kw):
+        return generate(*a, on_token=lambda e: (made.append(e) if not e.is_prompt else None, on_token(e)), **kw)
+
+    ctl.runner.session.generate = counting
     ctl.conversation.set_sampling(SamplingConfig(seed=1, max_new_tokens=2000, temperature=1.0))
     ctl.conversation.send("go on")
     ctl.wait_until(lambda: len(ctl.conversation.stream.get("main", ())) >= 5, 20)
     ctl.conversation.stop()
-    ctl.wait_until(lambda: not ctl.conversation.busy, 5)
+    at_stop = len(made)  # the cancel flag is set once stop() returns
+    ctl.wait_until(lambda: not ctl.conversation.busy, 15)
     last = ctl.conversation.turns[-1]
-    assert last.role == "assistant" and last.stop_reason == "cancelled" and 5 <= len(last.events["main"]) < 500
+    assert last.role == "assistant" and last.stop_reason == "cancelled"
+    assert 5 <= len(last.events["main"]) <= at_stop + 1, (len(last.events["main"]), at_stop)  # none begun after Stop
+    assert list(last.events["main"]) == made
 
 
 def test_a_failing_answer_is_reported_and_regenerate_retries(make_controller, runner):

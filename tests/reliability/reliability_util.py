@@ -18,9 +18,33 @@ HEAVY = PROFILE == "heavy"
 CI_EXAMPLES, HEAVY_EXAMPLES = 2_000, 10_000
 CRASH_TRIALS = 100 if HEAVY else 20  # random SIGKILLs per writer
 
-# target -> outcome -> count (printed by conftest at the end of the run)
+# target -> outcome -> count (printed by conftest at the end of the run, and written to the results file)
 TALLY: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
 NOTES: list[str] = []  # other figures for the summary
+FIGURES: dict[str, dict[str, int]] = collections.defaultdict(dict)  # e.g. temporary files left per writer
+
+# DESKTOP_SAE_RELIABILITY_RESULTS=DIR: write the run's results files there (run_heavy.sh: docs/results/reliability)
+RESULTS_DIR = os.environ.get("DESKTOP_SAE_RELIABILITY_RESULTS", "").strip() or None
+
+
+def load_average() -> float | None:
+    from desktop_sae.core.support.results_file import load_average as la
+
+    return la()
+
+
+def write(name: str, data: dict, load_before: float | None) -> None:
+    """Write ``RESULTS_DIR/name`` (meta block, then ``data``) with the pytest command line that ran."""
+    import sys
+
+    from desktop_sae.core.support.results_file import write_results
+
+    command = os.environ.get("DESKTOP_SAE_RELIABILITY_COMMAND")  # set by run_heavy.sh
+    if not command:
+        env = [f"{k}={os.environ[k]}" for k in ("DESKTOP_SAE_FUZZ", "DESKTOP_SAE_SOAK", "DESKTOP_SAE_SOAK_REAL",
+                                                "DESKTOP_SAE_RELIABILITY_RESULTS") if os.environ.get(k)]
+        command = " ".join([*env, "python -m pytest", *sys.argv[1:]])
+    write_results(os.path.join(str(RESULTS_DIR), name), data, load_before=load_before, command=[command])
 
 
 def tally(target: str, outcome: str) -> None:
