@@ -71,6 +71,7 @@ def _write_results(stats) -> None:
                   "child_processes": usage[1].ru_utime + usage[1].ru_stime}
     ru.write(f"{ru.PROFILE}_profile.json", {
         "summary": summary, "cpu_s": {k: round(v, 1) for k, v in cpu_detail.items()},
+        "failed_tests": sorted({r.nodeid for k in ("failed", "error") for r in stats.get(k, ())}),
         "test_seconds": {k: round(v, 2) for k, v in sorted(_DURATIONS.items())}, "notes": ru.NOTES}, _LOAD_BEFORE)
 
 

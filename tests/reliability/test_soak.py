@@ -145,6 +145,7 @@ def test_soak_generations_with_random_user_actions(tmp_path, tiny_sae_dir):
         "rss_peak_after_warmup_mb": peak, "growth_peak_pct": round(100 * growth, 2),
         "growth_end_pct": round(100 * growth_end, 2), "wall_min": round(wall / 60, 1),
         "finished_answers_left_referenced": results_left,
+        "threads_left": len(set(threading.enumerate()) - threads_before),
     }
     print(f"soak: {counts} in {wall:.0f} s, RSS samples (generation, MB) {rss}; {summary}")
     if ru.RESULTS_DIR:
@@ -153,7 +154,7 @@ def test_soak_generations_with_random_user_actions(tmp_path, tiny_sae_dir):
                   "settings": {"temperature": 0.8, "growth_limit": GROWTH_LIMIT, "rss_every": every,
                                "prompts": list(PROMPTS) if REAL else "message <i>"}}, load_before)
     assert not runner.thread.is_alive()
-    assert set(threading.enumerate()) - threads_before == set()
+    assert summary["threads_left"] == 0, set(threading.enumerate()) - threads_before
     assert counts["generations"] == N and counts["stops"] > 0 and counts["sae_reloads"] > 0
     assert results_left == 0, f"{results_left} finished answers still referenced after clearing the conversation"
     assert growth < GROWTH_LIMIT, f"RSS grew {100 * growth:.1f} % after warm-up: {rss}"
