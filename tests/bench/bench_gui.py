@@ -1,6 +1,8 @@
 """GUI benchmark (not a timed test; run it by hand):
 
     QT_QPA_PLATFORM=offscreen python tests/bench/bench_gui.py [--sae DIR] [--tokens 200] [--launches 5]
+    QT_QPA_PLATFORM=offscreen python tests/bench/bench_gui.py --skip stall,search --launches 5 \\
+        --also-transformers --json docs/results/bench/gui_startup.json   # the README's start-up figures
 
 writes docs/results/bench/gui.json (``--json`` elsewhere; ``--smoke``: a few seconds, nothing written by default):
 
@@ -70,17 +72,28 @@ def launch_child(sae: str | None) -> None:
     print("LAUNCH " + json.dumps(out))
 
 
-def bench_launch(sae, repeats=5) -> dict:
-    rows = []
+def _launch_once(sae, engine: str | None) -> dict:
+    env = {**os.environ, "BENCH_T0": repr(time.time())}
+    if engine:
+        env["DESKTOP_SAE_ENGINE"] = engine
+    r = subprocess.run([sys.executable, __file__, "--child"] + (["--sae", sae] if sae else []), env=env,
+                       capture_output=True, text=True, timeout=300)
+    line = next((ln for ln in r.stdout.splitlines() if ln.startswith("LAUNCH ")), None)
+    if line is None:
+        raise RuntimeError(r.stderr[-2000:])
+    return json.loads(line[7:])
+
+
+def bench_launch(sae, repeats=5, engines: tuple[str | None, ...] = (None,)) -> dict:
+    """Launch -> first paint and -> ready, ``repeats`` fresh processes per engine, the engines alternating (None:
+    the app's default; "transformers": DESKTOP_SAE_ENGINE=transformers, the path before the lite engine)."""
+    rows: dict[str | None, list[dict]] = {e: [] for e in engines}
     for _ in range(repeats):
-        env = {**os.environ, "BENCH_T0": repr(time.time())}
-        r = subprocess.run([sys.executable, __file__, "--child"] + (["--sae", sae] if sae else []), env=env,
-                           capture_output=True, text=True, timeout=300)
-        line = next((ln for ln in r.stdout.splitlines() if ln.startswith("LAUNCH ")), None)
-        if line is None:
-            raise RuntimeError(r.stderr[-2000:])
-        rows.append(json.loads(line[7:]))
-    return {"first_paint_s": [round(r["paint"], 3) for r in rows], "ready_s": [round(r["ready"], 3) for r in rows]}
+        for e in engines:
+            rows[e].append(_launch_once(sae, e))
+    out = {f"{e or 'default'}": {"first_paint_s": [round(r["paint"], 3) for r in rs],
+                                 "ready_s": [round(r["ready"], 3) for r in rs]} for e, rs in rows.items()}
+    return {**out.pop("default"), **({"other_engines": out} if out else {})}
 
 
 def _gc_pauses():
@@ -229,6 +242,12 @@ def summarise(res: dict) -> dict:
         out.update(launches=len(ready), first_paint_s_median=round(_bench.median(paint), 2),
                    first_paint_s_min=min(paint), first_paint_s_max=max(paint),
                    ready_s_median=round(_bench.median(ready), 2), ready_s_min=min(ready), ready_s_max=max(ready))
+        for e, r in res["launch"].get("other_engines", {}).items():  # the same launches through another engine
+            p, q = r["first_paint_s"], r["ready_s"]
+            out.update({f"{e}_first_paint_s_median": round(_bench.median(p), 2), f"{e}_first_paint_s_min": min(p),
+                        f"{e}_first_paint_s_max": max(p), f"{e}_ready_s_median": round(_bench.median(q), 2),
+                        f"{e}_ready_s_min": min(q), f"{e}_ready_s_max": max(q),
+                        f"{e}_over_default_ready_median": round(_bench.median(q) / _bench.median(ready), 2)})
     if "stall" in res:
         st = res["stall"]
         out.update(stall_tokens=st["tokens"], stall_gap_p99_ms=st["gap_p99_ms"], stall_gap_max_ms=st["gap_max_ms"],
@@ -247,6 +266,8 @@ def main() -> int:
     _bench.add_args(ap, DEFAULT)
     ap.add_argument("--child", action="store_true")
     ap.add_argument("--skip", default="", help="comma list of launch,stall,search to skip")
+    ap.add_argument("--also-transformers", action="store_true",
+                    help="launches alternate with DESKTOP_SAE_ENGINE=transformers (the path before the lite engine)")
     ap.add_argument("--gc-compare", type=int, default=0, metavar="N",
                     help="only the stall test, N rounds alternating GUI-thread GC and automatic GC (same run)")
     ap.add_argument("--switch-ms", type=float, default=None, help="sys.setswitchinterval for the run (GIL hand-off)")
@@ -274,7 +295,8 @@ def main() -> int:
         res["search"] = bench_search(a.sae, rounds=1 if a.smoke else 5)
         print("search", res["search"], flush=True)
     if "launch" not in skip:
-        res["launch"] = bench_launch(a.sae, a.launches)
+        engines = (None, "transformers") if a.also_transformers else (None,)
+        res["launch"] = bench_launch(a.sae, a.launches, engines)
         print("launch", res["launch"], flush=True)
     if "stall" not in skip:
         res["stall"] = bench_stall(a.sae, a.tokens, idle_s=idle_s)

@@ -129,6 +129,7 @@ def summarise(result: dict) -> dict:
             out[f"{e}_first_token_s_median"] = round(m["first_token_s"], 2)
             out[f"{e}_load_model_s_median"] = round(m["load_s"], 2)
             out[f"{e}_imports_s_median"] = round(m["import_s"], 2)
+            out[f"{e}_torch_import_s_median"] = round(m["torch_s"], 2)
         out["loads"] = len(result["load"]["runs"]["lite"])
     if "decode" in result:
         med = result["decode"]["median_tok_s"]
