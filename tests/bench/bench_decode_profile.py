@@ -126,16 +126,19 @@ def profile_steps(model: Any, ids: list[int], steps: int) -> dict[str, float]:
             "top_level_calls_per_step": top / steps}
 
 
-def _per_call_us(fn: Any, calls: int, blocks: int) -> float:
-    """Median over ``blocks`` of the mean µs per call of ``fn`` over ``calls`` calls."""
-    fn()
-    out = []
+def _per_call_us(fns: dict[str, Any], calls: int, blocks: int) -> dict[str, float]:
+    """Median over ``blocks`` of the mean µs per call of each of ``fns`` over ``calls`` calls; the functions take
+    turns block by block, so a change of the machine's load falls on all of them alike."""
+    for fn in fns.values():
+        fn()
+    out: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(blocks):
-        t = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        out.append(1e6 * (time.perf_counter() - t) / calls)
-    return statistics.median(out)
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            out[k].append(1e6 * (time.perf_counter() - t) / calls)
+    return {k: statistics.median(v) for k, v in out.items()}
 
 
 def micro(model: Any, context: int, calls: int, blocks: int) -> dict[str, float]:
@@ -163,10 +166,9 @@ def micro(model: Any, context: int, calls: int, blocks: int) -> dict[str, float]
 
     with torch.inference_mode():
         diff = float((sdpa().float() - manual().float()).abs().max())
-        res = {"context": context, "sdpa_us": _per_call_us(sdpa, calls, blocks),
-               "manual_attention_us": _per_call_us(manual, calls, blocks), "attention_max_abs_diff": diff}
-        res.update(rms_norm_us=_per_call_us(lambda: norm(x), calls, blocks),
-                   rms_manual_us=_per_call_us(rms_manual, calls, blocks))
+        res = {"context": context, "attention_max_abs_diff": diff,
+               **_per_call_us({"sdpa_us": sdpa, "manual_attention_us": manual}, calls, blocks),
+               **_per_call_us({"rms_norm_us": lambda: norm(x), "rms_manual_us": rms_manual}, calls, blocks)}
     return res
 
 
@@ -176,13 +178,11 @@ def tap_us(session: Any, configs: dict[str, Any], calls: int, blocks: int) -> di
 
     d = session.sae.cfg.d_in
     x = torch.randn(1, 1, d, dtype=session.lm.dtype) * ((session.typical_norm or d ** 0.5) / d ** 0.5)
-    out = {}
+    taps = {name: SAETap(session.sae, session.plan(steering), (), 10) for name, steering in configs.items()}
+    for tap in taps.values():
+        tap.mask = torch.ones(1, 1)
     with torch.inference_mode():
-        for name, steering in configs.items():
-            tap = SAETap(session.sae, session.plan(steering), (), 10)
-            tap.mask = torch.ones(1, 1)
-            out[name] = _per_call_us(lambda t=tap: t(x), calls, blocks)
-    return out
+        return _per_call_us({k: lambda t=t: t(x) for k, t in taps.items()}, calls, blocks)
 
 
 def _rss(n: int) -> dict[str, float]:
@@ -242,9 +242,17 @@ def measure(a: argparse.Namespace) -> dict[str, Any]:
             "bytes_per_pass": {k: _nbytes(v) for k, v in (("bfloat16", rows[chosen]), ("int8", q_rows),
                                                             ("int8 all", q_all))},
             "profile": profile_steps(m, ids, a.profile_steps),
-            "micro": micro(m, len(ids) + a.tokens, a.calls, 5), "raw": raw,
-            "tap_us": tap_us(with_sae, {"sae": SteeringConfig(), "sae + 3 add": add3}, a.calls, 5),
+            "micro": micro(m, len(ids) + a.tokens, a.calls, a.blocks), "raw": raw,
+            "tap_us": tap_us(with_sae, {"sae": SteeringConfig(), "sae + 3 add": add3}, a.calls, a.blocks),
             "peak_rss_mb": None if a.smoke else _rss(16)}
+
+
+def _per_repeat_cost(raw: dict[str, list[float]], config: str, base: str, tokens: int) -> dict[str, float]:
+    """Percent more time per token than ``base``, from each repeat's medians: the median, least and most."""
+    n = max(tokens - 2, 1)  # steps timed per generation
+    a, b = raw[config], raw[base]
+    pct = [100 * (statistics.median(a[i:i + n]) / statistics.median(b[i:i + n]) - 1) for i in range(0, len(a), n)]
+    return {"median": round(statistics.median(pct), 1), "min": round(min(pct), 1), "max": round(max(pct), 1)}
 
 
 def summarise(res: dict[str, Any]) -> dict[str, Any]:
@@ -282,6 +290,7 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
         "top_level_operator_calls_per_step_profiled": r(prof["top_level_calls_per_step"]),
         "sae_encode_cost_pct_median": r(100 * (med["token sae"] / tok - 1), 1),
         "sae_and_3_add_cost_pct_median": r(100 * (med["token sae + 3 add"] / tok - 1), 1),
+        "sae_and_3_add_cost_pct_per_repeat": _per_repeat_cost(raw, "token sae + 3 add", f"token {c}", res["tokens"]),
         "tap_sae_us_median": r(res["tap_us"]["sae"]), "tap_sae_3_add_us_median": r(res["tap_us"]["sae + 3 add"]),
         "tap_sae_3_add_pct_of_token": r(100 * res["tap_us"]["sae + 3 add"] / 1000 / tok, 1),
         "sdpa_us_median": r(mi["sdpa_us"]), "manual_attention_us_median": r(mi["manual_attention_us"]),
@@ -301,12 +310,13 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     ap.add_argument("--profile-steps", type=int, default=16)
-    ap.add_argument("--calls", type=int, default=500, help="calls per timed block of the attention/RMSNorm timings")
+    ap.add_argument("--calls", type=int, default=300, help="calls per timed block of the attention/RMSNorm/tap timings")
+    ap.add_argument("--blocks", type=int, default=15, help="timed blocks of each of those (the median is kept)")
     _bench.add_args(ap, DEFAULT)
     a = ap.parse_args()
     load_before = _bench.start()
     if a.smoke:
-        a.tokens, a.repeats, a.profile_steps, a.calls = 4, 1, 2, 5
+        a.tokens, a.repeats, a.profile_steps, a.calls, a.blocks = 4, 1, 2, 5, 3
     if a.threads:
         torch.set_num_threads(a.threads)
     res = measure(a)
