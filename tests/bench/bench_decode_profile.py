@@ -18,7 +18,8 @@ alone; how long the engine's kernel choice takes; the peak RSS of an app-like se
 
   python tests/bench/bench_decode_profile.py [--tokens 32] [--repeats 7] [--threads 1]
 
-writes docs/results/bench/decoding_profile.json (``--json`` elsewhere; ``--smoke``: a few seconds).
+writes docs/results/bench/decoding_profile.json (``--json`` elsewhere; ``--smoke``: a few seconds). docs/DECODING.md
+quotes a ``--threads 1`` run: on a machine shared with other jobs, two threads' joins wait for their time slices.
 """
 
 from __future__ import annotations
