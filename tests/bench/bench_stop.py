@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = {"prompt": PROMPT, "temperature": 0.8, "max_new_tokens": 64 if a.smoke else 400,
                     "steered": {"feature": 2107, "strength": 2.0}, "stop_after_s": list(wait_range), "seed": a.seed,
                     "smoke": a.smoke, "model_load_s": round(load_s, 2), "sae": Path(ctl.model.info.sae_path or "").name}
-        write_results(a.json, {"summary": summary, "settings": settings, "trials": raw}, load_before=load_before,
+        write_results(a.json, {"summary": summary, "smoke": a.smoke, "settings": settings, "trials": raw},
+                      load_before=load_before,
                       command=["python", "tests/bench/bench_stop.py", *(argv if argv is not None else sys.argv[1:])])
         print(f"wrote {a.json}")
     return 0
