@@ -22,7 +22,9 @@ def parse_explanation(text: str) -> str:
     hits = [m.group(1) for ln in lines if (m := _EXPLANATION.match(ln))]
     if len(lines) != 1 or len(hits) != 1:
         raise MalformedAnswerError(f"expected one line 'Explanation: ...', got {text[:200]!r}")
-    phrase = hits[0].strip().strip('"').strip()
+    phrase = hits[0].strip()
+    if len(phrase) > 1 and phrase[0] == phrase[-1] == '"' and phrase.count('"') == 2:
+        phrase = phrase[1:-1].strip()  # the whole phrase in quotes
     words = len(phrase.split())
     if not phrase or words > protocol.MAX_WORDS_ACCEPTED:
         raise MalformedAnswerError(f"an explanation must have 1..{protocol.MAX_WORDS_ACCEPTED} words, got {words}")
