@@ -42,11 +42,11 @@ def _show(token: str) -> str:
 
 
 def marked_text(ctx: Context, scale: float) -> str:
-    """The context with each active token as ``<<tok>>(level)``, level = round(10 x value / scale) in 1..10."""
+    """The context with each active token as ``<<tok>>(level)``, level = 10 x value / scale rounded half up, in 1..10."""
     out = []
     for t, v in zip(ctx.tokens, ctx.values):
         if v > 0:
-            level = max(1, min(10, round(10 * v / scale))) if scale > 0 else 1
+            level = max(1, min(10, int(10 * v / scale + 0.5))) if scale > 0 else 1
             out.append(f"{protocol.LEFT}{_show(t)}{protocol.RIGHT}({level})")
         else:
             out.append(_show(t))
