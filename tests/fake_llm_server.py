@@ -53,6 +53,7 @@ class FakeLLM:
         self.explained: Counter[int] = Counter()  # explainer requests answered well, per feature
         self.lock = threading.Lock()
         self.auth: list[str] = []
+        self.on_explain = None  # called with the count of explainer answers so far (e.g. to send a Ctrl-C)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -72,6 +73,9 @@ class FakeLLM:
             m = FEATURE.search(user)
             with self.lock:
                 self.explained[int(m.group(1)) if m else -1] += 1
+                n = sum(self.explained.values())
+            if self.on_explain is not None:
+                self.on_explain(n)
             return explain(user)
         return score(system, user)
 

@@ -14,6 +14,7 @@ from . import (
     bench,
     doctor,
     eval_steering,
+    explain_commands,
     feature_commands,
     generate,
     info,
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_app)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for module in (info, generate, eval_steering, bench, train, feature_commands, toy_commands, lesson_commands,
-                   screenshot, asset_commands, neuronpedia, doctor, selftest):
+                   screenshot, asset_commands, neuronpedia, explain_commands, doctor, selftest):
         module.register(sub)
     return p
 

@@ -42,7 +42,7 @@ def _show(token: str) -> str:
 
 
 def marked_text(ctx: Context, scale: float) -> str:
-    """The context with each active token as ``<<tok>>(level)``, level = 10 x value / scale rounded half up, in 1..10."""
+    """The context with each active token as ``<<tok>>(level)``: level = 10 x value / scale, rounded, in 1..10."""
     out = []
     for t, v in zip(ctx.tokens, ctx.values):
         if v > 0:

@@ -16,7 +16,7 @@ from .answers import parse_explanation, parse_verdicts
 from .client import CallFailedError, ChatClient
 from .contexts import ContextBank, FeatureContexts
 from .prompts import Sample, batches, detection_samples, explainer_messages, fuzzing_samples, scorer_messages
-from .stats import Confusion
+from .stats import Confusion, mean_with_bootstrap
 from .store import Explanation, ExplanationStore, FeatureScore, ScoreStore, now
 
 Progress = Callable[[float, str], None]
@@ -166,3 +166,19 @@ def score_explanations(bank: ContextBank, features: Sequence[int], variants: Seq
         if progress is not None:
             progress((n + 1) / len(work), f"scored {done}, failed {failed} of {len(work)} ({v})")
     return RunSummary(done, failed, skipped, False, client.calls - calls0)
+
+
+def score_summary(scores: ScoreStore, features: Sequence[int] | None = None, seed: int = 0
+                  ) -> dict[str, dict[str, dict[str, float | int]]]:
+    """Per variant and scorer: the mean balanced accuracy over features (restricted to ``features`` if given)
+    with its 95 % bootstrap interval over features, and how many features."""
+    keep = None if features is None else set(features)
+    out: dict[str, dict[str, dict[str, float | int]]] = {}
+    for v, per in scores.scores.items():
+        rows = [s for f, s in sorted(per.items()) if keep is None or f in keep]
+        out[str(v)] = {}
+        for sc in protocol.Scorer:
+            mean, lo, hi = mean_with_bootstrap([s.balanced_accuracy(sc) for s in rows], seed=seed)
+            out[str(v)][str(sc)] = {"mean": round(mean, 4), "low": round(lo, 4), "high": round(hi, 4),
+                                    "features": len(rows)}
+    return out

@@ -1,0 +1,63 @@
+"""``desktop-sae explain`` and ``score-explanations`` on a tiny model folder, a tiny SAE and a fake chat server:
+estimate and progress on stderr, Ctrl-C keeps what is done, a second run resumes, the summary table."""
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from desktop_sae.cli import main
+from desktop_sae.core.explanations.store import ExplanationStore, ScoreStore
+from desktop_sae.core.sae.formats import save_sae
+from fake_llm_server import FakeLLM
+from tiny import TRAIN_TEXT, random_sae, tiny_model, tiny_tokenizer
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli_explain")
+    tiny_model("llama").save_pretrained(root / "model")
+    tiny_tokenizer().save_pretrained(root / "model")
+    save_sae(random_sae(model_name="model"), root / "sae")
+    words = TRAIN_TEXT.split()
+    rng = np.random.default_rng(0)
+    (root / "corpus.txt").write_text("\n".join(" ".join(rng.choice(words, size=30)) for _ in range(400)))
+    return root
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    server = FakeLLM()
+    monkeypatch.setenv("DESKTOP_SAE_LLM_URL", server.url)
+    monkeypatch.setenv("DESKTOP_SAE_LLM_MODEL", "fake-cli")
+    yield server
+    server.close()
+
+
+def test_explain_ctrl_c_resume_then_score(files, fake, capsys, tmp_path):
+    base = ["--model", str(files / "model"), "--sae", str(files / "sae"), "--corpus", str(files / "corpus.txt"),
+            "--windows", "300", "--out", str(tmp_path), "--parallel", "1"]
+    fake.on_explain = lambda n: n == 3 and os.kill(os.getpid(), signal.SIGINT)
+    assert main(["explain", *base, "--features", "0-99"]) == 0
+    err = capsys.readouterr().err
+    assert "about 100 calls" in err and "stopped (run again to resume)" in err
+    first = ExplanationStore.beside(tmp_path)
+    assert len(first.explanations) == 3  # the call in flight finished, nothing after it
+    fake.on_explain = None
+    assert main(["explain", *base, "--features", "0-99", "--limit", "40"]) == 0
+    err = capsys.readouterr().err
+    assert "about 40 calls" in err and "explaining done" in err
+    second = ExplanationStore.beside(tmp_path)
+    assert set(first.explanations) < set(second.explanations) and max(fake.explained.values()) == 1
+    assert all(e.explainer == "fake-cli" for e in second.explanations.values())
+
+    code = main(["score-explanations", *base, "--features", "0-99", "--variants", "own,random_other", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "calls to" in err
+    table = json.loads(out)
+    scored = ScoreStore.beside(tmp_path)
+    assert table["own"]["detection"]["features"] == len(scored.scores[next(iter(scored.scores))]) > 0
+    assert 0 <= table["own"]["fuzzing"]["low"] <= table["own"]["fuzzing"]["mean"] <= table["own"]["fuzzing"]["high"]
+    assert main(["score-explanations", *base, "--variants", "nonsense"]) == 2
