@@ -92,6 +92,7 @@ def _setup(args):
     bank = ContextBank.build(lm.model, lm.tokenizer, session.sae, session.hook_name, windows, seed=args.seed,
                              skip_ids=session.special_ids, unembedding=lm.model.get_output_embeddings().weight,
                              progress=throttled_progress())
+    args.hook_name = session.hook_name
     return ChatClient(settings), bank, folder, features
 
 
@@ -112,7 +113,7 @@ def cmd_explain(args) -> int:
 
     client, bank, folder, features = _setup(args)
     store = ExplanationStore.beside(folder)
-    store.sae = {"d_sae": bank.d_sae, "hook_name": getattr(args, "hook", None) or "", "windows": len(bank.windows)}
+    store.sae = {"d_sae": bank.d_sae, "hook_name": args.hook_name, "windows": len(bank.windows), "seed": args.seed}
     todo = _limited(features, set(store.explanations), args.limit)
     print(f"about {explain_call_estimate(todo, store)} calls to {client.settings.endpoint} "
           f"({client.settings.model}); writing {store.path}", file=sys.stderr)
