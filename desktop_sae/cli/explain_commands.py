@@ -67,6 +67,7 @@ class _CtrlC:
 
 
 def _setup(args):
+    from ..core.explanations import protocol
     from ..core.explanations.client import ChatClient, ChatSettings
     from ..core.explanations.contexts import ContextBank
     from ..core.explanations.corpus_windows import corpus_documents, token_windows
@@ -79,7 +80,8 @@ def _setup(args):
     session = session_from_args(args, quiet=True)
     if session.sae is None or session.hook_name is None:
         raise ValueError("no SAE loaded; give --sae")
-    folder = Path(args.out) if args.out else sae_folder(getattr(args, "sae", None) or default_sae_dir())
+    args.sae_dir = sae_folder(getattr(args, "sae", None) or default_sae_dir())
+    folder = Path(args.out) if args.out else args.sae_dir
     if folder is None:
         raise ValueError("no folder for the explanation files; give --out")
     d_sae = session.sae.cfg.d_sae
@@ -88,7 +90,8 @@ def _setup(args):
         raise ValueError(f"--features must lie in 0..{d_sae - 1}")
     print("reading contexts ...", file=sys.stderr)
     lm = session.lm
-    windows = token_windows(corpus_documents(args.corpus), lm.tokenizer, args.windows, args.seed)
+    docs = corpus_documents(args.corpus, max_chars=args.windows * protocol.WINDOW * 6)
+    windows = token_windows(docs, lm.tokenizer, args.windows, args.seed)
     bank = ContextBank.build(lm.model, lm.tokenizer, session.sae, session.hook_name, windows, seed=args.seed,
                              skip_ids=session.special_ids, unembedding=lm.model.get_output_embeddings().weight,
                              progress=throttled_progress())
@@ -137,7 +140,7 @@ def cmd_score(args) -> int:
     explanations, scores = ExplanationStore.beside(folder), ScoreStore.beside(folder)
     if not explanations.explanations:
         raise ValueError(f"no explanations in {explanations.path}; run desktop-sae explain first")
-    dic = load_dictionary(folder)
+    dic = load_dictionary(args.sae_dir)  # the token-fragment labels beside the SAE
     labels = {i: s for i, s in enumerate(dic.meta["labels"]) if s != "(dead)"} if dic is not None else {}
     done = set.intersection(*(scores.done(v) for v in variants)) if variants else set()
     todo = _limited(features, done, args.limit)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -61,6 +62,7 @@ class ChatClient:
         self.settings = settings
         self.sleep = sleep
         self.calls = 0
+        self._lock = threading.Lock()
 
     def complete(self, messages: Sequence[dict[str, str]]) -> str:
         """One request; raises ``OSError`` (refused, timed out, HTTP error) or ``MalformedAnswerError`` (not a chat
@@ -72,7 +74,8 @@ class ChatClient:
         if s.key:
             headers["Authorization"] = f"Bearer {s.key}"
         req = urllib.request.Request(s.endpoint, data=body, headers=headers, method="POST")
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         with urllib.request.urlopen(req, timeout=s.timeout_s) as r:
             raw = r.read()
         try:
