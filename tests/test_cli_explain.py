@@ -38,17 +38,18 @@ def fake(monkeypatch):
 
 def test_explain_ctrl_c_resume_then_score(files, fake, capsys, tmp_path):
     base = ["--model", str(files / "model"), "--sae", str(files / "sae"), "--corpus", str(files / "corpus.txt"),
-            "--windows", "300", "--out", str(tmp_path), "--parallel", "1"]
+            "--windows", "300", "--out", str(tmp_path), "--parallel", "1", "--contexts", str(tmp_path / "ctx.npz")]
     fake.on_explain = lambda n: n == 3 and os.kill(os.getpid(), signal.SIGINT)
     assert main(["explain", *base, "--features", "0-99"]) == 0
     err = capsys.readouterr().err
-    assert "about 100 calls" in err and "stopped (run again to resume)" in err
+    assert "about 100 calls" in err and "stopped (run again to resume)" in err and "reading contexts" in err
     first = ExplanationStore.beside(tmp_path)
     assert len(first.explanations) == 3  # the call in flight finished, nothing after it
     fake.on_explain = None
     assert main(["explain", *base, "--features", "0-99", "--limit", "40"]) == 0
     err = capsys.readouterr().err
     assert "about 40 calls" in err and "explaining done" in err
+    assert "reading contexts" not in err  # the scanned contexts were reused from --contexts
     second = ExplanationStore.beside(tmp_path)
     assert set(first.explanations) < set(second.explanations) and max(fake.explained.values()) == 1
     assert all(e.explainer == "fake-cli" for e in second.explanations.values())

@@ -10,6 +10,7 @@ import torch
 
 from desktop_sae.core.engine.hooks import capture
 from desktop_sae.core.explanations import protocol, runs
+from desktop_sae.core.explanations.bank_file import load_bank, save_bank
 from desktop_sae.core.explanations.client import ChatClient, ChatSettings
 from desktop_sae.core.explanations.contexts import ContextBank, is_scoring_window
 from desktop_sae.core.explanations.stats import mean_with_bootstrap
@@ -102,6 +103,16 @@ def test_bank_holds_out_scoring_windows_and_reads_the_sae(lm, windows, random_ba
         assert len(fc.score_non_activating) == min(len(fc.score_activating), len(fc.score_non_activating))
         assert fc.density == pytest.approx(float((acts[:, 1:, f] > 0).float().mean()), rel=1e-3)
         assert len(fc.promoted) == protocol.N_LOGITS
+
+
+def test_a_saved_bank_gives_the_same_contexts(random_bank, tmp_path):
+    key = {"corpus": ["x"], "windows": 300}
+    save_bank(random_bank, tmp_path / "bank.npz", key)
+    again = load_bank(tmp_path / "bank.npz", key)
+    assert again is not None and load_bank(tmp_path / "bank.npz", {**key, "windows": 301}) is None
+    assert load_bank(tmp_path / "none.npz", key) is None
+    for f in range(0, random_bank.d_sae, 17):
+        assert again.contexts(f) == random_bank.contexts(f)
 
 
 def test_explain_and_score_end_to_end_with_cancel_and_resume(random_bank, fake, tmp_path):

@@ -28,6 +28,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per call (default 60)")
     p.add_argument("--tries", type=int, default=3, help="tries per call before it is recorded as failed")
     p.add_argument("--out", default=None, help="folder for the explanation files (default: the SAE's folder)")
+    p.add_argument("--contexts", default=None, help="cache file (.npz) of the scanned contexts: reused when built "
+                                                   "from the same corpus, windows, seed and SAE, else rebuilt")
 
 
 def register(sub) -> None:
@@ -68,6 +70,7 @@ class _CtrlC:
 
 def _setup(args):
     from ..core.explanations import protocol
+    from ..core.explanations.bank_file import load_bank, save_bank
     from ..core.explanations.client import ChatClient, ChatSettings
     from ..core.explanations.contexts import ContextBank
     from ..core.explanations.corpus_windows import corpus_documents, token_windows
@@ -88,13 +91,19 @@ def _setup(args):
     features = parse_seeds(args.features) if args.features else list(range(d_sae))
     if any(not 0 <= f < d_sae for f in features):
         raise ValueError(f"--features must lie in 0..{d_sae - 1}")
-    print("reading contexts ...", file=sys.stderr)
     lm = session.lm
-    docs = corpus_documents(args.corpus, max_chars=args.windows * protocol.WINDOW * 6)
-    windows = token_windows(docs, lm.tokenizer, args.windows, args.seed)
-    bank = ContextBank.build(lm.model, lm.tokenizer, session.sae, session.hook_name, windows, seed=args.seed,
-                             skip_ids=session.special_ids, unembedding=lm.model.get_output_embeddings().weight,
-                             progress=throttled_progress())
+    key = {"corpus": [str(Path(c).resolve()) for c in args.corpus], "windows": args.windows, "seed": args.seed,
+           "model": lm.name, "sae": str(args.sae_dir), "hook": session.hook_name, "d_sae": d_sae}
+    bank = load_bank(args.contexts, key) if args.contexts else None
+    if bank is None:
+        print("reading contexts ...", file=sys.stderr)
+        docs = corpus_documents(args.corpus, max_chars=args.windows * protocol.WINDOW * 6)
+        windows = token_windows(docs, lm.tokenizer, args.windows, args.seed)
+        bank = ContextBank.build(lm.model, lm.tokenizer, session.sae, session.hook_name, windows, seed=args.seed,
+                                 skip_ids=session.special_ids, unembedding=lm.model.get_output_embeddings().weight,
+                                 progress=throttled_progress())
+        if args.contexts:
+            save_bank(bank, args.contexts, key)
     args.hook_name = session.hook_name
     return ChatClient(settings), bank, folder, features
 

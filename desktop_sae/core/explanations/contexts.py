@@ -119,7 +119,7 @@ class ContextBank:
                 n_tokens += int((~torch.isin(ids, torch.tensor(skip_ids, dtype=torch.int64))).sum())
                 flat = torch.nonzero(keep)[:, 0]
                 feats.append(i.cpu()[keep].numpy().astype(np.int32))
-                rows.append((flat + s * T).numpy().astype(np.int64))
+                rows.append((flat + s * T).numpy().astype(np.int32))
                 vals.append(v.float().cpu()[keep].numpy().astype(np.float32))
                 if progress is not None:
                     progress(min(s + batch, n) / n, "reading activations")
@@ -138,7 +138,7 @@ class ContextBank:
 
         empty_i, empty_f = np.zeros(0, np.int32), np.zeros(0, np.float32)
         return cls(windows, np.concatenate(feats) if feats else empty_i,
-                   np.concatenate(rows) if rows else empty_i.astype(np.int64),
+                   np.concatenate(rows) if rows else empty_i,
                    np.concatenate(vals) if vals else empty_f, text, sae.cfg.d_sae, n_tokens, seed, logit_ids)
 
     # --- per feature ---------------------------------------------------------------------------------------
