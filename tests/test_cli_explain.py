@@ -62,3 +62,27 @@ def test_explain_ctrl_c_resume_then_score(files, fake, capsys, tmp_path):
     assert table["own"]["detection"]["features"] == len(scored.scores[next(iter(scored.scores))]) > 0
     assert 0 <= table["own"]["fuzzing"]["low"] <= table["own"]["fuzzing"]["mean"] <= table["own"]["fuzzing"]["high"]
     assert main(["score-explanations", *base, "--variants", "nonsense"]) == 2
+
+
+def test_neuronpedia_explanations_import_and_export(files, capsys, tmp_path):
+    entries = [{"modelId": "model", "layer": "1-res-tiny", "index": "7", "description": "foxes",
+                "explanationModelName": "gpt-4o-mini", "typeName": "oai_token-act-pair"},
+               {"modelId": "other-model", "layer": "1-res-tiny", "index": "8", "description": "not ours"}]
+    (tmp_path / "np.json").write_text(json.dumps(entries))
+    sae = ["--model", str(files / "model"), "--sae", str(files / "sae"), "--out", str(tmp_path)]
+    assert main(["explanations", "export", str(tmp_path / "empty.json"), *sae]) == 0
+    capsys.readouterr()
+    assert json.loads((tmp_path / "empty.json").read_text()) == []
+    # the export names this SAE's ids; an import takes only entries for them
+    code = main(["explanations", "import", str(tmp_path / "np.json"), *sae, "--any-source"])
+    assert code == 0 and "2 explanations imported" in capsys.readouterr().err
+    assert main(["explanations", "export", str(tmp_path / "out.json"), *sae]) == 0
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert [(e["index"], e["description"], e["typeName"]) for e in out] == [
+        ("7", "foxes", "oai_token-act-pair"), ("8", "not ours", "unknown")]
+    mine = out[0]["modelId"], out[0]["layer"]
+    (tmp_path / "np2.json").write_text(json.dumps([{**entries[0], "modelId": mine[0], "layer": mine[1],
+                                                    "index": "9"}, {**entries[1], "index": "10"}]))
+    fresh = tmp_path / "fresh"
+    assert main(["explanations", "import", str(tmp_path / "np2.json"), *sae[:4], "--out", str(fresh)]) == 0
+    assert set(ExplanationStore.beside(fresh).explanations) == {9}
