@@ -121,6 +121,8 @@ def test_explain_and_score_end_to_end_with_cancel_and_resume(random_bank, fake, 
     live = [f for f in features if not bank.contexts(f).dead]
     store = ExplanationStore(tmp_path / "explanations.json")
     assert runs.explain_call_estimate(features, store) == len(features)
+    assert runs.explain_call_estimate(features, store, bank) == len(live)
+    assert [f for f in features if bank.is_live(f)] == live
     client = client_for(fake, parallel=2)
     seen = []
 
@@ -135,7 +137,7 @@ def test_explain_and_score_end_to_end_with_cancel_and_resume(random_bank, fake, 
     assert ExplanationStore.beside(tmp_path).explanations == store.explanations
     # resumed from the file: the six are skipped, nothing is explained twice
     again = ExplanationStore.beside(tmp_path)
-    assert runs.explain_call_estimate(features, again) == len(features) - 6
+    assert runs.explain_call_estimate(features, again, bank) == len(live) - 6
     second = runs.explain_features(bank, features, client, again)
     assert not second.cancelled and second.done == len(live) - 6 and second.failed == 0
     assert set(again.explanations) == set(live) and set(fake.explained) == set(live)

@@ -127,7 +127,7 @@ def cmd_explain(args) -> int:
     store = ExplanationStore.beside(folder)
     store.sae = {"d_sae": bank.d_sae, "hook_name": args.hook_name, "windows": len(bank.windows), "seed": args.seed}
     todo = _limited(features, set(store.explanations), args.limit)
-    print(f"about {explain_call_estimate(todo, store)} calls to {client.settings.endpoint} "
+    print(f"about {explain_call_estimate(todo, store, bank)} calls to {client.settings.endpoint} "
           f"({client.settings.model}); writing {store.path}", file=sys.stderr)
     with _CtrlC() as stop:
         summary = explain_features(bank, todo, client, store, progress=throttled_progress(), cancel=stop)

@@ -146,6 +146,11 @@ class ContextBank:
         return Context(window, tuple(self.token_text(int(t)) for t in self.windows[window]),
                        tuple(round(float(v), 3) for v in values))
 
+    def is_live(self, f: int) -> bool:
+        """Whether ``f`` is active in any explaining window (else it is dead: nothing to explain it from)."""
+        a, b = self.bounds[f], self.bounds[f + 1]
+        return bool((~self.scoring[self.rows[a:b] // self.windows.shape[1]]).any())
+
     def _window_values(self, f: int) -> dict[int, np.ndarray]:
         """Per window where ``f`` is active: its values at each position."""
         a, b = self.bounds[f], self.bounds[f + 1]

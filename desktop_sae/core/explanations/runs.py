@@ -37,10 +37,10 @@ def _pending(features: Sequence[int], done: set[int]) -> list[int]:
 
 
 # --- explaining --------------------------------------------------------------------------------------------------
-def explain_call_estimate(features: Sequence[int], store: ExplanationStore) -> int:
-    """Calls an explaining run will make when every answer is good the first time (one per pending feature;
-    dead features, found only while running, make none)."""
-    return len(_pending(features, set(store.explanations)))
+def explain_call_estimate(features: Sequence[int], store: ExplanationStore, bank: ContextBank | None = None) -> int:
+    """Calls an explaining run will make when every answer is good the first time: one per pending feature (with
+    ``bank``, per pending live feature)."""
+    return sum(1 for f in _pending(features, set(store.explanations)) if bank is None or bank.is_live(f))
 
 
 def explain_features(bank: ContextBank, features: Sequence[int], client: ChatClient, store: ExplanationStore,
