@@ -18,7 +18,13 @@ from desktop_sae.core.explanations.neuronpedia_fields import (
     import_neuronpedia_explanations,
     read_neuronpedia_explanations,
 )
-from desktop_sae.core.explanations.prompts import detection_samples, explainer_messages, fuzzing_samples, marked_text
+from desktop_sae.core.explanations.prompts import (
+    _highlighted,
+    detection_samples,
+    explainer_messages,
+    fuzzing_samples,
+    marked_text,
+)
 from desktop_sae.core.explanations.stats import Confusion, feature_interval, mean_with_bootstrap, wilson
 from desktop_sae.core.explanations.store import Explanation, ExplanationStore, StoreError
 from desktop_sae.core.support.errors import DesktopSAEError
@@ -143,6 +149,8 @@ def test_samples_follow_delphi():
     # wrong ones: ceil(mean active tokens per context) = ceil(1.5) = 2 tokens below that threshold
     assert all(s.text.count("<<") in (1, 2) for s in wrong) and not {s.text for s in wrong} & {s.text for s in right}
     assert [s.window for s in fuzz] != sorted(s.window for s in fuzz)  # shuffled
+    # consecutive highlighted tokens share one pair of markers, as in delphi
+    assert _highlighted(Context(0, ("a", " b", " c", " d"), (0.0,) * 4), {1, 2}) == "a<< b c>> d"
 
 
 def test_the_explainer_sees_explaining_contexts_only():

@@ -96,6 +96,7 @@ def test_bank_holds_out_scoring_windows_and_reads_the_sae(lm, windows, random_ba
         assert {c.window for c in fc.score_activating}.isdisjoint(c.window for c in fc.score_non_activating)
         # values are the SAE's activations at those tokens; the strongest explaining context comes first
         c = fc.explain_top[0]
+        assert c.tokens[0] == "" and all(c.tokens[1:])  # BOS is shown as nothing
         assert np.allclose(c.values, acts[c.window, :, f].numpy(), atol=2e-3)
         assert c.max_value == pytest.approx(float(acts[~torch.from_numpy(bank.scoring), :, f].max()), abs=1e-3)
         assert all(max(ctx.values) == 0 for ctx in fc.score_non_activating)

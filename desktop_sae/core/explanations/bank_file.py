@@ -26,6 +26,7 @@ def save_bank(bank: ContextBank, path: str | Path, key: dict[str, Any]) -> None:
     used = np.unique(np.concatenate([bank.windows.ravel()] + ([bank.logit_ids[0].ravel(), bank.logit_ids[1].ravel()]
                                                               if bank.logit_ids is not None else [])))
     meta = {"format": FORMAT, "key": key, "d_sae": bank.d_sae, "n_tokens": bank.n_tokens, "seed": bank.seed,
+            "skip_ids": sorted(bank.skip_ids),
             "vocab": {str(int(i)): bank.token_text(int(i)) for i in used}}
     arrays = {"windows": bank.windows, "feats": bank.feats, "rows": bank.rows, "vals": bank.vals,
               "meta": _json_array(meta)}
@@ -46,6 +47,7 @@ def load_bank(path: str | Path, key: dict[str, Any]) -> ContextBank | None:
             logits = (z["promoted"], z["suppressed"]) if "promoted" in z.files else None
             vocab = {int(k): str(v) for k, v in meta["vocab"].items()}
             return ContextBank(z["windows"], z["feats"], z["rows"], z["vals"], lambda i: vocab.get(i, f"<{i}>"),
-                               int(meta["d_sae"]), int(meta["n_tokens"]), int(meta["seed"]), logits)
+                               int(meta["d_sae"]), int(meta["n_tokens"]), int(meta["seed"]), logits,
+                               tuple(int(i) for i in meta["skip_ids"]))
     except (OSError, ValueError, KeyError):
         return None

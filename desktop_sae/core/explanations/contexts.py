@@ -72,7 +72,7 @@ class ContextBank:
 
     def __init__(self, windows: np.ndarray, feats: np.ndarray, rows: np.ndarray, vals: np.ndarray,
                  token_text: Callable[[int], str], d_sae: int, n_tokens: int, seed: int = 0,
-                 logit_ids: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                 logit_ids: tuple[np.ndarray, np.ndarray] | None = None, skip_ids: tuple[int, ...] = ()) -> None:
         order = np.argsort(feats, kind="stable")
         self.windows = np.asarray(windows)
         self.feats, self.rows, self.vals = feats[order], rows[order], vals[order]
@@ -81,6 +81,7 @@ class ContextBank:
         self.token_text = token_text
         self.scoring = np.array([is_scoring_window(w, seed) for w in self.windows], dtype=bool)
         self.logit_ids = logit_ids
+        self.skip_ids = frozenset(skip_ids)
 
     # --- building ----------------------------------------------------------------------------------------
     @classmethod
@@ -139,11 +140,14 @@ class ContextBank:
         empty_i, empty_f = np.zeros(0, np.int32), np.zeros(0, np.float32)
         return cls(windows, np.concatenate(feats) if feats else empty_i,
                    np.concatenate(rows) if rows else empty_i,
-                   np.concatenate(vals) if vals else empty_f, text, sae.cfg.d_sae, n_tokens, seed, logit_ids)
+                   np.concatenate(vals) if vals else empty_f, text, sae.cfg.d_sae, n_tokens, seed, logit_ids,
+                   skip_ids)
 
     # --- per feature ---------------------------------------------------------------------------------------
     def _context(self, window: int, values: np.ndarray) -> Context:
-        return Context(window, tuple(self.token_text(int(t)) for t in self.windows[window]),
+        """Special tokens (BOS) are shown as empty text; positions stay aligned with ``values``."""
+        return Context(window, tuple("" if int(t) in self.skip_ids else self.token_text(int(t))
+                                     for t in self.windows[window]),
                        tuple(round(float(v), 3) for v in values))
 
     def is_live(self, f: int) -> bool:

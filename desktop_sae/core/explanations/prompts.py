@@ -77,9 +77,14 @@ class Sample:
 
 
 def _highlighted(ctx: Context, marked: set[int]) -> str:
+    """The context with each run of consecutive ``marked`` tokens between one pair of markers (as delphi does)."""
     out = []
     for i, t in enumerate(ctx.tokens):
-        out.append(f"{protocol.LEFT}{_show(t)}{protocol.RIGHT}" if i in marked else _show(t))
+        if i in marked and i - 1 not in marked:
+            out.append(protocol.LEFT)
+        out.append(_show(t))
+        if i in marked and i + 1 not in marked:
+            out.append(protocol.RIGHT)
     return "".join(out)
 
 
