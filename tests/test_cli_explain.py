@@ -92,3 +92,28 @@ def test_neuronpedia_explanations_import_and_export(files, capsys, tmp_path):
     fresh = tmp_path / "fresh"
     assert main(["explanations", "import", str(tmp_path / "np2.json"), *sae[:4], "--out", str(fresh)]) == 0
     assert set(ExplanationStore.beside(fresh).explanations) == {9}
+
+
+def test_explaining_offline_prompts_out_answers_in(files, capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("DESKTOP_SAE_LLM_URL", raising=False)  # no endpoint is needed
+    base = ["--model", str(files / "model"), "--sae", str(files / "sae"), "--corpus", str(files / "corpus.txt"),
+            "--windows", "300", "--out", str(tmp_path), "--features", "0-29"]
+    assert main(["explain", *base, "--write-prompts", str(tmp_path / "prompts.jsonl")]) == 0
+    lines = [json.loads(x) for x in (tmp_path / "prompts.jsonl").read_text().splitlines()]
+    assert 3 < len(lines) <= 30 and all(0 <= r["feature"] < 30 for r in lines)
+    assert lines[0]["messages"][0]["role"] == "system" and "Strongest contexts" in lines[0]["messages"][1]["content"]
+    answers = [{"feature": r["feature"], "answer": f"Explanation: pattern {r['feature']}"} for r in lines[:-1]]
+    answers.append({"feature": lines[-1]["feature"], "answer": "I could not tell"})
+    (tmp_path / "answers.jsonl").write_text("\n".join(map(json.dumps, answers)))
+    assert main(["explain", *base, "--read-answers", str(tmp_path / "answers.jsonl")]) == 2  # needs --explainer
+    capsys.readouterr()
+    assert main(["explain", *base, "--read-answers", str(tmp_path / "answers.jsonl"), "--explainer", "helper-1"]) == 0
+    assert f"{len(lines) - 1} explanations stored, 1 malformed" in capsys.readouterr().err
+    store = ExplanationStore.beside(tmp_path)
+    e = store.explanations[lines[0]["feature"]]
+    assert (e.text, e.method, e.explainer) == (f"pattern {lines[0]['feature']}", "human", "helper-1")
+    assert list(store.failures) == [lines[-1]["feature"]]
+    # the next prompts file holds only what is left to do
+    assert main(["explain", *base, "--write-prompts", str(tmp_path / "rest.jsonl")]) == 0
+    assert [json.loads(x)["feature"] for x in (tmp_path / "rest.jsonl").read_text().splitlines()] == \
+        [lines[-1]["feature"]]

@@ -35,6 +35,11 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def register(sub) -> None:
     e = sub.add_parser("explain", help="explain SAE features with an OpenAI-compatible chat endpoint")
     _add_common(e)
+    e.add_argument("--write-prompts", metavar="FILE", default=None,
+                   help="write the explainer prompts of the features to do as JSON lines (no endpoint needed)")
+    e.add_argument("--read-answers", metavar="FILE", default=None,
+                   help='read {"feature", "answer"} JSON lines written for --write-prompts (no endpoint needed)')
+    e.add_argument("--explainer", default=None, help="who wrote the answers of --read-answers (recorded)")
     e.set_defaults(func=cmd_explain)
     s = sub.add_parser("score-explanations", help="score feature explanations blind (detection, fuzzing)")
     _add_common(s)
@@ -68,25 +73,33 @@ class _CtrlC:
         return self.asked
 
 
+def _folder(args) -> Path:
+    """The folder of the explanation files (``--out``, else the SAE's); sets ``args.sae_dir``."""
+    from ..core.features.user_labels import sae_folder
+    from ..core.support.paths import default_sae_dir
+
+    args.sae_dir = sae_folder(getattr(args, "sae", None) or default_sae_dir())
+    folder = Path(args.out) if args.out else args.sae_dir
+    if folder is None:
+        raise ValueError("no folder for the explanation files; give --out")
+    return folder
+
+
 def _setup(args):
     from ..core.explanations import protocol
     from ..core.explanations.bank_file import load_bank, save_bank
     from ..core.explanations.client import ChatClient, ChatSettings
     from ..core.explanations.contexts import ContextBank
     from ..core.explanations.corpus_windows import corpus_documents, token_windows
-    from ..core.features.user_labels import sae_folder
-    from ..core.support.paths import default_sae_dir
     from ..core.support.prompt_file import parse_seeds
 
-    settings = ChatSettings.from_env(args.url, args.llm_model, args.key, timeout_s=args.timeout, tries=args.tries,
-                                     parallel=args.parallel)
+    offline = getattr(args, "write_prompts", None) or getattr(args, "read_answers", None)
+    settings = None if offline else ChatSettings.from_env(args.url, args.llm_model, args.key, timeout_s=args.timeout,
+                                                          tries=args.tries, parallel=args.parallel)
     session = session_from_args(args, quiet=True)
     if session.sae is None or session.hook_name is None:
         raise ValueError("no SAE loaded; give --sae")
-    args.sae_dir = sae_folder(getattr(args, "sae", None) or default_sae_dir())
-    folder = Path(args.out) if args.out else args.sae_dir
-    if folder is None:
-        raise ValueError("no folder for the explanation files; give --out")
+    folder = _folder(args)
     d_sae = session.sae.cfg.d_sae
     features = parse_seeds(args.features) if args.features else list(range(d_sae))
     if any(not 0 <= f < d_sae for f in features):
@@ -105,7 +118,7 @@ def _setup(args):
         if args.contexts:
             save_bank(bank, args.contexts, key)
     args.hook_name = session.hook_name
-    return ChatClient(settings), bank, folder, features
+    return (ChatClient(settings) if settings else None), bank, folder, features
 
 
 def _limited(features, done, limit):
@@ -123,10 +136,26 @@ def cmd_explain(args) -> int:
     from ..core.explanations.runs import explain_call_estimate, explain_features
     from ..core.explanations.store import ExplanationStore
 
+    if args.read_answers:
+        from ..core.explanations.offline import read_explainer_answers
+
+        if not args.explainer:
+            raise ValueError("--read-answers needs --explainer NAME (who wrote them)")
+        answers_to = ExplanationStore.beside(_folder(args))
+        stored, failed = read_explainer_answers(args.read_answers, answers_to, args.explainer)
+        print(f"{stored} explanations stored, {failed} malformed (recorded as failed) in {answers_to.path}",
+              file=sys.stderr)
+        return 0
     client, bank, folder, features = _setup(args)
     store = ExplanationStore.beside(folder)
     store.sae = {"d_sae": bank.d_sae, "hook_name": args.hook_name, "windows": len(bank.windows), "seed": args.seed}
     todo = _limited(features, set(store.explanations), args.limit)
+    if args.write_prompts:
+        from ..core.explanations.offline import write_explainer_prompts
+
+        n = write_explainer_prompts(bank, todo, args.write_prompts)
+        print(f"{n} explainer prompts written to {args.write_prompts}", file=sys.stderr)
+        return 0
     print(f"about {explain_call_estimate(todo, store, bank)} calls to {client.settings.endpoint} "
           f"({client.settings.model}); writing {store.path}", file=sys.stderr)
     with _CtrlC() as stop:
