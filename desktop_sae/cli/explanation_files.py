@@ -1,0 +1,64 @@
+"""``desktop-sae explanations import FILE`` / ``export FILE``: feature explanations in Neuronpedia's export fields
+(docs/EXPLANATIONS.md), checked against the SAE's Neuronpedia model and source ids; offline, from files only."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("explanations", help="import or export feature explanations in Neuronpedia's fields")
+    verbs = p.add_subparsers(dest="verb", metavar="import|export", required=True)
+    i = verbs.add_parser("import", help="merge a Neuronpedia explanations export into the SAE's explanations")
+    i.add_argument("file", help="Neuronpedia explanations (.json, .jsonl, optionally .gz)")
+    i.add_argument("--replace", action="store_true", help="replace explanations already stored")
+    i.add_argument("--any-source", action="store_true",
+                   help="take entries whatever their modelId and layer (default: only this SAE's)")
+    e = verbs.add_parser("export", help="write the SAE's explanations in Neuronpedia's fields")
+    e.add_argument("file", help="output .json")
+    for q in (i, e):
+        q.add_argument("--model", default=None, help="the model the SAE is for (default: bundled SmolLM2)")
+        q.add_argument("--sae", default=None, help="SAE folder (default: the bundled SAE)")
+        q.add_argument("--out", default=None, help="folder of the explanation files (default: the SAE's folder)")
+    i.set_defaults(func=cmd_import)
+    e.set_defaults(func=cmd_export)
+
+
+def _ids(args):
+    """(folder of the explanation files, d_sae, Neuronpedia model id, source id)."""
+    from ..core.features.user_labels import sae_folder
+    from ..core.interop.neuronpedia_ids import model_id, source_id
+    from ..core.support.paths import default_sae_dir
+    from .neuronpedia import _target
+
+    if args.sae == "none":
+        raise ValueError("explanations belong to an SAE; give --sae")
+    target, _ = _target(args)
+    folder = Path(args.out) if args.out else sae_folder(args.sae or default_sae_dir())
+    if folder is None or target.sae is None:
+        raise ValueError("no SAE folder; give --sae")
+    return (folder, target.sae.d_sae, model_id(target.model, target.neuronpedia_id),
+            source_id(target.sae, target.neuronpedia_id))
+
+
+def cmd_import(args) -> int:
+    from ..core.explanations.neuronpedia_fields import import_neuronpedia_explanations
+    from ..core.explanations.store import ExplanationStore
+
+    folder, d_sae, model, source = _ids(args)
+    store = ExplanationStore.beside(folder)
+    n = import_neuronpedia_explanations(args.file, store, d_sae, None if args.any_source else model,
+                                        None if args.any_source else source, replace=args.replace)
+    print(f"{n} explanations imported into {store.path} ({len(store.explanations)} stored)", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from ..core.explanations.neuronpedia_fields import export_neuronpedia_explanations
+    from ..core.explanations.store import ExplanationStore
+
+    folder, _, model, source = _ids(args)
+    n = export_neuronpedia_explanations(ExplanationStore.beside(folder), args.file, model, source)
+    print(f"{n} explanations written to {args.file} as {model}/{source}", file=sys.stderr)
+    return 0

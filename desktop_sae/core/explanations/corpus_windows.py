@@ -1,0 +1,33 @@
+"""Token windows to read feature contexts from: documents (files, or the built-in corpus) cut into
+``protocol.WINDOW``-token rows that start with BOS, shuffled (seeded) and capped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..training.builtin_corpus import builtin_documents
+from ..training.corpus import Document, read_documents, tokenize_corpus
+from . import protocol
+
+
+def corpus_documents(paths: Sequence[str | Path] = (), max_chars: int = 2_000_000) -> list[Document]:
+    """Documents from ``paths`` (text files, folders, JSONL with a "text" field) or, without paths, from the
+    built-in corpus capped at ``max_chars`` characters (about 3.6 characters make a token)."""
+    if paths:
+        return list(read_documents(paths, split_chars=4000))
+    return [Document(text, source) for source, texts in builtin_documents(max_chars=max_chars).items()
+            for text in texts]
+
+
+def token_windows(documents: Sequence[Document], tokenizer: Any, n_windows: int, seed: int = 0,
+                  cancelled: Callable[[], bool] | None = None) -> np.ndarray:
+    """At most ``n_windows`` rows [n, WINDOW] of token ids, each beginning with BOS."""
+    corpus = tokenize_corpus(documents, tokenizer, ctx_len=protocol.WINDOW, held_out=0.0, seed=seed,
+                             cancelled=cancelled)
+    if not len(corpus.train):
+        raise ValueError("the corpus is too short for one context window")
+    return np.asarray(corpus.train[:n_windows])
