@@ -14,7 +14,8 @@ from desktop_sae.core.engine.benchmark import bytes_per_token
 from desktop_sae.core.engine.lite import row_kernels
 from desktop_sae.core.engine.lite import row_setup as rows
 from desktop_sae.core.engine.lite.choice import load_lite_model
-from desktop_sae.core.engine.lite.llama import _ROW_BLOCK, _proj, padded_rows
+from desktop_sae.core.engine.lite.llama import _proj
+from desktop_sae.core.support.row_blocks import ROW_BLOCK, padded_rows
 from test_llama_lite import _greedy
 from tiny import tiny_model, tiny_tokenizer
 
@@ -36,14 +37,14 @@ def test_prompt_rows_come_in_few_sizes():
     sizes = [padded_rows(n) for n in range(2, 4097)]
     assert all(n <= s <= max(n + 7, 1.25 * n) and s % 8 == 0 for n, s in zip(range(2, 4097), sizes))
     assert sizes == sorted(sizes) and len(set(sizes)) <= 40
-    assert len({s for s in sizes if s <= _ROW_BLOCK}) == 16  # the row counts a prompt's products use
+    assert len({s for s in sizes if s <= ROW_BLOCK}) == 16  # the row counts a prompt's products use
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_several_rows_are_the_linear_product(dtype):
     torch.manual_seed(0)
     w = (torch.randn(96, 64) / 8).to(dtype)
-    for shape in [(1, 3, 64), (2, 9, 64), (1, 17, 64), (3, 64), (1, 2 * _ROW_BLOCK + 5, 64), (1, _ROW_BLOCK, 64)]:
+    for shape in [(1, 3, 64), (2, 9, 64), (1, 17, 64), (3, 64), (1, 2 * ROW_BLOCK + 5, 64), (1, ROW_BLOCK, 64)]:
         x = torch.randn(shape).to(dtype)
         y = _proj(x, w)
         assert y.shape == (*shape[:-1], 96) and y.dtype == dtype and y.is_contiguous()

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules import module as _module_hooks
 
+from ...support.row_blocks import blocks_help, linear_rows
 from .config import LiteConfig
 from .kv_cache import LiteCache, LiteOutput, _mask
 from .row_kernels import RowWeight
@@ -47,50 +48,19 @@ class RMSNorm(nn.Module):
 _MV_DTYPES = (torch.bfloat16, torch.float16)
 
 
-_ROW_BLOCK = 256  # prompt rows per product (see _linear_rows)
-
-
-def padded_rows(n: int) -> int:
-    """``n`` rounded up to one of four sizes per doubling, multiples of 8 (8, 16, 24, 32, 40, 48, 56, 64, 80, 96,
-    112, 128, 160, ...): at most 7 rows or 25 % more."""
-    step = max(8, 1 << max(0, n.bit_length() - 3))
-    return -(-n // step) * step
-
-
-def _linear_rows(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """``F.linear(x, w)`` for several bf16/fp16 rows on the CPU, in blocks of at most ``_ROW_BLOCK`` rows, the last
-    one padded with zero rows to :func:`padded_rows`, so that every product has one of 16 row counts.
-
-    oneDNN builds a primitive for every row count it meets and keeps it (its primitive cache and ideep's, up to
-    1024 entries each, about 0.8 MB per weight shape and row count): a chat's prompt is the whole conversation, so
-    nearly every answer met a new count and resident memory grew all session long (tests/reliability/test_soak.py,
-    +16 % over 120 answers). With 16 counts those caches stay small and warm. Each output row is its own dot
-    products: the real rows come out as without blocks or padding (bit for bit on the CPUs measured)."""
-    rows = x.reshape(-1, x.shape[-1])
-    n = rows.shape[0]
-    out = rows.new_empty(n, w.shape[0])
-    for start in range(0, n, _ROW_BLOCK):
-        part = rows[start : start + _ROW_BLOCK]
-        m = part.shape[0]
-        size = padded_rows(m)
-        if size != m:
-            part = torch.cat([part, part.new_zeros(size - m, part.shape[1])])
-        out[start : start + m] = F.linear(part, w)[:m]
-    return out.view(*x.shape[:-1], w.shape[0])
-
-
 def _proj(x: torch.Tensor, w: torch.Tensor, row: RowWeight | None = None) -> torch.Tensor:
     """``F.linear(x, w)``. A single row on the CPU goes through ``row``, the kernel measured fastest on this
     machine for ``w`` (core/engine/lite/row_kernels.py); without one, bf16/fp16 rows use ``torch.mv``. Several
-    bf16/fp16 rows on the CPU go through :func:`_linear_rows`."""
+    bf16/fp16 rows on the CPU are computed in a few row counts (core/support/row_blocks.py: oneDNN keeps a primitive
+    per row count)."""
     if x.device.type == "cpu":
         if x.numel() == x.shape[-1]:
             if row is not None and row.fresh(w):
                 return row(x)
             if x.dtype in _MV_DTYPES:
                 return torch.mv(w, x.reshape(-1)).view(*x.shape[:-1], w.shape[0])
-        elif x.dtype in _MV_DTYPES and x.numel():
-            return _linear_rows(x, w)
+        elif blocks_help(x):
+            return linear_rows(x, w)
     return F.linear(x, w)
 
 
