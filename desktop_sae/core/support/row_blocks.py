@@ -31,16 +31,21 @@ def blocks_help(x: torch.Tensor) -> bool:
     return x.device.type == "cpu" and x.dtype in REDUCED and x.numel() > x.shape[-1]
 
 
+def _padded_product(rows: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``F.linear(rows, w)`` for 2-D ``rows``, computed on zero rows padded to :func:`padded_rows`."""
+    m = rows.shape[0]
+    size = padded_rows(m)
+    if size != m:
+        rows = torch.cat([rows, rows.new_zeros(size - m, rows.shape[1])])
+    return F.linear(rows, w)[:m]
+
+
 def linear_rows(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """``F.linear(x, w)`` (``x @ w.T``) computed in blocks of a few row counts (see the module docstring)."""
     rows = x.reshape(-1, x.shape[-1])
     n = rows.shape[0]
-    out = rows.new_empty(n, w.shape[0])
-    for start in range(0, n, ROW_BLOCK):
-        part = rows[start : start + ROW_BLOCK]
-        m = part.shape[0]
-        size = padded_rows(m)
-        if size != m:
-            part = torch.cat([part, part.new_zeros(size - m, part.shape[1])])
-        out[start : start + m] = F.linear(part, w)[:m]
+    if n <= ROW_BLOCK:
+        out = _padded_product(rows, w)
+    else:
+        out = torch.cat([_padded_product(rows[s : s + ROW_BLOCK], w) for s in range(0, n, ROW_BLOCK)])
     return out.view(*x.shape[:-1], w.shape[0])
