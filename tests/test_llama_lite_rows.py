@@ -14,6 +14,8 @@ from desktop_sae.core.engine.benchmark import bytes_per_token
 from desktop_sae.core.engine.lite import row_kernels
 from desktop_sae.core.engine.lite import row_setup as rows
 from desktop_sae.core.engine.lite.choice import load_lite_model
+from desktop_sae.core.engine.lite.llama import _proj
+from desktop_sae.core.support.row_blocks import ROW_BLOCK, padded_rows
 from test_llama_lite import _greedy
 from tiny import tiny_model, tiny_tokenizer
 
@@ -28,6 +30,25 @@ def folder(tmp_path_factory):
 
 def _kinds():
     return [k for k in row_kernels.KERNELS if k != "onednn" or row_kernels._onednn_available()]
+
+
+def test_prompt_rows_come_in_few_sizes():
+    # oneDNN keeps a primitive per row count: prompts of every length must map to a few (tests/reliability/test_soak.py)
+    sizes = [padded_rows(n) for n in range(2, 4097)]
+    assert all(n <= s <= max(n + 7, 1.25 * n) and s % 8 == 0 for n, s in zip(range(2, 4097), sizes))
+    assert sizes == sorted(sizes) and len(set(sizes)) <= 40
+    assert len({s for s in sizes if s <= ROW_BLOCK}) == 16  # the row counts a prompt's products use
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_several_rows_are_the_linear_product(dtype):
+    torch.manual_seed(0)
+    w = (torch.randn(96, 64) / 8).to(dtype)
+    for shape in [(1, 3, 64), (2, 9, 64), (1, 17, 64), (3, 64), (1, 2 * ROW_BLOCK + 5, 64), (1, ROW_BLOCK, 64)]:
+        x = torch.randn(shape).to(dtype)
+        y = _proj(x, w)
+        assert y.shape == (*shape[:-1], 96) and y.dtype == dtype and y.is_contiguous()
+        torch.testing.assert_close(y, F.linear(x, w))  # bit for bit on the CPUs measured
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

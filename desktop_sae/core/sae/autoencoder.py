@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..support.file_values import quote
+from ..support.row_blocks import blocks_help, linear_rows
 
 ARCHITECTURES = ("standard", "topk", "jumprelu", "gated")
 NORMALIZATIONS = ("none", "expected_average_only_in", "constant_norm_rescale", "layer_norm")
@@ -167,6 +168,8 @@ class SAE(nn.Module):
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder pre-activations of already-normalised input."""
         x_in = x - self.b_dec if self.cfg.apply_b_dec_to_input else x
+        if blocks_help(x_in):  # a prompt's rows in a bf16 session: a few row counts (core/support/row_blocks.py)
+            return linear_rows(x_in, self.W_enc.T) + self.b_enc
         return x_in @ self.W_enc + self.b_enc
 
     def input_pre_activations(self, x: torch.Tensor) -> torch.Tensor:

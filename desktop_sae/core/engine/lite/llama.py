@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules import module as _module_hooks
 
+from ...support.row_blocks import blocks_help, linear_rows
 from .config import LiteConfig
 from .kv_cache import LiteCache, LiteOutput, _mask
 from .row_kernels import RowWeight
@@ -49,12 +50,17 @@ _MV_DTYPES = (torch.bfloat16, torch.float16)
 
 def _proj(x: torch.Tensor, w: torch.Tensor, row: RowWeight | None = None) -> torch.Tensor:
     """``F.linear(x, w)``. A single row on the CPU goes through ``row``, the kernel measured fastest on this
-    machine for ``w`` (core/engine/lite/row_kernels.py); without one, bf16/fp16 rows use ``torch.mv``."""
-    if x.numel() == x.shape[-1] and x.device.type == "cpu":
-        if row is not None and row.fresh(w):
-            return row(x)
-        if x.dtype in _MV_DTYPES:
-            return torch.mv(w, x.reshape(-1)).view(*x.shape[:-1], w.shape[0])
+    machine for ``w`` (core/engine/lite/row_kernels.py); without one, bf16/fp16 rows use ``torch.mv``. Several
+    bf16/fp16 rows on the CPU are computed in a few row counts (core/support/row_blocks.py: oneDNN keeps a primitive
+    per row count)."""
+    if x.device.type == "cpu":
+        if x.numel() == x.shape[-1]:
+            if row is not None and row.fresh(w):
+                return row(x)
+            if x.dtype in _MV_DTYPES:
+                return torch.mv(w, x.reshape(-1)).view(*x.shape[:-1], w.shape[0])
+        elif blocks_help(x):
+            return linear_rows(x, w)
     return F.linear(x, w)
 
 
