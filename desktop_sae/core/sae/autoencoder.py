@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..support.file_values import quote
-from ..support.row_blocks import blocks_help, linear_rows
+from ..support.row_blocks import matmul_rows
 
 ARCHITECTURES = ("standard", "topk", "jumprelu", "gated")
 NORMALIZATIONS = ("none", "expected_average_only_in", "constant_norm_rescale", "layer_norm")
@@ -168,9 +168,8 @@ class SAE(nn.Module):
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder pre-activations of already-normalised input."""
         x_in = x - self.b_dec if self.cfg.apply_b_dec_to_input else x
-        if blocks_help(x_in):  # a prompt's rows in a bf16 session: a few row counts (core/support/row_blocks.py)
-            return linear_rows(x_in, self.W_enc.T) + self.b_enc
-        return x_in @ self.W_enc + self.b_enc
+        # a prompt's rows in a bf16 session go in a few row counts (core/support/row_blocks.py)
+        return matmul_rows(x_in, self.W_enc) + self.b_enc
 
     def input_pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder pre-activations of a raw input (normalised first, as ``encode`` does)."""
@@ -220,7 +219,7 @@ class SAE(nn.Module):
 
     def decode(self, acts: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruction in the input's space; ``like`` is the original input (needed to undo normalisation)."""
-        y = self.decoder_input(acts) @ self.W_dec + self.b_dec
+        y = matmul_rows(self.decoder_input(acts), self.W_dec) + self.b_dec
         if like is not None and self.cfg.normalize_activations in ("constant_norm_rescale", "layer_norm"):
             _, scale, shift = self._norm_in(like.to(self.dtype))
             y = self._norm_out(y, scale, shift)
@@ -345,7 +344,7 @@ class GatedSAE(SAE):
 
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         x_in = x - self.b_dec if self.cfg.apply_b_dec_to_input else x
-        return x_in @ self.W_enc
+        return matmul_rows(x_in, self.W_enc)
 
     def activation(self, pre: torch.Tensor) -> torch.Tensor:
         gate = (pre + self.b_gate) > 0

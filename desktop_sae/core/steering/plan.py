@@ -20,6 +20,7 @@ import torch
 
 from ..sae.autoencoder import SAE
 from ..support.errors import SteeringError
+from ..support.row_blocks import matmul_rows
 from .specs import SteeringConfig, SteerSpec
 from .strength import ResolvedSteer, resolve_strength, resolve_threshold
 
@@ -191,10 +192,10 @@ def steering_delta(x: torch.Tensor, clamped_now: torch.Tensor | None, plan: Stee
         terms.append(((plan.clamp_val - clamped_now) * sae.decoder_scale(x), plan.clamp_dirs, plan.clamp_shift))
     if plan.orth_dirs is not None:
         assert plan.orth_gain is not None
-        terms.append(((x @ plan.orth_dirs.T) * plan.orth_gain, plan.orth_dirs, plan.orth_shift))
+        terms.append((matmul_rows(x, plan.orth_dirs.T) * plan.orth_gain, plan.orth_dirs, plan.orth_shift))
     if plan.cap_dirs is not None:
         assert plan.cap_val is not None and plan.cap_weight is not None
-        excess = torch.relu(x @ plan.cap_dirs.T - plan.cap_val)
+        excess = torch.relu(matmul_rows(x, plan.cap_dirs.T) - plan.cap_val)
         terms.append((-plan.cap_weight * excess, plan.cap_dirs, plan.cap_shift))
     if not terms:
         return None, None
@@ -202,12 +203,12 @@ def steering_delta(x: torch.Tensor, clamped_now: torch.Tensor | None, plan: Stee
     shift: torch.Tensor | None = None
     exact_shift = True
     for coef, dirs, sh in terms:
-        d = dirs.expand_as(x) if coef is None else coef @ dirs
+        d = dirs.expand_as(x) if coef is None else matmul_rows(coef, dirs)
         delta = d if delta is None else delta + d
         if sh is None:
             exact_shift = False
         elif exact_shift:
-            s_ = sh if coef is None else coef @ sh
+            s_ = sh if coef is None else matmul_rows(coef, sh)
             shift = s_ if shift is None else shift + s_
     assert delta is not None  # terms is not empty
     if mask is not None:

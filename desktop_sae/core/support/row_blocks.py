@@ -49,3 +49,8 @@ def linear_rows(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     else:
         out = torch.cat([_padded_product(rows[s : s + ROW_BLOCK], w) for s in range(0, n, ROW_BLOCK)])
     return out.view(*x.shape[:-1], w.shape[0])
+
+
+def matmul_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` for a 2-D ``b``, through :func:`linear_rows` when ``a`` is several bf16/fp16 rows on the CPU."""
+    return linear_rows(a, b.T) if blocks_help(a) else a @ b
