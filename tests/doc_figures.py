@@ -217,7 +217,9 @@ def exempt(fig: Figure, raw_docs: dict[str, str], spans: dict[str, list[tuple[in
     raw = raw_docs[fig.doc]
     offset = sum(len(ln) + 1 for ln in raw.split("\n")[:fig.line - 1])
     line_end = raw.find("\n", offset)
-    return any(a <= offset + raw[offset:line_end].find(fig.text) < b for a, b in spans.get(fig.doc, []))
+    # where the figure stands whole on its line ("5 %" is not the end of "3.15 %")
+    at = [offset + m.start() for m in re.finditer(r"(?<![\d.,])" + re.escape(fig.text), raw[offset:line_end])]
+    return any(a <= i < b for i in at for a, b in spans.get(fig.doc, []))
 
 
 def exemption_spans(raw_docs: dict[str, str]) -> tuple[dict[str, list[tuple[int, int]]], list[dict[str, str]]]:

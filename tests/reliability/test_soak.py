@@ -66,6 +66,7 @@ def _live_results() -> int:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="RSS is read from /proc (Linux)")
+@pytest.mark.timeout(2400 if REAL else 600)  # the bundled-model soak takes about 10 min on an idle 2-core machine
 def test_soak_generations_with_random_user_actions(tmp_path, tiny_sae_dir):
     load_before = ru.load_average()
     rng = random.Random(0)
