@@ -12,25 +12,15 @@ Usage: python tests/reliability/prompt_lengths_probe.py [prompts=108]
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import random
 import sys
 import time
 
+from resident_memory import rss_mb
+
 from desktop_sae.core.assets.opening import open_session
 from desktop_sae.core.engine.sampling import SamplingConfig
 from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
-
-
-def rss_mb() -> float:
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-    with open("/proc/self/status") as f:
-        return next(int(ln.split()[1]) / 1024 for ln in f if ln.startswith("VmRSS:"))
 
 
 def main(prompts: int = 108) -> None:

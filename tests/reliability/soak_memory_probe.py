@@ -13,7 +13,6 @@ Usage: QT_QPA_PLATFORM=offscreen python tests/reliability/soak_memory_probe.py [
 from __future__ import annotations
 
 import collections
-import ctypes
 import gc
 import sys
 import tempfile
@@ -21,6 +20,7 @@ import warnings
 
 import numpy as np
 import torch
+from resident_memory import rss_mb
 
 from desktop_sae.app.controller import Controller
 from desktop_sae.app.jobs import JobRunner
@@ -29,16 +29,6 @@ from desktop_sae.core.engine.sampling import SamplingConfig
 from desktop_sae.core.presets.store import PresetStore
 
 PROMPTS = ("What is a prime number?", "Write a short poem about autumn.", "How do I boil an egg?")
-
-
-def rss_mb() -> float:
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-    with open("/proc/self/status") as f:
-        return next(int(ln.split()[1]) / 1024 for ln in f if ln.startswith("VmRSS:"))
 
 
 def live() -> tuple[int, float, int, float, collections.Counter[str]]:

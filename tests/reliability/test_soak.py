@@ -11,7 +11,6 @@ written to ``DIR/soak_real_model.json`` or ``DIR/soak_tiny_model.json`` (before 
 recorded too).
 """
 
-import ctypes
 import gc
 import os
 import random
@@ -20,6 +19,7 @@ import time
 
 import pytest
 import reliability_util as ru
+from resident_memory import rss_mb
 
 import tiny
 from desktop_sae.app.controller import Controller
@@ -39,25 +39,6 @@ PROMPTS = (
     "Write a story about a lighthouse keeper.", "How does a bicycle work?", "Suggest a name for a black cat.",
     "Why is the sky blue?", "Summarise the plot of Cinderella.", "What should I pack for a weekend hike?",
 )
-
-
-def _trim() -> None:
-    """Hand memory that is freed but kept by glibc's allocator back to the system, so that RSS counts what is in use
-    (without it, reloading the 8 192-feature SAE raises RSS by tens of MB each time for several reloads)."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: RSS as it is
-        pass
-
-
-def _rss_mb() -> float:
-    gc.collect()
-    _trim()
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _live_results() -> int:
@@ -128,7 +109,7 @@ def test_soak_generations_with_random_user_actions(tmp_path, tiny_sae_dir):
         counts["tokens"] += len(last.events.get("main", ()))
         counts["generations"] += 1
         if i % every == 0 or i == N - 1:
-            rss.append((i + 1, round(_rss_mb(), 1)))
+            rss.append((i + 1, round(rss_mb(), 1)))
     wall = time.perf_counter() - t0
     ctl.conversation.clear()
     ctl.wait_idle(60)
