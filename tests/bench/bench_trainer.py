@@ -25,26 +25,13 @@ from pathlib import Path
 import _bench
 import numpy as np
 import torch
+from _store_rows import ordinary_ev, store_rows
 
 DEFAULT = _bench.ROOT / "docs" / "results" / "corpus" / "bench_trainer.json"
 
 
-def _rows(store_dir: str, lo: int, hi: int) -> torch.Tensor:
-    meta = json.loads((Path(store_dir) / "meta.json").read_text())
-    acts = np.memmap(Path(store_dir) / "acts.f16", dtype=np.float16, mode="r", shape=(int(meta["capacity"]), meta["d"]))
-    return torch.from_numpy(np.asarray(acts[lo:hi]).astype(np.float32))
-
-
-def _ev(x: torch.Tensor, recon: torch.Tensor) -> float:
-    """Explained variance on ordinary rows: attention-sink rows (norm > 10 x median, ~0.03 %) would dominate it."""
-    n = x.norm(dim=1)
-    m = n <= 10 * n.median()
-    x, recon = x[m], recon[m]
-    return float(1 - (x - recon).pow(2).sum() / (x - x.mean(0)).pow(2).sum())
-
-
 def _batches(store_dir: str, n: int, bs: int, seed: int = 0):
-    x = _rows(store_dir, 0, n)
+    x = store_rows(store_dir, 0, n)
     perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
     for i in range(n // bs):
         yield x[perm[i * bs : (i + 1) * bs]]
@@ -59,18 +46,18 @@ def run_ours(a) -> dict:
                       select_dtype=a.select_dtype)
     store = ActivationStore(a.store)
     tr = TopKTrainer(store.d, cfg)
-    tr.init_from_sample(_rows(a.store, 0, 20_000))
+    tr.init_from_sample(store_rows(a.store, 0, 20_000))
     batches = list(_batches(a.store, a.tokens, a.batch))
     t0 = time.perf_counter()
     for x in batches:
         tr.step(x)
     dt = time.perf_counter() - t0
     sae = tr.to_sae()
-    xe = _rows(a.store, store.n_tokens - a.eval, store.n_tokens)
+    xe = store_rows(a.store, store.n_tokens - a.eval, store.n_tokens)
     with torch.no_grad():
         recon, _ = sae(xe)
     return {"impl": f"ours ({a.select_dtype} top-k selection)", "tokens": len(batches) * a.batch, "seconds": dt,
-            "tokens_per_s": len(batches) * a.batch / dt, "explained_variance": _ev(xe, recon)}
+            "tokens_per_s": len(batches) * a.batch / dt, "explained_variance": ordinary_ev(xe, recon)}
 
 
 def run_saelens(a) -> dict:
@@ -92,12 +79,12 @@ def run_saelens(a) -> dict:
     t0 = time.perf_counter()
     trainer.fit()
     dt = time.perf_counter() - t0
-    xe = _rows(a.store, int(meta["n_tokens"]) - a.eval, int(meta["n_tokens"]))
+    xe = store_rows(a.store, int(meta["n_tokens"]) - a.eval, int(meta["n_tokens"]))
     with torch.no_grad():
         recon = sae.decode(sae.encode(xe))
     return {"impl": f"SAELens TopKTrainingSAE (use_sparse_activations={a.saelens_sparse})",
             "tokens": len(batches) * a.batch, "seconds": dt, "tokens_per_s": len(batches) * a.batch / dt,
-            "explained_variance": _ev(xe, recon)}
+            "explained_variance": ordinary_ev(xe, recon)}
 
 
 def run_collect_speed(a) -> dict:

@@ -27,24 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _store_rows import ordinary_ev, store_rows
 
 D_IN = 576
 METHOD = ("lock-step: one training step of ours, then one of SAELens's SAETrainer, on the same batch, for every "
           "batch; SAELens's time excludes its input-norm estimate (4 batches); the same constant learning rate")
-
-
-def _rows(store_dir: str, lo: int, hi: int) -> torch.Tensor:
-    meta = json.loads((Path(store_dir) / "meta.json").read_text())
-    acts = np.memmap(Path(store_dir) / "acts.f16", dtype=np.float16, mode="r", shape=(int(meta["capacity"]), meta["d"]))
-    return torch.from_numpy(np.asarray(acts[lo:hi]).astype(np.float32))
-
-
-def _ev(x: torch.Tensor, recon: torch.Tensor) -> float:
-    """Explained variance on ordinary rows: attention-sink rows (norm > 10 x median, ~0.03 %) would dominate it."""
-    n = x.norm(dim=1)
-    m = n <= 10 * n.median()
-    x, recon = x[m], recon[m]
-    return float(1 - (x - recon).pow(2).sum() / (x - x.mean(0)).pow(2).sum())
 
 
 def synthetic(n: int, seed: int, n_dirs: int = 16_384, active: int = 48) -> torch.Tensor:
@@ -68,8 +55,8 @@ def data(a) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, str]:
     """(training batches, an init sample, held-out rows, description)."""
     if a.store:
         meta = json.loads((Path(a.store) / "meta.json").read_text())
-        x = _rows(a.store, 0, a.tokens)
-        held = _rows(a.store, int(meta["n_tokens"]) - a.eval, int(meta["n_tokens"]))
+        x = store_rows(a.store, 0, a.tokens)
+        held = store_rows(a.store, int(meta["n_tokens"]) - a.eval, int(meta["n_tokens"]))
         what = f"ActivationStore {a.store} (real activations)"
     else:
         x, held = synthetic(a.tokens, 0), synthetic(a.eval, 1)
@@ -103,7 +90,7 @@ def run_ours_only(a, width: int, batches, sample, held) -> dict:
     seconds = time.perf_counter() - t
     with torch.no_grad():
         recon, _ = ours.to_sae()(held)
-    return _record("ours: TopKTrainer", width, len(batches) * a.batch, seconds, _ev(held, recon), lr)
+    return _record("ours: TopKTrainer", width, len(batches) * a.batch, seconds, ordinary_ev(held, recon), lr)
 
 
 def run_lockstep(a, width: int, batches, sample, held) -> tuple[dict, dict]:
@@ -143,9 +130,9 @@ def run_lockstep(a, width: int, batches, sample, held) -> tuple[dict, dict]:
         recon_ours, _ = ours.to_sae()(held)
         scaler = trainer.activation_scaler  # folded into the SAE by fit(); kept in case a version does not
         recon_theirs = scaler.unscale(sae.decode(sae.encode(scaler.scale(held))))
-    mine = _record("ours: TopKTrainer", width, n, clock["ours"], _ev(held, recon_ours), lr)
-    theirs = _record("SAELens: TopKTrainingSAE + SAETrainer (defaults)", width, n, theirs_s, _ev(held, recon_theirs),
-                     lr)
+    mine = _record("ours: TopKTrainer", width, n, clock["ours"], ordinary_ev(held, recon_ours), lr)
+    theirs = _record("SAELens: TopKTrainingSAE + SAETrainer (defaults)", width, n, theirs_s,
+                     ordinary_ev(held, recon_theirs), lr)
     return mine, theirs
 
 
