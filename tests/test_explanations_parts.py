@@ -202,3 +202,21 @@ def test_neuronpedia_explanations_round_trip_and_filter(tmp_path):
         {2: "golden gate", 9: "code"}
     with pytest.raises(NeuronpediaExplanationsError):
         read_neuronpedia_explanations(tmp_path / "np.json", 16, "gemma-2-2b")
+
+
+def test_the_score_sample_is_seeded_and_read_back(tmp_path):
+    from desktop_sae.cli import main
+    from desktop_sae.core.explanations.score_sample import draw_sample, read_sample
+
+    a = draw_sample(8192, 400, 7)
+    assert a == draw_sample(8192, 400, 7) and a != draw_sample(8192, 400, 8)
+    assert len(set(a)) == 400 and a == sorted(a) and 0 <= a[0] and a[-1] < 8192
+    assert set(draw_sample(100, 10, 1, live=range(50, 60))) == set(range(50, 60))
+    with pytest.raises(ValueError):
+        draw_sample(10, 11, 0)
+    out = tmp_path / "sample.json"
+    assert main(["explanations", "sample", str(out), "--n", "12", "--seed", "3", "--d-sae", "64"]) == 0
+    assert read_sample(out) == draw_sample(64, 12, 3)
+    (tmp_path / "bad.json").write_text('{"features": [1]}')
+    with pytest.raises(ValueError, match="not a score sample"):
+        read_sample(tmp_path / "bad.json")

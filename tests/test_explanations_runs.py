@@ -96,12 +96,17 @@ def test_bank_holds_out_scoring_windows_and_reads_the_sae(lm, windows, random_ba
         assert {c.window for c in fc.score_activating}.isdisjoint(c.window for c in fc.score_non_activating)
         # values are the SAE's activations at those tokens; the strongest explaining context comes first
         c = fc.explain_top[0]
-        assert c.tokens[0] == "" and all(c.tokens[1:])  # BOS is shown as nothing
-        assert np.allclose(c.values, acts[c.window, :, f].numpy(), atol=2e-3)
+        # an excerpt of SHOWN tokens after BOS, with the window's strongest token SHOWN_BEFORE tokens in when it can be
+        assert len(c.tokens) == len(c.values) == protocol.SHOWN and c.start >= 1 and all(c.tokens)
+        peak = int(acts[c.window, :, f].argmax())
+        assert c.start == max(1, min(peak - protocol.SHOWN_BEFORE, 32 - protocol.SHOWN))
+        assert np.allclose(c.values, acts[c.window, c.start : c.start + protocol.SHOWN, f].numpy(), atol=2e-3)
         assert c.max_value == pytest.approx(float(acts[~torch.from_numpy(bank.scoring), :, f].max()), abs=1e-3)
         assert all(max(ctx.values) == 0 for ctx in fc.score_non_activating)
         assert all(float(acts[ctx.window, :, f].max()) == 0 for ctx in fc.score_non_activating)
-        assert len(fc.score_non_activating) == min(len(fc.score_activating), len(fc.score_non_activating))
+        quiet = int((acts[torch.from_numpy(bank.scoring), :, f].amax(dim=1) == 0).sum())
+        assert len(fc.score_non_activating) == min(len(fc.score_activating), protocol.N_SCORE_NON_ACTIVATING, quiet)
+        assert all(len(ctx.tokens) == protocol.SHOWN for ctx in fc.score_activating + fc.score_non_activating)
         assert fc.density == pytest.approx(float((acts[:, 1:, f] > 0).float().mean()), rel=1e-3)
         assert len(fc.promoted) == protocol.N_LOGITS
 

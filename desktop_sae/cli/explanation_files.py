@@ -9,7 +9,7 @@ from pathlib import Path
 
 def register(sub) -> None:
     p = sub.add_parser("explanations", help="import or export feature explanations in Neuronpedia's fields")
-    verbs = p.add_subparsers(dest="verb", metavar="import|export", required=True)
+    verbs = p.add_subparsers(dest="verb", metavar="import|export|sample", required=True)
     i = verbs.add_parser("import", help="merge a Neuronpedia explanations export into the SAE's explanations")
     i.add_argument("file", help="Neuronpedia explanations (.json, .jsonl, optionally .gz)")
     i.add_argument("--replace", action="store_true", help="replace explanations already stored")
@@ -23,6 +23,12 @@ def register(sub) -> None:
         q.add_argument("--out", default=None, help="folder of the explanation files (default: the SAE's folder)")
     i.set_defaults(func=cmd_import)
     e.set_defaults(func=cmd_export)
+    s = verbs.add_parser("sample", help="draw the seeded sample of features that blind scores are reported on")
+    s.add_argument("file", help="output .json (a results file; commit it before writing any explanation)")
+    s.add_argument("--n", type=int, default=400, help="features to draw (default 400)")
+    s.add_argument("--seed", type=int, default=20261205, help="NumPy default_rng seed")
+    s.add_argument("--d-sae", type=int, required=True, help="the SAE's number of features")
+    s.set_defaults(func=cmd_sample)
 
 
 def _ids(args):
@@ -61,4 +67,16 @@ def cmd_export(args) -> int:
     folder, _, model, source = _ids(args)
     n = export_neuronpedia_explanations(ExplanationStore.beside(folder), args.file, model, source)
     print(f"{n} explanations written to {args.file} as {model}/{source}", file=sys.stderr)
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from ..core.explanations.score_sample import FORMAT, draw_sample
+    from ..core.support.results_file import write_results
+
+    features = draw_sample(args.d_sae, args.n, args.seed)
+    write_results(args.file, {"format": FORMAT, "seed": args.seed, "d_sae": args.d_sae, "features": features,
+                              "rule": "numpy.random.default_rng(seed).choice(d_sae, n, replace=False), sorted",
+                              "summary": {"features": len(features)}})
+    print(f"{len(features)} features drawn with seed {args.seed} into {args.file}", file=sys.stderr)
     return 0

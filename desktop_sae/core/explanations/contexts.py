@@ -32,6 +32,7 @@ class Context:
     window: int  # row of the bank's windows
     tokens: tuple[str, ...]
     values: tuple[float, ...]
+    start: int = 0  # position in the window of the first token shown (an excerpt of ``SHOWN`` tokens)
 
     @property
     def max_value(self) -> float:
@@ -60,6 +61,12 @@ def is_scoring_window(tokens: np.ndarray, seed: int) -> bool:
     an integer is divisible by ``SCORE_SHARE``."""
     h = hashlib.blake2b(np.asarray(tokens, dtype="<i4").tobytes(), digest_size=8, key=str(seed).encode())
     return int.from_bytes(h.digest(), "little") % protocol.SCORE_SHARE == 0
+
+
+def excerpt_start(center: int, length: int) -> int:
+    """Where the ``SHOWN``-token excerpt around ``center`` starts: ``SHOWN_BEFORE`` tokens before it, moved to stay
+    inside the window and after its first position (BOS)."""
+    return max(1, min(center - protocol.SHOWN_BEFORE, length - protocol.SHOWN))
 
 
 def _tok_str(tokenizer: Any, i: int) -> str:  # a transformers tokenizer
@@ -144,11 +151,15 @@ class ContextBank:
                    skip_ids)
 
     # --- per feature ---------------------------------------------------------------------------------------
-    def _context(self, window: int, values: np.ndarray) -> Context:
-        """Special tokens (BOS) are shown as empty text; positions stay aligned with ``values``."""
+    def _context(self, window: int, values: np.ndarray, center: int | None = None) -> Context:
+        """The excerpt of ``window`` around ``center`` (default: its strongest position). Special tokens (BOS) are
+        shown as empty text; positions stay aligned with ``values``."""
+        T = self.windows.shape[1]
+        a = excerpt_start(int(np.argmax(values)) if center is None else center, T)
+        b = min(a + protocol.SHOWN, T)
         return Context(window, tuple("" if int(t) in self.skip_ids else self.token_text(int(t))
-                                     for t in self.windows[window]),
-                       tuple(round(float(v), 3) for v in values))
+                                     for t in self.windows[window][a:b]),
+                       tuple(round(float(v), 3) for v in values[a:b]), a)
 
     def is_live(self, f: int) -> bool:
         """Whether ``f`` is active in any explaining window (else it is dead: nothing to explain it from)."""
@@ -177,8 +188,10 @@ class ContextBank:
         score_act = _across_quantiles(score, protocol.N_SCORE_ACTIVATING, rng)
         quiet = np.nonzero(self.scoring)[0]
         quiet = quiet[~np.isin(quiet, list(per_window))]
-        n_non = min(len(score_act), len(quiet))
+        n_non = min(len(score_act), protocol.N_SCORE_NON_ACTIVATING, len(quiet))
         non = sorted(int(w) for w in rng.choice(quiet, size=n_non, replace=False)) if n_non else []
+        T = self.windows.shape[1]
+        centers = [int(c) for c in rng.integers(1, T, size=len(non))]  # where a negative's excerpt is taken
         zeros = np.zeros(self.windows.shape[1], np.float32)
         a, b = self.bounds[f], self.bounds[f + 1]
         promoted: tuple[str, ...] = ()
@@ -191,7 +204,7 @@ class ContextBank:
             tuple(self._context(w, per_window[w]) for w in top),
             tuple(self._context(w, per_window[w]) for w in quant),
             tuple(self._context(w, per_window[w]) for w in score_act),
-            tuple(self._context(w, zeros) for w in non), promoted, suppressed)
+            tuple(self._context(w, zeros, c) for w, c in zip(non, centers)), promoted, suppressed)
 
 
 def _across_quantiles(ranked: list[int], n: int, rng: np.random.Generator) -> list[int]:
