@@ -36,10 +36,13 @@ def register(sub) -> None:
     e = sub.add_parser("explain", help="explain SAE features with an OpenAI-compatible chat endpoint")
     _add_common(e)
     e.add_argument("--write-prompts", metavar="FILE", default=None,
-                   help="write the explainer prompts of the features to do as JSON lines (no endpoint needed)")
+                   help="write the explainer prompts of the features to do as JSON lines, or as plain text to read "
+                        "when FILE ends in .txt (no endpoint needed)")
     e.add_argument("--read-answers", metavar="FILE", default=None,
-                   help='read {"feature", "answer"} JSON lines written for --write-prompts (no endpoint needed)')
+                   help='read answers to --write-prompts: {"feature", "answer"} JSON lines or N<TAB>answer lines')
     e.add_argument("--explainer", default=None, help="who wrote the answers of --read-answers (recorded)")
+    e.add_argument("--method", default="human", choices=["human", "agent"],
+                   help="how the answers of --read-answers were written: by a person or an LLM agent (recorded)")
     e.set_defaults(func=cmd_explain)
     s = sub.add_parser("score-explanations", help="score feature explanations blind (detection, fuzzing)")
     _add_common(s)
@@ -138,11 +141,12 @@ def cmd_explain(args) -> int:
 
     if args.read_answers:
         from ..core.explanations.offline import read_explainer_answers
+        from ..core.explanations.protocol import Method
 
         if not args.explainer:
             raise ValueError("--read-answers needs --explainer NAME (who wrote them)")
         answers_to = ExplanationStore.beside(_folder(args))
-        stored, failed = read_explainer_answers(args.read_answers, answers_to, args.explainer)
+        stored, failed = read_explainer_answers(args.read_answers, answers_to, args.explainer, Method(args.method))
         print(f"{stored} explanations stored, {failed} malformed (recorded as failed) in {answers_to.path}",
               file=sys.stderr)
         return 0
@@ -151,9 +155,10 @@ def cmd_explain(args) -> int:
     store.sae = {"d_sae": bank.d_sae, "hook_name": args.hook_name, "windows": len(bank.windows), "seed": args.seed}
     todo = _limited(features, set(store.explanations), args.limit)
     if args.write_prompts:
-        from ..core.explanations.offline import write_explainer_prompts
+        from ..core.explanations.offline import write_explainer_prompts, write_explainer_text
 
-        n = write_explainer_prompts(bank, todo, args.write_prompts)
+        write = write_explainer_text if args.write_prompts.endswith(".txt") else write_explainer_prompts
+        n = write(bank, todo, args.write_prompts)
         print(f"{n} explainer prompts written to {args.write_prompts}", file=sys.stderr)
         return 0
     print(f"about {explain_call_estimate(todo, store, bank)} calls to {client.settings.endpoint} "

@@ -197,8 +197,8 @@ class ContextBank:
         promoted: tuple[str, ...] = ()
         suppressed: tuple[str, ...] = ()
         if self.logit_ids is not None:
-            promoted = tuple(self.token_text(int(i)) for i in self.logit_ids[0][f])
-            suppressed = tuple(self.token_text(int(i)) for i in self.logit_ids[1][f])
+            promoted = tuple(self.token_text(int(i)) for i in self.logit_ids[0][f][: protocol.N_LOGITS])
+            suppressed = tuple(self.token_text(int(i)) for i in self.logit_ids[1][f][: protocol.N_LOGITS])
         return FeatureContexts(
             f, (b - a) / max(self.n_tokens, 1), float(self.vals[a:b].max()) if b > a else 0.0,
             tuple(self._context(w, per_window[w]) for w in top),

@@ -43,5 +43,6 @@ class Method(TextEnum):
     """How an explanation was written."""
 
     LLM = "llm"  # an LLM explainer over an OpenAI-compatible endpoint
-    HUMAN = "human"  # written by a person (or an agent acting as the explainer) following the protocol
+    HUMAN = "human"  # written by a person following the protocol, from the offline prompts file
+    AGENT = "agent"  # written by an LLM agent reading the offline prompts file (its model named as the explainer)
     NEURONPEDIA = "neuronpedia"  # imported from a Neuronpedia export
