@@ -19,6 +19,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm-model", default=None, help="model name at the endpoint (default: $DESKTOP_SAE_LLM_MODEL)")
     p.add_argument("--key", default=None, help="API key (default: $DESKTOP_SAE_LLM_KEY; none for local servers)")
     p.add_argument("--features", default=None, help="features to do, e.g. 1,5,10-20 (default: all)")
+    p.add_argument("--sample", default=None, metavar="FILE",
+                   help="do the features of a sample file (desktop-sae explanations sample) instead of --features")
     p.add_argument("--limit", type=int, default=None, help="do at most N features not done yet")
     p.add_argument("--corpus", nargs="*", default=[], help="text/JSONL files or folders to read contexts from "
                                                            "(default: the built-in corpus)")
@@ -49,6 +51,13 @@ def register(sub) -> None:
     s.add_argument("--variants", default="own,random_other,token_label",
                    help="explanations to score: own, random_other (sanity baseline), token_label (default: all)")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
+    s.add_argument("--write-prompts", metavar="DIR", default=None,
+                   help="write blind scorer prompts as text, one folder per scorer, and the answer key (no endpoint)")
+    s.add_argument("--scorers", type=int, default=3, help="scorer folders for --write-prompts (at least one per "
+                                                         "variant; default 3)")
+    s.add_argument("--read-answers", metavar="DIR", default=None,
+                   help="read the scorers' answers.tsv files of a --write-prompts folder into the scores")
+    s.add_argument("--scorer", default=None, help="who scored --read-answers ({k} = the scorer's number; recorded)")
     s.set_defaults(func=cmd_score)
 
 
@@ -94,8 +103,6 @@ def _setup(args):
     from ..core.explanations.client import ChatClient, ChatSettings
     from ..core.explanations.contexts import ContextBank
     from ..core.explanations.corpus_windows import corpus_documents, token_windows
-    from ..core.support.prompt_file import parse_seeds
-
     offline = getattr(args, "write_prompts", None) or getattr(args, "read_answers", None)
     settings = None if offline else ChatSettings.from_env(args.url, args.llm_model, args.key, timeout_s=args.timeout,
                                                           tries=args.tries, parallel=args.parallel)
@@ -104,7 +111,7 @@ def _setup(args):
         raise ValueError("no SAE loaded; give --sae")
     folder = _folder(args)
     d_sae = session.sae.cfg.d_sae
-    features = parse_seeds(args.features) if args.features else list(range(d_sae))
+    features = _features(args, d_sae)
     if any(not 0 <= f < d_sae for f in features):
         raise ValueError(f"--features must lie in 0..{d_sae - 1}")
     lm = session.lm
@@ -122,6 +129,15 @@ def _setup(args):
             save_bank(bank, args.contexts, key)
     args.hook_name = session.hook_name
     return (ChatClient(settings) if settings else None), bank, folder, features
+
+
+def _features(args, d_sae: int) -> list[int]:
+    from ..core.explanations.score_sample import read_sample
+    from ..core.support.prompt_file import parse_seeds
+
+    if getattr(args, "sample", None):
+        return read_sample(args.sample)
+    return parse_seeds(args.features) if args.features else list(range(d_sae))
 
 
 def _limited(features, done, limit):
@@ -169,6 +185,19 @@ def cmd_explain(args) -> int:
     return 1 if summary.failed and not summary.done else 0
 
 
+def _read_blind(args) -> int:
+    from ..core.explanations.blind_files import read_blind_answers
+    from ..core.explanations.store import ScoreStore
+
+    if not args.scorer:
+        raise ValueError("--read-answers needs --scorer NAME (who scored)")
+    scores = ScoreStore.beside(_folder(args))
+    r = read_blind_answers(args.read_answers, scores, args.scorer)
+    print(f"{r.stored} scores stored, {r.failed} malformed (recorded as failed), {r.incomplete} not fully answered "
+          f"yet, in {scores.path}", file=sys.stderr)
+    return 0
+
+
 def cmd_score(args) -> int:
     from ..core.explanations.protocol import Variant
     from ..core.explanations.runs import score_call_estimate, score_explanations, score_summary
@@ -179,6 +208,8 @@ def cmd_score(args) -> int:
         variants = [Variant(v.strip()) for v in args.variants.split(",") if v.strip()]
     except ValueError:
         raise ValueError(f"--variants: choose from {', '.join(v.value for v in Variant)}") from None
+    if args.read_answers:
+        return _read_blind(args)
     client, bank, folder, features = _setup(args)
     explanations, scores = ExplanationStore.beside(folder), ScoreStore.beside(folder)
     if not explanations.explanations:
@@ -187,6 +218,14 @@ def cmd_score(args) -> int:
     labels = {i: s for i, s in enumerate(dic.meta["labels"]) if s != "(dead)"} if dic is not None else {}
     done = set.intersection(*(scores.done(v) for v in variants)) if variants else set()
     todo = _limited(features, done, args.limit)
+    if args.write_prompts:
+        from ..core.explanations.blind_files import plan_blind_prompts, write_blind_files
+
+        prompts = plan_blind_prompts(bank, todo, variants, explanations, labels, args.scorers, args.seed)
+        dirs = write_blind_files(prompts, args.write_prompts)
+        print(f"{len(prompts)} blind prompts for {len(dirs)} scorers in {args.write_prompts} (keep key.json away "
+              "from the scorers)", file=sys.stderr)
+        return 0
     n = score_call_estimate(bank, todo, variants, scores, explanations, labels, args.seed)
     print(f"about {n} calls to {client.settings.endpoint} ({client.settings.model}); writing {scores.path}",
           file=sys.stderr)

@@ -65,7 +65,8 @@ def read_explainer_answers(path: str | Path, store: ExplanationStore, explainer:
             if not isinstance(answer, str):
                 raise TypeError("the answer is not text")
         except (ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"{path}:{n}: expected {{\"feature\": int, \"answer\": str}} or N<TAB>answer ({e})") from None
+            raise ValueError(f"{path}:{n}: expected {{\"feature\": int, \"answer\": str}} or N<TAB>answer "
+                             f"({e})") from None
         try:
             store.put(f, Explanation(parse_explanation(answer), method, explainer, protocol.PROTOCOL_VERSION, now()))
             stored += 1

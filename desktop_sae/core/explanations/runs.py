@@ -94,7 +94,7 @@ def scoring_samples(fc: FeatureContexts, seed: int = 0) -> dict[protocol.Scorer,
     return {protocol.Scorer.DETECTION: detection_samples(fc, rng), protocol.Scorer.FUZZING: fuzzing_samples(fc, rng)}
 
 
-def _scorable(fc: FeatureContexts) -> bool:
+def scorable(fc: FeatureContexts) -> bool:
     """Both classes of detection need contexts (a feature active in every held-out window has no negatives)."""
     return bool(fc.score_activating) and bool(fc.score_non_activating)
 
@@ -107,7 +107,7 @@ def score_call_estimate(bank: ContextBank, features: Sequence[int], variants: Se
     for v in variants:
         for f in _pending(features, scores.done(v)):
             fc = bank.contexts(f)
-            if _scorable(fc) and explanation_for(v, f, explanations, labels or {}, seed) is not None:
+            if scorable(fc) and explanation_for(v, f, explanations, labels or {}, seed) is not None:
                 n += sum(math.ceil(len(s) / protocol.EXAMPLES_PER_CALL) for s in scoring_samples(fc, seed).values())
     return n
 
@@ -152,7 +152,7 @@ def score_explanations(bank: ContextBank, features: Sequence[int], variants: Seq
         text = explanation_for(v, f, explanations, labels, seed)
         fc = bank.contexts(f)
         samples = scoring_samples(fc, seed)
-        if text is None or not _scorable(fc):
+        if text is None or not scorable(fc):
             skipped += 1
             continue
         result = score_feature(client, text, samples)
