@@ -156,8 +156,10 @@ def test_samples_follow_delphi():
 def test_the_explainer_sees_explaining_contexts_only():
     fc = _fc()
     user = explainer_messages(fc)[1]["content"]
-    assert "Active on 1.2% of tokens" in user and "' up'" in user and "' down'" in user
+    assert "Fires on 1.2% of tokens" in user and "' up'" in user and "' down'" in user
     assert marked_text(fc.explain_top[1], 2.0) == "a<< b>>(10)<< c>>(3) d"
+    # a token below FIRE_FRACTION x the feature's max does not fire: it is not marked
+    assert marked_text(Context(0, ("a", " b"), (0.19, 1.0)), 1.0) == "a<< b>>(10)"
     held_out_only = FeatureContexts(1, 0.1, 1.0, (), (), (Context(0, ("secret",), (1.0,)),), (), (), ())
     assert "secret" not in explainer_messages(held_out_only)[1]["content"]
 
@@ -217,6 +219,9 @@ def test_the_score_sample_is_seeded_and_read_back(tmp_path):
     out = tmp_path / "sample.json"
     assert main(["explanations", "sample", str(out), "--n", "12", "--seed", "3", "--d-sae", "64"]) == 0
     assert read_sample(out) == draw_sample(64, 12, 3)
+    other = tmp_path / "other.json"  # a second sample drawn from the features the first did not take
+    assert main(["explanations", "sample", str(other), "--n", "40", "--d-sae", "64", "--exclude", str(out)]) == 0
+    assert not set(read_sample(other)) & set(read_sample(out)) and len(read_sample(other)) == 40
     (tmp_path / "bad.json").write_text('{"features": [1]}')
     with pytest.raises(ValueError, match="not a score sample"):
         read_sample(tmp_path / "bad.json")

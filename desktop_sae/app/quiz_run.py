@@ -4,16 +4,14 @@ end. The quiz panel renders this and forwards clicks; a lesson step starts it th
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..core.steering.specs import SteeringConfig
-from ..core.support.text_enum import TextEnum
 from .events import Signal
 
 if TYPE_CHECKING:  # loaded when a quiz starts, not with the window
     from ..core.classroom.quiz import Quiz, QuizRound
-    from ..core.presets.demo_concepts import DemoConcept
+    from ..core.classroom.quiz_pool import QuizUnit
     from .controller import Controller
 
 PROMPTS = (
@@ -26,18 +24,13 @@ PROMPTS = (
 MYSTERY = "mystery feature"
 
 
-class QuizSource(TextEnum):
-    DEMO = "demo"  # the bundled SAE's measured demo concepts
-    LABELLED = "labelled"  # any features with labels and statistics (any SAE)
-
-
 class QuizRun:
     def __init__(self, ctl: Controller):
         self.ctl = ctl
         self.quiz: Quiz | None = None
         self.last_right: bool | None = None  # how the last answer went
         self._saved: SteeringConfig | None = None
-        self._concepts: dict[int, DemoConcept] = {}  # hidden feature -> its concept (the bundled SAE)
+        self._units: dict[int, QuizUnit] = {}  # hidden key -> its unit
         self.changed: Signal[[]] = Signal("quiz_changed")
         self.finished: Signal[[int, int]] = Signal("quiz_finished")  # score, rounds
 
@@ -49,30 +42,26 @@ class QuizRun:
     def playing(self) -> bool:
         return self._saved is not None
 
-    def candidates(self, source: QuizSource = QuizSource.DEMO, seed: int = 0) -> list[tuple[int, str]]:
-        """(feature, label) pairs: the bundled SAE's measured demo features, else well-labelled features."""
-        import numpy as np
-
-        from ..core.presets.demo_concepts import load_demo_concepts, quiz_features
+    def candidates(self) -> list[tuple[int, str]]:
+        """(key, choice text) per unit of the SAE's measured quiz pool (``core.classroom.quiz_pool``): a set is
+        offered as its concept, a single feature by its explanation. Raises ValueError when the SAE has none."""
+        from ..core.classroom.quiz_pool import UnitKind, load_quiz_pool
+        from ..core.features.user_labels import sae_folder
 
         model = self.ctl.model
         cat, info = model.catalog, model.info
-        demo = [(f, c) for f, c in quiz_features(load_demo_concepts() or {}) if cat is not None and f < cat.d_sae]
-        self._concepts = {}
-        if source == QuizSource.DEMO and cat is not None and cat.curated_labels and len(demo) >= 4:  # bundled SAE
-            self._concepts = dict(demo)
-            return [(f, c.label or cat.label(f)) for f, c in demo]
-        if cat is None or info is None:
-            return []
-        labelled = [f for f in range(cat.d_sae) if cat.label(f) and info.has_stats(f)]
-        picks = np.random.default_rng(seed).choice(labelled, size=min(8, len(labelled)), replace=False)
-        return [(int(f), cat.label(int(f))) for f in picks]
+        pool = load_quiz_pool(sae_folder(info.sae_path)) if info is not None and info.sae_path else None
+        if not pool or cat is None:
+            raise ValueError("the quiz only hides steering measured to be recognisable, and this SAE has no measured "
+                             "quiz pool (docs/LESSONS.md, \"The quiz pool\")")
+        self._units = {u.key: u for u in pool if max(u.features) < cat.d_sae}
+        return [(k, (u.label if u.kind is UnitKind.SET else model.label(k)) or u.label) for k, u in self._units.items()]
 
-    def start(self, rounds: int = 3, seed: int = 0, source: QuizSource | str = QuizSource.DEMO) -> bool:
+    def start(self, rounds: int = 3, seed: int = 0) -> bool:
         from ..core.classroom.quiz import Quiz
 
         try:
-            self.quiz = Quiz(self.candidates(QuizSource(source), seed), rounds, seed)
+            self.quiz = Quiz(self.candidates(), rounds, seed)
         except ValueError as e:
             self.ctl.notices.report_error("The quiz cannot start", str(e))
             return False
@@ -86,11 +75,8 @@ class QuizRun:
         if r is None:
             self.end()
             return
-        from ..core.presets.demo_concepts import DemoConcept
-
-        concept = self._concepts.get(r.hidden) or DemoConcept("", r.hidden)
         conv = self.ctl.conversation
-        self.ctl.steering.set_steering(SteeringConfig((replace(concept.lead(label=MYSTERY), feature=r.hidden),)))
+        self.ctl.steering.set_steering(SteeringConfig(self._units[r.hidden].rows(MYSTERY)))
         conv.set_compare(False)
         conv.clear()
         conv.send(PROMPTS[(r.number - 1) % len(PROMPTS)])

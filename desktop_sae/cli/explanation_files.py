@@ -28,6 +28,7 @@ def register(sub) -> None:
     s.add_argument("--n", type=int, default=400, help="features to draw (default 400)")
     s.add_argument("--seed", type=int, default=20261205, help="NumPy default_rng seed")
     s.add_argument("--d-sae", type=int, required=True, help="the SAE's number of features")
+    s.add_argument("--exclude", default=None, metavar="FILE", help="draw none of the features of this sample file")
     s.set_defaults(func=cmd_sample)
 
 
@@ -71,12 +72,15 @@ def cmd_export(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from ..core.explanations.score_sample import FORMAT, draw_sample
+    from ..core.explanations.score_sample import FORMAT, draw_sample, read_sample
     from ..core.support.results_file import write_results
 
-    features = draw_sample(args.d_sae, args.n, args.seed)
+    taken = set(read_sample(args.exclude)) if args.exclude else set()
+    features = draw_sample(args.d_sae, args.n, args.seed, [f for f in range(args.d_sae) if f not in taken])
     write_results(args.file, {"format": FORMAT, "seed": args.seed, "d_sae": args.d_sae, "features": features,
-                              "rule": "numpy.random.default_rng(seed).choice(d_sae, n, replace=False), sorted",
+                              "rule": "numpy.random.default_rng(seed).choice(pool, n, replace=False), sorted; "
+                                      "pool: the features 0..d_sae-1 not in the excluded sample",
+                              "excluded": args.exclude,
                               "summary": {"features": len(features)}})
     print(f"{len(features)} features drawn with seed {args.seed} into {args.file}", file=sys.stderr)
     return 0

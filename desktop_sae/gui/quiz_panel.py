@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ..app.quiz_run import QuizRun, QuizSource
+from ..app.quiz_run import QuizRun
 from .lifetime import bind
 
 
@@ -50,8 +50,8 @@ class QuizPanel(QWidget):
         bind(run.changed, self, self._show)
         bind(run.finished, self, self._over)
 
-    def start(self, rounds: int = 3, seed: int = 0, source: QuizSource | str = QuizSource.DEMO) -> bool:
-        return self.run.start(rounds, seed, source)
+    def start(self, rounds: int = 3, seed: int = 0) -> bool:
+        return self.run.start(rounds, seed)
 
     def next_round(self) -> None:
         self.run.next_round()

@@ -40,6 +40,7 @@ class BlindPrompt:
     explanation: str
     truths: tuple[bool, ...]
     user: str  # the prompt's user message
+    ranks: tuple[int, ...] = ()  # per example: its window's place among the feature's activating scoring contexts
 
 
 def plan_blind_prompts(bank: ContextBank, features: Sequence[int], variants: Sequence[protocol.Variant],
@@ -56,6 +57,7 @@ def plan_blind_prompts(bank: ContextBank, features: Sequence[int], variants: Seq
         if not scorable(fc):
             continue
         samples = scoring_samples(fc, seed)
+        rank = {c.window: n for n, c in enumerate(fc.score_activating)}  # strongest first: one per quantile bin
         for i, v in enumerate(variants):
             text = explanation_for(v, f, explanations, labels, seed)
             if text is None:
@@ -63,15 +65,16 @@ def plan_blind_prompts(bank: ContextBank, features: Sequence[int], variants: Seq
             for kind, ss in samples.items():
                 for b in batches(ss):
                     user = scorer_messages(kind, text, b)[1]["content"]
-                    out.append(BlindPrompt("", (i + j) % n_scorers, f, v, kind, text,
-                                           tuple(s.truth for s in b), user))
+                    out.append(BlindPrompt("", (i + j) % n_scorers, f, v, kind, text, tuple(s.truth for s in b),
+                                           user, tuple(rank.get(s.window, -1) for s in b)))
     # opaque ids, assigned after a seeded shuffle within each scorer
     final: list[BlindPrompt] = []
     for k in range(n_scorers):
         mine = [p for p in out if p.scorer == k]
         order = np.random.default_rng([seed, 7, k]).permutation(len(mine))
         final += [BlindPrompt(f"S{k + 1}-{n + 1:05d}", k, mine[o].feature, mine[o].variant, mine[o].kind,
-                              mine[o].explanation, mine[o].truths, mine[o].user) for n, o in enumerate(order)]
+                              mine[o].explanation, mine[o].truths, mine[o].user, mine[o].ranks)
+                  for n, o in enumerate(order)]
     return final
 
 
@@ -93,7 +96,8 @@ def write_blind_files(prompts: Sequence[BlindPrompt], folder: str | Path) -> dic
             atomic_write_text(d / f"part_{n // PART + 1:03d}.txt", "\n".join(blocks))
     key = {"format": KEY_FORMAT, "protocol": protocol.PROTOCOL_VERSION,
            "items": {p.id: {"scorer": p.scorer, "feature": p.feature, "variant": str(p.variant), "kind": str(p.kind),
-                            "explanation": p.explanation, "truths": [int(t) for t in p.truths]} for p in prompts}}
+                            "explanation": p.explanation, "truths": [int(t) for t in p.truths],
+                            "ranks": list(p.ranks)} for p in prompts}}
     atomic_write_text(root / KEY, json.dumps(key, ensure_ascii=False))
     return dirs
 

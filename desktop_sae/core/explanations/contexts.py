@@ -42,7 +42,7 @@ class Context:
 @dataclass(frozen=True)
 class FeatureContexts:
     feature: int
-    density: float  # share of scanned tokens on which the feature is active
+    density: float  # share of scanned tokens on which the feature fires (>= FIRE_FRACTION x its max)
     max_activation: float
     explain_top: tuple[Context, ...]
     explain_quantile: tuple[Context, ...]
@@ -161,10 +161,21 @@ class ContextBank:
                                      for t in self.windows[window][a:b]),
                        tuple(round(float(v), 3) for v in values[a:b]), a)
 
-    def is_live(self, f: int) -> bool:
-        """Whether ``f`` is active in any explaining window (else it is dead: nothing to explain it from)."""
+    def max_activation(self, f: int) -> float:
+        """``f``'s highest value over all scanned tokens (0 when it never activates)."""
         a, b = self.bounds[f], self.bounds[f + 1]
-        return bool((~self.scoring[self.rows[a:b] // self.windows.shape[1]]).any())
+        return float(self.vals[a:b].max()) if b > a else 0.0
+
+    def _firing(self, f: int) -> np.ndarray:
+        """Mask over ``f``'s stored activations: those that fire (>= FIRE_FRACTION x its max)."""
+        a, b = self.bounds[f], self.bounds[f + 1]
+        return self.vals[a:b] >= protocol.FIRE_FRACTION * self.max_activation(f)
+
+    def is_live(self, f: int) -> bool:
+        """Whether ``f`` fires in any explaining window (else it is dead: nothing to explain it from)."""
+        a, b = self.bounds[f], self.bounds[f + 1]
+        rows = self.rows[a:b][self._firing(f)]
+        return b > a and bool((~self.scoring[rows // self.windows.shape[1]]).any())
 
     def _window_values(self, f: int) -> dict[int, np.ndarray]:
         """Per window where ``f`` is active: its values at each position."""
@@ -180,10 +191,12 @@ class ContextBank:
         """Feature ``f``'s contexts; the random draws are seeded by the bank's seed and ``f``."""
         rng = np.random.default_rng([self.seed, f])
         per_window = self._window_values(f)
-        active = sorted(per_window, key=lambda w: (-float(per_window[w].max()), w))
+        top = self.max_activation(f)
+        active = sorted((w for w in per_window if per_window[w].max() >= protocol.FIRE_FRACTION * top),
+                        key=lambda w: (-float(per_window[w].max()), w))
         explain = [w for w in active if not self.scoring[w]]
         score = [w for w in active if self.scoring[w]]
-        top = explain[: protocol.N_EXPLAIN_TOP]
+        strongest = explain[: protocol.N_EXPLAIN_TOP]
         quant = _across_quantiles(explain[protocol.N_EXPLAIN_TOP :], protocol.N_EXPLAIN_QUANTILE, rng)
         score_act = _across_quantiles(score, protocol.N_SCORE_ACTIVATING, rng)
         quiet = np.nonzero(self.scoring)[0]
@@ -193,15 +206,14 @@ class ContextBank:
         T = self.windows.shape[1]
         centers = [int(c) for c in rng.integers(1, T, size=len(non))]  # where a negative's excerpt is taken
         zeros = np.zeros(self.windows.shape[1], np.float32)
-        a, b = self.bounds[f], self.bounds[f + 1]
         promoted: tuple[str, ...] = ()
         suppressed: tuple[str, ...] = ()
         if self.logit_ids is not None:
             promoted = tuple(self.token_text(int(i)) for i in self.logit_ids[0][f][: protocol.N_LOGITS])
             suppressed = tuple(self.token_text(int(i)) for i in self.logit_ids[1][f][: protocol.N_LOGITS])
         return FeatureContexts(
-            f, (b - a) / max(self.n_tokens, 1), float(self.vals[a:b].max()) if b > a else 0.0,
-            tuple(self._context(w, per_window[w]) for w in top),
+            f, int(self._firing(f).sum()) / max(self.n_tokens, 1), top,
+            tuple(self._context(w, per_window[w]) for w in strongest),
             tuple(self._context(w, per_window[w]) for w in quant),
             tuple(self._context(w, per_window[w]) for w in score_act),
             tuple(self._context(w, zeros, c) for w, c in zip(non, centers)), promoted, suppressed)

@@ -18,10 +18,11 @@ Message = dict[str, str]
 
 EXPLAINER_SYSTEM = (
     "You explain one feature of a sparse autoencoder trained on a language model's activations. You see text "
-    "contexts where the feature is active: each token on which it is active is between << and >>, followed by its "
-    "activation on a 1-10 scale relative to the feature's strongest activation. Work out what the marked tokens "
-    "have in common (the tokens themselves and the context they are in) and, if given, what the feature makes the "
-    "model say next. Answer with exactly one line:\n"
+    "contexts where the feature fires: each token on which it fires is between << and >>, followed by its "
+    "activation on a 2-10 scale relative to the feature's strongest activation. The strongest contexts come first, "
+    "then contexts from across its whole range. Work out what the marked tokens have in common in all of them, "
+    "the weaker ones too (the tokens themselves and the context they are in; if it fires on several distinct "
+    "tokens, name them) and, if given, what the feature makes the model say next. Answer with exactly one line:\n"
     f"Explanation: <a phrase of at most {protocol.MAX_WORDS} words>\n"
     f"If you see no pattern you can name, answer: Explanation: {protocol.NO_PATTERN}")
 
@@ -42,10 +43,11 @@ def _show(token: str) -> str:
 
 
 def marked_text(ctx: Context, scale: float) -> str:
-    """The context with each active token as ``<<tok>>(level)``: level = 10 x value / scale, rounded, in 1..10."""
+    """The context with each firing token (value >= FIRE_FRACTION x ``scale``) as ``<<tok>>(level)``: level =
+    10 x value / scale, rounded, in 1..10."""
     out = []
     for t, v in zip(ctx.tokens, ctx.values):
-        if v > 0:
+        if v > 0 and v >= protocol.FIRE_FRACTION * scale:
             level = max(1, min(10, int(10 * v / scale + 0.5))) if scale > 0 else 1
             out.append(f"{protocol.LEFT}{_show(t)}{protocol.RIGHT}({level})")
         else:
@@ -55,7 +57,7 @@ def marked_text(ctx: Context, scale: float) -> str:
 
 def explainer_messages(fc: FeatureContexts) -> list[Message]:
     """What the explainer sees for a feature: explaining contexts only (never the held-out scoring ones)."""
-    lines = [f"Feature {fc.feature}. Active on {100 * fc.density:.3g}% of tokens.", "",
+    lines = [f"Feature {fc.feature}. Fires on {100 * fc.density:.3g}% of tokens.", "",
              "Strongest contexts:"]
     lines += [f"{i + 1}. {marked_text(c, fc.max_activation)}" for i, c in enumerate(fc.explain_top)]
     if fc.explain_quantile:
@@ -98,11 +100,12 @@ def detection_samples(fc: FeatureContexts, rng: np.random.Generator) -> list[Sam
 def fuzzing_samples(fc: FeatureContexts, rng: np.random.Generator) -> list[Sample]:
     """delphi's fuzzing of activating contexts: each held-out activating context once with its activating tokens
     (value >= HIGHLIGHT_THRESHOLD x the context's maximum) highlighted, and once with ``n`` random tokens below that
-    threshold highlighted instead, ``n`` = ceil(mean count of active tokens per context); shuffled."""
+    threshold highlighted instead, ``n`` = ceil(mean count of firing tokens per context); shuffled."""
     ctxs = fc.score_activating
     if not ctxs:
         return []
-    n_wrong = math.ceil(sum(sum(v > 0 for v in c.values) for c in ctxs) / len(ctxs))
+    floor = protocol.FIRE_FRACTION * fc.max_activation
+    n_wrong = math.ceil(sum(sum(v > 0 and v >= floor for v in c.values) for c in ctxs) / len(ctxs))
     s = []
     for c in ctxs:
         cut = protocol.HIGHLIGHT_THRESHOLD * c.max_value

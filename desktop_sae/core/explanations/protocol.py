@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from ..support.text_enum import TextEnum
 
-PROTOCOL_VERSION = "desktop-sae-explain/2"
+PROTOCOL_VERSION = "desktop-sae-explain/3"
 
 WINDOW = 32  # tokens per context window the model reads
 SHOWN = 12  # tokens of a window shown to the explainer or a scorer: an excerpt around one position
 SHOWN_BEFORE = 8  # of which this many come before that position (``contexts.excerpt_start``)
 SCORE_SHARE = 5  # one context window in SCORE_SHARE is held out for scoring (``contexts.is_scoring_window``)
 N_EXPLAIN_TOP = 5  # strongest explaining contexts shown to the explainer
-N_EXPLAIN_QUANTILE = 5  # further explaining contexts, drawn evenly across activation quantiles
+N_EXPLAIN_QUANTILE = 10  # further explaining contexts, drawn evenly across activation quantiles
+FIRE_FRACTION = 0.2  # a token fires when its value >= this x the feature's max; a context counts when it fires
 N_SCORE_ACTIVATING = 5  # held-out activating contexts per feature, drawn across N_QUANTILE_BINS quantile bins
 N_SCORE_NON_ACTIVATING = 5  # held-out contexts where the feature is zero everywhere
 N_QUANTILE_BINS = 5

@@ -141,13 +141,7 @@ def demo_feature_labels(sae_path: str | Path | None, demo_path: Path | None = No
     """Feature id -> "demo: <concept label>" for the bundled default SAE, so that its measured demo features can be
     found by what they steer to (the music feature's automatic label names its top tokens, not music). Empty for
     any other SAE: the demo list was measured on the bundled one only."""
-    bundled = paths.default_sae_dir()
-    if sae_path is None or bundled is None:
-        return {}
-    try:
-        if Path(sae_path).resolve() != bundled.resolve():
-            return {}
-    except OSError:
+    if not paths.is_default_sae(sae_path):
         return {}
     names: dict[int, list[str]] = {}
     for c in (load_demo_concepts(demo_path) or {}).values():

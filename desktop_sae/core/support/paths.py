@@ -57,3 +57,14 @@ def default_sae_dir() -> Path | None:
     """The bundled default SAE folder, if this install ships one."""
     p = resources_dir() / "sae" / "smollm2-135m-instruct"
     return p if (p / "cfg.json").exists() else None
+
+
+def is_default_sae(sae_path: str | Path | None) -> bool:
+    """Whether ``sae_path`` is the bundled default SAE (what was measured on it holds for it alone)."""
+    bundled = default_sae_dir()
+    if sae_path is None or bundled is None:
+        return False
+    try:
+        return Path(sae_path).resolve() == bundled.resolve()
+    except OSError:
+        return False
