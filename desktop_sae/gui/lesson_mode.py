@@ -176,7 +176,7 @@ class LessonMode:
 
     def _quiz(self, args: Mapping[str, Any]) -> None:
         self.win.show_panel("quiz")
-        self.win.quiz.start(rounds=args.get("rounds", 3), seed=args.get("seed", 0), source=args.get("source", "demo"))
+        self.win.quiz.start(rounds=args.get("rounds", 3), seed=args.get("seed", 0))
 
     def _free_play(self, _args: Mapping[str, Any]) -> None:
         self.win.controller.notices.set_status("Free play: try anything; press Next when you are ready")

@@ -92,18 +92,33 @@ def test_a_malformed_lesson_is_refused_with_its_step_and_field(make_window, tiny
     assert win.lessons.runner is None
 
 
-def test_the_mystery_quiz_hides_a_feature_scores_and_reveals_it(make_window, tiny_sae_dir, qtbot):
-    win = make_window(make_tiny_loader(tiny_sae_dir))
+def _quiz_pool(folder, units):
+    """A measured quiz pool beside a copy of the tiny SAE: (concept, label, kind, features) per unit."""
+    from desktop_sae.core.classroom.quiz_pool import QuizUnit, UnitKind, write_pool
+
+    write_pool(folder, [QuizUnit(c, label, UnitKind(kind), tuple(fs), (1.0,) + (0.5,) * (len(fs) - 1), 2.0, "max",
+                                 "add", 0.75, 0.0) for c, label, kind, fs in units], "test")
+
+
+def test_the_mystery_quiz_hides_measured_steering_offers_explanations_and_reveals_it(make_window, tiny_sae_dir,
+                                                                                       tmp_path, qtbot):
+    import shutil
+
+    sae = shutil.copytree(tiny_sae_dir, tmp_path / "sae")
+    _quiz_pool(sae, [("a", "bridges", "set", [3, 4]), ("b", "", "feature", [5]), ("c", "", "feature", [8]),
+                     ("d", "", "feature", [13]), ("e", "", "feature", [21])])
+    win = make_window(make_tiny_loader(sae))
     ctl, quiz = win.controller, win.quiz_panel
-    win.controller.features.set_label(3, "three")  # a few well-labelled features to quiz on (tiny SAE: no demo list)
     for f, name in ((5, "five"), (8, "eight"), (13, "thirteen"), (21, "twenty-one")):
-        ctl.features.set_label(f, name)
+        ctl.features.set_label(f, name)  # a single feature is offered by its name (explanation or the user's label)
     ctl.steering.steer(2, 1.0)
     before = ctl.steering.config
-    assert quiz.start(rounds=2, seed=1, source="labelled")
+    assert quiz.start(rounds=2, seed=1)
     r = quiz.run.round
-    assert [s.label for s in ctl.steering.config.features] == ["mystery feature"]
-    assert ctl.steering.config.features[0].feature == r.hidden
+    assert {label for _, label in quiz.run.quiz.pool} == {"bridges", "five", "eight", "thirteen", "twenty-one"}
+    rows = ctl.steering.config.features
+    assert {s.label for s in rows} == {"mystery feature"}
+    assert [s.feature for s in rows] == ([3, 4] if r.hidden == 3 else [r.hidden])  # a set steers as a whole
     qtbot.waitUntil(lambda: not ctl.conversation.busy and bool(ctl.conversation.turns), timeout=20_000)
     assert {b.text() for b in quiz.choice_btns} == {label for _, label in r.choices}
     quiz.choice_btns[r.correct].click()
@@ -115,6 +130,13 @@ def test_the_mystery_quiz_hides_a_feature_scores_and_reveals_it(make_window, tin
     assert "Not quite" in quiz.feedback.text() and "1 of 2" in quiz.score_lbl.text()
     quiz.next_btn.click()  # Finish
     assert "1 of 2" in quiz.question.text() and ctl.steering.config == before
+
+
+def test_the_quiz_refuses_an_sae_without_a_measured_pool(make_window, tiny_sae_dir):
+    win = make_window(make_tiny_loader(tiny_sae_dir))
+    assert not win.quiz_panel.start(rounds=2)
+    ctl = win.controller
+    assert "no measured quiz pool" in ctl.notices.last_error and ctl.steering.config.features == ()
 
 
 def _play(win, qtbot, timeout=120_000):

@@ -213,7 +213,7 @@ _ARGS: dict[str, dict[str, tuple]] = {
     "train_toy": _TOY,
     "toy_sae": {**_TOY, "latents": (_int, 1, 256), "l1": (_num, 0.0, 10.0)},
     "rainbow": {"colours": (_int, 4, 32), "seed": (_int, *_SEED)},
-    "quiz": {"rounds": (_int, 1, 20), "source": ("choice", ("demo", "labelled")), "seed": (_int, *_SEED)},
+    "quiz": {"rounds": (_int, 1, 20), "seed": (_int, *_SEED)},
     "neuron": {"texts": ("texts", 2, 12, 500), "layer": (_int, 0, 63)},
 }
 _REQUIRED_ARGS = {"sweep": ("strengths",), "neuron": ("texts",)}
