@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -124,12 +125,13 @@ def _answers(path: Path) -> dict[str, str]:
 
 def read_blind_answers(folder: str | Path, store: ScoreStore, scorer_name: str) -> BlindReadSummary:
     """Read ``folder/S<k>/answers.tsv`` for every scorer against ``folder/key.json`` and store each (feature,
-    variant) whose prompts are all answered; ``scorer_name`` may contain ``{k}`` (the scorer's number). A malformed
-    answer fails that (feature, variant) as a whole; nothing is stored half."""
+    variant) whose prompts are all answered, under the protocol the key was written with; ``scorer_name`` may
+    contain ``{k}`` (the scorer's number). A malformed answer fails that (feature, variant) as a whole; nothing is
+    stored half."""
     root = Path(folder)
     key = json.loads((root / KEY).read_text(encoding="utf-8"))
-    if key.get("format") != KEY_FORMAT or key.get("protocol") != protocol.PROTOCOL_VERSION:
-        raise ValueError(f"{root / KEY} is not a blind-score key of protocol {protocol.PROTOCOL_VERSION}")
+    if key.get("format") != KEY_FORMAT or not str(key.get("protocol", "")).startswith("desktop-sae-explain/"):
+        raise ValueError(f"{root / KEY} is not a blind-score key")
     items = key["items"]
     answers: dict[str, str] = {}
     for k in sorted({int(it["scorer"]) for it in items.values()}):
@@ -157,7 +159,42 @@ def read_blind_answers(folder: str | Path, store: ScoreStore, scorer_name: str) 
         name = scorer_name.replace("{k}", str(int(first["scorer"]) + 1))
         store.put(protocol.Variant(v), f, FeatureScore(str(first["explanation"]), name,
                                                        conf[protocol.Scorer.DETECTION], conf[protocol.Scorer.FUZZING],
-                                                       protocol.PROTOCOL_VERSION, now()))
+                                                       str(key["protocol"]), now()))
         stored += 1
     store.save()
     return BlindReadSummary(stored, failed, incomplete)
+
+
+def recall_by_rank(folder: str | Path) -> dict[str, dict[str, Any]]:
+    """Per variant, from the answered detection prompts of a blind folder: the share of positives answered 1 at
+    each rank (0 = the strongest scoring context, one per quantile bin) and the share of negatives answered 1."""
+    root = Path(folder)
+    items = json.loads((root / KEY).read_text(encoding="utf-8"))["items"]
+    answers: dict[str, str] = {}
+    for k in sorted({int(it["scorer"]) for it in items.values()}):
+        answers.update(_answers(root / f"S{k + 1}" / "answers.tsv"))
+    hits: dict[str, dict[int, list[int]]] = {}
+    for item_id, it in items.items():
+        if it["kind"] != str(protocol.Scorer.DETECTION) or item_id not in answers:
+            continue
+        try:
+            verdicts = parse_verdicts(answers[item_id], len(it["truths"]))
+        except MalformedAnswerError:
+            continue
+        per = hits.setdefault(str(it["variant"]), {})
+        ranks = it.get("ranks") or [-2 if t else -1 for t in it["truths"]]  # -2: a positive of unknown rank
+        for rank, said in zip(ranks, verdicts):
+            cell = per.setdefault(int(rank), [0, 0])
+            cell[0] += int(said)
+            cell[1] += 1
+    return {v: {"recall_by_rank": [round(per[r][0] / per[r][1], 4) if r in per else None
+                                   for r in range(protocol.N_SCORE_ACTIVATING)],
+                "positives_by_rank": [per.get(r, [0, 0])[1] for r in range(protocol.N_SCORE_ACTIVATING)],
+                "recall": _share([c for r, c in per.items() if r != -1]),
+                "false_positive_rate": _share([per[-1]] if -1 in per else [])}
+            for v, per in sorted(hits.items())}
+
+
+def _share(cells: Sequence[list[int]]) -> float | None:
+    n = sum(c[1] for c in cells)
+    return round(sum(c[0] for c in cells) / n, 4) if n else None
