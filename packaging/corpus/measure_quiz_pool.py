@@ -94,7 +94,9 @@ def write_pool_files(answers: Path) -> int:
                     "features_measured": sum(u.kind == "feature" for u in units),
                     "recognisable_sets": sum(u.recognisable and u.kind == "set" for u in units),
                     "recognisable_features": sum(u.recognisable and u.kind == "feature" for u in units),
-                    "pool_size": len(pool)}},
+                    "pool_size": len(pool), "answers_per_unit": len(data["units"][0]["answers"]),
+                    **{f"{u['id']}_keyword_answers": round(u["keyword_share"] * len(u["answers"]))
+                       for u in data["units"]}}},
         command=["python", "packaging/corpus/measure_quiz_pool.py", "--pool"])
     print(f"pool: {', '.join(f'{u.concept}:{u.kind}' for u in pool)}", file=sys.stderr)
     return 0
