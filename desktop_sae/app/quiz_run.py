@@ -50,7 +50,8 @@ class QuizRun:
         return self._saved is not None
 
     def candidates(self, source: QuizSource = QuizSource.DEMO, seed: int = 0) -> list[tuple[int, str]]:
-        """(feature, label) pairs: the bundled SAE's measured demo features, else well-labelled features."""
+        """(feature, choice) pairs: the bundled SAE's measured demo features, else well-labelled features; a choice is
+        the feature's explanation where it has one."""
         import numpy as np
 
         from ..core.presets.demo_concepts import load_demo_concepts, quiz_features
@@ -59,9 +60,9 @@ class QuizRun:
         cat, info = model.catalog, model.info
         demo = [(f, c) for f, c in quiz_features(load_demo_concepts() or {}) if cat is not None and f < cat.d_sae]
         self._concepts = {}
-        if source == QuizSource.DEMO and cat is not None and cat.curated_labels and len(demo) >= 4:  # bundled SAE
+        if source == QuizSource.DEMO and cat is not None and cat.demo_sets and len(demo) >= 4:  # bundled SAE
             self._concepts = dict(demo)
-            return [(f, c.label or cat.label(f)) for f, c in demo]
+            return [(f, cat.explanation_text(f) or c.label or cat.label(f)) for f, c in demo]
         if cat is None or info is None:
             return []
         labelled = [f for f in range(cat.d_sae) if cat.label(f) and info.has_stats(f)]
