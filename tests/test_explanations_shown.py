@@ -3,30 +3,10 @@ problem for a damaged or newer file, and per feature its provenance and its own 
 
 import json
 
-from desktop_sae.core.explanations.protocol import Method, Variant
 from desktop_sae.core.explanations.shown import NOT_SCORED, ShownExplanations
 from desktop_sae.core.explanations.stats import Confusion
-from desktop_sae.core.explanations.store import (
-    EXPLANATIONS,
-    SCORES,
-    Explanation,
-    ExplanationStore,
-    FeatureScore,
-    ScoreStore,
-)
-
-
-def write_explained(folder, texts: dict[int, str], scored: dict[int, tuple[Confusion, Confusion]] | None = None):
-    """Write explanations.json (method llm, explainer 'test-llm') and, with ``scored``, explanation_scores.json."""
-    store = ExplanationStore(folder / EXPLANATIONS)
-    for f, t in texts.items():
-        store.put(f, Explanation(t, Method.LLM, "test-llm", date="2026-12-05T01:40:00+00:00"))
-    store.save()
-    if scored:
-        scores = ScoreStore(folder / SCORES)
-        for f, (det, fuz) in scored.items():
-            scores.put(Variant.OWN, f, FeatureScore(texts[f], "test-scorer", det, fuz))
-        scores.save()
+from desktop_sae.core.explanations.store import EXPLANATIONS, SCORES
+from explained import write_explained
 
 
 def test_missing_files_mean_no_explanations(tmp_path):

@@ -4,6 +4,8 @@ steering). A vector row offers only the methods a bare direction supports and ne
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QToolButton,
 )
 
+from ..core.features.naming import NARROW_CHARS, elide
 from ..core.steering.specs import METHODS, VECTOR_METHODS
 
 METHOD_NAMES = {"add": "add", "clamp": "clamp", "orth": "orthogonal", "cap": "cap"}
@@ -40,7 +43,7 @@ class SteeringRow(QFrame):
     sweepRequested = Signal(int)
 
     def __init__(self, feature: int, label: str, unit: str, raw_span: float, parent=None, *, is_vector=False,
-                 dims: int = 0, d_sae: int = 0, threshold_unit: str = "raw"):
+                 dims: int = 0, d_sae: int = 0, threshold_unit: str = "raw", tag: str = ""):
         super().__init__(parent)
         self.feature = feature
         self.label = label
@@ -53,9 +56,10 @@ class SteeringRow(QFrame):
         self.enabled.setChecked(True)
         self.enabled.setToolTip("Apply this row's steering")
         name = label or f"vector {-feature}"
-        self.name = QLabel((f"<b>{name}</b>" if is_vector else f"<b>#{feature}</b> {label}")[:80])
+        short = html.escape(elide(name if is_vector else label, NARROW_CHARS))
+        self.name = QLabel(f"<b>{short}</b>" if is_vector else f"<b>#{feature}</b> {short}")
         self.name.setToolTip(f"Steering vector {name!r}: {dims} dimensions in the hook's residual basis"
-                             if is_vector else f"Feature #{feature}: {label}")
+                             if is_vector else f"Feature #{feature}: {label}" + (f"\n{tag}" if tag else ""))
         # long labels never widen the dock
         self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.badge = QLabel("vector")

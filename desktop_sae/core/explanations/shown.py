@@ -12,7 +12,7 @@ from .protocol import Scorer, Variant
 from .stats import feature_interval
 from .store import Explanation, ExplanationStore, FeatureScore, ScoreStore, StoreError
 
-NOT_SCORED = "not scored"
+NOT_SCORED = "not scored"  # the score line of a feature whose explanation has no score
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from ..support.text_enum import TextEnum
 
 USER_MARK = "✎"  # shown beside a label the user wrote
 DEMO_TAG = "demo set: "
+NARROW_CHARS = 48  # a name in a narrow place (a steering row, a menu item) is cut to this; a tooltip has it all
 
 
 class LabelSource(TextEnum):
