@@ -63,8 +63,9 @@ def test_the_feature_list_and_dashboard_show_explanations_and_the_users_label_ov
 
 def test_token_hover_steering_rows_sweep_report_and_neuron_view_name_features_by_explanation(
         make_window, explained_sae, qtbot, tmp_path):
-    from desktop_sae.gui.neuron_view import NeuronView
     from test_neuron_view import FOLDER
+
+    from desktop_sae.gui.neuron_view import NeuronView
 
     win = make_window(make_tiny_loader(explained_sae))
     ctl = win.controller
@@ -81,7 +82,7 @@ def test_token_hover_steering_rows_sweep_report_and_neuron_view_name_features_by
     # the steering row: the explanation, cut in the narrow row, whole in its tooltip
     row = win.steering.row(42)
     assert LONG[:30] in row.name.text() and "…" in row.name.text() and LONG not in row.name.text()
-    assert len(row.name.text()) < len(f"<b>#42</b> ") + NARROW_CHARS + 1 and LONG in row.name.toolTip()
+    assert len(row.name.text()) < len("<b>#42</b> ") + NARROW_CHARS + 1 and LONG in row.name.toolTip()
     # the sweep's target: the same
     row.sweep_btn.click()
     panel = win._boxes[-1].panel
