@@ -39,3 +39,31 @@ def explained_copy(sae_dir, to, d_sae: int = 256):
     texts[42] = LONG
     write_explained(to, texts, {42: (Confusion(9, 1, 8, 2), Confusion(7, 3, 9, 1))})
     return to
+
+
+WORDS = ("money bank price river bridge music song code error python loop city travel food cooking weather storm "
+         "law court history war sport football game science chemistry biology medicine doctor school teacher child "
+         "family love emotion anger joy fear space planet star ocean fish animal dog cat bird tree forest mountain "
+         "car train plane road computer network data number math count time date name place person word").split()
+
+
+def synthetic_catalog(d_sae: int = 8192, seed: int = 0):
+    """A catalog shaped like a real one at ``d_sae`` features: token labels ('K → vulner, affili'), an
+    explanation of 4-12 words for 9 features in 10, and a demo set of 6 features."""
+    import numpy as np
+
+    from desktop_sae.core.explanations.protocol import Method
+    from desktop_sae.core.features.catalog import FeatureCatalog
+    from desktop_sae.core.features.dictionary import FeatureDictionary
+
+    rng = np.random.default_rng(seed)
+    pick = lambda n: " ".join(WORDS[i] for i in rng.integers(0, len(WORDS), n))  # noqa: E731
+    labels = [f"{pick(1)[:3]} → {pick(1)[:5]}, {pick(1)[:6]}" for _ in range(d_sae)]
+    ex = {f: Explanation(pick(int(rng.integers(4, 13))), Method.AGENT, "bench")
+          for f in range(d_sae) if rng.random() < 0.9}
+    return FeatureCatalog(d_sae, dictionary=FeatureDictionary({}, {"labels": labels, "vocab": {}}), explanations=ex,
+                          demo_sets={int(f): ("Golden Gate Bridge",) for f in rng.integers(0, d_sae, 6)})
+
+
+QUERIES = ("bridge", "river bridge", "music song code", "golden gate", "#4242", "4242", "storm", "chemistry doctor",
+           "zzz", "a")  # one word, several, a demo-set tag, an id, no hit, a letter in almost every name

@@ -112,3 +112,23 @@ def test_demo_sets_apply_to_the_bundled_sae_only(tmp_path):
     assert sets == {f: tuple(n) for f, n in want.items()}
     assert sets[doc["concepts"][0]["feature"]][0] == doc["concepts"][0]["label"]
     assert demo_feature_sets(tmp_path) == {} and demo_feature_sets(None) == {}
+
+
+def test_search_over_8192_explained_features_finds_exactly_the_matching_ones():
+    """Correctness only; the time is measured by tests/bench/bench_feature_search.py."""
+    from explained import QUERIES, synthetic_catalog
+
+    cat = synthetic_catalog(8192)
+    for q in QUERIES:
+        hits = [int(f) for f in cat.search(q)]
+        assert len(hits) == len(set(hits))
+        if q.lstrip("#").isdigit():  # an id first; '#id' the id alone
+            assert hits[0] == int(q.lstrip("#")) and (len(hits) == 1 or not q.startswith("#"))
+            continue
+        words = q.split()
+        shown = [" ".join((cat.label(f), cat.explanation_text(f), cat.demo_tag(f), cat.auto_labels[f])).lower()
+                 for f in range(cat.d_sae)]
+        assert hits == [f for f, t in enumerate(shown) if all(w in t for w in words)], q
+    assert len(cat.search("golden gate")) == 6 and len(cat.search("zzz")) == 0
+    some = next(f for f in range(100) if cat.explanation_text(f))
+    assert some in cat.search(cat.explanation_text(some))  # every explained feature is found by its explanation

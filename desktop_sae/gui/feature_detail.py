@@ -114,6 +114,7 @@ class FeatureDetail(QWidget):
         self.feature = f
         self.title.setText(f"Feature #{f}  {marked_name(cat, f)}")
         self.label_edit.setText(cat.user_labels.get(f, cat.label(f)))
+        self.label_edit.setCursorPosition(0)  # a long name shows its start
         self.about.setText(about_html(cat, self.explained, f))
         parts = []
         for name, arr, fmt in (

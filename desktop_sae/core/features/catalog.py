@@ -109,8 +109,11 @@ class FeatureCatalog:
             exact = [int(qs)]
             if q.startswith("#"):
                 return np.array(exact)
-        words = q.split()
-        hits = [f for f, t in enumerate(self._lower) if all(w in t for w in words)]
+        low = self._lower
+        words = sorted(set(q.split()), key=len, reverse=True)  # the longest word first: it leaves the fewest
+        hits = [f for f, t in enumerate(low) if words[0] in t]
+        for w in words[1:]:
+            hits = [f for f in hits if w in low[f]]
         return np.array(exact + [f for f in hits if not exact or f != exact[0]], dtype=np.int64)
 
     # --- conversation activity -------------------------------------------------------------------------
