@@ -4,8 +4,6 @@ steering). A vector row offers only the methods a bare direction supports and ne
 
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -15,14 +13,13 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QSizePolicy,
     QSlider,
     QSpinBox,
     QToolButton,
 )
 
-from ..core.features.naming import NARROW_CHARS, elide
 from ..core.steering.specs import METHODS, VECTOR_METHODS
+from .elided_label import ElidedLabel
 
 METHOD_NAMES = {"add": "add", "clamp": "clamp", "orth": "orthogonal", "cap": "cap"}
 METHOD_TIPS = (
@@ -56,12 +53,12 @@ class SteeringRow(QFrame):
         self.enabled.setChecked(True)
         self.enabled.setToolTip("Apply this row's steering")
         name = label or f"vector {-feature}"
-        short = html.escape(elide(name if is_vector else label, NARROW_CHARS))
-        self.name = QLabel(f"<b>{short}</b>" if is_vector else f"<b>#{feature}</b> {short}")
-        self.name.setToolTip(f"Steering vector {name!r}: {dims} dimensions in the hook's residual basis"
-                             if is_vector else f"Feature #{feature}: {label}" + (f"\n{tag}" if tag else ""))
-        # long labels never widen the dock
-        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.name = ElidedLabel(name if is_vector else f"#{feature}  {label}",
+                                f"Steering vector {name!r}: {dims} dimensions in the hook's residual basis"
+                                if is_vector else f"Feature #{feature}: {label}" + (f"\n{tag}" if tag else ""))
+        bold = self.name.font()
+        bold.setBold(is_vector)
+        self.name.setFont(bold)
         self.badge = QLabel("vector")
         self.badge.setStyleSheet(BADGE)
         self.badge.setToolTip("A steering vector, not an SAE feature: its strength is a raw coefficient on the "

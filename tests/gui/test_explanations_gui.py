@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from conftest import ask, make_tiny_loader, set_sampling
 from desktop_sae.app.contrast_examples import EXAMPLES
 from desktop_sae.core.explanations.store import EXPLANATIONS
-from desktop_sae.core.features.naming import NARROW_CHARS, USER_MARK, LabelSource
+from desktop_sae.core.features.naming import USER_MARK, LabelSource
 from explained import LONG, explained_copy
 
 pytestmark = pytest.mark.gui
@@ -81,8 +81,10 @@ def test_token_hover_steering_rows_sweep_report_and_neuron_view_name_features_by
             assert f"#{int(i)}  {float(v):.2f}  {name}" in text
     # the steering row: the explanation, cut in the narrow row, whole in its tooltip
     row = win.steering.row(42)
-    assert LONG[:30] in row.name.text() and "…" in row.name.text() and LONG not in row.name.text()
-    assert len(row.name.text()) < len("<b>#42</b> ") + NARROW_CHARS + 1 and LONG in row.name.toolTip()
+    assert row.name.full == f"#42  {LONG}" and LONG in row.name.toolTip()
+    shown = row.name.text()
+    assert shown.startswith("#42  mentions") and shown.endswith("…") and len(shown) < len(row.name.full)
+    assert row.name.fontMetrics().horizontalAdvance(shown) <= row.name.width()
     # the sweep's target: the same
     row.sweep_btn.click()
     panel = win._boxes[-1].panel
