@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.features.naming import USER_MARK, LabelSource
+from ..core.features.naming import DEMO_MARK, USER_MARK, LabelSource
 from .ticker import Ticker
 
 SORTS = {
@@ -37,12 +37,13 @@ SOURCE_NAMES = {LabelSource.USER: "your label", LabelSource.EXPLANATION: "explan
 
 
 def name_cell(cat, f: int) -> str:
-    """A feature's name as the list shows it: the user's marked ✎, its demo-set tag after it."""
+    """A feature's name as the list shows it: the user's marked ✎; a demo-set member marked ◆ with its tag after
+    the name (the marker stays in sight when a narrow column cuts the tag off)."""
     name = cat.label(f) or "—"
     if cat.label_source(f) is LabelSource.USER:
         name = f"{USER_MARK} {name}"
     tag = cat.demo_tag(f)
-    return f"{name}   [{tag}]" if tag else name
+    return f"{DEMO_MARK} {name}   [{tag}]" if tag else name
 
 
 def name_tooltip(cat, f: int) -> str:
@@ -177,7 +178,7 @@ class FeaturePanel(QWidget):
         vh.setDefaultSectionSize(22)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((22, 52, 0, 62, 62, 58)):
+        for col, width in enumerate((22, 44, 0, 56, 60, 50)):  # the rest is the name's
             if width:
                 self.table.setColumnWidth(col, width)
         hh.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from conftest import ask, make_tiny_loader, set_sampling
 from desktop_sae.app.contrast_examples import EXAMPLES
 from desktop_sae.core.explanations.store import EXPLANATIONS
-from desktop_sae.core.features.naming import USER_MARK, LabelSource
+from desktop_sae.core.features.naming import DEMO_MARK, USER_MARK, LabelSource
 from explained import LONG, explained_copy
 
 pytestmark = pytest.mark.gui
@@ -161,3 +161,20 @@ def test_a_damaged_explanations_file_is_reported_and_token_labels_stay(make_wind
     assert ctl.model.catalog.explanations == {} and ctl.model.catalog.label_source(42) is LabelSource.TOKENS
     assert "explanations not shown" in ctl.notices.status and "version 99" in ctl.notices.status
     assert ctl.model.catalog.explanations == {} and ctl.model.info.explained.scores  # the scores file still read
+
+
+def test_a_demo_set_member_shows_its_tag_beside_its_name_and_is_found_by_it(make_window, explained_sae, monkeypatch):
+    from desktop_sae.core.presets import demo_concepts
+
+    monkeypatch.setattr(demo_concepts, "demo_feature_sets", lambda path: {42: ("Golden Gate Bridge",)})  # as bundled
+    win = make_window(make_tiny_loader(explained_sae))
+    ctl, fp, m = win.controller, win.features, win.features.model
+    assert ctl.model.catalog.label(42) == LONG  # the tag is not the name
+    fp.search.setText("golden gate")
+    assert list(m.rows) == [42]
+    assert m.data(m.index(0, 2)) == f"{DEMO_MARK} {LONG}   [demo set: Golden Gate Bridge]"
+    assert "demo set: Golden Gate Bridge" in m.data(m.index(0, 2), Qt.ItemDataRole.ToolTipRole)
+    fp.select(42)
+    assert "demo set: Golden Gate Bridge" in win.detail.about.text() and "demo" not in win.detail.title.text()
+    ctl.steering.steer(42, 1.0)
+    assert "demo set: Golden Gate Bridge" in win.steering.row(42).name.toolTip()

@@ -10,6 +10,7 @@ from ..support.text_enum import TextEnum
 
 USER_MARK = "✎"  # shown beside a label the user wrote
 DEMO_TAG = "demo set: "
+DEMO_MARK = "◆"  # before the name of a demo-set member where the tag itself may not fit (the feature list)
 NARROW_CHARS = 48  # a name in a narrow place (a steering row, a menu item) is cut to this; a tooltip has it all
 
 
