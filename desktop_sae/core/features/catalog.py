@@ -64,9 +64,6 @@ class FeatureCatalog:
             return LabelSource.USER
         return LabelSource.EXPLANATION if self.explanation_text(f) else LabelSource.TOKENS
 
-    def explanation(self, f: int) -> Explained | None:
-        return self.explanations.get(f)
-
     def explanation_text(self, f: int) -> str:
         e = self.explanations.get(f)
         return e.text if e is not None else ""
