@@ -46,6 +46,7 @@ QUOTED: dict[str, set[str]] = {
     "bench_trainer.py": {"ours_float32.tokens_per_s", "collect.tokens_per_s"},
     # the smoke profile's one width (256) stands for the full run's 4 608 and 16 384
     "bench_trainer_vs_saelens.py": {"w256_ours_tok_s", "w256_ours_ev"},
+    "bench_feature_search.py": {"median_ms", "p99_ms"},
     "bench_stop.py": {"worker_idle_ms_p50", "worker_idle_ms_p99", "tokens_after_stop_max"},
     "bench_decode_profile.py": {"params_millions", "bandwidth_gb_s_best", "kernels.onednn.pass_ms_median",
                                 "tap_sae_3_add_pct_of_token", "int8_all_vs_bfloat16_pass_speed"},

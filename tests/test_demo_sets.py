@@ -10,7 +10,7 @@ import pytest
 
 from desktop_sae.app.chat_jobs import scaled_rows as rows_at
 from desktop_sae.core.features.contrast import ContrastHit, TextMeans, feature_set, rank_features
-from desktop_sae.core.presets.demo_concepts import DemoConcept, demo_feature_labels, load_demo_concepts, quiz_features
+from desktop_sae.core.presets.demo_concepts import DemoConcept, demo_feature_sets, load_demo_concepts, quiz_features
 from desktop_sae.core.presets.file_format import parse_preset, preset_to_json
 from desktop_sae.core.steer_eval import data
 from desktop_sae.core.steer_eval.evaluate import feature_steering
@@ -55,7 +55,7 @@ def test_a_demo_set_expands_into_rows_at_strength_times_weight(tmp_path):
     assert rows == [(7, 4.0, "max"), (3, 2.0, "max"), (9, 1.0, "max"), (1, 1.0, "raw")]
     assert p.demo_refs == {0: "gg", 1: "gg", 2: "gg"}
     assert p.steering.features[1].label == "Golden Gate (2 of 3)"
-    assert demo_feature_labels(None) == {}  # labels only for the bundled SAE
+    assert demo_feature_sets(None) == {}  # sets only for the bundled SAE
 
 
 def test_a_malformed_set_falls_back_to_the_single_feature(tmp_path):

@@ -1,15 +1,18 @@
-"""The feature catalog (no Qt needed): labels in layers (user > curated demo > automatic), search, conversation
-activity, and the user-label file it shares with the feature dictionary."""
+"""The feature catalog (no Qt needed): one naming rule (user > explanation > automatic) with its source, demo-set
+tags, search, conversation activity, and the user-label file it shares with the feature dictionary."""
 
 import json
 
 import numpy as np
 
 from desktop_sae.core.engine.generation import TokenEvent
+from desktop_sae.core.explanations.protocol import Method
+from desktop_sae.core.explanations.store import Explanation
 from desktop_sae.core.features.catalog import FeatureCatalog
 from desktop_sae.core.features.dictionary import FeatureDictionary
+from desktop_sae.core.features.naming import LabelSource, elide
 from desktop_sae.core.features.user_labels import USER_LABELS, fallback_path, read_labels, write_labels
-from desktop_sae.core.presets.demo_concepts import demo_feature_labels
+from desktop_sae.core.presets.demo_concepts import demo_feature_sets
 from desktop_sae.core.presets.file_format import SAEIdentity
 from desktop_sae.core.support.paths import default_sae_dir, resources_dir
 
@@ -19,19 +22,36 @@ def _dictionary(labels):
     return FeatureDictionary({}, {"labels": labels, "vocab": {}})
 
 
-def test_curated_labels_show_and_are_searchable_until_the_user_relabels(tmp_path):
+def test_a_feature_is_named_by_the_user_else_its_explanation_else_its_tokens(tmp_path):
     auto = ["IR / birds", "the / a", "def / import", "(dead)"]
+    ex = {0: Explanation("melodies and musical instruments", Method.LLM, "qwen2.5-7b"),
+          9: Explanation("out of range", Method.HUMAN, "me")}
     cat = FeatureCatalog(4, np.ones(4), np.full(4, 0.01), np.ones(4), _dictionary(auto), str(tmp_path),
-                         curated_labels={0: "demo: music", 9: "out of range"})
-    assert cat.label(0) == "demo: music" and cat.label(2) == "def / import" and 9 not in cat.curated_labels
+                         explanations=ex, demo_sets={0: ("music",), 1: ("Golden Gate Bridge", "travel")})
+    assert cat.label(0) == "melodies and musical instruments" and cat.label_source(0) is LabelSource.EXPLANATION
+    assert cat.label(2) == "def / import" and cat.label_source(2) is LabelSource.TOKENS and 9 not in cat.explanations
     assert cat.label(3) == ""  # dead features have no automatic label
-    assert list(cat.search("music")) == [0]
+    assert cat.label(1) == "the / a" and cat.demo_tag(1) == "demo set: Golden Gate Bridge · travel"  # a tag, not a name
+    assert cat.demo_tag(2) == ""
+    assert list(cat.search("musical instruments")) == [0]
     assert list(cat.search("birds")) == [0]  # the automatic label stays searchable
+    assert list(cat.search("golden gate")) == [1] and list(cat.search("demo set")) == [0, 1]
     cat.set_label(0, "my tune")
-    assert cat.label(0) == "my tune" and list(cat.search("music")) == [0] and list(cat.search("tune")) == [0]
+    assert cat.label(0) == "my tune" and cat.label_source(0) is LabelSource.USER
+    assert list(cat.search("melodies")) == [0] and list(cat.search("tune")) == [0]
     assert json.loads((tmp_path / USER_LABELS).read_text()) == {"0": "my tune"}
-    cat.set_label(0, "demo: music")  # typing the shown curated label back is not a user label
-    assert cat.user_labels == {} and cat.label(0) == "demo: music"
+    cat.set_label(0, "melodies and musical instruments")  # typing the explanation back is not a user label
+    assert cat.user_labels == {} and cat.label_source(0) is LabelSource.EXPLANATION
+    cat.set_label(0, "my tune")
+    cat.set_label(0, "")  # clearing brings the explanation back
+    assert cat.label(0) == "melodies and musical instruments" and list(cat.search("tune")) == []
+
+
+def test_elide_cuts_at_a_word_with_an_ellipsis():
+    text = "mentions of money, banks, prices and the finance pages of newspapers in several languages"
+    assert elide(text, 200) == text
+    short = elide(text, 30)
+    assert short.endswith("…") and len(short) <= 30 and text.startswith(short[:-1])
 
 
 def test_search_by_id_and_words():
@@ -82,13 +102,33 @@ def test_entry_without_dictionary_or_out_of_range_is_none():
     assert FeatureCatalog(4, dictionary=_dictionary(["a"] * 4)).entry(7) is None
 
 
-def test_demo_labels_apply_to_the_bundled_sae_only(tmp_path):
+def test_demo_sets_apply_to_the_bundled_sae_only(tmp_path):
     doc = json.loads((resources_dir() / "demo_features.json").read_text())
-    labels = demo_feature_labels(default_sae_dir())
+    sets = demo_feature_sets(default_sae_dir())
     want: dict[int, list[str]] = {}
     for c in doc["concepts"]:  # every member of a concept's set, named by each concept it steers toward
         for f in c.get("features") or [c["feature"]]:
             want.setdefault(f, []).append(c["label"])
-    assert labels == {f: "demo: " + " · ".join(n) for f, n in want.items()}
-    assert labels[doc["concepts"][0]["feature"]].startswith(f"demo: {doc['concepts'][0]['label']}")
-    assert demo_feature_labels(tmp_path) == {} and demo_feature_labels(None) == {}
+    assert sets == {f: tuple(n) for f, n in want.items()}
+    assert sets[doc["concepts"][0]["feature"]][0] == doc["concepts"][0]["label"]
+    assert demo_feature_sets(tmp_path) == {} and demo_feature_sets(None) == {}
+
+
+def test_search_over_8192_explained_features_finds_exactly_the_matching_ones():
+    """Correctness only; the time is measured by tests/bench/bench_feature_search.py."""
+    from explained import QUERIES, synthetic_catalog
+
+    cat = synthetic_catalog(8192)
+    for q in QUERIES:
+        hits = [int(f) for f in cat.search(q)]
+        assert len(hits) == len(set(hits))
+        if q.lstrip("#").isdigit():  # an id first; '#id' the id alone
+            assert hits[0] == int(q.lstrip("#")) and (len(hits) == 1 or not q.startswith("#"))
+            continue
+        words = q.split()
+        shown = [" ".join((cat.label(f), cat.explanation_text(f), cat.demo_tag(f), cat.auto_labels[f])).lower()
+                 for f in range(cat.d_sae)]
+        assert hits == [f for f, t in enumerate(shown) if all(w in t for w in words)], q
+    assert len(cat.search("golden gate")) == 6 and len(cat.search("zzz")) == 0
+    some = next(f for f in range(100) if cat.explanation_text(f))
+    assert some in cat.search(cat.explanation_text(some))  # every explained feature is found by its explanation

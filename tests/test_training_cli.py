@@ -53,4 +53,4 @@ def test_feature_command_names_the_demo_concept_of_a_bundled_feature(capsys):
     concept = json.loads((resources_dir() / "demo_features.json").read_text())["concepts"][0]
     assert main(["feature", str(concept["feature"]), "--sae", str(default_sae_dir()), "--json"]) == 0
     entry = json.loads(capsys.readouterr().out)
-    assert entry["id"] == concept["feature"] and entry["demo"] == f"demo: {concept['label']}"
+    assert entry["id"] == concept["feature"] and entry["demo"] == f"demo set: {concept['label']}"

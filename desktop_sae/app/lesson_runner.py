@@ -149,7 +149,9 @@ class LessonRunner:
         c = self.demo.get(item.concept)
         if c is None:
             raise DesktopSAEError(f"the demo concept {item.concept!r} is not in this SAE's demo list")
-        return c.rows(c.lead(item.strength, item.method, f"demo: {c.title}"))
+        named = self.ctl.model.label  # each row goes by its feature's name; the concept is the features' demo-set tag
+        return tuple(replace(s, label=named(s.feature) or s.label)
+                     for s in c.rows(c.lead(item.strength, item.method, c.title)))
 
     @staticmethod
     def _preset_path(name: str) -> Path:

@@ -3,6 +3,7 @@ loaded pair that the app thread reads (descriptions, statistics, the feature cat
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from ..core.support.errors import DesktopSAEError
 if TYPE_CHECKING:  # torch loads on the worker, after the window shows: none of these at import time
     from ..core.engine.models import ModelDescription
     from ..core.engine.session import Session
+    from ..core.explanations.shown import ShownExplanations
     from ..core.features.catalog import FeatureCatalog
     from ..core.features.dictionary import FeatureDictionary
     from ..core.presets.file_format import SAEIdentity
@@ -24,6 +26,7 @@ if TYPE_CHECKING:  # torch loads on the worker, after the window shows: none of 
 
 ProgressFn = Callable[[float | None, str], None]
 Loader = Callable[["LoadRequest", ProgressFn, Callable[[], bool]], "Session"]
+log = logging.getLogger(__name__)
 
 
 class NotReadyError(DesktopSAEError):
@@ -73,6 +76,7 @@ class ModelInfo:
     identity: SAEIdentity | None = None
     dictionary: FeatureDictionary | None = None  # the feature dictionary that ships with the SAE, if any
     catalog: FeatureCatalog | None = None  # built off the GUI thread
+    explained: ShownExplanations | None = None  # explanations.json and their scores beside the SAE
     warnings: tuple[str, ...] = ()
     load_seconds: float = 0.0
 
@@ -149,9 +153,11 @@ def _readonly(a: np.ndarray | None) -> np.ndarray | None:
 
 def model_info(session: Session, seconds: float) -> ModelInfo:
     """The snapshot the app shows: model and SAE descriptions, statistics and the feature catalog."""
+    from ..core.explanations.shown import ShownExplanations
     from ..core.features.catalog import FeatureCatalog
     from ..core.features.dictionary import load_dictionary
-    from ..core.presets.demo_concepts import demo_feature_labels
+    from ..core.features.user_labels import sae_folder
+    from ..core.presets.demo_concepts import demo_feature_sets
     from ..core.presets.identity import sae_identity
 
     sae = session.sae
@@ -160,9 +166,12 @@ def model_info(session: Session, seconds: float) -> ModelInfo:
     stats = sae.stats
     ident = sae_identity(sae, session.hook_name)
     dictionary = load_dictionary(sae.source_path)
+    explained = ShownExplanations.beside(sae_folder(sae.source_path))
+    for problem in explained.problems:
+        log.warning("%s", problem)
     catalog = FeatureCatalog(int(sae.cfg.d_sae), stats.max_activation if stats else None,
                              stats.density if stats else None, stats.mean_activation if stats else None, dictionary,
-                             sae.source_path, ident, curated_labels=demo_feature_labels(sae.source_path))
+                             sae.source_path, ident, explained.explanations, demo_feature_sets(sae.source_path))
     return ModelInfo(
         model=session.lm.describe(),
         sae=replace(sae.describe(), hook=session.hook_name or ""),
@@ -177,6 +186,7 @@ def model_info(session: Session, seconds: float) -> ModelInfo:
         identity=ident,
         dictionary=dictionary,
         catalog=catalog,
-        warnings=tuple(session.warnings),
+        explained=explained,
+        warnings=(*session.warnings, *explained.problems),
         load_seconds=seconds,
     )

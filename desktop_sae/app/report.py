@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.support.atomic import atomic_write_text
 from .conversation import Role, Turn
+from .feature_about import about_html, marked_name
 
 if TYPE_CHECKING:
     from ..core.engine.sampling import SamplingConfig
+    from ..core.explanations.shown import ShownExplanations
     from ..core.features.catalog import FeatureCatalog
     from ..core.steering.specs import SteeringConfig
     from .controller import Controller
@@ -93,13 +95,14 @@ def _highlighted(ex: dict[str, Any]) -> str:
     )
 
 
-def _dashboard(cat: FeatureCatalog, f: int) -> str:
+def _dashboard(cat: FeatureCatalog, explained: ShownExplanations | None, f: int) -> str:
     e = cat.entry(f) or {}
     ctx = "".join(f"<li>{_highlighted(ex)}</li>" for ex in e.get("top_examples", [])[:5])
     logits = ", ".join(f"{_esc(tok)} {v:+.2f}" for tok, v in e.get("top_logits", [])[:8])
     stats = f"max activation {float(cat.max_activation[f]):.3g}, density {float(cat.density[f]):.3%}"
     return (
-        f"<div class='dash'><h3>#{f} {_esc(cat.label(f))}</h3><p>{stats}</p>"
+        f"<div class='dash'><h3>#{f} {_esc(marked_name(cat, f))}</h3><p>{about_html(cat, explained, f)}</p>"
+        f"<p>{stats}</p>"
         + (f"<p><b>promotes</b> {logits}</p>" if logits else "")
         + (f"<ol>{ctx}</ol>" if ctx else "")
         + "</div>"
@@ -137,7 +140,8 @@ def report_html(state: SessionRecord, images: dict[str, bytes], title: str = "De
         for k, v in images.items()
         if v
     )
-    dashes = "".join(_dashboard(cat, f) for f in state.viewed) if cat is not None else ""
+    explained = info.explained if info is not None else None
+    dashes = "".join(_dashboard(cat, explained, f) for f in state.viewed) if cat is not None else ""
     css = (
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}pre{white-space:pre-wrap;"
         "background:#f6f6f6;padding:.6em;border-radius:4px}.pair{display:flex;gap:1em}.pair>div{flex:1}"

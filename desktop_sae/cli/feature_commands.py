@@ -41,8 +41,9 @@ def cmd_features(args) -> int:
 
 
 def cmd_feature(args) -> int:
+    from ..core.features.naming import demo_tag
     from ..core.features.readout import load_dictionary
-    from ..core.presets.demo_concepts import demo_feature_labels
+    from ..core.presets.demo_concepts import demo_feature_sets
     from ..core.support.paths import default_sae_dir
 
     folder = args.sae or default_sae_dir()
@@ -50,7 +51,7 @@ def cmd_feature(args) -> int:
     if dic is None:
         raise ValueError(f"no feature dictionary in {folder}")
     e = dic.entry(args.id)
-    demo = demo_feature_labels(folder).get(args.id)
+    demo = demo_tag(demo_feature_sets(folder).get(args.id, ()))
     if demo:
         e = {**e, "demo": demo}
     if args.json:

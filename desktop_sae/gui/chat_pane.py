@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from ..app.conversation import Conversation, Role, Turn
 from ..app.feature_focus import ColorBy, FeatureFocus
 from ..core.engine.run_names import Run
+from ..core.features.naming import elide
 from .lifetime import bind
 from .sampling_bar import SamplingBar
 from .text_selection import selected_tokens
@@ -284,7 +285,7 @@ class ChatPane(QWidget):
 
     # --- colouring / re-render ----------------------------------------------------------------------------
     def _on_color(self, color: ColorBy | None) -> None:
-        self.color_label.setText("" if color is None else f"Colour: #{color.feature} {color.label}"[:60])
+        self.color_label.setText("" if color is None else elide(f"Colour: #{color.feature} {color.label}", 60))
         self.rerender()
 
     def _vmax(self) -> float:

@@ -40,7 +40,7 @@ from ..app.discover import (
 from ..app.runs import RunChange, RunStatus
 from ..core.features.contrast import ContrastResult
 from ..core.support.errors import DesktopSAEError
-from .feature_hits_table import FeatureHitsTable
+from .feature_hits_table import FeatureHitsTable, name_cell
 from .lifetime import bind, own_run
 
 COLUMNS = ("feature", "score", "mean +", "mean −", "fires on +", "fires on −", "label")
@@ -51,7 +51,7 @@ COLUMN_TIPS = (
     "Mean activation over the negative texts",
     "Share of positive texts on which the feature fires at all",
     "Share of negative texts on which the feature fires at all",
-    "The feature's label",
+    "The feature's name: your label, else its explanation, else its top tokens",
 )
 SIDES = (
     ("Positive texts", "Texts with the concept: one per line, or paragraphs separated by a blank line"),
@@ -229,10 +229,10 @@ class ContrastFinder(QDialog):
             self.table.set_rows(COLUMNS, [])
             self.vec_label.setText("The mean-difference vector appears here after a search.")
             return
-        label = self.ctl.model.label
+        names = [name_cell(self.ctl.model.label(h.feature), h.label) for h in res.hits]
         rows = [(h.feature, (f"{h.score:.3f}", f"{h.pos_mean:.2f}", f"{h.neg_mean:.2f}", f"{h.pos_frac:.0%}",
-                             f"{h.neg_frac:.0%}", label(h.feature) or h.label or "—"), h.label)
-                for h in res.hits]
+                             f"{h.neg_frac:.0%}", name), tip)
+                for h, (name, tip) in zip(res.hits, names)]
         self.table.set_rows(COLUMNS, rows, numeric=range(1, 6))
         for c, tip in enumerate(COLUMN_TIPS):
             header = self.table.horizontalHeaderItem(c)

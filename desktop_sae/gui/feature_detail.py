@@ -1,6 +1,7 @@
-"""The feature dashboard: label (editable), statistics, top/bottom logits, top activating contexts with the
-tokens highlighted, and the activation histogram. Degrades to id + statistics (+ logits computed by the
-worker) when the SAE ships without a feature dictionary."""
+"""The feature dashboard: the name (the user's label, editable, else the explanation, else the top tokens) with
+where it comes from, the explanation's provenance and blind scores, the demo-set tag, statistics, top/bottom logits,
+top activating contexts with the tokens highlighted, and the activation histogram. Degrades to id + statistics
+(+ logits computed by the worker) when the SAE ships without a feature dictionary."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..app.feature_about import about_html, marked_name
 from .plot_export import copy_button
 from .theme import is_dark, plot_colors
 
@@ -33,6 +35,7 @@ class FeatureDetail(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.cat = None
+        self.explained = None  # core.explanations.shown.ShownExplanations: provenance and blind scores
         self.feature: int | None = None
         self._has_dict_logits = False
         self.title = QLabel("Select a feature")
@@ -42,6 +45,13 @@ class FeatureDetail(QWidget):
         f.setPointSizeF(f.pointSizeF() * 1.2)
         f.setBold(True)
         self.title.setFont(f)
+        self.about = QLabel("")  # where the name comes from, the explanation's provenance and scores, the tag
+        self.about.setWordWrap(True)
+        self.about.setTextFormat(Qt.TextFormat.RichText)
+        self.about.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.about.setToolTip("Blind scores: how well a scorer model, given only the explanation, told held-out "
+                              "texts where the feature fires from texts where it does not (balanced accuracy, 0.5 = "
+                              "chance, with a 95 % interval); see docs/EXPLANATIONS.md")
         self.label_edit = QLineEdit()
         self.label_edit.setPlaceholderText("Your label for this feature (saved beside the SAE)")
         self.label_edit.setToolTip("Edit and press Enter: labels are saved beside the SAE (or in your data folder)")
@@ -84,15 +94,17 @@ class FeatureDetail(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.title)
+        lay.addWidget(self.about)
         lay.addLayout(row)
         lay.addWidget(self.stats)
         lay.addWidget(self.logits)
         lay.addWidget(split, 1)
 
-    def set_catalog(self, cat) -> None:
-        self.cat = cat
+    def set_catalog(self, cat, explained=None) -> None:
+        self.cat, self.explained = cat, explained
         self.feature = None
         self.title.setText("Select a feature")
+        self.about.setText("")
         self.contexts.clear()
 
     def show_feature(self, f: int) -> None:
@@ -100,8 +112,10 @@ class FeatureDetail(QWidget):
         if cat is None or not 0 <= f < cat.d_sae:
             return
         self.feature = f
-        self.title.setText(f"Feature #{f}  {cat.label(f)}")
+        self.title.setText(f"Feature #{f}  {marked_name(cat, f)}")
         self.label_edit.setText(cat.user_labels.get(f, cat.label(f)))
+        self.label_edit.setCursorPosition(0)  # a long name shows its start
+        self.about.setText(about_html(cat, self.explained, f))
         parts = []
         for name, arr, fmt in (
             ("max activation", cat.max_activation, "{:.3g}"),

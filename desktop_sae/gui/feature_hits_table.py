@@ -21,6 +21,14 @@ ACTIONS = (
 )
 
 
+def name_cell(name: str, auto: str, tag: str | None = None) -> tuple[str, str]:
+    """(cell, tooltip) for a hit's name: the feature's name (``name``, from the catalog) else the hit's automatic
+    label; the tooltip holds the full name, the demo-set tag and the automatic label when it differs."""
+    shown = name or auto or "—"
+    tip = [shown, *([tag] if tag else []), *([f"top tokens: {auto}"] if auto and auto != shown else [])]
+    return shown, "\n".join(tip)
+
+
 class FeatureHitsTable(QTableWidget):
     """``set_rows(columns, rows)``: ``rows`` are (feature, cells, tooltip) with cells as display strings; the first
     column is the feature id, the last the row's buttons."""
@@ -36,6 +44,8 @@ class FeatureHitsTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setAlternatingRowColors(True)
+        self.setWordWrap(False)  # a long name ends in "…"; its tooltip has it all
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.verticalHeader().hide()
         self.verticalHeader().setDefaultSectionSize(26)
         self.cellDoubleClicked.connect(lambda r, _c: self.inspectRequested.emit(self.features[r]))

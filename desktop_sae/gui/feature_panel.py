@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.features.naming import DEMO_MARK, USER_MARK, LabelSource
 from .ticker import Ticker
 
 SORTS = {
@@ -30,7 +31,32 @@ SORTS = {
     "density": "Density",
     "pinned": "Pinned",
 }
-COLS = ("", "id", "label", "density", "max act.", "in chat")
+COLS = ("", "id", "name", "density", "max act.", "in chat")
+SOURCE_NAMES = {LabelSource.USER: "your label", LabelSource.EXPLANATION: "explanation",
+                LabelSource.TOKENS: "automatic label (top tokens)"}
+
+
+def name_cell(cat, f: int) -> str:
+    """A feature's name as the list shows it: the user's marked ✎; a demo-set member marked ◆ with its tag after
+    the name (the marker stays in sight when a narrow column cuts the tag off)."""
+    name = cat.label(f) or "—"
+    if cat.label_source(f) is LabelSource.USER:
+        name = f"{USER_MARK} {name}"
+    tag = cat.demo_tag(f)
+    return f"{DEMO_MARK} {name}   [{tag}]" if tag else name
+
+
+def name_tooltip(cat, f: int) -> str:
+    """The full name, where it comes from, the explanation a user's label hides, the tag and the top tokens."""
+    src = cat.label_source(f)
+    lines = [f"#{f} {cat.label(f) or '—'}", f"({SOURCE_NAMES[src]})"]
+    if src is LabelSource.USER and cat.explanation_text(f):
+        lines.append(f"explanation: {cat.explanation_text(f)}")
+    if cat.demo_tag(f):
+        lines.append(cat.demo_tag(f))
+    if cat.top_tokens[f]:
+        lines.append(f"top tokens: {cat.top_tokens[f]}")
+    return "\n".join(lines)
 
 
 class FeatureTableModel(QAbstractTableModel):
@@ -59,7 +85,7 @@ class FeatureTableModel(QAbstractTableModel):
             return (
                 "Pinned (plotted in the strip chart)",
                 "Feature id",
-                "Label (double-click to edit)",
+                "Name: your label ✎, else the feature's explanation, else its top tokens (double-click to edit)",
                 "Fraction of tokens on which it fires",
                 "Largest activation seen in the training data",
                 "Largest activation in this conversation",
@@ -83,7 +109,7 @@ class FeatureTableModel(QAbstractTableModel):
             if c == 1:
                 return str(f)
             if c == 2:
-                return cat.label(f) or "—"
+                return name_cell(cat, f)
             if c == 3:
                 d = cat.density[f]
                 return "" if not np.isfinite(d) else f"{100 * d:.3g}%"
@@ -100,8 +126,7 @@ class FeatureTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and c in (1, 3, 4, 5):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and c == 2:
-            top = cat.top_tokens[f]
-            return f"#{f} {cat.label(f)}" + (f"\ntop tokens: {top}" if top else "") + "\nDouble-click to edit the label"
+            return name_tooltip(cat, f) + "\nDouble-click to edit the label"
         return None
 
     def flags(self, index):
@@ -127,9 +152,10 @@ class FeaturePanel(QWidget):
         super().__init__(parent)
         self.cat = None  # core FeatureCatalog
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search label, top token or #id  (Ctrl+F)")
+        self.search.setPlaceholderText("Search name, explanation, top token or #id  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.search.setToolTip("Type words that must all appear in a feature's label or top tokens, or a feature id")
+        self.search.setToolTip("Type words that must all appear in a feature's label, explanation, demo-set tag or "
+                               "top tokens, or a feature id")
         self.search.textChanged.connect(self.refresh)
         self.sort = QComboBox()
         for k, v in SORTS.items():
@@ -144,13 +170,15 @@ class FeaturePanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                    | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.table.setWordWrap(False)  # long explanations end in "…" (full text in the tooltip)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         vh = self.table.verticalHeader()
         vh.hide()
         vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # never measure thousands of rows
         vh.setDefaultSectionSize(22)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((22, 52, 0, 62, 62, 58)):
+        for col, width in enumerate((22, 44, 0, 56, 60, 50)):  # the rest is the name's
             if width:
                 self.table.setColumnWidth(col, width)
         hh.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)

@@ -170,7 +170,7 @@ class MainWindow(QMainWindow):
         bind(conv.compare_changed, strip, lambda _c: self._refresh_strip())
         bind(conv.token, strip, strip.append)
         if ctl.model.catalog is not None:
-            detail.set_catalog(ctl.model.catalog)
+            detail.set_catalog(ctl.model.catalog, ctl.model.info.explained if ctl.model.info else None)
 
     def _wire(self) -> None:
         ctl, a = self.controller, self.menu_actions
@@ -239,7 +239,7 @@ class MainWindow(QMainWindow):
             self.status.sae.setText("SAE: none (chat only)")
         self.features.set_catalog(info.catalog)
         if self.detail is not None and self.token_view is not None:
-            self.detail.set_catalog(info.catalog)
+            self.detail.set_catalog(info.catalog, info.explained)
             self.token_view.clear()
         self._refresh_strip()
 

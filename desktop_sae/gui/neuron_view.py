@@ -147,8 +147,14 @@ class NeuronView(QWidget):
         )
         if not self._clickable:
             source += " Load the bundled model and SAE to open these features' dashboards."
+        else:  # the loaded SAE is the one the data was made with: its features go by their names in the app
+            c = dict(c, features=[self._named(f) for f in c["features"]])
         self._show(dict(c, layer=d["layer"]), source)
         self.status.setText("")
+
+    def _named(self, feature: dict) -> dict:
+        """A feature's entry with the loaded SAE's name for it (user label, explanation or token label)."""
+        return dict(feature, label=self.controller.model.label(int(feature["feature"])) or feature.get("label"))
 
     def show_neuron(self, n: int) -> int | None:
         """Compute neuron ``n`` of the layer on the loaded model (a run); returns the job id."""
@@ -200,9 +206,7 @@ class NeuronView(QWidget):
         feats = []
         for h in r.features:
             entry = cat.entry(h.feature) if cat is not None else None
-            d = nd.feature_dict(h, entry)
-            d["label"] = self.controller.model.label(h.feature) or d["label"]
-            feats.append(d)
+            feats.append(self._named(nd.feature_dict(h, entry)))
         shown = {
             "neuron": r.neuron,
             "layer": r.layer,

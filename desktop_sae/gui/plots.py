@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.engine.run_names import Run
+from ..core.features.naming import elide
 from .plot_export import copy_button
 from .theme import TRACE_COLORS, plot_colors
 from .ticker import Ticker
@@ -84,7 +85,7 @@ class StripChart(QWidget):
             for run in runs:
                 dashed = run == Run.DEFAULT
                 pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-                name = f"#{f} {(labels or {}).get(f, '')}".strip()[:18] + (" (default)" if dashed else "")
+                name = elide(f"#{f} {(labels or {}).get(f, '')}".strip(), 18) + (" (default)" if dashed else "")
                 self.curves[(run, f)] = self.plot.plot([], [], pen=pen, name=name)
         self.ticker.poke()
 

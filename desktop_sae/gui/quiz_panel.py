@@ -4,11 +4,20 @@ forwards the clicks."""
 
 from __future__ import annotations
 
+import html
+import textwrap
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..app.quiz_run import QuizRun
 from .lifetime import bind
+
+CHOICE_LINE, CHOICE_LINES = 36, 3  # a choice (an explanation of up to ~20 words) wraps on its button, then ends in "…"
+
+
+def choice_text(label: str) -> str:
+    return "\n".join(textwrap.wrap(label, CHOICE_LINE, max_lines=CHOICE_LINES, placeholder=" …"))
 
 
 class QuizPanel(QWidget):
@@ -72,7 +81,8 @@ class QuizPanel(QWidget):
             self.question.setText(f"<h3>Round {r.number} of {q.rounds}</h3><p>Read the model's answer. "
                                   "Which feature was steering it?</p>")
             for b, (_f, label) in zip(self.choice_btns, r.choices, strict=True):
-                b.setText(label)
+                b.setText(choice_text(label))
+                b.setToolTip(label)
                 b.setEnabled(True)
             self.feedback.setText("")
             self.next_btn.setEnabled(False)
@@ -80,7 +90,7 @@ class QuizPanel(QWidget):
             return
         hidden_label = r.choices[r.correct][1]
         self.feedback.setText(("<b>Right!</b> " if self.run.last_right else
-                               f"<b>Not quite</b>: it was <b>{hidden_label}</b>. ")
+                               f"<b>Not quite</b>: it was <b>{html.escape(hidden_label)}</b>. ")
                               + f"Feature #{r.hidden}'s dashboard is open.")
         for b in self.choice_btns:
             b.setEnabled(False)

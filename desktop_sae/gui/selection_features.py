@@ -15,7 +15,7 @@ from ..app.runs import RunChange, RunStatus
 from ..app.selection_run import SelectionRun, span_request
 from ..core.engine.run_names import Run
 from ..core.support.errors import DesktopSAEError
-from .feature_hits_table import FeatureHitsTable
+from .feature_hits_table import FeatureHitsTable, name_cell
 from .lifetime import bind, own_run
 
 if TYPE_CHECKING:
@@ -97,10 +97,10 @@ class SelectionFeatures(QDialog):
         if res is None:
             self.table.set_rows(COLUMNS, [])
             return
-        label = self.ctl.model.label
+        names = [name_cell(self.ctl.model.label(h.feature), h.label, h.demo) for h in res.features]
         rows = [(h.feature, (f"{h.max:.2f}", f"{h.mean:.2f}", f"{h.tokens_active}/{len(res.tokens)}",
-                             repr(h.at_token)[1:-1], label(h.feature) or h.label or "—"), h.demo or h.label)
-                for h in res.features]
+                             repr(h.at_token)[1:-1], name), tip)
+                for h, (name, tip) in zip(res.features, names)]
         self.table.set_rows(COLUMNS, rows, numeric=(1, 2, 3))
         self.table.show_pinned(self.ctl.features.pinned)
         self.note.setText(f"{len(res.features)} features over {len(res.tokens)} tokens, {self.run.how}; "

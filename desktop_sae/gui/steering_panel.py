@@ -135,10 +135,12 @@ class SteeringPanel(QWidget):
                 r.deleteLater()
             self.rows = []
             span = 2.0 * (info.typical_norm or 100.0) if info else 200.0
+            cat = info.catalog if info is not None else None
             for s, t in zip(cfg.features, t_units):
+                tag = cat.demo_tag(s.feature) if cat is not None and 0 <= s.feature < cat.d_sae else ""
                 row = SteeringRow(s.feature, s.label, s.unit, span, is_vector=s.is_vector,
                                   dims=len(s.vector) if s.vector is not None else 0, d_sae=info.d_sae if info else 0,
-                                  threshold_unit=t)
+                                  threshold_unit=t, tag=tag)
                 row.edited.connect(lambda r=row: self._row_edited(r))
                 row.conditionEdited.connect(lambda r=row: self._condition_edited(r))
                 row.removed.connect(lambda r: self.steering.unsteer(r.feature))

@@ -13,13 +13,13 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QSizePolicy,
     QSlider,
     QSpinBox,
     QToolButton,
 )
 
 from ..core.steering.specs import METHODS, VECTOR_METHODS
+from .elided_label import ElidedLabel
 
 METHOD_NAMES = {"add": "add", "clamp": "clamp", "orth": "orthogonal", "cap": "cap"}
 METHOD_TIPS = (
@@ -40,7 +40,7 @@ class SteeringRow(QFrame):
     sweepRequested = Signal(int)
 
     def __init__(self, feature: int, label: str, unit: str, raw_span: float, parent=None, *, is_vector=False,
-                 dims: int = 0, d_sae: int = 0, threshold_unit: str = "raw"):
+                 dims: int = 0, d_sae: int = 0, threshold_unit: str = "raw", tag: str = ""):
         super().__init__(parent)
         self.feature = feature
         self.label = label
@@ -53,11 +53,12 @@ class SteeringRow(QFrame):
         self.enabled.setChecked(True)
         self.enabled.setToolTip("Apply this row's steering")
         name = label or f"vector {-feature}"
-        self.name = QLabel((f"<b>{name}</b>" if is_vector else f"<b>#{feature}</b> {label}")[:80])
-        self.name.setToolTip(f"Steering vector {name!r}: {dims} dimensions in the hook's residual basis"
-                             if is_vector else f"Feature #{feature}: {label}")
-        # long labels never widen the dock
-        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.name = ElidedLabel(name if is_vector else f"#{feature}  {label}",
+                                f"Steering vector {name!r}: {dims} dimensions in the hook's residual basis"
+                                if is_vector else f"Feature #{feature}: {label}" + (f"\n{tag}" if tag else ""))
+        bold = self.name.font()
+        bold.setBold(is_vector)
+        self.name.setFont(bold)
         self.badge = QLabel("vector")
         self.badge.setStyleSheet(BADGE)
         self.badge.setToolTip("A steering vector, not an SAE feature: its strength is a raw coefficient on the "

@@ -27,6 +27,7 @@ from ..app.controller import Controller
 from ..app.conversation import Role
 from ..app.runs import RunChange, RunStatus
 from ..app.sweep_run import SweepRequest, SweepRun
+from ..core.features.naming import NARROW_CHARS, elide
 from ..core.steering.specs import SteerSpec
 from .lifetime import bind, own_run
 
@@ -60,6 +61,8 @@ class SweepPanel(QWidget):
         self.target = QComboBox()
         self.target.setToolTip("A feature at each strength, or the whole steering set with each strength as the "
                                "global multiplier")
+        self.target.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.target.setMinimumContentsLength(40)  # a long explanation ends in "…" (the item's tooltip has it all)
         self._fill_targets(feature)
         self.prompt = QLineEdit(self._last_prompt())
         self.seed = QSpinBox()
@@ -132,10 +135,11 @@ class SweepPanel(QWidget):
             specs.insert(0, SteerSpec(feature, 0.0, unit, "add", True, self.ctl.model.label(feature)))
         for s in specs:
             unit = "× max" if s.unit == "max" else "raw"
-            if s.feature >= 0:
-                self.target.addItem(f"#{s.feature} {s.label} ({s.method}, {unit})".replace("  ", " "), s)
-            else:
-                self.target.addItem(f"{s.label or f'vector {-s.feature}'} ({s.method})", s)
+            name = s.label if s.feature >= 0 else s.label or f"vector {-s.feature}"
+            tail = f"({s.method}, {unit})" if s.feature >= 0 else f"({s.method})"
+            head = f"#{s.feature} " if s.feature >= 0 else ""
+            self.target.addItem(f"{head}{elide(name, NARROW_CHARS)} {tail}".replace("  ", " "), s)
+            self.target.setItemData(self.target.count() - 1, f"{head}{name} {tail}", Qt.ItemDataRole.ToolTipRole)
         if len(steering.features) > 0:
             self.target.addItem("Whole steering set (× multiplier)", SET)
         if feature is not None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import html
 
 from ..core.engine.run_names import Run
+from ..core.features.naming import elide
 
 RUN_NAMES = {Run.MAIN: "", Run.STEERED: "steered", Run.DEFAULT: "default"}
+NAME_CHARS = 96  # a feature's name in a tooltip line: a long explanation ends in "…" (its dashboard shows it all)
 
 
 def _show(text: str) -> str:
@@ -26,7 +28,7 @@ def alternatives_lines(ev) -> list[str]:
 def token_tooltip(ev, label=lambda f: "", other=None, n_features: int = 8) -> str:
     lines = [_show(ev.text) + ("" if ev.prob is None else f"   p = {100 * ev.prob:.1f}%")]
     if ev.top_ids is not None:
-        lines += [f"#{int(i)}  {float(v):.2f}  {label(int(i))}"[:70]
+        lines += [f"#{int(i)}  {float(v):.2f}  {elide(label(int(i)), NAME_CHARS)}"
                   for i, v in zip(ev.top_ids[:n_features], ev.top_vals[:n_features]) if v > 0]
     if ev.alternatives:
         run = RUN_NAMES.get(ev.run, ev.run)

@@ -1,8 +1,10 @@
-"""Everything a feature browser knows about an SAE's features: statistics, labels in layers (user > curated demo >
-automatic), fast search, and per-conversation activation totals fed from the token stream."""
+"""Everything a feature browser knows about an SAE's features: statistics, names by one rule (user label >
+explanation > automatic token label, ``core.features.naming``), demo-set tags, fast search, and per-conversation
+activation totals fed from the token stream."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import user_labels
+from .naming import Explained, LabelSource, demo_tag
 
 if TYPE_CHECKING:
     from ..engine.generation import TokenEvent
@@ -25,7 +28,8 @@ class FeatureCatalog:
     def __init__(self, d_sae: int, max_activation: npt.ArrayLike | None = None, density: npt.ArrayLike | None = None,
                  mean_activation: npt.ArrayLike | None = None, dictionary: FeatureDictionary | None = None,
                  sae_path: str | None = None, identity: SAEIdentity | None = None,
-                 curated_labels: dict[int, str] | None = None) -> None:
+                 explanations: Mapping[int, Explained] | None = None,
+                 demo_sets: Mapping[int, tuple[str, ...]] | None = None) -> None:
         self.d_sae = d_sae
         nan = np.full(d_sae, np.nan, np.float32)
         self.max_activation = nan if max_activation is None else np.asarray(max_activation, np.float32)
@@ -35,8 +39,10 @@ class FeatureCatalog:
         self.sae_path = sae_path
         self.identity = identity
         self.auto_labels = _dictionary_labels(dictionary, d_sae)
-        # shipped with the SAE (e.g. the measured demo features): shown unless the user set a label; both searchable
-        self.curated_labels = {int(f): str(v) for f, v in (curated_labels or {}).items() if 0 <= int(f) < d_sae}
+        # explanations.json beside the SAE (core.explanations.store.Explanation values): the name unless the user's
+        self.explanations = {int(f): e for f, e in (explanations or {}).items() if 0 <= int(f) < d_sae}
+        # feature -> the titles of the demo sets it belongs to (the bundled SAE): a tag, searchable
+        self.demo_sets = {int(f): tuple(v) for f, v in (demo_sets or {}).items() if 0 <= int(f) < d_sae and v}
         self.top_tokens = _dictionary_top_tokens(dictionary, d_sae)
         self.labels_path = user_labels.labels_path(sae_path, identity, d_sae)
         self.user_labels = user_labels.read_labels((self.labels_path, self._fallback), d_sae)
@@ -50,16 +56,30 @@ class FeatureCatalog:
 
     # --- labels ----------------------------------------------------------------------------------------
     def label(self, f: int) -> str:
-        return self.user_labels.get(f) or self.curated_labels.get(f) or self.auto_labels[f]
+        """The feature's name: the user's label, else its explanation, else the automatic token label ('' if none)."""
+        return self.user_labels.get(f) or self.explanation_text(f) or self.auto_labels[f]
+
+    def label_source(self, f: int) -> LabelSource:
+        if self.user_labels.get(f):
+            return LabelSource.USER
+        return LabelSource.EXPLANATION if self.explanation_text(f) else LabelSource.TOKENS
+
+    def explanation_text(self, f: int) -> str:
+        e = self.explanations.get(f)
+        return e.text if e is not None else ""
+
+    def demo_tag(self, f: int) -> str:
+        """'demo set: Golden Gate Bridge' for a member of a demo set, else ''."""
+        return demo_tag(self.demo_sets.get(f, ()))
 
     def has_stats(self) -> bool:
         return bool(np.isfinite(self.max_activation).any())
 
     def set_label(self, f: int, text: str) -> Path:
-        """Set (or clear, with an empty text or the label already shown) a user label and save all user labels
+        """Set (or clear, with an empty text or the name shown without one) a user label and save all user labels
         atomically; returns the file written."""
         text = text.strip()[: user_labels.MAX_LABEL]
-        if text and text not in (self.auto_labels[f], self.curated_labels.get(f)):
+        if text and text not in (self.auto_labels[f], self.explanation_text(f)):
             self.user_labels[f] = text
         else:
             self.user_labels.pop(f, None)
@@ -69,11 +89,14 @@ class FeatureCatalog:
 
     # --- search ----------------------------------------------------------------------------------------
     def _row_text(self, f: int) -> str:
-        return f"{self.label(f)}\t{self.curated_labels.get(f, '')}\t{self.auto_labels[f]}\t{self.top_tokens[f]}".lower()
+        parts = (self.user_labels.get(f, ""), self.explanation_text(f), self.demo_tag(f), self.auto_labels[f],
+                 self.top_tokens[f])
+        return "\t".join(parts).lower()
 
     def search(self, query: str) -> np.ndarray:
         """Feature ids matching ``query``: '#12' or '12' matches the id exactly (plus text hits); otherwise every
-        word must occur in the label or top tokens."""
+        word must occur in the user's label, the explanation, the demo-set tag, the automatic label or the top
+        tokens."""
         q = query.strip().lower()
         if not q:
             return np.arange(self.d_sae)
@@ -83,8 +106,11 @@ class FeatureCatalog:
             exact = [int(qs)]
             if q.startswith("#"):
                 return np.array(exact)
-        words = q.split()
-        hits = [f for f, t in enumerate(self._lower) if all(w in t for w in words)]
+        low = self._lower
+        words = sorted(set(q.split()), key=len, reverse=True)  # the longest word first: it leaves the fewest
+        hits = [f for f, t in enumerate(low) if words[0] in t]
+        for w in words[1:]:
+            hits = [f for f in hits if w in low[f]]
         return np.array(exact + [f for f in hits if not exact or f != exact[0]], dtype=np.int64)
 
     # --- conversation activity -------------------------------------------------------------------------

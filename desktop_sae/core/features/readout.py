@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..presets.demo_concepts import demo_feature_labels
+from ..presets.demo_concepts import demo_feature_sets
 from ..support.errors import SAEMismatchError
 from .dictionary import load_dictionary
+from .naming import demo_tag
 from .user_labels import sae_folder
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class FeatureHit:
     tokens_active: int
     at_token: str  # the token where it peaks
     label: str  # the dictionary's label ("" without a dictionary)
-    demo: str | None = None  # the bundled SAE's curated demo label, if any
+    demo: str | None = None  # the bundled SAE's demo-set tag ('demo set: …'), if any
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def _ranked(session: Session, sae: SAE, toks: Sequence[str], ids: Sequence[int],
     mx, arg = a.max(0), a.argmax(0)
     order = [int(f) for f in np.argsort(-mx, kind="stable") if mx[f] > 0][:top]
     dic = load_dictionary(sae.source_path)
-    demo = demo_feature_labels(sae_folder(sae.source_path))
+    demo = {f: demo_tag(t) for f, t in demo_feature_sets(sae_folder(sae.source_path)).items()}
     hits = tuple(
         FeatureHit(f, float(mx[f]), float(a[:, f].mean()), int((a[:, f] > 0).sum()), kept[int(arg[f])],
                    dic.labels[f] if dic else "", demo.get(f))

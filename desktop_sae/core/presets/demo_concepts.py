@@ -137,9 +137,9 @@ def quiz_features(demo: dict[str, DemoConcept]) -> list[tuple[int, DemoConcept]]
     return out
 
 
-def demo_feature_labels(sae_path: str | Path | None, demo_path: Path | None = None) -> dict[int, str]:
-    """Feature id -> "demo: <concept label>" for the bundled default SAE, so that its measured demo features can be
-    found by what they steer to (the music feature's automatic label names its top tokens, not music). Empty for
+def demo_feature_sets(sae_path: str | Path | None, demo_path: Path | None = None) -> dict[int, tuple[str, ...]]:
+    """Feature id -> the titles of the demo sets it belongs to, for the bundled default SAE: shown as a tag beside
+    the feature's name and searchable, so its measured demo features can be found by what they steer to. Empty for
     any other SAE: the demo list was measured on the bundled one only."""
     if not paths.is_default_sae(sae_path):
         return {}
@@ -147,4 +147,4 @@ def demo_feature_labels(sae_path: str | Path | None, demo_path: Path | None = No
     for c in (load_demo_concepts(demo_path) or {}).values():
         for f in c.features:
             names.setdefault(f, []).append(c.title)
-    return {f: "demo: " + " · ".join(n) for f, n in names.items()}
+    return {f: tuple(n) for f, n in names.items()}
