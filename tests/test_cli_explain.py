@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from desktop_sae.cli import main
+from desktop_sae.core.explanations import protocol
 from desktop_sae.core.explanations.store import ExplanationStore, ScoreStore
 from desktop_sae.core.sae.formats import save_sae
 from fake_llm_server import FakeLLM
@@ -117,3 +118,37 @@ def test_explaining_offline_prompts_out_answers_in(files, capsys, tmp_path, monk
     assert main(["explain", *base, "--write-prompts", str(tmp_path / "rest.jsonl")]) == 0
     assert [json.loads(x)["feature"] for x in (tmp_path / "rest.jsonl").read_text().splitlines()] == \
         [lines[-1]["feature"]]
+
+
+def test_explain_and_score_offline_as_text_files(files, tmp_path, capsys, monkeypatch):
+    """Plain-text prompts, N<TAB>answer lines from an agent, then blind scorer folders and their answers."""
+    monkeypatch.delenv("DESKTOP_SAE_LLM_URL", raising=False)  # no endpoint is needed
+    base = ["--model", str(files / "model"), "--sae", str(files / "sae"), "--corpus", str(files / "corpus.txt"),
+            "--windows", "300", "--out", str(tmp_path), "--features", "0-40"]
+    assert main(["explain", *base, "--write-prompts", str(tmp_path / "prompts.txt")]) == 0
+    text = (tmp_path / "prompts.txt").read_text()
+    feats = [int(n) for n in re.findall(r"^=== feature (\d+) ===$", text, re.M)]
+    assert len(feats) > 6 and text.startswith("Protocol " + protocol.PROTOCOL_VERSION) and "Explanation:" in text
+    (tmp_path / "a.tsv").write_text("".join(f"{f}\tExplanation: pattern {f}\n" for f in feats))
+    assert main(["explain", *base, "--read-answers", str(tmp_path / "a.tsv"), "--explainer", "agent-1",
+                 "--method", "agent"]) == 0
+    store = ExplanationStore.beside(tmp_path)
+    assert set(store.explanations) == set(feats) and store.explanations[feats[0]].method == "agent"
+    cfg = json.loads((files / "sae" / "cfg.json").read_text())
+    assert store.sae["d_sae"] == cfg["d_sae"] and (store.sae["windows"], store.sae["seed"]) == (300, 0)
+    blind = tmp_path / "blind"
+    assert main(["score-explanations", *base, "--variants", "own,random_other", "--scorers", "2",
+                 "--write-prompts", str(blind)]) == 0
+    key = json.loads((blind / "key.json").read_text())["items"]
+    for k in (1, 2):  # every scorer answers 1 for the examples it is shown ("yes to all")
+        ids = re.findall(r"^=== (S\d-\d+) ", "".join(p.read_text() for p in (blind / f"S{k}").glob("part_*")), re.M)
+        (blind / f"S{k}" / "answers.tsv").write_text("".join(f"{i}\t[{','.join('1' * len(key[i]['truths']))}]\n"
+                                                              for i in ids))
+    assert main(["score-explanations", *base, "--read-answers", str(blind)]) == 2  # needs --scorer
+    capsys.readouterr()
+    assert main(["score-explanations", *base, "--read-answers", str(blind), "--scorer", "agent S{k}"]) == 0
+    assert "0 malformed" in capsys.readouterr().err
+    scores = ScoreStore.beside(tmp_path)
+    own = scores.scores[protocol.Variant.OWN]
+    assert own and all(s.balanced_accuracy(protocol.Scorer.DETECTION) == 0.5 for s in own.values())
+    assert {s.scorer for s in own.values()} <= {"agent S1", "agent S2"}

@@ -140,6 +140,15 @@ def _features(args, d_sae: int) -> list[int]:
     return parse_seeds(args.features) if args.features else list(range(d_sae))
 
 
+def _cfg_meta(sae_dir: Path | None) -> dict[str, object]:
+    """d_sae and hook_name from the SAE's cfg.json (nothing when it has none)."""
+    try:
+        cfg = json.loads((Path(sae_dir) / "cfg.json").read_text(encoding="utf-8")) if sae_dir else {}
+    except (OSError, ValueError):
+        return {}
+    return {k: cfg[k] for k in ("d_sae", "hook_name") if isinstance(cfg, dict) and k in cfg}
+
+
 def _limited(features, done, limit):
     todo = [f for f in dict.fromkeys(features) if f not in done]
     return todo[:limit] if limit is not None else todo
@@ -162,6 +171,8 @@ def cmd_explain(args) -> int:
         if not args.explainer:
             raise ValueError("--read-answers needs --explainer NAME (who wrote them)")
         answers_to = ExplanationStore.beside(_folder(args))
+        if not answers_to.sae:  # what the prompts were made from (the SAE's cfg.json; --windows and --seed)
+            answers_to.sae = {**_cfg_meta(args.sae_dir), "windows": args.windows, "seed": args.seed}
         stored, failed = read_explainer_answers(args.read_answers, answers_to, args.explainer, Method(args.method))
         print(f"{stored} explanations stored, {failed} malformed (recorded as failed) in {answers_to.path}",
               file=sys.stderr)
