@@ -146,7 +146,10 @@ def _cfg_meta(sae_dir: Path | None) -> dict[str, object]:
         cfg = json.loads((Path(sae_dir) / "cfg.json").read_text(encoding="utf-8")) if sae_dir else {}
     except (OSError, ValueError):
         return {}
-    return {k: cfg[k] for k in ("d_sae", "hook_name") if isinstance(cfg, dict) and k in cfg}
+    if not isinstance(cfg, dict):
+        return {}
+    meta = cfg.get("metadata") if isinstance(cfg.get("metadata"), dict) else {}  # SAELens v6 keeps the hook there
+    return {k: cfg.get(k, meta.get(k)) for k in ("d_sae", "hook_name") if k in cfg or k in meta}
 
 
 def _limited(features, done, limit):
