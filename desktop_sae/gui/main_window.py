@@ -35,6 +35,7 @@ from .welcome import WelcomePage
 if TYPE_CHECKING:
     from ..core.engine.generation import GenerationResult, TokenEvent
     from .eval_dialog import EvalDialog
+    from .explain_dialog import ExplainDialog
     from .feature_detail import FeatureDetail
     from .neuron_view import NeuronView
     from .plots import StripChart, TokenFeatures
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.toy_lab: ToyLab | None = None
         self.neuron_view: NeuronView | None = None
         self.eval_dialog: EvalDialog | None = None
+        self.explain_dialog: ExplainDialog | None = None
         self.train_dialog: TrainDialog | None = None
         self.welcome = WelcomePage()
         self.pages = QStackedWidget()
