@@ -44,6 +44,8 @@ def test_explain_stop_resume_and_score_from_the_window(make_window, tiny_sae_dir
     dlg.key.setText("secret")
     fake.mode, fake.hang_s = "hang", 0.4  # slow answers, so that Stop lands midway
 
+    seen = []
+    dlg.run.changed.connect(lambda _what: seen.append((dlg.run.fraction, dlg.status.text())))
     qtbot.mouseClick(dlg.run_btn, Qt.LeftButton)
     assert dlg.stop_btn.isEnabled() and not dlg.run_btn.isEnabled()
     qtbot.waitUntil(lambda: len(ExplanationStore.beside(sae).explanations) >= 2, timeout=120_000)
@@ -54,6 +56,11 @@ def test_explain_stop_resume_and_score_from_the_window(make_window, tiny_sae_dir
     assert dlg.status.text().startswith("Stopped; run again to resume.") and f"Explained {k}," in dlg.status.text()
     assert 2 <= k < 20 and reloads and fake.auth[-1] == "Bearer secret"
     assert set(first.explanations) == set(fake.explained)  # the call in flight was kept, nothing after it
+    texts = [t for _f, t in seen]
+    assert any(t.startswith("reading contexts") for t in texts) and any(t.startswith("about ") for t in texts)
+    assert any(t.startswith("explained 1, failed 0 of") for t in texts)  # then per feature
+    fractions = [f for f, _t in seen if f is not None]
+    assert fractions == sorted(fractions) and 0 < fractions[-1] < 1
 
     fake.mode = "ok"
     dlg.score.setChecked(True)
