@@ -86,15 +86,14 @@ class ExplainOutcome:
 
     def describe(self) -> str:
         """One line for the user: what was done, what failed and why."""
-        if self.gave_up:
-            return f"The endpoint did not answer well, so the run stopped: {self.error}"
-        parts = []
-        for what, s in (("explained", self.explained), ("scored", self.scored)):
-            if s is not None:
-                parts.append(f"{what} {s.done}, failed {s.failed}, skipped {s.skipped}")
+        parts = [f"{what} {s.done}, failed {s.failed}, skipped {s.skipped}"
+                 for what, s in (("explained", self.explained), ("scored", self.scored)) if s is not None]
         calls = sum(s.calls for s in (self.explained, self.scored) if s is not None)
-        text = "; ".join(parts) + f" ({calls} calls)."
-        return text[0].upper() + text[1:] + (f" Last failure: {self.error}" if self.failed and self.error else "")
+        counts = "; ".join(parts) + f" ({calls} calls)"
+        if self.gave_up:
+            return f"The endpoint did not answer well, so the run stopped: {counts}. {self.error}"
+        return counts[0].upper() + counts[1:] + "." + (f" Last failure: {self.error}" if self.failed and self.error
+                                                       else "")
 
 
 def estimate_calls(req: ExplainRequest, dead: frozenset[int] = frozenset()) -> int:

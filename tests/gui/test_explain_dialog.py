@@ -97,8 +97,16 @@ def test_a_refused_url_ends_with_a_clear_message(make_window, tiny_sae_dir, fake
     qtbot.mouseClick(dlg.run_btn, Qt.LeftButton)
     qtbot.waitUntil(lambda: not dlg.run.running, timeout=120_000)
     text = dlg.status.text()
-    assert text.startswith("The endpoint did not answer well, so the run stopped") and "refused" in text, text
-    assert ExplanationStore.beside(sae).explanations == {} and fake.requests == 0
+    assert text.startswith("The endpoint did not answer well, so the run stopped: explained 0, failed 4,"), text
+    assert "refused" in text and fake.requests == 0
+    assert ExplanationStore.beside(sae).explanations == {} and len(ExplanationStore.beside(sae).failures) == 4
+    dlg.url.setText(fake.url)  # a server answering garbage: its failures counted and shown, the reason too
+    fake.mode = "garbage"
+    qtbot.mouseClick(dlg.run_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.run.running, timeout=120_000)
+    text = dlg.status.text()
+    assert text.startswith("The endpoint did not answer well, so the run stopped: explained 0, failed 4,"), text
+    assert "malformed answer" in text and fake.requests == 12  # three tries for each of the four
     assert app_settings().value("explain/key") == "kept"
     assert win.controller.model.ready  # the app runs on
     dlg.choice.setCurrentIndex(dlg.choice.findData(FeatureChoice.PINNED))
