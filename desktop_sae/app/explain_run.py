@@ -113,11 +113,12 @@ def estimate_calls(req: ExplainRequest, dead: frozenset[int] = frozenset()) -> i
 
 class _Stages:
     """Progress of the stages of one run on one bar, and the give-up rule: when a stage's first calls all fail
-    (nothing succeeded and at least ``at_least`` features failed), the endpoint is not answering and the run stops
+    (nothing succeeded and ``at_least`` features failed), the endpoint is not answering and the run stops
     rather than wait through every feature's tries."""
 
     def __init__(self, state: JobState, req: ExplainRequest):
         self.state = state
+        self.at_least = max(2, req.settings.parallel)  # a whole group of calls, and never a single failure
         self.calls_share = (1.0 - READ_SHARE) / max(1, req.explain + req.score)
         self.base = 0.0
         self.gave_up = False
@@ -129,7 +130,7 @@ class _Stages:
         self.base = READ_SHARE + self.calls_share if self.base else READ_SHARE
         self.state.progress(self.base, message)
 
-    def watch(self, done: Callable[[], int], failures: Callable[[], dict[int, Failure]], at_least: int
+    def watch(self, done: Callable[[], int], failures: Callable[[], dict[int, Failure]]
               ) -> Callable[[float, str], None]:
         """The progress callback of one stage: ``done()`` counts its successes, ``failures()`` is the store's."""
         n0, before = done(), dict(failures())
@@ -137,7 +138,7 @@ class _Stages:
         def progress(fraction: float, message: str) -> None:
             self.state.progress(self.base + self.calls_share * fraction, message)
             failed = sum(1 for f, x in failures().items() if before.get(f) is not x)
-            self.gave_up = self.gave_up or (done() == n0 and failed >= at_least)
+            self.gave_up = self.gave_up or (done() == n0 and failed >= self.at_least)
 
         return progress
 
@@ -150,7 +151,7 @@ def _bank(session: Session, req: ExplainRequest, stages: _Stages, cache: dict[tu
     from ..core.explanations.corpus_windows import read_contexts
 
     assert session.sae is not None and session.hook_name is not None
-    key = (session.lm.name, req.folder, session.hook_name, req.windows, req.seed)
+    key = (id(session.sae), session.lm.name, req.folder, session.hook_name, req.windows, req.seed)
     if key not in cache:
         cache.clear()  # one bank at a time: it holds the activations of every window
         cache[key] = read_contexts(session.lm.model, session.lm.tokenizer, session.sae, session.hook_name,
@@ -187,15 +188,14 @@ def explain_job(req: ExplainRequest, cache: dict[tuple[Any, ...], ContextBank]) 
             explanations.sae = {"d_sae": bank.d_sae, "hook_name": session.hook_name, "windows": len(bank.windows),
                                 "seed": req.seed}
             stages.start(f"about {explain_call_estimate(req.features, explanations, bank)} calls to {where}")
-            progress = stages.watch(lambda: len(explanations.explanations), lambda: explanations.failures,
-                                    max(1, req.settings.parallel))
+            progress = stages.watch(lambda: len(explanations.explanations), lambda: explanations.failures)
             explained = explain_features(bank, req.features, client, explanations, progress, stages.stop)
             errors += [explanations.failures[f].error for f in req.features if f in explanations.failures]
         if req.score and not stages.gave_up:
             scores, own = ScoreStore.beside(req.folder), [protocol.Variant.OWN]
             stages.start(f"about {score_call_estimate(bank, req.features, own, scores, explanations, seed=req.seed)} "
                          f"calls to {where}")
-            progress = stages.watch(lambda: len(scores.done(own[0])), lambda: scores.failures.get(own[0], {}), 1)
+            progress = stages.watch(lambda: len(scores.done(own[0])), lambda: scores.failures.get(own[0], {}))
             scored = score_explanations(bank, req.features, own, client, explanations, scores, seed=req.seed,
                                         progress=progress, cancel=stages.stop)
             errors += [x.error for f, x in scores.failures.get(own[0], {}).items() if f in req.features]
