@@ -29,6 +29,7 @@ class JobKind(TextEnum):
     TOY_RAINBOW = "toy_rainbow"
     DOWNLOAD = "download"  # a model or SAE from the hub
     TRAIN_SAE = "train-sae"
+    EXPLAIN = "explain"  # explaining and scoring features with a chat endpoint
 
 
 @dataclass(frozen=True)

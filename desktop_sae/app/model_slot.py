@@ -26,6 +26,7 @@ class ModelSlot:
         self.loaded: Signal[[ModelInfo]] = Signal("model_loaded")  # a new pair is in use
         self.ready_changed: Signal[[bool]] = Signal("ready")
         self.load_finished: Signal[[]] = Signal("load_finished")  # however it ended
+        self.explanations_changed: Signal[[]] = Signal("explanations_changed")  # files beside the SAE rewritten
 
     @property
     def catalog(self) -> FeatureCatalog | None:
@@ -61,6 +62,11 @@ class ModelSlot:
 
     def cancel(self) -> None:
         self._slot.cancel()
+
+    def reload_explanations(self) -> None:
+        """The explanation files beside the loaded SAE changed (Tools → Explain features… wrote them): whoever
+        shows explanations reads them again (``explanations_changed``)."""
+        self.explanations_changed.emit()
 
     def _start(self, fn: JobFn[ModelInfo | None]) -> int:
         handle = self._slot.start(fn, on_progress=self._on_progress, on_done=self._on_loaded,

@@ -98,11 +98,9 @@ def _folder(args) -> Path:
 
 
 def _setup(args):
-    from ..core.explanations import protocol
     from ..core.explanations.bank_file import load_bank, save_bank
     from ..core.explanations.client import ChatClient, ChatSettings
-    from ..core.explanations.contexts import ContextBank
-    from ..core.explanations.corpus_windows import corpus_documents, token_windows
+    from ..core.explanations.corpus_windows import read_contexts
     offline = getattr(args, "write_prompts", None) or getattr(args, "read_answers", None)
     settings = None if offline else ChatSettings.from_env(args.url, args.llm_model, args.key, timeout_s=args.timeout,
                                                           tries=args.tries, parallel=args.parallel)
@@ -120,11 +118,8 @@ def _setup(args):
     bank = load_bank(args.contexts, key) if args.contexts else None
     if bank is None:
         print("reading contexts ...", file=sys.stderr)
-        docs = corpus_documents(args.corpus, max_chars=args.windows * protocol.WINDOW * 6)
-        windows = token_windows(docs, lm.tokenizer, args.windows, args.seed)
-        bank = ContextBank.build(lm.model, lm.tokenizer, session.sae, session.hook_name, windows, seed=args.seed,
-                                 skip_ids=session.special_ids, unembedding=lm.model.get_output_embeddings().weight,
-                                 progress=throttled_progress())
+        bank = read_contexts(lm.model, lm.tokenizer, session.sae, session.hook_name, args.windows, args.seed,
+                             args.corpus, skip_ids=session.special_ids, progress=throttled_progress())
         if args.contexts:
             save_bank(bank, args.contexts, key)
     args.hook_name = session.hook_name

@@ -29,6 +29,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--lesson", default=None, help="show this lesson (id or file) at --step and do that step")
     p.add_argument("--step", type=int, default=1, help="with --lesson: the step to show (1 = the first)")
+    p.add_argument("--welcome", action="store_true", help="the welcome page of a first start (nothing is asked)")
     p.add_argument("--present", action="store_true", help="presentation mode (large fonts, high contrast)")
     p.add_argument("--theme", choices=["light", "dark", "system"], default="light")
     p.add_argument("--size", default="1480x920", help="window size WxH")
@@ -65,7 +66,7 @@ def offscreen_window(args, theme: str | None = None):
 
     app = make_app()
     w, h = (int(x) for x in args.size.lower().split("x"))
-    win = build_window(load_request_from_args(args), welcome=False, show=False)
+    win = build_window(load_request_from_args(args), welcome=bool(getattr(args, "welcome", False)), show=False)
     if theme:
         win.set_theme(theme)
     win.resize(w, h)
@@ -97,6 +98,8 @@ def cmd_screenshot(args) -> int:
         win.resize(*(int(x) for x in args.size.lower().split("x")))
     if args.lesson:
         return _lesson_shot(app, win, args)
+    if args.welcome:
+        return _save(app, win, args.out, ": the welcome page")
     if args.preset and not ctl.presets.load(args.preset):
         print(f"error: {ctl.notices.last_error}", file=sys.stderr)
         win.close()
@@ -132,11 +135,16 @@ def cmd_screenshot(args) -> int:
         if answer:
             focus.inspect_token(answer[min(3, len(answer) - 1)])
     wait_for(app, lambda: not ctl.jobs.outstanding, 10, "the feature logits")
-    settle(app)
-    ok = win.grab().save(args.out)
-    win.close()
     showing = f" (dashboard: #{shown})" if shown is not None else ""
-    print(f"{'saved' if ok else 'could not save'} {args.out}{showing}: {conv.last_answer()[:120]!r}")
+    return _save(app, win, args.out, f"{showing}: {conv.last_answer()[:120]!r}")
+
+
+def _save(app, win, out: str, note: str) -> int:
+    """Grab the settled window into ``out``, close it, and print what was saved (``note`` follows the path)."""
+    settle(app)
+    ok = win.grab().save(out)
+    win.close()
+    print(f"{'saved' if ok else 'could not save'} {out}{note}")
     return 0 if ok else 1
 
 
@@ -155,9 +163,5 @@ def _lesson_shot(app, win, args) -> int:
     settle(app, 0.2)
     wait_for(app, lambda: not conv.busy, args.timeout, "the step's answer")
     wait_for(app, lambda: not ctl.jobs.outstanding, 10, "the feature logits")
-    settle(app)
-    ok = win.grab().save(args.out)
-    win.close()
-    print(f"{'saved' if ok else 'could not save'} {args.out}: step {args.step} "
-          f"{runner.lesson.steps[args.step - 1].title!r}: {conv.last_answer()[:120]!r}")
-    return 0 if ok else 1
+    return _save(app, win, args.out, f": step {args.step} {runner.lesson.steps[args.step - 1].title!r}: "
+                                     f"{conv.last_answer()[:120]!r}")

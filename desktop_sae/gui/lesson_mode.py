@@ -74,6 +74,7 @@ class LessonMode:
             return False
         if self.runner is not None:
             self.end()
+        win.show_chat()  # leaves the welcome page: its panels come back before the lesson's layout is kept
         self._layout_before = win.saveState()
         panel = self._lesson_ui()
         bundled = default_sae_dir()
@@ -82,7 +83,6 @@ class LessonMode:
         runner.action_requested.connect(self._on_action)
         runner.finished.connect(self._on_finished)
         self.runner = panel.runner = runner
-        win.show_chat()
         runner.start()
         return True
 

@@ -35,6 +35,7 @@ from .welcome import WelcomePage
 if TYPE_CHECKING:
     from ..core.engine.generation import GenerationResult, TokenEvent
     from .eval_dialog import EvalDialog
+    from .explain_dialog import ExplainDialog
     from .feature_detail import FeatureDetail
     from .neuron_view import NeuronView
     from .plots import StripChart, TokenFeatures
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.toy_lab: ToyLab | None = None
         self.neuron_view: NeuronView | None = None
         self.eval_dialog: EvalDialog | None = None
+        self.explain_dialog: ExplainDialog | None = None
         self.train_dialog: TrainDialog | None = None
         self.welcome = WelcomePage()
         self.pages = QStackedWidget()
@@ -280,17 +282,19 @@ class MainWindow(QMainWindow):
         self.welcome.set_demos([e for e in self.controller.presets.store.entries() if e.builtin])
         self.welcome.set_lessons([(i.id, i.title, i.summary) for i in self.lessons.infos()])
         self.pages.setCurrentWidget(self.welcome)
+        self.views.hide_panels()  # the page fills the window
 
     def show_chat(self) -> None:
         self.settings.setValue("welcome/shown", True)
         self.pages.setCurrentWidget(self.chat)
+        self.views.show_panels()
         self.chat.input.setFocus()
 
     def start_demo(self, preset_path: str) -> None:
         """A demo from the welcome page: its preset, the simple layout and a prompt ready to send."""
         self.controller.presets.load(preset_path)
-        self.views.set_simple(True)
         self.show_chat()
+        self.views.set_simple(True)
         if not self.chat.input.toPlainText().strip():
             self.chat.input.setPlainText("What should I do this weekend?")
 
@@ -327,6 +331,8 @@ class MainWindow(QMainWindow):
         self.docks["neuron"].setWidget(self.neuron_view)
 
     def show_panel(self, key: str) -> None:
+        if self.views.welcoming:
+            self.show_chat()
         self.docks[key].show()
         self.docks[key].raise_()
 

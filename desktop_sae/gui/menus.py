@@ -16,6 +16,7 @@ from .about import show_about
 
 if TYPE_CHECKING:
     from .eval_dialog import EvalDialog
+    from .explain_dialog import ExplainDialog
     from .main_window import MainWindow
 
 
@@ -47,6 +48,7 @@ class WindowActions:
     present: QAction
     contrast: QAction
     eval: QAction
+    explain: QAction
     themes: dict[str, QAction] = field(default_factory=dict)
     recent_menu: QMenu | None = None
     lessons_menu: QMenu | None = None
@@ -125,6 +127,8 @@ def build_actions(win: MainWindow) -> WindowActions:
                      "Features that fire more on some texts than on others, and their mean-difference vector"),
         eval=act("&Evaluate steering…", lambda: open_eval_dialog(win), None,
                  "Judge a demo concept's steering against prompting and a mean-difference vector"),
+        explain=act("E&xplain features…", lambda: open_explain_dialog(win), None,
+                    "Explain and score the SAE's features with an OpenAI-compatible chat endpoint"),
     )
     _build_menus(win, acts)
     return acts
@@ -158,6 +162,7 @@ def _build_menus(win: MainWindow, a: WindowActions) -> None:
     m = win.menuBar().addMenu("&Tools")
     m.addAction(a.contrast)
     m.addAction(a.eval)
+    m.addAction(a.explain)
     a.lessons_menu = win.menuBar().addMenu("&Lessons")
     a.lessons_menu.aboutToShow.connect(lambda: _fill_lessons(win))
     m = win.menuBar().addMenu("&Help")
@@ -191,6 +196,17 @@ def open_eval_dialog(win: MainWindow) -> EvalDialog:
         win.eval_dialog = EvalDialog(win.controller, win)
     win.eval_dialog.open()
     return win.eval_dialog
+
+
+def open_explain_dialog(win: MainWindow) -> ExplainDialog:
+    """Tools → Explain features… (one dialog per window, kept between openings with its form)."""
+    from .explain_dialog import ExplainDialog
+
+    if win.explain_dialog is None:
+        win.explain_dialog = ExplainDialog(win.controller, win)
+    win.explain_dialog.update_estimate()
+    win.explain_dialog.open()
+    return win.explain_dialog
 
 
 def open_sweep(win: MainWindow, feature: int | None = None) -> None:

@@ -76,7 +76,7 @@ def save_state(win: MainWindow) -> None:
     s, ctl = win.settings, win.controller
     st = ctl.conversation
     s.setValue("window/geometry", win.saveGeometry())
-    s.setValue("window/state", win.saveState())
+    s.setValue("window/state", win.views.user_layout())
     s.setValue("view/theme", next((k for k, a in win.menu_actions.themes.items() if a.isChecked()), "system"))
     s.setValue("chat/system", st.system)
     s.setValue("chat/compare", st.compare)

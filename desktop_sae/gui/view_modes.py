@@ -1,14 +1,17 @@
 """Layouts of the main window: advanced (every panel), simple (chat, the demo's sliders and one live plot) and
 presentation (F11: full screen, everything ≥ 1.6× larger and high contrast for a projector, advanced panels
-hidden). Each mode only shows, hides and scales widgets; leaving it restores the user's own layout."""
+hidden). Each mode only shows, hides and scales widgets; leaving it restores the user's own layout. While the
+welcome page shows, every panel and toolbar is hidden so that the page fills the window; the layout they had (with
+any mode changed meanwhile) comes back when the user picks a lesson, a demo or the chat."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QToolBar
 
 from ..core.support.text_enum import TextEnum
 
@@ -33,19 +36,64 @@ class ViewModes:
         self._saved_font: QFont | None = None
         self._saved_theme = "system"
         self._was_simple = False
+        self._welcome_layout: QByteArray | None = None  # the panels' layout while the welcome page hides them
+
+    # --- the welcome page ------------------------------------------------------------------------------------------
+    @property
+    def welcoming(self) -> bool:
+        return self._welcome_layout is not None
+
+    def hide_panels(self) -> None:
+        """The welcome page fills the window: hide every panel and toolbar, keeping their layout."""
+        if self._welcome_layout is None:
+            self._welcome_layout = self.win.saveState()
+        self._hide_all()
+
+    def show_panels(self) -> None:
+        """Back from the welcome page: the panels and toolbars as they were (or as a mode set them meanwhile)."""
+        if self._welcome_layout is not None:
+            self.win.restoreState(self._welcome_layout)
+            self._welcome_layout = None
+
+    def user_layout(self) -> QByteArray:
+        """The layout to remember: the panels' own, not the welcome page's empty one."""
+        return self._welcome_layout if self._welcome_layout is not None else self.win.saveState()
+
+    def _hide_all(self) -> None:
+        for dock in self.win.docks.values():
+            dock.hide()
+        for bar in self.win.findChildren(QToolBar):
+            bar.hide()
+
+    def _change_layout(self, change: Callable[[], object]) -> None:
+        """Apply a layout change to the panels, or, while the welcome page hides them, to their kept layout."""
+        if self._welcome_layout is None:
+            change()
+            return
+        self.win.restoreState(self._welcome_layout)
+        change()
+        self._welcome_layout = self.win.saveState()
+        self._hide_all()
+
+    # --- modes -----------------------------------------------------------------------------------------------------
 
     def set_simple(self, simple: bool) -> None:
         win = self.win
         if simple == (self.mode == Layout.SIMPLE):
             return
         if simple:
-            self._saved_layout = win.saveState()
-            for key, dock in win.docks.items():
-                dock.setVisible(key in SIMPLE_DOCKS)
+            self._saved_layout = self.user_layout()
+
+            def only_simple() -> None:
+                for key, dock in win.docks.items():
+                    dock.setVisible(key in SIMPLE_DOCKS)
+
+            self._change_layout(only_simple)
             self.mode = Layout.SIMPLE
         else:
-            if self._saved_layout is not None:
-                win.restoreState(self._saved_layout)
+            saved = self._saved_layout
+            if saved is not None:
+                self._change_layout(lambda: win.restoreState(saved))
             self.mode = Layout.ADVANCED
         win.menu_actions.simple.setChecked(simple)
 

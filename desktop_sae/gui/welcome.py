@@ -46,18 +46,34 @@ class WelcomePage(QWidget):
         self.chat_btn = QPushButton("Just chat")
         self.chat_btn.setToolTip("Go straight to the chat (the panels show features as the model answers)")
         self.chat_btn.clicked.connect(self.chatRequested)
+        for lst in (self.lessons, self.demos):
+            lst.setWordWrap(True)  # a long title wraps: it is never cut short
+            lst.setSpacing(4)
+            lst.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        top = Qt.AlignmentFlag.AlignTop
         grid = QGridLayout()
-        for col, (title, lst, btn) in enumerate(
-            (("Learn", self.lessons, self.lesson_btn), ("Try a demo", self.demos, self.demo_btn))
+        self.headings: list[QLabel] = []
+        for col, (title, btn) in enumerate(
+            (("Learn", self.lesson_btn), ("Try a demo", self.demo_btn), ("Chat", self.chat_btn))
         ):
             head = QLabel(f"<h2>{title}</h2>")
-            grid.addWidget(head, 0, col)
-            grid.addWidget(lst, 1, col)
-            grid.addWidget(btn, 2, col)
-        head = QLabel("<h2>Chat</h2><p>Ask anything; click a word to see its features.</p>")
-        head.setWordWrap(True)
-        grid.addWidget(head, 0, 2)
-        grid.addWidget(self.chat_btn, 2, 2)
+            self.headings.append(head)
+            grid.addWidget(head, 0, col, top)
+            grid.addWidget(btn, 3, col)
+        grid.addWidget(self.lessons, 1, 0)
+        self.lesson_summary = QLabel()  # the chosen lesson's summary
+        self.lesson_summary.setWordWrap(True)
+        self.lessons.currentItemChanged.connect(
+            lambda it, _old: self.lesson_summary.setText(it.toolTip() if it is not None else ""))
+        grid.addWidget(self.lesson_summary, 2, 0, top)
+        grid.setRowStretch(1, 1)
+        grid.addWidget(self.demos, 1, 1)
+        chat = QLabel("<p>Ask anything; click a word to see its features.</p>")
+        chat.setWordWrap(True)
+        grid.addWidget(chat, 1, 2, top)
+        grid.setColumnStretch(0, 3)
+        grid.setColumnStretch(1, 3)
+        grid.setColumnStretch(2, 2)
         for b in (self.lesson_btn, self.demo_btn, self.chat_btn):
             b.setMinimumHeight(44)
         box = QFrame()
@@ -81,6 +97,7 @@ class WelcomePage(QWidget):
             it.setData(Qt.ItemDataRole.UserRole, lid)
             it.setToolTip(summary)
             self.lessons.addItem(it)
+        self.lessons.setCurrentRow(0)
         self.lesson_btn.setEnabled(self.lessons.count() > 0)
 
     def set_demos(self, entries) -> None:

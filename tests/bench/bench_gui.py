@@ -136,7 +136,7 @@ def bench_stall(sae, tokens: int, sort: str = "active_max", gc_mode: str = "gui"
     it.GuiThreadGC = NoGuard if gc_mode == "auto" else real_guard
     load_pauses, stop_load_pauses = _gc_pauses()
     try:
-        win = build_window(LoadRequest(sae=sae))
+        win = build_window(LoadRequest(sae=sae), welcome=False)  # the panels shown (a welcome page hides them)
     finally:
         it.GuiThreadGC = real_guard
     ctl = win.controller

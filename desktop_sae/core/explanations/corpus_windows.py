@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..training.builtin_corpus import builtin_documents
 from ..training.corpus import Document, read_documents, tokenize_corpus
 from . import protocol
+from .contexts import ContextBank
+
+if TYPE_CHECKING:
+    from ..sae.autoencoder import SAE
 
 
 def corpus_documents(paths: Sequence[str | Path] = (), max_chars: int = 2_000_000) -> list[Document]:
@@ -31,3 +35,15 @@ def token_windows(documents: Sequence[Document], tokenizer: Any, n_windows: int,
     if not len(corpus.train):
         raise ValueError("the corpus is too short for one context window")
     return np.asarray(corpus.train[:n_windows])
+
+
+def read_contexts(model: Any, tokenizer: Any, sae: SAE, hook_name: str, n_windows: int, seed: int = 0,
+                  corpus: Sequence[str | Path] = (), skip_ids: tuple[int, ...] = (),
+                  progress: Callable[[float, str], None] | None = None,
+                  cancel: Callable[[], bool] | None = None) -> ContextBank:
+    """The context bank of ``n_windows`` windows of ``corpus`` (default: the built-in corpus), as the CLI and the
+    app's Tools → Explain features… read it; ``cancel()`` raises ``Cancelled``."""
+    docs = corpus_documents(corpus, max_chars=n_windows * protocol.WINDOW * 6)
+    windows = token_windows(docs, tokenizer, n_windows, seed, cancelled=cancel)
+    return ContextBank.build(model, tokenizer, sae, hook_name, windows, seed=seed, skip_ids=skip_ids,
+                             unembedding=model.get_output_embeddings().weight, progress=progress, cancel=cancel)
