@@ -64,8 +64,21 @@ class ModelSlot:
         self._slot.cancel()
 
     def reload_explanations(self) -> None:
-        """The explanation files beside the loaded SAE changed (Tools → Explain features… wrote them): whoever
-        shows explanations reads them again (``explanations_changed``)."""
+        """The explanation files beside the loaded SAE changed (Tools → Explain features… wrote them): read them
+        again into the catalog and the snapshot, then tell whoever shows them (``explanations_changed``)."""
+        from dataclasses import replace
+
+        from ..core.explanations.shown import ShownExplanations
+        from ..core.features.user_labels import sae_folder
+
+        info = self.info
+        if info is None or info.catalog is None or info.sae_path is None:
+            return
+        explained = ShownExplanations.beside(sae_folder(info.sae_path))
+        for problem in explained.problems:
+            self.notices.set_status(f"Explanations: {problem}")
+        info.catalog.set_explanations(explained.explanations)
+        self.info = replace(info, explained=explained)
         self.explanations_changed.emit()
 
     def _start(self, fn: JobFn[ModelInfo | None]) -> int:

@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
         bind(ctl.notices.error, self, self.show_error)
         bind(model.progress, self, self._on_progress)
         bind(model.loaded, self, self._on_loaded)
+        bind(model.explanations_changed, self, self._on_explanations)
         bind(model.ready_changed, self, self._on_ready)
         bind(model.load_finished, self, self.status.progress.hide)
         bind(conv.compare_changed, self, a.compare.setChecked)
@@ -244,6 +245,18 @@ class MainWindow(QMainWindow):
             self.detail.set_catalog(info.catalog, info.explained)
             self.token_view.clear()
         self._refresh_strip()
+
+    def _on_explanations(self) -> None:
+        """New explanations beside the SAE: the list, the dashboard and the token view name features by them."""
+        info = self.controller.model.info
+        if info is None:
+            return
+        self.features.refresh()
+        if self.detail is not None:
+            shown = self.detail.feature
+            self.detail.set_catalog(info.catalog, info.explained)
+            if shown is not None:
+                self.detail.show_feature(shown)
 
     def _on_answer_started(self, _runs: tuple[Run, ...], _watch: tuple[int, ...]) -> None:
         self._t_first, self._n_tokens = None, 0

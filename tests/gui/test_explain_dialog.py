@@ -75,6 +75,12 @@ def test_explain_stop_resume_and_score_from_the_window(make_window, tiny_sae_dir
     assert dlg.status.text().startswith(f"Explained {out.explained.done}, failed 0") and dlg.progress.value() == 100
     assert 0 < len(ScoreStore.beside(sae).done("own")) == out.scored.done
     assert len(reloads) == 2
+    # the window names features by the new explanations: the catalog, the list and its search, the dashboard
+    cat, f = win.controller.model.catalog, next(iter(done.explanations))
+    assert cat.label(f) == done.explanations[f].text and f in list(cat.search(done.explanations[f].text))
+    win.controller.features.select(f)
+    assert done.explanations[f].text in win.detail.title.text()
+    assert "not scored" not in win.detail.about.text() or f not in ScoreStore.beside(sae).done("own")
     dlg.score.setChecked(False)
     assert dlg.estimate.text().startswith("About 0 calls")
 

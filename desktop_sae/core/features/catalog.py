@@ -68,6 +68,11 @@ class FeatureCatalog:
         e = self.explanations.get(f)
         return e.text if e is not None else ""
 
+    def set_explanations(self, explanations: Mapping[int, Explained]) -> None:
+        """Replace the explanations (their files beside the SAE were rewritten); search follows."""
+        self.explanations = {int(f): e for f, e in explanations.items() if 0 <= int(f) < self.d_sae}
+        self._lower = [self._row_text(f) for f in range(self.d_sae)]
+
     def demo_tag(self, f: int) -> str:
         """'demo set: Golden Gate Bridge' for a member of a demo set, else ''."""
         return demo_tag(self.demo_sets.get(f, ()))
