@@ -30,6 +30,8 @@ def register(sub) -> None:
     p.add_argument("--lesson", default=None, help="show this lesson (id or file) at --step and do that step")
     p.add_argument("--step", type=int, default=1, help="with --lesson: the step to show (1 = the first)")
     p.add_argument("--welcome", action="store_true", help="the welcome page of a first start (nothing is asked)")
+    p.add_argument("--hover", type=int, default=None, metavar="N",
+                   help="end with the mouse on the answer's N-th token (from 0), its tooltip open")
     p.add_argument("--present", action="store_true", help="presentation mode (large fonts, high contrast)")
     p.add_argument("--theme", choices=["light", "dark", "system"], default="light")
     p.add_argument("--size", default="1480x920", help="window size WxH")
@@ -133,10 +135,31 @@ def cmd_screenshot(args) -> int:
             focus.color_by(shown)
         answer = [e for t in conv.turns[-1:] for run in (Run.MAIN, Run.STEERED) for e in t.events.get(run, ())]
         if answer:
-            focus.inspect_token(answer[min(3, len(answer) - 1)])
+            focus.inspect_token(answer[min(3 if args.hover is None else args.hover, len(answer) - 1)])
+        if answer and args.hover is not None:
+            wait_for(app, lambda: not ctl.jobs.outstanding, 10, "the feature logits")
+            return _hover_save(app, win, answer[min(args.hover, len(answer) - 1)], args.out)
     wait_for(app, lambda: not ctl.jobs.outstanding, 10, "the feature logits")
     showing = f" (dashboard: #{shown})" if shown is not None else ""
     return _save(app, win, args.out, f"{showing}: {conv.last_answer()[:120]!r}")
+
+
+def _hover_save(app, win, ev, out: str) -> int:
+    """The mouse on token ``ev`` of the main transcript, its tooltip open, grabbed with the window."""
+    from .screenshot_hover import grab_with_tooltip, hover, tooltip_widget
+
+    settle(app)
+    if not hover(win.chat.main_view, f"tok:{ev.run}:{ev.index}"):
+        print(f"error: token {ev.index} is not in the transcript", file=sys.stderr)
+        return 2
+    wait_for(app, lambda: tooltip_widget() is not None, 10, "the token's tooltip")
+    settle(app, 0.3)
+    ok = grab_with_tooltip(win).save(out)
+    tip = tooltip_widget()
+    text = tip.text() if tip is not None and hasattr(tip, "text") else ""
+    win.close()
+    print(f"{'saved' if ok else 'could not save'} {out}: hovering {ev.text!r}; tooltip {len(text)} characters")
+    return 0 if ok else 1
 
 
 def _save(app, win, out: str, note: str) -> int:
