@@ -135,7 +135,8 @@ def test_explain_and_score_offline_as_text_files(files, tmp_path, capsys, monkey
     store = ExplanationStore.beside(tmp_path)
     assert set(store.explanations) == set(feats) and store.explanations[feats[0]].method == "agent"
     cfg = json.loads((files / "sae" / "cfg.json").read_text())
-    assert store.sae == {"d_sae": cfg["d_sae"], "hook_name": cfg["metadata"]["hook_name"], "windows": 300, "seed": 0}
+    assert store.sae == {"d_sae": cfg["d_sae"], "hook_name": cfg["metadata"]["hook_name"], "windows": 300, "seed": 0,
+                         "corpus": [str((files / "corpus.txt").resolve())]}
     blind = tmp_path / "blind"
     assert main(["score-explanations", *base, "--variants", "own,random_other", "--scorers", "2",
                  "--write-prompts", str(blind)]) == 0

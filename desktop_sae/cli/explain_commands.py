@@ -100,7 +100,7 @@ def _folder(args) -> Path:
 def _setup(args):
     from ..core.explanations.bank_file import load_bank, save_bank
     from ..core.explanations.client import ChatClient, ChatSettings
-    from ..core.explanations.corpus_windows import read_contexts
+    from ..core.explanations.corpus_windows import corpus_name, read_contexts
     offline = getattr(args, "write_prompts", None) or getattr(args, "read_answers", None)
     settings = None if offline else ChatSettings.from_env(args.url, args.llm_model, args.key, timeout_s=args.timeout,
                                                           tries=args.tries, parallel=args.parallel)
@@ -113,7 +113,7 @@ def _setup(args):
     if any(not 0 <= f < d_sae for f in features):
         raise ValueError(f"--features must lie in 0..{d_sae - 1}")
     lm = session.lm
-    key = {"corpus": [str(Path(c).resolve()) for c in args.corpus], "windows": args.windows, "seed": args.seed,
+    key = {"corpus": corpus_name(args.corpus), "windows": args.windows, "seed": args.seed,
            "model": lm.name, "sae": str(args.sae_dir), "hook": session.hook_name, "d_sae": d_sae}
     bank = load_bank(args.contexts, key) if args.contexts else None
     if bank is None:
@@ -159,6 +159,7 @@ def _report(summary, what: str) -> None:
 
 
 def cmd_explain(args) -> int:
+    from ..core.explanations.corpus_windows import corpus_name
     from ..core.explanations.runs import explain_call_estimate, explain_features
     from ..core.explanations.store import ExplanationStore
 
@@ -170,14 +171,16 @@ def cmd_explain(args) -> int:
             raise ValueError("--read-answers needs --explainer NAME (who wrote them)")
         answers_to = ExplanationStore.beside(_folder(args))
         if not answers_to.sae:  # what the prompts were made from (the SAE's cfg.json; --windows and --seed)
-            answers_to.sae = {**_cfg_meta(args.sae_dir), "windows": args.windows, "seed": args.seed}
+            answers_to.sae = {**_cfg_meta(args.sae_dir), "windows": args.windows, "seed": args.seed,
+                              "corpus": corpus_name(args.corpus)}
         stored, failed = read_explainer_answers(args.read_answers, answers_to, args.explainer, Method(args.method))
         print(f"{stored} explanations stored, {failed} malformed (recorded as failed) in {answers_to.path}",
               file=sys.stderr)
         return 0
     client, bank, folder, features = _setup(args)
     store = ExplanationStore.beside(folder)
-    store.sae = {"d_sae": bank.d_sae, "hook_name": args.hook_name, "windows": len(bank.windows), "seed": args.seed}
+    store.sae = {"d_sae": bank.d_sae, "hook_name": args.hook_name, "windows": len(bank.windows), "seed": args.seed,
+                 "corpus": corpus_name(args.corpus)}
     todo = _limited(features, set(store.explanations), args.limit)
     if args.write_prompts:
         from ..core.explanations.offline import write_explainer_prompts, write_explainer_text

@@ -31,7 +31,7 @@ def register(sub) -> None:
     p.add_argument("--step", type=int, default=1, help="with --lesson: the step to show (1 = the first)")
     p.add_argument("--welcome", action="store_true", help="the welcome page of a first start (nothing is asked)")
     p.add_argument("--hover", type=int, default=None, metavar="N",
-                   help="end with the mouse on the answer's N-th token (from 0), its tooltip open")
+                   help="end with the mouse on the answer's N-th shown token (from 0), its tooltip open")
     p.add_argument("--present", action="store_true", help="presentation mode (large fonts, high contrast)")
     p.add_argument("--theme", choices=["light", "dark", "system"], default="light")
     p.add_argument("--size", default="1480x920", help="window size WxH")
@@ -136,9 +136,10 @@ def cmd_screenshot(args) -> int:
         answer = [e for t in conv.turns[-1:] for run in (Run.MAIN, Run.STEERED) for e in t.events.get(run, ())]
         if answer:
             focus.inspect_token(answer[min(3 if args.hover is None else args.hover, len(answer) - 1)])
-        if answer and args.hover is not None:
+        shown_tokens = [e for e in answer if e.delta]  # the tokens the transcript shows
+        if shown_tokens and args.hover is not None:
             wait_for(app, lambda: not ctl.jobs.outstanding, 10, "the feature logits")
-            return _hover_save(app, win, answer[min(args.hover, len(answer) - 1)], args.out)
+            return _hover_save(app, win, shown_tokens[min(args.hover, len(shown_tokens) - 1)], args.out)
     wait_for(app, lambda: not ctl.jobs.outstanding, 10, "the feature logits")
     showing = f" (dashboard: #{shown})" if shown is not None else ""
     return _save(app, win, args.out, f"{showing}: {conv.last_answer()[:120]!r}")
@@ -151,6 +152,7 @@ def _hover_save(app, win, ev, out: str) -> int:
     settle(app)
     if not hover(win.chat.main_view, f"tok:{ev.run}:{ev.index}"):
         print(f"error: token {ev.index} is not in the transcript", file=sys.stderr)
+        win.close()
         return 2
     wait_for(app, lambda: tooltip_widget() is not None, 10, "the token's tooltip")
     settle(app, 0.3)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..training.builtin_corpus import builtin_documents
+from ..training.builtin_corpus import builtin_documents, installed_sources
 from ..training.corpus import Document, read_documents, tokenize_corpus
 from . import protocol
 from .contexts import ContextBank
@@ -25,6 +25,14 @@ def corpus_documents(paths: Sequence[str | Path] = (), max_chars: int = 2_000_00
         return list(read_documents(paths, split_chars=4000))
     return [Document(text, source) for source, texts in builtin_documents(max_chars=max_chars).items()
             for text in texts]
+
+
+def corpus_name(paths: Sequence[str | Path] = ()) -> list[str]:
+    """What ``corpus_documents(paths)`` reads, for cache keys and provenance: the resolved paths, or the built-in
+    corpus's sources installed on this machine (they differ between machines)."""
+    if paths:
+        return [str(Path(p).resolve()) for p in paths]
+    return ["built-in: " + ", ".join(installed_sources())]
 
 
 def token_windows(documents: Sequence[Document], tokenizer: Any, n_windows: int, seed: int = 0,
