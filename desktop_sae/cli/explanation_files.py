@@ -28,7 +28,8 @@ def register(sub) -> None:
     s.add_argument("--n", type=int, default=400, help="features to draw (default 400)")
     s.add_argument("--seed", type=int, default=20261205, help="NumPy default_rng seed")
     s.add_argument("--d-sae", type=int, required=True, help="the SAE's number of features")
-    s.add_argument("--exclude", default=None, metavar="FILE", help="draw none of the features of this sample file")
+    s.add_argument("--exclude", nargs="*", default=[], metavar="FILE",
+                   help="draw none of the features of these sample files")
     s.set_defaults(func=cmd_sample)
 
 
@@ -75,11 +76,11 @@ def cmd_sample(args) -> int:
     from ..core.explanations.score_sample import FORMAT, draw_sample, read_sample
     from ..core.support.results_file import write_results
 
-    taken = set(read_sample(args.exclude)) if args.exclude else set()
+    taken = {f for path in args.exclude for f in read_sample(path)}
     features = draw_sample(args.d_sae, args.n, args.seed, [f for f in range(args.d_sae) if f not in taken])
     write_results(args.file, {"format": FORMAT, "seed": args.seed, "d_sae": args.d_sae, "features": features,
                               "rule": "numpy.random.default_rng(seed).choice(pool, n, replace=False), sorted; "
-                                      "pool: the features 0..d_sae-1 not in the excluded sample",
+                                      "pool: the features 0..d_sae-1 not in the excluded samples",
                               "excluded": args.exclude,
                               "summary": {"features": len(features)}})
     print(f"{len(features)} features drawn with seed {args.seed} into {args.file}", file=sys.stderr)
