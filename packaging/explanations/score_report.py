@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         summary["margin_short_of_goal"] = round(GOALS["margin_over_token_label"]
                                                 - summary["own_minus_token_label_detection_mean"], 4)
     ranks = recall_by_rank(args.blind)
+    said, shown = _share_answered_one(Path(args.blind))
+    summary["examples_answered"] = shown
+    summary["share_answered_1"] = round(said / shown, 4) if shown else None
     for v, r in ranks.items():
         for i, x in enumerate(r["recall_by_rank"]):
             if x is not None:
@@ -73,6 +76,18 @@ def main(argv: list[str] | None = None) -> int:
         for sc, r in per.items():
             print(f"{v:13s} {sc:9s} {r['mean']:.3f} [{r['low']:.3f}, {r['high']:.3f}] n={r['features']}")
     return 0
+
+
+def _share_answered_one(blind: Path) -> tuple[int, int]:
+    """(examples answered 1, examples answered) over every scorer's answers.tsv: how lenient the scorers were."""
+    import re
+
+    said = shown = 0
+    for answers in sorted(blind.glob("S*/answers.tsv")):
+        for line in answers.read_text(encoding="utf-8").splitlines():
+            verdicts = re.findall(r"[01]", line.partition("\t")[2])
+            said, shown = said + verdicts.count("1"), shown + len(verdicts)
+    return said, shown
 
 
 if __name__ == "__main__":
