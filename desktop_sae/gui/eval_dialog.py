@@ -30,6 +30,7 @@ from ..app.controller import Controller
 from ..app.eval_run import EvalRequest, EvalRun
 from ..app.runs import RunChange, RunStatus, describe_status
 from .lifetime import bind, own_run
+from .run_progress import show_progress
 
 COLUMNS = ("", "on concept", "NLL", "fluent", "concept", "fluency", "relevance", "combined")
 KEYS = ("keyword_share", "nll_mean", "fluent_share", "concept", "fluency", "relevance", "combined")
@@ -143,10 +144,7 @@ class EvalDialog(QDialog):
         self.run.cancel()
 
     def _on_run(self, what: RunChange) -> None:
-        if what == RunChange.PROGRESS:
-            if self.run.fraction is not None:
-                self.progress.setValue(int(100 * self.run.fraction))
-            self.status.setText(self.run.message)
+        if show_progress(what, self.run, self.progress, self.status):
             return
         if self.run.status == RunStatus.DONE and self.run.result is not None:
             self._done(self.run.result)

@@ -28,6 +28,7 @@ from ..core.explanations.client import ENV_KEY, ENV_MODEL, ENV_URL, ChatSettings
 from ..core.explanations.store import StoreError
 from ..core.features.user_labels import sae_folder
 from .lifetime import bind, own_run
+from .run_progress import show_progress
 from .settings import app_settings, get_bool
 
 CHOICES = {FeatureChoice.ALL: "All features", FeatureChoice.RANGE: "These features:",
@@ -168,10 +169,7 @@ class ExplainDialog(QDialog):
         self.run.cancel()
 
     def _on_run(self, what: RunChange) -> None:
-        if what == RunChange.PROGRESS:
-            if self.run.fraction is not None:
-                self.progress.setValue(int(100 * self.run.fraction))
-            self.status.setText(self.run.message)
+        if show_progress(what, self.run, self.progress, self.status):
             return
         out = self.run.outcome
         if self.run.status == RunStatus.DONE and out is not None:
