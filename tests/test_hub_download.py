@@ -169,8 +169,11 @@ def test_cli_download_then_list(hub_env, capsys):
 def test_cli_ctrl_c_cancels_cleanly(hub_env, tmp_path):
     hub_env.slow["model.safetensors"] = 1.0  # ~8 s for the weights: Ctrl-C lands mid-file even on a busy machine
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
+    # a user's terminal delivers Ctrl-C; a suite started in the background (`cmd &`) ignores SIGINT, and a child
+    # would inherit that, so the child starts with the default disposition as it would in a terminal
     proc = subprocess.Popen([sys.executable, "-m", "desktop_sae", "download", MODEL_REPO], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     err = b""
     end = time.monotonic() + 60
     while not re.search(rb"model\.safetensors \(\d+/\d+\): ", err) and time.monotonic() < end:  # file count varies
