@@ -79,15 +79,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _share_answered_one(blind: Path) -> tuple[int, int]:
-    """(examples answered 1, examples answered) over every scorer's answers.tsv: how lenient the scorers were."""
+    """(examples answered 1, examples answered) over every scorer's answers: how lenient the scorers were."""
     import re
 
-    said = shown = 0
-    for answers in sorted(blind.glob("S*/answers.tsv")):
-        for line in answers.read_text(encoding="utf-8").splitlines():
-            verdicts = re.findall(r"[01]", line.partition("\t")[2])
-            said, shown = said + verdicts.count("1"), shown + len(verdicts)
-    return said, shown
+    from desktop_sae.core.explanations.blind_files import key_and_answers
+
+    _key, answers = key_and_answers(blind)
+    verdicts = [v for a in answers.values() for v in re.findall(r"[01]", a)]
+    return verdicts.count("1"), len(verdicts)
 
 
 if __name__ == "__main__":

@@ -123,19 +123,25 @@ def _answers(path: Path) -> dict[str, str]:
     return out
 
 
+def key_and_answers(folder: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """A blind folder's key and every scorer's answers so far (item id -> answer text)."""
+    root = Path(folder)
+    key = json.loads((root / KEY).read_text(encoding="utf-8"))
+    if key.get("format") != KEY_FORMAT or not str(key.get("protocol", "")).startswith("desktop-sae-explain/"):
+        raise ValueError(f"{root / KEY} is not a blind-score key")
+    answers: dict[str, str] = {}
+    for k in sorted({int(it["scorer"]) for it in key["items"].values()}):
+        answers.update(_answers(root / f"S{k + 1}" / "answers.tsv"))
+    return key, answers
+
+
 def read_blind_answers(folder: str | Path, store: ScoreStore, scorer_name: str) -> BlindReadSummary:
     """Read ``folder/S<k>/answers.tsv`` for every scorer against ``folder/key.json`` and store each (feature,
     variant) whose prompts are all answered, under the protocol the key was written with; ``scorer_name`` may
     contain ``{k}`` (the scorer's number). A malformed answer fails that (feature, variant) as a whole; nothing is
     stored half."""
-    root = Path(folder)
-    key = json.loads((root / KEY).read_text(encoding="utf-8"))
-    if key.get("format") != KEY_FORMAT or not str(key.get("protocol", "")).startswith("desktop-sae-explain/"):
-        raise ValueError(f"{root / KEY} is not a blind-score key")
+    key, answers = key_and_answers(folder)
     items = key["items"]
-    answers: dict[str, str] = {}
-    for k in sorted({int(it["scorer"]) for it in items.values()}):
-        answers.update(_answers(root / f"S{k + 1}" / "answers.tsv"))
     groups: dict[tuple[int, str], list[str]] = {}
     for item_id, it in items.items():
         groups.setdefault((int(it["feature"]), str(it["variant"])), []).append(item_id)
@@ -168,11 +174,8 @@ def read_blind_answers(folder: str | Path, store: ScoreStore, scorer_name: str) 
 def recall_by_rank(folder: str | Path) -> dict[str, dict[str, Any]]:
     """Per variant, from the answered detection prompts of a blind folder: the share of positives answered 1 at
     each rank (0 = the strongest scoring context, one per quantile bin) and the share of negatives answered 1."""
-    root = Path(folder)
-    items = json.loads((root / KEY).read_text(encoding="utf-8"))["items"]
-    answers: dict[str, str] = {}
-    for k in sorted({int(it["scorer"]) for it in items.values()}):
-        answers.update(_answers(root / f"S{k + 1}" / "answers.tsv"))
+    key, answers = key_and_answers(folder)
+    items = key["items"]
     hits: dict[str, dict[int, list[int]]] = {}
     for item_id, it in items.items():
         if it["kind"] != str(protocol.Scorer.DETECTION) or item_id not in answers:
