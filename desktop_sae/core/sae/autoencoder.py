@@ -189,6 +189,29 @@ class SAE(nn.Module):
     def activation(self, pre: torch.Tensor) -> torch.Tensor:
         return torch.relu(pre)
 
+    # --- linear attribution (core/attribution) ------------------------------------------------------
+    @property
+    def attribution_refusal(self) -> str | None:
+        """Why attribution graphs cannot use this SAE, or None: they need pre-activations affine in the input."""
+        if not self.linear_input:
+            return f"its input normalisation ({self.cfg.normalize_activations}) is not linear"
+        return None
+
+    def encoder_directions(self, idx: torch.Tensor) -> torch.Tensor:
+        """``[n, d_in]``: the gradient of each active feature's activation with respect to the raw input (for
+        ReLU, TopK and JumpReLU the activation of an active feature is its pre-activation)."""
+        rows = self.W_enc[:, idx].T
+        if self.cfg.normalize_activations == "expected_average_only_in" and self.cfg.scaling_factor != 1.0:
+            rows = rows * self.cfg.scaling_factor
+        return rows
+
+    def decoder_directions(self, idx: torch.Tensor) -> torch.Tensor:
+        """``[n, d_in]``: what one unit of each feature's activation adds to the reconstruction of the raw input."""
+        rows = self.W_dec[idx]
+        if self.cfg.normalize_activations == "expected_average_only_in" and self.cfg.scaling_factor != 1.0:
+            rows = rows / self.cfg.scaling_factor
+        return rows
+
     def selected_activations(self, pre: torch.Tensor, idx: torch.Tensor, memo: Memo | None = None) -> torch.Tensor:
         """The activations of a few features ``idx`` from their pre-activations ``pre`` [..., d_sae]; ``memo`` keeps
         what several calls on the same ``pre`` can share."""
@@ -317,6 +340,14 @@ class TopKSAE(SAE):
     def decoder_input(self, acts: torch.Tensor) -> torch.Tensor:
         return acts / self.W_dec.norm(dim=-1) if self._rescaled else acts
 
+    def encoder_directions(self, idx: torch.Tensor) -> torch.Tensor:
+        rows = super().encoder_directions(idx)
+        return rows * self.W_dec[idx].norm(dim=-1, keepdim=True) if self._rescaled else rows
+
+    def decoder_directions(self, idx: torch.Tensor) -> torch.Tensor:
+        rows = super().decoder_directions(idx)
+        return rows / self.W_dec[idx].norm(dim=-1, keepdim=True) if self._rescaled else rows
+
 
 class JumpReLUSAE(SAE):
     """JumpReLU: a feature fires where its pre-activation exceeds its own learned ``threshold``."""
@@ -350,6 +381,9 @@ class GatedSAE(SAE):
         gate = (pre + self.b_gate) > 0
         mag = torch.relu(pre * torch.exp(self.r_mag) + self.b_mag)
         return mag * gate.to(mag.dtype)
+
+    def encoder_directions(self, idx: torch.Tensor) -> torch.Tensor:
+        return super().encoder_directions(idx) * torch.exp(self.r_mag[idx])[:, None]  # the magnitude path's slope
 
 
 ARCHITECTURE_CLASSES: dict[str, type[SAE]] = {c.architecture: c for c in (SAE, TopKSAE, JumpReLUSAE, GatedSAE)}
