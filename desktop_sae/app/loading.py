@@ -153,11 +153,9 @@ def _readonly(a: np.ndarray | None) -> np.ndarray | None:
 
 def model_info(session: Session, seconds: float) -> ModelInfo:
     """The snapshot the app shows: model and SAE descriptions, statistics and the feature catalog."""
+    from ..core.explanations.catalogs import catalog_for
     from ..core.explanations.shown import ShownExplanations
-    from ..core.features.catalog import FeatureCatalog
-    from ..core.features.dictionary import load_dictionary
     from ..core.features.user_labels import sae_folder
-    from ..core.presets.demo_concepts import demo_feature_sets
     from ..core.presets.identity import sae_identity
 
     sae = session.sae
@@ -165,13 +163,11 @@ def model_info(session: Session, seconds: float) -> ModelInfo:
         return ModelInfo(session.lm.describe(), None, None, warnings=tuple(session.warnings), load_seconds=seconds)
     stats = sae.stats
     ident = sae_identity(sae, session.hook_name)
-    dictionary = load_dictionary(sae.source_path)
     explained = ShownExplanations.beside(sae_folder(sae.source_path))
     for problem in explained.problems:
         log.warning("%s", problem)
-    catalog = FeatureCatalog(int(sae.cfg.d_sae), stats.max_activation if stats else None,
-                             stats.density if stats else None, stats.mean_activation if stats else None, dictionary,
-                             sae.source_path, ident, explained.explanations, demo_feature_sets(sae.source_path))
+    catalog = catalog_for(sae, sae.source_path, ident, explained)
+    dictionary = catalog.dictionary
     return ModelInfo(
         model=session.lm.describe(),
         sae=replace(sae.describe(), hook=session.hook_name or ""),

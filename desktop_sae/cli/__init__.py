@@ -11,6 +11,7 @@ from .. import __version__
 from ..core.support.errors import DesktopSAEError
 from . import (
     asset_commands,
+    attribute_command,
     bench,
     doctor,
     eval_steering,
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for module in (info, generate, eval_steering, bench, train, feature_commands, toy_commands, lesson_commands,
                    screenshot, asset_commands, neuronpedia, explain_commands, explanation_files,
-                   doctor, selftest):
+                   attribute_command, doctor, selftest):
         module.register(sub)
     return p
 

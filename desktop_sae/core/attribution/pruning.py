@@ -18,8 +18,11 @@ def keep_by_share(scores: torch.Tensor, share: float, cap: int | None = None) ->
     if n == 0 or float(scores.sum()) <= 0:
         return mask
     order = torch.argsort(scores, descending=True)
-    cum = torch.cumsum(scores[order], 0) / scores.sum()
-    count = int(torch.searchsorted(cum, torch.tensor(share, dtype=cum.dtype)).item()) + 1
+    if share >= 1.0:
+        count = n  # everything, even nodes whose |score| rounds to nothing (their edges need not)
+    else:
+        cum = torch.cumsum(scores[order].double(), 0) / scores.double().sum()
+        count = int(torch.searchsorted(cum, torch.tensor(share, dtype=cum.dtype)).item()) + 1
     count = min(count, n, cap if cap is not None else n)
     mask[order[:count]] = True
     return mask
