@@ -181,8 +181,10 @@ def test_interventions_equal_a_hooked_run_of_the_real_model(model, weights, saes
             return x
 
         with hooks(model, {f"blocks.{n.layer}.hook_resid_post": edit}):
-            after = float(target.value(model(IDS[None]).logits[0, -1]))
+            logits_after = model(IDS[None]).logits[0, -1]
+        after = float(target.value(logits_after))
         assert res.actual == pytest.approx(after - base, abs=1e-4)
+        assert res.top_after == int(logits_after.argmax())
         assert res.predicted == pytest.approx(-(1 - new / n.activation) * n.effect, rel=1e-4, abs=1e-6)
     same = set_activations(state, nodes[:1], [nodes[0].activation])[0]
     assert same.actual == pytest.approx(0.0, abs=1e-5) and same.predicted == pytest.approx(0.0, abs=1e-6)

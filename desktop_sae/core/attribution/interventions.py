@@ -23,6 +23,8 @@ class Intervention:
     before: float
     after: float
     after_prob: float  # the target token's probability after the edit
+    top_after: int  # the model's most likely token after the edit (the answer it would now give)
+    top_after_prob: float
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,12 @@ def set_activations(state: AttributionState, nodes: Sequence[Node], new: Sequenc
         out, _ = run_layers(w, x, layer + 1, w.n_layers)
         logits = final_logits(w, out[:, -1])
         after = target.value(logits)
-        probs = logits.softmax(-1)[:, target.token_id]
+        probs = logits.softmax(-1)
+        top_p, top_i = probs.max(-1)
         for b, i in enumerate(items):
             results[i] = Intervention(nodes[i].key, float(new[i]), predicted[b], float(after[b]) - before, before,
-                                      float(after[b]), float(probs[b]))
+                                      float(after[b]), float(probs[b, target.token_id]), int(top_i[b]),
+                                      float(top_p[b]))
     return [results[i] for i in range(len(nodes))]
 
 
