@@ -268,3 +268,27 @@ def test_lite_engine_gives_the_cpu_greedy_tokens_on_cuda(tmp_path):
         tb, lb = _greedy(gpu, ids, 30)
         assert ta == tb
         assert (la - lb.cpu()).abs().max() < 1e-3
+
+
+def test_attribution_graph_on_cuda_equals_cpu():
+    """The same graph (node effects, edges, an ablation's actual change) on CUDA and on the CPU."""
+    from desktop_sae.core.attribution.attributor import Attributor
+    from desktop_sae.core.attribution.depths import depth_sae
+    from desktop_sae.core.attribution.interventions import set_activations
+
+    ids = [1, 5, 9, 40, 77, 3, 12, 200, 150]
+    graphs = {}
+    for dev in ("cpu", "cuda"):
+        lm = lm_on(dev)
+        saes = [depth_sae(random_sae(hook=f"blocks.{layer}.hook_resid_post", seed=layer), f"L{layer}", 3, 64,
+                          torch.device(dev)) for layer in (0, 1)]
+        att = Attributor(lm, saes)
+        target = att.candidates(ids, 1)[0].token_id
+        g, state = att.graph(ids, target)
+        top = g.features()[0]
+        graphs[dev] = (g, set_activations(state, [top], [0.0])[0])
+    (gc, ic), (gg, ig) = graphs["cpu"], graphs["cuda"]
+    assert [n.key for n in gc.nodes] == [n.key for n in gg.nodes]
+    assert np.allclose([n.effect for n in gc.nodes], [n.effect for n in gg.nodes], atol=1e-3)
+    assert len(gc.edges) == len(gg.edges)
+    assert ic.actual == pytest.approx(ig.actual, abs=1e-3) and ic.predicted == pytest.approx(ig.predicted, abs=1e-3)

@@ -104,7 +104,7 @@ def attribute(w: LlamaWeights, saes: Sequence[DepthSAE], ids: torch.Tensor, targ
         effects[layer] = dec.acts * (dec.dec * g[dec.positions]).sum(-1)
         err_effects[layer] = (dec.error * g).sum(-1)
     pool = [t for layer in layers for t in (effects[layer], err_effects[layer])]
-    scores = torch.cat(pool).abs() if pool else torch.zeros(0)
+    scores = torch.cat(pool).abs().cpu() if pool else torch.zeros(0)  # indices and masks live on the CPU
     keep_all = keep_by_share(scores, settings.node_threshold, settings.max_nodes)
     kept_rows: dict[int, torch.Tensor] = {}
     kept_err: dict[int, torch.Tensor] = {}
@@ -145,7 +145,7 @@ def attribute(w: LlamaWeights, saes: Sequence[DepthSAE], ids: torch.Tensor, targ
         dec, rows, errs, g = decomps[layer], kept_rows[layer], kept_err[layer], grads[layer]
         dests = Destinations(
             torch.cat([feat_index[layer], err_index[layer]]),
-            torch.cat([dec.positions[rows], errs]),
+            torch.cat([dec.positions[rows].cpu(), errs]),
             torch.cat([feature_cotangents(dec, rows, g), error_cotangents(dec, g)[errs]]))
         s, d_, wt = edges_between(w, cp.frozen, x_prev, prev_layer, layer, prev_sources, dests,
                                   settings.linearisation, settings.batch, cancelled)
@@ -154,7 +154,7 @@ def attribute(w: LlamaWeights, saes: Sequence[DepthSAE], ids: torch.Tensor, targ
         wts.append(wt)
         prev_layer, x_prev = layer, cp.resid_post[layer]
         prev_sources = Sources(torch.cat([feat_index[layer], err_index[layer]]),
-                               torch.cat([dec.positions[rows], errs]),
+                               torch.cat([dec.positions[rows].cpu(), errs]),
                                torch.cat([dec.acts[rows, None] * dec.dec[rows], dec.error[errs]]))
     # into the target: the last depth's nodes, by their effects (or the tokens directly without SAEs)
     last = prev_sources.index

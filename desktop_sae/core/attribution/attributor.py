@@ -63,7 +63,7 @@ class Attributor:
         notes = warnings if warnings is not None else []
         if sae is not None:
             try:
-                d = depth_sae(sae, "loaded SAE", n_layers, d_model,
+                d = depth_sae(sae, "loaded SAE", n_layers, d_model, lm.device,
                               folder=str(sae_folder) if sae_folder is not None else None)
                 found[d.layer] = d
             except AttributionSAEError as e:
@@ -74,7 +74,7 @@ class Attributor:
                 notes.append(f"{folder.name}: trained on another model; left out")
                 continue
             try:
-                d = depth_sae(load_sae(folder), folder.name, n_layers, d_model, folder=str(folder))
+                d = depth_sae(load_sae(folder), folder.name, n_layers, d_model, lm.device, folder=str(folder))
             except (AttributionSAEError, ValueError, OSError) as e:
                 notes.append(f"{folder.name}: {e}")
                 continue

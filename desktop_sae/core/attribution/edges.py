@@ -23,16 +23,16 @@ from .llama_functional import Frozen, Linearisation, LlamaWeights, run_layers
 class Sources:
     """The source nodes at one depth (or the token embeddings): where each writes and what."""
 
-    index: torch.Tensor  # [m] node indices in the graph
-    positions: torch.Tensor  # [m]
-    writes: torch.Tensor  # [m, d]
+    index: torch.Tensor  # [m] node indices in the graph (CPU)
+    positions: torch.Tensor  # [m] (CPU)
+    writes: torch.Tensor  # [m, d] (the model's device)
 
 
 @dataclass(frozen=True)
 class Destinations:
-    index: torch.Tensor  # [n] node indices in the graph
-    positions: torch.Tensor  # [n]
-    cotangents: torch.Tensor  # [n, d]
+    index: torch.Tensor  # [n] node indices in the graph (CPU)
+    positions: torch.Tensor  # [n] (CPU)
+    cotangents: torch.Tensor  # [n, d] (the model's device)
 
 
 def feature_cotangents(dec: Decomposition, rows: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
@@ -59,6 +59,7 @@ def edges_between(w: LlamaWeights, frozen: Frozen, x_src: torch.Tensor, src_laye
     with torch.enable_grad():
         out, _ = run_layers(w, leaf, src_layer + 1, dst_layer + 1, frozen, mode=mode)
     t, d = out.shape
+    src_pos, dst_pos = sources.positions.to(out.device), dests.positions.to(out.device)
     src_out, dst_out, w_out = [], [], []
     n = len(dests.index)
     for start in range(0, n, batch):
@@ -66,10 +67,10 @@ def edges_between(w: LlamaWeights, frozen: Frozen, x_src: torch.Tensor, src_laye
             raise Cancelled("attribution stopped")
         stop = min(start + batch, n)
         cot = torch.zeros(stop - start, t, d, dtype=out.dtype, device=out.device)
-        cot[torch.arange(stop - start), dests.positions[start:stop]] = dests.cotangents[start:stop]
+        cot[torch.arange(stop - start, device=out.device), dst_pos[start:stop]] = dests.cotangents[start:stop]
         (h,) = torch.autograd.grad(out, leaf, cot, retain_graph=True, is_grads_batched=True)
         # weights[v, u] = write_u · h_v[p_u]
-        weights = torch.einsum("vud,ud->vu", h[:, sources.positions], sources.writes)
+        weights = torch.einsum("vud,ud->vu", h[:, src_pos], sources.writes).cpu()
         v_idx, u_idx = weights.nonzero(as_tuple=True)
         src_out.append(sources.index[u_idx])
         dst_out.append(dests.index[start:stop][v_idx])
