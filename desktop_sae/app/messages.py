@@ -30,6 +30,8 @@ class JobKind(TextEnum):
     DOWNLOAD = "download"  # a model or SAE from the hub
     TRAIN_SAE = "train-sae"
     EXPLAIN = "explain"  # explaining and scoring features with a chat endpoint
+    ATTRIBUTION = "attribution"  # an attribution graph ("Why this token?")
+    INTERVENTION = "intervention"  # a feature node of the graph ablated or steered, the model re-run
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..app.attribution_run import AnswerToken
 from ..app.conversation import Conversation, Role, Turn
 from ..app.feature_focus import ColorBy, FeatureFocus
 from ..core.engine.run_names import Run
@@ -44,6 +45,7 @@ class Transcript(QTextBrowser):
     tokenHovered = Signal(str, int)
     tokenClicked = Signal(str, int)
     featuresRequested = Signal()  # "Features on this selection" from the context menu
+    whyRequested = Signal(str, int)  # "Why this token?" on the token under the cursor: (run, index)
 
     def __init__(self, title: str, parent=None):
         super().__init__(parent)
@@ -60,6 +62,11 @@ class Transcript(QTextBrowser):
         a = menu.addAction("Features on this selection", self.featuresRequested.emit)
         a.setEnabled(self.textCursor().hasSelection())
         a.setToolTip("The SAE features most active over the selected tokens")
+        token = _parse(self.anchorAt(pos))
+        if token is not None:
+            why = menu.addAction("Why this token?", lambda: self.whyRequested.emit(*token))
+            why.setToolTip("The attribution graph of this token: which features, at which depths, made the "
+                           "model say it (also Ctrl+click on the token)")
         return menu
 
     def contextMenuEvent(self, ev) -> None:  # noqa: N802
@@ -72,7 +79,9 @@ class Transcript(QTextBrowser):
 
     def _click(self, url: QUrl) -> None:
         parsed = _parse(url.toString())
-        if parsed:
+        if parsed and QGuiApplication.keyboardModifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.whyRequested.emit(*parsed)  # Ctrl+click: "Why this token?"
+        elif parsed:
             self.tokenClicked.emit(*parsed)
 
     def add_heading(self, role: Role) -> None:
@@ -129,6 +138,7 @@ class ChatPane(QWidget):
     tokenHovered = Signal(object)  # TokenEvent
     tokenClicked = Signal(object)
     selectionFeaturesRequested = Signal(object, str)  # [(run, index)] of the selected tokens, the selected text
+    whyRequested = Signal(object)  # an app.attribution_run.AnswerToken: "Why this token?"
 
     def __init__(self, conversation: Conversation, focus: FeatureFocus, parent: QWidget | None = None):
         super().__init__(parent)
@@ -156,6 +166,7 @@ class ChatPane(QWidget):
         for v in (self.main_view, self.default_view):
             v.tokenHovered.connect(lambda run, i: self._emit_token(self.tokenHovered, run, i))
             v.tokenClicked.connect(lambda run, i: self._emit_token(self.tokenClicked, run, i))
+            v.whyRequested.connect(lambda run, i: self.whyRequested.emit(AnswerToken(Run(run), i)))
             v.featuresRequested.connect(lambda v=v: self.selectionFeaturesRequested.emit(
                 selected_tokens(v), v.textCursor().selectedText().replace("\u2029", "\n")))
         views = QSplitter(Qt.Orientation.Horizontal)

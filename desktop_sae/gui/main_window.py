@@ -12,6 +12,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QCursor
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QStackedWidget, QToolTip, QWidget
 
+from ..app.attribution_run import AnswerToken, last_answer_token
 from ..app.controller import Controller
 from ..app.loading import LoadRequest, ModelInfo
 from ..app.quiz_run import QuizRun
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from .eval_dialog import EvalDialog
     from .explain_dialog import ExplainDialog
     from .feature_detail import FeatureDetail
+    from .graph_view import GraphView
     from .neuron_view import NeuronView
     from .plots import StripChart, TokenFeatures
     from .toy_lab import ToyLab
@@ -79,6 +81,7 @@ class MainWindow(QMainWindow):
         self.eval_dialog: EvalDialog | None = None
         self.explain_dialog: ExplainDialog | None = None
         self.train_dialog: TrainDialog | None = None
+        self.graph_view: GraphView | None = None  # "Why this token?": built on first use
         self.welcome = WelcomePage()
         self.pages = QStackedWidget()
         self.pages.addWidget(self.chat)
@@ -196,6 +199,7 @@ class MainWindow(QMainWindow):
         self.chat.tokenHovered.connect(self._on_token_hover)
         self.chat.tokenClicked.connect(self._on_token_click)
         self.chat.selectionFeaturesRequested.connect(self.finders.show_selection_features)
+        self.chat.whyRequested.connect(self.why_this_token)
         self.features.featureSelected.connect(focus.select)
         self.features.pinToggled.connect(focus.toggle_pin)
         self.features.steerRequested.connect(self.steer_feature)
@@ -324,6 +328,17 @@ class MainWindow(QMainWindow):
         self.controller.features.inspect_token(ev)
         if ev.top_ids is not None and ev.top_vals is not None and len(ev.top_ids) and ev.top_vals[0] > 0:
             self.controller.features.select(int(ev.top_ids[0]))
+
+    def why_this_token(self, token: AnswerToken | None = None) -> int | None:
+        """The attribution graph of an answer token (None: the last answer's last token) in the graph view."""
+        from .graph_view import why_this_token
+
+        return why_this_token(self, token if token is not None else last_answer_token(self.controller.conversation))
+
+    def open_dashboard(self, f: int) -> None:
+        """Feature ``f`` of the loaded SAE selected and its dashboard shown."""
+        self.controller.features.select(f)
+        self.show_panel("detail")
 
     def steer_feature(self, f: int) -> None:
         if self.controller.model.catalog is None:

@@ -49,13 +49,15 @@ class WindowActions:
     contrast: QAction
     eval: QAction
     explain: QAction
+    why: QAction
     themes: dict[str, QAction] = field(default_factory=dict)
     recent_menu: QMenu | None = None
     lessons_menu: QMenu | None = None
 
     def needing_a_model(self) -> tuple[QAction, ...]:
         """Actions that do nothing useful until a model is loaded."""
-        return (self.send, self.regen, self.open, self.save, self.open_sae, self.load_vector, self.save_vector)
+        return (self.send, self.regen, self.open, self.save, self.open_sae, self.load_vector, self.save_vector,
+                self.why)
 
 
 @dataclass
@@ -129,6 +131,8 @@ def build_actions(win: MainWindow) -> WindowActions:
                  "Judge a demo concept's steering against prompting and a mean-difference vector"),
         explain=act("E&xplain features…", lambda: open_explain_dialog(win), None,
                     "Explain and score the SAE's features with an OpenAI-compatible chat endpoint"),
+        why=act("&Why this token?", lambda: win.why_this_token(), "Ctrl+Shift+Y",
+                "The attribution graph of the last answer's last token (right-click any answer token for its own)"),
     )
     _build_menus(win, acts)
     return acts
@@ -143,7 +147,7 @@ def _build_menus(win: MainWindow, a: WindowActions) -> None:
     for x in (None, a.load_vector, a.save_vector, None, a.np_import, a.np_export, a.report, None, a.quit):
         m.addSeparator() if x is None else m.addAction(x)
     m = win.menuBar().addMenu("&Chat")
-    for x in (a.send, a.stop, a.regen, a.clear, a.compare, a.sweep):
+    for x in (a.send, a.stop, a.regen, a.clear, a.compare, a.sweep, a.why):
         m.addAction(x)
     m = win.menuBar().addMenu("&View")
     for x in (a.find, a.simple, a.present):
@@ -163,6 +167,7 @@ def _build_menus(win: MainWindow, a: WindowActions) -> None:
     m.addAction(a.contrast)
     m.addAction(a.eval)
     m.addAction(a.explain)
+    m.addAction(a.why)
     a.lessons_menu = win.menuBar().addMenu("&Lessons")
     a.lessons_menu.aboutToShow.connect(lambda: _fill_lessons(win))
     m = win.menuBar().addMenu("&Help")
@@ -170,7 +175,7 @@ def _build_menus(win: MainWindow, a: WindowActions) -> None:
     m.addAction(a.about)
     tb = win.addToolBar("Main")
     tb.setObjectName("toolbar_main")
-    for x in (a.stop, a.regen, a.clear, a.compare, None, a.open, a.save, a.presets):
+    for x in (a.stop, a.regen, a.clear, a.compare, a.why, None, a.open, a.save, a.presets):
         tb.addSeparator() if x is None else tb.addAction(x)
 
 
