@@ -162,18 +162,11 @@ class WorkerCache:
     def catalog(self, folder: str, attributor: Attributor) -> tuple[FeatureCatalog, FeatureDictionary | None]:
         """The catalog of a depth SAE's folder, as the app builds one for the loaded SAE."""
         if folder not in self.catalogs:
-            from ..core.explanations.shown import ShownExplanations
-            from ..core.features.catalog import FeatureCatalog
-            from ..core.features.dictionary import load_dictionary
-            from ..core.presets.identity import sae_identity
+            from ..core.explanations.catalogs import catalog_for
 
             sae = next(d.sae for d in attributor.saes if d.folder == folder)
-            st = sae.stats
-            dictionary = load_dictionary(folder)
-            self.catalogs[folder] = FeatureCatalog(
-                int(sae.cfg.d_sae), st.max_activation if st else None, st.density if st else None,
-                st.mean_activation if st else None, dictionary, folder, sae_identity(sae),
-                ShownExplanations.beside(folder).explanations), dictionary
+            catalog = catalog_for(sae, folder)
+            self.catalogs[folder] = catalog, catalog.dictionary
         return self.catalogs[folder]
 
 
