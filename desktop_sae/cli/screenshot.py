@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--welcome", action="store_true", help="the welcome page of a first start (nothing is asked)")
     p.add_argument("--hover", type=int, default=None, metavar="N",
                    help="end with the mouse on the answer's N-th shown token (from 0), its tooltip open")
+    p.add_argument("--why", default=None, metavar="TEXT",
+                   help="end with the attribution graph of the first answer token whose text is TEXT")
+    p.add_argument("--ablate", action="store_true", help="with --why: ablate the strongest feature raising the target")
     p.add_argument("--present", action="store_true", help="presentation mode (large fonts, high contrast)")
     p.add_argument("--theme", choices=["light", "dark", "system"], default="light")
     p.add_argument("--size", default="1480x920", help="window size WxH")
@@ -137,6 +140,11 @@ def cmd_screenshot(args) -> int:
         if answer:
             focus.inspect_token(answer[min(3 if args.hover is None else args.hover, len(answer) - 1)])
         shown_tokens = [e for e in answer if e.delta]  # the tokens the transcript shows
+        if args.why is not None:
+            from .screenshot_graph import why_shot
+
+            wait_for(app, lambda: not ctl.jobs.outstanding, 10, "the feature logits")
+            return why_shot(app, win, args.why, args.ablate, args.out, args.timeout)
         if shown_tokens and args.hover is not None:
             wait_for(app, lambda: not ctl.jobs.outstanding, 10, "the feature logits")
             return _hover_save(app, win, shown_tokens[min(args.hover, len(shown_tokens) - 1)], args.out)
