@@ -33,7 +33,8 @@ def register(sub) -> None:
     p.add_argument("--hover", type=int, default=None, metavar="N",
                    help="end with the mouse on the answer's N-th shown token (from 0), its tooltip open")
     p.add_argument("--why", default=None, metavar="TEXT",
-                   help="end with the attribution graph of the first answer token whose text is TEXT")
+                   help="end with the attribution graph of the first answer token whose text is TEXT "
+                        "(#N: the answer's N-th token, from 0)")
     p.add_argument("--ablate", action="store_true", help="with --why: ablate the strongest feature raising the target")
     p.add_argument("--present", action="store_true", help="presentation mode (large fonts, high contrast)")
     p.add_argument("--theme", choices=["light", "dark", "system"], default="light")

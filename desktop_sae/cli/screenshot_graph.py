@@ -1,6 +1,6 @@
 """``desktop-sae screenshot --why TEXT``: after the answer, "Why this token?" on the first answer token whose text is
-TEXT (as a right-click would), optionally ablate the graph's strongest feature that raises the target, and grab the
-graph window."""
+TEXT, or on its N-th token for ``#N`` (from 0), as a right-click would; optionally ablate the graph's strongest
+feature that raises the target; then grab the graph window."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ def why_shot(app: Any, win: Any, text: str, ablate: bool, out: str, timeout: flo
 
     conv = win.controller.conversation
     events = list(conv.turns[-1].events.get(Run.MAIN, ())) if conv.turns else []
-    hit = next((e for e in events if e.text.strip() == text.strip()), None)
+    if text.startswith("#") and text[1:].isdigit():
+        n = int(text[1:])
+        hit = events[n] if n < len(events) else None
+    else:
+        hit = next((e for e in events if e.text.strip() == text.strip()), None)
     if hit is None:
         print(f"error: no answer token {text!r} in {conv.last_answer()[:120]!r}", file=sys.stderr)
         win.close()

@@ -38,3 +38,21 @@ def test_a_chat_screenshot_shows_the_pinned_feature_in_the_dashboard(tmp_path, c
     assert main(base) == 0  # nothing pinned: the most active feature of the answer
     said = capsys.readouterr().out
     assert "(dashboard: #" in said and QImage(str(tmp_path / "chat.png")).width() > 0
+
+
+def test_a_graph_screenshot_after_why_this_token_and_an_ablation(tmp_path, capsys):
+    tok = tiny_tokenizer()
+    tiny_model("llama", len(tok)).save_pretrained(tmp_path / "model")
+    tok.save_pretrained(tmp_path / "model")
+    save_sae(with_stats(random_sae(model_name="model")), tmp_path / "sae")
+    save_sae(with_stats(random_sae(hook="blocks.0.hook_resid_post", seed=3, model_name="model")),
+             tmp_path / "sae-depths" / "L00")
+    base = ["screenshot", str(tmp_path / "graph.png"), "--model", str(tmp_path / "model"), "--sae",
+            str(tmp_path / "sae"), "--prompt", "hello there", "--max-tokens", "4", "--seed", "1"]
+    assert main([*base, "--why", "#2", "--ablate"]) == 0
+    said = capsys.readouterr().out
+    assert "saved" in said and "nodes" in said and "ablated" in said and "actual" in said
+    img = QImage(str(tmp_path / "graph.png"))
+    assert img.width() > 200 and img.height() > 200
+    assert main([*base, "--why", "no such token here"]) == 2
+    assert "no answer token" in capsys.readouterr().err
