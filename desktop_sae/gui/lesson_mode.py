@@ -17,6 +17,7 @@ from .lesson_panel import PANEL_DOCKS, Highlighter, LessonPanel
 if TYPE_CHECKING:  # loaded when a lesson is listed or started, not with the window
     from ..app.lesson_runner import LessonRunner
     from ..core.classroom.lessons import LessonAction, LessonInfo, LessonStep
+    from .lesson_trace import LessonTrace
     from .main_window import MainWindow
 
 
@@ -28,6 +29,7 @@ class LessonMode:
         self.highlighter: Highlighter | None = None
         self._layout_before: QByteArray | None = None
         self._actions: Mapping[LessonAction, Callable[[Mapping[str, Any]], None]] | None = None
+        self.trace: LessonTrace | None = None  # the trace action's graph and ablation, built on first use
 
     def actions(self) -> Mapping[LessonAction, Callable[[Mapping[str, Any]], None]]:
         """The lesson actions that live in the window's widgets, by ``LessonAction``."""
@@ -144,6 +146,11 @@ class LessonMode:
 
     # --- actions the window carries out (the runner asks the chat questions itself) ------------------------------
     def _on_action(self, step: LessonStep) -> None:
+        from ..core.classroom.lessons import LessonAction
+
+        if step.action == LessonAction.TRACE:  # needs the step's prompt as well as its arguments
+            self._trace(step)
+            return
         act = self.actions().get(step.action)
         if act is None:
             self.win.controller.notices.set_status(f"This step's '{step.action}' panel is not available")
@@ -177,6 +184,13 @@ class LessonMode:
     def _quiz(self, args: Mapping[str, Any]) -> None:
         self.win.show_panel("quiz")
         self.win.quiz.start(rounds=args.get("rounds", 3), seed=args.get("seed", 0))
+
+    def _trace(self, step: LessonStep) -> None:
+        from .lesson_trace import LessonTrace
+
+        if self.trace is None:
+            self.trace = LessonTrace(self.win)
+        self.trace.start(step)
 
     def _free_play(self, _args: Mapping[str, Any]) -> None:
         self.win.controller.notices.set_status("Free play: try anything; press Next when you are ready")

@@ -42,7 +42,15 @@ class LessonAction(TextEnum):
     RAINBOW = "rainbow"
     QUIZ = "quiz"
     NEURON = "neuron"
+    TRACE = "trace"
     FREE_PLAY = "free_play"
+
+
+class TraceAblate(TextEnum):
+    """What a ``trace`` step does after its graph: nothing, or ablate the graph's strongest positive feature."""
+
+    NONE = "none"
+    TOP = "top"
 
 
 ACTIONS = tuple(a.value for a in LessonAction)
@@ -215,8 +223,9 @@ _ARGS: dict[str, dict[str, tuple]] = {
     "rainbow": {"colours": (_int, 4, 32), "seed": (_int, *_SEED)},
     "quiz": {"rounds": (_int, 1, 20), "seed": (_int, *_SEED)},
     "neuron": {"texts": ("texts", 2, 12, 500), "layer": (_int, 0, 63)},
+    "trace": {"answer": (_text, 300), "alt": (_text, 40), "ablate": ("enum", TraceAblate)},
 }
-_REQUIRED_ARGS = {"sweep": ("strengths",), "neuron": ("texts",)}
+_REQUIRED_ARGS = {"sweep": ("strengths",), "neuron": ("texts",), "trace": ("answer",)}
 
 
 def _action_args(w: _Where, action: str, raw: object, concepts: Collection[str]) -> Mapping[str, Any]:
@@ -233,8 +242,8 @@ def _action_args(w: _Where, action: str, raw: object, concepts: Collection[str])
                            for i, x in enumerate(_list(w, f, v, kind[1], kind[2])))
         elif kind[0] == "concept":
             out[k] = _choice(w, f, v, concepts)
-        elif kind[0] == "choice":
-            out[k] = _choice(w, f, v, kind[1])
+        elif kind[0] == "enum":
+            out[k] = kind[1](_choice(w, f, v, [e.value for e in kind[1]]))
         else:
             out[k] = kind[0](w, f, v, *kind[1:])
     if action in ("train_toy", "toy_sae") and out.get("m", 2) > out.get("n", 5):
@@ -303,7 +312,7 @@ def _step(w: _Where, d: object, concepts: Collection[str], presets: Collection[s
         kw["highlight"] = _choice(w, "highlight", d["highlight"], HIGHLIGHTS)
     action = kw["action"] = LessonAction(_choice(w, "action", d.get("action", "none"), ACTIONS))
     kw["action_args"] = args = _action_args(w, action, d.get("action_args"), concepts)
-    if action in ("run", "sweep") and not kw.get("prompt"):
+    if action in ("run", "sweep", "trace") and not kw.get("prompt"):
         raise w.fail("prompt", f"action {action!r} needs a prompt")
     if action == "compare" and not (kw.get("prompt") or args.get("prompts")):
         raise w.fail("prompt", "action 'compare' needs a prompt (or action_args.prompts)")
