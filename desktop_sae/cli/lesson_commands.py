@@ -64,6 +64,7 @@ def cmd_lessons(args) -> int:
 
 
 def cmd_lesson(args) -> int:
+    from ..core.classroom.lessons import LessonAction
     from .screenshot import offscreen_window, settle, wait_for
 
     app, win = offscreen_window(args)
@@ -88,6 +89,10 @@ def cmd_lesson(args) -> int:
         ok = win.grab().save(path)
         saved += ok
         print(f"{'saved' if ok else 'could not save'} {path}: {runner.step.title}", flush=True)
+        graph = win.graph_view
+        if runner.step.action == LessonAction.TRACE and graph is not None and graph.isVisible():  # its own window
+            gpath = path[:-4] + "-graph.png"
+            print(f"{'saved' if graph.grab().save(gpath) else 'could not save'} {gpath}: the graph", flush=True)
     win.lessons.end()
     win.close()
     return 0 if saved == n else 1

@@ -74,6 +74,7 @@ class LessonTrace:
         index = shown.graph.nodes.index(node)
         view.scene.select(index)
         view.panel.show_node(node)
+        view.canvas.centerOn(view.scene.items_by_index[index])  # it may sit left of the target, out of sight
         view.panel.show_effect("Ablating the strongest feature that pushes the answer up…")
         self.ablation.start(shown.graph_id, node)
 

@@ -8,7 +8,8 @@ model's greedy next token, and the graph is built with the app's default setting
 depth SAE beside it (as ``packaging/attribution/measure_faithfulness.py``). Recorded: the greedy answer token and
 its probability, the strongest feature node with a positive effect (``lesson_trace.strongest_positive``: layer,
 position and its token, feature, label, effect), its ablation (predicted and actual change of the target logit, the
-target's probability after, the model's new top token and its probability), and the graph of target − alternative.
+target's probability after, the model's new top token and its probability), and for a candidate that works the
+graph of target − alternative.
 
 A candidate **works** when the greedy token is the expected one and the ablation changes the top answer token or
 at least halves the target's probability. The lesson uses the first candidate (in this order) that works.
@@ -45,6 +46,24 @@ CANDIDATES = [
      "answer": "The animal that says moo is a", "expect": " cow", "alt": " dog"},
     {"id": "bees-make", "kind": "fact", "prompt": "What do bees make?",
      "answer": "Bees make", "expect": " honey", "alt": " wax"},
+    {"id": "opposite-yes", "kind": "opposite", "prompt": "What is the opposite of yes?",
+     "answer": "The opposite of yes is", "expect": " no", "alt": " maybe"},
+    {"id": "plural-mouse", "kind": "fact", "prompt": "What is the plural of mouse?",
+     "answer": "The plural of mouse is", "expect": " mice", "alt": " mouse"},
+    {"id": "animal-barks", "kind": "fact", "prompt": "Which animal barks?",
+     "answer": "The animal that barks is a", "expect": " dog", "alt": " cat"},
+    {"id": "grass-colour", "kind": "fact", "prompt": "What colour is grass?",
+     "answer": "Grass is", "expect": " green", "alt": " blue"},
+    {"id": "rhyme-jill", "kind": "rhyme", "prompt": "Finish the nursery rhyme: Jack and Jill went up the",
+     "answer": "Jack and Jill went up the", "expect": " hill", "alt": " stairs"},
+    {"id": "capital-japan", "kind": "fact", "prompt": "What is the capital of Japan?",
+     "answer": "The capital of Japan is", "expect": " Tokyo", "alt": " Kyoto"},
+    {"id": "frozen-water", "kind": "fact", "prompt": "What is frozen water called?",
+     "answer": "Frozen water is called", "expect": " ice", "alt": " snow"},
+    {"id": "baby-cat", "kind": "fact", "prompt": "What is a baby cat called?",
+     "answer": "A baby cat is called a", "expect": " kitten", "alt": " puppy"},
+    {"id": "opposite-day", "kind": "opposite", "prompt": "What is the opposite of day?",
+     "answer": "The opposite of day is", "expect": " night", "alt": " evening"},
 ]
 
 
@@ -79,6 +98,8 @@ def measure(att: Any, tok: Any, c: dict[str, str], names: Any) -> dict[str, Any]
                        "target_prob_after": r(iv.after_prob), "top_after": after,
                        "top_after_prob": r(iv.top_after_prob), "answer_changed": after != top[0].token}
     row["works"] = bool(row["correct"] and (after != top[0].token or iv.after_prob <= 0.5 * top[0].prob))
+    if not row["works"]:
+        return row  # the alternative's graph only for a candidate the lesson could use
     alt_id = one_token(tok, c["alt"])
     g2, _ = att.graph(ids, top[0].token_id, alt_id)
     node2 = strongest_positive(g2)

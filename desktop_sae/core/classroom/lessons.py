@@ -313,7 +313,7 @@ def _step(w: _Where, d: object, concepts: Collection[str], presets: Collection[s
     action = kw["action"] = LessonAction(_choice(w, "action", d.get("action", "none"), ACTIONS))
     kw["action_args"] = args = _action_args(w, action, d.get("action_args"), concepts)
     if action in ("run", "sweep", "trace") and not kw.get("prompt"):
-        raise w.fail("prompt", f"action {action!r} needs a prompt")
+        raise w.fail("prompt", f"action {action.value!r} needs a prompt")
     if action == "compare" and not (kw.get("prompt") or args.get("prompts")):
         raise w.fail("prompt", "action 'compare' needs a prompt (or action_args.prompts)")
     if "sampling" in d:
