@@ -20,7 +20,7 @@ from desktop_sae.core.classroom.narration import check_narration
 
 RES = Path(__file__).parents[1] / "resources"
 LESSONS = RES / "lessons"
-SHIPPED = {"black-boxes", "superposition", "finding-features", "steering"}
+SHIPPED = {"black-boxes", "superposition", "finding-features", "steering", "tracing-a-thought"}
 
 GOOD = {
     "schema": 1, "id": "steering", "title": "T", "summary": "S", "level": "beginner", "est_minutes": 10,
