@@ -4,7 +4,8 @@ Each step sets what it names — sampling overrides, the system prompt, a built-
 (never by raw feature id, so lessons survive a retrained SAE), side by side — and starts its action: ``run`` and
 ``compare`` ask the step's prompt and ``sweep`` asks it at several strengths; the other actions (toy model, neuron
 view, quiz, attribution graph, free play) are for the window to carry out and are announced with
-``action_requested``. Leaving the lesson restores the user's own steering, sampling, system prompt and side-by-side setting.
+``action_requested``. Leaving the lesson restores the user's own steering, sampling, system prompt and side-by-side
+setting.
 """
 
 from __future__ import annotations
