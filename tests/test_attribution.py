@@ -237,3 +237,11 @@ def test_other_architectures_attribute_exactly(weights, target, arch):
     for i, n in enumerate(g.nodes):
         if n.kind is not NodeKind.TARGET:
             assert out[i] == pytest.approx(n.effect, rel=1e-4, abs=1e-5)
+
+
+def test_nodes_only_settings_skip_edges(weights, saes, target):
+    full, _ = _graph(weights, saes, target, Settings(max_nodes=20))
+    bare, _ = _graph(weights, saes, target, Settings(max_nodes=20, edges=False))
+    assert bare.edges == ()
+    assert {n.key for n in full.nodes} <= {n.key for n in bare.nodes}  # pruning by edges only removes nodes
+    assert [n.effect for n in bare.features()][:3] == [n.effect for n in full.features()][:3]

@@ -8,7 +8,9 @@ token. The graph is built with the app's default settings and every depth SAE sh
 ``--top`` strongest feature nodes are ablated one at a time (activation to zero, the SAE error kept) and the live
 model re-run: the predicted (first-order) change of the target logit against the actual one. Per prompt: Spearman's
 ρ over those nodes and the share whose signs agree; also the graph's completeness scores and time. Each
-``--linearisation`` given is measured on the same prompts (the default was chosen on the dev prompts only).
+``--linearisation`` given is measured on the same prompts (the default, live, was chosen on the dev prompts only);
+the others are diagnostics computed from node effects alone (no edges, so no completeness scores, and their top
+nodes are taken before edge pruning).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from pathlib import Path
 from typing import Any
 
 
+def _median(rows: list[dict[str, Any]], key: str) -> float | None:
+    """The median of a graph score, None where the graphs had no edges (a diagnostic mode)."""
+    return round(statistics.median(r[key] for r in rows), 3) if rows and rows[0]["edges"] else None
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     rhos = [r["spearman"] for r in rows if r["spearman"] == r["spearman"]]
     pairs = [(p, a) for r in rows for p, a in zip(r["predicted"], r["actual"])]
@@ -33,8 +40,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "prompts_with_spearman_at_least_0.7": sum(r >= 0.7 for r in rhos),
         "sign_agreement_pooled": round(agree / len(pairs), 3) if pairs else None,
         "sign_agreement_median_per_prompt": round(statistics.median(r["sign_agreement"] for r in rows), 3),
-        "completeness_median": round(statistics.median(r["completeness"] for r in rows), 3),
-        "replacement_median": round(statistics.median(r["replacement"] for r in rows), 3),
+        "completeness_median": _median(rows, "completeness"),
+        "replacement_median": _median(rows, "replacement"),
         "feature_share_median_by_layer": {
             str(layer): round(statistics.median(r["feature_share"][str(layer)] for r in rows), 3)
             for layer in rows[0]["feature_share"]} if rows else {},
@@ -72,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     modes = a.linearisation or ["live"]
     results: dict[str, Any] = {}
     for mode in modes:
-        settings = Settings(linearisation=Linearisation(mode))
+        # the default builds the whole graph as the app does; the other modes, diagnostics, only their node effects
+        settings = Settings(linearisation=Linearisation(mode), edges=mode == "live")
         rows = []
         for row in rows_in:
             ids = chat_prompt_ids(lm.tokenizer, row["user"]) + text_ids(lm.tokenizer, row["answer_prefix"])
@@ -86,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                 "nodes": [i.node for i in f.interventions], "completeness": graph.completeness,
                 "replacement": graph.replacement,
                 "feature_share": {str(s.layer): s.feature_share for s in graph.shares},
-                "seconds": graph.seconds, "n_nodes": len(graph.nodes), "n_edges": len(graph.edges)})
+                "seconds": graph.seconds, "n_nodes": len(graph.nodes), "n_edges": len(graph.edges),
+                "edges": settings.edges})
             print(f"{mode} {row['id']} {target.token!r} rho {f.spearman:.2f} sign {f.sign_agreement:.2f} "
                   f"{graph.seconds:.1f}s", file=sys.stderr, flush=True)
         results[mode] = {"summary": summarise(rows), "prompts": rows}

@@ -33,6 +33,7 @@ class Settings:
     max_nodes: int = 100  # at most this many feature and error nodes (each costs a backward pass for its edges)
     linearisation: Linearisation = Linearisation.LIVE  # chosen on the dev prompts (docs/ATTRIBUTION.md)
     batch: int = 32
+    edges: bool = True  # False: nodes and their effects only (no backward pass per node, no pruning by edges)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def attribute(w: LlamaWeights, saes: Sequence[DepthSAE], ids: torch.Tensor, targ
     srcs, dsts, wts = [], [], []
     prev_layer, prev_sources = -1, Sources(torch.arange(n_tok), torch.arange(n_tok), cp.embeddings)
     x_prev = cp.embeddings
-    for i, layer in enumerate(layers):
+    for i, layer in enumerate(layers if settings.edges else ()):
         report(0.1 + 0.85 * i / max(len(layers), 1), f"edges into layer {layer}")
         dec, rows, errs, g = decomps[layer], kept_rows[layer], kept_err[layer], grads[layer]
         dests = Destinations(
@@ -170,11 +171,15 @@ def attribute(w: LlamaWeights, saes: Sequence[DepthSAE], ids: torch.Tensor, targ
     is_err = torch.tensor([k is NodeKind.ERROR for k in kinds])
     is_tok = torch.tensor([k is NodeKind.TOKEN for k in kinds])
     is_feat = torch.tensor([k is NodeKind.FEATURE for k in kinds])
-    completeness, replacement = graph_scores(src, dst, weight, len(nodes), target_node, is_err, is_tok)
-    always = is_tok.clone()
-    always[target_node] = True
-    edge_keep, node_keep = prune_edges(src, dst, weight, len(nodes), always, is_feat,
-                                       settings.edge_threshold)
+    if settings.edges:
+        completeness, replacement = graph_scores(src, dst, weight, len(nodes), target_node, is_err, is_tok)
+        always = is_tok.clone()
+        always[target_node] = True
+        edge_keep, node_keep = prune_edges(src, dst, weight, len(nodes), always, is_feat,
+                                           settings.edge_threshold)
+    else:  # the selected nodes alone: no edges, so no scores that need them
+        completeness = replacement = 0.0
+        edge_keep, node_keep = torch.zeros(len(src), dtype=torch.bool), torch.ones(len(nodes), dtype=torch.bool)
     new_index = torch.cumsum(node_keep.long(), 0) - 1
     kept_nodes = tuple(n for n, k in zip(nodes, node_keep.tolist()) if k)
     edges = tuple(Edge(int(new_index[a]), int(new_index[b]), float(c))
