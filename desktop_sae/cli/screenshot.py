@@ -145,7 +145,8 @@ def cmd_screenshot(args) -> int:
             from .screenshot_graph import why_shot
 
             wait_for(app, lambda: not ctl.jobs.outstanding, 10, "the feature logits")
-            return why_shot(app, win, args.why, args.ablate, args.out, args.timeout)
+            size = tuple(int(x) for x in args.size.lower().split("x"))
+            return why_shot(app, win, args.why, args.ablate, args.out, args.timeout, (size[0], size[1]))
         if shown_tokens and args.hover is not None:
             wait_for(app, lambda: not ctl.jobs.outstanding, 10, "the feature logits")
             return _hover_save(app, win, shown_tokens[min(args.hover, len(shown_tokens) - 1)], args.out)

@@ -8,7 +8,8 @@ import sys
 from typing import Any
 
 
-def why_shot(app: Any, win: Any, text: str, ablate: bool, out: str, timeout: float) -> int:
+def why_shot(app: Any, win: Any, text: str, ablate: bool, out: str, timeout: float,
+             size: tuple[int, int] | None = None) -> int:
     from ..app.attribution_run import AnswerToken
     from ..core.attribution.graph import NodeKind
     from ..core.engine.run_names import Run
@@ -27,6 +28,8 @@ def why_shot(app: Any, win: Any, text: str, ablate: bool, out: str, timeout: flo
         return 2
     win.why_this_token(AnswerToken(Run.MAIN, hit.index, hit.text))
     view = win.graph_view
+    if size is not None:
+        view.resize(*size)
     wait_for(app, lambda: view.run.shown is not None or bool(view.run.error), timeout, "the graph")
     if view.run.error:
         print(f"error: {view.run.error}", file=sys.stderr)
@@ -42,6 +45,8 @@ def why_shot(app: Any, win: Any, text: str, ablate: bool, out: str, timeout: flo
             view.panel.ablateRequested.emit()
             wait_for(app, lambda: not view.run.edit.running, timeout, "the ablation")
             note += f"; ablated {graph.nodes[best].key}: {view.panel.effect.text()}"
+    settle(app, 0.3)
+    view.canvas.fit(readable=True)
     settle(app, 0.3)
     ok = view.grab().save(out)
     win.close()

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .main_window import MainWindow
 
 READABLE = 0.85  # a new graph is shown this large (names readable), scrolled to the target ...
-READABLE_FLOOR = 0.6  # ... or smaller, down to this, so that every row shows
+READABLE_FLOOR = 0.5  # ... or smaller, down to this, so that every row shows
 PNG_SCALE = 2.0  # the exported picture, in pixels per scene unit (at most MAX_PNG_SIDE)
 MAX_PNG_SIDE = 8000
 
