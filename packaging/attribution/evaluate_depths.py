@@ -14,10 +14,42 @@ PROSE = Path(__file__).resolve().parents[1] / "corpus" / "heldout" / "natural_pr
 FIELDS = ("tokens", "l0", "explained_variance", "delta_loss", "ce_loss_recovered", "dead_fraction")
 
 
+def summarise(rows: list[dict], total_bytes: int) -> dict:
+    """The figures the docs quote: per SAE (``layer_<L>``) its natural-prose and own-split scores and size."""
+    out: dict = {"depths": [r["hook"] for r in rows], "resources_mb_total": round(total_bytes / 1e6, 1),
+                 "depth_sae_mb": round(sum(r["bytes"] for r in rows[1:]) / 1e6, 1)}
+    for r in rows:
+        n, o = r["natural_prose"], r["own_heldout"]
+        out[f"layer_{r['hook'].split('.')[1]}"] = {
+            "natural_ev": round(n["explained_variance"], 3), "natural_delta_loss": round(n["delta_loss"], 3),
+            "natural_ce_loss_recovered": round(n["ce_loss_recovered"], 3),
+            "own_ev": round(o["explained_variance"], 3), "own_delta_loss": round(o["delta_loss"], 3),
+            "training_tokens_m": round((r["training_tokens"] or 0) / 1e6, 1), "mb": round(r["bytes"] / 1e6, 1)}
+    return out
+
+
+def _resources_bytes() -> int:
+    from desktop_sae.core.support.paths import resources_dir
+
+    return sum(f.stat().st_size for f in resources_dir().rglob("*") if f.is_file() and "__pycache__" not in f.parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", default=None)
+    ap.add_argument("--resummarise", action="store_true",
+                    help="recompute the summary (and the sizes) of --json from its measured rows, without measuring")
     a = ap.parse_args(argv)
+    if a.resummarise:
+        from desktop_sae.core.support.paths import resources_dir
+        from desktop_sae.core.support.results_file import write_results
+
+        doc = json.loads(Path(a.json).read_text())
+        for r in doc["saes"]:
+            r["bytes"] = sum(f.stat().st_size for f in (resources_dir() / r["folder"]).iterdir() if f.is_file())
+        write_results(a.json, {"summary": summarise(doc["saes"], _resources_bytes()), "saes": doc["saes"],
+                               "corpus": doc["corpus"]})
+        return 0
     import torch
 
     torch.set_num_threads(2)
@@ -47,9 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                      "natural_prose": {k: res[k] for k in FIELDS},
                      "own_heldout": {k: own.get(k) for k in FIELDS}, "bytes": size})
         print(json.dumps(rows[-1]), flush=True)
-    total = sum(f.stat().st_size for f in resources_dir().rglob("*") if f.is_file() and "__pycache__" not in f.parts)
-    summary = {"depths": [r["hook"] for r in rows], "resources_bytes_total": total,
-               "depth_sae_bytes": sum(r["bytes"] for r in rows[1:])}
+    summary = summarise(rows, _resources_bytes())
     print(json.dumps(summary))
     if a.json:
         write_results(a.json, {"summary": summary, "saes": rows, "corpus": str(PROSE.relative_to(PROSE.parents[3]))})
