@@ -29,6 +29,13 @@ def _median(rows: list[dict[str, Any]], key: str) -> float | None:
     return round(statistics.median(r[key] for r in rows), 3) if rows and rows[0]["edges"] else None
 
 
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    return round(v[min(len(v) - 1, int(q * len(v)))], 3)
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     rhos = [r["spearman"] for r in rows if r["spearman"] == r["spearman"]]
     pairs = [(p, a) for r in rows for p, a in zip(r["predicted"], r["actual"])]
@@ -40,6 +47,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "prompts_with_spearman_at_least_0.7": sum(r >= 0.7 for r in rhos),
         "sign_agreement_pooled": round(agree / len(pairs), 3) if pairs else None,
         "sign_agreement_median_per_prompt": round(statistics.median(r["sign_agreement"] for r in rows), 3),
+        # how far the size is off: actual / predicted over every ablated node (1 = exact)
+        "actual_over_predicted_median": round(statistics.median(a / p for p, a in pairs if p), 3) if pairs else None,
+        "actual_over_predicted_p10": _quantile([a / p for p, a in pairs if p], 0.1),
+        "actual_over_predicted_p90": _quantile([a / p for p, a in pairs if p], 0.9),
         "completeness_median": _median(rows, "completeness"),
         "replacement_median": _median(rows, "replacement"),
         "feature_share_median_by_layer": {
@@ -57,7 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=10)
     ap.add_argument("--linearisation", action="append", choices=["live", "attention", "frozen"], default=None)
     ap.add_argument("--limit", type=int, default=None, help="only the first N prompts (a smoke run)")
+    ap.add_argument("--resummarise", action="store_true", help="recompute --json's summary from its runs")
     a = ap.parse_args(argv)
+    if a.resummarise:
+        from desktop_sae.core.support.results_file import write_results
+
+        doc = json.loads(Path(a.json).read_text())
+        write_results(a.json, {"summary": {m: summarise(rows) for m, rows in doc["runs"].items()},
+                               "settings": doc["settings"], "runs": doc["runs"]})
+        return 0
     import torch
 
     torch.set_num_threads(2)
