@@ -24,8 +24,20 @@ def summarise(rows: list[dict], total_bytes: int) -> dict:
             "natural_ev": round(n["explained_variance"], 3), "natural_delta_loss": round(n["delta_loss"], 3),
             "natural_ce_loss_recovered": round(n["ce_loss_recovered"], 3),
             "own_ev": round(o["explained_variance"], 3), "own_delta_loss": round(o["delta_loss"], 3),
-            "training_tokens_m": round((r["training_tokens"] or 0) / 1e6, 1), "mb": round(r["bytes"] / 1e6, 1)}
+            "training_tokens_m": round((r["training_tokens"] or 0) / 1e6, 1), "mb": round(r["bytes"] / 1e6, 1),
+            **_explained(r["folder"])}
     return out
+
+
+def _explained(folder: str) -> dict:
+    """How many features have an explanation, and how many of those say "no clear pattern"."""
+    from desktop_sae.core.support.paths import resources_dir
+
+    p = resources_dir() / folder / "explanations.json"
+    if not p.is_file():
+        return {}
+    texts = [e["text"] for e in json.loads(p.read_text())["explanations"].values()]
+    return {"explained": len(texts), "no_clear_pattern": sum("no clear pattern" in t for t in texts)}
 
 
 def _resources_bytes() -> int:
