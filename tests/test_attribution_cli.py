@@ -105,3 +105,16 @@ def test_refuses_without_residual_saes(files, capsys, tmp_path):
 def test_schema_file_is_documented():
     doc = (Path(__file__).parents[1] / "docs" / "ATTRIBUTION.md").read_text()
     assert "attribution_graph.schema.json" in doc
+
+
+def test_the_answer_follows_the_chat_template_without_a_second_bos(files, capsys):
+    from desktop_sae.core.engine.chat_prompt import chat_prompt_ids
+
+    tok = tiny_tokenizer()
+    code, out, err = run(capsys, "attribute", "--model", str(files / "model"), "--sae", str(files / "sae"),
+                         "--prompt", "hello", "--answer", "the quick", "--json")
+    assert code == 0, err
+    ids = json.loads(out)["desktop_sae"]["token_ids"]
+    head = chat_prompt_ids(tok, "hello")
+    assert ids[: len(head)] == head
+    assert ids[len(head):] == tok("the quick", add_special_tokens=False)["input_ids"]

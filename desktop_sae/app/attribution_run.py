@@ -159,6 +159,13 @@ class WorkerCache:
             self.attributors[session] = held
         return held
 
+    def held(self, session: Session, graph_id: int) -> AttributionState:
+        """The state of graph ``graph_id``, if it is still the one the worker holds for ``session``."""
+        held = self.states.get(session)
+        if held is None or held[0] != graph_id:
+            raise GraphGoneError("this graph is no longer the latest one; compute it again")
+        return held[1]
+
     def catalog(self, folder: str, attributor: Attributor) -> tuple[FeatureCatalog, FeatureDictionary | None]:
         """The catalog of a depth SAE's folder, as the app builds one for the loaded SAE."""
         if folder not in self.catalogs:
@@ -210,10 +217,7 @@ def intervention_job(cache: WorkerCache, graph_id: int, node: Node, value: float
         from ..core.attribution.interventions import set_activations
 
         session = with_sae(session, "an intervention")
-        held = cache.states.get(session)
-        if held is None or held[0] != graph_id:
-            raise GraphGoneError("this graph is no longer the latest one; compute it again")
-        return set_activations(held[1], [node], [float(value)])[0]
+        return set_activations(cache.held(session, graph_id), [node], [float(value)])[0]
 
     return fn
 

@@ -31,20 +31,17 @@ class TraceError(DesktopSAEError):
 
 
 # --- tokens (any thread that holds the tokenizer: the worker, a script) ------------------------------------------
-def answer_ids(tokenizer: Any, text: str) -> list[int]:
-    """The start of an answer as the model would have written it after the chat template: no special tokens."""
-    return [int(i) for i in tokenizer(text, add_special_tokens=False)["input_ids"]]
-
-
 def trace_ids(tokenizer: Any, prompt: str, answer: str, system: str | None = None) -> list[int]:
     """The context of a trace: the user's ``prompt`` through the chat template, then the start of the answer."""
-    from ..core.engine.chat_prompt import chat_prompt_ids
+    from ..core.engine.chat_prompt import answer_context_ids
 
-    return [*chat_prompt_ids(tokenizer, [{"role": "user", "content": prompt}], system), *answer_ids(tokenizer, answer)]
+    return answer_context_ids(tokenizer, [{"role": "user", "content": prompt}], answer, system)
 
 
 def one_token(tokenizer: Any, text: str) -> int:
     """The id of ``text`` when it is exactly one token (as written inside an answer), else ``TraceError``."""
+    from ..core.engine.chat_prompt import answer_ids
+
     ids = answer_ids(tokenizer, text)
     if len(ids) != 1:
         raise TraceError(f"the alternative {text!r} is {len(ids)} tokens, not one; choose a one-token word "
@@ -90,15 +87,12 @@ def ablate_job(cache: WorkerCache, graph_id: int, node: Node) -> JobFn[Ablation]
 
     def fn(session: Session | None, _state: JobState) -> Ablation:
         from ..core.attribution.interventions import set_activations
-        from .attribution_run import GraphGoneError
 
         session = with_sae(session, "an intervention")
-        held = cache.states.get(session)
-        if held is None or held[0] != graph_id:
-            raise GraphGoneError("this graph is no longer the latest one; compute it again")
-        iv = set_activations(held[1], [node], [0.0])[0]
+        held = cache.held(session, graph_id)
+        iv = set_activations(held, [node], [0.0])[0]
         tok = session.lm.tokenizer
-        return Ablation(node, iv, str(tok.decode([held[1].target.token_id])), str(tok.decode([iv.top_after])))
+        return Ablation(node, iv, str(tok.decode([held.target.token_id])), str(tok.decode([iv.top_after])))
 
     return fn
 

@@ -39,7 +39,9 @@ def token_id(tokenizer: Any, text: str, what: str) -> int:
     """``#123`` or text that is exactly one token."""
     if text.startswith("#") and text[1:].isdigit():
         return int(text[1:])
-    ids = tokenizer.encode(text, add_special_tokens=False)
+    from ..core.engine.chat_prompt import answer_ids
+
+    ids = answer_ids(tokenizer, text)
     if len(ids) != 1:
         pieces = [tokenizer.decode([i]) for i in ids]
         raise ValueError(f"--{what} {text!r} is {len(ids)} tokens ({pieces}); give one token or #ID")
@@ -53,7 +55,7 @@ def cmd_attribute(args: Any) -> int:
     from ..core.attribution.graph_json import to_json
     from ..core.attribution.interventions import faithfulness
     from ..core.attribution.llama_functional import Linearisation
-    from ..core.engine.chat_prompt import chat_prompt_ids, text_ids
+    from ..core.engine.chat_prompt import answer_context_ids, text_ids
     from ..core.explanations.catalogs import catalog_for
     from ..core.support.atomic import atomic_write_text
 
@@ -67,9 +69,10 @@ def cmd_attribute(args: Any) -> int:
         print(f"warning: {w}", file=sys.stderr)
     if not att.saes:
         raise ValueError("no residual-stream SAE to build a graph on; give --sae or --depth-sae")
-    ids = text_ids(tok, args.prompt) if args.raw else chat_prompt_ids(tok, args.prompt)
-    if args.answer:
-        ids = ids + text_ids(tok, args.answer)
+    if args.raw:  # plain text: the answer continues it
+        ids = text_ids(tok, args.prompt + args.answer)
+    else:
+        ids = answer_context_ids(tok, args.prompt, args.answer)
     target = token_id(tok, args.target, "target") if args.target else att.candidates(ids, 1)[0].token_id
     alt = token_id(tok, args.alt, "alt") if args.alt else None
     settings = Settings(args.node_threshold, args.edge_threshold, args.max_nodes, Linearisation(args.linearisation))

@@ -11,7 +11,7 @@ from typing import Any
 def why_shot(app: Any, win: Any, text: str, ablate: bool, out: str, timeout: float,
              size: tuple[int, int] | None = None) -> int:
     from ..app.attribution_run import AnswerToken
-    from ..core.attribution.graph import NodeKind
+    from ..app.lesson_trace import strongest_positive
     from ..core.engine.run_names import Run
     from .screenshot import settle, wait_for
 
@@ -38,9 +38,9 @@ def why_shot(app: Any, win: Any, text: str, ablate: bool, out: str, timeout: flo
     graph = view.run.shown.graph
     note = f"{len(graph.nodes)} nodes, {len(graph.edges)} edges in {graph.seconds:.1f} s"
     if ablate:
-        best = max((i for i, n in enumerate(graph.nodes) if n.kind is NodeKind.FEATURE and n.effect > 0),
-                   key=lambda i: graph.nodes[i].effect, default=None)
-        if best is not None:
+        node = strongest_positive(graph)
+        if node is not None:
+            best = graph.nodes.index(node)
             view.select_node(best)
             view.panel.ablateRequested.emit()
             wait_for(app, lambda: not view.run.edit.running, timeout, "the ablation")

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     from desktop_sae.core.attribution.attributor import Attributor
     from desktop_sae.core.attribution.interventions import faithfulness
     from desktop_sae.core.attribution.llama_functional import Linearisation
-    from desktop_sae.core.engine.chat_prompt import chat_prompt_ids, text_ids
+    from desktop_sae.core.engine.chat_prompt import answer_context_ids
     from desktop_sae.core.engine.models import load_model
     from desktop_sae.core.sae.formats import load_sae
     from desktop_sae.core.support.paths import default_sae_dir
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(linearisation=Linearisation(mode), edges=mode == "live")
         rows = []
         for row in rows_in:
-            ids = chat_prompt_ids(lm.tokenizer, row["user"]) + text_ids(lm.tokenizer, row["answer_prefix"])
+            ids = answer_context_ids(lm.tokenizer, row["user"], row["answer_prefix"])
             target = att.candidates(ids, 1)[0]
             graph, state = att.graph(ids, target.token_id, settings=settings)
             f = faithfulness(state, graph.features(), a.top)

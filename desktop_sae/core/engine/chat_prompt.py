@@ -44,3 +44,15 @@ def text_ids(tokenizer: Any, text: str) -> list[int]:
     if bos is not None and (not ids or ids[0] != bos):
         ids = [bos, *ids]
     return ids
+
+
+def answer_ids(tokenizer: Any, text: str) -> list[int]:
+    """The start of an answer as the model would have written it after the chat template: no special tokens (no
+    BOS in the middle of a conversation)."""
+    return [int(i) for i in tokenizer(text, add_special_tokens=False)["input_ids"]]
+
+
+def answer_context_ids(tokenizer: Any, prompt: str | Sequence[dict], answer: str = "",
+                       system: str | None = None) -> list[int]:
+    """A chat prompt through the template, then the start of the assistant's answer: the context of a graph."""
+    return [*chat_prompt_ids(tokenizer, prompt, system), *answer_ids(tokenizer, answer)]
