@@ -23,7 +23,7 @@ class _Server:
 
     def __init__(self, body: bytes, status: int = 200):
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
+            def do_GET(self):
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

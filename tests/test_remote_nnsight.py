@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tiny
 
+import tiny
 from desktop_sae.core.engine.sampling import SamplingConfig
 from desktop_sae.core.engine.session import Session
 from desktop_sae.core.remote.ndif_link import wrap_local

@@ -4,9 +4,9 @@ are refused with a message, and the pickled request names no module of this app 
 from __future__ import annotations
 
 import pytest
-import tiny
 import torch
 
+import tiny
 from desktop_sae.core.engine.sampling import SamplingConfig
 from desktop_sae.core.remote.model_side import ModelSideStep
 from desktop_sae.core.remote.ndif_link import wrap_local
