@@ -48,7 +48,7 @@ class SourceInfo:
     def describe(self) -> str:
         with_version = self.kind is DirectorySource.SAELENS and self.version
         what = f"{self.kind} {self.version}" if with_version else str(self.kind)
-        return f"{what} ({self.releases} releases, {self.path})"
+        return f"{what} ({self.releases} release{'' if self.releases == 1 else 's'}, {self.path})"
 
 
 @dataclass(frozen=True)
