@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..core.support.errors import DesktopSAEError
 from .job_handles import Jobs
 from .messages import JobKind
+from .model_slot import ModelSlot
 from .runs import Run
 
 if TYPE_CHECKING:
@@ -61,10 +62,22 @@ def explanations_job(req: ExplanationsRequest) -> JobFn[ExplanationsOutcome]:
 
 
 class NeuronpediaExplanationsRun(Run[object, ExplanationsOutcome]):
+    """When the explanations were stored beside the SAE the window has loaded, its ``ModelSlot`` reads them again."""
+
     kind = JobKind.NEURONPEDIA_EXPLANATIONS
 
-    def __init__(self, jobs: Jobs):
+    def __init__(self, jobs: Jobs, model: ModelSlot | None = None):
         super().__init__(jobs)
+        self.model = model
+        self.request: ExplanationsRequest | None = None
+
+    def on_result(self, result: ExplanationsOutcome) -> None:
+        from ..core.features.user_labels import sae_folder
+
+        info = self.model.info if self.model is not None else None
+        loaded = sae_folder(info.sae_path) if info is not None and info.sae_path else None
+        if self.model is not None and loaded is not None and Path(result.path).parent.resolve() == loaded.resolve():
+            self.model.reload_explanations()
 
     def start(self, req: ExplanationsRequest) -> int:
         """Start fetching (or importing); a request without an SAE or with a bad id raises before anything starts."""
@@ -73,4 +86,5 @@ class NeuronpediaExplanationsRun(Run[object, ExplanationsOutcome]):
         if not req.sae_folder or req.d_sae <= 0:
             raise DesktopSAEError("choose a downloaded SAE first")
         split_neuronpedia_id(req.neuronpedia_id)
+        self.request = req
         return self._start(explanations_job(req)).id

@@ -36,6 +36,7 @@ from ..core.assets.registry import list_models, list_saes
 from ..core.assets.sae_directory import SAEDirectory, load_sae_directory
 from ..core.support.errors import DesktopSAEError
 from .asset_download import DownloadPanel
+from .asset_explanations import ExplanationsPanel
 from .sae_directory_view import DirectoryView
 
 MODEL_COLUMNS = ("Model", "Source", "Format", "Size", "Width", "Layers")
@@ -87,8 +88,14 @@ class AssetManager(QDialog):
         split.setSizes([170, 250])
         directory, problem = _read_directory(directory_file)
         self.directory = DirectoryView(directory, problem)
+        self.explanations = ExplanationsPanel(jobs, model, directory.releases if directory else None)
+        local = QWidget()
+        local_lay = QVBoxLayout(local)
+        local_lay.setContentsMargins(0, 0, 0, 0)
+        local_lay.addWidget(split, 1)
+        local_lay.addWidget(self.explanations)
         self.tabs = QTabWidget()
-        self.tabs.addTab(split, "On this machine")
+        self.tabs.addTab(local, "On this machine")
         self.tabs.addTab(self.directory, "SAE directory (download)")
         self.download = DownloadPanel(jobs, directory_file, releases=directory.releases if directory else None)
         self.directory.chosen.connect(self.download.use_release)
@@ -127,6 +134,7 @@ class AssetManager(QDialog):
         close.clicked.connect(self.reject)
         self.models.currentItemChanged.connect(lambda *_: self.update_report())
         self.saes.currentItemChanged.connect(lambda *_: self.update_report())
+        self.saes.currentItemChanged.connect(lambda *_: self.explanations.set_sae(self.current_sae()))
         self.report = None
         self.refresh()
 
@@ -151,6 +159,7 @@ class AssetManager(QDialog):
             self._select(tree, keep)
             tree.blockSignals(False)
         self.update_report()
+        self.explanations.set_sae(self.current_sae())
 
     @staticmethod
     def _path(asset) -> str | None:

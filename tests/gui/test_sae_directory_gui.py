@@ -5,6 +5,7 @@ installed file named in red with the built-in list still shown."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 
 from desktop_sae.core.assets import directory_files
 from test_sae_registry import SAELENS_YAML, _installed
@@ -84,3 +85,51 @@ def test_a_malformed_installed_file_is_shown_and_the_built_in_list_stays(manager
     assert "gemma-scope-2-1b-it-res/layer_13_width_16k_l0_medium" in ids
     assert len(ids) == sum(int(rel.text(1)) for top in tops.values()
                            for rel in (top.child(i) for i in range(top.childCount())))
+
+
+def test_the_manager_fetches_neuronpedia_explanations_for_a_downloaded_sae(make_window, tiny_sae_dir, monkeypatch,
+                                                                           tmp_path, qtbot):
+    """A Gemma Scope 2 folder in the hub cache (its config names no Neuronpedia id; the built-in directory does)."""
+    import json
+
+    from conftest import make_tiny_loader
+    from desktop_sae.core.explanations.neuronpedia_fetch import DATASETS_ENV
+    from desktop_sae.core.explanations.store import ExplanationStore
+    from neuronpedia_server import Server, batch, entry
+
+    monkeypatch.setenv(directory_files.SAELENS_ENV, "none")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    folder = (tmp_path / "hub" / "models--google--gemma-scope-2-270m-it" / "snapshots" / ("ab" * 20) / "resid_post"
+              / "layer_12_width_16k_l0_medium")
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"architecture": "jump_relu"}))
+    (folder / "params.safetensors").write_bytes(b"")
+    server = Server()
+    try:
+        monkeypatch.setenv(DATASETS_ENV, server.url)
+        prefix = "v1/gemma-3-270m-it/12-gemmascope-2-res-16k/explanations/"
+        server.files[prefix + "batch-0.jsonl.gz"] = batch([
+            entry("gemma-3-270m-it", "12-gemmascope-2-res-16k", 11, "capital cities"),
+            entry("gemma-3-270m-it", "12-gemmascope-2-res-16k", 12, "French words")])
+        win = make_window(make_tiny_loader(tiny_sae_dir))
+        win.menu_actions.assets.trigger()
+        dlg = win.files.asset_manager
+        panel = dlg.explanations
+        assert not panel.fetch_btn.isEnabled()  # the tiny SAE has no Neuronpedia id
+        assert "no Neuronpedia id" in panel.about.text()
+        dlg.select(sae_path=str(folder))
+        assert dlg.current_sae().path == str(folder)
+        about = panel.about.text()
+        assert "gemma-3-270m-it/12-gemmascope-2-res-16k" in about and "16384 features" in about
+        assert panel.fetch_btn.isEnabled()
+        qtbot.mouseClick(panel.fetch_btn, Qt.LeftButton)
+        qtbot.waitUntil(lambda: not panel.run.running, timeout=20_000)
+        assert panel.msg.text().startswith("2 explanations added (2 read, 2 stored in ")
+        assert ExplanationStore.beside(folder).text(11) == "capital cities"
+        assert panel.fetch_btn.isEnabled() and not panel.cancel_btn.isEnabled()
+        server.mode = "garbage_listing"
+        qtbot.mouseClick(panel.fetch_btn, Qt.LeftButton)
+        qtbot.waitUntil(lambda: not panel.run.running, timeout=20_000)
+        assert panel.msg.text().startswith("Not fetched: ") and "did not answer with a listing" in panel.msg.text()
+    finally:
+        server.close()
