@@ -47,6 +47,8 @@ QUOTED: dict[str, set[str]] = {
     # the smoke profile's one width (256) stands for the full run's 4 608 and 16 384
     "bench_trainer_vs_saelens.py": {"w256_ours_tok_s", "w256_ours_ev"},
     "bench_feature_search.py": {"median_ms", "p99_ms"},
+    "bench_sae_directory.py": {"cold_load_s_median", "cached_load_s_median", "fill_s_median", "filter_s_median",
+                               "filter_s_max"},
     "bench_attribution.py": {"graph_s_median", "graph_s_best", "graph_over_forward_median", "peak_rss_mb",
                              "rss_with_model_mb", "nodes", "edges"},
     "bench_stop.py": {"worker_idle_ms_p50", "worker_idle_ms_p99", "tokens_after_stop_max"},

@@ -32,6 +32,7 @@ class JobKind(TextEnum):
     EXPLAIN = "explain"  # explaining and scoring features with a chat endpoint
     ATTRIBUTION = "attribution"  # an attribution graph ("Why this token?")
     INTERVENTION = "intervention"  # a feature node of the graph ablated or steered, the model re-run
+    NEURONPEDIA_EXPLANATIONS = "neuronpedia-explanations"  # an SAE's explanations fetched or imported
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from . import (
     info,
     lesson_commands,
     neuronpedia,
+    release_commands,
     screenshot,
     selftest,
     toy_commands,
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_app)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for module in (info, generate, eval_steering, bench, train, feature_commands, toy_commands, lesson_commands,
-                   screenshot, asset_commands, neuronpedia, explain_commands, explanation_files,
+                   screenshot, asset_commands, release_commands, neuronpedia, explain_commands, explanation_files,
                    attribute_command, doctor, selftest):
         module.register(sub)
     return p

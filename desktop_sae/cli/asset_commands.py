@@ -85,11 +85,13 @@ def cmd_import(args) -> int:
 def cmd_download(args) -> int:
     from ..app.download_run import DownloadRequest
     from ..core.assets import downloads as hd
-    from ..core.assets.sae_directory import load_directory
+    from ..core.assets.sae_directory import load_directory, load_sae_directory
     from .common import progress_line
 
     if args.releases:
-        for name, rel in sorted(load_directory(args.directory).items()):
+        listed = load_sae_directory(args.directory)
+        print(f"SAE directory: {listed.describe()}")
+        for name, rel in sorted(listed.releases.items()):
             print(f"{name}  ({rel.repo_id}, model {rel.model or '?'})")
             for s in rel.saes:
                 print(f"    {name}/{s.id}")

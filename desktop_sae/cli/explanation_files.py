@@ -1,5 +1,6 @@
-"""``desktop-sae explanations import FILE`` / ``export FILE``: feature explanations in Neuronpedia's export fields
-(docs/EXPLANATIONS.md), checked against the SAE's Neuronpedia model and source ids; offline, from files only."""
+"""``desktop-sae explanations import FILE`` / ``export FILE`` / ``fetch``: feature explanations in Neuronpedia's export
+fields (docs/EXPLANATIONS.md), checked against the SAE's Neuronpedia model and source ids; ``fetch`` downloads them
+from Neuronpedia's exports for an SAE with a Neuronpedia id (its config's, or its SAE directory entry's)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 def register(sub) -> None:
     p = sub.add_parser("explanations", help="import or export feature explanations in Neuronpedia's fields")
-    verbs = p.add_subparsers(dest="verb", metavar="import|export|sample", required=True)
+    verbs = p.add_subparsers(dest="verb", metavar="import|export|fetch|sample", required=True)
     i = verbs.add_parser("import", help="merge a Neuronpedia explanations export into the SAE's explanations")
     i.add_argument("file", help="Neuronpedia explanations (.json, .jsonl, optionally .gz)")
     i.add_argument("--replace", action="store_true", help="replace explanations already stored")
@@ -23,6 +24,14 @@ def register(sub) -> None:
         q.add_argument("--out", default=None, help="folder of the explanation files (default: the SAE's folder)")
     i.set_defaults(func=cmd_import)
     e.set_defaults(func=cmd_export)
+    f = verbs.add_parser("fetch", help="download Neuronpedia's explanations of a downloaded SAE that has a "
+                                       "Neuronpedia id")
+    f.add_argument("--sae", required=True, help="the SAE's folder (e.g. one listed by desktop-sae saes)")
+    f.add_argument("--id", dest="neuronpedia_id", metavar="MODEL/SOURCE",
+                   help="its Neuronpedia id (default: from its config or its SAE directory entry)")
+    f.add_argument("--d-sae", type=int, default=None, help="its number of features (default: read from the SAE)")
+    f.add_argument("--replace", action="store_true", help="replace explanations already stored")
+    f.set_defaults(func=cmd_fetch)
     s = verbs.add_parser("sample", help="draw the seeded sample of features that blind scores are reported on")
     s.add_argument("file", help="output .json (a results file; commit it before writing any explanation)")
     s.add_argument("--n", type=int, default=400, help="features to draw (default 400)")
@@ -69,6 +78,28 @@ def cmd_export(args) -> int:
     folder, _, model, source = _ids(args)
     n = export_neuronpedia_explanations(ExplanationStore.beside(folder), args.file, model, source)
     print(f"{n} explanations written to {args.file} as {model}/{source}", file=sys.stderr)
+    return 0
+
+
+def cmd_fetch(args) -> int:
+    from ..core.assets.sae_neuronpedia import neuronpedia_target
+    from ..core.explanations.neuronpedia_fetch import fetch_explanations, store_fetched
+    from .common import progress_line
+
+    target = neuronpedia_target(args.sae)
+    np_id, d_sae = args.neuronpedia_id or target.neuronpedia_id, args.d_sae or target.d_sae
+    if not np_id:
+        raise ValueError(f"{args.sae} has no Neuronpedia id in its config or the SAE directory; give one with --id")
+    if not d_sae:
+        raise ValueError(f"the number of features of {args.sae} cannot be read; give it with --d-sae")
+    try:
+        fetched = fetch_explanations(np_id, d_sae, progress_line)
+    except KeyboardInterrupt:
+        print("\nfetch cancelled; nothing was written", file=sys.stderr)
+        return 130
+    added, store = store_fetched(fetched, target.folder, args.replace)
+    print(f"\n{added} explanations added to {store.path} ({len(fetched.explanations)} fetched from {fetched.url}, "
+          f"{len(store.explanations)} stored)", file=sys.stderr)
     return 0
 
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from ..app.download_run import DownloadRequest, DownloadRun
 from ..app.job_handles import Jobs
 from ..app.runs import RunChange, RunStatus
+from ..core.assets.sae_directory import Release
 from ..core.support.errors import DesktopSAEError
 from ..core.support.hf_cache import display_name
 from .lifetime import bind, own_run
@@ -37,8 +38,10 @@ class DownloadPanel(QGroupBox):
 
     finished = Signal(object)
 
-    def __init__(self, jobs: Jobs, directory_file: str | None = None, parent: QWidget | None = None):
+    def __init__(self, jobs: Jobs, directory_file: str | None = None, parent: QWidget | None = None,
+                 releases: dict[str, Release] | None = None):
         super().__init__("Download from the Hugging Face hub", parent)
+        self._releases = releases  # the directory already read by the manager (else read here)
         self.run = DownloadRun(jobs, directory_file)
         own_run(self, self.run)
         self.directory_file = directory_file
@@ -85,11 +88,18 @@ class DownloadPanel(QGroupBox):
         from ..core.assets.sae_directory import load_directory
 
         try:
-            return [f"{name}/{s.id}" for name, rel in sorted(load_directory(self.directory_file).items())
-                    for s in rel.saes]
+            releases = self._releases if self._releases is not None else load_directory(self.directory_file)
         except DesktopSAEError as e:
             self._directory_error = str(e)
             return []
+        return [f"{name}/{s.id}" for name, rel in sorted(releases.items()) for s in rel.saes]
+
+    def use_release(self, ref: str) -> None:
+        """Put ``release/sae_id`` in the row, ready to download."""
+        self.kind.setCurrentIndex(next(i for i, (k, _t, _h) in enumerate(KINDS) if k == "release"))
+        self.id_edit.setText(ref)
+        self._show(f"Press Download to fetch {ref}")
+        self.start_btn.setFocus()
 
     def _kind_changed(self) -> None:
         key = self.kind.currentData()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QTextBrowser,
     QTreeWidget,
     QTreeWidgetItem,
@@ -32,8 +33,11 @@ from ..app.loading import LoadRequest
 from ..app.model_slot import ModelSlot
 from ..core.assets.metadata import human_size
 from ..core.assets.registry import list_models, list_saes
+from ..core.assets.sae_directory import SAEDirectory, load_sae_directory
 from ..core.support.errors import DesktopSAEError
 from .asset_download import DownloadPanel
+from .asset_explanations import ExplanationsPanel
+from .sae_directory_view import DirectoryView
 
 MODEL_COLUMNS = ("Model", "Source", "Format", "Size", "Width", "Layers")
 SAE_COLUMNS = ("SAE", "Source", "Format", "Size", "d_in", "d_sae", "Hook", "Trained on")
@@ -82,7 +86,19 @@ class AssetManager(QDialog):
         split.addWidget(self.models)
         split.addWidget(self.saes)
         split.setSizes([170, 250])
-        self.download = DownloadPanel(jobs, directory_file)
+        directory, problem = _read_directory(directory_file)
+        self.directory = DirectoryView(directory, problem)
+        self.explanations = ExplanationsPanel(jobs, model, directory.releases if directory else None)
+        local = QWidget()
+        local_lay = QVBoxLayout(local)
+        local_lay.setContentsMargins(0, 0, 0, 0)
+        local_lay.addWidget(split, 1)
+        local_lay.addWidget(self.explanations)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(local, "On this machine")
+        self.tabs.addTab(self.directory, "SAE directory (download)")
+        self.download = DownloadPanel(jobs, directory_file, releases=directory.releases if directory else None)
+        self.directory.chosen.connect(self.download.use_release)
         self.download.finished.connect(self._downloaded)
         self.report_view = QTextBrowser()
         self.report_view.setMaximumHeight(130)
@@ -107,7 +123,7 @@ class AssetManager(QDialog):
         buttons.addWidget(self.open_btn)
         buttons.addWidget(close)
         lay = QVBoxLayout(self)
-        lay.addWidget(split, 1)
+        lay.addWidget(self.tabs, 1)
         lay.addWidget(self.download)
         lay.addWidget(QLabel("Compatibility of the selected pair"))
         lay.addWidget(self.report_view)
@@ -118,6 +134,7 @@ class AssetManager(QDialog):
         close.clicked.connect(self.reject)
         self.models.currentItemChanged.connect(lambda *_: self.update_report())
         self.saes.currentItemChanged.connect(lambda *_: self.update_report())
+        self.saes.currentItemChanged.connect(lambda *_: self.explanations.set_sae(self.current_sae()))
         self.report = None
         self.refresh()
 
@@ -142,6 +159,7 @@ class AssetManager(QDialog):
             self._select(tree, keep)
             tree.blockSignals(False)
         self.update_report()
+        self.explanations.set_sae(self.current_sae())
 
     @staticmethod
     def _path(asset) -> str | None:
@@ -262,6 +280,14 @@ class AssetManager(QDialog):
         model = next((r.path for r in results if r.kind == "model"), None)
         sae = next((r.path for r in results if r.kind == "sae"), None)
         self.refresh(select_model=model, select_sae=sae)
+
+
+def _read_directory(directory_file: str | None) -> tuple[SAEDirectory | None, str]:
+    """The SAE directory, or None and why it could not be read."""
+    try:
+        return load_sae_directory(directory_file), ""
+    except DesktopSAEError as e:
+        return None, f"The SAE directory could not be read: {e}"
 
 
 def _same_path_key(path: str | None) -> str | None:

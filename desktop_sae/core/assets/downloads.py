@@ -25,7 +25,7 @@ from ..support.atomic import atomic_write_text
 from ..support.errors import AssetError, Cancelled
 from ..support.hf_cache import cached_snapshot, endpoint, hub_cache_dir, offline, repo_folder
 from .hub_errors import hub_error
-from .metadata import human_size
+from .metadata import GEMMA_SCOPE_2_FILES, SAE_WEIGHT_FILES, human_size
 
 if TYPE_CHECKING:
     from .sae_directory import Release
@@ -67,6 +67,9 @@ def download_release_sae(ref: str, directory: dict[str, Release] | None = None, 
     from .sae_directory import resolve
 
     release, sae = resolve(ref, directory)
+    if sae.pickled:
+        raise AssetError(f"{release.name}/{sae.id} is stored as a pickled checkpoint ({sae.path}), which this app "
+                         f"never loads (unpickling can run code); choose an SAE stored as safetensors or npz")
     return download_sae(release.repo_id, sae.path, progress=progress, cancelled=cancelled)
 
 
@@ -101,12 +104,15 @@ def choose_sae_files(listing: dict[str, int], repo_id: str, path: str) -> list[s
         shown = ", ".join(tops[:12]) + (" …" if len(tops) > 12 else "")
         raise AssetError(f"{repo_id} has no files under {path!r}" + (f"; its folders: {shown}" if tops else ""))
     names = {PurePosixPath(f).name for f in files}
-    if not (("cfg.json" in names and names & {"sae_weights.safetensors", "sae.safetensors"}) or "params.npz" in names):
+    if not (("cfg.json" in names and names & set(SAE_WEIGHT_FILES)) or "params.npz" in names
+            or names >= set(GEMMA_SCOPE_2_FILES)):
         raise AssetError(
             f"{repo_id}/{path} holds no SAE this app reads (found: {', '.join(sorted(names)[:8])}). It reads SAELens "
-            f"folders (cfg.json + sae_weights.safetensors), sparsify folders (cfg.json + sae.safetensors) and Gemma "
-            f"Scope params.npz files; nothing pickled (.pt) is ever loaded.")
-    return sorted(files, key=lambda f: (PurePosixPath(f).name == "cfg.json", f))
+            f"folders (cfg.json + sae_weights.safetensors), sparsify folders (cfg.json + sae.safetensors), Gemma "
+            f"Scope params.npz files and Gemma Scope 2 folders (config.json + params.safetensors); nothing pickled "
+            f"(.pt) is ever loaded.")
+    # the file that makes the folder count as an SAE comes last
+    return sorted(files, key=lambda f: (PurePosixPath(f).name in ("cfg.json", "config.json"), f))
 
 
 # --- the download ------------------------------------------------------------------------------------------

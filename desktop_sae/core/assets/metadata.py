@@ -20,6 +20,7 @@ from ..support.hf_cache import display_name
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 SAE_WEIGHT_FILES = ("sae_weights.safetensors", "sae.safetensors")
+GEMMA_SCOPE_2_FILES = ("config.json", "params.safetensors")  # a Gemma Scope 2 folder (SAELens's gemma_3 loader)
 _ST_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64"}
 
 
@@ -239,4 +240,5 @@ def human_size(n: float | None) -> str:
 
 def is_sae_folder(folder: Path) -> bool:
     names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
-    return ("cfg.json" in names and any(w in names for w in SAE_WEIGHT_FILES)) or "params.npz" in names
+    return (("cfg.json" in names and any(w in names for w in SAE_WEIGHT_FILES)) or "params.npz" in names
+            or all(f in names for f in GEMMA_SCOPE_2_FILES))

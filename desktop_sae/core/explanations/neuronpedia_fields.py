@@ -14,7 +14,7 @@ from typing import Any
 from ..support.atomic import atomic_write_text
 from ..support.errors import DesktopSAEError
 from . import protocol
-from .store import Explanation, ExplanationStore
+from .store import Explanation, ExplanationStore, now
 
 MAX_BYTES = 500_000_000
 
@@ -23,33 +23,41 @@ class NeuronpediaExplanationsError(DesktopSAEError):
     """A Neuronpedia explanations file that cannot be read or holds nothing for this SAE."""
 
 
-def _entries(path: Path) -> list[Any]:
-    raw = path.read_bytes()
+def entries_from_bytes(raw: bytes, where: str) -> list[Any]:
+    """The entries of an explanations export: a JSON list, ``{"explanations": [...]}`` or JSON lines, gzipped or
+    not."""
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise NeuronpediaExplanationsError(f"{where} is not a readable gzip file: {e}") from None
     if len(raw) > MAX_BYTES:
-        raise NeuronpediaExplanationsError(f"{path} is larger than {MAX_BYTES} bytes")
-    text = raw.decode("utf-8")
+        raise NeuronpediaExplanationsError(f"{where} is larger than {MAX_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NeuronpediaExplanationsError(f"{where} is not UTF-8 text (nor gzipped text)") from None
     try:
         d = json.loads(text)
     except ValueError:
         try:
             return [json.loads(line) for line in text.splitlines() if line.strip()]
         except ValueError as e:
-            raise NeuronpediaExplanationsError(f"{path} is neither JSON nor JSON lines: {e}") from None
+            raise NeuronpediaExplanationsError(f"{where} is neither JSON nor JSON lines: {e}") from None
     if isinstance(d, dict):
         d = d.get("explanations", [d])
     if not isinstance(d, list):
-        raise NeuronpediaExplanationsError(f"{path}: expected a list of explanations")
+        raise NeuronpediaExplanationsError(f"{where}: expected a list of explanations")
     return d
 
 
-def read_neuronpedia_explanations(path: str | Path, d_sae: int, model_id: str | None = None,
-                                  source: str | None = None) -> dict[int, Explanation]:
+def explanations_from_entries(entries: list[Any], d_sae: int, model_id: str | None = None,
+                              source: str | None = None, default_date: str = "") -> dict[int, Explanation]:
     """Explanations by feature index; with ``model_id`` / ``source`` entries for other models or sources are
-    skipped (compared case-insensitively). The first entry for an index wins. Raises when none is usable."""
+    skipped (compared case-insensitively). The first entry for an index wins; an entry without ``createdAt`` gets
+    ``default_date``. Entries that are not explanations of a feature below ``d_sae`` are skipped."""
     out: dict[int, Explanation] = {}
-    for e in _entries(Path(path)):
+    for e in entries:
         if not isinstance(e, dict):
             continue
         if model_id and str(e.get("modelId", "")).lower() != model_id.lower():
@@ -61,25 +69,49 @@ def read_neuronpedia_explanations(path: str | Path, d_sae: int, model_id: str | 
             continue
         out.setdefault(int(idx), Explanation(
             text.strip(), protocol.Method.NEURONPEDIA, str(e.get("explanationModelName") or ""),
-            f"neuronpedia:{e.get('typeName') or 'unknown'}", str(e.get("createdAt") or "")))
+            f"neuronpedia:{e.get('typeName') or 'unknown'}", str(e.get("createdAt") or default_date)))
+    return out
+
+
+def read_neuronpedia_explanations(path: str | Path, d_sae: int, model_id: str | None = None,
+                                  source: str | None = None, default_date: str = "") -> dict[int, Explanation]:
+    """The explanations of a file (see ``explanations_from_entries``); raises when none is usable."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise NeuronpediaExplanationsError(f"cannot read {path}: {e}") from None
+    out = explanations_from_entries(entries_from_bytes(raw, str(path)), d_sae, model_id, source, default_date)
     if not out:
         where = f" for {model_id}/{source}" if model_id or source else ""
         raise NeuronpediaExplanationsError(f"{path} holds no usable explanation{where}")
     return out
 
 
-def import_neuronpedia_explanations(path: str | Path, store: ExplanationStore, d_sae: int,
-                                    model_id: str | None = None, source: str | None = None,
-                                    replace: bool = False) -> int:
-    """Merge a Neuronpedia export into ``store`` and save it; features already explained are kept unless
-    ``replace``. Returns how many explanations were added or replaced."""
+def merge_explanations(store: ExplanationStore, found: dict[int, Explanation], origin: dict[str, Any],
+                       replace: bool = False) -> int:
+    """Put ``found`` into ``store`` (features already explained are kept unless ``replace``), record where they came
+    from in ``store.sae["neuronpedia_imports"]`` (``origin``: the Neuronpedia id, the URL or file, plus the date and
+    the count added) and save it atomically. Returns how many explanations were added or replaced."""
     n = 0
-    for f, e in read_neuronpedia_explanations(path, d_sae, model_id, source).items():
+    for f, e in found.items():
         if replace or f not in store.explanations:
             store.put(f, e)
             n += 1
+    imports = store.sae.get("neuronpedia_imports")
+    record = {"source": "neuronpedia", **origin, "date": now(), "added": n, "found": len(found)}
+    store.sae["neuronpedia_imports"] = [*(imports if isinstance(imports, list) else []), record]
     store.save()
     return n
+
+
+def import_neuronpedia_explanations(path: str | Path, store: ExplanationStore, d_sae: int,
+                                    model_id: str | None = None, source: str | None = None,
+                                    replace: bool = False) -> int:
+    """Merge a Neuronpedia export file into ``store`` and save it; features already explained are kept unless
+    ``replace``. Returns how many explanations were added or replaced."""
+    found = read_neuronpedia_explanations(path, d_sae, model_id, source, default_date=now())
+    origin = {"neuronpedia_id": f"{model_id}/{source}" if model_id and source else None, "file": str(path)}
+    return merge_explanations(store, found, origin, replace)
 
 
 def neuronpedia_entries(store: ExplanationStore, model_id: str, source: str) -> list[dict[str, str]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from ..assets.sae_neuronpedia import config_neuronpedia_id
 from ..engine.sampling import SamplingConfig
 from ..presets.file_format import MAX_FEATURES, MAX_NAME, Preset, SAEIdentity, parse_preset
 from ..presets.identity import check_preset
@@ -245,18 +246,8 @@ def _extra(d: dict[str, object], where: str) -> tuple[Preset | None, object]:
 
 
 def sae_neuronpedia_id(sae_path: str | Path | None) -> str:
-    """The "model/source" Neuronpedia id in a SAELens folder's cfg.json ("" if it has none or cannot be read)."""
-    if not sae_path:
-        return ""
-    folder = Path(sae_path)
-    folder = folder if folder.is_dir() else folder.parent
-    try:
-        cfg = json.loads((folder / "cfg.json").read_text(encoding="utf-8"))
-        meta = cfg.get("metadata") if isinstance(cfg.get("metadata"), dict) else {}
-        v = meta.get("neuronpedia_id") or cfg.get("neuronpedia_id")
-    except (OSError, ValueError, AttributeError, RecursionError):
-        return ""
-    return v if isinstance(v, str) and "/" in v and len(v) < 300 else ""
+    """The "model/source" Neuronpedia id in an SAE folder's config ("" if it has none or cannot be read)."""
+    return config_neuronpedia_id(sae_path)
 
 
 def parse_neuronpedia(text: str | bytes, target: Target, max_activation: np.ndarray | None = None,
