@@ -223,6 +223,7 @@ def generate_tokens(
     *,
     tap: SAETap | None = None,
     hook_name: str | None = None,
+    steer_hook: str | None = None,
     stop_ids: Sequence[int] = (),
     special_ids: Sequence[int] = (),
     skip_special: bool = True,
@@ -267,7 +268,7 @@ def generate_tokens(
             events.append(e)
             emit(e)
 
-    hooked = {hook_name: tap} if tap is not None and hook_name else {}
+    hooked = tap.hook_fns(hook_name, steer_hook) if tap is not None and hook_name else {}
     tapped = tap if hooked else None  # the tap, when it is installed at a hook point
     reason = "max_tokens"
     with GOVERNOR.active(dev.type == "cpu") as threads, hooks(model, hooked):
