@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from desktop_sae.core.engine.session import Session
 from desktop_sae.core.presets.identity import sae_identity
-from desktop_sae.core.sae.sae_config import ARCHITECTURES, NORMALIZATIONS
 from desktop_sae.core.sae.formats import load_sae, save_sae
+from desktop_sae.core.sae.sae_config import ARCHITECTURES, NORMALIZATIONS
 from desktop_sae.core.support.errors import DesktopSAEError
 from tiny import random_sae, tiny_lm
 
