@@ -15,6 +15,7 @@ from desktop_sae.core.remote.ndif_link import wrap_local
 from desktop_sae.core.remote.nnsight_runs import Target, Transport
 from desktop_sae.core.remote.nnsight_session import NnsightSession
 from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
+from desktop_sae.core.support.errors import SAEMismatchError
 
 GREEDY = SamplingConfig(temperature=0.0, max_new_tokens=8)  # the app's frequency penalty (1.0) stays on
 PROMPT = "the quick brown fox"
@@ -115,3 +116,12 @@ def test_zero_new_tokens_gives_the_prompt_readout_only():
     local, remote = pair(transport=Transport.IN_PROCESS)
     zero = SamplingConfig(temperature=0.0, max_new_tokens=0)
     assert_same(local.generate(PROMPT, zero), remote.generate(PROMPT, zero))
+
+
+def test_a_transcoder_is_refused_with_the_reason():
+    lm = tiny.tiny_lm()
+    remote = NnsightSession(wrap_local(lm.model, lm.tokenizer, Target("tiny", Transport.SIMULATED)))
+    tc = tiny.random_sae(arch="transcoder", hook="blocks.1.hook_mlp_in")
+    with pytest.raises(SAEMismatchError, match="transcoder .* cannot run through nnsight"):
+        remote.attach_sae(tc)
+    assert remote.sae is None  # nothing attached half-way

@@ -160,7 +160,8 @@ def test_nan_weights(good):
 
 
 @pytest.mark.parametrize("patch,msg", [
-    ({"architecture": "transcoder"}, "not supported"),
+    ({"architecture": "crosscoder"}, "not supported"),
+    ({"architecture": "transcoder"}, "a transcoder needs a positive integer d_out"),
     ({"k": None}, "needs an integer k"),
     ({"d_in": "64"}, "'d_in' must be a positive integer"),
     ({"normalize_activations": "whiten"}, "not supported"),

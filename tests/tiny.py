@@ -8,6 +8,7 @@ import torch
 
 from desktop_sae.core.engine.models import LoadedModel
 from desktop_sae.core.sae.autoencoder import SAE, SAEConfig
+from desktop_sae.core.sae.sae_config import TRANSCODERS
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -117,16 +118,27 @@ def random_sae(
     model_name: str = "",
     **cfg_kw,
 ) -> SAE:
+    """A random SAE of any architecture; a transcoder reads at the hook's layer's MLP input and writes at its output
+    (``d_out`` = ``d_in`` unless given)."""
     g = torch.Generator().manual_seed(seed)
+    if arch in TRANSCODERS:
+        layer = hook.split(".")[1]
+        cfg_kw = {"d_out": d_in, "apply_b_dec_to_input": False, "hook_name_out": f"blocks.{layer}.hook_mlp_out",
+                  **cfg_kw}
+        hook = f"blocks.{layer}.hook_mlp_in" if hook.endswith("hook_resid_post") else hook
     cfg = SAEConfig(d_in, d_sae, arch, k=k if arch == "topk" else None, hook_name=hook, model_name=model_name, **cfg_kw)
     sae = SAE(cfg)
+    d_out = sae.output_width
     with torch.no_grad():
-        sae.W_dec.copy_(torch.nn.functional.normalize(torch.randn(d_sae, d_in, generator=g), dim=-1))
-        sae.W_enc.copy_(sae.W_dec.T + 0.1 * torch.randn(d_in, d_sae, generator=g))
+        sae.W_dec.copy_(torch.nn.functional.normalize(torch.randn(d_sae, d_out, generator=g), dim=-1))
+        tied = sae.W_dec.T if d_out == d_in else torch.zeros(d_in, d_sae)
+        sae.W_enc.copy_(tied + 0.1 * torch.randn(d_in, d_sae, generator=g))
         sae.b_enc.copy_(0.05 * torch.randn(d_sae, generator=g))
-        sae.b_dec.copy_(0.05 * torch.randn(d_in, generator=g))
-        if arch == "jumprelu":
+        sae.b_dec.copy_(0.05 * torch.randn(d_out, generator=g))
+        if "jumprelu" in arch:
             sae.threshold.copy_(0.1 * torch.rand(d_sae, generator=g))
+        if "skip" in arch:
+            sae.W_skip.copy_(0.05 * torch.randn(d_out, d_in, generator=g))
         if arch == "gated":
             sae.b_gate.copy_(0.05 * torch.randn(d_sae, generator=g))
             sae.b_mag.copy_(0.05 * torch.randn(d_sae, generator=g))

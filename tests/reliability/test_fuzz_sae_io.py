@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from desktop_sae.core.engine.session import Session
 from desktop_sae.core.presets.identity import sae_identity
-from desktop_sae.core.sae.autoencoder import ARCHITECTURES, NORMALIZATIONS
 from desktop_sae.core.sae.formats import load_sae, save_sae
+from desktop_sae.core.sae.sae_config import ARCHITECTURES, NORMALIZATIONS
 from desktop_sae.core.support.errors import DesktopSAEError
 from tiny import random_sae, tiny_lm
 
@@ -104,7 +104,7 @@ def _sound(sae, session: Session | None) -> None:
         assert sae.stats.max_activation.shape == (c.d_sae,)
     with torch.no_grad():
         recon, acts = sae(torch.randn(3, c.d_in))
-    assert recon.shape == (3, c.d_in) and acts.shape == (3, c.d_sae)
+    assert recon.shape == (3, sae.output_width) and acts.shape == (3, c.d_sae)
     ident = sae_identity(sae)
     assert isinstance(ident.name, str) and isinstance(ident.hook, str)
     if session is not None:  # what the app does next with it: errors, if any, are the project's own

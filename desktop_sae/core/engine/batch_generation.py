@@ -18,7 +18,7 @@ import torch
 
 from ..steering.specs import NO_STEERING, SteeringConfig
 from .generation import _out_cache, cache_kwarg
-from .hooks import hooks
+from .hooks import HookFn, hooks
 from .sae_tap import SAETap
 from .sampler import Sampler
 from .sampling import SamplingConfig
@@ -69,11 +69,12 @@ def generate_batch(session: Session, prompt_ids: Sequence[Sequence[int]], sampli
     ids, mask = _left_pad(prompt_ids, pad)
     pos = (mask.cumsum(-1) - 1).clamp_min(0)
     tap = None
-    taps: dict[str, SAETap] = {}
+    taps: dict[str, HookFn] = {}
     if steering.active and session.sae is not None:
         assert session.hook_name is not None  # attach_sae sets it with the SAE
-        tap = taps[session.hook_name] = SAETap(session.sae, session.plan(steering))
+        tap = SAETap(session.sae, session.plan(steering))
         tap.record = False
+        taps = tap.hook_fns(session.hook_name, session.steer_hook_name)
     b = len(prompt_ids)
     samplers = [Sampler(s, len(tok), p) for s, p in zip(samplings, prompt_ids)]
     answers: list[list[int]] = [[] for _ in range(b)]

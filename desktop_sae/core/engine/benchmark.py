@@ -47,6 +47,7 @@ def _engine_run(session: Session, ids: Sequence[int], n: int, steering: Steering
     tap = SAETap(session.sae, session.plan(steering), (), 10) if session.sae is not None else None
     t = time.perf_counter()
     res = generate_tokens(session.lm.model, session.lm.tokenizer, ids, sc, tap=tap, hook_name=session.hook_name,
+                          steer_hook=session.steer_hook_name,
                           special_ids=session.special_ids, skip_special=True)
     dt = time.perf_counter() - t
     assert len(res.answer_ids) == n

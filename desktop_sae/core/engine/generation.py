@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .hooks import StopForward, hooks
+from .hooks import HookFn, StopForward, hooks
 from .run_names import Run
 from .sampler import Sampler, alternative_numbers
 from .sampling import SamplingConfig
@@ -177,6 +177,7 @@ def generate_tokens(
     *,
     tap: SAETap | None = None,
     hook_name: str | None = None,
+    steer_hook: str | None = None,
     stop_ids: Sequence[int] = (),
     special_ids: Sequence[int] = (),
     skip_special: bool = True,
@@ -221,7 +222,9 @@ def generate_tokens(
             events.append(e)
             emit(e)
 
-    hooked = {hook_name: tap} if tap is not None and hook_name else {}
+    hooked: dict[str, HookFn] = {}  # the tap at its hook, or (an SAE that writes elsewhere) its read and write hooks
+    if tap is not None and hook_name:
+        hooked = {hook_name: tap} if steer_hook in (None, hook_name) else tap.hook_fns(hook_name, steer_hook)
     tapped = tap if hooked else None  # the tap, when it is installed at a hook point
     reason = "max_tokens"
     with GOVERNOR.active(dev.type == "cpu") as threads, hooks(model, hooked):

@@ -2,6 +2,7 @@
 
 ``blocks.{L}.hook_resid_pre``  input of decoder layer L   ``blocks.{L}.hook_resid_post`` output of layer L
 ``blocks.{L}.hook_mlp_out``    output of layer L's MLP    ``blocks.{L}.hook_attn_out``   output of its attention
+``blocks.{L}.hook_mlp_in``     input of layer L's MLP (after its pre-norm: where a transcoder reads)
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from ..support.errors import HookPointError, UnsupportedArchitectureError
 HookFn = Callable[[torch.Tensor], "torch.Tensor | None"]
 # a forward-pre hook with kwargs: (module, args, kwargs) -> replacement (args, kwargs) or None
 PreHook = Callable[[nn.Module, tuple[Any, ...], dict[str, Any]], "tuple[tuple[Any, ...], dict[str, Any]] | None"]
-SITES = ("hook_resid_pre", "hook_resid_post", "hook_mlp_out", "hook_attn_out")
-_HOOK_RE = re.compile(r"blocks\.(\d+)\.(hook_resid_pre|hook_resid_post|hook_mlp_out|hook_attn_out)")
+SITES = ("hook_resid_pre", "hook_resid_post", "hook_mlp_out", "hook_attn_out", "hook_mlp_in")
+_HOOK_RE = re.compile(r"blocks\.(\d+)\.(" + "|".join(SITES) + ")")
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,10 @@ def resolve_hook(model: nn.Module, hook: HookPoint | str) -> tuple[nn.Module, st
         return block, "pre"
     if hp.site == "hook_resid_post":
         return block, "post"
-    sub = getattr(block, lay.mlp_attr if hp.site == "hook_mlp_out" else lay.attn_attr, None)
+    sub = getattr(block, lay.mlp_attr if hp.site in ("hook_mlp_out", "hook_mlp_in") else lay.attn_attr, None)
     if sub is None:
         raise HookPointError(f"hook {hp.name}: this {lay.family} model's layer has no such sub-module")
-    return sub, "post"
+    return sub, "pre" if hp.site == "hook_mlp_in" else "post"
 
 
 def _swap_first(value: object, fn: HookFn) -> object:

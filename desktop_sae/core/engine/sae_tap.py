@@ -1,5 +1,7 @@
 """The hook that sits at the SAE's hook point during generation: it encodes, steers and records, all inside
-the model's own forward pass (no second pass)."""
+the model's own forward pass (no second pass). A transcoder reads at one hook and writes at another: then the tap
+is two hooks (``hook_fns``), one that encodes and records at the input and one that steers at the output, later in
+the same layer, from the features the first one read."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import torch
 
 from ..sae.autoencoder import SAE, Memo
 from ..steering.plan import SteeringPlan, plan_delta
-from .hooks import StopForward
+from .hooks import HookFn, StopForward
 
 
 @dataclass
@@ -34,6 +36,33 @@ class SAETap:
         self.last: TapRecord | None = None
         self.record = True
         self.stop_after = False  # raise StopForward after this call (the last token needs no logits)
+        self._read: torch.Tensor | None = None  # pre-activations read at the input, for the output hook (split)
+
+    def hook_fns(self, read_hook: str, write_hook: str | None = None) -> dict[str, HookFn]:
+        """The hooks to install: this tap at ``read_hook``, or, when the SAE writes elsewhere (a transcoder's
+        ``write_hook``), ``read`` at the one and ``write`` at the other."""
+        if write_hook is None or write_hook == read_hook or self.sae is None:
+            return {read_hook: self}
+        return {read_hook: self.read, write_hook: self.write}
+
+    def read(self, x: torch.Tensor) -> None:
+        """Encode and record at the input hook of an SAE that writes elsewhere; steering happens in ``write``."""
+        assert self.sae is not None  # hook_fns installs read/write only with an SAE
+        self._read = self.sae.input_pre_activations(x)
+        if self.record:  # steering at the output cannot change what was read here on these positions
+            self.last = self._readout(self.sae, self._read, x)
+        if self.stop_after:
+            raise StopForward
+
+    def write(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Steer at the output hook with the features ``read`` found on the same positions."""
+        sae, pre, self._read = self.sae, self._read, None
+        if sae is None or pre is None or self.plan.empty:
+            return None
+        mask = None if self.mask is None else self.mask[..., None].to(x.dtype)
+        memo: Memo = {}
+        delta, _shift = plan_delta(x, lambda idx: sae.selected_activations(pre, idx, memo), self.plan, sae, mask)
+        return None if delta is None else x + delta
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor | None:
         out = self._process(x)

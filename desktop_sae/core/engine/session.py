@@ -37,7 +37,8 @@ class Session:
                  top_k_features: int = 10) -> None:
         self.lm = lm
         self.sae: SAE | None = None
-        self.hook_name: str | None = None
+        self.hook_name: str | None = None  # where the SAE reads
+        self.steer_hook_name: str | None = None  # where it writes and steering goes (another hook for a transcoder)
         self.warnings: list[str] = []
         self.top_k_features = top_k_features
         self._typical_norm: float | None = None
@@ -63,19 +64,24 @@ class Session:
     def attach_sae(self, sae: SAE, hook: str | None = None) -> list[str]:
         """Check that ``sae`` fits this model, move it to the model's device/dtype and use it.
         Returns warnings (e.g. trained on another model); raises SAEMismatchError on a hard mismatch."""
-        hook = hook or sae.cfg.hook_name
+        hook = hook or sae.input_hook
         if not hook:
             raise SAEMismatchError("the SAE does not say which hook point it was trained at; give one (--hook)")
+        writes_elsewhere = sae.output_hook != sae.input_hook
+        if writes_elsewhere and hook != sae.input_hook:
+            raise SAEMismatchError(f"this transcoder reads at {sae.input_hook} and writes at "
+                                   f"{sae.output_hook or '(no hook named)'}; it cannot be moved to {hook}")
+        out_hook = sae.output_hook if writes_elsewhere else hook
         try:
-            hp = parse_hook_name(hook)
+            hp, hp_out = parse_hook_name(hook), parse_hook_name(out_hook)
             resolve_hook(self.lm.model, hp)
+            resolve_hook(self.lm.model, hp_out)
         except HookPointError as e:
             raise SAEMismatchError(f"the SAE does not fit {self.lm.name}: {e}") from None
-        if sae.cfg.d_in != self.lm.d_model:
-            raise SAEMismatchError(
-                f"the SAE's input width d_in={sae.cfg.d_in} does not match {self.lm.name}'s residual width "
-                f"{self.lm.d_model} at {hook}"
-            )
+        for what, width, at in (("input width d_in", sae.cfg.d_in, hook), ("output width", sae.output_width, out_hook)):
+            if width != self.lm.d_model:
+                raise SAEMismatchError(f"the SAE's {what}={width} does not match {self.lm.name}'s residual width "
+                                       f"{self.lm.d_model} at {at}")
         warnings = []
         if sae.cfg.model_name and _norm_name(sae.cfg.model_name) != _norm_name(self.lm.name):
             warnings.append(f"this SAE was trained on {sae.cfg.model_name!r}, the loaded model is {self.lm.name!r}")
@@ -83,18 +89,18 @@ class Session:
         if sha and self.lm.sha256 and sha != self.lm.sha256:
             warnings.append("this SAE was trained on a different file of this model (SHA-256 differs)")
         self.sae = sae.to(device=self.lm.device, dtype=self.lm.dtype).eval().requires_grad_(False)
-        self.hook_name = hp.name
+        self.hook_name, self.steer_hook_name = hp.name, hp_out.name
         self.warnings = warnings
-        tn = sae.cfg.metadata.get("typical_norm")
+        tn = None if writes_elsewhere else sae.cfg.metadata.get("typical_norm")  # (a norm at the input hook)
         self._typical_norm = float(tn) if tn else None
         return warnings
 
     @property
     def typical_norm(self) -> float | None:
-        """Mean residual L2 norm at the hook over ordinary (non-special) tokens of a reference text."""
-        if self._typical_norm is None and self.hook_name:
+        """Mean L2 norm at the hook steering writes to, over ordinary (non-special) tokens of a reference text."""
+        if self._typical_norm is None and self.steer_hook_name:
             ids = text_ids(self.lm.tokenizer, REFERENCE_TEXT)
-            x = self.activations(ids)
+            x = self.activations(ids, self.steer_hook_name)
             keep = [i for i, t in enumerate(ids) if t not in self.special_ids]
             self._typical_norm = float(x[keep].float().norm(dim=-1).mean())
         return self._typical_norm
@@ -140,6 +146,7 @@ class Session:
             sampling,
             tap=tap,
             hook_name=self.hook_name,
+            steer_hook=self.steer_hook_name,
             stop_ids=self.stop_ids,
             special_ids=self.special_ids,
             skip_special=steering.skip_special,
@@ -159,11 +166,12 @@ class Session:
 
     # --- analysis ----------------------------------------------------------------------------------
     @torch.inference_mode()
-    def activations(self, ids: Sequence[int]) -> torch.Tensor:
-        """Residual activations at the hook for ``ids`` ([T, d]); layers after the hook are skipped."""
+    def activations(self, ids: Sequence[int], hook: str | None = None) -> torch.Tensor:
+        """Activations at the SAE's input hook (or ``hook``) for ``ids`` ([T, d]); layers after it are skipped."""
         ids_t = torch.tensor([list(ids)], device=self.lm.device)
-        assert self.hook_name is not None  # set with the SAE; callers check for one first
-        x = capture(self.lm.model, self.hook_name, stop=True, input_ids=ids_t)
+        hook = hook or self.hook_name
+        assert hook is not None  # set with the SAE; callers check for one first
+        x = capture(self.lm.model, hook, stop=True, input_ids=ids_t)
         return x[0]
 
     @torch.inference_mode()

@@ -31,6 +31,7 @@ from ..engine.session import Session
 from ..sae.autoencoder import SAE
 from ..steering.plan import SteeringPlan
 from ..steering.specs import NO_STEERING, SteeringConfig
+from ..support.errors import SAEMismatchError
 from .nnsight_runs import ModelRun, RunRecord
 from .wire import step_orders
 
@@ -49,9 +50,19 @@ class NnsightSession(Session):
         super().__init__(lm, sae, hook, top_k_features)
 
     # --- the residual at the hook, for the readout of a text ---------------------------------------------------------
-    def activations(self, ids: Sequence[int]) -> torch.Tensor:
-        assert self.hook_name is not None  # set with the SAE; callers check for one first
-        return self.run_on.residuals(ids, self.hook_name).to(torch.float32)
+    def activations(self, ids: Sequence[int], hook: str | None = None) -> torch.Tensor:
+        hook = hook or self.hook_name
+        assert hook is not None  # set with the SAE; callers check for one first
+        return self.run_on.residuals(ids, hook).to(torch.float32)
+
+    def attach_sae(self, sae: SAE, hook: str | None = None) -> list[str]:
+        """As the local session, but one hook only: the model side reads and steers the same residual."""
+        if sae.input_hook != sae.output_hook:
+            raise SAEMismatchError(
+                f"a transcoder (reads {sae.input_hook}, writes {sae.output_hook}) cannot run through nnsight yet: "
+                "the remote model side steers at the hook it reads; open it on a local model"
+            )
+        return super().attach_sae(sae, hook)
 
     # --- generation --------------------------------------------------------------------------------------------------
     def generate(

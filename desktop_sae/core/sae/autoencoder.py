@@ -1,6 +1,6 @@
 """Sparse autoencoders: one class for each architecture (standard ReLU, TopK, JumpReLU, gated; docs/MATHS.md, "SAE
-encode and decode"). Every rule that depends on the architecture is a method here, never a test of
-``cfg.architecture`` elsewhere. ``SAE(cfg)`` makes the class that ``cfg.architecture`` names.
+encode and decode"; transcoders in transcoder.py). Every rule that depends on the architecture is a method here,
+never a test of ``cfg.architecture`` elsewhere. ``SAE(cfg)`` makes the class that ``cfg.architecture`` names.
 
 Shapes follow SAELens: ``W_enc [d_in, d_sae]``, ``W_dec [d_sae, d_in]``, ``b_enc [d_sae]``, ``b_dec [d_in]``,
 ``threshold [d_sae]`` (JumpReLU), ``b_gate``/``b_mag``/``r_mag [d_sae]`` (gated).
@@ -9,72 +9,15 @@ Shapes follow SAELens: ``W_enc [d_in, d_sae]``, ``W_dec [d_sae, d_in]``, ``b_enc
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..support.file_values import quote
 from ..support.row_blocks import matmul_rows
+from .sae_config import FeatureStats, SAEConfig, SAEDescription
 
-ARCHITECTURES = ("standard", "topk", "jumprelu", "gated")
-NORMALIZATIONS = ("none", "expected_average_only_in", "constant_norm_rescale", "layer_norm")
 Memo = dict[str, torch.Tensor]  # what several ``selected_activations`` calls on the same ``pre`` share
-
-
-@dataclass(frozen=True)
-class SAEConfig:
-    d_in: int
-    d_sae: int
-    architecture: str = "standard"
-    k: int | None = None
-    apply_b_dec_to_input: bool = True
-    normalize_activations: str = "none"
-    rescale_acts_by_decoder_norm: bool = False
-    scaling_factor: float = 1.0  # expected_average_only_in: inputs are multiplied by this
-    hook_name: str = ""
-    model_name: str = ""
-    dtype: str = "float32"
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"unknown SAE architecture {self.architecture!r}; supported: {', '.join(ARCHITECTURES)}")
-        if self.normalize_activations not in NORMALIZATIONS:
-            raise ValueError(
-                f"unknown normalize_activations {self.normalize_activations!r}; supported: {', '.join(NORMALIZATIONS)}"
-            )
-        if self.architecture == "topk":
-            k = self.k
-            if isinstance(k, bool) or not isinstance(k, int) or not 0 < k <= self.d_sae:
-                raise ValueError(f"a TopK SAE needs an integer k with 0 < k <= d_sae={self.d_sae}, got {quote(k)}")
-
-
-@dataclass(frozen=True)
-class FeatureStats:
-    """Per-feature statistics used for strength units and sorting (all arrays are [d_sae] float32)."""
-
-    max_activation: np.ndarray
-    mean_activation: np.ndarray | None = None  # mean of non-zero activations
-    density: np.ndarray | None = None  # fraction of tokens on which the feature fires
-
-
-@dataclass(frozen=True)
-class SAEDescription:
-    """What the app and the CLI show of a loaded SAE."""
-
-    architecture: str
-    d_in: int
-    d_sae: int
-    k: int | None
-    hook: str
-    model_name: str
-    format: str
-    path: str | None
-    normalize_activations: str
-    has_feature_stats: bool
 
 
 class SAE(nn.Module):
@@ -83,22 +26,22 @@ class SAE(nn.Module):
 
     architecture = "standard"
     extra_tensors: tuple[str, ...] = ()  # parameters beyond W_enc, W_dec, b_enc, b_dec
+    W_enc: nn.Parameter  # these four are made by __init__, in the shapes of ``expected_shapes``
+    W_dec: nn.Parameter
+    b_enc: nn.Parameter
+    b_dec: nn.Parameter
 
     def __new__(cls, cfg: SAEConfig | None = None, *args: Any, **kwargs: Any) -> SAE:
         if cls is SAE and cfg is not None:
-            cls = ARCHITECTURE_CLASSES[cfg.architecture]
+            cls = sae_class(cfg.architecture)
         return super().__new__(cls)
 
     def __init__(self, cfg: SAEConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        d_in, d_sae = cfg.d_in, cfg.d_sae
-        self.W_enc = nn.Parameter(torch.zeros(d_in, d_sae))
-        self.W_dec = nn.Parameter(torch.zeros(d_sae, d_in))
-        self.b_enc = nn.Parameter(torch.zeros(d_sae))
-        self.b_dec = nn.Parameter(torch.zeros(d_in))
-        for name in self.extra_tensors:
-            setattr(self, name, nn.Parameter(torch.zeros(d_sae)))
+        shapes = self.expected_shapes()
+        for name in ("W_enc", "W_dec", "b_enc", "b_dec", *self.extra_tensors):
+            setattr(self, name, nn.Parameter(torch.zeros(shapes.get(name, (cfg.d_sae,)))))
         self.stats: FeatureStats | None = None
         self.source_format: str = "memory"
         self.source_path: str | None = None
@@ -131,6 +74,22 @@ class SAE(nn.Module):
         d_in, d_sae = self.cfg.d_in, self.cfg.d_sae
         shapes = {"W_enc": (d_in, d_sae), "W_dec": (d_sae, d_in), "b_enc": (d_sae,), "b_dec": (d_in,)}
         return {n: shapes.get(n, (d_sae,)) for n in self.tensor_names()}
+
+    # --- where it reads and writes (a transcoder reads at one hook and writes at another) ---------
+    @property
+    def input_hook(self) -> str:
+        """The hook point whose activations ``encode`` reads."""
+        return self.cfg.hook_name
+
+    @property
+    def output_hook(self) -> str:
+        """The hook point that ``decode`` reconstructs and steering writes to."""
+        return self.cfg.hook_name
+
+    @property
+    def output_width(self) -> int:
+        """Width of ``decode``'s output and of the decoder directions."""
+        return self.cfg.d_in
 
     @property
     def device(self) -> torch.device:
@@ -273,7 +232,8 @@ class SAE(nn.Module):
     def describe(self) -> SAEDescription:
         c = self.cfg
         return SAEDescription(c.architecture, c.d_in, c.d_sae, c.k, c.hook_name, c.model_name, self.source_format,
-                              self.source_path, c.normalize_activations, self.stats is not None)
+                              self.source_path, c.normalize_activations, self.stats is not None,
+                              "" if self.output_hook == self.input_hook else self.output_hook)
 
 
 class TopKSAE(SAE):
@@ -353,7 +313,7 @@ class JumpReLUSAE(SAE):
     """JumpReLU: a feature fires where its pre-activation exceeds its own learned ``threshold``."""
 
     architecture = "jumprelu"
-    extra_tensors = ("threshold",)
+    extra_tensors: tuple[str, ...] = ("threshold",)
     threshold: nn.Parameter  # made by SAE.__init__ from extra_tensors
 
     def activation(self, pre: torch.Tensor) -> torch.Tensor:
@@ -387,3 +347,10 @@ class GatedSAE(SAE):
 
 
 ARCHITECTURE_CLASSES: dict[str, type[SAE]] = {c.architecture: c for c in (SAE, TopKSAE, JumpReLUSAE, GatedSAE)}
+
+
+def sae_class(architecture: str) -> type[SAE]:
+    """The class of an architecture in ARCHITECTURES (SAEConfig has checked the name)."""
+    if architecture not in ARCHITECTURE_CLASSES:
+        from . import transcoder  # noqa: F401 - the transcoder classes add themselves to ARCHITECTURE_CLASSES
+    return ARCHITECTURE_CLASSES[architecture]

@@ -21,7 +21,9 @@ from ..support.errors import SAEFormatError
 from ..support.file_values import cut as _cut
 from ..support.file_values import is_finite
 from ..support.file_values import quote as _show
-from .autoencoder import ARCHITECTURES, NORMALIZATIONS, SAE, FeatureStats, SAEConfig
+from .autoencoder import SAE
+from .families import detect_family, load_family
+from .sae_config import ARCHITECTURES, NORMALIZATIONS, FeatureStats, SAEConfig, app_hook_name
 
 SAELENS_WEIGHTS = "sae_weights.safetensors"
 SPARSIFY_WEIGHTS = "sae.safetensors"
@@ -45,7 +47,7 @@ def load_sae(path: str | Path, device: str | torch.device = "cpu", dtype: torch.
     elif fmt == "sparsify":
         sae = _load_sparsify(folder)
     else:
-        sae = _load_gemmascope(path if path.is_file() else folder / "params.npz")
+        sae = load_family(fmt, path if path.is_file() or fmt != "gemmascope" else folder / "params.npz")
     sae.source_format = fmt
     sae.source_path = str(path)
     sae.stats = _load_stats(folder, sae.cfg.d_sae)
@@ -53,6 +55,9 @@ def load_sae(path: str | Path, device: str | torch.device = "cpu", dtype: torch.
 
 
 def detect_format(path: Path) -> tuple[str, Path]:
+    family = detect_family(path)  # Gemma Scope 2, Qwen Scope, mwhanna's transcoders (families.py)
+    if family is not None:
+        return family
     if path.is_file():
         if path.suffix == ".npz":
             return "gemmascope", path.parent
@@ -62,7 +67,8 @@ def detect_format(path: Path) -> tuple[str, Path]:
             return "sparsify", path.parent
         raise SAEFormatError(
             f"{path.name} is not an SAE file this app reads. Give a SAELens folder (cfg.json + {SAELENS_WEIGHTS}), "
-            f"an EleutherAI sparsify folder (cfg.json + {SPARSIFY_WEIGHTS}) or a Gemma Scope params.npz."
+            f"an EleutherAI sparsify folder (cfg.json + {SPARSIFY_WEIGHTS}), a Gemma Scope params.npz or "
+            f"params.safetensors, a Qwen Scope layer<L>.sae.pt or a transcoder layer_<L>.safetensors."
         )
     if (path / SAELENS_WEIGHTS).exists():
         return "saelens", path
@@ -147,7 +153,9 @@ def _fill(cfg: SAEConfig, tensors: dict[str, torch.Tensor], where: Path) -> SAE:
     try:
         with torch.device("meta"):  # shapes only: no memory
             expected = SAE(cfg).expected_shapes()
-    except (RuntimeError, TypeError, OverflowError, ValueError) as e:  # sizes no tensor can have
+    except ValueError as e:  # a rule of the architecture's class (a transcoder's d_out ...)
+        raise SAEFormatError(f"{where}: {e}") from None
+    except (RuntimeError, TypeError, OverflowError) as e:  # sizes no tensor can have
         raise SAEFormatError(f"{where}: d_in={_show(cfg.d_in)}, d_sae={_show(cfg.d_sae)} is no possible SAE "
                              f"({_cut(str(e))})") from None
     missing = [n for n in expected if n not in tensors]
@@ -202,6 +210,7 @@ def parse_saelens_cfg(cfg: dict[str, Any], where: Path) -> SAEConfig:
         known = ", ".join(NORMALIZATIONS)
         raise SAEFormatError(f"{where}: normalize_activations {_show(norm)} is not supported ({known})")
     hook = _text(meta.get("hook_name") or cfg.get("hook_name") or cfg.get("hook_point") or "", "hook_name", where)
+    hook_out = _text(meta.get("hook_name_out") or cfg.get("hook_name_out") or "", "hook_name_out", where)
     model = _text(meta.get("model_name") or cfg.get("model_name") or "", "model_name", where)
     for key in ("context_size", "prepend_bos", "neuronpedia_id", "hook_head_index", "model_sha256", "typical_norm"):
         if key not in meta and key in cfg:
@@ -217,10 +226,12 @@ def parse_saelens_cfg(cfg: dict[str, Any], where: Path) -> SAEConfig:
         normalize_activations=norm,
         rescale_acts_by_decoder_norm=bool(cfg.get("rescale_acts_by_decoder_norm", False)),
         scaling_factor=_positive_number(cfg.get("scaling_factor") or 1.0, "scaling_factor", where),
-        hook_name=hook,
+        hook_name=app_hook_name(hook),
         model_name=model,
         dtype=_text(cfg.get("dtype", "float32"), "dtype", where),
         metadata=meta,
+        d_out=_int(cfg, "d_out", where) if cfg.get("d_out") is not None else None,
+        hook_name_out=app_hook_name(hook_out),
     )
 
 
@@ -237,11 +248,13 @@ def save_sae(sae: SAE, folder: str | Path, extra_metadata: dict[str, Any] | None
     folder = Path(folder)
     c = sae.cfg
     tensors, normalize, scaling = sae.saelens_tensors()
-    files: dict[str, bytes | None] = {SAELENS_WEIGHTS: _safetensors_bytes(tensors)}
+    files: dict[str, bytes | None] = {SAELENS_WEIGHTS: safetensors_save(tensors)}
     files[STATS_FILE] = None if sae.stats is None else _stats_bytes(sae.stats)
     if sae.stats is None:
         files[SPARSITY_FILE] = None
     meta = {**c.metadata, "model_name": c.model_name, "hook_name": c.hook_name, **(extra_metadata or {})}
+    if c.hook_name_out:
+        meta["hook_name_out"] = c.hook_name_out
     cfg = {
         "d_in": c.d_in,
         "d_sae": c.d_sae,
@@ -261,10 +274,6 @@ def save_sae(sae: SAE, folder: str | Path, extra_metadata: dict[str, Any] | None
     return folder
 
 
-def _safetensors_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
-    return safetensors_save(tensors)
-
-
 # --- feature statistics -----------------------------------------------------------------------------
 def save_stats(stats: FeatureStats, path: Path) -> None:
     atomic_write_bytes(path, _stats_bytes(stats))
@@ -276,7 +285,7 @@ def _stats_bytes(stats: FeatureStats) -> bytes:
         t["mean_activation"] = torch.from_numpy(np.asarray(stats.mean_activation, np.float32))
     if stats.density is not None:
         t["density"] = torch.from_numpy(np.asarray(stats.density, np.float32))
-    return _safetensors_bytes(t)
+    return safetensors_save(t)
 
 
 def _load_stats(folder: Path, d_sae: int) -> FeatureStats | None:
@@ -354,42 +363,6 @@ def _gemmascope_hook(path: Path) -> str:
         return ""
     site = "hook_mlp_out" if "-mlp" in text else "hook_attn_out" if "-att" in text else "hook_resid_post"
     return f"blocks.{m.group(1)}.{site}"
-
-
-def _load_gemmascope(path: Path) -> SAE:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except ValueError as e:
-        if "pickle" not in str(e):
-            raise SAEFormatError(f"{path} is damaged or not an .npz file: {_cut(str(e))}") from None
-        why = _cut(str(e))
-        raise SAEFormatError(f"{path} holds pickled objects, which are never loaded for safety ({why})") from None
-    except Exception as e:  # noqa: BLE001 - numpy's zip reader raises many types for a damaged file
-        raise SAEFormatError(f"{path} is damaged or not an .npz file: {_cut(str(e))}") from None
-    not_arrays = [k for k, v in arrays.items() if not isinstance(v, np.ndarray)]  # members without an .npy header
-    if not_arrays:
-        raise SAEFormatError(f"{path}: {_cut(', '.join(not_arrays))} holds no NumPy array (damaged file?)")
-    if "W_enc" not in arrays or arrays["W_enc"].ndim != 2:
-        raise SAEFormatError(f"{path}: missing a 2-D W_enc (found: {_cut(', '.join(sorted(arrays))) or 'none'})")
-    d_in, d_sae = (int(s) for s in arrays["W_enc"].shape)
-    meta_cfg = _read_json(path.parent / "cfg.json") if (path.parent / "cfg.json").exists() else {}
-    where = path.parent / "cfg.json"
-    cfg = _config(
-        path,
-        d_in=d_in,
-        d_sae=d_sae,
-        architecture="jumprelu",
-        apply_b_dec_to_input=False,
-        hook_name=_text(meta_cfg.get("hook_name") or _gemmascope_hook(path), "hook_name", where),
-        model_name=_text(meta_cfg.get("model_name", ""), "model_name", where),
-    )
-    tensors = {}
-    for k, v in arrays.items():
-        if v.dtype.kind != "f":
-            raise SAEFormatError(f"{path}: array {k} has dtype {v.dtype}, expected floating point")
-        tensors[k] = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))  # any byte order or precision
-    return _fill(cfg, tensors, path)
 
 
 __all__ = ["load_sae", "save_sae", "detect_format", "parse_saelens_cfg", "save_stats"]

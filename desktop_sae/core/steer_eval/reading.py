@@ -34,7 +34,7 @@ def _log_probs(session: Session, ids: Sequence[int], steering: SteeringConfig | 
             special = set(session.special_ids)
             tap.mask = torch.tensor([[0.0 if i in special else 1.0 for i in ids]], device=dev)
         assert session.hook_name is not None  # attaching the SAE set it
-        fns = {session.hook_name: tap}
+        fns = tap.hook_fns(session.hook_name, session.steer_hook_name)
     with hooks(session.lm.model, fns):
         logits = session.lm.model(input_ids=x, logits_to_keep=keep).logits[0]
     return torch.log_softmax(logits.float(), -1)
