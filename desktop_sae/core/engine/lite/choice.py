@@ -1,8 +1,8 @@
 """Choosing and loading the lite engine (core/engine/lite/llama.py + core/engine/lite/tokenizer.py) for a model folder.
 
-``DESKTOP_SAE_ENGINE=transformers`` forces transformers for every model; otherwise (``auto``, the default)
-a Llama, Qwen3 or Gemma 3 (text) folder the lite engine computes (lite/config.py) loads with it and anything else with transformers. Nothing here
-imports transformers unless the folder's tokenizer needs it.
+``DESKTOP_SAE_ENGINE=transformers`` forces transformers for every model; otherwise (``auto``, the default) a
+Llama, Qwen3 or Gemma 3 (text) folder the lite engine computes (lite/config.py) loads with it and anything else
+with transformers. Nothing here imports transformers unless the folder's tokenizer needs it.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from ...support.paths import cache_dir
 from torch import nn
 
+from ...support.paths import cache_dir
 from .config import LiteArch, LiteConfig, Unsupported, check_config
 from .gemma3 import GemmaDecoderLayer, GemmaRMSNorm
 from .llama import (
