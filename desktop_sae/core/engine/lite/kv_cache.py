@@ -62,15 +62,16 @@ class LiteOutput:
 
 def _mask(attention_mask: torch.Tensor | None, b: int, t: int, past: int, device: torch.device,
           window: int | None = None) -> tuple[torch.Tensor | None, bool]:
-    """(boolean SDPA mask or None, is_causal). No mask at all in the common cases: one new token, or a prompt
-    on an empty cache without padding, within the sliding ``window`` if there is one (a query then sees the keys
-    at most ``window - 1`` positions back, as transformers' sliding_window_overlay: kv > q - window)."""
+    """(boolean SDPA mask or None, is_causal). No mask at all in the common cases: one new token (a layer with a
+    sliding ``window`` then reads only the last ``window`` keys: the model slices them, as transformers' sliding
+    cache keeps them), or a prompt on an empty cache without padding that fits the window. A query sees the keys
+    at most ``window - 1`` positions back (transformers' sliding_window_overlay: kv > q - window)."""
     pad = attention_mask is not None and not bool(attention_mask.all())
     windowed = window is not None and past + t > window
-    if not pad and not windowed:
+    if not pad:
         if t == 1:
             return None, False
-        if past == 0:
+        if past == 0 and not windowed:
             return None, True
     q = torch.arange(past, past + t, device=device)[:, None]
     kv = torch.arange(past + t, device=device)[None, :]

@@ -164,6 +164,9 @@ class LiteAttention(_Fused):
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), qkv.narrow(2, h + kv, kv).transpose(1, 2)
         if step.cache is not None:
             k, v = step.cache.write(self.layer_idx, k, v, step.start)
+        if step.kv_from:  # one new token on a sliding-window layer: only the window's keys
+            n = k.shape[2] - step.kv_from
+            k, v = k.narrow(2, step.kv_from, n), v.narrow(2, step.kv_from, n)
         out = F.scaled_dot_product_attention(
             q,
             k,
@@ -217,6 +220,7 @@ class _Step:
     start: int
     mask: torch.Tensor | None
     causal: bool
+    kv_from: int = 0  # the first key position attended (sliding-window layers without a mask)
 
 
 class ScaledEmbedding(nn.Embedding):
@@ -295,7 +299,8 @@ class LlamaLiteModel(nn.Module):
                 cos, sin = cos[position_ids], sin[position_ids]  # [b, t, 1, hd]
             window = self.config.sliding_window if kind is AttnKind.SLIDING else None
             mask, causal = _mask(attention_mask, b, t, past, x.device, window)
-            steps[kind] = _Step(cos, sin, cache, past, mask, causal)
+            kv_from = max(0, end - window) if window is not None and mask is None else 0
+            steps[kind] = _Step(cos, sin, cache, past, mask, causal, kv_from)
         for layer, kind in zip(self.layers, self._kinds):
             x = layer(x, steps[kind])
         if cache is not None:
