@@ -168,7 +168,7 @@ def test_every_site_reads_the_right_tensor_on_both_engines(pairs, name):
         for model, tol in ((hf, 0.0), (lite, 1e-5)):
             got = {}
             names = {f"blocks.{layer}.{s}": s for s in SITES}
-            with torch.inference_mode(), hooks(model, {n: (lambda x, s=s: got.__setitem__(s, x.clone()))
+            with torch.inference_mode(), hooks(model, {n: (lambda x, s=s, got=got: got.__setitem__(s, x.clone()))
                                                        for n, s in names.items()}):
                 model(input_ids=ids)
             assert sorted(got) == sorted(SITES)
