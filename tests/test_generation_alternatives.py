@@ -73,7 +73,7 @@ def test_side_by_side_runs_each_carry_their_own(session):
 
 @pytest.mark.parametrize("m", [7, 640, 49152, 49152 + 13, 100_003])
 def test_the_blocked_top_n_equals_topk(m):
-    from desktop_sae.core.engine.generation import top_n
+    from desktop_sae.core.engine.sampler import top_n
 
     for seed in range(20):
         x = torch.randn(m, generator=torch.Generator().manual_seed(seed))

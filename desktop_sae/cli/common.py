@@ -59,10 +59,34 @@ def opted_into_remote_code(args) -> bool:
     return bool(getattr(args, "trust_remote_code", False) or getattr(args, "trust_remote_code_here", False))
 
 
+def add_nnsight_args(p: argparse.ArgumentParser) -> None:
+    """The nnsight backend (docs/REMOTE.md): ``--nnsight`` runs ``--model`` through nnsight here, ``--ndif`` runs a
+    model NDIF hosts (the key comes from the NDIF_API_KEY variable, never from the command line)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--nnsight", action="store_true", help="run --model through nnsight in this process")
+    g.add_argument("--ndif", metavar="MODEL_ID", default=None,
+                   help="run MODEL_ID on NDIF's servers (needs NDIF_API_KEY; --sae is read here)")
+    p.add_argument("--ndif-host", default=None, help="NDIF's address (default: https://api.ndif.us)")
+
+
 def session_from_args(args, quiet: bool = False):
     """Load the model (and SAE) named by ``add_model_args``'s arguments into a ``core.engine.session.Session``; its
-    warnings go to stderr."""
+    warnings go to stderr. With ``add_nnsight_args``'s ``--nnsight`` or ``--ndif``, an ``NnsightSession``."""
+    import os
+
     from ..core.assets.opening import open_session
+
+    if getattr(args, "nnsight", False):
+        os.environ["DESKTOP_SAE_ENGINE"] = "transformers"  # nnsight wraps a transformers model, not the lite engine
+    if getattr(args, "ndif", None):
+        from ..core.remote.ndif_link import DEFAULT_HOST, open_ndif
+        from ..core.remote.nnsight_runs import Target, Transport
+        from ..core.remote.nnsight_session import NnsightSession
+        from ..core.sae.formats import load_sae
+
+        target = Target(args.ndif, Transport.NDIF, args.ndif_host or DEFAULT_HOST, os.environ.get("NDIF_API_KEY", ""))
+        sae = load_sae(args.sae) if getattr(args, "sae", None) and args.sae.lower() != "none" else None
+        return NnsightSession(open_ndif(target), sae, getattr(args, "hook", None))
 
     session = open_session(
         args.model,
@@ -73,6 +97,14 @@ def session_from_args(args, quiet: bool = False):
         trust_remote_code=getattr(args, "trust_remote_code", False),
         progress=None if quiet else progress_line,
     )
+    if getattr(args, "nnsight", False):
+        from ..core.remote.ndif_link import wrap_local
+        from ..core.remote.nnsight_runs import Target, Transport
+        from ..core.remote.nnsight_session import NnsightSession
+
+        lm = session.lm
+        run = wrap_local(lm.model, lm.tokenizer, Target(lm.name, Transport.IN_PROCESS))
+        session = NnsightSession(run, session.sae, session.hook_name, session.top_k_features)
     for w in session.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return session

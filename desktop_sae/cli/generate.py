@@ -12,12 +12,13 @@ from ..core.engine.sampling import SamplingConfig
 from ..core.steering.specs import SteeringConfig
 from ..core.steering.syntax import parse_steer
 from ..core.support.prompt_file import parse_seeds, read_prompts
-from .common import add_model_args, session_from_args
+from .common import add_model_args, add_nnsight_args, session_from_args
 
 
 def register(sub) -> None:
     p = sub.add_parser("generate", help="generate text, optionally steered, with per-token features")
     add_model_args(p)
+    add_nnsight_args(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--prompt")
     src.add_argument("--prompt-file", help="batch: one prompt per line, or .jsonl with a \"prompt\" field")

@@ -2,7 +2,7 @@
 model at once. On a CPU this reads the weights once per step for every answer rather than once per answer. The
 steering evaluation uses it.
 
-Each row has its own ``generation.Sampler``, with the same sampling rules and seed handling as
+Each row has its own ``sampler.Sampler``, with the same sampling rules and seed handling as
 ``generation.generate_tokens``, and the steering goes through the same ``SAETap``. Batched arithmetic can differ from
 one answer at a time in the last bits. After a near-tie a sampled answer can then differ from the app's for the same
 seed. An evaluation makes its steered and default answers the same way, so they stay paired.
@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..steering.specs import NO_STEERING, SteeringConfig
-from .generation import Sampler, _out_cache, cache_kwarg
+from .generation import _out_cache, cache_kwarg
 from .hooks import hooks
 from .sae_tap import SAETap
+from .sampler import Sampler
 from .sampling import SamplingConfig
 
 if TYPE_CHECKING:

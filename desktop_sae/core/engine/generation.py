@@ -20,6 +20,7 @@ from torch import nn
 
 from .hooks import StopForward, hooks
 from .run_names import Run
+from .sampler import Sampler, alternative_numbers
 from .sampling import SamplingConfig
 from .step_threads import GOVERNOR
 
@@ -77,44 +78,7 @@ def _out_cache(out: Any) -> Any:
     return getattr(out, "cache", None) if getattr(out, "cache", None) is not None else out.past_key_values
 
 
-class Sampler:
-    def __init__(self, cfg: SamplingConfig, vocab: int, prompt_ids: Sequence[int]) -> None:
-        self.cfg = cfg.validate()
-        self.gen = torch.Generator().manual_seed(cfg.seed if cfg.seed is not None else torch.seed())
-        self.counts = torch.zeros(vocab, dtype=torch.float32)
-        self.seen = torch.zeros(vocab, dtype=torch.bool)
-        if prompt_ids:
-            self.seen[torch.tensor(list(prompt_ids))] = True
-
-    def __call__(self, logits: torch.Tensor) -> int:
-        c = self.cfg
-        logits = logits.float().cpu()
-        if logits.shape[-1] > self.counts.shape[0]:  # lm_head larger than the tokenizer (padding rows)
-            logits = logits[: self.counts.shape[0]]
-        if c.repetition_penalty != 1.0 and self.seen.any():  # not in place: ``logits`` may be the model's output
-            pen = torch.where(logits > 0, logits / c.repetition_penalty, logits * c.repetition_penalty)
-            logits = torch.where(self.seen, pen, logits)
-        if c.frequency_penalty:
-            logits = logits - c.frequency_penalty * self.counts
-        if c.temperature == 0:
-            tok = int(logits.argmax())
-        else:
-            logits = logits / c.temperature
-            if c.top_k and c.top_k < logits.shape[0]:
-                kth = logits.topk(c.top_k).values[-1]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            if c.top_p < 1.0:
-                srt, idx = logits.sort(descending=True)
-                cum = srt.softmax(-1).cumsum(-1)
-                drop = cum - srt.softmax(-1) > c.top_p  # keep the smallest prefix reaching top_p
-                logits[idx[drop]] = float("-inf")
-            tok = int(torch.multinomial(logits.softmax(-1), 1, generator=self.gen))
-        self.counts[tok] += 1
-        self.seen[tok] = True
-        return tok
-
-
-class _Detok:
+class Detokenizer:
     """Incremental detokenisation in O(1) per token: decodes a short window, holds back partial UTF-8."""
 
     def __init__(self, tokenizer: Any) -> None:
@@ -144,20 +108,7 @@ class _Detok:
         return now[len(before) :]
 
 
-def top_n(x: torch.Tensor, n: int, block: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x.topk(n)`` of a long 1-D tensor, ~4x faster on a CPU: the top n lie in the n blocks with the largest
-    maxima (each holds an element >= the n-th largest), so only those n blocks are searched."""
-    m = x.shape[-1]
-    if m <= block * n * 4:
-        return x.topk(n)
-    pad = (-m) % block
-    rows = (torch.nn.functional.pad(x, (0, pad), value=float("-inf")) if pad else x).view(-1, block)
-    best = rows.amax(-1).topk(n).indices
-    vals, j = rows[best].reshape(-1).topk(n)
-    return vals, best[j // block] * block + j % block
-
-
-class _Alternatives:
+class Alternatives:
     """The top-n of softmax(logits) (temperature 1, before penalties) and the chosen token's probability: one
     logsumexp and one top-k over the vocabulary per token, then a few scalars. Token texts are decoded once per id."""
 
@@ -176,18 +127,21 @@ class _Alternatives:
         if not self.n:
             return (), None
         assert self.logits is not None and self.lse is not None  # see() ran first
-        vals, ids = top_n(self.logits, self.n)
-        probs = (vals - self.lse).exp().tolist()
+        ids, probs, prob = alternative_numbers(self.logits, self.lse, self.n, tok)
+        return self.named(ids, probs), prob
+
+    def named(self, ids: Sequence[int], probs: Sequence[float]) -> tuple[tuple[str, float], ...]:
+        """(text, probability) pairs; each id is decoded once."""
         out = []
-        for i, p in zip(ids.tolist(), probs):
+        for i, p in zip(ids, probs):
             if i not in self.texts:
                 self.texts[i] = self.piece(i)
             out.append((self.texts[i], p))
-        return tuple(out), float((self.logits[tok] - self.lse).exp())
+        return tuple(out)
 
 
-def _events(rec: TapRecord | None, ids: Sequence[int], start: int, texts: Sequence[str], deltas: Sequence[str],
-            is_prompt: bool, specials: Sequence[bool], run: Run, alts: Alts = ((), None)) -> list[TokenEvent]:
+def token_events(rec: TapRecord | None, ids: Sequence[int], start: int, texts: Sequence[str], deltas: Sequence[str],
+                 is_prompt: bool, specials: Sequence[bool], run: Run, alts: Alts = ((), None)) -> list[TokenEvent]:
     top_ids = rec.top_ids.cpu().numpy() if rec is not None and rec.top_ids is not None else None
     top_vals = rec.top_vals.float().cpu().numpy() if rec is not None and rec.top_vals is not None else None
     watched = rec.watched.float().cpu().numpy() if rec is not None and rec.watched is not None else None
@@ -238,8 +192,8 @@ def generate_tokens(
     special = set(int(s) for s in special_ids)
     stop = set(int(s) for s in stop_ids)
     sampler = Sampler(sampling, len(tokenizer), prompt_ids)
-    detok = _Detok(tokenizer)
-    alts = _Alternatives(alternatives, len(tokenizer), detok.piece)
+    detok = Detokenizer(tokenizer)
+    alts = Alternatives(alternatives, len(tokenizer), detok.piece)
     kw = cache_kwarg(model)
     events: list[TokenEvent] = []
     answer: list[int] = []
@@ -263,7 +217,7 @@ def generate_tokens(
         specials = [i in special for i in ids]
         texts = [detok.piece(i) for i in ids]
         deltas = [""] * len(ids) if is_prompt else [detok.push(i, s, final) for i, s in zip(ids, specials)]
-        for e in _events(rec, ids, start, texts, deltas, is_prompt, specials, run, alt):
+        for e in token_events(rec, ids, start, texts, deltas, is_prompt, specials, run, alt):
             events.append(e)
             emit(e)
 
@@ -273,7 +227,7 @@ def generate_tokens(
     with GOVERNOR.active(dev.type == "cpu") as threads, hooks(model, hooked):
         ids = list(prompt_ids)
         if cancelled():
-            return _result(tokenizer, prompt_ids, answer, events, "cancelled", t0, run)
+            return generation_result(tokenizer, prompt_ids, answer, events, "cancelled", t0, run)
         set_mask(ids)
         out = model(input_ids=torch.tensor([ids], device=dev), use_cache=True, logits_to_keep=1)
         cache = _out_cache(out)
@@ -313,11 +267,11 @@ def generate_tokens(
             if is_stop:
                 reason = "eos"
                 break
-    return _result(tokenizer, prompt_ids, answer, events, reason, t0, run)
+    return generation_result(tokenizer, prompt_ids, answer, events, reason, t0, run)
 
 
-def _result(tokenizer: Any, prompt_ids: Sequence[int], answer: list[int], events: list[TokenEvent], reason: str,
-            t0: float, run: Run) -> GenerationResult:
+def generation_result(tokenizer: Any, prompt_ids: Sequence[int], answer: list[int], events: list[TokenEvent],
+                      reason: str, t0: float, run: Run) -> GenerationResult:
     return GenerationResult(
         text=tokenizer.decode(answer, skip_special_tokens=True).rstrip("\ufffd"),
         prompt_ids=tuple(int(i) for i in prompt_ids),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 
@@ -28,6 +29,13 @@ from .strength import ResolvedSteer, resolve_strength, resolve_threshold
 _Member = tuple[ResolvedSteer, torch.Tensor]
 # one term of the change: (coefficients [..., n] or None for a constant, directions [n, d], shifts [n, d_sae])
 _Term = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]
+
+
+class DecoderScaled(Protocol):
+    """What applying a plan reads of the SAE: the per-row factor from decoder space to the input's space (an SAE,
+    or the constant that stands in for one where the plan runs next to a remote model: core/remote/model_side.py)."""
+
+    def decoder_scale(self, x: torch.Tensor) -> torch.Tensor | float: ...
 
 
 @dataclass
@@ -177,7 +185,7 @@ def _vector_direction(s: SteerSpec, d_in: int) -> torch.Tensor:
     return torch.tensor(s.vector, dtype=torch.float32)
 
 
-def steering_delta(x: torch.Tensor, clamped_now: torch.Tensor | None, plan: SteeringPlan, sae: SAE,
+def steering_delta(x: torch.Tensor, clamped_now: torch.Tensor | None, plan: SteeringPlan, sae: DecoderScaled,
                    mask: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """(delta, pre_shift) of the plan's unconditional rows: the change to add to ``x`` [..., d], all terms computed
     from the un-steered x, and the change it causes in the SAE's pre-activations (None unless the plan has the
@@ -217,7 +225,7 @@ def steering_delta(x: torch.Tensor, clamped_now: torch.Tensor | None, plan: Stee
     return delta, (shift if exact_shift else None)
 
 
-def plan_delta(x: torch.Tensor, acts_of: Callable[[torch.Tensor], torch.Tensor], plan: SteeringPlan, sae: SAE,
+def plan_delta(x: torch.Tensor, acts_of: Callable[[torch.Tensor], torch.Tensor], plan: SteeringPlan, sae: DecoderScaled,
                mask: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """(delta, pre_shift) of the whole plan, conditional rows included. ``acts_of(idx)`` gives the activations
     [..., n] of features ``idx`` on the un-steered residual (clamp values and conditions both read them)."""

@@ -45,3 +45,8 @@ class AssetError(DesktopSAEError):
     """A model or SAE could not be imported, listed or downloaded (unknown format, hub unreachable, no space)."""
 
     unreachable = False  # True when the hub could not be reached at all (a cached copy may then do)
+
+
+class RemoteModelError(DesktopSAEError):
+    """A model run through nnsight could not be opened or reached (no API key, no network, a server that answers
+    something else), or its server refused or failed the request."""
