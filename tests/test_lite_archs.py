@@ -113,7 +113,9 @@ def test_same_logits_and_greedy_tokens_as_transformers_in_float32(pairs, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_greedy_tokens_in_bfloat16(folders, name):
+def test_greedy_tokens_in_bfloat16(folders, name, monkeypatch):
+    # single rows on F.linear, transformers' own product (the other kernels: tests/test_llama_lite_rows.py)
+    monkeypatch.setenv("DESKTOP_SAE_ROW_KERNEL", "linear")
     lite = load_lite_model(folders[name], torch.device("cpu"), torch.bfloat16)
     hf = _hf(folders[name], torch.bfloat16)
     toks, logits = _greedy(lite, PROMPT, 20)
