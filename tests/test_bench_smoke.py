@@ -52,6 +52,9 @@ QUOTED: dict[str, set[str]] = {
     "bench_attribution.py": {"graph_s_median", "graph_s_best", "graph_over_forward_median", "peak_rss_mb",
                              "rss_with_model_mb", "nodes", "edges"},
     "bench_stop.py": {"worker_idle_ms_p50", "worker_idle_ms_p99", "tokens_after_stop_max"},
+    "bench_real_shapes.py": {"table", "bandwidth_gb_s_best", "models.gemma-3-1b-it.sae_steer_cost_pct.bfloat16",
+                             "models.gemma-3-1b-it.bandwidth_limit_tok_s.int8",
+                             "models.gemma-3-270m-it.lite_bfloat16_vs_generate.float32"},
     "bench_decode_profile.py": {"params_millions", "bandwidth_gb_s_best", "kernels.onednn.pass_ms_median",
                                 "tap_sae_3_add_pct_of_token", "int8_all_vs_bfloat16_pass_speed"},
 }

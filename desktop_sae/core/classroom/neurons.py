@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 # ``tokenizer`` is a transformers tokenizer (or the lite engine's): typed Any, it has no useful static type.
 
-DOWN_PROJ = {"llama": "down_proj", "gpt2": "c_proj", "gpt_neox": "dense_4h_to_h"}
 Progress = Callable[[float | None, str], None]
 
 
@@ -71,9 +70,9 @@ def _down_proj(model: nn.Module, layer: int) -> nn.Module:
         raise HookPointError(f"MLP layer {layer} is out of range, the model has layers 0..{len(layers) - 1}")
     lay = layout_of(model)
     mlp = getattr(layers[layer], lay.mlp_attr, None)
-    mod = getattr(mlp, DOWN_PROJ[lay.family], None)
+    mod = getattr(mlp, lay.down_proj, None)
     if mod is None:
-        raise HookPointError(f"layer {layer}'s MLP has no {DOWN_PROJ[lay.family]} in this {lay.family} model")
+        raise HookPointError(f"layer {layer}'s MLP has no {lay.down_proj} in this {lay.family} model")
     return mod
 
 

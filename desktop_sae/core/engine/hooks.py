@@ -1,8 +1,14 @@
 """SAELens/TransformerLens-style hook points on Hugging Face models, installed so they can never leak.
 
-``blocks.{L}.hook_resid_pre``  input of decoder layer L   ``blocks.{L}.hook_resid_post`` output of layer L
-``blocks.{L}.hook_mlp_out``    output of layer L's MLP    ``blocks.{L}.hook_attn_out``   output of its attention
-``blocks.{L}.hook_mlp_in``     input of layer L's MLP (after its pre-norm: where a transcoder reads)
+``blocks.{L}.hook_resid_pre``  input of decoder layer L     ``blocks.{L}.hook_resid_post`` output of layer L
+``blocks.{L}.hook_attn_out``   what layer L's attention adds to the residual stream
+``blocks.{L}.hook_mlp_out``    what its MLP adds to the residual stream
+``blocks.{L}.hook_mlp_in``     the MLP's input, after its pre-norm (TransformerLens: ``blocks.{L}.ln2.hook_normalized``,
+                               the name transcoders use; both names parse to this site)
+
+Which module's output (or input) each site reads is the architecture's :class:`Layout`: for Gemma 2/3 the attention
+and the MLP add the output of a norm after them (``post_attention_layernorm``, ``post_feedforward_layernorm``),
+which is what TransformerLens' hook_attn_out / hook_mlp_out and Gemma Scope's SAEs read.
 """
 
 from __future__ import annotations
@@ -18,36 +24,74 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from ..support.errors import HookPointError, UnsupportedArchitectureError
+from ..support.text_enum import TextEnum
 
 HookFn = Callable[[torch.Tensor], "torch.Tensor | None"]
 # a forward-pre hook with kwargs: (module, args, kwargs) -> replacement (args, kwargs) or None
 PreHook = Callable[[nn.Module, tuple[Any, ...], dict[str, Any]], "tuple[tuple[Any, ...], dict[str, Any]] | None"]
-SITES = ("hook_resid_pre", "hook_resid_post", "hook_mlp_out", "hook_attn_out", "hook_mlp_in")
-_HOOK_RE = re.compile(r"blocks\.(\d+)\.(" + "|".join(SITES) + ")")
+
+
+class Site(TextEnum):
+    """Where in a decoder layer a hook point reads (the text is its name after ``blocks.<layer>.``)."""
+
+    RESID_PRE = "hook_resid_pre"
+    RESID_POST = "hook_resid_post"
+    MLP_OUT = "hook_mlp_out"
+    ATTN_OUT = "hook_attn_out"
+    MLP_IN = "hook_mlp_in"
+
+
+SITES = tuple(s.value for s in Site)
+SITE_ALIASES = {"ln2.hook_normalized": Site.MLP_IN}  # TransformerLens' names for the same tensors
+_HOOK_RE = re.compile(r"blocks\.(\d+)\.(" + "|".join(re.escape(n) for n in (*SITES, *SITE_ALIASES)) + ")")
+
+
+class HookKind(TextEnum):
+    PRE = "pre"  # a forward-pre hook: the module's input
+    POST = "post"  # a forward hook: the module's output
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Where an architecture keeps its decoder layers and their sub-modules."""
+    """Where an architecture keeps its decoder layers and their sub-modules, and which module each site reads."""
 
     family: str
     layers_path: str
     attn_attr: str
     mlp_attr: str
+    down_proj: str  # the MLP's output projection (its input: the MLP's neurons)
+    attn_out: str = ""  # the layer's sub-module whose output is what attention adds ("" = attn_attr)
+    mlp_out: str = ""  # the same for the MLP ("" = mlp_attr)
+    marker: str = ""  # a layer attribute this layout needs (it then wins over later layouts at the same path)
+
+    def site_module(self, site: Site) -> tuple[str, HookKind]:
+        """(attribute of the decoder layer, "" for the layer itself; hook kind) that ``site`` reads."""
+        if site is Site.RESID_PRE:
+            return "", HookKind.PRE
+        if site is Site.RESID_POST:
+            return "", HookKind.POST
+        if site is Site.MLP_IN:
+            return self.mlp_attr, HookKind.PRE
+        if site is Site.ATTN_OUT:
+            return self.attn_out or self.attn_attr, HookKind.POST
+        return self.mlp_out or self.mlp_attr, HookKind.POST
 
 
 LAYOUTS = (
-    Layout("llama", "model.layers", "self_attn", "mlp"),  # Llama, Qwen, Mistral, Gemma, SmolLM, Phi-3, OLMo ...
-    Layout("gpt2", "transformer.h", "attn", "mlp"),
-    Layout("gpt_neox", "gpt_neox.layers", "attention", "mlp"),
+    # Gemma 2/3 (and OLMo 2): norms on what the attention and the MLP add, before the residual add
+    Layout("gemma", "model.layers", "self_attn", "mlp", "down_proj", "post_attention_layernorm",
+           "post_feedforward_layernorm", marker="post_feedforward_layernorm"),
+    Layout("llama", "model.layers", "self_attn", "mlp", "down_proj"),  # Llama, Qwen, Mistral, Gemma 1, SmolLM ...
+    Layout("gpt2", "transformer.h", "attn", "mlp", "c_proj"),
+    Layout("gpt_neox", "gpt_neox.layers", "attention", "mlp", "dense_4h_to_h"),
 )
-SUPPORTED = "Llama-family (Llama, Qwen, Mistral, Gemma, SmolLM), GPT-2 and GPT-NeoX"
+SUPPORTED = "Llama-family (Llama, Qwen, Mistral, Gemma 1-3, SmolLM), GPT-2 and GPT-NeoX"
 
 
 @dataclass(frozen=True)
 class HookPoint:
     layer: int
-    site: str
+    site: Site
 
     @property
     def name(self) -> str:
@@ -58,9 +102,11 @@ def parse_hook_name(name: str) -> HookPoint:
     m = _HOOK_RE.fullmatch(name.strip())
     if not m:
         raise HookPointError(
-            f"bad hook point {name!r}: expected blocks.<layer>.<site> with site one of {', '.join(SITES)}"
+            f"bad hook point {name!r}: expected blocks.<layer>.<site> with site one of {', '.join(SITES)} "
+            f"(or {', '.join(SITE_ALIASES)})"
         )
-    return HookPoint(int(m.group(1)), m.group(2))
+    site = SITE_ALIASES.get(m.group(2)) or Site(m.group(2))
+    return HookPoint(int(m.group(1)), site)
 
 
 def _get_path(obj: object, path: str) -> Any:  # Any: whatever attribute the dotted path names (or None)
@@ -75,7 +121,8 @@ def layout_of(model: nn.Module) -> Layout:
     for lay in LAYOUTS:
         layers = _get_path(model, lay.layers_path)
         if isinstance(layers, nn.ModuleList) and len(layers) > 0:
-            return lay
+            if not lay.marker or hasattr(layers[0], lay.marker):
+                return lay
     mtype = getattr(getattr(model, "config", None), "model_type", type(model).__name__)
     raise UnsupportedArchitectureError(f"model type {mtype!r} has no hook-point mapping; supported: {SUPPORTED}")
 
@@ -88,8 +135,8 @@ def n_layers(model: nn.Module) -> int:
     return len(decoder_layers(model))
 
 
-def resolve_hook(model: nn.Module, hook: HookPoint | str) -> tuple[nn.Module, str]:
-    """(module, kind) for a hook point; kind is 'pre' (forward-pre hook on input) or 'post' (forward hook)."""
+def resolve_hook(model: nn.Module, hook: HookPoint | str) -> tuple[nn.Module, HookKind]:
+    """(module, kind) for a hook point: a forward-pre hook on the module's input or a forward hook on its output."""
     hp = parse_hook_name(hook) if isinstance(hook, str) else hook
     lay = layout_of(model)
     layers = _get_path(model, lay.layers_path)
@@ -97,15 +144,11 @@ def resolve_hook(model: nn.Module, hook: HookPoint | str) -> tuple[nn.Module, st
         raise HookPointError(
             f"hook {hp.name}: layer {hp.layer} is out of range, the model has layers 0..{len(layers) - 1}"
         )
-    block = layers[hp.layer]
-    if hp.site == "hook_resid_pre":
-        return block, "pre"
-    if hp.site == "hook_resid_post":
-        return block, "post"
-    sub = getattr(block, lay.mlp_attr if hp.site in ("hook_mlp_out", "hook_mlp_in") else lay.attn_attr, None)
-    if sub is None:
-        raise HookPointError(f"hook {hp.name}: this {lay.family} model's layer has no such sub-module")
-    return sub, "pre" if hp.site == "hook_mlp_in" else "post"
+    attr, kind = lay.site_module(hp.site)
+    sub = getattr(layers[hp.layer], attr, None) if attr else layers[hp.layer]
+    if not isinstance(sub, nn.Module):
+        raise HookPointError(f"hook {hp.name}: this {lay.family} model's layer has no {attr}")
+    return sub, kind
 
 
 def _swap_first(value: object, fn: HookFn) -> object:
@@ -127,7 +170,7 @@ def hooks(model: nn.Module, fns: Mapping[str, HookFn]) -> Iterator[None]:
     try:
         for name, fn in fns.items():
             module, kind = resolve_hook(model, name)
-            if kind == "post":
+            if kind is HookKind.POST:
                 handles.append(module.register_forward_hook(lambda m, a, out, fn=fn: _swap_first(out, fn)))
             else:
                 handles.append(module.register_forward_pre_hook(_pre_hook(fn), with_kwargs=True))

@@ -1,1 +1,1 @@
-"""The lite engine: a transformers-free Llama-family model, its KV cache, row kernels and tokenizer."""
+"""The lite engine: a transformers-free Llama, Qwen3 and Gemma 3 text model, its KV cache, row kernels, tokenizer."""

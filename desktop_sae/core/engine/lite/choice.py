@@ -1,8 +1,8 @@
 """Choosing and loading the lite engine (core/engine/lite/llama.py + core/engine/lite/tokenizer.py) for a model folder.
 
-``DESKTOP_SAE_ENGINE=transformers`` forces transformers for every model; otherwise (``auto``, the default)
-a plain Llama-family folder loads with the lite engine and anything else with transformers. Nothing here
-imports transformers unless the folder's tokenizer needs it.
+``DESKTOP_SAE_ENGINE=transformers`` forces transformers for every model; otherwise (``auto``, the default) a
+Llama, Qwen3 or Gemma 3 (text) folder the lite engine computes (lite/config.py) loads with it and anything else
+with transformers. Nothing here imports transformers unless the folder's tokenizer needs it.
 """
 
 from __future__ import annotations
@@ -14,10 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from ...support.paths import cache_dir
-from .config import LiteConfig, Unsupported, check_config
-from .llama import LiteAttention, LiteDecoderLayer, LiteMLP, LlamaLiteForCausalLM, LlamaLiteModel, RMSNorm, _linear
+from .config import LiteArch, LiteConfig, Unsupported, check_config
+from .gemma3 import GemmaDecoderLayer, GemmaRMSNorm
+from .llama import (
+    LiteAttention,
+    LiteDecoderLayer,
+    LiteMLP,
+    LlamaLiteForCausalLM,
+    LlamaLiteModel,
+    RMSNorm,
+    _linear,
+    embedding,
+)
 from .row_setup import choose_kernel
 
 ENGINE_ENV = "DESKTOP_SAE_ENGINE"
@@ -116,19 +127,11 @@ def load_lite_model(folder: Path, device: torch.device, dtype: torch.dtype) -> L
     if not files:
         raise Unsupported("no .safetensors weights in the folder")
     w = _Weights(files)
+    norm = GemmaRMSNorm if cfg.arch is LiteArch.GEMMA3 else RMSNorm
     try:
-        layers = []
-        for i in range(cfg.num_hidden_layers):
-            p = f"model.layers.{i}."
-            qkv = w.stacked([f"{p}self_attn.{n}_proj.weight" for n in "qkv"], dtype)
-            attn = LiteAttention(cfg, i, qkv, w.get(p + "self_attn.o_proj.weight", dtype))
-            mlp = LiteMLP(w.stacked([p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"], dtype),
-                          w.get(p + "mlp.down_proj.weight", dtype))
-            ln1 = RMSNorm(w.get(p + "input_layernorm.weight", dtype), cfg.rms_norm_eps)
-            ln2 = RMSNorm(w.get(p + "post_attention_layernorm.weight", dtype), cfg.rms_norm_eps)
-            layers.append(LiteDecoderLayer(attn, mlp, ln1, ln2))
-        model = LlamaLiteModel(cfg, w.get("model.embed_tokens.weight", dtype), layers,
-                               RMSNorm(w.get("model.norm.weight", dtype), cfg.rms_norm_eps))
+        layers = [_layer(w, cfg, i, dtype) for i in range(cfg.num_hidden_layers)]
+        model = LlamaLiteModel(cfg, embedding(w.get("model.embed_tokens.weight", dtype), cfg.embed_scale), layers,
+                               norm(w.get("model.norm.weight", dtype), cfg.rms_norm_eps))
         if cfg.tie_word_embeddings:
             lm_head = _linear(model.embed_tokens.weight.data)
             lm_head.weight = model.embed_tokens.weight  # one Parameter, as transformers ties them
@@ -144,6 +147,26 @@ def load_lite_model(folder: Path, device: torch.device, dtype: torch.dtype) -> L
     lm.eval().requires_grad_(False)
     choose_kernel(lm, cache_dir() / "row_kernels.json")
     return lm
+
+
+def _layer(w: _Weights, cfg: LiteConfig, i: int, dtype: torch.dtype) -> nn.Module:
+    """Decoder layer ``i`` of ``cfg``'s architecture, its weights read from ``w``."""
+    p, eps = f"model.layers.{i}.", cfg.rms_norm_eps
+    norm = GemmaRMSNorm if cfg.arch is LiteArch.GEMMA3 else RMSNorm
+    qkv = w.stacked([f"{p}self_attn.{n}_proj.weight" for n in "qkv"], dtype)
+    qk_norms = None
+    if cfg.arch in (LiteArch.QWEN3, LiteArch.GEMMA3):
+        qk_norms = (norm(w.get(p + "self_attn.q_norm.weight", dtype), eps),
+                    norm(w.get(p + "self_attn.k_norm.weight", dtype), eps))
+    attn = LiteAttention(cfg, i, qkv, w.get(p + "self_attn.o_proj.weight", dtype), qk_norms)
+    mlp = LiteMLP(w.stacked([p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"], dtype),
+                  w.get(p + "mlp.down_proj.weight", dtype), cfg.hidden_act)
+    if cfg.arch is LiteArch.GEMMA3:
+        names = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                 "post_feedforward_layernorm")
+        return GemmaDecoderLayer(attn, mlp, tuple(GemmaRMSNorm(w.get(f"{p}{n}.weight", dtype), eps) for n in names))
+    return LiteDecoderLayer(attn, mlp, RMSNorm(w.get(p + "input_layernorm.weight", dtype), eps),
+                            RMSNorm(w.get(p + "post_attention_layernorm.weight", dtype), eps))
 
 
 def _generation(folder: Path, raw: dict[str, Any]) -> dict[str, Any]:

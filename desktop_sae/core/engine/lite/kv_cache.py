@@ -60,20 +60,26 @@ class LiteOutput:
         return getattr(self, key) if isinstance(key, str) else (self.logits, self.past_key_values)[key]
 
 
-def _mask(attention_mask: torch.Tensor | None, b: int, t: int, past: int, device: torch.device
-          ) -> tuple[torch.Tensor | None, bool]:
-    """(boolean SDPA mask or None, is_causal). No mask at all in the common cases: one new token, or a prompt
-    on an empty cache without padding."""
+def _mask(attention_mask: torch.Tensor | None, b: int, t: int, past: int, device: torch.device,
+          window: int | None = None) -> tuple[torch.Tensor | None, bool]:
+    """(boolean SDPA mask or None, is_causal). No mask at all in the common cases: one new token (a layer with a
+    sliding ``window`` then reads only the last ``window`` keys: the model slices them, as transformers' sliding
+    cache keeps them), or a prompt on an empty cache without padding that fits the window. A query sees the keys
+    at most ``window - 1`` positions back (transformers' sliding_window_overlay: kv > q - window)."""
     pad = attention_mask is not None and not bool(attention_mask.all())
+    windowed = window is not None and past + t > window
     if not pad:
         if t == 1:
             return None, False
-        if past == 0:
+        if past == 0 and not windowed:
             return None, True
     q = torch.arange(past, past + t, device=device)[:, None]
-    allowed = torch.arange(past + t, device=device)[None, :] <= q  # [t, past + t]
+    kv = torch.arange(past + t, device=device)[None, :]
+    allowed = kv <= q  # [t, past + t]
+    if window is not None and windowed:
+        allowed &= kv > q - window
     if not pad or attention_mask is None:  # (pad implies a mask)
         return allowed, False
     keys = attention_mask[:, -(past + t) :].to(device=device, dtype=torch.bool)[:, None, None, :]
-    diag = torch.arange(past + t, device=device)[None, :] == q  # a padded query still attends to itself
+    diag = kv == q  # a padded query still attends to itself
     return (allowed & keys) | diag, False

@@ -1,11 +1,12 @@
 """A transformers-free Llama-family causal LM: the ``lite`` engine (fast start-up and batch-1 decoding).
 
-It runs a Hugging Face Llama folder's weights with transformers' module names and structure:
-``model.model.embed_tokens``, ``model.model.layers[i]`` (``self_attn`` with ``q/k/v/o_proj`` returning
-``(out, None)``, ``mlp`` with ``gate/up/down_proj``, ``input_layernorm``, ``post_attention_layernorm``),
+It runs a Hugging Face Llama, Qwen3 or Gemma 3 (text) folder's weights with transformers' module names and
+structure: ``model.model.embed_tokens``, ``model.model.layers[i]`` (``self_attn`` with ``q/k/v/o_proj`` returning
+``(out, None)`` and, for Qwen3 and Gemma 3, ``q_norm``/``k_norm``; ``mlp`` with ``gate/up/down_proj``,
+``input_layernorm``, ``post_attention_layernorm``; Gemma 3's layer is in core/engine/lite/gemma3.py),
 ``model.model.norm`` and ``model.lm_head``; a decoder layer returns a tensor, as in transformers 5. The
 arithmetic follows transformers' op for op: the same logits up to summation order (float32: within 1e-5) and the
-same greedy tokens (tests/test_llama_lite.py, test_llama_lite_rows.py).
+same greedy tokens (tests/test_llama_lite.py, test_llama_lite_rows.py, test_lite_archs.py).
 
 Speed: one matmul for q/k/v and one for gate/up (``q_proj.weight`` etc. are views into the fused weights, so
 nothing is stored twice; when a hook watches one of them the separate modules run instead, so hooks on any
@@ -16,7 +17,6 @@ cache (core/engine/lite/kv_cache.py) and SDPA with ``enable_gqa``. Weights are r
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,8 +27,9 @@ from torch import nn
 from torch.nn.modules import module as _module_hooks
 
 from ...support.row_blocks import blocks_help, linear_rows
-from .config import LiteConfig
+from .config import AttnKind, LiteConfig
 from .kv_cache import LiteCache, LiteOutput, _mask
+from .rope import inv_freq, rotate, tables
 from .row_kernels import RowWeight
 
 _M = TypeVar("_M", bound=nn.Module)
@@ -131,16 +132,21 @@ class LiteAttention(_Fused):
     k_proj: Proj
     v_proj: Proj
 
-    def __init__(self, cfg: LiteConfig, idx: int, qkv: torch.Tensor, o: torch.Tensor) -> None:
-        """``qkv``: the q, k and v projection weights stacked by rows."""
+    def __init__(self, cfg: LiteConfig, idx: int, qkv: torch.Tensor, o: torch.Tensor,
+                 qk_norms: tuple[nn.Module, nn.Module] | None = None) -> None:
+        """``qkv``: the q, k and v projection weights stacked by rows; ``qk_norms``: per-head RMSNorms of the
+        queries and keys before RoPE (Qwen3, Gemma 3)."""
         super().__init__()
         self.layer_idx, self.head_dim = idx, cfg.head_dim
         self.num_heads, self.num_kv = cfg.num_attention_heads, cfg.num_key_value_heads
         self.num_key_value_groups = self.num_heads // self.num_kv
-        self.scaling = self.head_dim**-0.5
+        self.scaling = cfg.attn_scale
+        self.kind = cfg.layer_types[idx]
         kv = self.num_kv * self.head_dim
         self._fuse(qkv, (self.num_heads * self.head_dim, kv, kv))
         self.o_proj = _linear(o)
+        if qk_norms is not None:
+            self.q_norm, self.k_norm = qk_norms
 
     def forward(self, hidden_states: torch.Tensor, step: _Step) -> tuple[torch.Tensor, None]:
         b, t, _ = hidden_states.shape
@@ -150,13 +156,17 @@ class LiteAttention(_Fused):
             qkv = torch.cat([self.q_proj(x), self.k_proj(x), self.v_proj(x)], dim=-1).view(b, t, h + 2 * kv, hd)
         else:
             qkv = _proj(hidden_states, self.fused, self.row).view(b, t, h + 2 * kv, hd)
-        qk = qkv.narrow(2, 0, h + kv)
-        # x*cos + rotate_half(x)*sin, with rotate_half(x)*sin == roll(x, hd/2) * [-sin1, sin2] exactly
-        qk = qk * step.cos + qk.roll(hd // 2, -1) * step.sin
-        q, k = qk.split((h, kv), dim=2)
+        if hasattr(self, "q_norm"):
+            q = rotate(self.q_norm(qkv.narrow(2, 0, h)), step.cos, step.sin)
+            k = rotate(self.k_norm(qkv.narrow(2, h, kv)), step.cos, step.sin)
+        else:
+            q, k = rotate(qkv.narrow(2, 0, h + kv), step.cos, step.sin).split((h, kv), dim=2)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), qkv.narrow(2, h + kv, kv).transpose(1, 2)
         if step.cache is not None:
             k, v = step.cache.write(self.layer_idx, k, v, step.start)
+        if step.kv_from:  # one new token on a sliding-window layer: only the window's keys
+            n = k.shape[2] - step.kv_from
+            k, v = k.narrow(2, step.kv_from, n), v.narrow(2, step.kv_from, n)
         out = F.scaled_dot_product_attention(
             q,
             k,
@@ -174,18 +184,19 @@ class LiteMLP(_Fused):
     gate_proj: Proj  # views into ``fused``, made by _fuse
     up_proj: Proj
 
-    def __init__(self, gate_up: torch.Tensor, down: torch.Tensor) -> None:
-        """``gate_up``: the gate and up projection weights stacked by rows."""
+    def __init__(self, gate_up: torch.Tensor, down: torch.Tensor, act: str = "silu") -> None:
+        """``gate_up``: the gate and up projection weights stacked by rows; ``act``: silu or gelu_pytorch_tanh."""
         super().__init__()
         self._fuse(gate_up, (down.shape[1], down.shape[1]))
         self.down_proj = _linear(down)
+        self.gelu = act == "gelu_pytorch_tanh"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if _watched(self.gate_proj, self.up_proj):
             gate, up = self.gate_proj(x), self.up_proj(x)
         else:
             gate, up = _proj(x, self.fused, self.row).chunk(2, dim=-1)
-        return self.down_proj(F.silu(gate) * up)
+        return self.down_proj((F.gelu(gate, approximate="tanh") if self.gelu else F.silu(gate)) * up)
 
 
 class LiteDecoderLayer(nn.Module):
@@ -209,58 +220,52 @@ class _Step:
     start: int
     mask: torch.Tensor | None
     causal: bool
+    kv_from: int = 0  # the first key position attended (sliding-window layers without a mask)
 
 
-def _inv_freq(cfg: LiteConfig) -> torch.Tensor:
-    """transformers' default and llama3 RoPE inverse frequencies (float32)."""
-    rope, dim = cfg.rope_parameters, cfg.head_dim
-    inv = 1.0 / (rope["rope_theta"] ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
-    if rope["rope_type"] == "llama3":
-        factor, lo, hi = rope["factor"], rope["low_freq_factor"], rope["high_freq_factor"]
-        old = rope["original_max_position_embeddings"]
-        wavelen = 2 * math.pi / inv
-        scaled = torch.where(wavelen > old / lo, inv / factor, inv)
-        smooth = (old / wavelen - lo) / (hi - lo)
-        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
-        medium = ~(wavelen < old / hi) * ~(wavelen > old / lo)
-        inv = torch.where(medium, smoothed, scaled)
-    return inv
+class ScaledEmbedding(nn.Embedding):
+    """Gemma's embedding: rows times ``embed_scale`` (sqrt(hidden_size)) cast to the weight's dtype first, as
+    transformers' Gemma3TextScaledWordEmbedding does (in bfloat16, sqrt(1152) = 33.94 becomes 34.0)."""
+
+    embed_scale: float
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return super().forward(input) * torch.tensor(self.embed_scale).to(self.weight.dtype)
+
+
+def embedding(weight: torch.Tensor, scale: float | None = None) -> nn.Embedding:
+    """The input embedding around ``weight`` (scaled by ``scale`` when given)."""
+    attrs: dict[str, object] = dict(num_embeddings=weight.shape[0], embedding_dim=weight.shape[1], padding_idx=None,
+                                    max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False)
+    if scale is None:
+        return _bare(nn.Embedding, weight, **attrs)
+    return _bare(ScaledEmbedding, weight, embed_scale=scale, **attrs)
 
 
 class LlamaLiteModel(nn.Module):
-    def __init__(self, cfg: LiteConfig, embed: torch.Tensor, layers: list[LiteDecoderLayer], norm: RMSNorm) -> None:
+    def __init__(self, cfg: LiteConfig, embed: nn.Embedding, layers: list[nn.Module], norm: nn.Module) -> None:
+        """``layers``: the decoder layers, each of the attention kind ``cfg.layer_types`` gives it."""
         super().__init__()
         self.config = cfg
-        self.embed_tokens = _bare(
-            nn.Embedding,
-            embed,
-            num_embeddings=embed.shape[0],
-            embedding_dim=embed.shape[1],
-            padding_idx=None,
-            max_norm=None,
-            norm_type=2.0,
-            scale_grad_by_freq=False,
-            sparse=False,
-        )
+        self.embed_tokens = embed
         self.layers = nn.ModuleList(layers)
         self.norm = norm
-        self._inv_freq = _inv_freq(cfg)
-        self._rope: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._kinds: list[AttnKind] = list(cfg.layer_types)
+        self._inv_freq = {k: inv_freq(cfg.rope_by_kind[k], cfg.head_dim) for k in set(self._kinds)}
+        self._rope: dict[tuple[AttnKind, torch.dtype, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def rope_tables(self, n: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """(cos, signed sin) ``[positions, 1, head_dim]`` in ``dtype``, computed in float32 as transformers
-        does, for at least ``n`` positions."""
-        key = (dtype, device)
+    def rope_tables(self, n: int, dtype: torch.dtype, device: torch.device, kind: AttnKind = AttnKind.FULL
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cos, signed sin) ``[positions, 1, head_dim]`` in ``dtype`` for the layers of attention ``kind``,
+        computed in float32 as transformers does, for at least ``n`` positions."""
+        key = (kind, dtype, device)
         tab = self._rope.get(key)
         if tab is None or tab[0].shape[0] < n:
             size = max(n, self.config.max_position_embeddings, 2 * (tab[0].shape[0] if tab else 0))
-            inv = self._inv_freq.to(device)
-            freqs = torch.arange(size, device=device).float()[:, None] * inv
-            emb = torch.cat((freqs, freqs), dim=-1)
-            half = emb.shape[-1] // 2
-            sign = torch.cat([-torch.ones(half, device=device), torch.ones(half, device=device)])
-            cos, sin = emb.cos().to(dtype), emb.sin().to(dtype) * sign.to(dtype)
-            tab = self._rope[key] = (cos[:, None, :], sin[:, None, :])
+            inv = self._inv_freq.get(kind)
+            if inv is None:
+                inv = inv_freq(self.config.rope_by_kind[kind], self.config.head_dim)
+            tab = self._rope[key] = tables(inv, size, dtype, device)
         return tab
 
     def forward(
@@ -284,16 +289,20 @@ class LlamaLiteModel(nn.Module):
         end = past + t
         if cache is not None:
             cache.reserve(end)
-        if position_ids is None:
-            cos, sin = self.rope_tables(end, x.dtype, x.device)
-            cos, sin = cos[past:end], sin[past:end]
-        else:
-            cos, sin = self.rope_tables(int(position_ids.max()) + 1, x.dtype, x.device)
-            cos, sin = cos[position_ids], sin[position_ids]  # [b, t, 1, hd]
-        mask, causal = _mask(attention_mask, b, t, past, x.device)
-        step = _Step(cos, sin, cache, past, mask, causal)
-        for layer in self.layers:
-            x = layer(x, step)
+        steps = {}
+        for kind in self._inv_freq:
+            if position_ids is None:
+                cos, sin = self.rope_tables(end, x.dtype, x.device, kind)
+                cos, sin = cos[past:end], sin[past:end]
+            else:
+                cos, sin = self.rope_tables(int(position_ids.max()) + 1, x.dtype, x.device, kind)
+                cos, sin = cos[position_ids], sin[position_ids]  # [b, t, 1, hd]
+            window = self.config.sliding_window if kind is AttnKind.SLIDING else None
+            mask, causal = _mask(attention_mask, b, t, past, x.device, window)
+            kv_from = max(0, end - window) if window is not None and mask is None else 0
+            steps[kind] = _Step(cos, sin, cache, past, mask, causal, kv_from)
+        for layer, kind in zip(self.layers, self._kinds):
+            x = layer(x, steps[kind])
         if cache is not None:
             cache.length = end
         return self.norm(x), cache
@@ -353,7 +362,11 @@ class LlamaLiteForCausalLM(nn.Module):
             h = h[:, -logits_to_keep:] if logits_to_keep else h
         else:
             h = h[:, logits_to_keep]
-        return LiteOutput(self.lm_head(h), cache)
+        logits = self.lm_head(h)
+        cap = self.config.final_logit_softcapping
+        if cap is not None:
+            logits = torch.tanh(logits / cap) * cap
+        return LiteOutput(logits, cache)
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         """transformers' ``generate()`` (batched sampling, used by the training tools) on :meth:`transformers_twin`."""
