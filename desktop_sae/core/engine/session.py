@@ -48,6 +48,11 @@ class Session:
             self.attach_sae(sae, hook)
 
     # --- setup -------------------------------------------------------------------------------------
+    def without_sae(self) -> Session:
+        """A new session of the same class on the same model, with no SAE yet (another SAE goes on it; this one
+        stays in use until that one is attached)."""
+        return Session(self.lm, top_k_features=self.top_k_features)
+
     def _stop_ids(self) -> tuple[int, ...]:
         ids = set()
         eos = self.lm.tokenizer.eos_token_id

@@ -48,6 +48,9 @@ class NnsightSession(Session):
                          device=torch.device("cpu"), dtype=torch.float32)
         super().__init__(lm, sae, hook, top_k_features)
 
+    def without_sae(self) -> NnsightSession:
+        return NnsightSession(self.run_on, top_k_features=self.top_k_features)
+
     # --- the residual at the hook, for the readout of a text ---------------------------------------------------------
     def activations(self, ids: Sequence[int]) -> torch.Tensor:
         assert self.hook_name is not None  # set with the SAE; callers check for one first
