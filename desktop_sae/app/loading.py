@@ -135,7 +135,8 @@ def remote_loader(req: LoadRequest, progress: ProgressFn, cancelled: Callable[[]
     """An ``NnsightSession`` for ``req.remote`` (docs/REMOTE.md). On NDIF: the key and the server are checked
     first (a missing key fails at once, no network within seconds), then the model's config and tokenizer are read
     from the hub; the SAE (``req.sae``, a path or none) is read here. In this process: ``req.model`` opened as the
-    app opens any model (bundled SAE included), on the CPU unless ``req.device`` says otherwise, with transformers."""
+    app opens any model (bundled SAE included), with transformers, on the CPU in float32 unless ``req.device`` and
+    ``req.dtype`` say otherwise (the nnsight session reads the SAE in float32)."""
     from ..core.remote.nnsight_session import NnsightSession
 
     target = req.remote
@@ -159,7 +160,7 @@ def remote_loader(req: LoadRequest, progress: ProgressFn, cancelled: Callable[[]
 
     leave_a_core_for_the_ui()
     with transformers_engine():
-        local = open_session(req.model, req.sae, req.hook, device=req.device or "cpu", dtype=req.dtype,
+        local = open_session(req.model, req.sae, req.hook, device=req.device or "cpu", dtype=req.dtype or "float32",
                              trust_remote_code=req.trust_remote_code, progress=progress, cancelled=cancelled,
                              top_k_features=TOP_K_FEATURES)
     lm = local.lm
