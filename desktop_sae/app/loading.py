@@ -42,13 +42,23 @@ def loaded(session: Session | None) -> Session:
     return session
 
 
-def with_sae(session: Session | None, job: str) -> Session:
+def with_sae(session: Session | None, job: str, weights: bool = False) -> Session:
     """The session of a ``job`` that reads features ("the contrastive finder"); ``NotReadyError`` without a model
-    or an SAE."""
+    or an SAE, and (``weights``: a job that reads the model's weights) for a model on NDIF."""
     if loaded(session).sae is None:
         raise NotReadyError(f"{job} needs an SAE: open one (File > Open SAE…)")
     assert session is not None
-    return session
+    return with_weights(session, job) if weights else session
+
+
+def with_weights(session: Session | None, job: str) -> Session:
+    """The session of a ``job`` that reads the model's weights here; ``NotReadyError`` for a model whose weights
+    stay on NDIF's servers."""
+    s = loaded(session)
+    if not s.weights_here:
+        raise NotReadyError(f"{job} reads the model's weights, which stay on NDIF's servers: it runs on a model "
+                            f"opened in this process (File > Open model…, or through nnsight in this process)")
+    return s
 
 
 @dataclass(frozen=True)

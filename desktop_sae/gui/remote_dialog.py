@@ -57,8 +57,10 @@ class RemoteModelDialog(QDialog):
         self.setWindowTitle("Open a remote model (nnsight / NDIF)")
         self.model_id = QLineEdit(str(settings.value(SettingKey.MODEL, "") or ""))
         self.model_id.setPlaceholderText("a Hugging Face model id, e.g. meta-llama/Llama-3.1-8B")
-        self.in_process = QRadioButton("In this process, through nnsight (the weights load here, on the CPU; "
-                                       "an empty id opens the bundled model)")
+        self.in_process = QRadioButton("In this process, through nnsight (the weights load here)")
+        self.in_process.setToolTip("The model (a hub id or a folder; empty: the bundled model) loads here with "
+                                   "transformers, on the CPU in float32, and runs through nnsight: a check of the "
+                                   "backend against the app's own engine")
         self.on_ndif = QRadioButton("On NDIF's servers (remote): for models too large for this machine")
         self.where = QButtonGroup(self)
         for b in (self.on_ndif, self.in_process):

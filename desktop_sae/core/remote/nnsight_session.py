@@ -32,6 +32,7 @@ from ..sae.autoencoder import SAE
 from ..steering.plan import SteeringPlan
 from ..steering.specs import NO_STEERING, SteeringConfig
 from .nnsight_runs import ModelRun, RunRecord
+from .target import Transport
 from .wire import step_orders
 
 ALTERNATIVES = 5  # like the local token loop
@@ -47,6 +48,10 @@ class NnsightSession(Session):
                          source=run.target.transport.value, location=run.target.where,
                          device=torch.device("cpu"), dtype=torch.float32)
         super().__init__(lm, sae, hook, top_k_features)
+
+    @property
+    def weights_here(self) -> bool:
+        return self.run_on.target.transport is not Transport.NDIF  # on NDIF the structure is here, without weights
 
     def without_sae(self) -> NnsightSession:
         return NnsightSession(self.run_on, top_k_features=self.top_k_features)
