@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from desktop_sae.core.remote.ndif_link import open_ndif, probe_ndif
-from desktop_sae.core.remote.nnsight_runs import Target, Transport
+from desktop_sae.core.remote.target import Target, Transport
 from desktop_sae.core.support.errors import RemoteModelError
 
 MODEL = "meta-llama/Llama-3.1-8B"

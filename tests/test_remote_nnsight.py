@@ -12,8 +12,8 @@ import tiny
 from desktop_sae.core.engine.sampling import SamplingConfig
 from desktop_sae.core.engine.session import Session
 from desktop_sae.core.remote.ndif_link import wrap_local
-from desktop_sae.core.remote.nnsight_runs import Target, Transport
 from desktop_sae.core.remote.nnsight_session import NnsightSession
+from desktop_sae.core.remote.target import Target, Transport
 from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 from desktop_sae.core.support.errors import SAEMismatchError
 

@@ -10,8 +10,9 @@ import tiny
 from desktop_sae.core.engine.sampling import SamplingConfig
 from desktop_sae.core.remote.model_side import ModelSideStep
 from desktop_sae.core.remote.ndif_link import wrap_local
-from desktop_sae.core.remote.nnsight_runs import ModelRun, Target, Transport
+from desktop_sae.core.remote.nnsight_runs import ModelRun
 from desktop_sae.core.remote.nnsight_session import NnsightSession
+from desktop_sae.core.remote.target import Target, Transport
 from desktop_sae.core.remote.wire import feature_probe, probe_for, read_features
 from desktop_sae.core.sae.autoencoder import ARCHITECTURE_CLASSES
 from desktop_sae.core.steering.plan import plan_steering

@@ -183,7 +183,7 @@ def graph_job(request: GraphRequest, cache: WorkerCache) -> JobFn[GraphResult]:
         from ..core.attribution.graph import NodeKind
         from ..core.features.user_labels import sae_folder
 
-        session = with_sae(session, "an attribution graph")
+        session = with_sae(session, "an attribution graph", weights=True)
         state.progress(None, "Reading the SAEs")
         att, warnings = cache.attributor(session)
         if not att.saes:
@@ -216,7 +216,7 @@ def intervention_job(cache: WorkerCache, graph_id: int, node: Node, value: float
     def fn(session: Session | None, _state: JobState) -> Intervention:
         from ..core.attribution.interventions import set_activations
 
-        session = with_sae(session, "an intervention")
+        session = with_sae(session, "an intervention", weights=True)
         return set_activations(cache.held(session, graph_id), [node], [float(value)])[0]
 
     return fn

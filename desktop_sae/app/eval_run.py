@@ -39,7 +39,7 @@ def eval_steering_job(req: EvalRequest) -> JobFn[EvalResult]:
         from ..core.steer_eval.data import load_concept, load_splits
         from ..core.steer_eval.evaluate import EvalSettings, evaluate_steering
 
-        session = with_sae(session, "the steering evaluation")
+        session = with_sae(session, "the steering evaluation", weights=True)
         assert session.sae is not None
         concept = load_concept(req.concept)
         bad = [f for f in concept.features if not 0 <= f < session.sae.cfg.d_sae]

@@ -173,7 +173,7 @@ def explain_job(req: ExplainRequest, cache: dict[tuple[Any, ...], ContextBank]) 
             score_explanations,
         )
 
-        session = with_sae(session, "explaining features")
+        session = with_sae(session, "explaining features", weights=True)
         assert session.sae is not None
         if any(not 0 <= f < session.sae.cfg.d_sae for f in req.features):
             raise DesktopSAEError(f"features must lie in 0..{session.sae.cfg.d_sae - 1}")

@@ -37,6 +37,8 @@ def logits_job(feature: int, n: int = 10) -> JobFn[FeatureLogits | None]:
 
         if session is None or session.sae is None or not 0 <= feature < session.sae.cfg.d_sae:
             return None
+        if not session.weights_here:  # the unembedding stays on NDIF: the dashboard shows no logit effects
+            return None
         return feature_logits(session, feature, n)
 
     return fn

@@ -75,7 +75,7 @@ class Ablation:
 
 def context_job(prompt: str, answer: str, system: str | None, alt: str | None) -> JobFn[TraceContext]:
     def fn(session: Session | None, _state: JobState) -> TraceContext:
-        session = with_sae(session, "an attribution graph")
+        session = with_sae(session, "an attribution graph", weights=True)
         tok = session.lm.tokenizer
         return TraceContext(tuple(trace_ids(tok, prompt, answer, system)), None if alt is None else one_token(tok, alt))
 
@@ -88,7 +88,7 @@ def ablate_job(cache: WorkerCache, graph_id: int, node: Node) -> JobFn[Ablation]
     def fn(session: Session | None, _state: JobState) -> Ablation:
         from ..core.attribution.interventions import set_activations
 
-        session = with_sae(session, "an intervention")
+        session = with_sae(session, "an intervention", weights=True)
         held = cache.held(session, graph_id)
         iv = set_activations(held, [node], [0.0])[0]
         tok = session.lm.tokenizer

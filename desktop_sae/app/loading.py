@@ -3,16 +3,18 @@ loaded pair that the app thread reads (descriptions, statistics, the feature cat
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core.support.errors import DesktopSAEError
+from ..core.remote.target import Target, Transport
+from ..core.support.errors import DesktopSAEError, RemoteModelError
 
 if TYPE_CHECKING:  # torch loads on the worker, after the window shows: none of these at import time
     from ..core.engine.models import ModelDescription
@@ -40,13 +42,23 @@ def loaded(session: Session | None) -> Session:
     return session
 
 
-def with_sae(session: Session | None, job: str) -> Session:
+def with_sae(session: Session | None, job: str, weights: bool = False) -> Session:
     """The session of a ``job`` that reads features ("the contrastive finder"); ``NotReadyError`` without a model
-    or an SAE."""
+    or an SAE, and (``weights``: a job that reads the model's weights) for a model on NDIF."""
     if loaded(session).sae is None:
         raise NotReadyError(f"{job} needs an SAE: open one (File > Open SAE…)")
     assert session is not None
-    return session
+    return with_weights(session, job) if weights else session
+
+
+def with_weights(session: Session | None, job: str) -> Session:
+    """The session of a ``job`` that reads the model's weights here; ``NotReadyError`` for a model whose weights
+    stay on NDIF's servers."""
+    s = loaded(session)
+    if not s.weights_here:
+        raise NotReadyError(f"{job} reads the model's weights, which stay on NDIF's servers: it runs on a model "
+                            f"opened in this process (File > Open model…, or through nnsight in this process)")
+    return s
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,9 @@ class LoadRequest:
     sae: str | None = None  # a path, 'none', or None = the bundled SAE (with the bundled model)
     hook: str | None = None
     trust_remote_code: bool = False
+    # None: the app's own engine. Otherwise the model runs through nnsight: ``model`` in this process
+    # (Transport.IN_PROCESS), or ``remote.model_id`` on NDIF (its key is kept out of repr)
+    remote: Target | None = None
 
 
 @dataclass(frozen=True)
@@ -98,18 +113,75 @@ def leave_a_core_for_the_ui() -> None:
         torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1)))
 
 
+TOP_K_FEATURES = 32  # the features a token's readout keeps, in the app
+
+
 def default_loader(req: LoadRequest, progress: ProgressFn, cancelled: Callable[[], bool]) -> Session:
     from ..core.assets.opening import open_session
 
     leave_a_core_for_the_ui()
     return open_session(req.model, req.sae, req.hook, device=req.device, dtype=req.dtype,
                         trust_remote_code=req.trust_remote_code, progress=progress, cancelled=cancelled,
-                        top_k_features=32)
+                        top_k_features=TOP_K_FEATURES)
+
+
+@contextlib.contextmanager
+def transformers_engine() -> Iterator[None]:
+    """Models opened inside load with transformers, not the lite engine (nnsight wraps a transformers model)."""
+    from ..core.engine.lite.choice import ENGINE_ENV
+
+    before = os.environ.get(ENGINE_ENV)
+    os.environ[ENGINE_ENV] = "transformers"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENGINE_ENV, None)
+        else:
+            os.environ[ENGINE_ENV] = before
+
+
+def remote_loader(req: LoadRequest, progress: ProgressFn, cancelled: Callable[[], bool]) -> Session:
+    """An ``NnsightSession`` for ``req.remote`` (docs/REMOTE.md). On NDIF: the key and the server are checked
+    first (a missing key fails at once, no network within seconds), then the model's config and tokenizer are read
+    from the hub; the SAE (``req.sae``, a path or none) is read here. In this process: ``req.model`` opened as the
+    app opens any model (bundled SAE included), with transformers, on the CPU in float32 unless ``req.device`` and
+    ``req.dtype`` say otherwise (the nnsight session reads the SAE in float32)."""
+    from ..core.remote.nnsight_session import NnsightSession
+
+    target = req.remote
+    if target is None:
+        raise ValueError("remote_loader opens nnsight models; this request has no remote target")
+    if target.transport is Transport.NDIF:
+        from ..core.remote.ndif_link import open_ndif
+        from ..core.sae.formats import load_sae
+
+        progress(None, f"Opening {target.model_id} on NDIF ({target.host})")
+        try:
+            run = open_ndif(target)
+        except RemoteModelError as e:
+            raise RemoteModelError(target.hide_key(str(e))) from None
+        sae = load_sae(req.sae) if req.sae and req.sae.lower() != "none" else None
+        if sae is not None:
+            progress(None, f"Attaching SAE {os.path.basename(os.path.normpath(req.sae or ''))}")
+        return NnsightSession(run, sae, req.hook, TOP_K_FEATURES)
+    from ..core.assets.opening import open_session
+    from ..core.remote.ndif_link import wrap_local
+
+    leave_a_core_for_the_ui()
+    with transformers_engine():
+        local = open_session(req.model, req.sae, req.hook, device=req.device or "cpu", dtype=req.dtype or "float32",
+                             trust_remote_code=req.trust_remote_code, progress=progress, cancelled=cancelled,
+                             top_k_features=TOP_K_FEATURES)
+    lm = local.lm
+    run = wrap_local(lm.model, lm.tokenizer, Target(lm.name, target.transport))
+    return NnsightSession(run, local.sae, local.hook_name, local.top_k_features)
 
 
 def load_job(req: LoadRequest, loader: Loader | None = None) -> Callable[[Session | None, JobState], ModelInfo]:
-    """Load a model (and SAE) into a new session; the old one stays in use until this one is complete."""
-    load = loader or default_loader
+    """Load a model (and SAE) into a new session; the old one stays in use until this one is complete. A request
+    with a remote target opens through nnsight (``remote_loader``), whatever ``loader`` the app was given."""
+    load = remote_loader if req.remote is not None else (loader or default_loader)
 
     def fn(_session: Session | None, state: JobState) -> ModelInfo:
         t0 = time.perf_counter()
@@ -125,13 +197,12 @@ def load_sae_job(path: str, hook: str | None = None) -> Callable[[Session | None
     """Put another SAE on the loaded model. A mismatch (width, hook point) raises before anything changes."""
 
     def fn(session: Session | None, state: JobState) -> ModelInfo | None:
-        from ..core.engine.session import Session
         from ..core.sae.formats import load_sae
 
         session = loaded(session)
         t0 = time.perf_counter()
         state.progress(None, f"Loading SAE {os.path.basename(os.path.normpath(path))}")
-        new = Session(session.lm, top_k_features=session.top_k_features)
+        new = session.without_sae()  # the same class: an SAE on an nnsight model keeps it running through nnsight
         new.attach_sae(load_sae(path), hook)
         if state.cancelled():
             return None

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .job_handles import Jobs
-from .loading import loaded
+from .loading import with_weights
 from .messages import JobKind
 from .runs import Run
 
@@ -47,7 +47,7 @@ class NeuronRun(Run[object, NeuronResult]):
         def fn(session: Session | None, state: JobState) -> NeuronResult:
             from ..core.classroom.neuron_report import neuron_report, report_layer
 
-            session = loaded(session)
+            session = with_weights(session, "the neuron view")
             reuse = last is not None and last.session() is session and last.report.layer == report_layer(session, layer)
             report = neuron_report(session, neuron, layer, texts, topics,
                                    last.report.activations if reuse and last is not None else None,

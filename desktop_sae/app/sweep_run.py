@@ -64,7 +64,7 @@ def strength_sweep_job(req: SweepRequest) -> JobFn[SweepResult]:
         from ..core.steer_eval.data import load_splits, neutral_texts
         from ..core.steer_eval.sweep import other_prompt, sweep_point, sweep_references
 
-        session = with_sae(session, "a strength sweep")
+        session = with_sae(session, "a strength sweep", weights=True)
         for s in req.strengths:
             session.plan(req.steering_at(s))  # validate every point before generating
         candidates: tuple[str, ...] = ()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.training import pipeline
 from ..core.training.run_specs import CORPUS, CORPUS_SUMMARY, RunSpec, TrainingSetupError, publish
-from .loading import loaded
+from .loading import with_weights
 
 if TYPE_CHECKING:
     from ..core.engine.models import LoadedModel
@@ -118,7 +118,7 @@ def train_job(spec: RunSpec) -> JobFn[TrainOutcome | None]:
     def fn(session: Session | None, state: JobState) -> TrainOutcome | None:
         from ..core.training.builtin_corpus import builtin_documents, write_jsonl
 
-        session = loaded(session)
+        session = with_weights(session, "training an SAE")
         lm, t0 = session.lm, time.perf_counter()
         run = _check_model(spec, lm).validate(lm.n_layers)
         if run.out_dir.exists():

@@ -71,43 +71,45 @@ def add_nnsight_args(p: argparse.ArgumentParser) -> None:
 
 def session_from_args(args, quiet: bool = False):
     """Load the model (and SAE) named by ``add_model_args``'s arguments into a ``core.engine.session.Session``; its
-    warnings go to stderr. With ``add_nnsight_args``'s ``--nnsight`` or ``--ndif``, an ``NnsightSession``."""
-    import os
-
+    warnings go to stderr. With ``add_nnsight_args``'s ``--nnsight`` or ``--ndif``, an ``NnsightSession`` opened as
+    the app opens one (``app.loading.remote_loader``)."""
     from ..core.assets.opening import open_session
 
-    if getattr(args, "nnsight", False):
-        os.environ["DESKTOP_SAE_ENGINE"] = "transformers"  # nnsight wraps a transformers model, not the lite engine
-    if getattr(args, "ndif", None):
-        from ..core.remote.ndif_link import DEFAULT_HOST, open_ndif
-        from ..core.remote.nnsight_runs import Target, Transport
-        from ..core.remote.nnsight_session import NnsightSession
-        from ..core.sae.formats import load_sae
+    remote = remote_target(args)
+    if remote is not None:
+        from ..app.loading import LoadRequest, remote_loader
 
-        target = Target(args.ndif, Transport.NDIF, args.ndif_host or DEFAULT_HOST, os.environ.get("NDIF_API_KEY", ""))
-        sae = load_sae(args.sae) if getattr(args, "sae", None) and args.sae.lower() != "none" else None
-        return NnsightSession(open_ndif(target), sae, getattr(args, "hook", None))
-
-    session = open_session(
-        args.model,
-        getattr(args, "sae", None),
-        getattr(args, "hook", None),
-        device=args.device,
-        dtype=args.dtype,
-        trust_remote_code=getattr(args, "trust_remote_code", False),
-        progress=None if quiet else progress_line,
-    )
-    if getattr(args, "nnsight", False):
-        from ..core.remote.ndif_link import wrap_local
-        from ..core.remote.nnsight_runs import Target, Transport
-        from ..core.remote.nnsight_session import NnsightSession
-
-        lm = session.lm
-        run = wrap_local(lm.model, lm.tokenizer, Target(lm.name, Transport.IN_PROCESS))
-        session = NnsightSession(run, session.sae, session.hook_name, session.top_k_features)
+        req = LoadRequest(model=args.model, device=args.device, dtype=args.dtype, sae=getattr(args, "sae", None),
+                          hook=getattr(args, "hook", None), trust_remote_code=getattr(args, "trust_remote_code", False),
+                          remote=remote)
+        session = remote_loader(req, (lambda f, m: None) if quiet else progress_line, lambda: False)
+    else:
+        session = open_session(
+            args.model,
+            getattr(args, "sae", None),
+            getattr(args, "hook", None),
+            device=args.device,
+            dtype=args.dtype,
+            trust_remote_code=getattr(args, "trust_remote_code", False),
+            progress=None if quiet else progress_line,
+        )
     for w in session.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return session
+
+
+def remote_target(args):
+    """The nnsight target ``--nnsight`` / ``--ndif`` ask for (None without either); NDIF's key comes from the
+    NDIF_API_KEY variable."""
+    import os
+
+    from ..core.remote.target import DEFAULT_HOST, Target, Transport
+
+    if getattr(args, "ndif", None):
+        return Target(args.ndif, Transport.NDIF, args.ndif_host or DEFAULT_HOST, os.environ.get("NDIF_API_KEY", ""))
+    if getattr(args, "nnsight", False):
+        return Target(args.model or "", Transport.IN_PROCESS)
+    return None
 
 
 def seed_list(text: str) -> tuple[int, ...]:

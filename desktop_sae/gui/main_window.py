@@ -24,7 +24,7 @@ from .feature_panel import FeaturePanel
 from .inference_thread import InferenceWorker
 from .lesson_mode import LessonMode
 from .lifetime import bind
-from .menus import build_actions, build_status, open_sweep
+from .menus import build_actions, build_status, model_place, open_sweep
 from .open_dialogs import FileDialogs
 from .quiz_panel import QuizPanel
 from .settings import app_settings, get_bool, restore_state, save_state
@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
 
     def _on_loaded(self, info: ModelInfo) -> None:
         m = info.model
-        self.status.model.setText(f"{m.device} · {m.dtype} · {m.name}")
+        self.status.model.setText(model_place(m))
         self.status.model.setToolTip(f"{m.name}: {m.parameters / 1e6:.0f}M parameters, {m.layers} layers, "
                                      f"from {m.location}")
         if info.sae:

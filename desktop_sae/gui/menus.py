@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QLabel, QMenu, QProgressBar
 
+from ..core.remote.target import Transport
 from . import theme
 from .about import show_about
 
 if TYPE_CHECKING:
+    from ..core.engine.models import ModelDescription
     from .eval_dialog import EvalDialog
     from .explain_dialog import ExplainDialog
     from .main_window import MainWindow
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 @dataclass
 class WindowActions:
     open_model: QAction
+    open_remote: QAction
     open_sae: QAction
     assets: QAction
     train: QAction
@@ -91,6 +94,9 @@ def build_actions(win: MainWindow) -> WindowActions:
 
     acts = WindowActions(
         open_model=act("Open &model…", files.open_model_dialog, None, "Load another model (and its SAE)"),
+        open_remote=act("Open &remote model (nnsight / NDIF)…", files.open_remote_dialog, None,
+                        "Run a model through nnsight: in this process, or on NDIF's servers for models too large "
+                        "for this machine"),
         open_sae=act("Open S&AE…", files.open_sae_dialog, None, "Put another SAE on the loaded model"),
         assets=act("Mo&dels and SAEs…", files.show_asset_manager, None,
                    "Download, import and open models and SAEs; see whether a pair fits"),
@@ -140,7 +146,7 @@ def build_actions(win: MainWindow) -> WindowActions:
 
 def _build_menus(win: MainWindow, a: WindowActions) -> None:
     m = win.menuBar().addMenu("&File")
-    for x in (a.open_model, a.open_sae, a.assets, a.train, None, a.open, a.save, a.presets):
+    for x in (a.open_model, a.open_remote, a.open_sae, a.assets, a.train, None, a.open, a.save, a.presets):
         m.addSeparator() if x is None else m.addAction(x)
     a.recent_menu = m.addMenu("Recent presets")
     a.recent_menu.aboutToShow.connect(win.files.fill_recent)
@@ -191,6 +197,15 @@ def build_status(win: MainWindow) -> StatusWidgets:
     for x in (w.model, w.sae, w.speed):
         sb.addPermanentWidget(x)
     return w
+
+
+def model_place(m: ModelDescription) -> str:
+    """The status bar's model label: where the model runs, and its name."""
+    if m.source == Transport.NDIF:
+        return f"NDIF ({m.location}) · {m.name}"
+    if m.source == Transport.IN_PROCESS:
+        return f"nnsight · {m.name}"
+    return f"{m.device} · {m.dtype} · {m.name}"
 
 
 def open_eval_dialog(win: MainWindow) -> EvalDialog:

@@ -15,6 +15,7 @@ from .presets_ui import PresetManager
 if TYPE_CHECKING:
     from .asset_manager import AssetManager
     from .main_window import MainWindow
+    from .remote_dialog import RemoteModelDialog
 
 
 class FileDialogs:
@@ -24,6 +25,7 @@ class FileDialogs:
         self.win = win
         self.ctl = win.controller
         self.asset_manager: AssetManager | None = None
+        self.remote_dialog: RemoteModelDialog | None = None
 
     def open_model_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self.win, "Open a model folder (Hugging Face format)")
@@ -31,6 +33,15 @@ class FileDialogs:
             path, _ = QFileDialog.getOpenFileName(self.win, "Or open a GGUF model file", "", "GGUF models (*.gguf)")
         if path:
             self.ctl.model.load(LoadRequest(model=path, sae="none"))
+
+    def open_remote_dialog(self) -> RemoteModelDialog:
+        """File > Open remote model (nnsight / NDIF)…: one dialog per window, its form kept between openings."""
+        from .remote_dialog import RemoteModelDialog
+
+        if self.remote_dialog is None:
+            self.remote_dialog = RemoteModelDialog(self.ctl.model, self.win.settings, self.win)
+        self.remote_dialog.open()
+        return self.remote_dialog
 
     def open_sae_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self.win, "Open an SAE folder (SAELens, sparsify) for the loaded "

@@ -49,6 +49,16 @@ class Session:
             self.attach_sae(sae, hook)
 
     # --- setup -------------------------------------------------------------------------------------
+    def without_sae(self) -> Session:
+        """A new session of the same class on the same model, with no SAE yet (another SAE goes on it; this one
+        stays in use until that one is attached)."""
+        return Session(self.lm, top_k_features=self.top_k_features)
+
+    @property
+    def weights_here(self) -> bool:
+        """Whether the model's weights are in this process (tools that read them directly need them)."""
+        return True
+
     def _stop_ids(self) -> tuple[int, ...]:
         ids = set()
         eos = self.lm.tokenizer.eos_token_id

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..support.errors import DesktopSAEError, RemoteModelError
-from .nnsight_runs import ModelRun, Target, Transport
+from .nnsight_runs import ModelRun
+from .target import Target, Transport
 
-DEFAULT_HOST = "https://api.ndif.us"
 PROBE_SECONDS = 4.0  # the probe's connect and read timeouts: a missing network is reported within this
 KEY_PAGE = "https://login.ndif.us"
 _DEPLOYED = ("HOT", "WARM")  # NDIF's deployment levels of a model that is up (COLD: downloaded, not running)
@@ -76,7 +76,8 @@ def probe_ndif(target: Target) -> list[str]:
     try:
         response = httpx.get(f"{host}/status", timeout=httpx.Timeout(PROBE_SECONDS))
     except httpx.HTTPError as e:
-        raise RemoteModelError(f"cannot reach NDIF at {host}: {_reason(e)}. Check the network and the host") from None
+        raise RemoteModelError(target.hide_key(f"cannot reach NDIF at {host}: {_reason(e)}. Check the network and "
+                                               f"the host")) from None
     if response.status_code != 200:
         raise RemoteModelError(f"NDIF at {host} answered HTTP {response.status_code} to a status request")
     try:
@@ -116,9 +117,10 @@ def translated_errors(target: Target) -> Iterator[None]:
     try:
         yield
     except RemoteError as e:
-        raise RemoteModelError(f"NDIF could not run the request: {_reason(e)}") from None
+        raise RemoteModelError(target.hide_key(f"NDIF could not run the request: {_reason(e)}")) from None
     except (httpx.HTTPError, WebSocketException, OSError) as e:
-        raise RemoteModelError(f"the connection to NDIF at {target.host} failed: {_reason(e)}") from None
+        raise RemoteModelError(target.hide_key(f"the connection to NDIF at {target.host} failed: {_reason(e)}")
+                               ) from None
 
 
 def _reason(e: BaseException) -> str:

@@ -6,31 +6,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from ..support.text_enum import TextEnum
 from .model_side import SHIPPED_MODULES, ModelSideStep, StepOrders
-
-
-class Transport(TextEnum):
-    IN_PROCESS = "nnsight"  # nnsight around a model loaded in this process
-    SIMULATED = "nnsight-simulated"  # the same, through the serialisation a remote request goes through
-    NDIF = "ndif"  # NDIF's servers run the model
-
-
-@dataclass(frozen=True)
-class Target:
-    model_id: str
-    transport: Transport
-    host: str = ""  # NDIF only
-    api_key: str = field(default="", repr=False)  # NDIF only; never printed
-
-    @property
-    def where(self) -> str:
-        return self.host if self.transport is Transport.NDIF else "this process"
+from .target import Target, Transport
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from ..steering.plan import SteeringPlan
 from ..steering.specs import NO_STEERING, SteeringConfig
 from ..support.errors import SAEMismatchError
 from .nnsight_runs import ModelRun, RunRecord
+from .target import Transport
 from .wire import step_orders
 
 ALTERNATIVES = 5  # like the local token loop
@@ -48,6 +49,13 @@ class NnsightSession(Session):
                          source=run.target.transport.value, location=run.target.where,
                          device=torch.device("cpu"), dtype=torch.float32)
         super().__init__(lm, sae, hook, top_k_features)
+
+    @property
+    def weights_here(self) -> bool:
+        return self.run_on.target.transport is not Transport.NDIF  # on NDIF the structure is here, without weights
+
+    def without_sae(self) -> NnsightSession:
+        return NnsightSession(self.run_on, top_k_features=self.top_k_features)
 
     # --- the residual at the hook, for the readout of a text ---------------------------------------------------------
     def activations(self, ids: Sequence[int], hook: str | None = None) -> torch.Tensor:
