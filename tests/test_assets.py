@@ -210,8 +210,13 @@ def test_compatibility_errors_warnings_and_notes(hf_folder, tmp_path):
                         "only 3 layers (0..2)",)
     assert "trained on 'gpt2-small', not on 'org/tiny-llama'" in r.warnings[0]
     assert "cannot be opened" in r.text() and "✖ missing layer" in r.text()
-    r = check_pair(model, replace(fits, hook="blocks.1.hook_z"))
-    assert "not a hook point this app attaches to" in r.errors[0]
+    r = check_pair(model, replace(fits, hook="blocks.1.hook_resid_mid"))
+    assert r.errors == ("the SAE reads 'blocks.1.hook_resid_mid', which is not a hook point this app attaches to "
+                        "(blocks.<layer>.<site>, site one of hook_resid_pre, hook_resid_post, hook_mlp_out, "
+                        "hook_attn_out, hook_mlp_in)",)
+    r = check_pair(model, replace(fits, hook="blocks.1.attn.hook_z"))  # Gemma Scope 2's attn_out SAEs
+    assert r.errors[0].startswith("the SAE reads 'blocks.1.attn.hook_z': blocks.1.attn.hook_z is the attention "
+                                  "heads' output before the output projection") and "does not hook yet" in r.errors[0]
     base = replace(fits, model_name="SmolLM2-135M")
     assert "a relative" in check_pair(model, base, model_name="HuggingFaceTB/SmolLM2-135M-Instruct").warnings[0]
     assert check_pair(model, replace(fits, model_name="gpt2-small"), model_name="openai-community/gpt2").ok

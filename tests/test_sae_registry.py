@@ -19,6 +19,7 @@ from desktop_sae.core.assets.sae_directory import (
     DirectorySource,
     hook_hint,
     load_sae_directory,
+    parse_directory,
     resolve,
     width_hint,
 )
@@ -128,7 +129,7 @@ def test_the_built_in_subset_lists_gemma_scope_2_qwen_scope_and_llama_scope(no_s
     assert sae.hook == "blocks.13.hook_resid_post" and sae.d_sae == 16384
     tc = d.releases["gemma-scope-2-270m-it-transcoders"].saes
     assert all(s.hook and s.hook.endswith("hook_mlp_in") for s in tc)
-    assert all(s.pickled for s in d.releases["qwen-scope-3-1.7b-base-w32k-l50"].saes)
+    assert not any(s.pickled for s in d.releases["qwen-scope-3-1.7b-base-w32k-l50"].saes)  # read without unpickling
     ls = d.releases["llama_scope_lxr_8x"].find("l16r_8x")
     assert (ls.neuronpedia, ls.hook, ls.d_sae) == ("llama3.1-8b/16-llamascope-res-32k", "blocks.16.hook_resid_post",
                                                    32768)
@@ -237,20 +238,44 @@ def test_search_and_group_by_model(installed):
 
 def test_a_pickled_release_sae_is_refused_before_any_request(no_saelens, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: a request would fail differently
-    with pytest.raises(AssetError, match=r"qwen-scope-3-1.7b-base-w32k-l50/layer12 is stored as a pickled "
-                                         r"checkpoint \(layer12.sae.pt\)"):
+    releases = parse_directory("goodfire-llama-3.3-70b:\n  repo_id: Goodfire/Llama-3.3-70B-Instruct-SAE-l50\n"
+                               "  model: meta-llama/Llama-3.3-70B-Instruct\n  saes:\n"
+                               "    - {id: layer_50, path: Llama-3.3-70B-Instruct-SAE-l50.pt}\n")
+    with pytest.raises(AssetError, match=r"goodfire-llama-3.3-70b/layer_50 is stored as a pickled checkpoint "
+                                         r"\(Llama-3.3-70B-Instruct-SAE-l50.pt\)"):
+        download_release_sae("goodfire-llama-3.3-70b/layer_50", releases)
+    # a Qwen Scope layer<L>.sae.pt has a pickle-free reader: it is asked for (and here the hub is not there)
+    with pytest.raises(AssetError, match="cannot be reached"):
         download_release_sae("qwen-scope-3-1.7b-base-w32k-l50/layer12")
 
 
-def test_a_gemma_scope_2_folder_is_downloadable_with_its_config_last():
+def test_a_gemma_scope_2_folder_is_downloadable_with_its_weights_last():
     listing = {"resid_post/layer_12_width_16k_l0_medium/config.json": 300,
                "resid_post/layer_12_width_16k_l0_medium/params.safetensors": 10_000,
-               "resid_post/layer_12_width_16k_l0_big/params.safetensors": 10_000, "README.md": 10}
+               "resid_post_all/layer_12_width_16k_l0_big/params.safetensors": 10_000,
+               "resid_post/layer_12_width_16k_l0_small/README.md": 10, "README.md": 10}
+    # params.safetensors alone makes the folder an SAE (SAELens infers a missing config.json), so it comes last
     assert choose_sae_files(listing, "google/gemma-scope-2-270m-it", "resid_post/layer_12_width_16k_l0_medium") == [
-        "resid_post/layer_12_width_16k_l0_medium/params.safetensors",
-        "resid_post/layer_12_width_16k_l0_medium/config.json"]
+        "resid_post/layer_12_width_16k_l0_medium/config.json",
+        "resid_post/layer_12_width_16k_l0_medium/params.safetensors"]
+    assert choose_sae_files(listing, "google/gemma-scope-2-270m-it", "resid_post_all/layer_12_width_16k_l0_big") == [
+        "resid_post_all/layer_12_width_16k_l0_big/params.safetensors"]
     with pytest.raises(AssetError, match="Gemma Scope 2 folders"):
-        choose_sae_files(listing, "google/gemma-scope-2-270m-it", "resid_post/layer_12_width_16k_l0_big")
+        choose_sae_files(listing, "google/gemma-scope-2-270m-it", "resid_post/layer_12_width_16k_l0_small")
+
+
+def test_one_file_families_bring_the_configs_their_loader_reads():
+    listing = {"layer_3.safetensors": 9000, "layer_4.safetensors": 9000, "wandb-config.yaml": 80,
+               "config.yaml": 40, "README.md": 10}
+    assert choose_sae_files(listing, "mwhanna/qwen3-4b-transcoders", "layer_3.safetensors") == [
+        "wandb-config.yaml", "config.yaml", "layer_3.safetensors"]
+    spelled = {"layer_3.safetensors": 9000, "wanb-config.yaml": 80}  # the 14b repos: no config.yaml, the typo
+    assert choose_sae_files(spelled, "mwhanna/qwen3-14b-transcoders", "layer_3.safetensors") == [
+        "wanb-config.yaml", "layer_3.safetensors"]
+    qwen = {"layer6.sae.pt": 9000, "layer12.sae.pt": 9000, "README.md": 10}
+    assert choose_sae_files(qwen, "Qwen/SAE-Res-Qwen3-1.7B-Base-W32K-L0_50", "layer12.sae.pt") == ["layer12.sae.pt"]
+    alone = {"layer_3.safetensors": 9000}  # no wandb config: not an mwhanna transcoder, only the file itself
+    assert choose_sae_files(alone, "someone/else", "layer_3.safetensors") == ["layer_3.safetensors"]
 
 
 def test_the_releases_command(installed, capsys):

@@ -100,3 +100,39 @@ def test_a_transcoder_must_fit_at_both_hooks():
     with pytest.raises(SAEMismatchError, match="layer 7 is out of range"):
         Session(lm, random_sae(64, 128, arch="transcoder", hook="blocks.7.hook_mlp_in",
                                hook_name_out="blocks.7.hook_mlp_out"))
+
+
+def _means_by_hand(session, text, hook):
+    """A text's mean activation at ``hook`` over its ordinary tokens, sinks left out by their norm at the input hook
+    (the rule text_means states), computed here with hand-placed captures."""
+    from desktop_sae.core.features.contrast import SINK_FACTOR
+
+    ids = session.prompt_ids(text, chat=False)
+    with torch.no_grad():
+        x = capture(session.lm.model, IN, input_ids=torch.tensor([ids]))[0].float()
+        y = capture(session.lm.model, hook, input_ids=torch.tensor([ids]))[0].float()
+    keep = torch.tensor([t not in session.special_ids for t in ids])
+    norms = x.norm(dim=-1)
+    keep &= norms <= SINK_FACTOR * norms[keep].median()
+    return y[keep].mean(0).numpy()
+
+
+def test_mean_difference_vectors_are_read_and_named_where_steering_adds_them(session):
+    """The contrastive finder's and the steering evaluation's mean-difference baseline (both through
+    ``session_mean_difference``) are differences of activations at the output hook, where the vector is added."""
+    from desktop_sae.core.features.contrast import contrast, session_mean_difference, text_means
+
+    pos, neg = ["the quick brown fox jumps"], ["over the lazy dog again and again"]
+    res = contrast(session, pos, neg)
+    assert (res.vector.hook, res.vector.model) == (OUT, session.lm.name)
+    want = _means_by_hand(session, pos[0], OUT) - _means_by_hand(session, neg[0], OUT)
+    np.testing.assert_allclose(np.asarray(res.vector.values, np.float32), want, rtol=1e-5, atol=1e-6)
+    at_input = _means_by_hand(session, pos[0], IN) - _means_by_hand(session, neg[0], IN)
+    assert np.abs(want - at_input).max() > 1e-2  # the input hook's difference would be another vector
+    means = text_means(session, pos)
+    acts = session.encode_text(pos[0])[2]  # features are still read at the input hook
+    ids = session.prompt_ids(pos[0], chat=False)
+    ordinary = [i for i, t in enumerate(ids) if t not in session.special_ids]
+    np.testing.assert_allclose(means.features[0], acts[ordinary].mean(0), rtol=1e-5, atol=1e-6)
+    again = session_mean_difference(session, means, text_means(session, neg), "again")
+    assert again.hook == OUT and np.array_equal(np.asarray(again.values), np.asarray(res.vector.values))

@@ -77,8 +77,6 @@ def check_pair(
 ) -> CompatReport:
     """Check ``sae`` against ``model`` (both read from configs). ``free_bytes``: free memory on ``device`` (RAM for
     the CPU, free GPU memory for CUDA), or None when unknown."""
-    from ..engine.hooks import SITES, parse_hook_name
-
     errors: list[str] = []
     warnings: list[str] = []
     notes: list[str] = []
@@ -94,22 +92,16 @@ def check_pair(
                           f"{model.hidden_size}; this SAE was made for another model")
         if not sae.hook:
             errors.append("the SAE does not say which hook point it reads (no hook_name in its config)")
-        else:
-            try:
-                hp = parse_hook_name(sae.hook)
-            except HookPointError:
-                errors.append(f"the SAE reads {sae.hook!r}, which is not a hook point this app attaches to "
-                              f"(blocks.<layer>.<site>, site one of {', '.join(SITES)})")
-            else:
-                if model.n_layers is not None and hp.layer >= model.n_layers:
-                    errors.append(f"missing layer: the SAE reads layer {hp.layer} ({hp.name}), but {label} has only "
-                                  f"{model.n_layers} layers (0..{model.n_layers - 1})")
-                elif model.n_layers is None:
-                    warnings.append(f"{label}'s config does not give its number of layers; layer {hp.layer} is "
-                                    f"not checked")
+        for role, hook in (("reads", sae.hook), ("writes", sae.hook_out)):
+            if hook:
+                _check_hook(role, hook, model, label, errors, warnings)
+        if sae.hook_out and sae.d_out is not None and model.hidden_size is not None \
+                and sae.d_out != model.hidden_size:
+            errors.append(f"width mismatch: the transcoder writes vectors of d_out={sae.d_out}, but {label} has "
+                          f"hidden size {model.hidden_size}")
         _names(sae.model_name, model_name or model.name, warnings, notes)
-        notes.append(f"SAE: {sae.architecture}, {sae.d_in} → {sae.d_sae} features at {sae.hook or '?'}, "
-                     f"stored as {sae.dtype}")
+        where = f"read at {sae.hook or '?'}, written at {sae.hook_out}" if sae.hook_out else f"at {sae.hook or '?'}"
+        notes.append(f"SAE: {sae.architecture}, {sae.d_in} → {sae.d_sae} features {where}, stored as {sae.dtype}")
     run = run_dtype(device, dtype)
     stored = model.dtype or "?"
     notes.append(f"model: {model.n_layers or '?'} layers, hidden size {model.hidden_size or '?'}, stored as "
@@ -126,6 +118,26 @@ def check_pair(
         else:
             notes.append(f"needs about {gib(need)} of {where} ({gib(free_bytes)} free)")
     return CompatReport(tuple(errors), tuple(warnings), tuple(notes))
+
+
+def _check_hook(role: str, hook: str, model: ModelMeta, label: str, errors: list[str], warnings: list[str]) -> None:
+    """A hook the SAE reads or writes: one this app attaches to, at a layer the model has."""
+    from ..engine.hooks import SITES, parse_hook_name
+
+    try:
+        hp = parse_hook_name(hook)
+    except HookPointError as e:
+        if "hook_z" in hook:  # the message says what the site is and what to use instead
+            errors.append(f"the SAE {role} {hook!r}: {e}")
+        else:
+            errors.append(f"the SAE {role} {hook!r}, which is not a hook point this app attaches to "
+                          f"(blocks.<layer>.<site>, site one of {', '.join(SITES)})")
+        return
+    if model.n_layers is not None and hp.layer >= model.n_layers:
+        errors.append(f"missing layer: the SAE {role} layer {hp.layer} ({hp.name}), but {label} has only "
+                      f"{model.n_layers} layers (0..{model.n_layers - 1})")
+    elif model.n_layers is None and role == "reads":
+        warnings.append(f"{label}'s config does not give its number of layers; layer {hp.layer} is not checked")
 
 
 def _names(sae_model: str, model: str, warnings: list[str], notes: list[str]) -> None:

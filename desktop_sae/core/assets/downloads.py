@@ -25,7 +25,7 @@ from ..support.atomic import atomic_write_text
 from ..support.errors import AssetError, Cancelled
 from ..support.hf_cache import cached_snapshot, endpoint, hub_cache_dir, offline, repo_folder
 from .hub_errors import hub_error
-from .metadata import GEMMA_SCOPE_2_FILES, SAE_WEIGHT_FILES, human_size
+from .metadata import SAE_WEIGHT_FILES, human_size, sae_location
 
 if TYPE_CHECKING:
     from .sae_directory import Release
@@ -94,25 +94,34 @@ def choose_model_files(listing: dict[str, int], repo_id: str) -> list[str]:
 
 
 def choose_sae_files(listing: dict[str, int], repo_id: str, path: str) -> list[str]:
-    if path in listing:  # a single file, e.g. .../params.npz
-        files = [path]
-    else:
-        prefix = f"{path}/" if path else ""
-        files = [f for f in listing if f.startswith(prefix) and "/" not in f[len(prefix):]]
+    """The files of the SAE at ``path`` (a folder, or one file) in a repo listing, the one that makes it an SAE
+    last. A file of a family that keeps one SAE per file brings the configs beside it that its loader reads
+    (``families.family_files``: mwhanna's wandb-config.yaml and config.yaml)."""
+    from ..sae.family_layouts import family_files, family_of_file
+
+    if path in listing:  # a single file, e.g. .../params.npz or layer12.sae.pt
+        parent, _, name = path.rpartition("/")
+        prefix = f"{parent}/" if parent else ""
+        siblings = [f[len(prefix):] for f in listing if f.startswith(prefix) and "/" not in f[len(prefix):]]
+        family = family_of_file(name, siblings)
+        return [prefix + n for n in family_files(family, name, siblings)] if family is not None else [path]
+    prefix = f"{path}/" if path else ""
+    files = [f for f in listing if f.startswith(prefix) and "/" not in f[len(prefix):]]
     if not files:
         tops = sorted({f.split("/")[0] for f in listing if "/" in f})
         shown = ", ".join(tops[:12]) + (" …" if len(tops) > 12 else "")
         raise AssetError(f"{repo_id} has no files under {path!r}" + (f"; its folders: {shown}" if tops else ""))
     names = {PurePosixPath(f).name for f in files}
-    if not (("cfg.json" in names and names & set(SAE_WEIGHT_FILES)) or "params.npz" in names
-            or names >= set(GEMMA_SCOPE_2_FILES)):
+    family = next((fam for n in sorted(names) if (fam := family_of_file(n, names)) is not None), None)
+    if not (("cfg.json" in names and names & set(SAE_WEIGHT_FILES)) or "params.npz" in names or family):
         raise AssetError(
             f"{repo_id}/{path} holds no SAE this app reads (found: {', '.join(sorted(names)[:8])}). It reads SAELens "
             f"folders (cfg.json + sae_weights.safetensors), sparsify folders (cfg.json + sae.safetensors), Gemma "
-            f"Scope params.npz files and Gemma Scope 2 folders (config.json + params.safetensors); nothing pickled "
-            f"(.pt) is ever loaded.")
+            f"Scope params.npz files, Gemma Scope 2 folders (params.safetensors + config.json), Qwen Scope "
+            f"layer<L>.sae.pt files and mwhanna's layer_<L>.safetensors transcoders.")
     # the file that makes the folder count as an SAE comes last
-    return sorted(files, key=lambda f: (PurePosixPath(f).name in ("cfg.json", "config.json"), f))
+    return sorted(files, key=lambda f: (PurePosixPath(f).name == "cfg.json"
+                                        or family_of_file(PurePosixPath(f).name, names) is not None, f))
 
 
 # --- the download ------------------------------------------------------------------------------------------
@@ -161,25 +170,27 @@ def _download(kind: str, repo_id: str, path: str, revision: str, progress: Progr
 
 def _result(kind: str, repo_id: str, commit: str, snap: Path, path: str, files: list[str], nbytes: int,
             from_cache: bool) -> DownloadResult:
-    folder = snap / path if path else snap
-    if folder.is_file():
-        folder = folder.parent
-    return DownloadResult(kind, repo_id, commit, str(folder), tuple(files), nbytes, from_cache)
+    where = snap / path if path else snap
+    return DownloadResult(kind, repo_id, commit, str(sae_location(where) if kind == "sae" else where), tuple(files),
+                          nbytes, from_cache)
 
 
 def _from_cache(kind: str, repo_id: str, path: str, revision: str, cache: Path, what: str,
                 why: str) -> DownloadResult:
-    from .metadata import hf_weight_files, is_sae_folder
+    from .metadata import hf_weight_files, saes_in
 
     snap = cached_snapshot(repo_id, revision, cache)
     if snap is not None:
         target = snap / path if path else snap
-        folder = target.parent if target.is_file() else target
-        complete = ((snap / "config.json").is_file() and hf_weight_files(snap)) if kind == "model" \
-            else is_sae_folder(folder)
+        where = sae_location(target) if kind == "sae" and target.exists() else target
+        folder = where.parent if where.is_file() else where
+        if kind == "model":
+            complete = bool((snap / "config.json").is_file() and hf_weight_files(snap))
+        else:
+            complete = where in saes_in(folder)
         if complete:
             files = tuple(p.relative_to(snap).as_posix() for p in folder.iterdir() if p.is_file())
-            return DownloadResult(kind, repo_id, snap.name, str(folder), files, 0, True)
+            return DownloadResult(kind, repo_id, snap.name, str(where), files, 0, True)
     raise AssetError(f"{what} is not in the local Hugging Face cache and {why}. Connect to the internet (and turn "
                      f"HF_HUB_OFFLINE off), or import a local copy instead (desktop-sae import PATH).")
 

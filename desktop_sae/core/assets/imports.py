@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..sae.family_layouts import GEMMASCOPE2_WEIGHTS
 from ..support import paths
 from ..support.atomic import atomic_write_text
 from ..support.errors import AssetError, DesktopSAEError
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
 IMPORTS_FILE = "imports.json"
 KNOWN_FORMATS = (
     "a Hugging Face model folder (config.json + .safetensors weights), a .gguf model file, a SAELens SAE folder "
-    "(cfg.json + sae_weights.safetensors), an EleutherAI sparsify SAE folder (cfg.json + sae.safetensors) or a "
-    "Gemma Scope params.npz"
+    "(cfg.json + sae_weights.safetensors), an EleutherAI sparsify SAE folder (cfg.json + sae.safetensors), a "
+    "Gemma Scope params.npz, a Gemma Scope 2 folder (params.safetensors + config.json), a Qwen Scope "
+    "layer<L>.sae.pt or an mwhanna transcoder layer_<L>.safetensors beside its wandb-config.yaml"
 )
 
 
@@ -51,9 +53,11 @@ def _write(records: list[dict]) -> None:
 def classify_local(path: Path) -> tuple[str, str]:
     """('model' | 'sae', format) for a local file or folder, checked by reading its configs. Raises AssetError
     saying what it is not, or why a file that looks like a known format cannot be read."""
+    from ..sae.family_layouts import detect_family
     from ..sae.formats import detect_format
 
-    if (path.is_file() and path.suffix == ".gguf") or (path.is_dir() and (path / "config.json").is_file()):
+    is_model = (path.is_file() and path.suffix == ".gguf") or (path.is_dir() and (path / "config.json").is_file())
+    if is_model and detect_family(path) is None:  # (a Gemma Scope 2 folder has a config.json too)
         return "model", model_meta(path).format
     try:
         fmt, _folder = detect_format(path)
@@ -73,11 +77,12 @@ def import_asset(path: str | Path, name: str | None = None) -> Asset:
     if not p.exists():
         raise AssetError(f"nothing to import: {p} does not exist")
     p = p.resolve()
-    if p.is_file() and p.name in ("cfg.json", "sae_weights.safetensors", "sae.safetensors"):
+    if p.is_file() and p.name in ("cfg.json", "sae_weights.safetensors", "sae.safetensors", GEMMASCOPE2_WEIGHTS):
         p = p.parent  # an SAE folder is imported whole
     kind, fmt = classify_local(p)
     records = read_imports(strict=True)
-    default = p.parent.name if p.name == "params.npz" else p.stem if p.is_file() else p.name
+    default = p.parent.name if p.name == "params.npz" else p.name.removesuffix(".sae.pt") if p.name.endswith(
+        ".sae.pt") else p.stem if p.is_file() else p.name
     name = (name or "").strip() or default
     rec = {"kind": kind, "path": str(p), "name": name, "format": fmt, "added": time.strftime("%Y-%m-%dT%H:%M:%S")}
     _write([r for r in records if r["path"] != str(p)] + [rec])

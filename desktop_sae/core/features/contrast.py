@@ -40,7 +40,7 @@ class ContrastHit:
 @dataclass(frozen=True)
 class ContrastResult:
     hits: tuple[ContrastHit, ...]  # best separating first
-    vector: SteeringVector  # mean residual on positives - on negatives, at the SAE's hook
+    vector: SteeringVector  # mean activation on positives - on negatives, at the hook steering writes to
     n_pos: int
     n_neg: int
     set_features: tuple[int, ...] = ()  # the first SET_SIZE hits as one weighted steering set (feature_set)
@@ -52,7 +52,8 @@ class ContrastResult:
 class TextMeans:
     features: np.ndarray  # [n_texts, d_sae] each text's mean SAE activation over its ordinary tokens
     fires: np.ndarray  # [n_texts, d_sae] bool: the feature fired somewhere in the text
-    resid: np.ndarray  # [n_texts, d_in] each text's mean residual at the hook
+    resid: np.ndarray  # [n_texts, d] each text's mean activation at the hook steering writes to (the SAE's hook;
+    # a transcoder's output hook), over the same tokens
 
 
 def _check_texts(texts: Sequence[str], side: str) -> list[str]:
@@ -64,7 +65,8 @@ def _check_texts(texts: Sequence[str], side: str) -> list[str]:
 
 def text_means(session: Session, texts: Sequence[str], progress: Callable[[float, str], None] | None = None,
                cancelled: Callable[[], bool] | None = None) -> TextMeans:
-    """Per-text mean SAE activations and residuals at the session's hook (no steering, plain text)."""
+    """Per-text mean SAE activations (read at the SAE's input hook) and mean activations at the hook steering
+    writes to (``session.steer_hook_name``: the same hook, except for a transcoder), no steering, plain text."""
     import torch
 
     sae = session.sae
@@ -77,6 +79,8 @@ def text_means(session: Session, texts: Sequence[str], progress: Callable[[float
         ids = session.prompt_ids(text, chat=False)
         with torch.inference_mode():
             x = session.activations(ids).float()
+            out_hook = session.steer_hook_name
+            y = x if out_hook in (None, session.hook_name) else session.activations(ids, out_hook).float()
             keep = torch.tensor([t not in session.special_ids for t in ids], device=x.device)
             norms = x.norm(dim=-1)
             if keep.any():
@@ -87,7 +91,7 @@ def text_means(session: Session, texts: Sequence[str], progress: Callable[[float
             a = sae.encode(x.to(sae.W_dec.dtype)).float()
         feats.append(a.mean(0).cpu().numpy())
         fires.append((a > 0).any(0).cpu().numpy())
-        resid.append(x.mean(0).cpu().numpy())
+        resid.append(y[keep].mean(0).cpu().numpy())
         if progress is not None:
             progress((i + 1) / len(texts), f"Reading text {i + 1} of {len(texts)}")
     return TextMeans(np.stack(feats), np.stack(fires), np.stack(resid))
@@ -95,10 +99,18 @@ def text_means(session: Session, texts: Sequence[str], progress: Callable[[float
 
 def mean_difference(pos: TextMeans, neg: TextMeans, name: str = "mean difference", hook: str = "",
                     model: str = "") -> SteeringVector:
+    """Mean on ``pos`` - mean on ``neg`` at the hook steering writes to; ``hook`` names it (use
+    ``session_mean_difference`` for the session's)."""
     v = pos.resid.mean(0) - neg.resid.mean(0)
     return SteeringVector.from_array(name, v, hook=hook, model=model,
                                      source=f"mean difference: {len(pos.resid)} positive vs {len(neg.resid)} "
                                             f"negative texts")
+
+
+def session_mean_difference(session: Session, pos: TextMeans, neg: TextMeans, name: str) -> SteeringVector:
+    """The mean-difference vector of ``text_means`` read in ``session``, named by the hook it is added at (a
+    transcoder's output hook) and the session's model."""
+    return mean_difference(pos, neg, name, session.steer_hook_name or "", session.lm.name)
 
 
 def rank_features(pos: TextMeans, neg: TextMeans, max_activation: np.ndarray | None = None,
@@ -175,13 +187,12 @@ def contrast(session: Session, positives: Sequence[str], negatives: Sequence[str
     pos = text_means(session, positives, part(0, len(positives)), cancelled)
     neg = text_means(session, negatives, part(len(positives), len(negatives)), cancelled)
     sae = session.sae
-    assert sae is not None and session.hook_name is not None  # text_means raised without an SAE; it has a hook
+    assert sae is not None  # text_means raised without an SAE
     stats = sae.stats
     dic = load_dictionary(sae.source_path)
     hits = rank_features(pos, neg, stats.max_activation if stats else None, dic.labels if dic else None, top)
     first = positives[0] if len(positives[0]) < 40 else positives[0][:37] + "..."
-    vec = mean_difference(pos, neg, f"mean difference ({first})", session.hook_name,
-                          session.lm.name)
+    vec = session_mean_difference(session, pos, neg, f"mean difference ({first})")
     feats: tuple[int, ...] = ()
     weights: tuple[float, ...] = ()
     strength: float | None = None

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,53 +29,92 @@ import torch
 from ..support.errors import SAEFormatError
 from ..support.file_values import cut, quote
 from .autoencoder import SAE
+from .family_layouts import (
+    GEMMASCOPE2_SITES,
+    GEMMASCOPE2_WEIGHTS,
+    MWHANNA_BASE_CONFIG,
+    MWHANNA_CONFIGS,
+    MWHANNA_FILE,
+    QWENSCOPE_FILE,
+    QWENSCOPE_MODELS,
+    QWENSCOPE_REPO,
+    SAFETENSORS_DTYPES,
+    Family,
+    gemmascope2_site,
+)
+from .sae_config import SAEConfig
 
-GEMMASCOPE2_WEIGHTS = "params.safetensors"
-QWENSCOPE_FILE = re.compile(r"layer(\d+)\.sae\.pt")
-QWENSCOPE_REPO = re.compile(r"SAE-Res-(.+)-W(\d+)K-L0_(\d+)")
-MWHANNA_FILE = re.compile(r"layer_(\d+)\.safetensors")
-MWHANNA_CONFIGS = ("wandb-config.yaml", "wanb-config.yaml")  # some of these repositories spell it the second way
-# the model (Hugging Face id, residual width) of each Qwen Scope repository's model part, as SAELens 6.54 lists them
-QWENSCOPE_MODELS = {key: (f"Qwen/{key}", width) for key, width in (
-    ("Qwen3-1.7B-Base", 2048), ("Qwen3-8B-Base", 4096), ("Qwen3-30B-A3B-Base", 2048), ("Qwen3.5-2B-Base", 2048),
-    ("Qwen3.5-9B-Base", 4096), ("Qwen3.5-27B", 5120), ("Qwen3.5-35B-A3B-Base", 2048))}
-# Gemma Scope 2 site folder -> (hook the SAE reads, hook it writes when that differs, Hugging Face module outputs)
-GEMMASCOPE2_SITES = {
-    "resid_post": ("hook_resid_post", None, "model.layers.{L}.output", None),
-    "attn_out": ("attn.hook_z", None, "model.layers.{L}.self_attn.o_proj.input", None),
-    "mlp_out": ("hook_mlp_out", None, "model.layers.{L}.post_feedforward_layernorm.output", None),
-    "transcoder": ("hook_mlp_in", "hook_mlp_out", "model.layers.{L}.pre_feedforward_layernorm.output",
-                   "model.layers.{L}.post_feedforward_layernorm.output"),
-}
-
-
-def detect_family(path: Path) -> tuple[str, Path] | None:
-    """(format, folder) when ``path`` is one of these releases' files or folders, else None."""
-    if path.is_file():
-        if path.name == GEMMASCOPE2_WEIGHTS:
-            return "gemmascope2", path.parent
-        if QWENSCOPE_FILE.fullmatch(path.name):
-            return "qwenscope", path.parent
-        if MWHANNA_FILE.fullmatch(path.name) and any((path.parent / n).is_file() for n in MWHANNA_CONFIGS):
-            return "mwhanna", path.parent
-        return None
-    if (path / GEMMASCOPE2_WEIGHTS).is_file():
-        return "gemmascope2", path
-    return None
+Shapes = Mapping[str, tuple[int, ...]]
 
 
 def load_family(fmt: str, path: Path) -> SAE:
-    loaders = {"gemmascope": _load_gemmascope, "gemmascope2": _load_gemmascope2, "qwenscope": _load_qwenscope,
-               "mwhanna": _load_mwhanna}
-    return loaders[fmt](path)
+    if fmt == "gemmascope":
+        return _load_gemmascope(path)
+    family = Family(fmt)
+    weights = path / GEMMASCOPE2_WEIGHTS if family is Family.GEMMA_SCOPE_2 and path.is_dir() else path
+    from .formats import _fill, _read_safetensors
+    from .torch_zip import read_torch_tensors
+
+    tensors = read_torch_tensors(weights) if family is Family.QWEN_SCOPE else _read_safetensors(weights)
+    cfg = _CONFIGS[family](path, {k: tuple(v.shape) for k, v in tensors.items()})
+    mapped = {ours: tensors[theirs].T if flip else tensors[theirs]
+              for ours, (theirs, flip) in _tensor_names(family, cfg).items() if theirs in tensors}
+    return _fill(cfg, mapped, weights)
 
 
-def _two_d(tensors: dict[str, torch.Tensor], name: str, where: Path) -> torch.Tensor:
-    t = tensors.get(name)
-    if t is None or t.ndim != 2:
-        found = cut(", ".join(sorted(tensors))) or "none"
+def family_header(fmt: str, path: Path) -> tuple[SAEConfig, str]:
+    """The configuration of the SAE at ``path`` and the dtype its encoder is stored in, from the configs and the
+    weights file's header only (no tensor data is read); its tensors' shapes are checked as a load checks them."""
+    from .formats import check_shapes
+    from .torch_zip import read_torch_shapes
+
+    family = Family(fmt)
+    weights = path / GEMMASCOPE2_WEIGHTS if family is Family.GEMMA_SCOPE_2 and path.is_dir() else path
+    if family is Family.QWEN_SCOPE:
+        found = {k: (s, str(d).removeprefix("torch.")) for k, (s, d) in read_torch_shapes(weights).items()}
+    else:
+        found = _safetensors_shapes(weights)
+    cfg = _CONFIGS[family](path, {k: s for k, (s, _d) in found.items()})
+    names = _tensor_names(family, cfg)
+    check_shapes(cfg, {ours: found[theirs][0][::-1] if flip else found[theirs][0]
+                       for ours, (theirs, flip) in names.items() if theirs in found}, weights)
+    return cfg, found[names["W_enc"][0]][1]
+
+
+def _safetensors_shapes(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise SAEFormatError(f"missing weights file {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            slices = {k: f.get_slice(k) for k in f.keys()}
+            return {k: (tuple(int(n) for n in s.get_shape()), SAFETENSORS_DTYPES.get(s.get_dtype(), s.get_dtype()))
+                    for k, s in slices.items()}
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types for truncated/garbled files
+        size = path.stat().st_size
+        raise SAEFormatError(f"{path} is damaged or not a safetensors file ({size} bytes): {cut(str(e))}") from None
+
+
+def _tensor_names(family: Family, cfg: SAEConfig) -> dict[str, tuple[str, bool]]:
+    """Our tensor name -> (the file's name, stored transposed?)."""
+    if family is Family.GEMMA_SCOPE_2:
+        names = {"W_enc": ("w_enc", False), "W_dec": ("w_dec", False), "b_enc": ("b_enc", False),
+                 "b_dec": ("b_dec", False), "threshold": ("threshold", False)}
+        if cfg.architecture == "jumprelu_skip_transcoder":
+            names["W_skip"] = ("affine_skip_connection", True)  # stored [d_in, d_out]
+        return names
+    flip_dec = family is Family.QWEN_SCOPE  # Qwen Scope: W_enc [d_sae, d_in], W_dec [d_in, d_sae]
+    return {"W_enc": ("W_enc", True), "W_dec": ("W_dec", flip_dec), "b_enc": ("b_enc", False),
+            "b_dec": ("b_dec", False)}
+
+
+def _two_d(shapes: Shapes, name: str, where: Path) -> tuple[int, int]:
+    s = shapes.get(name)
+    if s is None or len(s) != 2:
+        found = cut(", ".join(sorted(shapes))) or "none"
         raise SAEFormatError(f"{where}: needs a 2-D tensor {name} (found: {found})")
-    return t
+    return int(s[0]), int(s[1])
 
 
 # --- Gemma Scope (1): params.npz ----------------------------------------------------------------------------
@@ -117,6 +157,7 @@ def _load_gemmascope(path: Path) -> SAE:
     return _fill(cfg, tensors, path)
 
 
+
 # --- Gemma Scope 2 ------------------------------------------------------------------------------------
 def gemma3_model_name(name: str) -> str:
     """A Gemma Scope 2 config's model name as SAELens writes it (``gemma-v3-270m-pt`` -> ``google/gemma-3-270m``)."""
@@ -134,16 +175,15 @@ def _gemmascope2_model(folder: Path) -> str:
     return ""
 
 
-def _load_gemmascope2(path: Path) -> SAE:
-    from .formats import _config, _fill, _read_json, _read_safetensors, _text
+def _gemmascope2_config(path: Path, shapes: Shapes) -> SAEConfig:
+    from .formats import _config, _read_json, _text
 
     folder = path.parent if path.is_file() else path
     weights, where = folder / GEMMASCOPE2_WEIGHTS, folder / "config.json"
-    site = folder.parent.name
-    if "clt" in f"{site}/{folder.name}":
+    if "clt" in f"{folder.parent.name}/{folder.name}":
         raise SAEFormatError(f"{folder}: Gemma Scope 2 cross-layer transcoders (clt) are not supported")
-    layer = re.search(r"layer_(\d+)", folder.name)
-    if site not in GEMMASCOPE2_SITES or layer is None:
+    site = gemmascope2_site(folder.as_posix())
+    if site is None:
         raise SAEFormatError(f"{folder}: a Gemma Scope 2 SAE lives in <site>/layer_<L>_..., with the site one of "
                              f"{', '.join(GEMMASCOPE2_SITES)}; cannot tell its hook point from this path")
     raw = _read_json(where) if where.is_file() else {"architecture": "jump_relu", "affine_connection": "affine"
@@ -151,37 +191,31 @@ def _load_gemmascope2(path: Path) -> SAE:
     if raw.get("architecture") != "jump_relu":
         raise SAEFormatError(f"{where}: architecture {quote(raw.get('architecture'))}; Gemma Scope 2 SAEs are "
                              "JumpReLU ('jump_relu')")
-    hook_in, hook_out, hf_in, hf_out = (s.replace("{L}", layer.group(1)) if s else s
-                                        for s in GEMMASCOPE2_SITES[site])
-    tensors = _read_safetensors(weights)
-    w_enc, w_dec = _two_d(tensors, "w_enc", weights), _two_d(tensors, "w_dec", weights)
+    layer = str(site[1])
+    hook_in, hook_out, hf_in, hf_out = (s.replace("{L}", layer) if s else s for s in GEMMASCOPE2_SITES[site[0]])
+    d_in, d_sae = _two_d(shapes, "w_enc", weights)
+    d_out = _two_d(shapes, "w_dec", weights)[1]
     transcoder = hook_out is not None
     affine = bool(raw.get("affine_connection", False)) and transcoder
-    if "affine_skip_connection" in tensors and not affine:
+    if "affine_skip_connection" in shapes and not affine:
         raise SAEFormatError(f"{weights} has an affine_skip_connection, but its configuration says the transcoder "
                              "has none (affine_connection)")
     model = raw.get("model_name")
     meta: dict[str, Any] = {"hf_hook_name": hf_in, "prepend_bos": True, "context_size": 1024}
     if transcoder:
         meta["hf_hook_name_out"] = hf_out
-    cfg = _config(
-        where, d_in=int(w_enc.shape[0]), d_sae=int(w_enc.shape[1]),
+    return _config(
+        where, d_in=d_in, d_sae=d_sae,
         architecture=("jumprelu_skip_transcoder" if affine else "jumprelu_transcoder") if transcoder else "jumprelu",
-        apply_b_dec_to_input=False, hook_name=f"blocks.{layer.group(1)}.{hook_in}",
-        hook_name_out=f"blocks.{layer.group(1)}.{hook_out}" if transcoder else "",
-        d_out=int(w_dec.shape[-1]) if transcoder else None, metadata=meta,
+        apply_b_dec_to_input=False, hook_name=f"blocks.{layer}.{hook_in}",
+        hook_name_out=f"blocks.{layer}.{hook_out}" if transcoder else "",
+        d_out=d_out if transcoder else None, metadata=meta,
         model_name=gemma3_model_name(_text(model, "model_name", where)) if model else _gemmascope2_model(folder))
-    mapped = {"W_enc": w_enc, "W_dec": w_dec, "b_enc": tensors.get("b_enc"), "b_dec": tensors.get("b_dec"),
-              "threshold": tensors.get("threshold")}
-    if affine:
-        mapped["W_skip"] = _two_d(tensors, "affine_skip_connection", weights).T  # stored [d_in, d_out]
-    return _fill(cfg, {k: v for k, v in mapped.items() if v is not None}, weights)
 
 
 # --- Qwen Scope ---------------------------------------------------------------------------------------
-def _load_qwenscope(path: Path) -> SAE:
-    from .formats import _config, _fill
-    from .torch_zip import read_torch_tensors
+def _qwenscope_config(path: Path, shapes: Shapes) -> SAEConfig:
+    from .formats import _config
 
     layer = QWENSCOPE_FILE.fullmatch(path.name)
     assert layer is not None  # detect_family matched the name
@@ -190,19 +224,16 @@ def _load_qwenscope(path: Path) -> SAE:
         raise SAEFormatError(f"{path}: a Qwen Scope SAE's k and width are named only by its repository "
                              "(SAE-Res-<model>-W<width>K-L0_<k>); keep the file in a folder of that name")
     model_key, width, k = repo.group(1), int(repo.group(2)) * 1024, int(repo.group(3))
-    tensors = read_torch_tensors(path)
-    w_enc, w_dec = _two_d(tensors, "W_enc", path), _two_d(tensors, "W_dec", path)
-    d_sae, d_in = (int(s) for s in w_enc.shape)
+    d_sae, d_in = _two_d(shapes, "W_enc", path)
+    _two_d(shapes, "W_dec", path)
     model, width_in = QWENSCOPE_MODELS.get(model_key, (f"Qwen/{model_key}", d_in))
     if (d_in, d_sae) != (width_in, width):
-        raise SAEFormatError(f"{path}: W_enc has shape {tuple(w_enc.shape)}, but the repository "
+        raise SAEFormatError(f"{path}: W_enc has shape {(d_sae, d_in)}, but the repository "
                              f"{repo.group(0)} names {width} features of {model} (width {width_in})")
-    cfg = _config(path, d_in=d_in, d_sae=d_sae, architecture="topk", k=k, apply_b_dec_to_input=False,
-                  hook_name=f"blocks.{layer.group(1)}.hook_resid_post", model_name=model,
-                  metadata={"hf_hook_name": f"model.layers.{layer.group(1)}", "prepend_bos": True,
-                            "context_size": 1024})
-    mapped = {"W_enc": w_enc.T, "W_dec": w_dec.T, "b_enc": tensors.get("b_enc"), "b_dec": tensors.get("b_dec")}
-    return _fill(cfg, {k: v for k, v in mapped.items() if v is not None}, path)
+    return _config(path, d_in=d_in, d_sae=d_sae, architecture="topk", k=k, apply_b_dec_to_input=False,
+                   hook_name=f"blocks.{layer.group(1)}.hook_resid_post", model_name=model,
+                   metadata={"hf_hook_name": f"model.layers.{layer.group(1)}", "prepend_bos": True,
+                             "context_size": 1024})
 
 
 # --- mwhanna's transcoders ------------------------------------------------------------------------------
@@ -226,24 +257,27 @@ def _wandb_int(info: dict[str, Any], key: str, where: Path) -> int:
     return v
 
 
-def _load_mwhanna(path: Path) -> SAE:
-    from .formats import _config, _fill, _read_safetensors, _text
+def _mwhanna_config(path: Path, shapes: Shapes) -> SAEConfig:
+    from .formats import _config, _text
 
     layer = MWHANNA_FILE.fullmatch(path.name)
     assert layer is not None  # detect_family matched the name
     where = next(path.parent / n for n in MWHANNA_CONFIGS if (path.parent / n).is_file())
     info = _read_yaml(where)
     d_model, d_feature = _wandb_int(info, "d_model", where), _wandb_int(info, "d_feature", where)
-    base = path.parent / "config.yaml"
+    base = path.parent / MWHANNA_BASE_CONFIG
     model = _read_yaml(base).get("model_name") if base.is_file() else None
     if model is None:
         size = re.search(r"qwen3-(\d+(?:\.\d+)?)b", str(path.parent).lower())
         model = f"Qwen/Qwen3-{size.group(1)}B" if size else ""
-    tensors = _read_safetensors(path)
-    cfg = _config(where, d_in=d_model, d_sae=d_feature, d_out=d_model, architecture="transcoder",
-                  apply_b_dec_to_input=False, hook_name=f"blocks.{layer.group(1)}.hook_mlp_in",
-                  hook_name_out=f"blocks.{layer.group(1)}.hook_mlp_out", model_name=_text(model, "model_name", base),
-                  metadata={"saelens_hook_name": f"blocks.{layer.group(1)}.mlp.hook_in"})
-    mapped = dict(tensors)
-    mapped["W_enc"] = _two_d(tensors, "W_enc", path).T  # stored [d_sae, d_in]
-    return _fill(cfg, mapped, path)
+    _two_d(shapes, "W_enc", path)  # stored [d_sae, d_in]
+    return _config(where, d_in=d_model, d_sae=d_feature, d_out=d_model, architecture="transcoder",
+                   apply_b_dec_to_input=False, hook_name=f"blocks.{layer.group(1)}.hook_mlp_in",
+                   hook_name_out=f"blocks.{layer.group(1)}.hook_mlp_out",
+                   model_name=_text(model, "model_name", base),
+                   metadata={"saelens_hook_name": f"blocks.{layer.group(1)}.mlp.hook_in"})
+
+
+_CONFIGS: dict[Family, Callable[[Path, Shapes], SAEConfig]] = {
+    Family.GEMMA_SCOPE_2: _gemmascope2_config, Family.QWEN_SCOPE: _qwenscope_config,
+    Family.MWHANNA: _mwhanna_config}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ from ..support.file_values import cut as _cut
 from ..support.file_values import is_finite
 from ..support.file_values import quote as _show
 from .autoencoder import SAE
-from .families import detect_family, load_family
+from .families import load_family
+from .family_layouts import detect_family
 from .sae_config import ARCHITECTURES, NORMALIZATIONS, FeatureStats, SAEConfig, app_hook_name
 
 SAELENS_WEIGHTS = "sae_weights.safetensors"
@@ -146,8 +147,9 @@ def _config(where: Path, **kw: Any) -> SAEConfig:
         raise SAEFormatError(f"{where}: {e}") from None
 
 
-def _fill(cfg: SAEConfig, tensors: dict[str, torch.Tensor], where: Path) -> SAE:
-    """Build the SAE after checking every tensor's name, shape, dtype and values (nothing is allocated before)."""
+def check_shapes(cfg: SAEConfig, shapes: Mapping[str, tuple[int, ...]], where: Path) -> dict[str, tuple[int, ...]]:
+    """The tensors ``cfg``'s architecture needs, checked against ``shapes`` (name -> shape, from tensors or from a
+    file's header); returns the expected shapes. Nothing is allocated."""
     if cfg.d_in < 1 or cfg.d_sae < 1:
         raise SAEFormatError(f"{where}: an SAE needs d_in and d_sae of at least 1, got {cfg.d_in} and {cfg.d_sae}")
     try:
@@ -158,20 +160,27 @@ def _fill(cfg: SAEConfig, tensors: dict[str, torch.Tensor], where: Path) -> SAE:
     except (RuntimeError, TypeError, OverflowError) as e:  # sizes no tensor can have
         raise SAEFormatError(f"{where}: d_in={_show(cfg.d_in)}, d_sae={_show(cfg.d_sae)} is no possible SAE "
                              f"({_cut(str(e))})") from None
-    missing = [n for n in expected if n not in tensors]
+    missing = [n for n in expected if n not in shapes]
     if missing:
         raise SAEFormatError(
             f"{where}: missing tensor(s) {', '.join(missing)} for a {cfg.architecture} SAE "
-            f"(found: {_cut(', '.join(sorted(tensors))) or 'none'})"
+            f"(found: {_cut(', '.join(sorted(shapes))) or 'none'})"
         )
-    values = {}
     for name, shape in expected.items():
-        t = tensors[name]
-        if tuple(t.shape) != shape:
+        if tuple(shapes[name]) != shape:
             raise SAEFormatError(
-                f"{where}: tensor {name} has shape {tuple(t.shape)}, expected {shape} "
+                f"{where}: tensor {name} has shape {tuple(shapes[name])}, expected {shape} "
                 f"(d_in={cfg.d_in}, d_sae={cfg.d_sae})"
             )
+    return expected
+
+
+def _fill(cfg: SAEConfig, tensors: dict[str, torch.Tensor], where: Path) -> SAE:
+    """Build the SAE after checking every tensor's name, shape, dtype and values (nothing is allocated before)."""
+    expected = check_shapes(cfg, {k: tuple(v.shape) for k, v in tensors.items()}, where)
+    values = {}
+    for name in expected:
+        t = tensors[name]
         if not t.is_floating_point():
             raise SAEFormatError(f"{where}: tensor {name} has dtype {t.dtype}, expected a floating-point type")
         values[name] = t.to(torch.float32)  # (isfinite has no kernel for some float8 types)

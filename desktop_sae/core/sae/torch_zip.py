@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pickletools
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,24 @@ class _TensorSpec:
 
 def read_torch_tensors(path: Path) -> dict[str, torch.Tensor]:
     """``{name: tensor}`` of a ``torch.save`` file holding a dictionary of tensors; raises SAEFormatError."""
+    with _open(path) as (zf, prefix, top):
+        return {k: _tensor(zf, prefix, v, path, k) for k, v in top.items()}
+
+
+def read_torch_shapes(path: Path) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """``{name: (shape, dtype)}`` of the same file, from its pickle alone (no tensor data is read)."""
+    with _open(path) as (_zf, _prefix, top):
+        out = {}
+        for k, spec in top.items():
+            if not isinstance(spec, _TensorSpec):
+                raise SAEFormatError(f"{path}: entry {k!r} is not a tensor")
+            out[k] = (spec.size, spec.storage.dtype)
+        return out
+
+
+@contextmanager
+def _open(path: Path) -> Iterator[tuple[zipfile.ZipFile, str, dict[str, object]]]:
+    """The open zip, the prefix of its members and the dictionary its pickle describes (checked, not run)."""
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
@@ -62,7 +82,7 @@ def read_torch_tensors(path: Path) -> dict[str, torch.Tensor]:
             top = _evaluate(zf.read(pkl), path)
             if not isinstance(top, dict) or not all(isinstance(k, str) for k in top):
                 raise SAEFormatError(f"{path} does not hold a dictionary of named tensors")
-            return {k: _tensor(zf, prefix, v, path, k) for k, v in top.items()}
+            yield zf, prefix, top
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError, EOFError) as e:
         raise SAEFormatError(f"{path} is damaged or not a torch.save zip: {cut(str(e))}") from None
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..features.contrast import matched_strength, mean_difference, text_means
+from ..features.contrast import matched_strength, session_mean_difference, text_means
 from ..features.contrast import nominal_shift as steer_norm
 from ..steering.specs import NO_STEERING, SteeringConfig, SteerSpec, weighted_rows
 from ..steering.vectors import SteeringVector
@@ -119,9 +119,9 @@ def evaluate_steering(session: Session, concept: Concept, splits: Splits, settin
     human = human_text_nll(session, neutral) if settings.fluency_threshold is None else None
     vector = None
     if base and concept.texts:
-        vector = mean_difference(text_means(session, concept.texts, cancelled=cancelled),
-                                 text_means(session, concept.negatives or neutral, cancelled=cancelled),
-                                 f"mean difference ({concept.name})", session.hook_name or "")
+        vector = session_mean_difference(session, text_means(session, concept.texts, cancelled=cancelled),
+                                         text_means(session, concept.negatives or neutral, cancelled=cancelled),
+                                         f"mean difference ({concept.name})")
 
     # selection split: every strength, the factor is chosen here
     sel_default = run.answers(splits.selection, "selection, default", cache=True)
