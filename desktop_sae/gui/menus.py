@@ -154,7 +154,8 @@ def _build_menus(win: MainWindow, a: WindowActions) -> None:
         m.addSeparator() if x is None else m.addAction(x)
     a.recent_menu = m.addMenu("Recent presets")
     a.recent_menu.aboutToShow.connect(win.files.fill_recent)
-    for x in (None, a.load_vector, a.save_vector, a.export_steering, None, a.np_import, a.np_export, a.report, None, a.quit):
+    for x in (None, a.load_vector, a.save_vector, a.export_steering, None, a.np_import, a.np_export, a.report, None,
+              a.quit):
         m.addSeparator() if x is None else m.addAction(x)
     m = win.menuBar().addMenu("&Chat")
     for x in (a.send, a.stop, a.regen, a.clear, a.compare, a.sweep, a.why):
