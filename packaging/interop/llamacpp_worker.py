@@ -98,7 +98,13 @@ def main() -> None:
                 data = np.concatenate([np.zeros(shift, np.float32), data])
             elif shift < 0:
                 data = data[-shift:]
-            buf = np.ascontiguousarray(data, dtype=np.float32)
+            # llama_set_adapter_cvec overwrites only the layers the buffer covers and leaves the others as an
+            # earlier call set them: cover every layer, so no vector of an earlier task stays on
+            full = (n_layer - 1) * n_embd
+            if data.size > full:
+                raise SystemExit(f"{task['cvec']} steers a layer this {n_layer}-layer model does not have")
+            buf = np.zeros(full, np.float32)
+            buf[:data.size] = data
             err = llama_cpp.llama_set_adapter_cvec(ctx, buf.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
                                                    buf.size, n_embd, 1, n_layer)
         else:
