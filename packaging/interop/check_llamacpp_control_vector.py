@@ -72,6 +72,28 @@ def app_logprobs(session, ids: list[int], steering) -> np.ndarray:
         return _log_probs(session, ids, steering, keep=1)[-1].double().cpu().numpy()
 
 
+def summary(concepts: dict[str, dict], answers: int, temperature: float, seconds: float) -> dict[str, float]:
+    """The values the docs quote, each named by what it is and its statistic."""
+    out: dict[str, float] = {"answers_per_condition": answers, "sampled_temperature": temperature,
+                             "seconds_total": seconds}
+    for c, r in concepts.items():
+        for engine, rates in r["keyword_rate"].items():
+            for cond, v in rates.items():
+                out[f"{c}_keyword_share_{engine}_{cond}"] = v
+        for shift, layer in (("-1", r["llamacpp_layer"] - 1), ("0", r["llamacpp_layer"]),
+                             ("+1", r["llamacpp_layer"] + 1)):
+            out[f"{c}_logit_shift_corr_median_layer{layer}"] = r["logit_shift_correlation_median"][shift]
+        out[f"{c}_logit_shift_rel_err_median"] = r["logit_shift_relative_error_median"]
+    at = [r["logit_shift_correlation_median"]["0"] for r in concepts.values()]
+    off = [r["logit_shift_correlation_median"][k] for r in concepts.values() for k in ("-1", "+1")]
+    err = [r["logit_shift_relative_error_median"] for r in concepts.values()]
+    out.update({"logit_shift_corr_median_at_layer_min": min(at), "logit_shift_corr_median_at_layer_max": max(at),
+                "logit_shift_corr_median_one_layer_off_min": min(off),
+                "logit_shift_corr_median_one_layer_off_max": max(off),
+                "logit_shift_rel_err_median_min": min(err), "logit_shift_rel_err_median_max": max(err)})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     a = _args(argv)
     from dataclasses import replace
@@ -206,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                     "total": round(time.time() - t0, 1)},
         "concepts": out_concepts,
     }
+    data["summary"] = summary(out_concepts, n, a.temperature, data["seconds"]["total"])
     for c, r in out_concepts.items():
         k = r["keyword_rate"]
         print(f"{c:9s} layer {r['llamacpp_layer']}  llama.cpp {k['llamacpp']['unsteered']:.2f} -> "
