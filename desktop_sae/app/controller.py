@@ -41,7 +41,7 @@ class Controller:
         self.steering = SteeringModel(self.model, self.notices, self.timer)
         self.features = FeatureFocus(self.model, self.jobs, self.notices)
         self.conversation = Conversation(self.jobs, self.model, self.steering, self.features, self.notices)
-        self.presets = PresetActions(self.model, self.steering, self.conversation, self.notices, store)
+        self.presets = PresetActions(self.model, self.steering, self.conversation, self.notices, self.jobs, store)
         self.model.loaded.connect(self._on_loaded)
 
     def _on_loaded(self, _info: ModelInfo) -> None:

@@ -33,6 +33,7 @@ class JobKind(TextEnum):
     ATTRIBUTION = "attribution"  # an attribution graph ("Why this token?")
     INTERVENTION = "intervention"  # a feature node of the graph ablated or steered, the model re-run
     NEURONPEDIA_EXPLANATIONS = "neuronpedia-explanations"  # an SAE's explanations fetched or imported
+    EXPORT_STEERING = "export-steering"  # the steering set written as a llama.cpp control vector or a vector file
 
 
 @dataclass(frozen=True)

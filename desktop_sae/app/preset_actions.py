@@ -1,29 +1,39 @@
 """Presets in the app: the current steering, sampling and system prompt as a named preset, saved to the store;
 loading one validates the whole file against the loaded SAE first, so a bad preset changes nothing. A preset
-asked for before the model is ready waits and is applied once it is."""
+asked for before the model is ready waits and is applied once it is. The current steering can also leave the app
+as one fixed vector: a llama.cpp control vector or a steering-vector file (docs/STEERING_EXPORT.md)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.support.errors import DesktopSAEError, PresetError
+from ..core.support.errors import DesktopSAEError, PresetError, SteeringError
 from .conversation import Conversation
+from .events import Signal
+from .job_handles import JobHandle, Jobs
+from .messages import JobKind
 from .model_slot import ModelSlot
 from .notices import Notices
 from .steering_model import SteeringModel
 
 if TYPE_CHECKING:
-    from ..core.presets.file_format import Preset
+    from ..core.engine.session import Session
+    from ..core.interop.steering_export import ExportFormat, SteeringExport
+    from ..core.presets.file_format import Preset, SAEIdentity
     from ..core.presets.store import PresetStore
+    from ..core.steering.specs import SteeringConfig
+    from .jobs import JobFn, JobState
 
 
 class PresetActions:
     def __init__(self, model: ModelSlot, steering: SteeringModel, conversation: Conversation, notices: Notices,
-                 store: PresetStore | None = None):
+                 jobs: Jobs, store: PresetStore | None = None):
         self.model, self.steering, self.conversation, self.notices = model, steering, conversation, notices
+        self.jobs = jobs
         self._store = store
         self.pending: str | None = None  # a preset to apply once the model is ready
+        self.exported: Signal[[SteeringExport, Path]] = Signal("exported")  # an export written: what, and where
         model.ready_changed.connect(self._apply_pending)
 
     @property
@@ -84,3 +94,55 @@ class PresetActions:
         if ready and self.pending:
             path, self.pending = self.pending, None
             self.load(path)
+
+    # --- out of the app ------------------------------------------------------------------------------------------
+    def export_steering(self, path: str | Path,
+                        fmt: ExportFormat | None = None) -> JobHandle[None, tuple[SteeringExport, Path]] | None:
+        """Write the current steering as one added vector (``fmt``, default: by the file's suffix) from the loaded
+        SAE's decoder, on the worker. Steering no fixed vector can express is refused at once, naming the rows,
+        and nothing is written; the result is a status line and ``exported``."""
+        from ..core.interop.steering_export import ExportFormat, llamacpp_layer, refused_rows
+
+        info = self.model.info
+        try:
+            fmt = ExportFormat.of_path(path) if fmt is None else fmt
+            if not self.model.ready or info is None or info.sae is None or info.identity is None:
+                raise SteeringError("load a model and an SAE first: the vector is made from the SAE's decoder")
+            cfg = self.steering.config
+            refused = refused_rows(cfg)
+            if refused:
+                raise SteeringError("only additive steering can be exported as a fixed vector; these rows cannot: "
+                                    + "; ".join(refused))
+            if fmt is ExportFormat.GGUF:
+                llamacpp_layer(info.sae.hook)
+        except DesktopSAEError as e:
+            self.notices.report_error("Could not export the steering", str(e))
+            return None
+        out = Path(path)
+
+        def done(result: tuple[SteeringExport, Path]) -> None:
+            export, written = result
+            where = f", llama.cpp layer {export.layer}" if fmt is ExportFormat.GGUF else ""
+            self.notices.set_status(f"Steering exported ({len(export.rows)} rows{where}): {written}")
+            self.exported.emit(export, written)
+
+        return self.jobs.submit(JobKind.EXPORT_STEERING,
+                                export_job(cfg, out, fmt, info.model.name, info.identity, out.stem),
+                                on_done=done,
+                                on_failed=lambda msg: self.notices.report_error("Could not export the steering", msg))
+
+
+def export_job(steering: SteeringConfig, path: Path, fmt: ExportFormat, model: str, identity: SAEIdentity,
+               name: str) -> JobFn[tuple[SteeringExport, Path]]:
+    """The worker's half of an export: the vector from the session's SAE, written atomically."""
+
+    def fn(session: Session | None, _state: JobState) -> tuple[SteeringExport, Path]:
+        from ..core.interop.steering_export import build_export, write_export
+
+        if session is None or session.sae is None or session.hook_name is None:
+            raise SteeringError("load a model and an SAE first: the vector is made from the SAE's decoder")
+        export = build_export(steering, session.sae, hook=session.hook_name, model=model, identity=identity,
+                              name=name)
+        return export, write_export(export, path, fmt)
+
+    return fn

@@ -17,6 +17,7 @@ from . import (
     eval_steering,
     explain_commands,
     explanation_files,
+    export_steering,
     feature_commands,
     generate,
     info,
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for module in (info, generate, eval_steering, bench, train, feature_commands, toy_commands, lesson_commands,
                    screenshot, asset_commands, release_commands, neuronpedia, explain_commands, explanation_files,
-                   attribute_command, doctor, selftest):
+                   attribute_command, export_steering, doctor, selftest):
         module.register(sub)
     return p
 

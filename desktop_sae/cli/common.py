@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 import time
+from pathlib import Path
 
 
 def progress_line(fraction: float | None, message: str) -> None:
@@ -134,3 +135,19 @@ def strength_list(text: str) -> tuple[float, ...]:
     if not vals or not all(math.isfinite(v) for v in vals):
         raise ValueError(f"bad --strengths {text!r}: give finite numbers")
     return tuple(dict.fromkeys(vals))
+
+
+def read_preset_arg(name_or_file: str):
+    """A preset named on the command line: a file, else a preset in the store by name or file stem."""
+    from ..core.presets.store import PresetStore
+    from ..core.support.errors import PresetError
+
+    store = PresetStore()
+    if Path(name_or_file).expanduser().is_file():
+        return store.read(Path(name_or_file).expanduser())
+    entries = store.entries()
+    for e in entries:
+        if name_or_file.strip().lower() in (e.name.lower(), e.path.stem.lower()):
+            return store.read(e.path)
+    names = ", ".join(repr(e.name) for e in entries) or "none"
+    raise PresetError(f"no preset or file {name_or_file!r} (presets: {names})")

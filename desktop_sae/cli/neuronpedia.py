@@ -9,6 +9,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from .common import read_preset_arg
+
 
 def register(sub) -> None:
     p = sub.add_parser("neuronpedia", help="import or export Neuronpedia steering requests")
@@ -106,27 +108,12 @@ def cmd_import(args) -> int:
     return 0
 
 
-def _read_preset(name_or_file: str):
-    from ..core.presets.store import PresetStore
-    from ..core.support.errors import PresetError
-
-    store = PresetStore()
-    if Path(name_or_file).expanduser().is_file():
-        return store.read(Path(name_or_file).expanduser())
-    entries = store.entries()
-    for e in entries:
-        if name_or_file.strip().lower() in (e.name.lower(), e.path.stem.lower()):
-            return store.read(e.path)
-    names = ", ".join(repr(e.name) for e in entries) or "none"
-    raise PresetError(f"no preset or file {name_or_file!r} (presets: {names})")
-
-
 def cmd_export(args) -> int:
     from ..core.interop.neuronpedia_write import neuronpedia_json, to_neuronpedia
     from ..core.presets.identity import check_preset
     from ..core.support.atomic import atomic_write_text
 
-    preset = _read_preset(args.preset)
+    preset = read_preset_arg(args.preset)
     target, max_act = _target(args)
     check_preset(preset, target.sae, max_act)
     preset = replace(preset, model=target.model, sae=target.sae or preset.sae)

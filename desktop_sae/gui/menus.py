@@ -34,6 +34,7 @@ class WindowActions:
     presets: QAction
     load_vector: QAction
     save_vector: QAction
+    export_steering: QAction
     report: QAction
     np_import: QAction
     np_export: QAction
@@ -60,7 +61,7 @@ class WindowActions:
     def needing_a_model(self) -> tuple[QAction, ...]:
         """Actions that do nothing useful until a model is loaded."""
         return (self.send, self.regen, self.open, self.save, self.open_sae, self.load_vector, self.save_vector,
-                self.why)
+                self.export_steering, self.why)
 
 
 @dataclass
@@ -109,6 +110,9 @@ def build_actions(win: MainWindow) -> WindowActions:
                         "Steer with a vector from a .safetensors or .npy file (checked against the hook width)"),
         save_vector=act("Save steering vector…", files.save_vector_dialog, None,
                         "Save the selected vector row of the steering panel as a .safetensors file"),
+        export_steering=act("Export steering for &llama.cpp…", files.export_steering_dialog, None,
+                            "The current additive steering as one vector: a llama.cpp control vector (.gguf) or a "
+                            "steering-vector file (.safetensors)"),
         report=act("&Export session report…", files.export_report_dialog, "Ctrl+E",
                    "Transcripts, settings, plots and dashboards as one HTML file, plus a CSV of token features"),
         np_import=act("Import &Neuronpedia JSON…", lambda: _neuronpedia(win, "import"), None,
@@ -150,7 +154,8 @@ def _build_menus(win: MainWindow, a: WindowActions) -> None:
         m.addSeparator() if x is None else m.addAction(x)
     a.recent_menu = m.addMenu("Recent presets")
     a.recent_menu.aboutToShow.connect(win.files.fill_recent)
-    for x in (None, a.load_vector, a.save_vector, None, a.np_import, a.np_export, a.report, None, a.quit):
+    for x in (None, a.load_vector, a.save_vector, a.export_steering, None, a.np_import, a.np_export, a.report, None,
+              a.quit):
         m.addSeparator() if x is None else m.addAction(x)
     m = win.menuBar().addMenu("&Chat")
     for x in (a.send, a.stop, a.regen, a.clear, a.compare, a.sweep, a.why):

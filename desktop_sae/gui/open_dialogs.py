@@ -91,6 +91,18 @@ class FileDialogs:
         if path:
             self.ctl.steering.save_vector(key, path if path.endswith(".safetensors") else path + ".safetensors")
 
+    def export_steering_dialog(self) -> None:
+        """Ask where to write the current steering as one vector; the format follows the filter (or the suffix)."""
+        gguf, st = "llama.cpp control vector (*.gguf)", "Desktop SAE steering vector (*.safetensors)"
+        path, chosen = QFileDialog.getSaveFileName(self.win, "Export the steering for llama.cpp",
+                                                   "steering.gguf", f"{gguf};;{st}")
+        if not path:
+            return
+        suffix = ".safetensors" if chosen == st else ".gguf"
+        if Path(path).suffix.lower() not in (".gguf", ".safetensors"):
+            path += suffix
+        self.ctl.presets.export_steering(path)
+
     def show_presets(self) -> None:
         dlg = PresetManager(self.ctl.presets.store, self.win)
 
