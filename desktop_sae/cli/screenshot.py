@@ -36,6 +36,8 @@ def register(sub) -> None:
                    help="end with the attribution graph of the first answer token whose text is TEXT "
                         "(#N: the answer's N-th token, from 0)")
     p.add_argument("--ablate", action="store_true", help="with --why: ablate the strongest feature raising the target")
+    p.add_argument("--directory", default=None, metavar="FILTER",
+                   help="end with the model and SAE manager's SAE directory tab, filtered by FILTER")
     p.add_argument("--present", action="store_true", help="presentation mode (large fonts, high contrast)")
     p.add_argument("--theme", choices=["light", "dark", "system"], default="light")
     p.add_argument("--size", default="1480x920", help="window size WxH")
@@ -106,6 +108,11 @@ def cmd_screenshot(args) -> int:
         return _lesson_shot(app, win, args)
     if args.welcome:
         return _save(app, win, args.out, ": the welcome page")
+    if args.directory is not None:
+        from .screenshot_directory import directory_shot
+
+        size = tuple(int(x) for x in args.size.lower().split("x"))
+        return directory_shot(app, win, args.directory, args.out, (size[0], size[1]))
     if args.preset and not ctl.presets.load(args.preset):
         print(f"error: {ctl.notices.last_error}", file=sys.stderr)
         win.close()

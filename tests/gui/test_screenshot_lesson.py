@@ -56,3 +56,19 @@ def test_a_graph_screenshot_after_why_this_token_and_an_ablation(tmp_path, capsy
     assert img.width() > 200 and img.height() > 200
     assert main([*base, "--why", "no such token here"]) == 2
     assert "no answer token" in capsys.readouterr().err
+
+
+def test_a_directory_screenshot_filters_the_sae_directory(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DESKTOP_SAE_SAELENS_DIRECTORY", "none")  # the built-in subset only
+    tok = tiny_tokenizer()
+    tiny_model("llama", len(tok)).save_pretrained(tmp_path / "model")
+    tok.save_pretrained(tmp_path / "model")
+    save_sae(with_stats(random_sae(model_name="model")), tmp_path / "sae")
+    out = tmp_path / "dir.png"
+    base = ["screenshot", str(out), "--model", str(tmp_path / "model"), "--sae", str(tmp_path / "sae"),
+            "--size", "1000x600"]
+    assert main([*base, "--directory", "gemma-scope-2-270m-it-res"]) == 0
+    said = capsys.readouterr().out
+    assert "match 'gemma-scope-2-270m-it-res'" in said and "1 model" in said
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1000, 600)
