@@ -7,7 +7,8 @@ import torch
 
 from desktop_sae.core.engine.sampling import SamplingConfig
 from desktop_sae.core.engine.session import Session
-from desktop_sae.core.sae.autoencoder import SAE, SAEConfig
+from desktop_sae.core.sae.autoencoder import SAE
+from desktop_sae.core.sae.sae_config import SAEConfig
 from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,8 @@ from desktop_sae.core.presets.demo_concepts import DemoConcept, load_demo_concep
 from desktop_sae.core.presets.file_format import Preset, SAEIdentity, parse_preset, preset_to_json
 from desktop_sae.core.presets.identity import check_preset, sae_identity
 from desktop_sae.core.presets.store import PresetStore
-from desktop_sae.core.sae.autoencoder import SAE, SAEConfig
+from desktop_sae.core.sae.autoencoder import SAE
+from desktop_sae.core.sae.sae_config import SAEConfig
 from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 from desktop_sae.core.support.errors import PresetError
 

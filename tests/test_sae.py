@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.sae.autoencoder import SAE, SAEConfig
+from desktop_sae.core.sae.autoencoder import SAE
+from desktop_sae.core.sae.sae_config import SAEConfig
 from tiny import random_sae
 
 

@@ -8,8 +8,8 @@ import torch
 from safetensors.torch import save_file
 
 from desktop_sae.core.engine.session import Session
-from desktop_sae.core.sae.autoencoder import FeatureStats
 from desktop_sae.core.sae.formats import load_sae, save_sae
+from desktop_sae.core.sae.sae_config import FeatureStats
 from desktop_sae.core.support.errors import SAEFormatError, SAEMismatchError
 from tiny import random_sae, tiny_lm
 

@@ -7,7 +7,8 @@ import torch
 from desktop_sae.core.engine.sae_tap import SAETap
 from desktop_sae.core.presets.file_format import Preset, parse_preset, preset_to_json
 from desktop_sae.core.presets.identity import check_preset, sae_identity
-from desktop_sae.core.sae.autoencoder import SAE, FeatureStats, SAEConfig
+from desktop_sae.core.sae.autoencoder import SAE
+from desktop_sae.core.sae.sae_config import FeatureStats, SAEConfig
 from desktop_sae.core.steering.plan import plan_steering
 from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 from desktop_sae.core.steering.strength import resolve_strength, resolve_threshold

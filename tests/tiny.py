@@ -7,8 +7,8 @@ import functools
 import torch
 
 from desktop_sae.core.engine.models import LoadedModel
-from desktop_sae.core.sae.autoencoder import SAE, SAEConfig
-from desktop_sae.core.sae.sae_config import TRANSCODERS
+from desktop_sae.core.sae.autoencoder import SAE
+from desktop_sae.core.sae.sae_config import TRANSCODERS, SAEConfig
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -151,7 +151,7 @@ def with_stats(sae: SAE, max_act: float = 2.0) -> SAE:
     """Give a random SAE feature statistics (max / mean activation, density) like a trained one has."""
     import numpy as np
 
-    from desktop_sae.core.sae.autoencoder import FeatureStats
+    from desktop_sae.core.sae.sae_config import FeatureStats
 
     d = sae.cfg.d_sae
     sae.stats = FeatureStats(

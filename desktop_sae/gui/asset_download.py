@@ -25,6 +25,7 @@ from ..core.assets.sae_directory import Release
 from ..core.support.errors import DesktopSAEError
 from ..core.support.hf_cache import display_name
 from .lifetime import bind, own_run
+from .run_progress import show_progress
 
 KINDS = (
     ("model", "Model (hub id)", "e.g. openai-community/gpt2 or HuggingFaceTB/SmolLM2-135M-Instruct"),
@@ -153,13 +154,8 @@ class DownloadPanel(QGroupBox):
 
     def _on_run(self, what: RunChange) -> None:
         run = self.run
-        if what == RunChange.PROGRESS:
-            if run.fraction is None:
-                self.bar.setRange(0, 0)
-            else:
-                self.bar.setRange(0, 1000)
-                self.bar.setValue(int(1000 * run.fraction))
-            self._show(run.message)
+        if show_progress(what, run, self.bar, self.msg, indeterminate=True):
+            pass
         elif run.status == RunStatus.DONE:
             self._done(run.result or ())
         elif run.status == RunStatus.FAILED:

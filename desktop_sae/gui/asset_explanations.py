@@ -25,6 +25,7 @@ from ..core.assets.sae_directory import Release
 from ..core.assets.sae_neuronpedia import NeuronpediaTarget, neuronpedia_target
 from ..core.support.errors import DesktopSAEError
 from .lifetime import bind, own_run
+from .run_progress import show_progress
 
 
 class ExplanationsPanel(QGroupBox):
@@ -126,13 +127,7 @@ class ExplanationsPanel(QGroupBox):
 
     def _on_run(self, what: RunChange) -> None:
         run = self.run
-        if what == RunChange.PROGRESS:
-            if run.fraction is None:
-                self.bar.setRange(0, 0)
-            else:
-                self.bar.setRange(0, 1000)
-                self.bar.setValue(int(1000 * run.fraction))
-            self._show(run.message)
+        if show_progress(what, run, self.bar, self.msg, indeterminate=True):
             return
         if run.running:
             return

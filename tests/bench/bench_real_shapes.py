@@ -100,7 +100,8 @@ def write_folder(folder: Path, cfg: dict[str, Any], seed: int = 0) -> Path:
 
 
 def random_sae(d_in: int, layer: int, jumprelu: bool, seed: int = 0) -> Any:
-    from desktop_sae.core.sae.autoencoder import SAE, SAEConfig
+    from desktop_sae.core.sae.autoencoder import SAE
+    from desktop_sae.core.sae.sae_config import SAEConfig
 
     g = torch.Generator().manual_seed(seed)
     arch = "jumprelu" if jumprelu else "topk"

@@ -19,8 +19,8 @@ import torch._dynamo
 
 from desktop_sae.core.presets.file_format import Preset
 from desktop_sae.core.presets.store import PresetStore
-from desktop_sae.core.sae.autoencoder import FeatureStats
 from desktop_sae.core.sae.formats import save_sae
+from desktop_sae.core.sae.sae_config import FeatureStats
 from desktop_sae.core.steering.specs import SteeringConfig, SteerSpec
 from desktop_sae.core.training.dictionary_builder import ARRAYS, META
 from desktop_sae.core.training.trainer import TopKTrainer, TrainConfig

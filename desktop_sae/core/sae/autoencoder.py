@@ -351,6 +351,8 @@ ARCHITECTURE_CLASSES: dict[str, type[SAE]] = {c.architecture: c for c in (SAE, T
 
 def sae_class(architecture: str) -> type[SAE]:
     """The class of an architecture in ARCHITECTURES (SAEConfig has checked the name)."""
-    if architecture not in ARCHITECTURE_CLASSES:
-        from . import transcoder  # noqa: F401 - the transcoder classes add themselves to ARCHITECTURE_CLASSES
-    return ARCHITECTURE_CLASSES[architecture]
+    if architecture in ARCHITECTURE_CLASSES:
+        return ARCHITECTURE_CLASSES[architecture]
+    from .transcoder import TRANSCODER_CLASSES  # (it subclasses these classes: imported when first needed)
+
+    return TRANSCODER_CLASSES[architecture]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .autoencoder import ARCHITECTURE_CLASSES, SAE, JumpReLUSAE
+from .autoencoder import SAE, JumpReLUSAE
 from .sae_config import SAEConfig
 
 
@@ -99,5 +99,5 @@ class JumpReLUSkipTranscoder(JumpReLUTranscoder, SkipTranscoder):
     extra_tensors: tuple[str, ...] = ("threshold", "W_skip")
 
 
-ARCHITECTURE_CLASSES.update(
-    {c.architecture: c for c in (Transcoder, SkipTranscoder, JumpReLUTranscoder, JumpReLUSkipTranscoder)})
+TRANSCODER_CLASSES: dict[str, type[SAE]] = {
+    c.architecture: c for c in (Transcoder, SkipTranscoder, JumpReLUTranscoder, JumpReLUSkipTranscoder)}

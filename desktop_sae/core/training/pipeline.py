@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..features.dictionary import FeatureDictionary
-from ..sae.autoencoder import SAE, FeatureStats
+from ..sae.autoencoder import SAE
 from ..sae.formats import save_sae
+from ..sae.sae_config import FeatureStats
 from ..support.errors import Cancelled
 from .activation_store import ActivationStore, collect
 from .corpus import CorpusError, TokenizedCorpus, read_documents, tokenize_corpus

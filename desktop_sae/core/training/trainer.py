@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from ..engine.device import pick_device
-from ..sae.autoencoder import SAE, SAEConfig
+from ..sae.autoencoder import SAE
+from ..sae.sae_config import SAEConfig
 from ..support.atomic import atomic_write_files, finish_interrupted_write
 
 if TYPE_CHECKING:
