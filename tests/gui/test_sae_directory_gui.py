@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from conftest import make_tiny_loader
 from desktop_sae.core.assets import directory_files
 from test_sae_registry import SAELENS_YAML, _installed
 
@@ -15,8 +16,6 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def manager(make_window, tiny_sae_dir, monkeypatch, tmp_path):
-    from conftest import make_tiny_loader
-
     monkeypatch.delenv(directory_files.SAELENS_ENV, raising=False)
     monkeypatch.setenv("DESKTOP_SAE_CACHE_DIR", str(tmp_path / "cache"))
 
@@ -92,7 +91,6 @@ def test_the_manager_fetches_neuronpedia_explanations_for_a_downloaded_sae(make_
     """A Gemma Scope 2 folder in the hub cache (its config names no Neuronpedia id; the built-in directory does)."""
     import json
 
-    from conftest import make_tiny_loader
     from desktop_sae.core.explanations.neuronpedia_fetch import DATASETS_ENV
     from desktop_sae.core.explanations.store import ExplanationStore
     from neuronpedia_server import Server, batch, entry

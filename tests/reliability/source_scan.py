@@ -9,6 +9,8 @@ from pathlib import Path
 PICKLERS = {"pickle", "cPickle", "_pickle", "dill", "joblib", "cloudpickle", "jsonpickle", "shelve"}
 UNPICKLE_ATTRS = {"load", "loads", "Unpickler", "read_pickle"}
 FORBIDDEN_MODULES = {"dill", "joblib", "shelve", "cloudpickle", "jsonpickle"}
+# names of those modules that only write pickles (the nnsight backend ships its model-side code by value)
+PICKLING_ONLY = {"dump", "dumps", "register_pickle_by_value", "unregister_pickle_by_value"}
 
 
 def _name(node) -> str:
@@ -41,7 +43,10 @@ def unpickling(source: str, where: str = "<source>") -> list[str]:
             out += [f"{line}: imports {a.name}" for a in node.names if a.name.split(".")[0] in FORBIDDEN_MODULES]
         elif isinstance(node, ast.ImportFrom) and node.module:
             root = node.module.split(".")[0]
-            if root in FORBIDDEN_MODULES or (root in PICKLERS and any(a.name in UNPICKLE_ATTRS for a in node.names)):
+            writes_only = all(a.name in PICKLING_ONLY for a in node.names)
+            if (root in FORBIDDEN_MODULES and not writes_only) or (
+                root in PICKLERS and any(a.name in UNPICKLE_ATTRS for a in node.names)
+            ):
                 out.append(f"{line}: from {node.module} import {', '.join(a.name for a in node.names)}")
         elif isinstance(node, ast.Call):
             name = _name(node.func)

@@ -39,10 +39,12 @@ def test_the_scanner_finds_unpickling():
     bad = (
         "import dill\nimport pickle\nx = pickle.loads(b)\ntorch.load(f)\ntorch.load(f, weights_only=False)\n"
         "np.load(f, allow_pickle=True)\nfrom joblib import load\nimport shelve\n"
+        "from cloudpickle import loads, register_pickle_by_value\nimport cloudpickle\n"
     )
     found = source_scan.unpickling(bad, "bad.py")
-    assert [f.split(":")[1] for f in found] == ["1", "3", "4", "5", "6", "7", "8"], found
+    assert [f.split(":")[1] for f in found] == ["1", "3", "4", "5", "6", "7", "8", "9", "10"], found
     ok = "torch.load(f, weights_only=True)\nnp.load(f)\nnp.load(f, allow_pickle=False)\npickle.dumps(x)\n"
+    ok += "from cloudpickle import register_pickle_by_value, unregister_pickle_by_value\n"
     assert source_scan.unpickling(ok) == []
 
 
