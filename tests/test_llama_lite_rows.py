@@ -1,4 +1,4 @@
-"""Single-row kernels and int8 weights of the lite engine (core/engine/lite/row_kernels.py and row_setup.py): every
+"""Single-row kernels and int8 weights of the lite engine (core/support/row_kernels.py and row_setup.py): every
 kernel computes the same products and the same greedy tokens as transformers, the choice is measured, remembered
 and overridable, a stale kernel is never used, and int8 weights are one consistent model whose bytes the benchmark
 counts right."""
@@ -11,10 +11,10 @@ import torch.nn.functional as F
 
 from desktop_sae.core.engine import models
 from desktop_sae.core.engine.benchmark import bytes_per_token
-from desktop_sae.core.engine.lite import row_kernels
 from desktop_sae.core.engine.lite import row_setup as rows
 from desktop_sae.core.engine.lite.choice import load_lite_model
 from desktop_sae.core.engine.lite.llama import _proj
+from desktop_sae.core.support import row_kernels
 from desktop_sae.core.support.row_blocks import ROW_BLOCK, padded_rows
 from test_llama_lite import _greedy
 from tiny import tiny_model, tiny_tokenizer
@@ -154,3 +154,25 @@ def test_bytes_per_token_counts_what_a_step_reads(folder):
     rows.quantize_int8(m)
     out_rows = sum(mod.row.data.shape[0] for mod, _ in rows.row_weights(m)[:-1])
     assert bytes_per_token(m) == proj + 2 * out_rows + 2 * (head + norms)
+
+
+@pytest.mark.parametrize("kind", _kinds())
+def test_the_sae_encoder_row_product_equals_the_plain_product_and_follows_its_weights(kind):
+    """A decoding step's encoder product on the model's row kernel (SAE.use_row_kernel) gives the plain product's
+    values, for one bf16 row only, and is remade when W_enc is changed in place or converted."""
+    from tiny import random_sae
+
+    sae = random_sae(d_in=64, d_sae=256).to(torch.bfloat16)
+    x = torch.randn(1, 1, 64, dtype=torch.bfloat16)
+    plain = (x - sae.b_dec) @ sae.W_enc + sae.b_enc
+    sae.use_row_kernel(kind)
+    torch.testing.assert_close(sae.input_pre_activations(x), plain, rtol=1e-2, atol=1e-2)
+    assert sae.encoder_product(torch.randn(3, 64, dtype=torch.bfloat16)).shape == (3, 256)  # several rows: blocks
+    with torch.no_grad():
+        sae.W_enc.mul_(2)  # in place: the prepared copy must not be used any more
+    torch.testing.assert_close(sae.input_pre_activations(x), (x - sae.b_dec) @ sae.W_enc + sae.b_enc,
+                               rtol=1e-2, atol=1e-2)
+    sae.float()
+    xf = x.float()
+    assert sae._rows(xf, sae.W_enc) is None  # float32 rows keep the plain product
+    torch.testing.assert_close(sae.input_pre_activations(xf), (xf - sae.b_dec) @ sae.W_enc + sae.b_enc)

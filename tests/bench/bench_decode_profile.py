@@ -99,7 +99,7 @@ def _token_ms(session: Any, ids: list[int], n: int, steering: Any) -> list[float
 
 def _int8_head(q: Any) -> Any:
     """The int8 model's lm_head rounded per row to int8 as ``row_setup.quantize_int8`` rounds the projections."""
-    from desktop_sae.core.engine.lite.row_kernels import RowWeight
+    from desktop_sae.core.support.row_kernels import RowWeight
 
     w = q.lm_head.weight.data
     scale = (w.float().abs().amax(dim=1).clamp_min(1e-12) / 127).to(w.dtype)

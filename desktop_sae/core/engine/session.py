@@ -99,6 +99,7 @@ class Session:
         if sha and self.lm.sha256 and sha != self.lm.sha256:
             warnings.append("this SAE was trained on a different file of this model (SHA-256 differs)")
         self.sae = sae.to(device=self.lm.device, dtype=self.lm.dtype).eval().requires_grad_(False)
+        self.sae.use_row_kernel(getattr(self.lm.model, "row_kernel", None))  # the kernel measured for the model
         self.hook_name, self.steer_hook_name = hp.name, hp_out.name
         self.warnings = warnings
         tn = None if writes_elsewhere else sae.cfg.metadata.get("typical_norm")  # (a norm at the input hook)

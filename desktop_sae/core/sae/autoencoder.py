@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..support.row_blocks import matmul_rows
+from ..support.row_kernels import KERNELS, SingleRowProduct
 from .sae_config import FeatureStats, SAEConfig, SAEDescription
 
 Memo = dict[str, torch.Tensor]  # what several ``selected_activations`` calls on the same ``pre`` share
@@ -124,11 +125,23 @@ class SAE(nn.Module):
         return y
 
     # --- encode / decode --------------------------------------------------------------------------
+    _rows: SingleRowProduct | None = None  # the single-row encoder product while decoding (use_row_kernel)
+
+    def use_row_kernel(self, kind: str | None) -> None:
+        """Compute single bf16/fp16 CPU rows of the encoder with ``kind`` (the model's measured row kernel,
+        core/support/row_kernels.py) from a prepared copy of ``W_enc.T``; None: plain ``x @ W_enc``."""
+        self._rows = SingleRowProduct(kind) if kind in KERNELS else None
+
+    def encoder_product(self, x_in: torch.Tensor) -> torch.Tensor:
+        """``x_in @ W_enc``: a decoding step's single row on the prepared kernel; a prompt's rows in a few row counts
+        (core/support/row_blocks.py)."""
+        y = self._rows(x_in, self.W_enc) if self._rows is not None else None
+        return matmul_rows(x_in, self.W_enc) if y is None else y
+
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder pre-activations of already-normalised input."""
         x_in = x - self.b_dec if self.cfg.apply_b_dec_to_input else x
-        # a prompt's rows in a bf16 session go in a few row counts (core/support/row_blocks.py)
-        return matmul_rows(x_in, self.W_enc) + self.b_enc
+        return self.encoder_product(x_in) + self.b_enc
 
     def input_pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder pre-activations of a raw input (normalised first, as ``encode`` does)."""
@@ -335,7 +348,7 @@ class GatedSAE(SAE):
 
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         x_in = x - self.b_dec if self.cfg.apply_b_dec_to_input else x
-        return matmul_rows(x_in, self.W_enc)
+        return self.encoder_product(x_in)
 
     def activation(self, pre: torch.Tensor) -> torch.Tensor:
         gate = (pre + self.b_gate) > 0

@@ -10,7 +10,7 @@ same greedy tokens (tests/test_llama_lite.py, test_llama_lite_rows.py, test_lite
 
 Speed: one matmul for q/k/v and one for gate/up (``q_proj.weight`` etc. are views into the fused weights, so
 nothing is stored twice; when a hook watches one of them the separate modules run instead, so hooks on any
-sub-module fire), single rows on the kernel measured fastest on this CPU (core/engine/lite/row_kernels.py: oneDNN with
+sub-module fire), single rows on the kernel measured fastest on this CPU (core/support/row_kernels.py: oneDNN with
 prepacked weights, ``F.linear`` or ``torch.mv``), RoPE tables computed once, a preallocated per-layer KV
 cache (core/engine/lite/kv_cache.py) and SDPA with ``enable_gqa``. Weights are read by core/engine/lite/choice.py.
 """
@@ -27,10 +27,10 @@ from torch import nn
 from torch.nn.modules import module as _module_hooks
 
 from ...support.row_blocks import blocks_help, linear_rows
+from ...support.row_kernels import RowWeight
 from .config import AttnKind, LiteConfig
 from .kv_cache import LiteCache, LiteOutput, _mask
 from .rope import inv_freq, rotate, tables
-from .row_kernels import RowWeight
 
 _M = TypeVar("_M", bound=nn.Module)
 
@@ -51,7 +51,7 @@ _MV_DTYPES = (torch.bfloat16, torch.float16)
 
 def _proj(x: torch.Tensor, w: torch.Tensor, row: RowWeight | None = None) -> torch.Tensor:
     """``F.linear(x, w)``. A single row on the CPU goes through ``row``, the kernel measured fastest on this
-    machine for ``w`` (core/engine/lite/row_kernels.py); without one, bf16/fp16 rows use ``torch.mv``. Several
+    machine for ``w`` (core/support/row_kernels.py); without one, bf16/fp16 rows use ``torch.mv``. Several
     bf16/fp16 rows on the CPU are computed in a few row counts (core/support/row_blocks.py: oneDNN keeps a primitive
     per row count)."""
     if x.device.type == "cpu":

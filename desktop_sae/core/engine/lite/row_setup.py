@@ -26,8 +26,8 @@ from torch import nn
 
 from desktop_sae.core.support.results_file import cpu_name
 
+from ...support.row_kernels import KERNELS, RowWeight, _onednn_available
 from .llama import LiteDecoderLayer, LlamaLiteForCausalLM, Proj, _Fused
-from .row_kernels import KERNELS, RowWeight, _onednn_available
 
 KERNEL_ENV = "DESKTOP_SAE_ROW_KERNEL"
 

@@ -44,3 +44,29 @@ class RowWeight:
         else:
             y = F.linear(row, self.weight)
         return y.view(*x.shape[:-1], self.weight.shape[0])
+
+
+class SingleRowProduct:
+    """``x @ m`` for one row in bfloat16/float16 on the CPU by a chosen kernel (the SAE encoder's product while
+    decoding), from ``m.T`` prepared once; remade when ``m`` is replaced, converted or changed in place."""
+
+    __slots__ = ("kind", "_key", "_row")
+
+    def __init__(self, kind: str) -> None:
+        if kind not in KERNELS:
+            raise ValueError(f"unknown kernel {kind!r}")
+        self.kind = kind
+        self._key: tuple[int, torch.dtype, int] | None = None
+        self._row: RowWeight | None = None
+
+    def __call__(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor | None:
+        """The product, or None where this path does not apply (several rows, another device or dtype)."""
+        if x.device.type != "cpu" or x.numel() != x.shape[-1] or x.dtype not in _REDUCED or x.dtype != m.dtype:
+            return None
+        key = (m.data_ptr(), m.dtype, m._version)
+        if self._row is None or key != self._key:
+            self._row, self._key = RowWeight(m.detach().t().contiguous(), self.kind), key
+        return self._row(x)
+
+
+_REDUCED = (torch.bfloat16, torch.float16)
