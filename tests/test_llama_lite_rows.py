@@ -3,6 +3,7 @@ kernel computes the same products and the same greedy tokens as transformers, th
 and overridable, a stale kernel is never used, and int8 weights are one consistent model whose bytes the benchmark
 counts right."""
 
+import copy
 import json
 
 import pytest
@@ -172,6 +173,8 @@ def test_the_sae_encoder_row_product_equals_the_plain_product_and_follows_its_we
         sae.W_enc.mul_(2)  # in place: the prepared copy must not be used any more
     torch.testing.assert_close(sae.input_pre_activations(x), (x - sae.b_dec) @ sae.W_enc + sae.b_enc,
                                rtol=1e-2, atol=1e-2)
+    twin = copy.deepcopy(sae)  # after a prepared product (oneDNN's is an opaque tensor): the copy prepares its own
+    torch.testing.assert_close(twin.input_pre_activations(x), sae.input_pre_activations(x))
     sae.float()
     xf = x.float()
     assert sae._rows(xf, sae.W_enc) is None  # float32 rows keep the plain product

@@ -59,6 +59,10 @@ class SingleRowProduct:
         self._key: tuple[int, torch.dtype, int] | None = None
         self._row: RowWeight | None = None
 
+    def __deepcopy__(self, memo: dict[int, object]) -> SingleRowProduct:
+        """A copy prepares its own (oneDNN's reordered weights are opaque tensors that cannot be copied)."""
+        return SingleRowProduct(self.kind)
+
     def __call__(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor | None:
         """The product, or None where this path does not apply (several rows, another device or dtype)."""
         if x.device.type != "cpu" or x.numel() != x.shape[-1] or x.dtype not in _REDUCED or x.dtype != m.dtype:
