@@ -25,7 +25,7 @@ from ..core.assets.sae_directory import Release
 from ..core.support.errors import DesktopSAEError
 from ..core.support.hf_cache import display_name
 from .lifetime import bind, own_run
-from .run_progress import show_progress
+from .run_progress import show_message, show_progress
 
 KINDS = (
     ("model", "Model (hub id)", "e.g. openai-community/gpt2 or HuggingFaceTB/SmolLM2-135M-Instruct"),
@@ -149,14 +149,13 @@ class DownloadPanel(QGroupBox):
         self.cancel_btn.setEnabled(busy)
 
     def _show(self, text: str, error: bool = False) -> None:
-        self.msg.setStyleSheet("color: #d33" if error else "")
-        self.msg.setText(text)
+        show_message(self.msg, text, error)
 
     def _on_run(self, what: RunChange) -> None:
         run = self.run
         if show_progress(what, run, self.bar, self.msg, indeterminate=True):
-            pass
-        elif run.status == RunStatus.DONE:
+            return
+        if run.status == RunStatus.DONE:
             self._done(run.result or ())
         elif run.status == RunStatus.FAILED:
             self._end(f"Download failed: {run.error}", error=True)

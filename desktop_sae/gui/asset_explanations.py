@@ -25,7 +25,7 @@ from ..core.assets.sae_directory import Release
 from ..core.assets.sae_neuronpedia import NeuronpediaTarget, neuronpedia_target
 from ..core.support.errors import DesktopSAEError
 from .lifetime import bind, own_run
-from .run_progress import show_progress
+from .run_progress import show_message, show_progress
 
 
 class ExplanationsPanel(QGroupBox):
@@ -122,8 +122,7 @@ class ExplanationsPanel(QGroupBox):
         self.cancel_btn.setEnabled(busy)
 
     def _show(self, text: str, error: bool = False) -> None:
-        self.msg.setStyleSheet("color: #d33" if error else "")
-        self.msg.setText(text)
+        show_message(self.msg, text, error)
 
     def _on_run(self, what: RunChange) -> None:
         run = self.run

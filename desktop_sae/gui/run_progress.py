@@ -25,3 +25,9 @@ def show_progress(what: RunChange, run: Any, bar: QProgressBar, label: QLabel, i
     label.setStyleSheet("")
     label.setText(run.message)
     return True
+
+
+def show_message(label: QLabel, text: str, error: bool = False) -> None:
+    """A run's last word in ``label``: red when it failed."""
+    label.setStyleSheet("color: #d33" if error else "")
+    label.setText(text)

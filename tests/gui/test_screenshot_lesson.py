@@ -7,11 +7,16 @@ from desktop_sae.core.sae.formats import save_sae
 from tiny import random_sae, tiny_model, tiny_tokenizer, with_stats
 
 
-def test_a_lesson_step_is_rendered_after_its_action(tmp_path, capsys):
+def _tiny_model_and_sae(tmp_path) -> None:
+    """A tiny Llama in ``tmp_path/model`` and a random SAE with statistics in ``tmp_path/sae``."""
     tok = tiny_tokenizer()
     tiny_model("llama", len(tok)).save_pretrained(tmp_path / "model")
     tok.save_pretrained(tmp_path / "model")
     save_sae(with_stats(random_sae(model_name="model")), tmp_path / "sae")
+
+
+def test_a_lesson_step_is_rendered_after_its_action(tmp_path, capsys):
+    _tiny_model_and_sae(tmp_path)
     out = tmp_path / "step.png"
     base = ["screenshot", str(out), "--model", str(tmp_path / "model"), "--sae", str(tmp_path / "sae"),
             "--size", "1600x900", "--lesson", "finding-features"]
@@ -27,10 +32,7 @@ def test_a_lesson_step_is_rendered_after_its_action(tmp_path, capsys):
 
 
 def test_a_chat_screenshot_shows_the_pinned_feature_in_the_dashboard(tmp_path, capsys):
-    tok = tiny_tokenizer()
-    tiny_model("llama", len(tok)).save_pretrained(tmp_path / "model")
-    tok.save_pretrained(tmp_path / "model")
-    save_sae(with_stats(random_sae(model_name="model")), tmp_path / "sae")
+    _tiny_model_and_sae(tmp_path)
     base = ["screenshot", str(tmp_path / "chat.png"), "--model", str(tmp_path / "model"), "--sae",
             str(tmp_path / "sae"), "--prompt", "hello there", "--max-tokens", "4"]
     assert main([*base, "--pin", "7", "--pin", "3"]) == 0
@@ -41,10 +43,7 @@ def test_a_chat_screenshot_shows_the_pinned_feature_in_the_dashboard(tmp_path, c
 
 
 def test_a_graph_screenshot_after_why_this_token_and_an_ablation(tmp_path, capsys):
-    tok = tiny_tokenizer()
-    tiny_model("llama", len(tok)).save_pretrained(tmp_path / "model")
-    tok.save_pretrained(tmp_path / "model")
-    save_sae(with_stats(random_sae(model_name="model")), tmp_path / "sae")
+    _tiny_model_and_sae(tmp_path)
     save_sae(with_stats(random_sae(hook="blocks.0.hook_resid_post", seed=3, model_name="model")),
              tmp_path / "sae-depths" / "L00")
     base = ["screenshot", str(tmp_path / "graph.png"), "--model", str(tmp_path / "model"), "--sae",
@@ -60,10 +59,7 @@ def test_a_graph_screenshot_after_why_this_token_and_an_ablation(tmp_path, capsy
 
 def test_a_directory_screenshot_filters_the_sae_directory(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DESKTOP_SAE_SAELENS_DIRECTORY", "none")  # the built-in subset only
-    tok = tiny_tokenizer()
-    tiny_model("llama", len(tok)).save_pretrained(tmp_path / "model")
-    tok.save_pretrained(tmp_path / "model")
-    save_sae(with_stats(random_sae(model_name="model")), tmp_path / "sae")
+    _tiny_model_and_sae(tmp_path)
     out = tmp_path / "dir.png"
     base = ["screenshot", str(out), "--model", str(tmp_path / "model"), "--sae", str(tmp_path / "sae"),
             "--size", "1000x600"]
