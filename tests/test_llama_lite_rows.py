@@ -14,7 +14,7 @@ from desktop_sae.core.engine import models
 from desktop_sae.core.engine.benchmark import bytes_per_token
 from desktop_sae.core.engine.lite import row_setup as rows
 from desktop_sae.core.engine.lite.choice import load_lite_model
-from desktop_sae.core.engine.lite.llama import _proj
+from desktop_sae.core.engine.lite.projections import _proj
 from desktop_sae.core.support import row_kernels
 from desktop_sae.core.support.row_blocks import ROW_BLOCK, padded_rows
 from test_llama_lite import _greedy

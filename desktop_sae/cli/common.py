@@ -41,9 +41,10 @@ def add_model_args(p: argparse.ArgumentParser, sae: bool = True, top: bool = Fal
     p.add_argument("--model", default=d(None),
                    help="model: HF folder, .gguf file or hub id (default: bundled SmolLM2-135M-Instruct)")
     p.add_argument("--device", default=d(None), help="cuda, mps or cpu (default: best available)")
-    p.add_argument("--dtype", default=d(None), choices=["auto", "float32", "bfloat16", "float16", "int8"],
-                   help="default: fastest for the device; int8 = bfloat16 with int8 decoder weights (CPU, lite engine: "
-                        "faster decoding, slightly different numbers)")
+    p.add_argument("--dtype", default=d(None), choices=["auto", "float32", "bfloat16", "float16", "int8", "int4"],
+                   help="default: fastest for the device; int8 / int4 = bfloat16 with int8 or 4-bit decoder weights "
+                        "(CPU, lite engine: faster decoding, slightly different numbers; int4 keeps a Q4_1 GGUF's "
+                        "own 4-bit codes)")
     # a plain flag on both parsers; on a subcommand it has its own dest, so its False cannot undo the top-level one
     dest = "trust_remote_code" if top else "trust_remote_code_here"
     p.add_argument("--trust-remote-code", action="store_true", dest=dest,

@@ -101,7 +101,8 @@ def _bandwidth(device: torch.device, mb: int = 512, rounds: int = 5) -> float:
 
 
 def bytes_per_token(model: Any) -> int:
-    """Bytes of weights one decoding step reads: every projection and the lm_head (int8 ones at 1 byte + scales)."""
+    """Bytes of weights one decoding step reads: every projection and the lm_head (int8 ones at 1 byte + scales,
+    int4 ones at half a byte + a scale and zero per group)."""
     from .lite.row_setup import row_weights
 
     if not hasattr(model, "row_kernel"):  # transformers: every parameter but the embedding rows not looked up
@@ -113,6 +114,9 @@ def bytes_per_token(model: Any) -> int:
         row = getattr(mod, "row", None)
         if row is not None and row.kind == "int8":
             total += row.data.numel() + row.scales.numel() * row.scales.element_size()
+        elif row is not None and row.kind == "int4":
+            q = row.data  # an int4_groups.Int4Weight
+            total += q.packed.numel() + q.scales_zeros.numel() * q.scales_zeros.element_size()
         else:
             w = getattr(mod, attr)
             total += w.numel() * w.element_size()
@@ -121,7 +125,7 @@ def bytes_per_token(model: Any) -> int:
 
 def _sessions(dtypes: list[str], sae_dir: Path, device: str | None) -> dict[str, tuple[Session, Session, Any]]:
     """{label: (plain session, session with the SAE, model)}: each dtype with the kernel chosen for this machine,
-    bfloat16 also with ``torch.mv`` (the kernel before the choice existed) and with int8 weights."""
+    bfloat16 also with ``torch.mv`` (the kernel before the choice existed) and with int8 and int4 weights."""
     from ..sae.formats import load_sae
     from .lite.row_setup import install
     from .models import load_model
@@ -139,6 +143,8 @@ def _sessions(dtypes: list[str], sae_dir: Path, device: str | None) -> dict[str,
     if "bfloat16" in dtypes and lm.device.type == "cpu":
         q = load_model(device=device, dtype="int8")
         out[f"int8 weights [{q.model.row_kernel} lm_head]"] = (Session(q), Session(q, load_sae(sae_dir)), q.model)
+        q4 = load_model(device=device, dtype="int4")
+        out["int4 weights [8-bit lm_head]"] = (Session(q4), Session(q4, load_sae(sae_dir)), q4.model)
     return out
 
 

@@ -31,6 +31,7 @@ from .model_cache import (
     write_marker,
 )
 
+QUANTISED_WEIGHTS = ("int8", "int4")  # load_model's dtypes that quantise the decoder weights (lite engine, CPU)
 Progress = Callable[[float | None, str], None]  # (fraction 0..1 or None if unknown, message)
 
 
@@ -90,7 +91,7 @@ class LoadedModel:
             vocab_size=int(self.model.config.vocab_size),
             parameters=sum(p.numel() for p in self.model.parameters()),
             device=str(self.device),
-            dtype=dtype_name(self.dtype) + (" with int8 weights" if self.extra.get("weights") == "int8" else ""),
+            dtype=dtype_name(self.dtype) + (f" with {w} weights" if (w := self.extra.get("weights")) else ""),
             sha256=self.sha256,
             chat_template=bool(getattr(self.tokenizer, "chat_template", None)),
         )
@@ -140,10 +141,11 @@ def load_model(
     t0 = time.perf_counter()
     report = progress or (lambda f, m: None)
     dev = pick_device(device)
-    int8 = dtype == "int8"  # bfloat16 activations, int8 decoder weights (core/engine/lite/row_setup.py)
-    if int8 and dev.type != "cpu":
-        raise ModelLoadError("int8 weights are a CPU option; on a GPU use bfloat16 or float16")
-    torch_dtype = dtype if isinstance(dtype, torch.dtype) else parse_dtype("bfloat16" if int8 else dtype, dev)
+    # int8 / int4: bfloat16 activations, int8 or 4-bit decoder weights (core/engine/lite/row_setup.py)
+    quant = dtype if isinstance(dtype, str) and dtype in QUANTISED_WEIGHTS else None
+    if quant and dev.type != "cpu":
+        raise ModelLoadError(f"{quant} weights are a CPU option; on a GPU use bfloat16 or float16")
+    torch_dtype = dtype if isinstance(dtype, torch.dtype) else parse_dtype("bfloat16" if quant else dtype, dev)
     kind, location = classify(spec)
     sha = None
     cache_hit = None
@@ -165,12 +167,15 @@ def load_model(
         folder = _dtype_variant(folder, torch_dtype, sha, report)
     model, tok = _from_folder(folder, dev, torch_dtype, trust_remote_code)
     layout_of(model)  # unsupported architectures fail here, with the list of supported ones
-    if int8:
+    if quant:
         if not hasattr(model, "row_kernel"):
-            raise ModelLoadError(f"int8 weights need the lite engine; {name} loads through transformers")
-        from .lite.row_setup import quantize_int8
+            raise ModelLoadError(f"{quant} weights need the lite engine; {name} loads through transformers")
+        from .lite import row_setup
 
-        quantize_int8(model)
+        try:
+            row_setup.quantize_int8(model) if quant == "int8" else row_setup.quantize_int4(model)
+        except ValueError as e:
+            raise ModelLoadError(f"{name}: {e}") from e
     report(1.0, f"Loaded {name}")
     return LoadedModel(
         model=model,
@@ -183,7 +188,7 @@ def load_model(
         sha256=sha,
         load_seconds=time.perf_counter() - t0,
         cache_hit=cache_hit,
-        extra={"weights": "int8"} if int8 else {},
+        extra={"weights": quant} if quant else {},
     )
 
 

@@ -99,7 +99,9 @@ class Session:
         if sha and self.lm.sha256 and sha != self.lm.sha256:
             warnings.append("this SAE was trained on a different file of this model (SHA-256 differs)")
         self.sae = sae.to(device=self.lm.device, dtype=self.lm.dtype).eval().requires_grad_(False)
-        self.sae.use_row_kernel(getattr(self.lm.model, "row_kernel", None))  # the kernel measured for the model
+        # the kernel measured for the model; beside 4-bit weights, the encoder in 8-bit groups on the int4 kernel
+        model = self.lm.model
+        self.sae.use_row_kernel("int4" if getattr(model, "weights_int4", False) else getattr(model, "row_kernel", None))
         self.hook_name, self.steer_hook_name = hp.name, hp_out.name
         self.warnings = warnings
         tn = None if writes_elsewhere else sae.cfg.metadata.get("typical_norm")  # (a norm at the input hook)

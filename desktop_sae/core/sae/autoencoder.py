@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..support.row_blocks import matmul_rows
-from ..support.row_kernels import KERNELS, SingleRowProduct
+from ..support.row_kernels import KERNELS, RowKernel, SingleRowProduct
 from .sae_config import FeatureStats, SAEConfig, SAEDescription
 
 Memo = dict[str, torch.Tensor]  # what several ``selected_activations`` calls on the same ``pre`` share
@@ -129,8 +129,9 @@ class SAE(nn.Module):
 
     def use_row_kernel(self, kind: str | None) -> None:
         """Compute single bf16/fp16 CPU rows of the encoder with ``kind`` (the model's measured row kernel,
-        core/support/row_kernels.py) from a prepared copy of ``W_enc.T``; None: plain ``x @ W_enc``."""
-        self._rows = SingleRowProduct(kind) if kind in KERNELS else None
+        core/support/row_kernels.py) from a prepared copy of ``W_enc.T``; ``int4`` (beside a model in 4-bit
+        weights): ``W_enc`` in 8-bit groups, for a decoding step's few rows; None: plain ``x @ W_enc``."""
+        self._rows = SingleRowProduct(kind) if kind in (*KERNELS, RowKernel.INT4) else None
 
     def encoder_product(self, x_in: torch.Tensor) -> torch.Tensor:
         """``x_in @ W_enc``: a decoding step's single row on the prepared kernel; a prompt's rows in a few row counts

@@ -26,9 +26,9 @@ from .llama import (
     LlamaLiteForCausalLM,
     LlamaLiteModel,
     RMSNorm,
-    _linear,
     embedding,
 )
+from .projections import _linear
 from .row_setup import choose_kernel
 
 ENGINE_ENV = "DESKTOP_SAE_ENGINE"

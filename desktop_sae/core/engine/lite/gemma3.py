@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .llama import LiteAttention, LiteMLP, _Step
+from .projections import _call
 
 
 class GemmaRMSNorm(nn.Module):
@@ -40,6 +41,8 @@ class GemmaDecoderLayer(nn.Module):
         self.pre_feedforward_layernorm, self.post_feedforward_layernorm = norms[2], norms[3]
 
     def forward(self, hidden_states: torch.Tensor, step: _Step) -> torch.Tensor:
-        attn = self.self_attn(self.input_layernorm(hidden_states), step)[0]
-        h = hidden_states + self.post_attention_layernorm(attn)
-        return h + self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(h)))
+        q = step.quiet
+        attn = _call(self.self_attn, q)(_call(self.input_layernorm, q)(hidden_states), step)[0]
+        h = hidden_states + _call(self.post_attention_layernorm, q)(attn)
+        mlp = _call(self.mlp, q)(_call(self.pre_feedforward_layernorm, q)(h), *(True,) * q)
+        return h + _call(self.post_feedforward_layernorm, q)(mlp)

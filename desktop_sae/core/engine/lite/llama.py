@@ -17,22 +17,18 @@ cache (core/engine/lite/kv_cache.py) and SDPA with ``enable_gqa``. Weights are r
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules import module as _module_hooks
 
-from ...support.row_blocks import blocks_help, linear_rows
-from ...support.row_kernels import RowWeight
 from .config import AttnKind, LiteConfig
 from .kv_cache import LiteCache, LiteOutput, _mask
+from .projections import HookWatch, Proj, _bare, _call, _Fused, _linear, _proj, _watched
 from .rope import inv_freq, rotate, tables
 
-_M = TypeVar("_M", bound=nn.Module)
 
 # --- building blocks ----------------------------------------------------------------------------------
 class RMSNorm(nn.Module):
@@ -44,86 +40,6 @@ class RMSNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # == transformers' LlamaRMSNorm bit for bit: normalise in float32, cast back, then scale
         return self.weight * F.rms_norm(x.float(), self.weight.shape, eps=self.variance_epsilon).to(x.dtype)
-
-
-_MV_DTYPES = (torch.bfloat16, torch.float16)
-
-
-def _proj(x: torch.Tensor, w: torch.Tensor, row: RowWeight | None = None) -> torch.Tensor:
-    """``F.linear(x, w)``. A single row on the CPU goes through ``row``, the kernel measured fastest on this
-    machine for ``w`` (core/support/row_kernels.py); without one, bf16/fp16 rows use ``torch.mv``. Several
-    bf16/fp16 rows on the CPU are computed in a few row counts (core/support/row_blocks.py: oneDNN keeps a primitive
-    per row count)."""
-    if x.device.type == "cpu":
-        if x.numel() == x.shape[-1]:
-            if row is not None and row.fresh(w):
-                return row(x)
-            if x.dtype in _MV_DTYPES:
-                return torch.mv(w, x.reshape(-1)).view(*x.shape[:-1], w.shape[0])
-        elif blocks_help(x):
-            return linear_rows(x, w)
-    return F.linear(x, w)
-
-
-class Proj(nn.Linear):
-    """nn.Linear without bias whose forward is :func:`_proj`. Forward hooks on it fire as on transformers'."""
-
-    row: RowWeight | None = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _proj(x, self.weight, self.row)
-
-
-def _watched(*mods: nn.Module) -> bool:
-    """Whether hooks watch any of ``mods``: then fused projections run as their separate modules."""
-    g = _module_hooks
-    return bool(g._global_forward_hooks or g._global_forward_pre_hooks) or any(
-        m._forward_hooks or m._forward_pre_hooks for m in mods
-    )
-
-
-def _bare(cls: type[_M], weight: torch.Tensor, **attrs: object) -> _M:
-    """An nn.Linear/nn.Embedding around ``weight`` without running its initialiser (random init is slow, and on
-    the meta device it imports torch._dynamo)."""
-    mod = cls.__new__(cls)
-    nn.Module.__init__(mod)
-    mod.__dict__.update(attrs)
-    mod.weight = nn.Parameter(weight, requires_grad=False)
-    return mod
-
-
-def _linear(w: torch.Tensor) -> Proj:
-    lin = _bare(Proj, w, in_features=w.shape[1], out_features=w.shape[0])
-    lin.register_parameter("bias", None)
-    return lin
-
-
-class _Fused(nn.Module):
-    """A module whose listed projections' weights are row blocks of one fused buffer (``self.fused``)."""
-
-    parts: tuple[str, ...] = ()
-    row: RowWeight | None = None  # the fused weight's single-row kernel
-
-    def _fuse(self, fused: torch.Tensor | None = None, rows: tuple[int, ...] = ()) -> None:
-        """Make the parts' weights views into ``fused`` (default: the parts concatenated)."""
-        rows = rows or tuple(getattr(self, p).weight.shape[0] for p in self.parts)
-        self.fused = torch.cat([getattr(self, p).weight.data for p in self.parts]) if fused is None else fused
-        start = 0
-        for name, n in zip(self.parts, rows):
-            w = self.fused[start : start + n]
-            if getattr(self, name, None) is None:
-                setattr(self, name, _linear(w))
-            else:
-                getattr(self, name).weight.data = w
-            start += n
-
-    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> _Fused:
-        # .to()/.float()/.cuda() convert each part: fuse again afterwards
-        super()._apply(fn, recurse)
-        ptr = self.fused.untyped_storage().data_ptr()
-        if any(getattr(self, p).weight.untyped_storage().data_ptr() != ptr for p in self.parts):
-            self._fuse()
-        return self
 
 
 class LiteAttention(_Fused):
@@ -151,14 +67,14 @@ class LiteAttention(_Fused):
     def forward(self, hidden_states: torch.Tensor, step: _Step) -> tuple[torch.Tensor, None]:
         b, t, _ = hidden_states.shape
         h, kv, hd = self.num_heads, self.num_kv, self.head_dim
-        if _watched(self.q_proj, self.k_proj, self.v_proj):
+        if not step.quiet and _watched(self.q_proj, self.k_proj, self.v_proj):
             x = hidden_states
             qkv = torch.cat([self.q_proj(x), self.k_proj(x), self.v_proj(x)], dim=-1).view(b, t, h + 2 * kv, hd)
         else:
             qkv = _proj(hidden_states, self.fused, self.row).view(b, t, h + 2 * kv, hd)
         if hasattr(self, "q_norm"):
-            q = rotate(self.q_norm(qkv.narrow(2, 0, h)), step.cos, step.sin)
-            k = rotate(self.k_norm(qkv.narrow(2, h, kv)), step.cos, step.sin)
+            q = rotate(_call(self.q_norm, step.quiet)(qkv.narrow(2, 0, h)), step.cos, step.sin)
+            k = rotate(_call(self.k_norm, step.quiet)(qkv.narrow(2, h, kv)), step.cos, step.sin)
         else:
             q, k = rotate(qkv.narrow(2, 0, h + kv), step.cos, step.sin).split((h, kv), dim=2)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), qkv.narrow(2, h + kv, kv).transpose(1, 2)
@@ -176,7 +92,7 @@ class LiteAttention(_Fused):
             scale=self.scaling,
             enable_gqa=self.num_key_value_groups > 1,
         )
-        return self.o_proj(out.transpose(1, 2).reshape(b, t, h * hd)), None
+        return _call(self.o_proj, step.quiet)(out.transpose(1, 2).reshape(b, t, h * hd)), None
 
 
 class LiteMLP(_Fused):
@@ -191,12 +107,13 @@ class LiteMLP(_Fused):
         self.down_proj = _linear(down)
         self.gelu = act == "gelu_pytorch_tanh"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if _watched(self.gate_proj, self.up_proj):
+    def forward(self, x: torch.Tensor, quiet: bool = False) -> torch.Tensor:
+        """``quiet``: no hook watches the parts (HookWatch)."""
+        if not quiet and _watched(self.gate_proj, self.up_proj):
             gate, up = self.gate_proj(x), self.up_proj(x)
         else:
             gate, up = _proj(x, self.fused, self.row).chunk(2, dim=-1)
-        return self.down_proj((F.gelu(gate, approximate="tanh") if self.gelu else F.silu(gate)) * up)
+        return _call(self.down_proj, quiet)((F.gelu(gate, approximate="tanh") if self.gelu else F.silu(gate)) * up)
 
 
 class LiteDecoderLayer(nn.Module):
@@ -206,8 +123,10 @@ class LiteDecoderLayer(nn.Module):
         self.input_layernorm, self.post_attention_layernorm = ln1, ln2
 
     def forward(self, hidden_states: torch.Tensor, step: _Step) -> torch.Tensor:
-        h = hidden_states + self.self_attn(self.input_layernorm(hidden_states), step)[0]
-        return h + self.mlp(self.post_attention_layernorm(h))
+        # _call: the parts without nn.Module.__call__ unless a hook may watch them
+        q = step.quiet
+        h = hidden_states + _call(self.self_attn, q)(_call(self.input_layernorm, q)(hidden_states), step)[0]
+        return h + _call(self.mlp, q)(_call(self.post_attention_layernorm, q)(h), *(True,) * q)
 
 
 @dataclass
@@ -221,6 +140,7 @@ class _Step:
     mask: torch.Tensor | None
     causal: bool
     kv_from: int = 0  # the first key position attended (sliding-window layers without a mask)
+    quiet: bool = False  # no hook watches any module below the layers (HookWatch)
 
 
 class ScaledEmbedding(nn.Embedding):
@@ -253,6 +173,7 @@ class LlamaLiteModel(nn.Module):
         self._kinds: list[AttnKind] = list(cfg.layer_types)
         self._inv_freq = {k: inv_freq(cfg.rope_by_kind[k], cfg.head_dim) for k in set(self._kinds)}
         self._rope: dict[tuple[AttnKind, torch.dtype, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._hook_watch = HookWatch()
 
     def rope_tables(self, n: int, dtype: torch.dtype, device: torch.device, kind: AttnKind = AttnKind.FULL
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -290,6 +211,7 @@ class LlamaLiteModel(nn.Module):
         if cache is not None:
             cache.reserve(end)
         steps = {}
+        quiet = self._hook_watch.quiet(self.layers)
         for kind in self._inv_freq:
             if position_ids is None:
                 cos, sin = self.rope_tables(end, x.dtype, x.device, kind)
@@ -300,7 +222,7 @@ class LlamaLiteModel(nn.Module):
             window = self.config.sliding_window if kind is AttnKind.SLIDING else None
             mask, causal = _mask(attention_mask, b, t, past, x.device, window)
             kv_from = max(0, end - window) if window is not None and mask is None else 0
-            steps[kind] = _Step(cos, sin, cache, past, mask, causal, kv_from)
+            steps[kind] = _Step(cos, sin, cache, past, mask, causal, kv_from, quiet)
         for layer, kind in zip(self.layers, self._kinds):
             x = layer(x, steps[kind])
         if cache is not None:
@@ -314,6 +236,7 @@ class LlamaLiteForCausalLM(nn.Module):
     main_input_name = "input_ids"
     row_kernel: str  # set by row_setup.install (absent until then)
     weights_int8: bool  # set by row_setup.quantize_int8
+    weights_int4: bool  # set by row_setup.quantize_int4
 
     def __init__(self, cfg: LiteConfig, model: LlamaLiteModel, lm_head: Proj, generation: dict[str, Any],
                  folder: str) -> None:

@@ -26,8 +26,10 @@ from torch import nn
 
 from desktop_sae.core.support.results_file import cpu_name
 
-from ...support.row_kernels import KERNELS, RowWeight, _onednn_available
-from .llama import LiteDecoderLayer, LlamaLiteForCausalLM, Proj, _Fused
+from ...support import int4_groups
+from ...support.row_kernels import KERNELS, RowKernel, RowWeight, _onednn_available
+from .llama import LiteDecoderLayer, LlamaLiteForCausalLM
+from .projections import Proj, _Fused
 
 KERNEL_ENV = "DESKTOP_SAE_ROW_KERNEL"
 
@@ -48,10 +50,10 @@ def _weight(mod: nn.Module, attr: str) -> torch.Tensor:
 
 
 def install(model: LlamaLiteForCausalLM, kind: str) -> None:
-    """Give every decoding weight a :class:`RowWeight` of ``kind`` (int8 weights keep theirs)."""
+    """Give every decoding weight a :class:`RowWeight` of ``kind`` (int8/int4 weights keep theirs)."""
     for mod, attr in row_weights(model):
         old = getattr(mod, "row", None)
-        if old is not None and old.kind == "int8" and old.fresh(_weight(mod, attr)):
+        if old is not None and old.kind in (RowKernel.INT8, RowKernel.INT4) and old.fresh(_weight(mod, attr)):
             continue
         mod.row = RowWeight(_weight(mod, attr), kind)
     model.row_kernel = kind
@@ -128,5 +130,30 @@ def quantize_int8(model: LlamaLiteForCausalLM) -> None:
         scale = (w.float().abs().amax(dim=1).clamp_min(1e-12) / 127).to(w.dtype)  # the kernel's own scales
         q = torch.round(w.float() / scale.float()[:, None]).clamp_(-127, 127).to(torch.int8)
         w.copy_((q.float() * scale.float()[:, None]).to(w.dtype))  # in place: the q/k/v and gate/up views follow
-        mod.row = RowWeight(w, "int8", q, scale)
+        mod.row = RowWeight(w, RowKernel.INT8, q, scale)
     model.weights_int8 = True
+
+
+def quantize_int4(model: LlamaLiteForCausalLM, lm_head: bool = True) -> None:
+    """Hold every decoder projection in 4 bits per weight, Q4_1's layout (core/support/int4_groups.py), in place:
+    the module's weight then holds the values the codes stand for, so prompts and hooks compute the same model.
+    ``lm_head``: the lm_head in 8-bit groups, Q8_0's layout, read by the same kernel (its own copy: the input
+    embedding it may be tied to keeps its values). In 4 bits it would move the next-token distribution ten
+    times as far as the layers do (tests/bench/bench_int4.py)."""
+    if model.dtype != torch.bfloat16 or model.device.type != "cpu":
+        raise ValueError("4-bit weights need a bfloat16 model on the CPU")
+    targets = row_weights(model)
+    bad = [tuple(_weight(m, a).shape) for m, a in targets if not int4_groups.supported(_weight(m, a))]
+    if bad:
+        raise ValueError(f"4-bit weights need rows in groups of {int4_groups.GROUP}; these shapes are not: {bad[:3]}")
+    for mod, attr in targets[:-1]:
+        w = _weight(mod, attr)
+        q4 = int4_groups.quantize(w)
+        w.copy_(q4.values)  # in place: the q/k/v and gate/up views follow
+        mod.row = RowWeight(w, RowKernel.INT4, q4)
+    if lm_head:
+        head = model.lm_head
+        q8 = int4_groups.quantize_8bit(_weight(head, "weight"))
+        head.weight = torch.nn.Parameter(q8.values, requires_grad=False)
+        head.row = RowWeight(head.weight.data, RowKernel.INT4, q8)
+    model.weights_int4 = True
