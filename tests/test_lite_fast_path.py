@@ -81,3 +81,17 @@ def test_the_steering_hook_point_fires_on_the_fast_path(folder):
         assert m.model._hook_watch.quiet(m.model.layers)
         steered, _ = _greedy(m, [1, 5, 9], 6)
     assert len(calls) == 7 and steered != plain
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_rms_norm_on_reduced_precision_equals_the_float32_round_trip(dtype):
+    """The lite RMSNorm hands bfloat16/float16 input to F.rms_norm directly: it must compute in float32 and round
+    once, as transformers' explicit ``x.float()`` ... ``.to(dtype)`` does, whatever the scale and eps."""
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(0)
+    for i in range(200):
+        scale = 10 ** (torch.rand(1, generator=g).item() * 6 - 4)
+        x = (torch.randn(2, 3, 96, generator=g) * scale).to(dtype)
+        for eps in (1e-5, 1e-6, 3.3e-6):
+            assert torch.equal(F.rms_norm(x, (96,), eps=eps), F.rms_norm(x.float(), (96,), eps=eps).to(dtype))

@@ -10,7 +10,9 @@ tokens' events (each a whole model step with the SAE, steering and sampling), no
 Configurations: ``int4`` (the 4-bit path: the GGUF's Q4_1 codes on torch's int4 kernel, the lm_head in 8-bit
 groups), ``int8`` and ``bfloat16``, each with the bundled SAE encoding every token and 3 features steered (add),
 and ``int4`` plain. The summary has each one's median tok/s and its ratio to llama-bench (the median of the
-per-round ratios, each round's figures kept).
+per-round ratios, each round's figures kept), and, from ``torch.profiler`` over one more run of each, the operator
+calls per token and where the profiled time goes, and for each weight format one pass of its single-row products
+over every weight a step reads (the time a step would take with nothing else).
 
 llama-bench is found (``--llama-bench``, ``$LLAMA_BENCH``, ``llama-bench`` on the PATH, or a copy built earlier in
 the cache) or built: llama-cpp-python's source distribution vendors llama.cpp; it is downloaded from PyPI with
@@ -29,6 +31,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -94,6 +97,17 @@ def llama_bench_run(exe: Path, gguf: Path, threads: int, tokens: int, depth: int
             "model_type": row.get("model_type"), "n_threads": row.get("n_threads")}
 
 
+def products_pass_ms(model: Any, passes: int = 7) -> float:
+    """Median ms of one pass of single-row products over every weight a decoding step reads, on the kernels the
+    engine installed (row_setup's timing): what a step would cost with nothing but its products."""
+    from desktop_sae.core.engine.lite.row_setup import _time_pass, row_weights
+
+    rows = [mod.row for mod, _ in row_weights(model)]
+    xs = {r.weight.shape[1]: torch.randn(1, r.weight.shape[1]).to(r.weight.dtype) for r in rows}
+    _time_pass(rows, xs)
+    return 1000 * statistics.median(_time_pass(rows, xs) for _ in range(passes))
+
+
 def engine_runner(dtype: str, with_sae: bool, tokens: int) -> tuple[Callable[[], float], list[int]]:
     """A function decoding ``tokens`` tokens (returns tok/s of decoding) and the prompt's token ids."""
     from desktop_sae.core.engine.benchmark import PROMPT
@@ -126,7 +140,32 @@ def engine_runner(dtype: str, with_sae: bool, tokens: int) -> tuple[Callable[[],
         # (or skipped), so the whole steps are those between the first and the second-to-last event
         return (len(stamps) - 2) / (stamps[-2] - stamps[0])
 
+    run.model = lm.model  # type: ignore[attr-defined]  # for products_pass_ms
     return run, ids
+
+
+PRODUCTS = ("_weight_int4pack_mm", "_weight_int8pack_mm", "_linear_pointwise", "aten::linear", "aten::mm",
+            "aten::mv", "aten::addmm")
+
+
+def profile_tokens(run: Callable[[], float], tokens: int) -> dict[str, Any]:
+    """``torch.profiler`` over one run: operator calls per generated token (all, and those called from Python),
+    and the profiled self time per token of the weight products, attention and everything else (the profiler's
+    own overhead inflates the small ops, so these times are shares to compare, not speeds)."""
+    from torch.profiler import profile
+
+    with profile() as prof:
+        run()
+    events = [e for e in prof.events() if e.name.startswith(("aten::", "mkldnn::"))]
+    top = [e for e in events if e.cpu_parent is None or not e.cpu_parent.name.startswith(("aten::", "mkldnn::"))]
+    ms: dict[str, float] = {"weight products": 0.0, "attention": 0.0, "everything else": 0.0}
+    for e in events:
+        part = ("weight products" if any(k in e.name for k in PRODUCTS) else
+                "attention" if "scaled_dot_product" in e.name else "everything else")
+        ms[part] += e.self_cpu_time_total / 1000
+    n = tokens + 1  # the prompt's forward counts as one more step
+    return {"op_calls_per_token": round(len(events) / n), "python_op_calls_per_token": round(len(top) / n),
+            "profiled_ms_per_token": {k: round(v / n, 2) for k, v in ms.items()}}
 
 
 def summarise(rounds: list[dict[str, float]], llama_ran: bool, tokens: int, threads: int) -> dict[str, Any]:
@@ -192,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         rounds.append(row)
         print(f"round {r + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()), flush=True)
     summary = summarise(rounds, exe is not None, args.tokens, args.threads)
+    summary["profile"] = {name: profile_tokens(run, args.tokens) for name, run in runners.items()}
+    models = {CONFIGS[name][0]: run.model for name, run in runners.items()}  # type: ignore[attr-defined]
+    summary["products_only_ms_per_token_median"] = {dt: round(products_pass_ms(m), 2) for dt, m in models.items()}
     raw = {"rounds": rounds, "llama_bench": {**info, "binary": str(exe), "llama_cpp_python": LLAMA_CPP_PYTHON,
                                              "args": f"-t {args.threads} -p 0 -n {args.tokens} -d {depth} -r 1"}
            if exe is not None else None, "prompt_tokens": depth, "gguf": gguf.name}

@@ -9,16 +9,15 @@ alone, so a batch of a few rows computes exactly what those rows give one at a t
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import torch
 import torch.nn.functional as F
 
 from .int4_groups import GROUP, Int4Weight, quantize_8bit
 from .int4_groups import product as int4_product
+from .text_enum import TextEnum
 
 
-class RowKernel(StrEnum):
+class RowKernel(TextEnum):
     LINEAR = "linear"  # F.linear
     MV = "mv"  # torch.mv
     ONEDNN = "onednn"  # oneDNN on a reordered copy of the weights

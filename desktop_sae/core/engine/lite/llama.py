@@ -38,8 +38,10 @@ class RMSNorm(nn.Module):
         self.variance_epsilon = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # == transformers' LlamaRMSNorm bit for bit: normalise in float32, cast back, then scale
-        return self.weight * F.rms_norm(x.float(), self.weight.shape, eps=self.variance_epsilon).to(x.dtype)
+        # == transformers' LlamaRMSNorm bit for bit: normalise in float32, cast back, then scale. F.rms_norm does
+        # the first two itself for bfloat16/float16 input (it computes in float32 and casts the result back:
+        # tests/test_lite_fast_path.py checks it), saving two casts a norm
+        return self.weight * F.rms_norm(x, self.weight.shape, eps=self.variance_epsilon)
 
 
 class LiteAttention(_Fused):
