@@ -6,7 +6,8 @@ works between steps; bad steering is refused before anything runs."""
 import pytest
 import torch
 
-from desktop_sae.core.engine.batch_generation import BatchRow, generate_batch, generate_rows, one_at_a_time
+from desktop_sae.core.engine.batch_generation import generate_batch, generate_rows, one_at_a_time
+from desktop_sae.core.engine.batch_rows import BatchRow
 from desktop_sae.core.engine.lite import row_setup
 from desktop_sae.core.engine.lite.choice import load_lite_model
 from desktop_sae.core.engine.models import LoadedModel

@@ -16,13 +16,13 @@ the last bits (docs/BATCHED_GENERATION.md says where); after a near-tie a row's 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..steering.plan import SteeringPlan
 from ..steering.specs import NO_STEERING, SteeringConfig
+from .batch_rows import DEFAULT_CHUNK, AnswerFn, BatchAnswer, BatchRow
 from .generation import _out_cache, answer_text, cache_kwarg
 from .hooks import HookFn, hooks
 from .sae_tap import SAETap
@@ -32,28 +32,6 @@ from .step_threads import GOVERNOR
 
 if TYPE_CHECKING:
     from .session import Session
-
-DEFAULT_CHUNK = 16  # rows per batch: a 9-strength sweep (and its default answer) in one
-
-
-@dataclass(frozen=True)
-class BatchRow:
-    """One answer to make: its prompt's token ids, sampling and steering."""
-
-    prompt_ids: tuple[int, ...]
-    sampling: SamplingConfig
-    steering: SteeringConfig = NO_STEERING
-
-
-@dataclass(frozen=True)
-class BatchAnswer:
-    prompt_ids: tuple[int, ...]
-    answer_ids: tuple[int, ...]
-    text: str
-    stop_reason: str  # 'eos' | 'max_tokens' | 'cancelled'
-
-
-AnswerFn = Callable[[int, BatchAnswer], None]  # (row index, its answer) as each row ends
 
 
 def _left_pad(prompts: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,7 +14,8 @@ from ..sae.autoencoder import SAE
 from ..steering.plan import SteeringPlan, plan_steering
 from ..steering.specs import NO_STEERING, SteeringConfig
 from ..support.errors import HookPointError, SAEMismatchError
-from .batch_generation import DEFAULT_CHUNK, AnswerFn, BatchAnswer, BatchRow, generate_rows
+from .batch_generation import generate_rows
+from .batch_rows import DEFAULT_CHUNK, AnswerFn, BatchAnswer, BatchRow
 from .chat_prompt import chat_prompt_ids, text_ids
 from .generation import GenerationResult, TokenEvent, generate_tokens
 from .hooks import capture, parse_hook_name, resolve_hook

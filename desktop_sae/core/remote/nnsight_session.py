@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from ..engine.batch_generation import DEFAULT_CHUNK, AnswerFn, BatchAnswer, BatchRow, one_at_a_time
+from ..engine.batch_generation import one_at_a_time
+from ..engine.batch_rows import DEFAULT_CHUNK, AnswerFn, BatchAnswer, BatchRow
 from ..engine.generation import (
     Alternatives,
     Detokenizer,

@@ -28,7 +28,7 @@ from .scoring import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..engine.batch_generation import BatchAnswer
+    from ..engine.batch_rows import BatchAnswer
     from ..engine.generation import GenerationResult, TokenEvent
     from ..engine.session import Session
 
