@@ -3,6 +3,7 @@ methods, seeds and prompts answered together give each row the tokens ``Session.
 transformers and the lite engine, in float32 and bfloat16, greedy and sampled; rows that end leave the batch; cancel
 works between steps; bad steering is refused before anything runs."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -225,3 +226,21 @@ def test_a_transcoder_sweep_steers_at_its_output_hook_row_by_row():
     assert [b.answer_ids for b in batch] == [s.generate("", GREEDY, st, prompt_ids=prompt).answer_ids
                                              for st in steerings]
     assert batch[0].answer_ids != batch[2].answer_ids
+
+
+def test_a_sweeps_measures_read_many_answers_in_one_forward(session):
+    """The log-probabilities and the KL of answers of different lengths (padded on the right), steered differently,
+    read together equal those read one by one, within the dtype's rounding."""
+    from desktop_sae.core.steer_eval.reading import answer_logprobs, answer_logprobs_rows, kl_along, kl_along_rows
+
+    prompt = session.prompt_ids("tell me about the golden bridge")
+    answers = [tuple(range(40, 40 + n)) for n in (5, 9, 1, 0, 7)]
+    steerings = [SteeringConfig((METHODS[m](s),)) for m, s in zip(METHODS, (8.0, 2.0, -2.0, 4.0, 8.0))]
+    tol = 1e-5 if session.lm.dtype == torch.float32 else 2e-2
+    together = answer_logprobs_rows(session, [(prompt, a) for a in answers], chunk=3)
+    kls = kl_along_rows(session, [(prompt, a, st) for a, st in zip(answers, steerings)], chunk=4)
+    for a, st, lp, kl in zip(answers, steerings, together, kls):
+        assert lp.shape == kl.shape == (len(a),)
+        assert np.allclose(lp, answer_logprobs(session, prompt, a), rtol=0, atol=tol)
+        assert np.allclose(kl, kl_along(session, prompt, a, st), rtol=0, atol=tol)
+    assert max(float(k.max()) for k in kls if len(k)) > 0  # steered

@@ -65,7 +65,7 @@ SweepResult = tuple["SweepRefs", tuple["SweepPoint", ...]]
 def strength_sweep_job(req: SweepRequest) -> JobFn[SweepResult]:
     def fn(session: Session | None, state: JobState) -> SweepResult:
         from ..core.steer_eval.data import load_splits, neutral_texts
-        from ..core.steer_eval.sweep import other_prompt, sweep_answers, sweep_point, sweep_references
+        from ..core.steer_eval.sweep import other_prompt, sweep_answers, sweep_points, sweep_references
 
         session = with_sae(session, "a strength sweep", weights=True)
         steerings = [req.steering_at(s) for s in req.strengths]
@@ -94,14 +94,14 @@ def strength_sweep_job(req: SweepRequest) -> JobFn[SweepResult]:
         ref = sweep_references(session, req.prompt, answers[0], seed, req.keywords, req.features, human,
                                other_prompt(req.prompt, candidates))
         state.partial(SweepReference(ref))
-        points = []
-        for i, (s, st, a) in enumerate(zip(req.strengths, steerings, answers[1:])):
-            if state.cancelled():
-                break
-            state.progress(0.5 + (i + 1) / (2 * n), f"Measuring strength {s:g}")
-            p = sweep_point(session, req.prompt, a, seed, st, s, ref, req.keywords, req.features)
-            points.append(p)
+
+        def measured(i: int, p: SweepPoint) -> None:
+            state.progress(0.5 + (i + 2) / (2 * n), f"Measured strength {p.strength:g}")
             state.partial(SweepPointAt(i, p))
+
+        state.progress(0.5 + 1 / (2 * n), "Measuring the answers")
+        points = sweep_points(session, req.prompt, answers[1:], seed, steerings, req.strengths, ref, req.keywords,
+                              req.features, req.batch, state.cancelled, measured)
         return ref, tuple(points)
 
     return fn

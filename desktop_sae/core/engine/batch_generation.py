@@ -16,6 +16,7 @@ the last bits (docs/BATCHED_GENERATION.md says where); after a near-tie a row's 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -28,10 +29,14 @@ from .hooks import HookFn, hooks
 from .sae_tap import SAETap
 from .sampler import Sampler
 from .sampling import SamplingConfig
-from .step_threads import GOVERNOR
+from .step_threads import StepThreads
 
 if TYPE_CHECKING:
     from .session import Session
+
+# the thread count of batched steps, chosen by their measured time as single answers' steps are (a batch's step
+# takes longer than one answer's, so it has its own reference)
+BATCH_THREADS = StepThreads()
 
 
 def _left_pad(prompts: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,6 +73,18 @@ def row_plans(session: Session, steerings: Sequence[SteeringConfig]) -> list[Ste
     distinct steering, so rows steered alike are steered together."""
     made: dict[SteeringConfig, SteeringPlan] = {}
     return [made[s] if s in made else made.setdefault(s, session.plan(s)) for s in steerings]
+
+
+def row_tap(session: Session, plans: Sequence[SteeringPlan]) -> tuple[SAETap | None, dict[str, HookFn]]:
+    """The tap that steers batch row ``i`` by ``plans[i]`` (recording nothing) and the hooks to install it at; no
+    tap when no row is steered."""
+    if session.sae is None or all(p.empty for p in plans):
+        return None, {}
+    assert session.hook_name is not None  # attach_sae sets it with the SAE
+    tap = SAETap(session.sae, plans[0])
+    tap.record = False
+    tap.steer_rows(plans)
+    return tap, tap.hook_fns(session.hook_name, session.steer_hook_name)
 
 
 class _Rows:
@@ -125,13 +142,7 @@ def generate_batch(session: Session, prompt_ids: Sequence[Sequence[int]], sampli
         if on_answer is not None:
             on_answer(i, results[i])
 
-    tap: SAETap | None = None
-    taps: dict[str, HookFn] = {}
-    if session.sae is not None and any(not p.empty for p in plans):
-        assert session.hook_name is not None  # attach_sae sets it with the SAE
-        tap = SAETap(session.sae, plans[0])
-        tap.record = False
-        taps = tap.hook_fns(session.hook_name, session.steer_hook_name)
+    tap, taps = row_tap(session, plans)
     live = [i for i in range(b) if samplings[i].max_new_tokens > 0]
     for i in range(b):
         if i not in live:
@@ -146,10 +157,8 @@ def generate_batch(session: Session, prompt_ids: Sequence[Sequence[int]], sampli
 
     def keep(j: Sequence[int]) -> None:
         rows.keep(j)
-        if tap is not None and any(plans[i] is not plans[rows.order[0]] for i in rows.order):
+        if tap is not None:
             tap.steer_rows([plans[i] for i in rows.order])
-        elif tap is not None:  # every row steered alike: the single answer's path, on all rows at once
-            tap.plan, tap.row_groups = plans[rows.order[0]], None
 
     def forward(x: torch.Tensor, cache: Any = None) -> Any:
         if tap is not None:  # steer ordinary tokens only (where asked), never padding
@@ -162,7 +171,7 @@ def generate_batch(session: Session, prompt_ids: Sequence[Sequence[int]], sampli
         return model(input_ids=x.to(dev), use_cache=True, logits_to_keep=1, **kw)
 
     keep(range(len(live)))
-    with GOVERNOR.active(dev.type == "cpu"), hooks(model, taps):  # the thread count a single answer would use now
+    with BATCH_THREADS.active(dev.type == "cpu") as threads, hooks(model, taps):
         out = forward(ids)
         cache = _out_cache(out)
         while True:
@@ -187,7 +196,8 @@ def generate_batch(session: Session, prompt_ids: Sequence[Sequence[int]], sampli
                 _drop_rows(cache, torch.tensor(going, device=dev))
                 keep(going)
             rows.step()
-            out = forward(torch.tensor(nxt)[:, None], cache)
+            with threads.step() if threads else nullcontext():  # timed: it picks the thread count
+                out = forward(torch.tensor(nxt)[:, None], cache)
             cache = _out_cache(out)
     return [results[i] for i in range(b)]
 

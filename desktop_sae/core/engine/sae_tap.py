@@ -44,8 +44,11 @@ class SAETap:
         self.row_groups: list[tuple[torch.Tensor, SteeringPlan]] | None = None
 
     def steer_rows(self, plans: Sequence[SteeringPlan]) -> None:
-        """Steer batch row ``i`` by ``plans[i]`` instead of ``plan`` (rows given the same plan object are steered
-        together; rows with an empty plan are left as they are)."""
+        """Steer batch row ``i`` by ``plans[i]``: rows given the same plan object are steered together (all of them:
+        by ``plan``, as a single answer is), rows with an empty plan are left as they are."""
+        if plans and all(p is plans[0] for p in plans):
+            self.plan, self.row_groups = plans[0], None
+            return
         groups: dict[int, tuple[SteeringPlan, list[int]]] = {}
         for i, p in enumerate(plans):
             if not p.empty:

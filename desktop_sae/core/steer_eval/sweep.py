@@ -15,8 +15,8 @@ import numpy as np
 from ..engine.batch_rows import DEFAULT_CHUNK, AnswerFn, BatchAnswer, BatchRow
 from ..engine.sampling import SamplingConfig
 from ..steering.specs import NO_STEERING, SteeringConfig
-from .answers import Measured, References, measure_answer, references, scores
-from .reading import human_text_nll, kl_along
+from .answers import Measured, References, measure_answer, measured_from, references, scores
+from .reading import answer_logprobs_rows, human_text_nll, kl_along_rows
 from .scoring import keyword_pattern, pick_strength
 
 if TYPE_CHECKING:
@@ -75,14 +75,33 @@ def sweep_references(session: Session, prompt: str, default: Answer, seed: int, 
     return SweepRefs(m, references([m], threshold, human), other)
 
 
-def sweep_point(session: Session, prompt: str, answer: Answer, seed: int, steering: SteeringConfig,
-                strength: float, ref: SweepRefs, keywords: Sequence[str], features: Sequence[int]) -> SweepPoint:
-    """The measures of ``answer``, made with ``steering`` (at ``strength``) from ``seed``."""
-    m = measure_answer(session, [prompt, ref.other_prompt], 0, seed, answer, keyword_pattern(keywords), features)
-    kl = kl_along(session, answer.prompt_ids, answer.answer_ids, steering)
-    s = scores(m, ref.refs)
-    return SweepPoint(float(strength), m, float(np.mean(kl)) if len(kl) else math.nan, s["concept"], s["fluency"],
-                      s["relevance"], s["combined"])
+def sweep_points(session: Session, prompt: str, answers: Sequence[Answer], seed: int,
+                 steerings: Sequence[SteeringConfig], strengths: Sequence[float], ref: SweepRefs,
+                 keywords: Sequence[str], features: Sequence[int], chunk: int = DEFAULT_CHUNK,
+                 cancel: Callable[[], bool] | None = None,
+                 on_point: Callable[[int, SweepPoint], None] | None = None) -> list[SweepPoint]:
+    """The measures of each answer (made with ``steerings[i]``, at ``strengths[i]``, from ``seed``): the model's
+    reading of ``chunk`` answers at a time in one forward each (its log-probabilities after the prompt and after
+    the other prompt, steered and not along the answer). ``on_point(i, point)`` as each is measured; after a cancel
+    the points so far."""
+    pattern = keyword_pattern(keywords)
+    own, other = session.prompt_ids(prompt), session.prompt_ids(ref.other_prompt)
+    points: list[SweepPoint] = []
+    for at in range(0, len(answers), chunk):
+        if cancel is not None and cancel():
+            break
+        part = list(zip(answers, steerings, strengths))[at: at + chunk]
+        lp_own = answer_logprobs_rows(session, [(own, a.answer_ids) for a, _s, _x in part], chunk)
+        lp_other = answer_logprobs_rows(session, [(other, a.answer_ids) for a, _s, _x in part], chunk)
+        kls = kl_along_rows(session, [(a.prompt_ids, a.answer_ids, st) for a, st, _x in part], chunk)
+        for (a, _st, x), o, ot, kl in zip(part, lp_own, lp_other, kls):
+            m = measured_from(session, 0, seed, a, o, ot, pattern, features)
+            sc = scores(m, ref.refs)
+            points.append(SweepPoint(float(x), m, float(np.mean(kl)) if len(kl) else math.nan, sc["concept"],
+                                     sc["fluency"], sc["relevance"], sc["combined"]))
+            if on_point is not None:
+                on_point(len(points) - 1, points[-1])
+    return points
 
 
 def sweet_spot(points: Sequence[SweepPoint]) -> SweepPoint | None:
