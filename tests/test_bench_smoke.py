@@ -40,6 +40,8 @@ QUOTED: dict[str, set[str]] = {
     "bench_int8.py": {"residual_rel_error_median", "argmax_agreement", "kl_nats_mean",
                       "sae_explained_variance.bfloat16", "sae_explained_variance.int8"},
     "bench_eval_batch.py": {"batch_1_s_median", "batch_2_speedup_median", "batch_2_identical_answers"},
+    "bench_sweep_batch.py": {"bfloat16.greedy.answers_speedup_median", "bfloat16.greedy.sweep_speedup_median",
+                             "bfloat16.greedy.equal_rows", "bfloat16.seed_42.equal_rows", "bfloat16.padded.equal_rows"},
     "bench_gui_compare.py": {"this.ready_s_median", "ratio_this_over_base.ready_s_median"},
     "bench_train_cancel.py": {"cancel_latency_s_max", "run_finished"},
     "bench_train_dialog.py": {"wall_s", "stage_s"},
