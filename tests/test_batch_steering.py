@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from desktop_sae.core.engine.batch_generation import generate_batch, generate_rows, one_at_a_time
+from desktop_sae.core.engine.batch_generation import generate_batch, generate_rows
 from desktop_sae.core.engine.batch_rows import BatchRow
 from desktop_sae.core.engine.lite import row_setup
 from desktop_sae.core.engine.lite.choice import load_lite_model
@@ -153,11 +153,11 @@ def test_chunks_seeds_and_prompts_of_other_lengths(session):
             for p in prompts for seed in (1, 2) for st in (steer, NO_STEERING)]
     ended: list[int] = []
     chunked = generate_rows(session, rows, chunk=5, on_answer=lambda i, a: ended.append(i))
-    alone = one_at_a_time(session, rows)
+    alone = generate_rows(session, rows, chunk=1)  # one at a time, by Session.generate
     assert sorted(ended) == list(range(len(rows)))
     # on these tiny models padding changes no token; on the bundled model the bench counts agreeing rows
     assert [a.answer_ids for a in chunked] == [a.answer_ids for a in alone]
-    assert [a.answer_ids for a in generate_rows(session, rows, chunk=1)] == [a.answer_ids for a in alone]
+    assert [(a.text, a.stop_reason) for a in chunked] == [(a.text, a.stop_reason) for a in alone]
     steered, plain = chunked[0::2], chunked[1::2]
     assert any(a.answer_ids != b.answer_ids for a, b in zip(steered, plain))
     assert any(a.answer_ids != b.answer_ids for a, b in zip(plain[0::2], plain[1::2]))  # the seeds
