@@ -122,7 +122,8 @@ def generate_batch(session: Session, prompt_ids: Sequence[Sequence[int]], sampli
                    steering: SteeringConfig | Sequence[SteeringConfig] = NO_STEERING,
                    cancel: Callable[[], bool] | None = None, on_answer: AnswerFn | None = None) -> list[BatchAnswer]:
     """One answer per prompt (``samplings[i]`` for ``prompt_ids[i]``), steered by ``steering``: one configuration
-    for every row, or one per row. ``on_answer(i, answer)`` is called as each row ends (cancelled rows: at the end)."""
+    for every row, or one per row. ``on_answer(i, answer)`` is called as each row ends (cancelled rows: at the end),
+    while the batch's steering hooks are installed: it must not run the model."""
     b = len(prompt_ids)
     steerings = [steering] * b if isinstance(steering, SteeringConfig) else list(steering)
     if len(samplings) != b or len(steerings) != b:

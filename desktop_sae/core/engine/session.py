@@ -172,7 +172,7 @@ class Session:
                       cancel: Callable[[], bool] | None = None, on_answer: AnswerFn | None = None) -> list[BatchAnswer]:
         """An answer per row (its prompt ids, sampling and steering), ``chunk`` rows per batch: each row as
         ``generate`` makes it, without per-token readouts (core/engine/batch_generation.py); ``on_answer(i, answer)``
-        as row ``i`` ends."""
+        as row ``i`` ends (it must not run the model: the batch's steering is installed)."""
         return generate_rows(self, rows, chunk, cancel, on_answer)
 
     def compare(self, prompt: str | Sequence[dict], sampling: SamplingConfig, steering: SteeringConfig,
