@@ -231,7 +231,13 @@ def test_a_transcoder_sweep_steers_at_its_output_hook_row_by_row():
 def test_a_sweeps_measures_read_many_answers_in_one_forward(session):
     """The log-probabilities and the KL of answers of different lengths (padded on the right), steered differently,
     read together equal those read one by one, within the dtype's rounding."""
-    from desktop_sae.core.steer_eval.reading import answer_logprobs, answer_logprobs_rows, kl_along, kl_along_rows
+    from desktop_sae.core.steer_eval.reading import (
+        answer_logprobs,
+        answer_logprobs_rows,
+        kl_along,
+        kl_along_rows,
+        kl_and_logprobs_rows,
+    )
 
     prompt = session.prompt_ids("tell me about the golden bridge")
     answers = [tuple(range(40, 40 + n)) for n in (5, 9, 1, 0, 7)]
@@ -244,3 +250,6 @@ def test_a_sweeps_measures_read_many_answers_in_one_forward(session):
         assert np.allclose(lp, answer_logprobs(session, prompt, a), rtol=0, atol=tol)
         assert np.allclose(kl, kl_along(session, prompt, a, st), rtol=0, atol=tol)
     assert max(float(k.max()) for k in kls if len(k)) > 0  # steered
+    both = kl_and_logprobs_rows(session, [(prompt, a, st) for a, st in zip(answers, steerings)], chunk=4)
+    for (k, lp), kl, own in zip(both, kls, together):  # the KL, and the unsteered reading from the same forward
+        assert np.array_equal(k, kl) and np.allclose(lp, own, rtol=0, atol=tol)

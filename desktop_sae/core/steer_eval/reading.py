@@ -49,6 +49,13 @@ def _log_probs(session: Session, ids: Sequence[int], steering: SteeringConfig | 
     return _log_probs_rows(session, [ids], [steering], [keep or len(ids)])[0]
 
 
+def _gathered(lp: torch.Tensor, answer: Sequence[int]) -> np.ndarray:
+    """The log-probability of each answer token from the log-probabilities ``lp`` [len(answer) + 1, V] at the
+    positions before each one (and after the last)."""
+    a = torch.tensor(list(answer), device=lp.device)
+    return lp[:-1].gather(1, a[:, None])[:, 0].double().cpu().numpy()
+
+
 def answer_logprobs_rows(session: Session, pairs: Sequence[tuple[Sequence[int], Sequence[int]]],
                          chunk: int = DEFAULT_CHUNK) -> list[np.ndarray]:
     """``answer_logprobs`` of each (prefix, answer), ``chunk`` of them per forward."""
@@ -61,8 +68,7 @@ def answer_logprobs_rows(session: Session, pairs: Sequence[tuple[Sequence[int], 
         seqs = [list(pairs[i][0]) + list(pairs[i][1]) for i in part]
         lps = _log_probs_rows(session, seqs, [None] * len(part), [len(pairs[i][1]) + 1 for i in part])
         for i, lp in zip(part, lps):
-            a = torch.tensor(list(pairs[i][1]), device=lp.device)
-            out[i] = lp[:-1].gather(1, a[:, None])[:, 0].double().cpu().numpy()
+            out[i] = _gathered(lp, pairs[i][1])
     return out
 
 
@@ -114,10 +120,12 @@ def fires(fraction: float, has_stats: bool, threshold: float = FIRE_FRACTION) ->
     return fraction > (threshold if has_stats else 0.0)
 
 
-def kl_along_rows(session: Session, items: Sequence[tuple[Sequence[int], Sequence[int], SteeringConfig]],
-                  chunk: int = DEFAULT_CHUNK) -> list[np.ndarray]:
-    """``kl_along`` of each (prefix, answer, steering), ``chunk`` of them per pair of forwards (steered, default)."""
-    out: list[np.ndarray] = [np.zeros(0, np.float64)] * len(items)
+def kl_and_logprobs_rows(session: Session, items: Sequence[tuple[Sequence[int], Sequence[int], SteeringConfig]],
+                         chunk: int = DEFAULT_CHUNK) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each (prefix, answer, steering): ``kl_along`` and ``answer_logprobs`` after that prefix, both from the
+    same unsteered forward; ``chunk`` answers per pair of forwards (steered, unsteered)."""
+    empty = np.zeros(0, np.float64)
+    out: list[tuple[np.ndarray, np.ndarray]] = [(empty, empty)] * len(items)
     todo = [i for i, (_p, a, _s) in enumerate(items) if a]
     for at in range(0, len(todo), chunk):
         part = todo[at: at + chunk]
@@ -126,9 +134,15 @@ def kl_along_rows(session: Session, items: Sequence[tuple[Sequence[int], Sequenc
         steered = _log_probs_rows(session, seqs, [items[i][2] for i in part], keeps)
         default = _log_probs_rows(session, seqs, [None] * len(part), keeps)
         for i, s, d in zip(part, steered, default):
-            s, d = s[:-1], d[:-1]
-            out[i] = (s.exp() * (s - d)).sum(-1).clamp_min(0.0).double().cpu().numpy()
+            kl = (s[:-1].exp() * (s[:-1] - d[:-1])).sum(-1).clamp_min(0.0).double().cpu().numpy()
+            out[i] = (kl, _gathered(d, items[i][1]))
     return out
+
+
+def kl_along_rows(session: Session, items: Sequence[tuple[Sequence[int], Sequence[int], SteeringConfig]],
+                  chunk: int = DEFAULT_CHUNK) -> list[np.ndarray]:
+    """``kl_along`` of each (prefix, answer, steering), ``chunk`` of them per pair of forwards (steered, default)."""
+    return [kl for kl, _lp in kl_and_logprobs_rows(session, items, chunk)]
 
 
 def kl_along(session: Session, prefix_ids: Sequence[int], answer_ids: Sequence[int],

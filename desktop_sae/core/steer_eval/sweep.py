@@ -16,7 +16,7 @@ from ..engine.batch_rows import DEFAULT_CHUNK, AnswerFn, BatchAnswer, BatchRow
 from ..engine.sampling import SamplingConfig
 from ..steering.specs import NO_STEERING, SteeringConfig
 from .answers import Measured, References, measure_answer, measured_from, references, scores
-from .reading import answer_logprobs_rows, human_text_nll, kl_along_rows
+from .reading import answer_logprobs_rows, human_text_nll, kl_and_logprobs_rows
 from .scoring import keyword_pattern, pick_strength
 
 if TYPE_CHECKING:
@@ -91,10 +91,16 @@ def sweep_points(session: Session, prompt: str, answers: Sequence[Answer], seed:
         if cancel is not None and cancel():
             break
         part = list(zip(answers, steerings, strengths))[at: at + chunk]
-        lp_own = answer_logprobs_rows(session, [(own, a.answer_ids) for a, _s, _x in part], chunk)
+        reads = kl_and_logprobs_rows(session, [(a.prompt_ids, a.answer_ids, st) for a, st, _x in part], chunk)
+        kls = [kl for kl, _lp in reads]
+        # the unsteered reading after the answer's own prompt is the fluency reading, unless a system prompt came first
+        lp_own = [lp if tuple(a.prompt_ids) == tuple(own) else None for (a, _s, _x), (_kl, lp) in zip(part, reads)]
+        redo = [j for j, lp in enumerate(lp_own) if lp is None]
+        for j, lp in zip(redo, answer_logprobs_rows(session, [(own, part[j][0].answer_ids) for j in redo], chunk)):
+            lp_own[j] = lp
         lp_other = answer_logprobs_rows(session, [(other, a.answer_ids) for a, _s, _x in part], chunk)
-        kls = kl_along_rows(session, [(a.prompt_ids, a.answer_ids, st) for a, st, _x in part], chunk)
         for (a, _st, x), o, ot, kl in zip(part, lp_own, lp_other, kls):
+            assert o is not None  # filled above
             m = measured_from(session, 0, seed, a, o, ot, pattern, features)
             sc = scores(m, ref.refs)
             points.append(SweepPoint(float(x), m, float(np.mean(kl)) if len(kl) else math.nan, sc["concept"],
