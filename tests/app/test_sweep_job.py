@@ -110,3 +110,20 @@ def test_the_chat_sweep_adds_answers_in_strength_order_when_rows_end_out_of_orde
     want = [tok.decode(list(alone[0]), skip_special_tokens=True), tok.decode(list(alone[1]), skip_special_tokens=True),
             tok.decode(list(alone[2][: k + 1]), skip_special_tokens=True)]
     assert [t.content for t in turns[1::2]] == [w.rstrip("\ufffd") for w in want]
+
+
+def test_with_a_system_prompt_fluency_is_read_after_the_prompt_alone_and_kl_after_both(ctl):
+    sampling = SamplingConfig(seed=3, max_new_tokens=5)
+    req = SweepRequest("the bridge", (2.0, 16.0), (), sampling, spec=SteerSpec(5, 0.0, "max", "add"),
+                       system="Answer briefly.")
+    run = SweepRun(ctl.jobs)
+    run.start(req)
+    ctl.wait_until(lambda: run.status == RunStatus.DONE, 120, "the sweep")
+    session = ctl.runner.session
+    bare, with_system = session.prompt_ids("the bridge"), session.prompt_ids("the bridge", "Answer briefly.")
+    assert len(with_system) > len(bare)
+    for p in run.result[1]:
+        st = SteeringConfig((SteerSpec(5, p.strength, "max"),))
+        ids = list(session.generate("the bridge", sampling, st, system="Answer briefly.").answer_ids)
+        assert mean_nll(answer_logprobs(session, bare, ids)) == pytest.approx(p.measured.nll, abs=1e-5)
+        assert float(np.mean(kl_along(session, with_system, ids, st))) == pytest.approx(p.kl, abs=1e-6)

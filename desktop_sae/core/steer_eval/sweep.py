@@ -92,15 +92,9 @@ def sweep_points(session: Session, prompt: str, answers: Sequence[Answer], seed:
             break
         part = list(zip(answers, steerings, strengths))[at: at + chunk]
         reads = kl_and_logprobs_rows(session, [(a.prompt_ids, a.answer_ids, st) for a, st, _x in part], chunk)
-        kls = [kl for kl, _lp in reads]
-        # the unsteered reading after the answer's own prompt is the fluency reading, unless a system prompt came first
-        lp_own = [lp if tuple(a.prompt_ids) == tuple(own) else None for (a, _s, _x), (_kl, lp) in zip(part, reads)]
-        redo = [j for j, lp in enumerate(lp_own) if lp is None]
-        for j, lp in zip(redo, answer_logprobs_rows(session, [(own, part[j][0].answer_ids) for j in redo], chunk)):
-            lp_own[j] = lp
+        lp_own = _after_own_prompt(session, own, [a for a, _s, _x in part], [lp for _kl, lp in reads], chunk)
         lp_other = answer_logprobs_rows(session, [(other, a.answer_ids) for a, _s, _x in part], chunk)
-        for (a, _st, x), o, ot, kl in zip(part, lp_own, lp_other, kls):
-            assert o is not None  # filled above
+        for (a, _st, x), o, ot, (kl, _lp) in zip(part, lp_own, lp_other, reads):
             m = measured_from(session, 0, seed, a, o, ot, pattern, features)
             sc = scores(m, ref.refs)
             points.append(SweepPoint(float(x), m, float(np.mean(kl)) if len(kl) else math.nan, sc["concept"],
@@ -108,6 +102,18 @@ def sweep_points(session: Session, prompt: str, answers: Sequence[Answer], seed:
             if on_point is not None:
                 on_point(len(points) - 1, points[-1])
     return points
+
+
+def _after_own_prompt(session: Session, own: Sequence[int], answers: Sequence[Answer], unsteered: list[np.ndarray],
+                      chunk: int) -> list[np.ndarray]:
+    """Each answer's log-probabilities after ``own`` (its prompt without a system prompt: the fluency reading):
+    ``unsteered[i]``, read after the answer's own prompt ids, where those are ``own``; read again where they are not
+    (a system prompt came first)."""
+    out = list(unsteered)
+    redo = [i for i, a in enumerate(answers) if tuple(a.prompt_ids) != tuple(own)]
+    for i, lp in zip(redo, answer_logprobs_rows(session, [(own, answers[i].answer_ids) for i in redo], chunk)):
+        out[i] = lp
+    return out
 
 
 def sweet_spot(points: Sequence[SweepPoint]) -> SweepPoint | None:
