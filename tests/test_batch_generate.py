@@ -37,7 +37,7 @@ def test_per_row_seeds_lengths_and_cancel(session):
     assert [len(a.answer_ids) <= n for a, n in zip(out, (3, 6, 0))] == [True] * 3 and out[2].answer_ids == ()
     for p, a, s in zip(PROMPTS, out, samplings):  # sampled with each row's own seed, like the app
         assert a.answer_ids == session.generate(p, s).answer_ids
-    calls = iter([False, True])
+    calls = iter([False, False, True])  # checked before the prompt and before each token, as generate_tokens does
     cut = generate_batch(session, ids[:2], [SamplingConfig(max_new_tokens=6)] * 2, cancel=lambda: next(calls, True))
     assert all(a.stop_reason == "cancelled" and len(a.answer_ids) == 1 for a in cut)
     with pytest.raises(ValueError, match="one sampling"):

@@ -107,6 +107,26 @@ def test_steered_greedy_tokens_match_cpu(specs):
         np.testing.assert_allclose(ea.top_vals, eb.top_vals, rtol=1e-3, atol=1e-3)
 
 
+
+def test_a_batch_steered_row_by_row_gives_each_row_its_answer_on_cuda():
+    """Per-row steering in one batch (core/engine/batch_generation.py) on CUDA: rows that end leave the batch (its
+    KV cache rows dropped on the device), prompts of other lengths are padded, and each row's greedy tokens are the
+    single answer's; the sweep's measures read together equal those read one by one."""
+    from desktop_sae.core.engine.batch_generation import generate_batch
+    from desktop_sae.core.steer_eval.reading import kl_along, kl_along_rows
+
+    gpu = session_on("cuda")
+    prompts = [gpu.prompt_ids(p) for p in ("hello world", "hello world", "tell me about the golden bridge")]
+    steerings = [SteeringConfig((SteerSpec(11, 0.0),)), SteeringConfig((SteerSpec(11, 40.0),)),
+                 SteeringConfig((SteerSpec(5, 30.0, method="clamp"),))]
+    samplings = [GREEDY, dataclasses.replace(GREEDY, max_new_tokens=3), GREEDY]
+    batch = generate_batch(gpu, prompts, samplings, steerings)
+    for p, s, st, b in zip(prompts, samplings, steerings, batch):
+        assert b.answer_ids == gpu.generate("", s, st, prompt_ids=p).answer_ids
+    items = [(p, b.answer_ids, st) for p, b, st in zip(prompts, batch, steerings)]
+    for (p, a, st), kl in zip(items, kl_along_rows(gpu, items)):
+        np.testing.assert_allclose(kl, kl_along(gpu, p, a, st), rtol=1e-3, atol=1e-5)
+
 # --- activation collection ----------------------------------------------------------------------------------
 def test_collect_on_cuda_matches_cpu(tmp_path):
     ctx = contexts()

@@ -125,3 +125,20 @@ def test_a_transcoder_is_refused_with_the_reason():
     with pytest.raises(SAEMismatchError, match="transcoder .* cannot run through nnsight"):
         remote.attach_sae(tc)
     assert remote.sae is None  # nothing attached half-way
+
+
+def test_rows_through_nnsight_are_answered_one_at_a_time_like_the_local_batch():
+    """``generate_rows`` on a model run through nnsight answers each row by its own run (no batch): the answers
+    equal the local session's batch of the same rows."""
+    from desktop_sae.core.engine.batch_rows import BatchRow
+
+    local, remote = pair()
+    ids = tuple(local.prompt_ids(PROMPT))
+    rows = [BatchRow(ids, GREEDY, STEERING[n]) for n in ("none", "add", "clamp")]
+    runs = []
+    real = remote.generate
+    remote.generate = lambda *a, **kw: runs.append(1) or real(*a, **kw)
+    ended = []
+    got = remote.generate_rows(rows, chunk=16, on_answer=lambda i, a: ended.append(i))
+    assert len(runs) == 3 and ended == [0, 1, 2]
+    assert [a.answer_ids for a in got] == [a.answer_ids for a in local.generate_rows(rows)]

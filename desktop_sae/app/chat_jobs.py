@@ -1,12 +1,13 @@
 """The conversation's jobs: an answer (or the steered and the default answer side by side, from one seed), and a
-lesson's sweep of one question over several strengths into the chat. Both run on the worker and hand back
-immutable results."""
+lesson's sweep of one question over several strengths into the chat (its answers made together in one batch). Both
+run on the worker and hand back immutable results."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ..core.engine.batch_rows import DEFAULT_CHUNK, BatchAnswer, BatchRow
 from ..core.engine.run_names import Run
 from ..core.steering.specs import SteeringConfig, SteerSpec
 from .loading import loaded
@@ -54,21 +55,27 @@ def scaled_rows(rows: SteerSpec | tuple[SteerSpec, ...], s: float) -> tuple[Stee
 
 
 def sweep_job(prompt: str, system: str | None, sampling: SamplingConfig, rows: tuple[SteerSpec, ...],
-              strengths: tuple[float, ...], skip_special: bool = True) -> JobFn[tuple[SweepAnswer, ...]]:
-    """The same question at each strength of ``rows`` (same seed): one ``SweepAnswer`` partial each."""
+              strengths: tuple[float, ...], skip_special: bool = True,
+              batch: int = DEFAULT_CHUNK) -> JobFn[tuple[SweepAnswer, ...]]:
+    """The same question at each strength of ``rows`` (same seed), ``batch`` answers made together: one
+    ``SweepAnswer`` partial each, in the order of ``strengths``, as soon as it and those before it have ended."""
 
     def fn(session: Session | None, state: JobState) -> tuple[SweepAnswer, ...]:
         session = loaded(session)
+        ids = tuple(session.prompt_ids([{"role": "user", "content": prompt}], system))
+        todo = [BatchRow(ids, sampling, SteeringConfig(scaled_rows(rows, s), skip_special=skip_special))
+                for s in strengths]
+        ended: dict[int, BatchAnswer] = {}
         out: list[SweepAnswer] = []
-        for i, s in enumerate(strengths):
-            if state.cancelled():
-                break
-            state.progress(i / len(strengths), f"Strength {s:g}×")
-            steering = SteeringConfig(scaled_rows(rows, s), skip_special=skip_special)
-            res = session.generate([{"role": "user", "content": prompt}], sampling, steering, system=system,
-                                   cancel=state.cancelled)
-            out.append(SweepAnswer(float(s), res.text))
-            state.partial(out[-1])
+
+        def answered(i: int, answer: BatchAnswer) -> None:
+            ended[i] = answer
+            state.progress(len(ended) / len(strengths), f"Answered {len(ended)} of {len(strengths)} strengths")
+            while len(out) in ended and ended[len(out)].stop_reason != "cancelled":
+                out.append(SweepAnswer(float(strengths[len(out)]), ended[len(out)].text))
+                state.partial(out[-1])
+
+        session.generate_rows(todo, chunk=batch, cancel=state.cancelled, on_answer=answered)
         return tuple(out)
 
     return fn

@@ -1,13 +1,15 @@
 """The strength sweep as a run: one prompt and seed, the answer at each strength measured with the steering
-evaluation's measures (concept score, NLL under the unsteered model, KL from the default). The default answer
-arrives first (``SweepReference``), then one ``SweepPointAt`` per strength; the sweet spot and the point where the
-text degenerates follow from the points so far."""
+evaluation's measures (concept score, NLL under the unsteered model, KL from the default). The answers are made
+together, ``SweepRequest.batch`` per batch (core/engine/batch_generation.py); then the default answer's measures
+arrive first (``SweepReference``), then one ``SweepPointAt`` per strength; the sweet spot and the point where the text
+degenerates follow from the points so far."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ..core.engine.batch_rows import DEFAULT_CHUNK, BatchAnswer
 from ..core.engine.sampling import SamplingConfig
 from ..core.steering.specs import SteeringConfig, SteerSpec
 from .job_handles import Jobs
@@ -32,6 +34,7 @@ class SweepRequest:
     features: tuple[int, ...] = ()  # read back on the answer (concept score)
     system: str | None = None
     skip_special: bool = True
+    batch: int = DEFAULT_CHUNK  # answers made together (1: one at a time)
 
     def steering_at(self, s: float) -> SteeringConfig:
         if self.spec is not None:
@@ -62,11 +65,12 @@ SweepResult = tuple["SweepRefs", tuple["SweepPoint", ...]]
 def strength_sweep_job(req: SweepRequest) -> JobFn[SweepResult]:
     def fn(session: Session | None, state: JobState) -> SweepResult:
         from ..core.steer_eval.data import load_splits, neutral_texts
-        from ..core.steer_eval.sweep import other_prompt, sweep_point, sweep_references
+        from ..core.steer_eval.sweep import other_prompt, sweep_answers, sweep_points, sweep_references
 
         session = with_sae(session, "a strength sweep", weights=True)
-        for s in req.strengths:
-            session.plan(req.steering_at(s))  # validate every point before generating
+        steerings = [req.steering_at(s) for s in req.strengths]
+        for st in steerings:
+            session.plan(st)  # validate every point before generating
         candidates: tuple[str, ...] = ()
         human: tuple[str, ...] = ()
         try:
@@ -74,19 +78,30 @@ def strength_sweep_job(req: SweepRequest) -> JobFn[SweepResult]:
         except (OSError, ValueError):
             pass
         n = len(req.strengths) + 1
-        state.progress(0.0, "Default answer")
-        ref = sweep_references(session, req.prompt, req.sampling, req.keywords, req.features, human,
-                               other_prompt(req.prompt, candidates), req.system, cancel=state.cancelled)
+        made: list[int] = []
+
+        def answered(i: int, _answer: BatchAnswer) -> None:
+            made.append(i)
+            state.progress(len(made) / (2 * n), f"Answered {len(made)} of {n}")
+
+        state.progress(0.0, f"Answering at {n - 1} strengths and without steering")
+        answers = sweep_answers(session, req.prompt, req.sampling, steerings, req.system, req.batch,
+                                state.cancelled, answered)
+        if state.cancelled():
+            raise InterruptedError("cancelled")
+        seed = req.sampling.seed or 0
+        state.progress(0.5, "Measuring the default answer")
+        ref = sweep_references(session, req.prompt, answers[0], seed, req.keywords, req.features, human,
+                               other_prompt(req.prompt, candidates))
         state.partial(SweepReference(ref))
-        points = []
-        for i, s in enumerate(req.strengths):
-            if state.cancelled():
-                break
-            state.progress((i + 1) / n, f"Strength {s:g}")
-            p = sweep_point(session, req.prompt, req.sampling, req.steering_at(s), s, ref, req.keywords,
-                            req.features, req.system, cancel=state.cancelled)
-            points.append(p)
+
+        def measured(i: int, p: SweepPoint) -> None:
+            state.progress(0.5 + (i + 2) / (2 * n), f"Measured strength {p.strength:g}")
             state.partial(SweepPointAt(i, p))
+
+        state.progress(0.5 + 1 / (2 * n), "Measuring the answers")
+        points = sweep_points(session, req.prompt, answers[1:], seed, steerings, req.strengths, ref, req.keywords,
+                              req.features, req.batch, state.cancelled, measured)
         return ref, tuple(points)
 
     return fn

@@ -8,8 +8,9 @@ import json
 import sys
 from dataclasses import asdict, replace
 
+from ..core.engine.batch_rows import DEFAULT_CHUNK, BatchAnswer, BatchRow
 from ..core.engine.sampling import SamplingConfig
-from ..core.steering.specs import SteeringConfig
+from ..core.steering.specs import NO_STEERING, SteeringConfig
 from ..core.steering.syntax import parse_steer
 from ..core.support.prompt_file import parse_seeds, read_prompts
 from .common import add_model_args, add_nnsight_args, session_from_args
@@ -40,6 +41,9 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true",
                    help="print one JSON object instead of streaming text (a batch: one object per line)")
     p.add_argument("--with-prompt", action="store_true", help="with --json: include the prompt's tokens")
+    p.add_argument("--batch", type=int, default=DEFAULT_CHUNK,
+                   help=f"batch: answers generated together (default {DEFAULT_CHUNK}; 1 = one at a time, exactly as "
+                        "--prompt makes each)")
     p.set_defaults(func=cmd_generate)
 
 
@@ -103,28 +107,50 @@ def cmd_generate(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    """Every prompt x every seed; steered (and with --compare the default answer from the same seed)."""
+    """Every prompt x every seed, steered (and with --compare the default answer from the same seed), ``--batch``
+    answers generated together; each line is printed once its answers (and those before them) have ended."""
     prompts = read_prompts(args.prompt_file) if args.prompt_file is not None else [args.prompt]
     seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.seed]
     base, steering = _sampling(args), _steering(args)  # bad settings fail before the model loads
+    if not 1 <= args.batch <= 256:
+        raise ValueError("--batch must be 1..256")
     session = session_from_args(args, quiet=True)
     session.plan(steering)
     units = session.steering_units(steering) if steering.active else []
-    kw = dict(system=args.system, chat=not args.raw)
-    for prompt in prompts:
-        for seed in seeds:
-            sampling = replace(base, seed=seed)
-            res = session.generate(prompt, sampling, steering, **kw)
-            out = {"prompt": prompt, "seed": seed, "text": res.text, "stop_reason": res.stop_reason,
-                   "n_tokens": len(res.answer_ids)}
-            if args.compare:
-                out["default_text"] = session.generate(prompt, sampling, **kw).text
-            if args.json:
-                out.update(steering=units, multiplier=steering.multiplier, skip_special=steering.skip_special,
-                           sampling=asdict(sampling), system=args.system)
-                print(json.dumps(out, ensure_ascii=False), flush=True)
-            else:
-                print(f"--- {prompt!r} seed {seed} ---\n{res.text}")
-                if args.compare:
-                    print(f"--- default ---\n{out['default_text']}")
+    jobs = [(prompt, seed) for prompt in prompts for seed in seeds]
+    per = 2 if args.compare else 1  # rows per line: steered (and default)
+    rows = []
+    for prompt, seed in jobs:
+        ids = tuple(session.prompt_ids(prompt, args.system, chat=not args.raw))
+        sampling = replace(base, seed=seed)
+        rows += [BatchRow(ids, sampling, steering), BatchRow(ids, sampling, NO_STEERING)][:per]
+    ended: dict[int, BatchAnswer] = {}
+    printed: list[int] = []
+
+    def answered(i: int, answer: BatchAnswer) -> None:
+        ended[i] = answer
+        while len(printed) < len(jobs) and all(per * len(printed) + k in ended for k in range(per)):
+            j = len(printed)
+            _print_line(args, jobs[j], [ended[per * j + k] for k in range(per)], units, steering)
+            printed.append(j)
+
+    session.generate_rows(rows, chunk=args.batch, on_answer=answered)
     return 0
+
+
+def _print_line(args, job: tuple[str, int], answers: list[BatchAnswer], units: list[dict],
+                steering: SteeringConfig) -> None:
+    """One prompt and seed: its steered answer (and the default one) as a JSON line or as text."""
+    (prompt, seed), res = job, answers[0]
+    out = {"prompt": prompt, "seed": seed, "text": res.text, "stop_reason": res.stop_reason,
+           "n_tokens": len(res.answer_ids)}
+    if args.compare:
+        out["default_text"] = answers[1].text
+    if args.json:
+        out.update(steering=units, multiplier=steering.multiplier, skip_special=steering.skip_special,
+                   sampling=asdict(replace(_sampling(args), seed=seed)), system=args.system)
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    else:
+        print(f"--- {prompt!r} seed {seed} ---\n{res.text}")
+        if args.compare:
+            print(f"--- default ---\n{out['default_text']}")

@@ -65,3 +65,65 @@ def test_sweep_of_the_steering_set_scales_the_multiplier_and_refuses_bad_specs(c
     run.start(bad)
     ctl.wait_until(lambda: not run.running, 60, "the refusal")
     assert run.status == RunStatus.FAILED and "9999" in (run.error or "") and run.points == {}
+
+
+def test_a_sweep_in_batches_of_any_size_measures_the_same_points(ctl):
+    """The answers are made and measured ``batch`` at a time (1: one at a time, as before batching): the same points
+    either way."""
+    sampling = SamplingConfig(seed=2, max_new_tokens=6)
+    results = {}
+    for batch in (1, 2, 16):
+        req = SweepRequest("the bridge", (0.5, 4.0, 32.0), ("bridge",), sampling, spec=SteerSpec(5, 0.0, "max", "add"),
+                           features=(5,), batch=batch)
+        run = SweepRun(ctl.jobs)
+        run.start(req)
+        ctl.wait_until(lambda r=run: r.status == RunStatus.DONE, 120, "the sweep")
+        ref, points = run.result
+        results[batch] = (ref.default.text, [p.text for p in points], [(p.measured.nll, p.kl) for p in points])
+    for batch in (2, 16):  # the same answers; their measures read in one forward per chunk: float32 rounding apart
+        assert results[batch][:2] == results[1][:2]
+        assert np.allclose(results[batch][2], results[1][2], rtol=1e-4, atol=1e-6)
+
+
+def test_the_chat_sweep_adds_answers_in_strength_order_when_rows_end_out_of_order(ctl):
+    """A row that meets a stop token leaves the batch first; its answer still joins the chat in its place."""
+    conv, session = ctl.conversation, ctl.runner.session
+    conv.set_sampling(SamplingConfig(seed=4, temperature=0.0, max_new_tokens=8))
+    strengths = (0.0, 1.0, 40.0)
+    steer = SteerSpec(7, 0.0, "max", "add", True, "seven")
+    alone = [session.generate([{"role": "user", "content": "the bridge"}], conv.sampling,
+                              SteeringConfig((SteerSpec(7, s, "max"),))).answer_ids for s in strengths]
+    # the strongest row's first token that no other answer holds becomes a stop token: that row ends first
+    k = next(k for k, t in enumerate(alone[2]) if t not in alone[0] + alone[1] + alone[2][:k])
+    assert k < 7
+    stops = session.stop_ids
+    session.stop_ids = (alone[2][k],)
+    try:
+        assert conv.sweep("the bridge", (steer,), strengths)
+        ctl.wait_until(lambda: not conv.busy, 60, "the sweep")
+    finally:
+        session.stop_ids = stops
+    turns = conv.turns
+    assert [t.role for t in turns] == ["user", "assistant"] * 3
+    assert [t.content.split("[seven at ")[1] for t in turns[0::2]] == ["0×]", "1×]", "40×]"]
+    tok = session.lm.tokenizer
+    want = [tok.decode(list(alone[0]), skip_special_tokens=True), tok.decode(list(alone[1]), skip_special_tokens=True),
+            tok.decode(list(alone[2][: k + 1]), skip_special_tokens=True)]
+    assert [t.content for t in turns[1::2]] == [w.rstrip("\ufffd") for w in want]
+
+
+def test_with_a_system_prompt_fluency_is_read_after_the_prompt_alone_and_kl_after_both(ctl):
+    sampling = SamplingConfig(seed=3, max_new_tokens=5)
+    req = SweepRequest("the bridge", (2.0, 16.0), (), sampling, spec=SteerSpec(5, 0.0, "max", "add"),
+                       system="Answer briefly.")
+    run = SweepRun(ctl.jobs)
+    run.start(req)
+    ctl.wait_until(lambda: run.status == RunStatus.DONE, 120, "the sweep")
+    session = ctl.runner.session
+    bare, with_system = session.prompt_ids("the bridge"), session.prompt_ids("the bridge", "Answer briefly.")
+    assert len(with_system) > len(bare)
+    for p in run.result[1]:
+        st = SteeringConfig((SteerSpec(5, p.strength, "max"),))
+        ids = list(session.generate("the bridge", sampling, st, system="Answer briefly.").answer_ids)
+        assert mean_nll(answer_logprobs(session, bare, ids)) == pytest.approx(p.measured.nll, abs=1e-5)
+        assert float(np.mean(kl_along(session, with_system, ids, st))) == pytest.approx(p.kl, abs=1e-6)

@@ -276,7 +276,7 @@ def generate_tokens(
 def generation_result(tokenizer: Any, prompt_ids: Sequence[int], answer: list[int], events: list[TokenEvent],
                       reason: str, t0: float, run: Run) -> GenerationResult:
     return GenerationResult(
-        text=tokenizer.decode(answer, skip_special_tokens=True).rstrip("\ufffd"),
+        text=answer_text(tokenizer, answer),
         prompt_ids=tuple(int(i) for i in prompt_ids),
         answer_ids=tuple(answer),
         events=tuple(events),
@@ -284,3 +284,9 @@ def generation_result(tokenizer: Any, prompt_ids: Sequence[int], answer: list[in
         seconds=time.perf_counter() - t0,
         run=run,
     )
+
+
+def answer_text(tokenizer: Any, answer: Sequence[int]) -> str:
+    """An answer's text: its tokens decoded without special tokens, less a partial UTF-8 character at the end (cut
+    by the token budget)."""
+    return str(tokenizer.decode(list(answer), skip_special_tokens=True)).rstrip("\ufffd")

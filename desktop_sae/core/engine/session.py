@@ -14,6 +14,8 @@ from ..sae.autoencoder import SAE
 from ..steering.plan import SteeringPlan, plan_steering
 from ..steering.specs import NO_STEERING, SteeringConfig
 from ..support.errors import HookPointError, SAEMismatchError
+from .batch_generation import generate_rows
+from .batch_rows import DEFAULT_CHUNK, AnswerFn, BatchAnswer, BatchRow
 from .chat_prompt import chat_prompt_ids, text_ids
 from .generation import GenerationResult, TokenEvent, generate_tokens
 from .hooks import capture, parse_hook_name, resolve_hook
@@ -167,6 +169,13 @@ class Session:
             cancel=cancel,
             run=run,
         )
+
+    def generate_rows(self, rows: Sequence[BatchRow], *, chunk: int = DEFAULT_CHUNK,
+                      cancel: Callable[[], bool] | None = None, on_answer: AnswerFn | None = None) -> list[BatchAnswer]:
+        """An answer per row (its prompt ids, sampling and steering), ``chunk`` rows per batch: each row as
+        ``generate`` makes it, without per-token readouts (core/engine/batch_generation.py); ``on_answer(i, answer)``
+        as row ``i`` ends (it must not run the model: the batch's steering is installed)."""
+        return generate_rows(self, rows, chunk, cancel, on_answer)
 
     def compare(self, prompt: str | Sequence[dict], sampling: SamplingConfig, steering: SteeringConfig,
                 **kw: Any) -> tuple[GenerationResult, GenerationResult]:

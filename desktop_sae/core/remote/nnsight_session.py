@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from ..engine.batch_generation import one_at_a_time
+from ..engine.batch_rows import DEFAULT_CHUNK, AnswerFn, BatchAnswer, BatchRow
 from ..engine.generation import (
     Alternatives,
     Detokenizer,
@@ -99,6 +101,11 @@ class NnsightSession(Session):
         if cancel is not None and cancel():
             return generation_result(tok, ids, [], [], "cancelled", t0, run)
         return self._result(ids, record, plan, watch, on_token, run, t0)
+
+    def generate_rows(self, rows: Sequence[BatchRow], *, chunk: int = DEFAULT_CHUNK,
+                      cancel: Callable[[], bool] | None = None, on_answer: AnswerFn | None = None) -> list[BatchAnswer]:
+        """One answer at a time: each is its own nnsight run."""
+        return one_at_a_time(self, rows, cancel, on_answer)
 
     def _result(self, ids: list[int], record: RunRecord, plan: SteeringPlan, watch: Sequence[int],
                 on_token: Callable[[TokenEvent], None] | None, run: Run, t0: float) -> GenerationResult:

@@ -28,7 +28,7 @@ from .scoring import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..engine.batch_generation import BatchAnswer
+    from ..engine.batch_rows import BatchAnswer
     from ..engine.generation import GenerationResult, TokenEvent
     from ..engine.session import Session
 
@@ -65,12 +65,13 @@ def measure_answer(session: Session, prompts: Sequence[str], i: int, seed: int, 
     ids = list(result.answer_ids)
     own = answer_logprobs(session, session.prompt_ids(prompts[i]), ids)
     other = answer_logprobs(session, session.prompt_ids(prompts[(i + 1) % len(prompts)]), ids)
-    return _measured(session, i, seed, result, own, other, pattern, features, fire_fraction, weights)
+    return measured_from(session, i, seed, result, own, other, pattern, features, fire_fraction, weights)
 
 
-def _measured(session: Session, i: int, seed: int, result: Answer, own: np.ndarray, other: np.ndarray,
-              pattern: re.Pattern[str] | None, features: Sequence[int], fire_fraction: float,
-              weights: Sequence[float]) -> Measured:
+def measured_from(session: Session, i: int, seed: int, result: Answer, own: np.ndarray, other: np.ndarray,
+                  pattern: re.Pattern[str] | None, features: Sequence[int], fire_fraction: float = FIRE_FRACTION,
+                  weights: Sequence[float] = ()) -> Measured:
+    """``measure_answer`` given the answer's log-probabilities after its own prompt (``own``) and another one."""
     ids = list(result.answer_ids)
     frac = feature_reread(session, result.text, features, weights) if features else 0.0
     has_stats = session.sae is not None and session.sae.stats is not None

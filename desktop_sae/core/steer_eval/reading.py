@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..engine.hooks import HookFn, hooks
-from ..engine.sae_tap import SAETap
-from ..steering.specs import SteeringConfig
+from ..engine.batch_generation import row_plans, row_tap
+from ..engine.batch_rows import DEFAULT_CHUNK
+from ..engine.hooks import hooks
+from ..steering.specs import NO_STEERING, SteeringConfig
 from .scoring import FIRE_FRACTION
 
 if TYPE_CHECKING:
@@ -20,35 +21,60 @@ if TYPE_CHECKING:
 
 
 @torch.inference_mode()
+def _log_probs_rows(session: Session, seqs: Sequence[Sequence[int]], steerings: Sequence[SteeringConfig | None],
+                    keeps: Sequence[int]) -> list[torch.Tensor]:
+    """log-softmax of the model's logits at the last ``keeps[i]`` positions of each ``seqs[i]`` ([keep, V], float32),
+    all in one forward, each row steered by its own ``steerings[i]`` (None: not) with the plan and special-token mask
+    generation uses. Shorter rows are padded on the right: a causal model's positions never read what follows."""
+    dev = session.lm.device
+    width = max(len(q) for q in seqs)
+    x = torch.tensor([list(q) + [q[-1]] * (width - len(q)) for q in seqs], device=dev)
+    cfgs = [s if s is not None else NO_STEERING for s in steerings]
+    tap, fns = row_tap(session, row_plans(session, cfgs))
+    if tap is not None:
+        special = set(session.special_ids)
+        tap.mask = torch.tensor([[0.0 if j >= len(q) or (c.skip_special and t in special) else 1.0
+                                  for j, t in enumerate(row)] for q, c, row in zip(seqs, cfgs, x.tolist())], device=dev)
+    keep = max(width - len(q) + k for q, k in zip(seqs, keeps))
+    with hooks(session.lm.model, fns):
+        logits = session.lm.model(input_ids=x, logits_to_keep=keep).logits
+    return [torch.log_softmax(logits[i, keep - width + len(q) - k: keep - width + len(q)].float(), -1)
+            for i, (q, k) in enumerate(zip(seqs, keeps))]
+
+
 def _log_probs(session: Session, ids: Sequence[int], steering: SteeringConfig | None = None,
                keep: int = 0) -> torch.Tensor:
     """log-softmax of the model's logits at the last ``keep`` positions of ``ids`` (all when 0) ([T, V], float32),
     steered if asked (with the same plan and special-token mask as generation uses)."""
-    dev = session.lm.device
-    x = torch.tensor([list(ids)], device=dev)
-    fns: dict[str, HookFn] = {}
-    if steering is not None and steering.active and session.sae is not None:
-        tap = SAETap(session.sae, session.plan(steering))
-        tap.record = False
-        if steering.skip_special:
-            special = set(session.special_ids)
-            tap.mask = torch.tensor([[0.0 if i in special else 1.0 for i in ids]], device=dev)
-        assert session.hook_name is not None  # attaching the SAE set it
-        fns = tap.hook_fns(session.hook_name, session.steer_hook_name)
-    with hooks(session.lm.model, fns):
-        logits = session.lm.model(input_ids=x, logits_to_keep=keep).logits[0]
-    return torch.log_softmax(logits.float(), -1)
+    return _log_probs_rows(session, [ids], [steering], [keep or len(ids)])[0]
+
+
+def _gathered(lp: torch.Tensor, answer: Sequence[int]) -> np.ndarray:
+    """The log-probability of each answer token from the log-probabilities ``lp`` [len(answer) + 1, V] at the
+    positions before each one (and after the last)."""
+    a = torch.tensor(list(answer), device=lp.device)
+    return lp[:-1].gather(1, a[:, None])[:, 0].double().cpu().numpy()
+
+
+def answer_logprobs_rows(session: Session, pairs: Sequence[tuple[Sequence[int], Sequence[int]]],
+                         chunk: int = DEFAULT_CHUNK) -> list[np.ndarray]:
+    """``answer_logprobs`` of each (prefix, answer), ``chunk`` of them per forward."""
+    out: list[np.ndarray] = [np.zeros(0, np.float64)] * len(pairs)
+    todo = [i for i, (p, a) in enumerate(pairs) if a]
+    if any(not pairs[i][0] for i in todo):
+        raise ValueError("an answer needs a non-empty prefix (the prompt) to be scored")
+    for at in range(0, len(todo), chunk):
+        part = todo[at: at + chunk]
+        seqs = [list(pairs[i][0]) + list(pairs[i][1]) for i in part]
+        lps = _log_probs_rows(session, seqs, [None] * len(part), [len(pairs[i][1]) + 1 for i in part])
+        for i, lp in zip(part, lps):
+            out[i] = _gathered(lp, pairs[i][1])
+    return out
 
 
 def answer_logprobs(session: Session, prefix_ids: Sequence[int], answer_ids: Sequence[int]) -> np.ndarray:
     """log p(answer token t | prefix, answer tokens before t) under the unsteered model, one per answer token."""
-    p, a = list(prefix_ids), list(answer_ids)
-    if not a:
-        return np.zeros(0, np.float64)
-    if not p:
-        raise ValueError("an answer needs a non-empty prefix (the prompt) to be scored")
-    lp = _log_probs(session, p + a, keep=len(a) + 1)[:-1]
-    return lp.gather(1, torch.tensor(a, device=lp.device)[:, None])[:, 0].double().cpu().numpy()
+    return answer_logprobs_rows(session, [(prefix_ids, answer_ids)])[0]
 
 
 def mean_nll(logprobs: np.ndarray) -> float:
@@ -94,18 +120,36 @@ def fires(fraction: float, has_stats: bool, threshold: float = FIRE_FRACTION) ->
     return fraction > (threshold if has_stats else 0.0)
 
 
+def kl_and_logprobs_rows(session: Session, items: Sequence[tuple[Sequence[int], Sequence[int], SteeringConfig]],
+                         chunk: int = DEFAULT_CHUNK) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each (prefix, answer, steering): ``kl_along`` and ``answer_logprobs`` after that prefix, both from the
+    same unsteered forward; ``chunk`` answers per pair of forwards (steered, unsteered)."""
+    empty = np.zeros(0, np.float64)
+    out: list[tuple[np.ndarray, np.ndarray]] = [(empty, empty)] * len(items)
+    todo = [i for i, (_p, a, _s) in enumerate(items) if a]
+    for at in range(0, len(todo), chunk):
+        part = todo[at: at + chunk]
+        seqs = [list(items[i][0]) + list(items[i][1]) for i in part]
+        keeps = [len(items[i][1]) + 1 for i in part]
+        steered = _log_probs_rows(session, seqs, [items[i][2] for i in part], keeps)
+        default = _log_probs_rows(session, seqs, [None] * len(part), keeps)
+        for i, s, d in zip(part, steered, default):
+            kl = (s[:-1].exp() * (s[:-1] - d[:-1])).sum(-1).clamp_min(0.0).double().cpu().numpy()
+            out[i] = (kl, _gathered(d, items[i][1]))
+    return out
+
+
+def kl_along_rows(session: Session, items: Sequence[tuple[Sequence[int], Sequence[int], SteeringConfig]],
+                  chunk: int = DEFAULT_CHUNK) -> list[np.ndarray]:
+    """``kl_along`` of each (prefix, answer, steering), ``chunk`` of them per pair of forwards (steered, default)."""
+    return [kl for kl, _lp in kl_and_logprobs_rows(session, items, chunk)]
+
+
 def kl_along(session: Session, prefix_ids: Sequence[int], answer_ids: Sequence[int],
              steering: SteeringConfig) -> np.ndarray:
     """KL(steered || default) of the next-token distributions at each answer position (teacher-forced on the
     steered answer), nats."""
-    p, a = list(prefix_ids), list(answer_ids)
-    if not a:
-        return np.zeros(0, np.float64)
-    ids = p + a
-    s = _log_probs(session, ids, steering, keep=len(a) + 1)[:-1]
-    d = _log_probs(session, ids, keep=len(a) + 1)[:-1]
-    kl = (s.exp() * (s - d)).sum(-1).clamp_min(0.0)
-    return kl.double().cpu().numpy()
+    return kl_along_rows(session, [(prefix_ids, answer_ids, steering)])[0]
 
 
 def human_text_nll(session: Session, texts: Sequence[str]) -> float:
