@@ -60,6 +60,8 @@ QUOTED: dict[str, set[str]] = {
     "bench_real_shapes.py": {"table", "bandwidth_gb_s_best", "models.gemma-3-1b-it.sae_steer_cost_pct.bfloat16",
                              "models.gemma-3-1b-it.bandwidth_limit_tok_s.int8",
                              "models.gemma-3-270m-it.lite_bfloat16_vs_generate.float32"},
+    "bench_llamacpp.py": {"tok_s_median.int4 + SAE + 3 steered", "products_only_ms_per_token_median.int4",
+                          "profile.int4 + SAE + 3 steered.python_op_calls_per_token"},
     "bench_decode_profile.py": {"params_millions", "bandwidth_gb_s_best", "kernels.onednn.pass_ms_median",
                                 "tap_sae_3_add_pct_of_token", "int8_all_vs_bfloat16_pass_speed"},
 }

@@ -178,7 +178,8 @@ def summarise(rounds: list[dict[str, float]], llama_ran: bool, tokens: int, thre
         ratios = {k: [r[k] / r["llama-bench"] for r in rounds] for k in names}
         out["vs_llama_bench_median"] = {k: _bench.rnd(_bench.median(v), 3) for k, v in ratios.items()}
         out["vs_llama_bench_range"] = {k: [_bench.rnd(min(v), 3), _bench.rnd(max(v), 3)] for k, v in ratios.items()}
-        out["goal_vs_llama_bench"] = {"config": GOAL, "target": 1.0, "median": out["vs_llama_bench_median"][GOAL]}
+        if GOAL in ratios:
+            out["goal_vs_llama_bench"] = {"config": GOAL, "target": 1.0, "median": out["vs_llama_bench_median"][GOAL]}
     else:
         out["vs_llama_bench_median"] = None
         out["llama_bench"] = "not run (--smoke)"

@@ -10,9 +10,9 @@ reported: the share of rows whose output differs in any bit, and the largest dif
 - bfloat16: alone by each single-row kernel (core/support/row_kernels.py: linear, mv, onednn), together as the lite
   engine multiplies several rows (core/support/row_blocks.py ``linear_rows``); the SAE's encoder alike
   (``SingleRowProduct`` alone, ``matmul_rows`` together);
-- int8 weights (``--dtype int8``): alone by ``_weight_int8pack_mm`` (the engine's single row), together by
-  ``linear_rows`` on the rounded weights (the engine's several rows) and by ``_weight_int8pack_mm`` (a candidate);
-- int4 (a candidate, not an engine option): ``_weight_int4pack_mm_for_cpu`` alone and together, groups of 32;
+- int8 and int4 weights (``--dtype int8`` / ``int4``): the engine's own product of a decoding step (``_proj`` on
+  ``[sequences, 1, width]``), one sequence alone and several together (weight-only kernels for both; int4 also the
+  lm_head in 8-bit groups and the SAE's encoder beside it);
 - float32: ``F.linear`` alone and together;
 - attention: ``scaled_dot_product_attention`` of one query against 64 cached keys, alone and in a batch.
 
@@ -78,35 +78,30 @@ def bfloat16_products(session) -> dict[str, tuple]:
     return out
 
 
-def int8_products(session) -> dict[str, tuple]:
-    from desktop_sae.core.engine.lite.row_setup import row_weights
-    from desktop_sae.core.support.row_blocks import linear_rows
-
-    out: dict[str, tuple] = {}
-    for name, (mod, attr) in zip(("qkv", "o_proj", "gate_up", "down_proj"), row_weights(session.lm.model)[:4]):
-        r, w = mod.row, getattr(mod, attr).detach()
-        packed = lambda x, r=r: torch.ops.aten._weight_int8pack_mm(x, r.data, r.scales)  # noqa: E731
-        out[f"engine/{name}"] = (r, lambda x, w=w: linear_rows(x, w), w.shape[1], w.dtype)
-        out[f"int8pack_mm/{name}"] = (r, packed, w.shape[1], w.dtype)
-    return out
+def _step(x: torch.Tensor) -> torch.Tensor:
+    return x[:, None, :]  # rows as a decoding step holds them: [sequences, 1 new token, width]
 
 
-def int4_products(session) -> dict[str, tuple]:
+def quantised_products(session, kind: str) -> dict[str, tuple]:
+    """The engine's own products of a model in ``kind`` weights (``--dtype int8`` / ``int4``): a decoding step of
+    one sequence alone and of several together, through ``projections._proj`` as the layers call it; int4 also
+    the lm_head (8-bit groups) and the SAE encoder beside it (``SAE.use_row_kernel("int4")``)."""
+    from desktop_sae.core.engine.lite.projections import _proj
     from desktop_sae.core.engine.lite.row_setup import row_weights
 
+    weights = row_weights(session.lm.model)
+    named = dict(zip(("qkv", "o_proj", "gate_up", "down_proj"), weights[:4]))
+    if kind == "int4":
+        named["lm_head"] = weights[-1]
     out: dict[str, tuple] = {}
-    group = 32
-    for name, (mod, attr) in zip(("qkv", "o_proj", "gate_up", "down_proj"), row_weights(session.lm.model)[:4]):
-        w = getattr(mod, attr).detach().float()
-        n, k = w.shape
-        g = w.reshape(n, k // group, group)
-        lo, hi = g.amin(-1, keepdim=True), g.amax(-1, keepdim=True)
-        scale = ((hi - lo) / 15).clamp_min(1e-6)
-        q = torch.clamp(torch.round((g - lo) / scale), 0, 15).to(torch.int32).reshape(n, k)
-        packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, 1)
-        sz = torch.cat([scale, lo + 8 * scale], -1).transpose(0, 1).contiguous().to(torch.bfloat16)
-        mm = lambda x, p=packed, s=sz: torch.ops.aten._weight_int4pack_mm_for_cpu(x, p, group, s)  # noqa: E731
-        out[f"int4pack_mm/{name}"] = (mm, mm, k, torch.bfloat16)
+    for name, (mod, attr) in named.items():
+        w = getattr(mod, attr).detach()
+        step = lambda x, w=w, r=mod.row: _proj(_step(x), w, r)[:, 0]  # noqa: E731
+        out[f"engine/{name}"] = (step, step, w.shape[1], w.dtype)
+    if kind == "int4":
+        sae = session.sae
+        enc = lambda x: sae.encoder_product(_step(x))[:, 0]  # noqa: E731
+        out["engine/sae_encoder"] = (enc, enc, sae.W_enc.shape[0], sae.W_enc.dtype)
     return out
 
 
@@ -158,9 +153,9 @@ def main(argv=None) -> int:
     out["row_kernel_chosen"] = getattr(bf16.lm.model, "row_kernel", None)
     out["bfloat16"] = measure(bfloat16_products(bf16), a.rows, a.trials, gen)
     out["float32"] = measure(float32_products(bf16), a.rows, a.trials, gen)
-    out["int4"] = measure(int4_products(bf16), a.rows, a.trials, gen)
     del bf16
-    out["int8"] = measure(int8_products(open_session(dtype="int8")), a.rows, a.trials, gen)
+    out["int8"] = measure(quantised_products(open_session(dtype="int8"), "int8"), a.rows, a.trials, gen)
+    out["int4"] = measure(quantised_products(open_session(dtype="int4"), "int4"), a.rows, a.trials, gen)
     out["attention"] = attention(a.rows, a.trials, gen)
     share = lambda part: {k: v["rows_differing"] for k, v in part.items()}  # noqa: E731
     summary = {"statistic": f"share of {a.rows * a.trials} rows whose output differs alone and together",

@@ -63,6 +63,7 @@ class LiteAttention(_Fused):
         kv = self.num_kv * self.head_dim
         self._fuse(qkv, (self.num_heads * self.head_dim, kv, kv))
         self.o_proj = _linear(o)
+        self.qk_normed = qk_norms is not None  # (a plain flag: hasattr on a module raises inside, a cost a step)
         if qk_norms is not None:
             self.q_norm, self.k_norm = qk_norms
 
@@ -74,7 +75,7 @@ class LiteAttention(_Fused):
             qkv = torch.cat([self.q_proj(x), self.k_proj(x), self.v_proj(x)], dim=-1).view(b, t, h + 2 * kv, hd)
         else:
             qkv = _proj(hidden_states, self.fused, self.row).view(b, t, h + 2 * kv, hd)
-        if hasattr(self, "q_norm"):
+        if self.qk_normed:
             q = rotate(_call(self.q_norm, step.quiet)(qkv.narrow(2, 0, h)), step.cos, step.sin)
             k = rotate(_call(self.k_norm, step.quiet)(qkv.narrow(2, h, kv)), step.cos, step.sin)
         else:
