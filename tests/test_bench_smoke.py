@@ -41,7 +41,7 @@ QUOTED: dict[str, set[str]] = {
                       "sae_explained_variance.bfloat16", "sae_explained_variance.int8"},
     "bench_eval_batch.py": {"batch_1_s_median", "batch_2_speedup_median", "batch_2_identical_answers"},
     "bench_row_independence.py": {"bfloat16.onednn/down_proj", "bfloat16.linear/down_proj", "int8.engine/down_proj",
-                                  "int8.int8pack_mm/down_proj", "int4.int4pack_mm/down_proj",
+                                  "int4.engine/down_proj", "int4.engine/lm_head", "int4.engine/sae_encoder",
                                   "float32.linear/down_proj", "attention.float32", "attention.bfloat16"},
     "bench_sweep_batch.py": {"bfloat16.greedy.answers_speedup_median", "bfloat16.greedy.sweep_speedup_median",
                              "bfloat16.greedy.equal_rows", "bfloat16.seed_42.equal_rows", "bfloat16.padded.equal_rows"},
