@@ -90,7 +90,7 @@ def test_rms_norm_on_reduced_precision_equals_the_float32_round_trip(dtype):
     import torch.nn.functional as F
 
     g = torch.Generator().manual_seed(0)
-    for i in range(200):
+    for _ in range(200):
         scale = 10 ** (torch.rand(1, generator=g).item() * 6 - 4)
         x = (torch.randn(2, 3, 96, generator=g) * scale).to(dtype)
         for eps in (1e-5, 1e-6, 3.3e-6):
