@@ -54,7 +54,7 @@ def codes(w: torch.Tensor, group: int = GROUP) -> tuple[torch.Tensor, torch.Tens
     step = d.float().clamp_min(torch.finfo(torch.float32).tiny)
     q = torch.round((g - z.float()[..., None]) / step[..., None] + 8).clamp_(0, 15)
     q = torch.where(d[..., None] == 0, torch.full_like(q, 8), q)
-    # the zero that fits the group best for these codes and the rounded scale (halves the error of m + 8d)
+    # the zero that fits the group best for these codes and the rounded scale (less error than m + 8d rounded)
     z = (g - d.float()[..., None] * (q - 8)).mean(-1).to(torch.bfloat16)
     return q.reshape(n, k).to(torch.int32), d, z
 

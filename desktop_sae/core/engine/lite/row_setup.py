@@ -138,8 +138,8 @@ def quantize_int4(model: LlamaLiteForCausalLM, lm_head: bool = True) -> None:
     """Hold every decoder projection in 4 bits per weight, Q4_1's layout (core/support/int4_groups.py), in place:
     the module's weight then holds the values the codes stand for, so prompts and hooks compute the same model.
     ``lm_head``: the lm_head in 8-bit groups, Q8_0's layout, read by the same kernel (its own copy: the input
-    embedding it may be tied to keeps its values). In 4 bits it would move the next-token distribution ten
-    times as far as the layers do (tests/bench/bench_int4.py)."""
+    embedding it may be tied to keeps its values). In 4 bits it moved the next-token distribution far more than all
+    the layers together (docs/DECODING.md)."""
     if model.dtype != torch.bfloat16 or model.device.type != "cpu":
         raise ValueError("4-bit weights need a bfloat16 model on the CPU")
     targets = row_weights(model)
