@@ -44,5 +44,5 @@ class GemmaDecoderLayer(nn.Module):
         q = step.quiet
         attn = _call(self.self_attn, q)(_call(self.input_layernorm, q)(hidden_states), step)[0]
         h = hidden_states + _call(self.post_attention_layernorm, q)(attn)
-        mlp = _call(self.mlp, q)(_call(self.pre_feedforward_layernorm, q)(h), *(True,) * q)
+        mlp = self.mlp.run(_call(self.pre_feedforward_layernorm, q)(h), q)
         return h + _call(self.post_feedforward_layernorm, q)(mlp)

@@ -110,6 +110,10 @@ class LiteMLP(_Fused):
         self.down_proj = _linear(down)
         self.gelu = act == "gelu_pytorch_tanh"
 
+    def run(self, x: torch.Tensor, quiet: bool) -> torch.Tensor:
+        """The MLP on ``x`` from a layer: called as a module unless ``quiet`` (HookWatch found no hooks)."""
+        return self.forward(x, True) if quiet else self(x)
+
     def forward(self, x: torch.Tensor, quiet: bool = False) -> torch.Tensor:
         """``quiet``: no hook watches the parts (HookWatch)."""
         if not quiet and _watched(self.gate_proj, self.up_proj):
@@ -129,7 +133,7 @@ class LiteDecoderLayer(nn.Module):
         # _call: the parts without nn.Module.__call__ unless a hook may watch them
         q = step.quiet
         h = hidden_states + _call(self.self_attn, q)(_call(self.input_layernorm, q)(hidden_states), step)[0]
-        return h + _call(self.mlp, q)(_call(self.post_attention_layernorm, q)(h), *(True,) * q)
+        return h + self.mlp.run(_call(self.post_attention_layernorm, q)(h), q)
 
 
 @dataclass

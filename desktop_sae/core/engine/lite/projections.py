@@ -45,6 +45,7 @@ class Proj(nn.Linear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _proj(x, self.weight, self.row)
 
+
 def _watched(*mods: nn.Module) -> bool:
     """Whether hooks watch any of ``mods``: then fused projections run as their separate modules."""
     g = _module_hooks
