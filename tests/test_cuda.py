@@ -275,11 +275,9 @@ def test_lite_engine_gives_the_cpu_greedy_tokens_on_cuda(tmp_path):
     equal the CPU's."""
     from desktop_sae.core.engine.lite.choice import load_lite_model
     from test_llama_lite import _greedy
-    from tiny import tiny_model, tiny_tokenizer
+    from tiny import save_tiny_llama
 
-    folder = tmp_path / "tiny-llama"
-    tiny_model("llama", layers=3, seed=1).save_pretrained(folder)
-    tiny_tokenizer().save_pretrained(folder)
+    folder = save_tiny_llama(tmp_path / "tiny-llama", seed=1)
     cpu = load_lite_model(folder, torch.device("cpu"), torch.float32)
     gpu = load_lite_model(folder, CUDA, torch.float32)
     assert gpu.row_kernel == "linear" and gpu.device.type == "cuda"

@@ -14,15 +14,12 @@ from desktop_sae.core.engine.lite.choice import load_lite_model
 from desktop_sae.core.support import int4_groups as ig
 from desktop_sae.core.support.row_kernels import RowKernel, RowWeight
 from test_llama_lite import _greedy
-from tiny import random_sae, tiny_model, tiny_tokenizer
+from tiny import random_sae, save_tiny_llama
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    f = tmp_path_factory.mktemp("int4") / "tiny-llama"
-    tiny_model("llama", layers=3, seed=4).save_pretrained(f)
-    tiny_tokenizer().save_pretrained(f)
-    return f
+    return save_tiny_llama(tmp_path_factory.mktemp("int4") / "tiny-llama", seed=4)
 
 
 def _q4_1(n: int, k: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

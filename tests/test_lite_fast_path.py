@@ -10,15 +10,12 @@ from desktop_sae.core.engine.hooks import hooks
 from desktop_sae.core.engine.lite.choice import load_lite_model
 from desktop_sae.core.engine.lite.llama import LiteMLP
 from test_llama_lite import _greedy
-from tiny import tiny_model, tiny_tokenizer
+from tiny import save_tiny_llama
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    f = tmp_path_factory.mktemp("fast") / "tiny-llama"
-    tiny_model("llama", layers=3, seed=6).save_pretrained(f)
-    tiny_tokenizer().save_pretrained(f)
-    return f
+    return save_tiny_llama(tmp_path_factory.mktemp("fast") / "tiny-llama", seed=6)
 
 
 def _noop(module, args, out):

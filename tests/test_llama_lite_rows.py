@@ -18,15 +18,12 @@ from desktop_sae.core.engine.lite.projections import _proj
 from desktop_sae.core.support import row_kernels
 from desktop_sae.core.support.row_blocks import ROW_BLOCK, padded_rows
 from test_llama_lite import _greedy
-from tiny import tiny_model, tiny_tokenizer
+from tiny import save_tiny_llama
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    f = tmp_path_factory.mktemp("rows") / "tiny-llama"
-    tiny_model("llama", layers=3, seed=2).save_pretrained(f)
-    tiny_tokenizer().save_pretrained(f)
-    return f
+    return save_tiny_llama(tmp_path_factory.mktemp("rows") / "tiny-llama", seed=2)
 
 
 def _kinds():

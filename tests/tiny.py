@@ -162,6 +162,13 @@ def with_stats(sae: SAE, max_act: float = 2.0) -> SAE:
     return sae
 
 
+def save_tiny_llama(folder, seed: int = 0, layers: int = 3):
+    """A tiny random Llama and its tokenizer written as a Hugging Face folder (what the lite engine loads)."""
+    tiny_model("llama", layers=layers, seed=seed).save_pretrained(folder)
+    tiny_tokenizer().save_pretrained(folder)
+    return folder
+
+
 def save_tiny_sae(folder, d_sae: int = 256, seed: int = 0, d_in: int = 64):
     from desktop_sae.core.sae.formats import save_sae
 
